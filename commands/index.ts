@@ -1,0 +1,12 @@
+/**
+ * Registers every command group. Registration files only declare commands and options; each action
+ * imports its implementation when it runs.
+ */
+import type { Command } from 'commander';
+import { registerConfigCommands } from './config/index.js';
+import { registerDbCommands } from './db/index.js';
+
+export function registerCommands(program: Command): void {
+  registerConfigCommands(program);
+  registerDbCommands(program);
+}

@@ -1,0 +1,190 @@
+/**
+ * The one `Database` interface (SPEC §7). Money columns are integer µ$; timestamps are UTC text
+ * `YYYY-MM-DD HH:MM:SS` on both SQLite and PostgreSQL so the manual's SQL works as written.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Id = Generated<number>;
+/** UTC `YYYY-MM-DD HH:MM:SS`. */
+export type Timestamp = string;
+
+export interface UsersTable {
+  id: Id;
+  telegram_id: number;
+  username: string | null;
+  first_name: string | null;
+  language_code: string | null;
+  /** µ$ */
+  balance: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type TransactionType = 'topup' | 'purchase' | 'refund' | 'adjustment';
+
+export interface TransactionsTable {
+  id: Id;
+  user_id: number;
+  type: TransactionType;
+  /** signed µ$ */
+  amount: number;
+  balance_after: number;
+  /** unique where external (telegram_payment_charge_id, purchase request id, …) */
+  reference: string | null;
+  package_id: number | null;
+  allocation_id: number | null;
+  note: string | null;
+  created_at: Timestamp;
+}
+
+export interface CategoriesTable {
+  id: Id;
+  name: string;
+  parent_id: number | null;
+  created_at: Timestamp;
+}
+
+export interface AiModelsTable {
+  id: Id;
+  /** OpenRouter id, e.g. openai/gpt-4 */
+  model_id: string;
+  name: string;
+  /** µ$ per million prompt tokens; null = unknown/variable upstream price (not sellable) */
+  prompt_rate: number | null;
+  completion_rate: number | null;
+  context_length: number | null;
+  max_completion_tokens: number | null;
+  /** 1 while the model is listed upstream */
+  is_active: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  synced_at: Timestamp | null;
+}
+
+export interface AiTokenPackagesTable {
+  id: Id;
+  model: string;
+  tokens: number;
+  description: string;
+  category_id: number | null;
+  subcategory_id: number | null;
+  /** µ$ */
+  cost: number;
+  /** µ$ */
+  price: number;
+  validity_days: number;
+  is_available: number;
+  /** why a sync put it on hold: 'margin' | 'gone' | null */
+  hold_reason: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type AllocationStatus = 'active' | 'expired' | 'revoked';
+
+export interface AiTokenAllocationsTable {
+  id: Id;
+  user_id: number;
+  package_id: number;
+  /** masked display form sk-arb-AbCd…wxyz */
+  api_key: string;
+  /** hex SHA-256 of the full key */
+  api_key_hash: string;
+  model: string;
+  tokens_total: number;
+  tokens_reserved: ColumnType<number, number | undefined, number>;
+  tokens_used: ColumnType<number, number | undefined, number>;
+  /** µ$ paid (0 for free grants) */
+  price_paid: number;
+  expires_at: Timestamp;
+  status: AllocationStatus;
+  /** set when the 80 % alert was sent */
+  alerted_usage_at: Timestamp | null;
+  /** set when the 3-days-before-expiry alert was sent */
+  alerted_expiry_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type UsageOutcome = 'ok' | 'upstream_error' | 'client_abort' | 'upstream_cut' | 'timeout' | 'shutdown';
+
+export interface UsageEventsTable {
+  id: Id;
+  request_id: string;
+  allocation_id: number;
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  /** prompt-equivalent tokens charged to the key */
+  weighted_tokens: number;
+  /** weighted tokens served beyond what the key could pay (operator loss) */
+  loss_tokens: number;
+  /** µ$ the upstream reported (usage.cost), 0 when unknown */
+  upstream_cost: number;
+  latency_ms: number;
+  status_code: number;
+  outcome: UsageOutcome;
+  estimated: number;
+  stream: number;
+  created_at: Timestamp;
+}
+
+/** Open holds: one row per in-flight request, owned by a daemon instance. */
+export interface ReservationsTable {
+  id: Id;
+  request_id: string;
+  allocation_id: number;
+  tokens: number;
+  instance_id: string;
+  created_at: Timestamp;
+}
+
+export interface InstancesTable {
+  id: Id;
+  instance_id: string;
+  pid: number;
+  hostname: string;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+}
+
+export interface ProcessedUpdatesTable {
+  id: Id;
+  update_id: number;
+  processed_at: Timestamp;
+}
+
+/** Small key/value store: last sync time, alert state, … */
+export interface SettingsTable {
+  id: Id;
+  key: string;
+  value: string;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  transactions: TransactionsTable;
+  categories: CategoriesTable;
+  ai_models: AiModelsTable;
+  ai_token_packages: AiTokenPackagesTable;
+  ai_token_allocations: AiTokenAllocationsTable;
+  usage_events: UsageEventsTable;
+  reservations: ReservationsTable;
+  instances: InstancesTable;
+  processed_updates: ProcessedUpdatesTable;
+  settings: SettingsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type Transaction = Selectable<TransactionsTable>;
+export type Category = Selectable<CategoriesTable>;
+export type AiModel = Selectable<AiModelsTable>;
+export type NewAiModel = Insertable<AiModelsTable>;
+export type AiTokenPackage = Selectable<AiTokenPackagesTable>;
+export type NewAiTokenPackage = Insertable<AiTokenPackagesTable>;
+export type AiTokenPackageUpdate = Updateable<AiTokenPackagesTable>;
+export type Allocation = Selectable<AiTokenAllocationsTable>;
+export type UsageEvent = Selectable<UsageEventsTable>;
+export type NewUsageEvent = Insertable<UsageEventsTable>;
+export type Reservation = Selectable<ReservationsTable>;

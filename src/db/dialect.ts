@@ -1,0 +1,156 @@
+/**
+ * Opens the database: SQLite (better-sqlite3, WAL, busy timeout, foreign keys) by default, PostgreSQL
+ * when DATABASE_URL is postgres://…. Also runs migrations and provides `transact`, which begins SQLite
+ * write transactions IMMEDIATE so concurrent writers queue on the busy timeout instead of failing.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import type { Database } from './database.js';
+import { migrationProvider } from './migrations/index.js';
+import { ArbError } from '../errors.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface DbHandle {
+  readonly db: Kysely<Database>;
+  readonly dialect: DialectName;
+  /** Absolute SQLite file path (undefined on PostgreSQL). */
+  readonly file: string | undefined;
+  /** The raw better-sqlite3 connection, for backups and the metering hot path (SQLite only). */
+  readonly sqlite: BetterSqlite3.Database | undefined;
+  readonly url: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenDbOptions {
+  dbName?: string;
+  databaseUrl?: string;
+  /** busy timeout in ms (SQLite) */
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+  /** PostgreSQL pool size */
+  poolSize?: number;
+}
+
+export class DatabaseError extends ArbError {
+  override readonly code = 'ARB_DATABASE';
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/** Opens (and does not migrate) the database described by the options. */
+export function openDb(options: OpenDbOptions): DbHandle {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID || oid === NUMERIC_OID
+            ? (v: string) => (v === null ? null : Number(v))
+            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    pool.on('error', () => {
+      /* idle client errors surface on the next query */
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    let closed = false;
+    return {
+      db,
+      dialect: 'postgres',
+      file: undefined,
+      sqlite: undefined,
+      url: options.databaseUrl,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await db.destroy();
+      },
+    };
+  }
+  const file = resolve(options.dbName ?? 'arbitrage.db');
+  if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+  let sqlite: BetterSqlite3.Database;
+  try {
+    sqlite = new BetterSqlite3(file, { timeout: options.busyTimeoutMs ?? 10_000, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  } catch (cause) {
+    throw new DatabaseError(`cannot open SQLite database ${file}: ${(cause as Error).message}`, { cause });
+  }
+  if (!options.readonly) {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+  }
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  let closed = false;
+  return {
+    db,
+    dialect: 'sqlite',
+    file,
+    sqlite,
+    url: undefined,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/** Runs pending migrations; idempotent. Returns the names applied now. */
+export async function migrate(handle: DbHandle): Promise<string[]> {
+  const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw new DatabaseError(`migration failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Opens and migrates. */
+export async function openAndMigrate(options: OpenDbOptions): Promise<DbHandle> {
+  const handle = openDb(options);
+  try {
+    await migrate(handle);
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+  return handle;
+}
+
+export type Tx = Kysely<Database> | Transaction<Database>;
+
+/**
+ * One write transaction. On SQLite it begins IMMEDIATE (takes the write lock up front, so a concurrent
+ * writer waits on the busy timeout instead of failing with SQLITE_BUSY on upgrade); on PostgreSQL it is
+ * an ordinary READ COMMITTED transaction whose conditional updates are atomic per row.
+ */
+export async function transact<T>(handle: DbHandle, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (handle.dialect === 'postgres') return handle.db.transaction().execute(fn);
+  return handle.db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (e) {
+      try {
+        await sql`rollback`.execute(conn);
+      } catch {
+        /* already rolled back */
+      }
+      throw e;
+    }
+  });
+}
+
+/** SQL expression for "now" as stored text, for use inside queries. */
+export function sqlNow(handle: DbHandle) {
+  return handle.dialect === 'postgres'
+    ? sql<string>`to_char(now() at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS')`
+    : sql<string>`datetime('now')`;
+}

@@ -1,0 +1,15 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import { initialMigration } from './20261125_000000_initial.js';
+
+/** Every migration, by name, in order. Names are timestamps; files are frozen once released. */
+export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return {
+        '20261125_000000_initial': initialMigration(dialect),
+      };
+    },
+  };
+}
+
+export const LATEST_MIGRATION = '20261125_000000_initial';

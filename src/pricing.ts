@@ -1,0 +1,163 @@
+/**
+ * Pricing and metering arithmetic (SPEC §3), in integers only.
+ *
+ * Rates are integer µ$ per million tokens. A package of N tokens covers N prompt-equivalent tokens:
+ * a prompt token counts 1, a completion token counts completion_rate / prompt_rate (rounded up per
+ * request). The unit rate is the prompt rate; when it is zero the unit rate is the completion rate and
+ * every token counts 1.
+ */
+import { InputError } from './errors.js';
+import { ceilDiv, ceilToCent, formatUsd } from './money.js';
+
+export interface PricingConfig {
+  markupBp: number;
+  minProfitMarginBp: number;
+  bulkDiscountThreshold: number;
+  bulkDiscountBp: number;
+}
+
+export interface MeteringRule {
+  /** µ$ per million prompt-equivalent tokens */
+  unitRate: number;
+  /** completion weight as an exact fraction num/den (1/1 when every token counts 1) */
+  completionWeightNum: number;
+  completionWeightDen: number;
+}
+
+/** The weighting rule for a model's rates. Throws when a rate is unknown (router/variable pricing). */
+export function meteringRule(promptRate: number | null, completionRate: number | null): MeteringRule {
+  if (promptRate === null || completionRate === null || promptRate < 0 || completionRate < 0) {
+    throw new InputError('model has no fixed per-token price upstream (router or variable pricing); pick a model with fixed prices', 'model');
+  }
+  if (promptRate === 0) {
+    return { unitRate: completionRate, completionWeightNum: 1, completionWeightDen: 1 };
+  }
+  const g = gcd(completionRate, promptRate);
+  return { unitRate: promptRate, completionWeightNum: completionRate / g, completionWeightDen: promptRate / g };
+}
+
+/** Completion weight as a number, for display only (2 for openai/gpt-4). */
+export function completionWeight(rule: MeteringRule): number {
+  return rule.completionWeightNum / rule.completionWeightDen;
+}
+
+/** Prompt-equivalent tokens for one request: prompt + ceil(completion × weight). */
+export function weightedTokens(rule: MeteringRule, promptTokens: number, completionTokens: number): number {
+  const weighted = ceilDiv(BigInt(completionTokens) * BigInt(rule.completionWeightNum), BigInt(rule.completionWeightDen));
+  return promptTokens + Number(weighted);
+}
+
+/** How many completion tokens `available` prompt-equivalent tokens can pay for (floor). */
+export function completionTokensAffordable(rule: MeteringRule, available: number): number {
+  if (available <= 0) return 0;
+  return Number((BigInt(available) * BigInt(rule.completionWeightDen)) / BigInt(rule.completionWeightNum));
+}
+
+/** Human sentence stating the rule, used by the bot and /v1/key. */
+export function describeRule(rule: MeteringRule): string {
+  const w = completionWeight(rule);
+  if (rule.completionWeightNum === rule.completionWeightDen) return 'every prompt and completion token counts 1';
+  const shown = Number.isInteger(w) ? String(w) : w.toFixed(3).replace(/0+$/, '');
+  return `a prompt token counts 1, a completion token counts ${shown}`;
+}
+
+export interface PackagePrice {
+  tokens: number;
+  unitRate: number;
+  /** µ$, rounded up */
+  costMicros: number;
+  /** µ$, whole cents */
+  priceMicros: number;
+  profitMicros: number;
+  /** (price − cost)/cost × 100, one decimal; 0 when cost is 0 */
+  marginPercent: number;
+  /** lowest acceptable price, µ$ rounded up to a cent */
+  floorMicros: number;
+  bulkDiscountApplied: boolean;
+  explicit: boolean;
+}
+
+const BP = 10_000n;
+const MTOK = 1_000_000n;
+
+/**
+ * Cost basis, price, profit and margin for N tokens of a model. An explicit price below the margin
+ * floor is refused with the floor in the message.
+ */
+export function priceForPackage(
+  input: { tokens: number; promptRate: number | null; completionRate: number | null; explicitPriceMicros?: number },
+  config: PricingConfig,
+): PackagePrice {
+  const { tokens } = input;
+  if (!Number.isSafeInteger(tokens) || tokens <= 0) {
+    throw new InputError(`tokens: ${tokens} is not a positive whole number of tokens; use e.g. 100000`, 'tokens');
+  }
+  const rule = meteringRule(input.promptRate, input.completionRate);
+  const n = BigInt(tokens);
+  // exact cost in µ$ × 1e6 (i.e. N × rate, where rate is µ$/Mtok)
+  const costExactScaled = n * BigInt(rule.unitRate);
+  const costMicros = ceilDiv(costExactScaled, MTOK);
+
+  // price_exact = cost_exact × (1+markup) × (1−bulk), as a fraction over MTOK × BP × BP
+  const bulk = tokens >= config.bulkDiscountThreshold;
+  const markupNum = BP + BigInt(config.markupBp);
+  const bulkNum = bulk ? BP - BigInt(config.bulkDiscountBp) : BP;
+  const priceNumer = costExactScaled * markupNum * bulkNum; // over MTOK × BP × BP
+  const floorNumer = costExactScaled * (BP + BigInt(config.minProfitMarginBp)) * BP; // same denominator
+  const denom = MTOK * BP * BP;
+  const exactNumer = priceNumer > floorNumer ? priceNumer : floorNumer;
+  const floorMicros = ceilToCent(ceilDiv(floorNumer, denom));
+
+  let priceMicros: bigint;
+  const explicit = input.explicitPriceMicros !== undefined;
+  if (explicit) {
+    const p = BigInt(input.explicitPriceMicros!);
+    if (p < 0n) throw new InputError('price: must not be negative', 'price');
+    // compare exactly: p ≥ floor_exact  ⇔  p × denom ≥ floorNumer
+    if (p * denom < floorNumer) {
+      throw new InputError(
+        `price: ${formatUsd(Number(p), { precise: true })} is below the margin floor ${formatUsd(Number(floorMicros))} for ${tokens.toLocaleString('en-US')} tokens; use --price ${(Number(floorMicros) / 1e6).toFixed(2)} or more, or omit --price`,
+        'price',
+      );
+    }
+    priceMicros = p;
+  } else {
+    priceMicros = ceilToCent(ceilDiv(exactNumer, denom));
+  }
+  const profit = priceMicros - costMicros;
+  const marginPercent = costMicros === 0n ? 0 : Math.round((Number(profit) / Number(costMicros)) * 1000) / 10;
+  return {
+    tokens,
+    unitRate: rule.unitRate,
+    costMicros: Number(costMicros),
+    priceMicros: Number(priceMicros),
+    profitMicros: Number(profit),
+    marginPercent,
+    floorMicros: Number(floorMicros),
+    bulkDiscountApplied: bulk,
+    explicit,
+  };
+}
+
+/** Parses an OpenRouter per-token USD price string into µ$ per million tokens (rounded up); null when unknown/variable. */
+export function parseOpenRouterRate(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  const text = String(value).trim();
+  if (text === '' || text.startsWith('-')) return null; // "-1" = router / variable pricing
+  // USD/token × 1e12 = µ$/Mtok
+  const m = /^(\d+)(?:\.(\d+))?(?:[eE]([-+]?\d+))?$/.exec(text);
+  if (!m) return null;
+  let digits = m[1] + (m[2] ?? '');
+  let exp = 12 - (m[2] ?? '').length + Number(m[3] ?? 0);
+  digits = digits.replace(/^0+(?=\d)/, '');
+  let v: bigint;
+  if (exp >= 0) v = BigInt(digits) * 10n ** BigInt(exp);
+  else v = ceilDiv(BigInt(digits), 10n ** BigInt(-exp));
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  return Number(v);
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a || 1;
+}
