@@ -5,8 +5,12 @@
 import type { Command } from 'commander';
 import { registerConfigCommands } from './config/index.js';
 import { registerDbCommands } from './db/index.js';
+import { registerUserCommands } from './user/index.js';
+import { registerAuditCommand } from './audit/index.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
   registerDbCommands(program);
+  registerUserCommands(program);
+  registerAuditCommand(program);
 }

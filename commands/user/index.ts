@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { withContext } from '../run.js';
+
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('customers and balances');
+  user
+    .command('credit')
+    .description('credit a customer balance (money received outside Telegram); a negative amount corrects it downwards')
+    .argument('<telegram_id>', 'customer Telegram id')
+    .argument('<usd>', 'amount in USD, e.g. 10 or 2.50')
+    .option('--note <text>', 'note stored on the ledger row')
+    .option('--json', 'print one JSON document')
+    .action((telegramId: string, usd: string, opts: { note?: string; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runUserCredit } = await import('./credit.js');
+        return runUserCredit(ctx, telegramId, usd, opts);
+      }),
+    );
+}
