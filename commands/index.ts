@@ -7,10 +7,12 @@ import { registerConfigCommands } from './config/index.js';
 import { registerDbCommands } from './db/index.js';
 import { registerUserCommands } from './user/index.js';
 import { registerAuditCommand } from './audit/index.js';
+import { registerStatsCommands } from './stats/index.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
   registerDbCommands(program);
   registerUserCommands(program);
   registerAuditCommand(program);
+  registerStatsCommands(program);
 }

@@ -1,0 +1,21 @@
+/** Display formatting for the CLI (tables and screens). Money stays integer µ$ until here. */
+import { formatUsd, microsToUsd } from '../../src/money.js';
+
+export { formatUsd };
+
+/** 100000 → "100,000" */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** 25 → "25.0 %"; null → "n/a" */
+export function formatPercent(p: number | null | undefined, digits = 1): string {
+  return p === null || p === undefined || !Number.isFinite(p) ? 'n/a' : `${p.toFixed(digits)} %`;
+}
+
+/** µ$ per million tokens → "$30.00/Mtok" */
+export function formatRate(microsPerMtok: number | null): string {
+  if (microsPerMtok === null) return 'variable';
+  const usd = microsToUsd(microsPerMtok);
+  return `$${usd < 0.01 && usd > 0 ? usd.toPrecision(2) : usd.toFixed(2)}/Mtok`;
+}

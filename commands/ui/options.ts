@@ -1,0 +1,24 @@
+/** Parsers for CLI option values; each bad value is an InputError naming the option and the fix. */
+import { InputError } from '../../src/errors.js';
+import { parseSince } from '../../src/time.js';
+
+/** `--since 24h|7d|30d|all|2026-01-31` → window start (null = all time). */
+export function parseSinceOption(text: string, now: Date = new Date(), option = '--since'): Date | null {
+  const since = parseSince(text, now);
+  if (since === undefined) {
+    throw new InputError(`${option}: "${text}" is not a time window; use 24h, 7d, 30d, all or a date like 2026-01-31`, 'since');
+  }
+  if (since !== null && since.getTime() > now.getTime()) {
+    throw new InputError(`${option}: ${text} is in the future; use a past date or a window like 7d`, 'since');
+  }
+  return since;
+}
+
+/** A whole number in [min, max], e.g. `--keep 7`. */
+export function parseIntegerOption(text: string, option: string, min: number, max: number, example: string): number {
+  const t = String(text).trim().replace(/_/g, '');
+  if (!/^-?\d+$/.test(t) || !Number.isSafeInteger(Number(t)) || Number(t) < min || Number(t) > max) {
+    throw new InputError(`${option}: "${text}" is not a whole number between ${min.toLocaleString('en-US')} and ${max.toLocaleString('en-US')}; use e.g. ${example}`, option.replace(/^-+/, ''));
+  }
+  return Number(t);
+}
