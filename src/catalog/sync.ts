@@ -1,0 +1,272 @@
+/**
+ * Model catalog sync (SPEC §6 `arb models --sync`): stores OpenRouter's model list in `ai_models`, reports
+ * what changed since the last sync, and puts packages on hold when their model's new price breaks the
+ * margin floor (hold_reason 'margin') or the model is gone upstream (hold_reason 'gone'). Nothing is ever
+ * deleted; everything happens in one transaction.
+ */
+import type { Kysely } from 'kysely';
+import type { Database, NewAiModel } from '../db/database.js';
+import { transact, type DbHandle } from '../db/dialect.js';
+import { InputError, UpstreamError } from '../errors.js';
+import { logBusinessEvent, type Logger } from '../logger.js';
+import { parseOpenRouterRate, priceForPackage, type PricingConfig } from '../pricing.js';
+import { toDbTime } from '../time.js';
+import type { OpenRouterModel } from './simulator.js';
+
+/** Anything that can list OpenRouter models (the client, or a test double of it). */
+export interface ModelSource {
+  listModels(): Promise<OpenRouterModel[]>;
+}
+
+export interface SyncOptions {
+  /** pricing settings for the margin-floor check; defaults to the SPEC defaults (25 % markup, 10 % floor) */
+  config?: PricingConfig;
+  logger?: Logger;
+  now?: Date;
+}
+
+export interface PriceChange {
+  model: string;
+  /** µ$ per million tokens; null = no fixed price */
+  oldPromptRate: number | null;
+  newPromptRate: number | null;
+  oldCompletionRate: number | null;
+  newCompletionRate: number | null;
+}
+
+export interface PackageHold {
+  packageId: number;
+  model: string;
+  reason: 'margin' | 'gone';
+  /** µ$ */
+  priceMicros: number;
+  /** µ$ cost basis at the new rates (null when gone or without a fixed price) */
+  newCostMicros: number | null;
+  /** µ$ lowest acceptable price at the new rates (null when gone or without a fixed price) */
+  floorMicros: number | null;
+}
+
+export interface SyncReport {
+  /** models listed upstream (after skipping malformed entries) */
+  total: number;
+  /** model ids new to the catalog */
+  added: string[];
+  /** model ids whose stored fields changed (name, rates, limits) */
+  updated: string[];
+  /** model ids listed again after having been gone */
+  reactivated: string[];
+  /** model ids no longer listed upstream (now is_active = 0) */
+  removed: string[];
+  unchanged: number;
+  priceChanges: PriceChange[];
+  holds: PackageHold[];
+  /** upstream entries that could not be stored (no id), by index */
+  skipped: Array<{ index: number; reason: string }>;
+  syncedAt: string;
+  previousSyncAt: string | null;
+}
+
+/** `settings` key holding the time of the last sync (UTC `YYYY-MM-DD HH:MM:SS`). */
+export const LAST_SYNC_SETTING = 'models_last_synced_at';
+
+/** SPEC §2 defaults, used when no config is passed. */
+const DEFAULT_PRICING: PricingConfig = { markupBp: 2500, minProfitMarginBp: 1000, bulkDiscountThreshold: 1_000_000, bulkDiscountBp: 500 };
+
+/** The fields arb keeps for one upstream model. */
+export interface CatalogModelFields {
+  model_id: string;
+  name: string;
+  prompt_rate: number | null;
+  completion_rate: number | null;
+  context_length: number | null;
+  max_completion_tokens: number | null;
+}
+
+/** Maps an upstream entry to stored fields; null when it has no usable id. */
+export function catalogFields(m: OpenRouterModel): CatalogModelFields | null {
+  if (!m || typeof m !== 'object' || typeof m.id !== 'string' || m.id.trim() === '') return null;
+  const id = m.id.trim();
+  const pricing = m.pricing && typeof m.pricing === 'object' ? m.pricing : {};
+  const top = m.top_provider && typeof m.top_provider === 'object' ? m.top_provider : {};
+  return {
+    model_id: id,
+    name: typeof m.name === 'string' && m.name.trim() !== '' ? m.name.trim() : id,
+    prompt_rate: parseOpenRouterRate(pricing.prompt),
+    completion_rate: parseOpenRouterRate(pricing.completion),
+    context_length: positiveInt(m.context_length) ?? positiveInt(top.context_length),
+    max_completion_tokens: positiveInt(top.max_completion_tokens),
+  };
+}
+
+function positiveInt(v: unknown): number | null {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : null;
+}
+
+/** Syncs the catalog from a model list or a client; see `SyncReport`. */
+export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | ModelSource, opts: SyncOptions = {}): Promise<SyncReport> {
+  const list = Array.isArray(source) ? source : await source.listModels();
+  const pricing = opts.config ?? DEFAULT_PRICING;
+  const now = toDbTime(opts.now ?? new Date());
+
+  const skipped: SyncReport['skipped'] = [];
+  const upstream = new Map<string, CatalogModelFields>();
+  list.forEach((entry, index) => {
+    const fields = catalogFields(entry);
+    if (!fields) skipped.push({ index, reason: 'no model id' });
+    else upstream.set(fields.model_id, fields);
+  });
+  if (upstream.size === 0) {
+    // an empty list is an upstream fault, not every model retiring at once
+    throw new UpstreamError('OpenRouter returned no models; the catalog was left unchanged');
+  }
+
+  const report = await transact(handle, async (trx) => {
+    const existing = new Map((await trx.selectFrom('ai_models').selectAll().execute()).map((row) => [row.model_id, row]));
+    const added: string[] = [];
+    const updated: string[] = [];
+    const reactivated: string[] = [];
+    const removed: string[] = [];
+    const priceChanges: PriceChange[] = [];
+    let unchanged = 0;
+
+    const inserts: NewAiModel[] = [];
+    for (const f of upstream.values()) {
+      const old = existing.get(f.model_id);
+      if (!old) {
+        added.push(f.model_id);
+        inserts.push({ ...f, is_active: 1, created_at: now, updated_at: now, synced_at: now });
+        continue;
+      }
+      const rateChanged = old.prompt_rate !== f.prompt_rate || old.completion_rate !== f.completion_rate;
+      const fieldsChanged =
+        rateChanged || old.name !== f.name || old.context_length !== f.context_length || old.max_completion_tokens !== f.max_completion_tokens;
+      const wasGone = old.is_active !== 1;
+      if (rateChanged) {
+        priceChanges.push({
+          model: f.model_id,
+          oldPromptRate: old.prompt_rate,
+          newPromptRate: f.prompt_rate,
+          oldCompletionRate: old.completion_rate,
+          newCompletionRate: f.completion_rate,
+        });
+      }
+      if (fieldsChanged) updated.push(f.model_id);
+      if (wasGone) reactivated.push(f.model_id);
+      if (fieldsChanged || wasGone) {
+        await trx
+          .updateTable('ai_models')
+          .set({ ...f, is_active: 1, updated_at: now, synced_at: now })
+          .where('id', '=', old.id)
+          .execute();
+      } else {
+        unchanged++;
+      }
+    }
+    for (let i = 0; i < inserts.length; i += 50) {
+      await trx.insertInto('ai_models').values(inserts.slice(i, i + 50)).execute();
+    }
+    for (const old of existing.values()) {
+      if (old.is_active === 1 && !upstream.has(old.model_id)) removed.push(old.model_id);
+    }
+    for (let i = 0; i < removed.length; i += 200) {
+      await trx.updateTable('ai_models').set({ is_active: 0, updated_at: now }).where('model_id', 'in', removed.slice(i, i + 200)).execute();
+    }
+    await trx.updateTable('ai_models').set({ synced_at: now }).where('is_active', '=', 1).execute();
+
+    const holds = await holdPackages(trx, now, pricing, removed, priceChanges);
+    const previousSyncAt = await getSetting(trx, LAST_SYNC_SETTING);
+    await putSetting(trx, LAST_SYNC_SETTING, now, now);
+
+    added.sort();
+    updated.sort();
+    removed.sort();
+    reactivated.sort();
+    priceChanges.sort((a, b) => a.model.localeCompare(b.model));
+    return { total: upstream.size, added, updated, reactivated, removed, unchanged, priceChanges, holds, skipped, syncedAt: now, previousSyncAt };
+  });
+
+  if (opts.logger) {
+    logBusinessEvent(opts.logger, {
+      event_type: 'models_synced',
+      total: report.total,
+      added: report.added.length,
+      updated: report.updated.length,
+      removed: report.removed.length,
+      price_changes: report.priceChanges.length,
+      holds: report.holds.length,
+    });
+    for (const h of report.holds) {
+      opts.logger.warn(
+        { business_event: true, event_type: 'package_on_hold', package_id: h.packageId, model: h.model, reason: h.reason },
+        `package ${h.packageId} (${h.model}) put on hold: ${h.reason === 'gone' ? 'model gone upstream' : 'new upstream price breaks the margin floor'}`,
+      );
+    }
+  }
+  return report;
+}
+
+async function holdPackages(
+  trx: Kysely<Database>,
+  now: string,
+  pricing: PricingConfig,
+  removed: string[],
+  priceChanges: PriceChange[],
+): Promise<PackageHold[]> {
+  const changed = new Map(priceChanges.map((c) => [c.model, c]));
+  const models = [...removed, ...changed.keys()];
+  if (models.length === 0) return [];
+  const gone = new Set(removed);
+  const packages = await trx
+    .selectFrom('ai_token_packages')
+    .select(['id', 'model', 'tokens', 'price'])
+    .where('is_available', '=', 1)
+    .where('model', 'in', models)
+    .orderBy('id')
+    .execute();
+  const holds: PackageHold[] = [];
+  for (const p of packages) {
+    if (gone.has(p.model)) {
+      holds.push({ packageId: p.id, model: p.model, reason: 'gone', priceMicros: p.price, newCostMicros: null, floorMicros: null });
+      continue;
+    }
+    const c = changed.get(p.model)!;
+    const rates = { tokens: p.tokens, promptRate: c.newPromptRate, completionRate: c.newCompletionRate };
+    const at = refusedAsNull(() => priceForPackage(rates, pricing));
+    // the stored price must still pass the exact margin-floor test an explicit price faces
+    const stillSellable = at !== null && refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: p.price }, pricing)) !== null;
+    if (!stillSellable) {
+      holds.push({ packageId: p.id, model: p.model, reason: 'margin', priceMicros: p.price, newCostMicros: at?.costMicros ?? null, floorMicros: at?.floorMicros ?? null });
+    }
+  }
+  for (const reason of ['gone', 'margin'] as const) {
+    const ids = holds.filter((h) => h.reason === reason).map((h) => h.packageId);
+    if (ids.length) {
+      await trx.updateTable('ai_token_packages').set({ is_available: 0, hold_reason: reason, updated_at: now }).where('id', 'in', ids).execute();
+    }
+  }
+  return holds;
+}
+
+function refusedAsNull<T>(fn: () => T): T | null {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof InputError) return null;
+    throw err;
+  }
+}
+
+async function getSetting(db: Kysely<Database>, key: string): Promise<string | null> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+  return row?.value ?? null;
+}
+
+async function putSetting(db: Kysely<Database>, key: string, value: string, now: string): Promise<void> {
+  const res = await db.updateTable('settings').set({ value, updated_at: now }).where('key', '=', key).executeTakeFirst();
+  if (Number(res.numUpdatedRows) === 0) await db.insertInto('settings').values({ key, value, updated_at: now }).execute();
+}
+
+/** Time of the last successful sync, or null when the catalog was never synced. */
+export async function lastSyncAt(handle: DbHandle): Promise<string | null> {
+  return getSetting(handle.db, LAST_SYNC_SETTING);
+}
