@@ -1,82 +1,201 @@
 /**
- * pino → LOG_DIR/arbitrage.log (SPEC §8): one compact JSON object per line with "timestamp" and an
- * upper-case "level", category flags, secrets redacted. (First pass; rotation and full redaction tests
- * live with the logs work.)
+ * pino → LOG_DIR/arbitrage.log (SPEC §8): one compact JSON object per line, starting
+ * `{"timestamp":"2024-01-15T10:30:00.000Z","level":"INFO",…}`, levels DEBUG INFO WARN ERROR CRITICAL,
+ * category flags (`"transaction":true`, …) and secrets redacted everywhere — messages, nested objects,
+ * child bindings and error stacks. The file rotates at 50 MB (see src/logs/rotating-file.ts and
+ * src/logs/files.ts for the naming); the daemon logs through a buffered destination, the CLI writes each
+ * line at once. Logging never throws into the caller.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import pino from 'pino';
 import type { LogLevelName } from './config.js';
+import { DEFAULT_ROTATE_BYTES, RotatingLogFile } from './logs/rotating-file.js';
+
+export { listLogFiles, pruneLogFiles, LIVE_LOG_NAME, type LogFileInfo, type PruneResult } from './logs/files.js';
+export { DEFAULT_ROTATE_BYTES };
 
 export type Logger = pino.Logger<'critical'>;
 
 export interface LoggerOptions {
   logDir?: string;
   level?: LogLevelName;
-  /** exact strings to scrub (bot token, OpenRouter key, …) */
+  /** exact strings to scrub (bot token, OpenRouter key, …); strings shorter than 6 characters are ignored */
   secrets?: readonly (string | undefined)[];
+  /** 'daemon' buffers writes (flushed every 100 ms, by `closeLogger` and at exit); others write each line at once */
   process?: 'daemon' | 'cli' | 'test';
   /** write here instead of the log file (tests) */
   destination?: NodeJS.WritableStream;
+  /** rotate arbitrage.log when it would pass this size (default 50 MB; small values in tests) */
+  rotateBytes?: number;
+  /** override the buffering choice made from `process` */
+  buffered?: boolean;
 }
 
-const LEVEL_LABELS: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'CRITICAL', critical: 'CRITICAL' };
+const REDACTED = '[REDACTED]';
 
-const KEY_PATTERNS = [/sk-arb-[A-Za-z0-9_-]{8,}/g, /sk-or-[A-Za-z0-9_-]{8,}/g, /\b\d{5,}:[A-Za-z0-9_-]{30,}\b/g];
+function levelLabel(n: number): string {
+  if (n >= 60) return 'CRITICAL';
+  if (n >= 50) return 'ERROR';
+  if (n >= 40) return 'WARN';
+  if (n >= 30) return 'INFO';
+  return 'DEBUG';
+}
 
+// Customer keys, OpenRouter keys, Telegram bot tokens, bearer credentials and `authorization: …` values.
+const SECRET_PATTERN =
+  /sk-arb-[A-Za-z0-9_-]{8,}|sk-or-[A-Za-z0-9_-]{8,}|\b\d{5,}:[A-Za-z0-9_-]{30,}|\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}|(authorization["']?\s*[:=]\s*["']?)(?!\[REDACTED\]|(?:Bearer|Basic|Token)\b)[^\s"',}]+/gi;
+
+/** Scrubs the configured secrets and every known key/token shape from a string. */
 export function redactText(text: string, secrets: readonly string[] = []): string {
   let out = text;
-  for (const s of secrets) if (s) out = out.split(s).join('[REDACTED]');
-  for (const p of KEY_PATTERNS) out = out.replace(p, '[REDACTED]');
+  for (const s of secrets) if (s && out.includes(s)) out = out.split(s).join(REDACTED);
+  return out.replace(SECRET_PATTERN, (_m, scheme: string | undefined, header: string | undefined) =>
+    scheme ? `${scheme} ${REDACTED}` : header ? `${header}${REDACTED}` : REDACTED,
+  );
+}
+
+// Field names whose values are never logged (compared lower-case with '-' as '_').
+const SECRET_FIELD = /^(authorization|proxy_authorization|cookie|set_cookie|password|passwd|secret|token|api_?key|key_hash|api_key_hash|.*_(token|secret|password|api_key|key_hash))$/;
+
+function isSecretField(key: string): boolean {
+  return SECRET_FIELD.test(key.toLowerCase().replace(/-/g, '_'));
+}
+
+/** A masked display key (`sk-arb-AbCd…wxyz`) is safe to log under an `api_key` field. */
+function isMaskedKey(v: unknown): boolean {
+  return typeof v === 'string' && /^sk-[a-z]+-[A-Za-z0-9]{0,8}…[A-Za-z0-9]{0,8}$/.test(v);
+}
+
+function redactError(e: Error, secrets: readonly string[], depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: e.name, message: redactText(String(e.message), secrets) };
+  for (const k of ['code', 'status', 'field'] as const) {
+    const v = (e as unknown as Record<string, unknown>)[k];
+    if (v !== undefined && (typeof v === 'string' || typeof v === 'number')) out[k] = typeof v === 'string' ? redactText(v, secrets) : v;
+  }
+  if (e.stack) out.stack = redactText(e.stack, secrets);
+  if (e.cause !== undefined && depth < 4) out.cause = redactValue(e.cause, secrets, depth + 1);
   return out;
 }
 
-function redactValue(value: unknown, secrets: readonly string[], depth = 0): unknown {
+/** Deep copy of `value` with secrets scrubbed from every string and secret-named fields replaced. */
+export function redactValue(value: unknown, secrets: readonly string[] = [], depth = 0): unknown {
   if (typeof value === 'string') return redactText(value, secrets);
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 8) return '[too deep]';
+  if (value instanceof Error) return redactError(value, secrets, depth);
   if (Array.isArray(value)) return value.map((v) => redactValue(v, secrets, depth + 1));
-  if (value instanceof Error) return { type: value.name, message: redactText(value.message, secrets), stack: value.stack ? redactText(value.stack, secrets) : undefined };
+  if (value instanceof Date) return value;
+  if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = /^(authorization|api_?key|token|password|secret|openrouter_api_key)$/i.test(k) && typeof v === 'string' ? '[REDACTED]' : redactValue(v, secrets, depth + 1);
+    if (v !== null && v !== undefined && isSecretField(k) && !isMaskedKey(v)) out[k] = REDACTED;
+    else out[k] = redactValue(v, secrets, depth + 1);
   }
   return out;
 }
 
+function scrubArgs(args: unknown[], secrets: readonly string[]): unknown[] {
+  const out = new Array<unknown>(args.length);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (typeof a === 'string') out[i] = redactText(a, secrets);
+    else if (i === 0 && a instanceof Error) out[i] = { err: redactError(a, secrets, 0) };
+    else if (a !== null && typeof a === 'object') out[i] = redactValue(a, secrets);
+    else out[i] = a;
+  }
+  return out;
+}
+
+/**
+ * The logger for a process. Without `destination` it appends to `<logDir>/arbitrage.log` (created if
+ * missing); a directory that cannot be written is reported once on stderr and logging goes on dropping
+ * lines rather than failing the process.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = (options.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 6);
   let destination: pino.DestinationStream;
   if (options.destination) destination = options.destination as pino.DestinationStream;
   else {
-    const dir = options.logDir ?? 'logs';
-    mkdirSync(dir, { recursive: true });
-    destination = pino.destination({ dest: join(dir, 'arbitrage.log'), append: true, sync: true, mkdir: true });
+    destination = new RotatingLogFile({
+      dir: options.logDir ?? 'logs',
+      rotateBytes: options.rotateBytes ?? DEFAULT_ROTATE_BYTES,
+      buffered: options.buffered ?? options.process === 'daemon',
+    });
   }
-  return pino<'critical'>(
+  // pino writes the cached level prefix, then the timestamp; to put "timestamp" first the level prefix
+  // is empty and the timestamp function appends the level of the call in progress (set by the hook,
+  // synchronously just before pino formats the line).
+  let currentLevel = 'INFO';
+  const logger = pino<'critical'>(
     {
       level: options.level ?? 'info',
       customLevels: { critical: 60 },
       base: undefined,
       messageKey: 'message',
-      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+      timestamp: () => `"timestamp":"${new Date().toISOString()}","level":"${currentLevel}"`,
       formatters: {
-        level: (label) => ({ level: LEVEL_LABELS[label] ?? label.toUpperCase() }),
-        log: (obj) => redactValue(obj, secrets) as Record<string, unknown>,
+        level: () => ({}),
+        bindings: (bindings) => redactValue(bindings, secrets) as Record<string, unknown>,
       },
+      // errors are already plain, redacted objects (scrubArgs / redactValue)
+      serializers: { err: (v: unknown) => v },
       hooks: {
-        logMethod(args, method) {
-          const scrubbed = args.map((a) => (typeof a === 'string' ? redactText(a, secrets) : a)) as typeof args;
-          return method.apply(this, scrubbed);
+        logMethod(args, method, level) {
+          currentLevel = levelLabel(level);
+          let scrubbed: unknown[];
+          try {
+            scrubbed = scrubArgs(args, secrets);
+          } catch {
+            scrubbed = [{ log_error: true }, 'log line dropped: its fields could not be read'];
+          }
+          try {
+            method.apply(this, scrubbed as Parameters<typeof method>);
+            if (level >= 60) (destination as { flushSync?: () => void }).flushSync?.();
+          } catch {
+            // logging never breaks the caller
+          }
         },
       },
     },
     destination,
   );
+  // pino applies the bindings formatter to the root only; children (which inherit this method) are
+  // scrubbed here.
+  const child = logger.child;
+  logger.child = function scrubbedChild(this: Logger, bindings, opts) {
+    return child.call(this, redactValue(bindings, secrets) as typeof bindings, opts);
+  } as typeof logger.child;
+  return logger;
 }
 
 /** A logger that writes nowhere (tests that do not look at logs). */
 export function createSilentLogger(): Logger {
   return pino<'critical'>({ level: 'silent', customLevels: { critical: 60 } });
+}
+
+/** Writes what is buffered and closes the log file (daemon shutdown; safe to call twice). */
+export async function closeLogger(logger: Logger): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { end?: () => void; flush?: (cb: (err?: Error | null) => void) => void }
+    | undefined;
+  if (!stream) return;
+  try {
+    if (stream instanceof RotatingLogFile) {
+      stream.end();
+      return;
+    }
+    if (typeof stream.flush === 'function') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        timer.unref();
+        stream.flush!(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  } catch {
+    // closing a log must not fail a shutdown
+  }
 }
 
 export interface BusinessEvent {
