@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { withContext } from '../run.js';
+
+export interface LogsOptions {
+  since: string;
+  limit: string;
+  minAmount: string;
+  follow?: boolean;
+  json?: boolean;
+}
+
+const QUERIES: readonly (readonly [string, string])[] = [
+  ['errors', 'ERROR and CRITICAL lines'],
+  ['transactions', 'money movements ("transaction":true) with their total'],
+  ['revenue', 'package purchases summed per day (UTC)'],
+  ['high-value', 'transactions of at least --min-amount USD'],
+  ['api-failures', 'API calls that failed ("api_call":true, success false)'],
+  ['slow', 'operations over 2 s and API calls over 2000 ms'],
+  ['security', 'security events (refused admin access, bad webhook secrets, …)'],
+  ['tail', 'the last lines of any kind'],
+];
+
+export function registerLogsCommands(program: Command): void {
+  const logs = program
+    .command('logs')
+    .description('query LOG_DIR/arbitrage.log and its rotated files (arbitrage-YYYYMMDD-HHMMSS.log)');
+  for (const [name, description] of QUERIES) {
+    logs
+      .command(name)
+      .description(description)
+      .option('--since <window>', 'only lines since: 30m, 24h, 7d, 2w, all or a date (UTC)', 'all')
+      .option('--limit <n>', 'show the last N matching lines (totals always cover every match)', '50')
+      .option('--min-amount <usd>', 'high-value threshold in USD', '100')
+      .option('--follow', 'keep printing new matching lines (across rotations) until Ctrl-C')
+      .option('--json', 'print one JSON document (with --follow: one JSON object per line)')
+      .action((opts: LogsOptions) =>
+        withContext(opts, async (ctx) => {
+          const { runLogsQuery } = await import('./query.js');
+          return runLogsQuery(ctx, name, opts);
+        }),
+      );
+  }
+}
