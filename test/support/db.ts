@@ -12,6 +12,14 @@ import { openAndMigrate, type DbHandle } from '../../src/db/dialect.js';
 
 export type TestDialect = 'sqlite' | 'postgres';
 
+/**
+ * The dialect a test uses when it does not ask for one: SQLite, or PostgreSQL when the suite runs with
+ * ARB_TEST_DIALECT=postgres (CI runs the suite both ways).
+ */
+export function defaultTestDialect(): TestDialect {
+  return process.env.ARB_TEST_DIALECT === 'postgres' && process.env.TEST_DATABASE_URL ? 'postgres' : 'sqlite';
+}
+
 /** The dialects to run repository tests on: SQLite always, PostgreSQL when TEST_DATABASE_URL is set. */
 export function testDialects(): TestDialect[] {
   return process.env.TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
@@ -46,7 +54,7 @@ export async function createPgDatabase(t: { after: (fn: () => Promise<void>) => 
 }
 
 /** A migrated database of the given dialect, closed in t.after. */
-export async function tempDb(t: TestContext | { after: (fn: () => Promise<void> | void) => void }, dialect: TestDialect = 'sqlite'): Promise<DbHandle> {
+export async function tempDb(t: TestContext | { after: (fn: () => Promise<void> | void) => void }, dialect: TestDialect = defaultTestDialect()): Promise<DbHandle> {
   let handle: DbHandle;
   if (dialect === 'postgres') {
     const url = await createPgDatabase(t as never);
@@ -55,7 +63,15 @@ export async function tempDb(t: TestContext | { after: (fn: () => Promise<void> 
     const dir = tempDir(t as never);
     handle = await openAndMigrate({ dbName: join(dir, 'arbitrage.db') });
   }
-  // registered after the drop hook, so it runs first (t.after hooks run in reverse? no: in order) — close explicitly
   (t as { after: (fn: () => Promise<void>) => void }).after(() => handle.close());
   return handle;
+}
+
+/**
+ * Environment for a spawned daemon or CLI pointing at a fresh database of the default test dialect:
+ * `{ DB_NAME }` (a file in `dir`) or `{ DATABASE_URL }` (a fresh PostgreSQL database).
+ */
+export async function tempDbEnv(t: { after: (fn: () => Promise<void>) => void }, dir: string, dialect: TestDialect = defaultTestDialect()): Promise<Record<string, string>> {
+  if (dialect === 'postgres') return { DATABASE_URL: await createPgDatabase(t) };
+  return { DB_NAME: join(dir, 'arbitrage.db') };
 }
