@@ -72,7 +72,7 @@ export class PackageImportError extends InputError {
   ) {
     const items = new Set(problems.map((p) => p.index)).size;
     super(
-      `package import refused, nothing was imported: ${items} of ${itemCount} item${itemCount === 1 ? ' is' : 's are'} invalid\n` +
+      `package import refused, nothing was imported: ${items} of ${itemCount} item${itemCount === 1 ? '' : 's'} ${items === 1 ? 'is' : 'are'} invalid\n` +
         problems.map((p) => `  ${itemLabel(p.index, p.model)}: ${p.message}`).join('\n'),
       problems[0]?.field,
     );
