@@ -5,9 +5,9 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors.js';
-import type { OpenRouterModel } from './simulator.js';
+import type { OpenRouterModel } from './types.js';
 
-export type { OpenRouterModel } from './simulator.js';
+export type { OpenRouterModel } from './types.js';
 
 /** `GET /key` → data. */
 export interface OpenRouterKeyInfo {

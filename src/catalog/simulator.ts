@@ -13,21 +13,14 @@
  *   the model list (0 for models without a fixed price).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { countTokens } from 'gpt-tokenizer';
 import { parseOpenRouterRate } from '../pricing.js';
+import { loadFixtureModels } from './fixture.js';
+import type { OpenRouterModel } from './types.js';
 
-/** One model entry as OpenRouter's `/models` returns it (only the fields arb reads are typed). */
-export interface OpenRouterModel {
-  id: string;
-  name?: string;
-  context_length?: number | null;
-  pricing?: Record<string, string | number | null | undefined>;
-  top_provider?: { context_length?: number | null; max_completion_tokens?: number | null; [k: string]: unknown } | null;
-  [key: string]: unknown;
-}
+export type { OpenRouterModel } from './types.js';
+export { fixtureModelsPath, loadFixtureModels } from './fixture.js';
 
 export type SimEndpoint = 'chat' | 'models' | 'key' | 'credits';
 
@@ -106,30 +99,6 @@ export interface Simulator {
 export const SIM_FAULT_HEADER = 'x-sim-fault';
 /** Header overriding `completionTokens` for one request. */
 export const SIM_COMPLETION_TOKENS_HEADER = 'x-sim-completion-tokens';
-
-const FIXTURE_NAME = 'models-2026-05-01.json';
-
-/** Path of the OpenRouter models snapshot shipped in fixtures/ (works from src/ and from dist/src/). */
-export function fixtureModelsPath(): string {
-  const candidates = [
-    new URL(`../../fixtures/openrouter/${FIXTURE_NAME}`, import.meta.url),
-    new URL(`../../../fixtures/openrouter/${FIXTURE_NAME}`, import.meta.url),
-  ].map((u) => fileURLToPath(u));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`OpenRouter models fixture not found (looked in ${candidates.join(', ')})`);
-  return found;
-}
-
-let fixtureCache: OpenRouterModel[] | undefined;
-
-/** The 371-model OpenRouter snapshot (a fresh deep copy each call). */
-export function loadFixtureModels(): OpenRouterModel[] {
-  if (!fixtureCache) {
-    const parsed = JSON.parse(readFileSync(fixtureModelsPath(), 'utf8')) as { data: OpenRouterModel[] };
-    fixtureCache = parsed.data;
-  }
-  return structuredClone(fixtureCache);
-}
 
 const WORDS = [' The', ' quick', ' brown', ' fox', ' jumps', ' over', ' the', ' lazy', ' dog', '.', ' Hello', ' from', ' a', ' simulated', ' model'];
 

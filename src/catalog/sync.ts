@@ -11,7 +11,7 @@ import { InputError, UpstreamError } from '../errors.js';
 import { logBusinessEvent, type Logger } from '../logger.js';
 import { parseOpenRouterRate, priceForPackage, type PricingConfig } from '../pricing.js';
 import { toDbTime } from '../time.js';
-import type { OpenRouterModel } from './simulator.js';
+import type { OpenRouterModel } from './types.js';
 
 /** Anything that can list OpenRouter models (the client, or a test double of it). */
 export interface ModelSource {

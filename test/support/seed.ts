@@ -6,7 +6,8 @@ import type { DbHandle } from '../../src/db/dialect.js';
 import type { AiTokenPackage } from '../../src/db/database.js';
 import { createConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
-import { loadFixtureModels, type OpenRouterModel } from '../../src/catalog/simulator.js';
+import { loadFixtureModels } from '../../src/catalog/fixture.js';
+import type { OpenRouterModel } from '../../src/catalog/types.js';
 import { syncModels, type SyncReport } from '../../src/catalog/sync.js';
 import { createPackage, type CreatePackageInput } from '../../src/packages/packages.js';
 
