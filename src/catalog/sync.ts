@@ -163,7 +163,12 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
       }
     }
     for (let i = 0; i < inserts.length; i += 50) {
-      await trx.insertInto('ai_models').values(inserts.slice(i, i + 50)).execute();
+      await trx
+        .insertInto('ai_models')
+        .values(inserts.slice(i, i + 50))
+        // a concurrent sync (another replica on PostgreSQL) may have inserted it first
+        .onConflict((oc) => oc.column('model_id').doNothing())
+        .execute();
     }
     for (const old of existing.values()) {
       if (old.is_active === 1 && !upstream.has(old.model_id)) removed.push(old.model_id);
