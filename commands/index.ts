@@ -8,6 +8,7 @@ import { registerDbCommands } from './db/index.js';
 import { registerUserCommands } from './user/index.js';
 import { registerAuditCommand } from './audit/index.js';
 import { registerStatsCommands } from './stats/index.js';
+import { registerBackupCommands } from './backup/index.js';
 import { registerLogsCommands } from './logs/index.js';
 
 export function registerCommands(program: Command): void {
@@ -16,5 +17,6 @@ export function registerCommands(program: Command): void {
   registerUserCommands(program);
   registerAuditCommand(program);
   registerStatsCommands(program);
+  registerBackupCommands(program);
   registerLogsCommands(program);
 }

@@ -9,16 +9,19 @@ import type { CommandContext } from '../context.js';
 
 type ScreenContext = Pick<CommandContext, 'interactive' | 'stdout' | 'stderr'>;
 
-async function loadInk() {
+async function loadInk(stdout?: NodeJS.WritableStream) {
   if (process.env.ARB_DEBUG_LOADS === '1') process.stderr.write('arb: loading ink\n');
+  // a pseudo-terminal without a size (script, some CI shells) reports 0 columns; Ink lays out to that
+  const out = stdout as { isTTY?: boolean; columns?: number; rows?: number } | undefined;
+  if (out?.isTTY && !out.columns) out.columns = Number(process.env.COLUMNS) || 100;
+  if (out?.isTTY && !out.rows) out.rows = Number(process.env.LINES) || 40;
   const [ink, react] = await Promise.all([import('ink'), import('react')]);
   return { ink, createElement: react.createElement };
 }
 
 /** Renders a static screen once (no terminal session) and writes it to stdout. */
 export async function printScreen<P extends object>(ctx: ScreenContext, load: () => Promise<ComponentType<P>>, props: P): Promise<void> {
-  const [{ ink, createElement }, Component] = await Promise.all([loadInk(), load()]);
-  // a pseudo-terminal without a size reports 0 columns
+  const [{ ink, createElement }, Component] = await Promise.all([loadInk(ctx.stdout), load()]);
   const columns = (ctx.stdout as { columns?: number }).columns || Number(process.env.COLUMNS) || 100;
   ctx.stdout.write(`${ink.renderToString(createElement(Component, props), { columns })}\n`);
 }
@@ -54,7 +57,7 @@ const NO_PROGRESS: Progress = { start() {}, advance() {}, finish() {}, async clo
 /** A progress screen on a TTY (ProgressScreen), nothing otherwise. */
 export async function startProgress(ctx: ScreenContext, title: string, labels: readonly string[]): Promise<Progress> {
   if (!ctx.interactive) return NO_PROGRESS;
-  const [{ ink, createElement }, { ProgressScreen }] = await Promise.all([loadInk(), import('../screens/ProgressScreen.js')]);
+  const [{ ink, createElement }, { ProgressScreen }] = await Promise.all([loadInk(ctx.stdout), import('../screens/ProgressScreen.js')]);
   const state: ProgressState = { title, steps: labels.map((label) => ({ label, status: 'pending' })) };
   const view = () => createElement(ProgressScreen, { ...state, steps: state.steps.map((s) => ({ ...s })) });
   const instance = ink.render(view(), { stdout: ctx.stdout as NodeJS.WriteStream, patchConsole: false, exitOnCtrlC: true });
@@ -110,7 +113,7 @@ export async function confirm(ctx: ScreenContext, request: ConfirmRequest): Prom
   if (!ctx.interactive || !process.stdin.isTTY) {
     throw new InputError(`${request.action} needs confirmation and there is no terminal to ask on; rerun with --yes to confirm (nothing was changed)`, 'yes');
   }
-  const [{ ink, createElement }, { ConfirmScreen }] = await Promise.all([loadInk(), import('../screens/ConfirmScreen.js')]);
+  const [{ ink, createElement }, { ConfirmScreen }] = await Promise.all([loadInk(ctx.stdout), import('../screens/ConfirmScreen.js')]);
   return new Promise<boolean>((resolve) => {
     let answered = false;
     const instance = ink.render(

@@ -1,0 +1,203 @@
+/**
+ * Restores a backup over the SQLite database (SPEC §6 `arb restore`). Everything is verified before
+ * the current database is touched: the file must be an intact SQLite database (integrity_check, and
+ * the SHA-256 in a neighbouring SHA256SUMS when it is listed there), an arb database (its kysely
+ * migration table and core tables), and not newer than this arb's schema. The current database is kept
+ * as `<db>.<stamp>.pre-restore`, the verified copy is moved in with an atomic rename, and migrations
+ * bring an older backup up to date. A refused or failed restore leaves the current database as it was.
+ */
+import { closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { ArbError, InputError } from '../errors.js';
+import { LATEST_NAME, backupStamp, readManifest, sha256File, tableCounts } from './backup.js';
+
+export class RestoreRefusedError extends InputError {
+  override readonly code = 'ARB_RESTORE_REFUSED';
+}
+
+export interface BackupInspection {
+  file: string;
+  bytes: number;
+  sha256: string;
+  migrations: string[];
+  /** newest migration name in the file */
+  schema: string | null;
+  tables: Record<string, number>;
+  /** true when a SHA256SUMS next to the file lists it (and it matched) */
+  checksumListed: boolean;
+}
+
+/**
+ * Finds the backup an operator named: a path as given, else a name inside the backup directory;
+ * `latest` means arbitrage_latest.db there.
+ */
+export function resolveBackupFile(text: string, backupDir: string): string {
+  const candidates = text === 'latest' ? [join(backupDir, LATEST_NAME)] : [resolve(text), resolve(backupDir, text)];
+  for (const c of candidates) if (existsSync(c) && statSync(c).isFile()) return c;
+  throw new InputError(`file: no backup "${text}" (looked for ${[...new Set(candidates)].join(' and ')}); pass a path or a name from ${resolve(backupDir)} (see ls ${backupDir}), or "latest"`, 'file');
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+function readHeader(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    const n = readSync(fd, buf, 0, 16, 0);
+    return buf.subarray(0, n).toString('latin1');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Verifies a backup file; throws RestoreRefusedError (exit 2) saying why it cannot be restored.
+ * `knownMigrations` are this arb's migration names, oldest first.
+ */
+export async function inspectBackup(file: string, knownMigrations: readonly string[]): Promise<BackupInspection> {
+  const shown = basename(file);
+  if (readHeader(file) !== SQLITE_MAGIC) {
+    throw new RestoreRefusedError(`file: ${shown} is not an SQLite database (wrong header); pick a file written by arb backup`, 'file');
+  }
+  const sha256 = await sha256File(file);
+  const listed = readManifest(dirname(file)).get(shown);
+  if (listed !== undefined && listed !== sha256) {
+    throw new RestoreRefusedError(`file: ${shown} does not match its SHA-256 in ${join(dirname(file), 'SHA256SUMS')} (the file changed or is damaged); pick another backup`, 'file');
+  }
+  let sqlite: BetterSqlite3.Database;
+  try {
+    sqlite = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new RestoreRefusedError(`file: ${shown} cannot be opened as an SQLite database (${(e as Error).message}); pick another backup`, 'file', { cause: e });
+  }
+  try {
+    let integrity: unknown;
+    try {
+      integrity = sqlite.pragma('integrity_check', { simple: true });
+    } catch (e) {
+      integrity = (e as Error).message;
+    }
+    if (integrity !== 'ok') {
+      throw new RestoreRefusedError(`file: ${shown} is corrupt (integrity check: ${String(integrity).split('\n')[0]}); pick another backup`, 'file');
+    }
+    const tables = new Set((sqlite.prepare(`select name from sqlite_master where type = 'table'`).all() as { name: string }[]).map((r) => r.name));
+    const missing = ['kysely_migration', 'users', 'transactions', 'ai_token_packages', 'ai_token_allocations'].filter((t) => !tables.has(t));
+    if (missing.length > 0) {
+      throw new RestoreRefusedError(`file: ${shown} is not an arb database (no ${missing.join(', ')} table); pick a file written by arb backup`, 'file');
+    }
+    const migrations = (sqlite.prepare('select name from kysely_migration order by name').all() as { name: string }[]).map((r) => r.name);
+    const known = new Set(knownMigrations);
+    const unknown = migrations.filter((m) => !known.has(m));
+    if (unknown.length > 0) {
+      throw new RestoreRefusedError(
+        `file: ${shown} was written by a newer arb (schema ${unknown[unknown.length - 1]}, this arb knows up to ${knownMigrations[knownMigrations.length - 1]}); upgrade arb before restoring it`,
+        'file',
+      );
+    }
+    return { file, bytes: statSync(file).size, sha256, migrations, schema: migrations[migrations.length - 1] ?? null, tables: tableCounts(sqlite), checksumListed: listed !== undefined };
+  } finally {
+    sqlite.close();
+  }
+}
+
+export type RestoreStep = 'copy' | 'keep-current' | 'replace';
+export const RESTORE_STEPS: readonly RestoreStep[] = ['copy', 'keep-current', 'replace'];
+
+export interface RestoreOptions {
+  /** the live database file (DB_NAME) */
+  dbFile: string;
+  /** a file already checked by inspectBackup */
+  backup: BackupInspection;
+  now?: Date;
+  onStep?: (step: RestoreStep, state: 'start' | 'done', detail?: string) => void;
+}
+
+export interface RestoreResult {
+  dbFile: string;
+  restoredFrom: string;
+  /** where the previous database was kept (null when there was none) */
+  preRestore: string | null;
+  sha256: string;
+}
+
+/**
+ * Replaces the database with a verified backup. The old database is copied aside first (consistently,
+ * with VACUUM INTO) and only then replaced by an atomic rename; any failure before the rename leaves it
+ * untouched. Run migrations afterwards (the caller opens the restored database with openAndMigrate).
+ */
+export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
+  const dbFile = resolve(options.dbFile);
+  const step = options.onStep ?? (() => {});
+  const staged = `${dbFile}.restore-tmp`;
+  rmSync(staged, { force: true });
+  let preRestore: string | null = null;
+  try {
+    step('copy', 'start');
+    copyFileSync(options.backup.file, staged);
+    const copied = await sha256File(staged);
+    if (copied !== options.backup.sha256) throw new ArbError(`restore: the copy of ${basename(options.backup.file)} differs from the original (disk problem?); nothing was changed`);
+    step('copy', 'done');
+
+    step('keep-current', 'start');
+    if (existsSync(dbFile)) {
+      preRestore = `${dbFile}.${backupStamp(options.now ?? new Date())}.pre-restore`;
+      rmSync(preRestore, { force: true });
+      const current = new BetterSqlite3(dbFile, { fileMustExist: true, timeout: 10_000 });
+      try {
+        current.prepare('vacuum into ?').run(preRestore);
+        // fold the WAL into the main file so no stale -wal is left next to the replacement
+        current.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        current.close();
+      }
+    }
+    step('keep-current', 'done', preRestore ? basename(preRestore) : 'no current database');
+
+    step('replace', 'start');
+    for (const side of ['-wal', '-shm', '-journal']) rmSync(`${dbFile}${side}`, { force: true });
+    renameSync(staged, dbFile);
+    step('replace', 'done');
+  } catch (e) {
+    rmSync(staged, { force: true });
+    throw e;
+  }
+  return { dbFile, restoredFrom: options.backup.file, preRestore, sha256: options.backup.sha256 };
+}
+
+export interface LiveInstance {
+  instanceId: string;
+  pid: number;
+  hostname: string;
+  heartbeatAt: string;
+}
+
+/**
+ * Daemon instances that look alive (fresh heartbeat, and on this host a live pid). Restoring under a
+ * running daemon would lose its later writes and pull its WAL away, so the CLI refuses then.
+ */
+export function liveInstances(dbFile: string, hostname: string, now: Date = new Date(), staleAfterMs = 60_000): LiveInstance[] {
+  if (!existsSync(dbFile)) return [];
+  let sqlite: BetterSqlite3.Database | undefined;
+  try {
+    sqlite = new BetterSqlite3(dbFile, { readonly: true, fileMustExist: true, timeout: 5_000 });
+    const fresh = new Date(now.getTime() - staleAfterMs).toISOString().slice(0, 19).replace('T', ' ');
+    const rows = sqlite.prepare('select instance_id, pid, hostname, heartbeat_at from instances where heartbeat_at >= ?').all(fresh) as { instance_id: string; pid: number; hostname: string; heartbeat_at: string }[];
+    return rows
+      .filter((r) => r.hostname !== hostname || pidAlive(r.pid))
+      .map((r) => ({ instanceId: r.instance_id, pid: r.pid, hostname: r.hostname, heartbeatAt: r.heartbeat_at }));
+  } catch {
+    return []; // no instances table (foreign/old database): nothing to protect
+  } finally {
+    sqlite?.close();
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
