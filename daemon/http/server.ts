@@ -1,0 +1,120 @@
+/**
+ * The daemon's HTTP surface on node:http: the proxy under /v1 and its /api/v1 alias, /health, /metrics
+ * and the Telegram webhook. One error boundary maps anything unexpected to a 500 in OpenAI's shape.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../../src/logger.js';
+import type { Proxy, RequestContext } from './proxy.js';
+import type { Health } from './health.js';
+import type { ProxyMetrics } from './metrics.js';
+import { sendApiError, sendJson } from './respond.js';
+
+export interface WebhookHandler {
+  handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
+}
+
+export interface HttpDeps {
+  proxy: Proxy;
+  health: Health;
+  metrics: ProxyMetrics;
+  logger: Logger;
+  /** the bot, when TOKEN is set and it runs in webhook mode */
+  webhook?: () => WebhookHandler | undefined;
+  /** true once shutdown began: new requests get 503 */
+  stopping: () => boolean;
+}
+
+type Route = 'chat' | 'models' | 'key' | 'health' | 'metrics' | 'webhook' | null;
+
+function route(method: string, path: string): { route: Route; endpoint: string } {
+  let p = path;
+  if (p.startsWith('/api/v1/')) p = p.slice(4);
+  if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  switch (p) {
+    case '/v1/chat/completions':
+      return { route: method === 'POST' ? 'chat' : null, endpoint: p };
+    case '/v1/models':
+      return { route: method === 'GET' ? 'models' : null, endpoint: p };
+    case '/v1/key':
+      return { route: method === 'GET' ? 'key' : null, endpoint: p };
+    case '/health':
+      return { route: method === 'GET' || method === 'HEAD' ? 'health' : null, endpoint: p };
+    case '/metrics':
+      return { route: method === 'GET' ? 'metrics' : null, endpoint: p };
+    case '/telegram/webhook':
+      return { route: method === 'POST' ? 'webhook' : null, endpoint: p };
+    default:
+      return { route: null, endpoint: p };
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/**
+ * The client's address: the socket peer, or — when the peer is a reverse proxy on this host (nginx in
+ * daemon/deploy) — the address it reports in X-Real-IP / X-Forwarded-For.
+ */
+export function clientIp(req: IncomingMessage): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  if (!LOOPBACK.has(peer)) return peer;
+  const real = req.headers['x-real-ip'];
+  if (typeof real === 'string' && real.trim()) return real.trim();
+  const fwd = req.headers['x-forwarded-for'];
+  if (typeof fwd === 'string' && fwd.trim()) {
+    const parts = fwd.split(',');
+    return parts[parts.length - 1].trim() || peer;
+  }
+  return peer;
+}
+
+export function createHttpServer(deps: HttpDeps): Server {
+  const { proxy, health, metrics, logger } = deps;
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, r: Route): Promise<void> {
+    switch (r) {
+      case 'chat':
+        return proxy.chatCompletions(req, res, ctx);
+      case 'models':
+        return proxy.listModels(req, res, ctx);
+      case 'key':
+        return proxy.keyInfo(req, res, ctx);
+      case 'health': {
+        const { httpStatus, report } = await health.check();
+        return sendJson(res, httpStatus, report, { 'cache-control': 'no-store' });
+      }
+      case 'metrics': {
+        const text = await metrics.render();
+        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+      case 'webhook': {
+        const bot = deps.webhook?.();
+        if (!bot) return sendApiError(res, 404, 'no Telegram webhook here: the bot runs by long polling or is disabled', 'invalid_request_error', 'not_found');
+        return bot.handleWebhook(req, res);
+      }
+      default:
+        return sendApiError(res, 404, `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, GET /v1/models, GET /v1/key)`, 'invalid_request_error', 'not_found');
+    }
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    const startedAt = performance.now();
+    const q = (req.url ?? '/').indexOf('?');
+    const path = q === -1 ? (req.url ?? '/') : (req.url ?? '/').slice(0, q);
+    const { route: r, endpoint } = route(req.method ?? 'GET', path);
+    const ctx: RequestContext = { requestId: `req_${randomUUID().replace(/-/g, '')}`, startedAt, ip: clientIp(req), endpoint };
+    res.once('finish', () => metrics.httpRequest(r ?? 'unknown', res.statusCode));
+    if (deps.stopping() && r !== 'health' && r !== 'metrics') {
+      return sendApiError(res, 503, 'the server is shutting down; retry shortly', 'server_error', 'shutting_down', { connection: 'close', 'retry-after': 1 });
+    }
+    dispatch(req, res, ctx, r).catch((err: unknown) => {
+      logger.error({ err, request_id: ctx.requestId, endpoint }, 'unhandled error in HTTP handler');
+      if (!res.headersSent) sendApiError(res, 500, `internal error (request ${ctx.requestId}); retry, and report it if it persists`, 'server_error', 'internal_error');
+      else res.destroy();
+    });
+  });
+  return server;
+}

@@ -1,0 +1,365 @@
+/**
+ * The daemon's only composition root (SPEC §1): opens and migrates the database, builds the logger, the
+ * upstream client, the metering proxy, /health, /metrics and (when TOKEN is set) the Telegram bot, registers
+ * this process as an instance (heartbeat) after releasing the holds of instances that are gone, runs the
+ * alert rules every 5 minutes, and shuts down in reverse order: stop accepting → drain in-flight requests
+ * and streams (≤ 10 s, then abort them; each settles) → stop the bot → release leftovers and unregister →
+ * close upstream/Redis → close the database → flush the log.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Redis } from 'ioredis';
+import type { Config, Env } from '../src/config.js';
+import { configSecrets } from '../src/config.js';
+import { openAndMigrate, type DbHandle } from '../src/db/dialect.js';
+import { closeLogger, createLogger, type Logger } from '../src/logger.js';
+import { openRouterClientFromConfig, type OpenRouterClient } from '../src/catalog/openrouter.js';
+import { createMeteringStore } from '../src/metering/store.js';
+import { heartbeatInstance, newInstanceId, recoverOrphanedHolds, registerInstance, unregisterInstance, type InstanceInfo } from '../src/metering/instances.js';
+import { VERSION } from '../src/version.js';
+import { createChatUpstream, type ChatUpstreamOptions } from './http/upstream.js';
+import { createProxy, type Proxy } from './http/proxy.js';
+import { createProxyLimits } from './http/limits.js';
+import { createProxyMetrics, type ProxyMetrics } from './http/metrics.js';
+import { createHealth, type CheckState } from './http/health.js';
+import { createHttpServer } from './http/server.js';
+
+/** What daemon/bot/index.ts provides (`createShopBot(deps)`). */
+export interface ShopBot {
+  handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+  notifyAdmins(text: string): Promise<void> | void;
+}
+
+/** What the daemon hands the bot factory. */
+export interface ShopBotDeps {
+  config: Config;
+  handle: DbHandle;
+  logger: Logger;
+  openrouter: OpenRouterClient;
+  instanceId: string;
+}
+
+export type ShopBotFactory = (deps: ShopBotDeps) => ShopBot | Promise<ShopBot>;
+
+/** Runs the alert rules once; returns the alert texts to send to the admins. */
+export type AlertsRunner = (deps: { config: Config; handle: DbHandle; logger: Logger; openrouter: OpenRouterClient }) => Promise<string[]>;
+
+export interface StartDaemonOptions {
+  config: Config;
+  /** the environment the config came from (passed on to the bot/alerts; informational) */
+  env?: Env;
+  /** an already opened database (tests, `arb demo`); the daemon then does not close it */
+  handle?: DbHandle;
+  /** default: LOG_DIR/arbitrage.log */
+  logger?: Logger;
+  /** interface to listen on, default 0.0.0.0 */
+  host?: string;
+  /** default config.port (0 = any free port) */
+  port?: number;
+  /** how long SIGTERM waits for in-flight requests before aborting them, default 10 s */
+  drainTimeoutMs?: number;
+  heartbeatMs?: number;
+  /** an instance whose heartbeat is older than this is gone, default 60 s */
+  staleAfterMs?: number;
+  alertsIntervalMs?: number;
+  /** upstream client overrides (timeouts, pool size) */
+  upstream?: Partial<ChatUpstreamOptions>;
+  /** the bot factory (default: daemon/bot/index.js createShopBot when TOKEN is set); false disables the bot */
+  bot?: ShopBotFactory | false;
+  /** the alert rules (default: src/alerts when present); false disables them */
+  alerts?: AlertsRunner | false;
+  /** where the start notice goes (stdout lines), default nowhere */
+  print?: (line: string) => void;
+  /** collect Node's default process metrics in /metrics, default true */
+  defaultMetrics?: boolean;
+}
+
+export interface Daemon {
+  /** http://HOST:PORT */
+  readonly url: string;
+  readonly port: number;
+  readonly instanceId: string;
+  readonly handle: DbHandle;
+  readonly logger: Logger;
+  readonly metrics: ProxyMetrics;
+  readonly proxy: Proxy;
+  /** the bot, when running */
+  readonly bot: ShopBot | undefined;
+  /** resolves when no chat completion is in flight (every hold settled) */
+  idle(): Promise<void>;
+  /** graceful shutdown; idempotent */
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((r) => {
+    setTimeout(r, ms).unref();
+  });
+
+/** Builds and starts the daemon. */
+export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
+  const { config } = options;
+  const startedAt = Date.now();
+  const print = options.print ?? (() => {});
+  const logger = options.logger ?? createLogger({ logDir: config.logDir, level: config.logLevel, secrets: configSecrets(config), process: 'daemon' });
+  const ownsLogger = !options.logger;
+  const handle = options.handle ?? (await openAndMigrate({ dbName: config.dbName, databaseUrl: config.databaseUrl, poolSize: 20 }));
+  const ownsHandle = !options.handle;
+  const cleanups: Array<{ name: string; fn: () => Promise<void> | void }> = [];
+  const onStop = (name: string, fn: () => Promise<void> | void) => cleanups.push({ name, fn });
+  if (ownsHandle) onStop('database', () => handle.close());
+
+  const instance: InstanceInfo = newInstanceId();
+  let stopping = false;
+  let bot: ShopBot | undefined;
+  let botState: CheckState = 'disabled';
+
+  try {
+    // Holds of instances that are gone (crash, kill -9) are released before this one serves.
+    const recovered = await recoverOrphanedHolds(handle, { self: instance, staleAfterMs: options.staleAfterMs });
+    if (recovered.reservations > 0 || recovered.goneInstances.length > 0) {
+      logger.warn({ gone_instances: recovered.goneInstances, reservations: recovered.reservations, tokens: recovered.tokens }, 'released the holds of daemon instances that are gone');
+    }
+    await registerInstance(handle, instance);
+    onStop('instance', async () => {
+      const left = await createMeteringStore(handle).releaseHolds([instance.instanceId]);
+      if (left.reservations > 0) logger.warn({ reservations: left.reservations, tokens: left.tokens }, 'released holds left by failed settlements');
+      await unregisterInstance(handle, instance.instanceId);
+    });
+
+    let redis: Redis | undefined;
+    if (config.redis) {
+      redis = new Redis({
+        host: config.redis.host,
+        port: config.redis.port,
+        password: config.redis.password,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        lazyConnect: false,
+      });
+      redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error (rate limits fall back to this process)'));
+      const r = redis;
+      onStop('redis', async () => {
+        try {
+          await r.quit();
+        } catch {
+          r.disconnect();
+        }
+      });
+    }
+
+    const openrouter = openRouterClientFromConfig(config, { headersTimeoutMs: 5_000, bodyTimeoutMs: 10_000 });
+    onStop('openrouter client', () => openrouter.close());
+    const upstream = createChatUpstream({
+      baseUrl: config.openrouterBaseUrl,
+      backupBaseUrl: config.openrouterBackupBaseUrl,
+      apiKey: config.openrouterApiKey,
+      ...options.upstream,
+    });
+    onStop('upstream', () => upstream.close());
+
+    const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
+    const store = createMeteringStore(handle);
+    const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis });
+    const proxy = createProxy({ store, upstream, limits, metrics, logger, instanceId: instance.instanceId, rateLimitRpm: config.rateLimitRpm });
+    const health = createHealth({
+      handle,
+      redis,
+      openrouter,
+      telegram: config.token ? () => botState : undefined,
+      instanceId: instance.instanceId,
+      inFlight: () => proxy.inFlight,
+      startedAt,
+    });
+    const server: Server = createHttpServer({
+      proxy,
+      health,
+      metrics,
+      logger,
+      webhook: () => (config.webhookUrl ? bot : undefined),
+      stopping: () => stopping,
+    });
+
+    // Heartbeat, and release of other instances' stale holds.
+    const heartbeatMs = options.heartbeatMs ?? 15_000;
+    const heartbeat = setInterval(() => {
+      void (async () => {
+        try {
+          await heartbeatInstance(handle, instance);
+          const r = await recoverOrphanedHolds(handle, { self: instance, staleAfterMs: options.staleAfterMs });
+          if (r.reservations > 0) logger.warn({ gone_instances: r.goneInstances, reservations: r.reservations, tokens: r.tokens }, 'released the holds of daemon instances that are gone');
+        } catch (err) {
+          if (!stopping) logger.error({ err }, 'instance heartbeat failed');
+        }
+      })();
+    }, heartbeatMs);
+    heartbeat.unref();
+    onStop('heartbeat', () => clearInterval(heartbeat));
+
+    // The bot (only with TOKEN).
+    if (config.token && options.bot !== false) {
+      try {
+        const factory = options.bot || (await loadBotFactory());
+        if (factory) {
+          bot = await factory({ config, handle, logger, openrouter, instanceId: instance.instanceId });
+          await bot.start();
+          botState = 'ok';
+          const b = bot;
+          onStop('bot', async () => {
+            botState = 'disabled';
+            await b.stop();
+          });
+        } else {
+          botState = 'error';
+          logger.error('TOKEN is set but the bot module (daemon/bot/index.js) is not available: running proxy-only');
+          print('warning: TOKEN is set but the bot is not available in this build; running proxy-only');
+        }
+      } catch (err) {
+        botState = 'error';
+        logger.error({ err }, 'the Telegram bot failed to start; the proxy keeps running');
+        print(`warning: the Telegram bot failed to start (${(err as Error).message}); the proxy keeps running`);
+      }
+    }
+
+    // Alert rules every 5 minutes (src/alerts, by the CLI engineer; `arb alerts` runs the same rules).
+    if (options.alerts !== false) {
+      const runner = options.alerts || (await loadAlertsRunner());
+      if (runner) {
+        const run = async () => {
+          try {
+            const texts = await runner({ config, handle, logger, openrouter });
+            for (const text of texts) await bot?.notifyAdmins(text);
+          } catch (err) {
+            logger.error({ err }, 'alert rules failed');
+          }
+        };
+        const timer = setInterval(() => void run(), options.alertsIntervalMs ?? 5 * 60_000);
+        timer.unref();
+        onStop('alerts', () => clearInterval(timer));
+      }
+    }
+
+    // Listen.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? config.port, options.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+    const url = `http://${shownHost}:${addr.port}`;
+    const mode = bot ? `with the Telegram bot (${config.webhookUrl ? 'webhook' : 'long polling'})` : 'proxy-only (no TOKEN: the Telegram bot is off)';
+    logger.info({ instance_id: instance.instanceId, port: addr.port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${url}, ${mode}`);
+    print(`arb daemon ${VERSION} listening on ${url} — ${mode}`);
+    print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics`);
+
+    const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    let stopped: Promise<void> | undefined;
+    const stop = () => {
+      stopped ??= (async () => {
+        stopping = true;
+        logger.info({ in_flight: proxy.inFlight }, 'shutting down: no new requests; draining in-flight requests');
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await Promise.race([proxy.idle(), sleep(drainTimeoutMs)]);
+        if (proxy.inFlight > 0) {
+          logger.warn({ in_flight: proxy.inFlight }, `requests still running after ${drainTimeoutMs} ms: aborting them (each is charged for what it delivered)`);
+          proxy.abortAll();
+          await Promise.race([proxy.idle(), sleep(5_000)]);
+        }
+        server.closeAllConnections();
+        await Promise.race([closed, sleep(1_000)]);
+        for (const c of cleanups.reverse()) {
+          try {
+            await c.fn();
+          } catch (err) {
+            logger.error({ err, step: c.name }, 'shutdown step failed');
+          }
+        }
+        logger.info('arb daemon stopped');
+        if (ownsLogger) await closeLogger(logger);
+      })();
+      return stopped;
+    };
+
+    return {
+      url,
+      port: addr.port,
+      instanceId: instance.instanceId,
+      handle,
+      logger,
+      metrics,
+      proxy,
+      get bot() {
+        return bot;
+      },
+      idle: () => proxy.idle(),
+      stop,
+    };
+  } catch (err) {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c.fn();
+      } catch {
+        /* best effort */
+      }
+    }
+    if (ownsLogger) await closeLogger(logger);
+    throw err;
+  }
+}
+
+/** Stops the daemon on SIGTERM/SIGINT (once; a second signal exits at once). Returns an uninstaller. */
+export function installSignalHandlers(daemon: Pick<Daemon, 'stop'>, onStopped: () => void, print: (line: string) => void = () => {}): () => void {
+  let count = 0;
+  const handler = (signal: NodeJS.Signals) => {
+    count++;
+    if (count > 1) {
+      print(`${signal} again: exiting now`);
+      onStopped();
+      return;
+    }
+    print(`${signal}: draining in-flight requests (up to 10 s), then stopping`);
+    daemon.stop().then(onStopped, onStopped);
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return () => {
+    process.off('SIGTERM', handler);
+    process.off('SIGINT', handler);
+  };
+}
+
+// The bot and the alert rules are written by other parts of the project; they are loaded only when
+// needed, and the daemon runs without them when they are missing from a build.
+async function loadBotFactory(): Promise<ShopBotFactory | undefined> {
+  const specifier = './bot/index.js';
+  try {
+    const mod = (await import(specifier)) as { createShopBot?: ShopBotFactory };
+    return mod.createShopBot;
+  } catch (err) {
+    if (isModuleNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function loadAlertsRunner(): Promise<AlertsRunner | undefined> {
+  const specifier = '../src/alerts/index.js';
+  try {
+    const mod = (await import(specifier)) as { runAlertsForDaemon?: AlertsRunner };
+    return mod.runAlertsForDaemon;
+  } catch (err) {
+    if (isModuleNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+function isModuleNotFound(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+}

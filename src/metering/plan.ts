@@ -1,0 +1,60 @@
+/**
+ * Sizing a hold (METERING.md §1): hold = estimated prompt tokens × safety factor + capped max_tokens ×
+ * completion weight, where max_tokens is first capped to what the remaining quota can pay for (and to the
+ * model's max completion tokens). Pure integer arithmetic; the atomic reservation lives in store.ts.
+ */
+import { completionTokensAffordable, weightedTokens, type MeteringRule } from '../pricing.js';
+
+/** The local tokenizer is not the provider's: prompt holds are padded by this factor (num/den) plus a constant. */
+export const PROMPT_SAFETY_NUM = 5;
+export const PROMPT_SAFETY_DEN = 4;
+export const PROMPT_SAFETY_EXTRA = 8;
+
+/** Prompt-equivalent tokens held for a prompt estimate. */
+export function promptHold(promptEstimate: number): number {
+  return Math.ceil((promptEstimate * PROMPT_SAFETY_NUM) / PROMPT_SAFETY_DEN) + PROMPT_SAFETY_EXTRA;
+}
+
+export interface HoldInput {
+  rule: MeteringRule;
+  /** local estimate of the prompt tokens (before the safety factor) */
+  promptEstimate: number;
+  /** what the client asked for (max_tokens / max_completion_tokens); undefined = as much as allowed */
+  requestedMaxTokens: number | undefined;
+  /** the model's max completion tokens, when known */
+  modelMaxCompletionTokens: number | null | undefined;
+  /** the model's context length, when known (bounds an unrequested max_tokens) */
+  contextLength?: number | null;
+  /** completions per request (`n`), default 1 */
+  choices?: number;
+  /** prompt-equivalent tokens the key can still spend (total − used − reserved) */
+  available: number;
+}
+
+export interface HoldPlan {
+  /** the max_tokens sent upstream */
+  maxTokens: number;
+  /** prompt-equivalent tokens to reserve */
+  hold: number;
+  promptHold: number;
+}
+
+/**
+ * The max_tokens to forward and the hold to take, or null when the remaining quota cannot pay for the
+ * prompt and at least one completion token (→ 402).
+ */
+export function planHold(input: HoldInput): HoldPlan | null {
+  const choices = Math.max(1, input.choices ?? 1);
+  const pHold = promptHold(input.promptEstimate);
+  const budget = input.available - pHold;
+  if (budget <= 0) return null;
+  let maxTokens = Math.floor(completionTokensAffordable(input.rule, budget) / choices);
+  if (input.requestedMaxTokens !== undefined) maxTokens = Math.min(maxTokens, input.requestedMaxTokens);
+  if (input.modelMaxCompletionTokens) maxTokens = Math.min(maxTokens, input.modelMaxCompletionTokens);
+  else if (input.requestedMaxTokens === undefined && input.contextLength) {
+    maxTokens = Math.min(maxTokens, Math.max(1, input.contextLength - input.promptEstimate));
+  }
+  if (maxTokens < 1) return null;
+  const hold = weightedTokens(input.rule, pHold, maxTokens * choices);
+  return { maxTokens, hold, promptHold: pHold };
+}

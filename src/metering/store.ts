@@ -1,0 +1,322 @@
+/**
+ * The money-critical database statements of the proxy (METERING.md §1–§4):
+ * - `reserve`: ONE conditional UPDATE takes the hold (`tokens_total - tokens_used - tokens_reserved >= h`
+ *   on an active, unexpired key), with the `reservations` row written in the same transaction;
+ * - `settle`: one transaction deletes the reservation, releases the hold, adds the charge (capped so the
+ *   key never goes over its total; the excess is recorded as loss) and inserts the usage event, idempotent on
+ *   the request id;
+ * - `releaseHolds`: gives back the holds of daemon instances that are gone.
+ * Quota is never cached: every hold is decided by the database.
+ *
+ * SQLite runs the hot path on prepared better-sqlite3 statements inside synchronous IMMEDIATE
+ * transactions, taken under kysely's single-connection mutex so they never interleave with another
+ * transaction (the bot's, the CLI's) on the same connection. PostgreSQL uses kysely: the hold is a single
+ * `UPDATE … RETURNING` feeding the reservation insert (one statement), the settle a transaction with the
+ * allocation row locked.
+ */
+import { sql, type Kysely } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { DbHandle } from '../db/dialect.js';
+import { transact } from '../db/dialect.js';
+import type { AllocationStatus, Database, UsageOutcome } from '../db/database.js';
+import { nowDb } from '../time.js';
+
+/** What the proxy needs to know about a key: the allocation and its model's rates. */
+export interface KeyRecord {
+  allocationId: number;
+  userId: number;
+  packageId: number;
+  model: string;
+  /** masked display form */
+  maskedKey: string;
+  status: AllocationStatus;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
+  expiresAt: string;
+  tokensTotal: number;
+  tokensUsed: number;
+  tokensReserved: number;
+  /** µ$ paid for the package */
+  pricePaid: number;
+  /** µ$/Mtok, null when the model is not in the catalog or has no fixed price */
+  promptRate: number | null;
+  completionRate: number | null;
+  maxCompletionTokens: number | null;
+  contextLength: number | null;
+}
+
+export interface ReserveInput {
+  allocationId: number;
+  requestId: string;
+  instanceId: string;
+  /** prompt-equivalent tokens to hold (> 0) */
+  tokens: number;
+  /** UTC `YYYY-MM-DD HH:MM:SS`, default now */
+  now?: string;
+}
+
+export interface SettleInput {
+  requestId: string;
+  allocationId: number;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** prompt-equivalent tokens the request consumed (before the cap) */
+  weightedTokens: number;
+  /** µ$ reported by the upstream (usage.cost), 0 when unknown */
+  upstreamCostMicros: number;
+  latencyMs: number;
+  statusCode: number;
+  outcome: UsageOutcome;
+  estimated: boolean;
+  stream: boolean;
+  now?: string;
+}
+
+export interface SettleResult {
+  /** prompt-equivalent tokens added to tokens_used */
+  charged: number;
+  /** tokens consumed beyond what the key could pay (operator loss) */
+  lossTokens: number;
+  /** the hold that was released (0 when it was already released by recovery) */
+  released: number;
+  /** this request id was already settled; nothing changed */
+  duplicate: boolean;
+}
+
+export interface ReleaseResult {
+  reservations: number;
+  tokens: number;
+}
+
+export interface MeteringStore {
+  findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
+  /** A fresh read of one allocation (after a refused hold). */
+  getKey(allocationId: number): Promise<KeyRecord | undefined>;
+  /** Takes the hold atomically; false when the key cannot cover it (or is no longer active/unexpired). */
+  reserve(input: ReserveInput): Promise<boolean>;
+  /** Replaces the hold by the charge and writes the usage event, exactly once per request id. */
+  settle(input: SettleInput): Promise<SettleResult>;
+  /** Releases every hold owned by these daemon instances. */
+  releaseHolds(instanceIds: readonly string[]): Promise<ReleaseResult>;
+}
+
+/** The store for a database handle (SQLite fast path or PostgreSQL). */
+export function createMeteringStore(handle: DbHandle): MeteringStore {
+  return handle.dialect === 'sqlite' && handle.sqlite ? createSqliteStore(handle, handle.sqlite) : createKyselyStore(handle);
+}
+
+const KEY_COLUMNS = `a.id as allocationId, a.user_id as userId, a.package_id as packageId, a.model as model,
+  a.api_key as maskedKey, a.status as status, a.expires_at as expiresAt, a.tokens_total as tokensTotal,
+  a.tokens_used as tokensUsed, a.tokens_reserved as tokensReserved, a.price_paid as pricePaid,
+  m.prompt_rate as promptRate, m.completion_rate as completionRate,
+  m.max_completion_tokens as maxCompletionTokens, m.context_length as contextLength`;
+
+/** Charge for one request given the allocation's counters and the released hold (never over the total). */
+function capCharge(alloc: { tokens_total: number; tokens_used: number; tokens_reserved: number }, released: number, weighted: number) {
+  const room = Math.max(0, alloc.tokens_total - alloc.tokens_used - (alloc.tokens_reserved - released));
+  const charged = Math.max(0, Math.min(weighted, room));
+  return { charged, lossTokens: Math.max(0, weighted - charged) };
+}
+
+function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): MeteringStore {
+  const byHash = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.api_key_hash = ?`);
+  const byId = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.id = ?`);
+  const takeHold = s.prepare(
+    `update ai_token_allocations set tokens_reserved = tokens_reserved + @tokens
+     where id = @allocationId and status = 'active' and expires_at > @now and tokens_total - tokens_used - tokens_reserved >= @tokens`,
+  );
+  const insertReservation = s.prepare(
+    `insert into reservations (request_id, allocation_id, tokens, instance_id, created_at) values (@requestId, @allocationId, @tokens, @instanceId, @now)`,
+  );
+  const eventExists = s.prepare(`select 1 from usage_events where request_id = ?`).pluck();
+  const reservationOf = s.prepare(`select id, tokens from reservations where request_id = ?`);
+  const deleteReservation = s.prepare(`delete from reservations where id = ?`);
+  const counters = s.prepare(`select tokens_total, tokens_used, tokens_reserved from ai_token_allocations where id = ?`);
+  const applyCharge = s.prepare(
+    `update ai_token_allocations set tokens_reserved = tokens_reserved - @released, tokens_used = tokens_used + @charged, updated_at = @now where id = @allocationId`,
+  );
+  const insertEvent = s.prepare(
+    `insert into usage_events (request_id, allocation_id, model, prompt_tokens, completion_tokens, weighted_tokens, loss_tokens,
+       upstream_cost, latency_ms, status_code, outcome, estimated, stream, created_at)
+     values (@requestId, @allocationId, @model, @promptTokens, @completionTokens, @charged, @lossTokens,
+       @upstreamCostMicros, @latencyMs, @statusCode, @outcome, @estimated, @stream, @now)`,
+  );
+
+  const reserveTx = s.transaction((input: Required<ReserveInput>): boolean => {
+    if (takeHold.run(input).changes !== 1) return false;
+    insertReservation.run(input);
+    return true;
+  });
+
+  const settleTx = s.transaction((input: SettleInput & { now: string }): SettleResult => {
+    if (eventExists.get(input.requestId)) return { charged: 0, lossTokens: 0, released: 0, duplicate: true };
+    const reservation = reservationOf.get(input.requestId) as { id: number; tokens: number } | undefined;
+    if (reservation) deleteReservation.run(reservation.id);
+    const alloc = counters.get(input.allocationId) as { tokens_total: number; tokens_used: number; tokens_reserved: number } | undefined;
+    if (!alloc) throw new Error(`settle: allocation ${input.allocationId} not found`);
+    const released = Math.min(reservation?.tokens ?? 0, alloc.tokens_reserved);
+    const { charged, lossTokens } = capCharge(alloc, released, input.weightedTokens);
+    applyCharge.run({ released, charged, now: input.now, allocationId: input.allocationId });
+    insertEvent.run({
+      requestId: input.requestId,
+      allocationId: input.allocationId,
+      model: input.model,
+      promptTokens: input.promptTokens,
+      completionTokens: input.completionTokens,
+      charged,
+      lossTokens,
+      upstreamCostMicros: input.upstreamCostMicros,
+      latencyMs: Math.round(input.latencyMs),
+      statusCode: input.statusCode,
+      outcome: input.outcome,
+      estimated: input.estimated ? 1 : 0,
+      stream: input.stream ? 1 : 0,
+      now: input.now,
+    });
+    return { charged, lossTokens, released, duplicate: false };
+  });
+
+  // kysely's SqliteDriver serialises every use of the one connection through a mutex; taking it here
+  // keeps these synchronous transactions out of any async kysely transaction in progress.
+  const exclusive = <T>(fn: () => T): Promise<T> => handle.db.connection().execute(async () => fn());
+
+  return {
+    findKeyByHash: (hash) => exclusive(() => byHash.get(hash) as KeyRecord | undefined),
+    getKey: (id) => exclusive(() => byId.get(id) as KeyRecord | undefined),
+    reserve: (input) => exclusive(() => reserveTx.immediate({ ...input, now: input.now ?? nowDb() })),
+    settle: (input) => exclusive(() => settleTx.immediate({ ...input, now: input.now ?? nowDb() })),
+    releaseHolds: (ids) => releaseHolds(handle, ids),
+  };
+}
+
+function createKyselyStore(handle: DbHandle): MeteringStore {
+  const { db } = handle;
+  const pg = handle.dialect === 'postgres';
+  const selectKey = (where: 'hash' | 'id', value: string | number) =>
+    sql<KeyRecord>`select ${sql.raw(pg ? KEY_COLUMNS.replace(/ as (\w+)/g, ' as "$1"') : KEY_COLUMNS)}
+      from ai_token_allocations a left join ai_models m on m.model_id = a.model
+      where ${where === 'hash' ? sql`a.api_key_hash = ${value}` : sql`a.id = ${value}`}`.execute(db);
+
+  return {
+    async findKeyByHash(hash) {
+      return (await selectKey('hash', hash)).rows[0];
+    },
+    async getKey(id) {
+      return (await selectKey('id', id)).rows[0];
+    },
+    async reserve(input) {
+      const now = input.now ?? nowDb();
+      const h = input.tokens;
+      if (pg) {
+        const r = await sql<{ id: number }>`
+          with hold as (
+            update ai_token_allocations set tokens_reserved = tokens_reserved + ${h}
+            where id = ${input.allocationId} and status = 'active' and expires_at > ${now}
+              and tokens_total - tokens_used - tokens_reserved >= ${h}
+            returning id)
+          insert into reservations (request_id, allocation_id, tokens, instance_id, created_at)
+          select ${input.requestId}, id, ${h}, ${input.instanceId}, ${now} from hold
+          returning id`.execute(db);
+        return r.rows.length === 1;
+      }
+      return transact(handle, async (trx) => {
+        const r = await trx
+          .updateTable('ai_token_allocations')
+          .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', h) }))
+          .where('id', '=', input.allocationId)
+          .where('status', '=', 'active')
+          .where('expires_at', '>', now)
+          .where((eb) => eb(eb(eb('tokens_total', '-', eb.ref('tokens_used')), '-', eb.ref('tokens_reserved')), '>=', h))
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) return false;
+        await trx.insertInto('reservations').values({ request_id: input.requestId, allocation_id: input.allocationId, tokens: h, instance_id: input.instanceId, created_at: now }).execute();
+        return true;
+      });
+    },
+    async settle(input) {
+      const now = input.now ?? nowDb();
+      try {
+        return await transact(handle, (trx) => settleWith(trx, input, now, pg));
+      } catch (e) {
+        if (isUniqueViolation(e)) return { charged: 0, lossTokens: 0, released: 0, duplicate: true };
+        throw e;
+      }
+    },
+    releaseHolds: (ids) => releaseHolds(handle, ids),
+  };
+}
+
+async function settleWith(trx: Kysely<Database>, input: SettleInput, now: string, pg: boolean): Promise<SettleResult> {
+  const dup = await trx.selectFrom('usage_events').select('id').where('request_id', '=', input.requestId).executeTakeFirst();
+  if (dup) return { charged: 0, lossTokens: 0, released: 0, duplicate: true };
+  const reservation = await trx.deleteFrom('reservations').where('request_id', '=', input.requestId).returning(['tokens']).executeTakeFirst();
+  let q = trx.selectFrom('ai_token_allocations').select(['tokens_total', 'tokens_used', 'tokens_reserved']).where('id', '=', input.allocationId);
+  if (pg) q = q.forUpdate();
+  const alloc = await q.executeTakeFirst();
+  if (!alloc) throw new Error(`settle: allocation ${input.allocationId} not found`);
+  const released = Math.min(reservation?.tokens ?? 0, alloc.tokens_reserved);
+  const { charged, lossTokens } = capCharge(alloc, released, input.weightedTokens);
+  await trx
+    .updateTable('ai_token_allocations')
+    .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '-', released), tokens_used: eb('tokens_used', '+', charged), updated_at: now }))
+    .where('id', '=', input.allocationId)
+    .execute();
+  await trx
+    .insertInto('usage_events')
+    .values({
+      request_id: input.requestId,
+      allocation_id: input.allocationId,
+      model: input.model,
+      prompt_tokens: input.promptTokens,
+      completion_tokens: input.completionTokens,
+      weighted_tokens: charged,
+      loss_tokens: lossTokens,
+      upstream_cost: input.upstreamCostMicros,
+      latency_ms: Math.round(input.latencyMs),
+      status_code: input.statusCode,
+      outcome: input.outcome,
+      estimated: input.estimated ? 1 : 0,
+      stream: input.stream ? 1 : 0,
+      created_at: now,
+    })
+    .execute();
+  return { charged, lossTokens, released, duplicate: false };
+}
+
+/**
+ * Releases every hold owned by the given instances: deletes their reservation rows and gives the tokens
+ * back to the allocations, in one transaction per allocation.
+ */
+export async function releaseHolds(handle: DbHandle, instanceIds: readonly string[]): Promise<ReleaseResult> {
+  if (instanceIds.length === 0) return { reservations: 0, tokens: 0 };
+  const pg = handle.dialect === 'postgres';
+  const rows = await handle.db.selectFrom('reservations').select(['allocation_id']).distinct().where('instance_id', 'in', instanceIds).execute();
+  let reservations = 0;
+  let tokens = 0;
+  for (const { allocation_id } of rows) {
+    const r = await transact(handle, async (trx) => {
+      let q = trx.selectFrom('ai_token_allocations').select(['tokens_reserved']).where('id', '=', allocation_id);
+      if (pg) q = q.forUpdate();
+      const alloc = await q.executeTakeFirst();
+      const held = await trx.deleteFrom('reservations').where('allocation_id', '=', allocation_id).where('instance_id', 'in', instanceIds).returning(['tokens']).execute();
+      const sum = held.reduce((n, h) => n + Number(h.tokens), 0);
+      const release = Math.min(sum, alloc?.tokens_reserved ?? 0);
+      if (release > 0) {
+        await trx
+          .updateTable('ai_token_allocations')
+          .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '-', release), updated_at: nowDb() }))
+          .where('id', '=', allocation_id)
+          .execute();
+      }
+      return { count: held.length, tokens: release };
+    });
+    reservations += r.count;
+    tokens += r.tokens;
+  }
+  return { reservations, tokens };
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | null;
+  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /unique constraint/i.test(err?.message ?? '');
+}
