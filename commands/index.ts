@@ -9,6 +9,7 @@ import { registerUserCommands } from './user/index.js';
 import { registerAuditCommand } from './audit/index.js';
 import { registerStatsCommands } from './stats/index.js';
 import { registerBackupCommands } from './backup/index.js';
+import { registerCleanupCommands } from './cleanup/index.js';
 import { registerLogsCommands } from './logs/index.js';
 
 export function registerCommands(program: Command): void {
@@ -18,5 +19,6 @@ export function registerCommands(program: Command): void {
   registerAuditCommand(program);
   registerStatsCommands(program);
   registerBackupCommands(program);
+  registerCleanupCommands(program);
   registerLogsCommands(program);
 }
