@@ -291,55 +291,67 @@ export async function followLogs(logDir: string, query: LogQueryName, opts: Foll
   let fh: FileHandle | undefined;
   let ino = -1;
   let offset = 0;
-  const openLive = async (): Promise<void> => {
+  /** Opens `f` if it is still the file listed (a rotation can swap the live name in between). */
+  const openListed = async (f: LogFileInfo): Promise<boolean> => {
+    let h: FileHandle;
     try {
-      fh = await open(livePath, 'r');
-      ino = (await fh.stat()).ino;
+      h = await open(f.path, 'r');
     } catch {
-      fh = undefined;
-      ino = -1;
+      return false;
     }
+    const st = await h.stat();
+    if (st.ino !== f.ino) {
+      await h.close();
+      return false;
+    }
+    fh = h;
+    ino = st.ino;
     offset = 0;
+    return true;
+  };
+  /** Moves to the file written after the current one (several rotations may have happened since). */
+  const advance = async (): Promise<void> => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const files = listLogFiles(logDir);
+      const idx = files.findIndex((f) => f.ino === ino);
+      const next = idx >= 0 ? files[idx + 1] : files.find((f) => f.live);
+      if (!next) return;
+      if (await openListed(next)) return;
+    }
   };
 
   try {
     const cursor = opts.cursor;
-    const live = await statIno(livePath);
-    if (cursor && cursor.ino >= 0 && live && live.ino === cursor.ino) {
-      await openLive();
-      offset = ino === cursor.ino ? cursor.offset : 0;
-    } else if (cursor && cursor.ino >= 0) {
-      // rotated since the query ran: finish the old file first
-      const old = listLogFiles(logDir).find((f) => f.ino === cursor.ino && !f.live);
-      if (old) {
-        const ofh = await open(old.path, 'r');
-        try {
-          await scanForward(ofh, cursor.offset, { needles, final: true, signal: opts.signal }, onLine);
-        } finally {
-          await ofh.close();
-        }
+    if (cursor && cursor.ino >= 0) {
+      // the file the query stopped in, wherever rotation has moved it since
+      for (let attempt = 0; attempt < 5 && !fh; attempt++) {
+        const file = listLogFiles(logDir).find((f) => f.ino === cursor.ino);
+        if (!file) break;
+        if (await openListed(file)) offset = cursor.offset;
       }
-      await openLive();
+      if (!fh) await advance();
+    } else if (cursor) {
+      await advance();
     } else {
-      await openLive();
-      if (!cursor && fh) offset = (await fh.stat()).size;
+      await advance();
+      if (fh) offset = (await fh.stat()).size;
     }
 
     while (!opts.signal.aborted) {
       if (fh) offset = await scanForward(fh, offset, { needles, final: false, signal: opts.signal }, onLine);
       if (opts.signal.aborted) break;
-      const now = await statIno(livePath);
-      if (now && now.ino !== ino) {
-        // rotated (or created): drain the old file, then start the new one from its beginning
+      const live = await statIno(livePath);
+      if (live && live.ino !== ino) {
+        // the file we read was rotated (or the live file appeared): finish it, then go on with its successor
         if (fh) {
           await scanForward(fh, offset, { needles, final: true, signal: opts.signal }, onLine);
           await fh.close();
           fh = undefined;
         }
-        await openLive();
+        await advance();
         continue;
       }
-      if (now && fh && now.size < offset) offset = 0; // truncated in place
+      if (live && fh && live.size < offset) offset = 0; // truncated in place
       await sleep(pollMs, opts.signal);
     }
   } finally {
