@@ -1,0 +1,120 @@
+/**
+ * METERING.md "What proves it": 200 concurrent requests on a key whose quota covers ~20 of them never
+ * spend more than the key holds; what the key was charged equals its usage events and what the simulator
+ * served (weighted); no hold is left open; the ledger audit is clean. Then again with a third of the
+ * requests cut or failing upstream, and (PostgreSQL) across two daemon replicas.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { openAndMigrate } from '../../src/db/dialect.js';
+import { meteringRule, weightedTokens } from '../../src/pricing.js';
+import { auditLedger } from '../../src/ledger/audit.js';
+import type { SimFault } from '../../src/catalog/simulator.js';
+import { startDaemon, type Daemon } from '../../daemon/main.js';
+import { createSilentLogger } from '../../src/logger.js';
+import { PG_SKIP_REASON, testDialects } from '../support/db.js';
+import { allocation, HELLO, openReservations, startStack, usageEvents, type Stack } from './harness.js';
+
+const CONCURRENCY = 200;
+const MAX_TOKENS = 20;
+const gpt4 = meteringRule(30_000_000, 60_000_000);
+
+/** Fires CONCURRENCY requests at once (alternating stream / non-stream) spread over the daemons. */
+async function storm(stack: Stack, daemons: Daemon[], key: string) {
+  const clients = daemons.map((d) => new OpenAI({ apiKey: key, baseURL: `${d.url}/v1`, maxRetries: 0, timeout: 30_000 }));
+  const results = await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, i) => {
+      const client = clients[i % clients.length];
+      try {
+        if (i % 2 === 0) {
+          await client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: MAX_TOKENS });
+        } else {
+          const s = await client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: MAX_TOKENS, stream: true });
+          for await (const _chunk of s) {
+            /* drain */
+          }
+        }
+        return 200;
+      } catch (e) {
+        // an error event inside a 200 stream (cut, mid-stream error) has no HTTP status: -1
+        return e instanceof OpenAI.APIError ? (e.status ?? -1) : -2;
+      }
+    }),
+  );
+  await Promise.all(daemons.map((d) => d.idle()));
+  await stack.sim.idle();
+  return results;
+}
+
+/** The invariants, checked against the database and the simulator's record. */
+async function checkBooks(stack: Stack, allocationId: number, results: number[]) {
+  const a = await allocation(stack.handle, allocationId);
+  const events = await usageEvents(stack.handle, allocationId);
+  const charged = events.reduce((n, e) => n + e.weighted_tokens, 0);
+  const loss = events.reduce((n, e) => n + e.loss_tokens, 0);
+  assert.ok(a.tokens_used <= a.tokens_total, `overspent: used ${a.tokens_used} of ${a.tokens_total}`);
+  assert.equal(a.tokens_used, charged, 'tokens_used = sum of the usage events');
+  assert.equal(a.tokens_reserved, 0, 'no hold left on the key');
+  assert.equal(await openReservations(stack.handle), 0, 'no reservation row left');
+  assert.equal(loss, 0, 'holds covered the real usage (no operator loss)');
+  // What the simulator served with a 200 (prompt + completion tokens actually sent), weighted per request.
+  const chat = stack.sim.requests.filter((r) => r.endpoint === 'chat');
+  const served = chat.reduce((n, r) => n + (r.status === 200 ? weightedTokens(gpt4, r.promptTokens, r.completionTokensSent) : 0), 0);
+  assert.equal(charged, served, 'charged = what the upstream served (weighted)');
+  // every forwarded request has exactly one usage event; refused ones were never forwarded
+  assert.equal(events.length, chat.length);
+  assert.equal(results.filter((s) => s === 402).length, CONCURRENCY - chat.length);
+  assert.ok(results.every((s) => [200, 402, 502, -1].includes(s)), `unexpected statuses: ${[...new Set(results)].join(', ')}`);
+  const audit = await auditLedger(stack.handle);
+  assert.deepEqual(audit.problems, []);
+  return { used: a.tokens_used, total: a.tokens_total, forwarded: chat.length, ok: results.filter((s) => s === 200).length };
+}
+
+for (const dialect of testDialects()) {
+  test(`no overspend: ${CONCURRENCY} concurrent requests on a quota for ~20 (${dialect})`, async (t) => {
+    const stack = await startStack(t, { dialect, tokens: 20 * (14 + 2 * MAX_TOKENS) });
+    const { key, allocationId } = await stack.buyKey();
+    const results = await storm(stack, [stack.daemon], key);
+    const books = await checkBooks(stack, allocationId, results);
+    assert.ok(books.ok >= 15 && books.ok <= 25, `about 20 requests fit, ${books.ok} did`);
+    assert.ok(books.used > books.total - 2 * (14 + 2 * MAX_TOKENS), 'the quota was actually used up');
+  });
+
+  test(`no overspend with a third of the requests cut or failing upstream (${dialect})`, async (t) => {
+    const stack = await startStack(t, { dialect, tokens: 20 * (14 + 2 * MAX_TOKENS) });
+    const { key, allocationId } = await stack.buyKey();
+    const pattern: SimFault[] = [
+      { kind: 'cut', afterTokens: 5 },
+      { kind: 'slow', delayMs: 0 },
+      { kind: 'status', status: 500 },
+      { kind: 'slow', delayMs: 0 },
+      { kind: 'midstream_error', afterTokens: 3 },
+      { kind: 'slow', delayMs: 0 },
+      { kind: 'no_usage' },
+      { kind: 'slow', delayMs: 0 },
+      { kind: 'slow', delayMs: 0 },
+    ];
+    for (let i = 0; i < CONCURRENCY; i++) stack.sim.queueFault(pattern[i % pattern.length]);
+    const results = await storm(stack, [stack.daemon], key);
+    const books = await checkBooks(stack, allocationId, results);
+    const events = await usageEvents(stack.handle, allocationId);
+    const outcomes = new Set(events.map((e) => e.outcome));
+    for (const o of ['ok', 'upstream_error', 'upstream_cut']) assert.ok(outcomes.has(o), `outcome ${o} occurred`);
+    assert.ok(events.some((e) => e.estimated === 1));
+    assert.ok(books.forwarded > 20, 'failed requests gave their holds back to others');
+  });
+}
+
+test('no overspend across two daemon replicas on one PostgreSQL database', { skip: process.env.TEST_DATABASE_URL ? false : PG_SKIP_REASON }, async (t) => {
+  const stack = await startStack(t, { dialect: 'postgres', tokens: 20 * (14 + 2 * MAX_TOKENS) });
+  const { key, allocationId } = await stack.buyKey();
+  const handle2 = await openAndMigrate({ databaseUrl: stack.handle.url!, poolSize: 10 });
+  t.after(() => handle2.close());
+  const replica = await startDaemon({ config: stack.config, handle: handle2, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false });
+  t.after(() => replica.stop());
+  for (let i = 0; i < CONCURRENCY; i += 3) stack.sim.queueFault({ kind: 'cut', afterTokens: 4 });
+  const results = await storm(stack, [stack.daemon, replica], key);
+  await checkBooks(stack, allocationId, results);
+});
+
