@@ -10,7 +10,10 @@ import { registerAuditCommand } from './audit/index.js';
 import { registerStatsCommands } from './stats/index.js';
 import { registerBackupCommands } from './backup/index.js';
 import { registerCleanupCommands } from './cleanup/index.js';
+import { registerKeysCommands } from './keys/index.js';
 import { registerLogsCommands } from './logs/index.js';
+import { registerDaemonCommands } from './daemon/index.js';
+import { registerDemoCommands } from './demo/index.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
@@ -20,5 +23,8 @@ export function registerCommands(program: Command): void {
   registerStatsCommands(program);
   registerBackupCommands(program);
   registerCleanupCommands(program);
+  registerKeysCommands(program);
   registerLogsCommands(program);
+  registerDaemonCommands(program);
+  registerDemoCommands(program);
 }

@@ -16,4 +16,14 @@ export function registerUserCommands(program: Command): void {
         return runUserCredit(ctx, telegramId, usd, opts);
       }),
     );
+  user
+    .command('list')
+    .description('customers with balance, keys and money spent')
+    .option('--json', 'print one JSON document')
+    .action((opts: { json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runUserList } = await import('./list.js');
+        return runUserList(ctx, opts);
+      }),
+    );
 }

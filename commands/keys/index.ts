@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { withContext } from '../run.js';
+
+export function registerKeysCommands(program: Command): void {
+  const keys = program.command('keys').description('customer API keys (masked; a full key is shown only when issued)');
+  keys
+    .command('list')
+    .description('list keys with usage and expiry (masked keys only)')
+    .option('--user <telegram_id>', "only this customer's keys")
+    .option('--json', 'print one JSON document')
+    .action((opts: { user?: string; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runKeysList } = await import('./keys.js');
+        return runKeysList(ctx, opts);
+      }),
+    );
+  keys
+    .command('revoke')
+    .description('revoke a key (no refund); the prefix may be of the masked form or of the full key')
+    .argument('<key-prefix>', 'e.g. sk-arb-AbCd (as shown by arb keys list) or the whole key')
+    .option('--json', 'print one JSON document')
+    .action((prefix: string, opts: { json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runKeysRevoke } = await import('./keys.js');
+        return runKeysRevoke(ctx, prefix, opts);
+      }),
+    );
+  keys
+    .command('issue')
+    .description("sell a package to a customer from their balance (or grant it with --free); prints the key once")
+    .argument('<telegram_id>', 'customer Telegram id')
+    .argument('<package_id>', 'package id (see arb package list)')
+    .option('--free', 'grant without payment (recorded as a zero adjustment; no revenue)')
+    .option('--json', 'print one JSON document')
+    .action((telegramId: string, packageId: string, opts: { free?: boolean; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runKeysIssue } = await import('./keys.js');
+        return runKeysIssue(ctx, telegramId, packageId, opts);
+      }),
+    );
+}

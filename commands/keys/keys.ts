@@ -1,0 +1,105 @@
+/** `arb keys list|revoke|issue`. */
+import { InputError, InsufficientBalanceError } from '../../src/errors.js';
+import { listKeys, revokeKey, type KeyRow } from '../../src/keys/keys.js';
+import { purchasePackage } from '../../src/ledger/ledger.js';
+import type { CommandContext } from '../context.js';
+import { formatCount, formatUsd } from '../ui/format.js';
+import { money, writeJson } from '../ui/json.js';
+import { renderTable } from '../ui/table.js';
+
+export function parseTelegramIdArg(text: string, field = 'telegram_id'): number {
+  const t = String(text).trim();
+  if (!/^\d{1,15}$/.test(t) || Number(t) === 0) {
+    throw new InputError(`${field}: "${text}" is not a Telegram user id; use the numeric id, e.g. 123456789`, field);
+  }
+  return Number(t);
+}
+
+export function parseIdArg(text: string, field: string, hint: string): number {
+  const t = String(text).trim();
+  if (!/^\d{1,15}$/.test(t) || Number(t) === 0) throw new InputError(`${field}: "${text}" is not an id; use a positive whole number (${hint})`, field);
+  return Number(t);
+}
+
+export function keyToJson(k: KeyRow) {
+  return {
+    id: k.id,
+    telegram_id: k.telegramId,
+    package_id: k.packageId,
+    model: k.model,
+    api_key: k.apiKey,
+    tokens_total: k.tokensTotal,
+    tokens_used: k.tokensUsed,
+    tokens_reserved: k.tokensReserved,
+    tokens_remaining: k.tokensRemaining,
+    ...money('price_paid', k.pricePaidMicros),
+    status: k.status,
+    expires_at: k.expiresAt,
+    created_at: k.createdAt,
+  };
+}
+
+export async function runKeysList(ctx: CommandContext, opts: { user?: string; json?: boolean }): Promise<number> {
+  const telegramId = opts.user === undefined ? undefined : parseTelegramIdArg(opts.user, '--user');
+  const keys = await listKeys(await ctx.db(), { telegramId });
+  if (opts.json) {
+    writeJson(ctx.stdout, { keys: keys.map(keyToJson) });
+    return 0;
+  }
+  if (keys.length === 0) {
+    ctx.stdout.write(telegramId === undefined ? 'no keys yet\n' : `user ${telegramId} has no keys\n`);
+    return 0;
+  }
+  ctx.stdout.write(
+    `${renderTable(
+      ['id', 'key', 'user', 'model', 'used / total', 'remaining', 'status', 'expires (UTC)'],
+      keys.map((k) => [k.id, k.apiKey, k.telegramId, k.model, `${formatCount(k.tokensUsed)} / ${formatCount(k.tokensTotal)}`, formatCount(k.tokensRemaining), k.status, k.expiresAt]),
+      { align: ['right', 'left', 'right', 'left', 'right', 'right', 'left', 'left'] },
+    )}\n`,
+  );
+  return 0;
+}
+
+export async function runKeysRevoke(ctx: CommandContext, prefix: string, opts: { json?: boolean }): Promise<number> {
+  const result = await revokeKey(await ctx.db(), prefix, { logger: ctx.logger() });
+  if (opts.json) writeJson(ctx.stdout, { revoked: !result.alreadyRevoked, already_revoked: result.alreadyRevoked, key: keyToJson(result.key) });
+  else if (result.alreadyRevoked) ctx.stdout.write(`${result.key.apiKey} (id ${result.key.id}) was already revoked; nothing changed\n`);
+  else ctx.stdout.write(`revoked ${result.key.apiKey} (id ${result.key.id}, user ${result.key.telegramId}, ${result.key.model}); requests with it now get 401\n`);
+  return 0;
+}
+
+export async function runKeysIssue(ctx: CommandContext, telegramIdText: string, packageIdText: string, opts: { free?: boolean; json?: boolean }): Promise<number> {
+  const telegramId = parseTelegramIdArg(telegramIdText);
+  const packageId = parseIdArg(packageIdText, 'package_id', 'see arb package list');
+  const handle = await ctx.db();
+  let result;
+  try {
+    result = await purchasePackage({ handle, logger: ctx.logger(), config: ctx.config }, { telegramId, packageId, free: opts.free });
+  } catch (e) {
+    if (e instanceof InsufficientBalanceError) {
+      throw new InputError(`${e.message} for user ${telegramId}; credit the balance first (arb user credit ${telegramId} <usd>) or grant it with --free (nothing was changed)`, 'telegram_id');
+    }
+    throw e;
+  }
+  const a = result.allocation;
+  // the one place a full key reaches the operator's screen: it is the key being handed over
+  if (opts.json) {
+    writeJson(ctx.stdout, {
+      allocation_id: a.id,
+      telegram_id: telegramId,
+      package_id: a.package_id,
+      model: a.model,
+      tokens: a.tokens_total,
+      free: Boolean(opts.free),
+      ...money('price', a.price_paid),
+      api_key: result.apiKey,
+      api_key_masked: a.api_key,
+      expires_at: a.expires_at,
+    });
+  } else {
+    ctx.stdout.write(`${opts.free ? 'granted' : `sold for ${formatUsd(a.price_paid)}`}: package ${a.package_id} (${a.model}, ${formatCount(a.tokens_total)} tokens) to user ${telegramId}, key id ${a.id}, expires ${a.expires_at} UTC\n`);
+    ctx.stdout.write(`API key (shown once — hand it over now; arb keeps only its hash):\n${result.apiKey}\n`);
+  }
+  return 0;
+}
+
