@@ -1,0 +1,36 @@
+/**
+ * The bot's context type and the services every feature reads from it (set once per update by the
+ * context middleware). No module state: everything hangs off the object createShopBot builds.
+ */
+import type { Context } from 'grammy';
+import type { Config } from '../../src/config.js';
+import type { DbHandle } from '../../src/db/dialect.js';
+import type { User } from '../../src/db/database.js';
+import type { Logger } from '../../src/logger.js';
+import type { Locale, Locales } from './locales/index.js';
+
+export interface ShopServices {
+  readonly config: Config;
+  readonly handle: DbHandle;
+  readonly logger: Logger;
+  readonly locales: Locales;
+  /** the proxy's OpenAI base URL customers use, e.g. https://shop.example.com/v1 */
+  readonly apiBaseUrl: string;
+  /** Star amounts offered for top-ups */
+  readonly starAmounts: readonly number[];
+  now(): Date;
+  /** checks ADMIN_ID_LIST as configured now (called on every admin message and callback) */
+  isAdmin(telegramId: number | undefined): boolean;
+  /** sends an HTML message, rendered in each admin's language, to every admin; returns how many got it */
+  messageAdmins(render: (t: Locale) => string): Promise<number>;
+}
+
+export interface ShopFlavor {
+  shop: ShopServices;
+  /** texts in the user's language */
+  t: Locale;
+  /** the customer's row (created on first contact); undefined for updates without a user */
+  customer: User | undefined;
+}
+
+export type ShopContext = Context & ShopFlavor;

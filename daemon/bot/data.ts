@@ -1,0 +1,204 @@
+/**
+ * The bot's reads and small writes, as plain functions over a DbHandle. Money moves go through
+ * src/ledger; these only read the catalog, the customer's keys, and keep the bot's own bookkeeping
+ * (processed updates, alert flags).
+ */
+import { sql } from 'kysely';
+import type { DbHandle } from '../../src/db/dialect.js';
+import type { AiTokenPackage } from '../../src/db/database.js';
+
+// ------------------------------------------------------------------------------------------ updates
+
+/**
+ * Records an update id before it is handled. Returns false when it was recorded before (a redelivery,
+ * or a replay after a restart): the caller then does nothing.
+ */
+export async function claimUpdate(handle: DbHandle, updateId: number, now: string): Promise<boolean> {
+  const result = await handle.db
+    .insertInto('processed_updates')
+    .values({ update_id: updateId, processed_at: now })
+    .onConflict((oc) => oc.column('update_id').doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+}
+
+/** Forgets update ids older than `before` (Telegram stops redelivering after 24 h). */
+export async function pruneProcessedUpdates(handle: DbHandle, before: string): Promise<number> {
+  const result = await handle.db.deleteFrom('processed_updates').where('processed_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows ?? 0n);
+}
+
+// ------------------------------------------------------------------------------------------ catalog
+
+export interface PackageView {
+  id: number;
+  model: string;
+  tokens: number;
+  description: string;
+  price: number;
+  cost: number;
+  validity_days: number;
+  is_available: number;
+  hold_reason: string | null;
+  category_id: number | null;
+  model_name: string | null;
+  prompt_rate: number | null;
+  completion_rate: number | null;
+}
+
+function packageViews(handle: DbHandle) {
+  return handle.db
+    .selectFrom('ai_token_packages as p')
+    .leftJoin('ai_models as m', 'm.model_id', 'p.model')
+    .select([
+      'p.id',
+      'p.model',
+      'p.tokens',
+      'p.description',
+      'p.price',
+      'p.cost',
+      'p.validity_days',
+      'p.is_available',
+      'p.hold_reason',
+      'p.category_id',
+      'm.name as model_name',
+      'm.prompt_rate',
+      'm.completion_rate',
+    ]);
+}
+
+export interface ShopCategory {
+  /** 0 = packages without a category */
+  id: number;
+  name: string | null;
+  packages: number;
+}
+
+/** Categories that have packages for sale, with counts (uncategorised packages as id 0). */
+export async function listShopCategories(handle: DbHandle): Promise<ShopCategory[]> {
+  const rows = await handle.db
+    .selectFrom('ai_token_packages as p')
+    .leftJoin('categories as c', 'c.id', 'p.category_id')
+    .select(['p.category_id', 'c.name', (eb) => eb.fn.countAll<number>().as('packages')])
+    .where('p.is_available', '=', 1)
+    .groupBy(['p.category_id', 'c.name'])
+    .orderBy('c.name')
+    .execute();
+  return rows.map((r) => ({ id: r.category_id ?? 0, name: r.name, packages: Number(r.packages) }));
+}
+
+/** One page of the packages for sale in a category (`'a'` = all), cheapest first. */
+export async function listShopPackages(handle: DbHandle, category: number | 'a', offset: number, limit: number): Promise<{ rows: PackageView[]; total: number }> {
+  let q = packageViews(handle).where('p.is_available', '=', 1);
+  if (category === 0) q = q.where('p.category_id', 'is', null);
+  else if (category !== 'a') q = q.where('p.category_id', '=', category);
+  const rows = await q.orderBy('p.price').orderBy('p.id').limit(limit).offset(offset).execute();
+  let count = handle.db.selectFrom('ai_token_packages as p').select((eb) => eb.fn.countAll<number>().as('n')).where('p.is_available', '=', 1);
+  if (category === 0) count = count.where('p.category_id', 'is', null);
+  else if (category !== 'a') count = count.where('p.category_id', '=', category);
+  const { n } = await count.executeTakeFirstOrThrow();
+  return { rows, total: Number(n) };
+}
+
+export async function getPackageView(handle: DbHandle, packageId: number): Promise<PackageView | undefined> {
+  return packageViews(handle).where('p.id', '=', packageId).executeTakeFirst();
+}
+
+/** Every package (admin view), newest first. */
+export async function listAllPackages(handle: DbHandle, offset: number, limit: number): Promise<{ rows: AiTokenPackage[]; total: number }> {
+  const rows = await handle.db.selectFrom('ai_token_packages').selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute();
+  const { n } = await handle.db.selectFrom('ai_token_packages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { rows, total: Number(n) };
+}
+
+// ------------------------------------------------------------------------------------------ keys
+
+export interface KeyView {
+  id: number;
+  api_key: string;
+  model: string;
+  tokens_total: number;
+  tokens_used: number;
+  tokens_reserved: number;
+  expires_at: string;
+  status: string;
+  description: string | null;
+}
+
+/** A customer's keys, newest first; expired/revoked ones after the active ones. */
+export async function listCustomerKeys(handle: DbHandle, userId: number, limit: number): Promise<{ rows: KeyView[]; total: number }> {
+  const rows = await handle.db
+    .selectFrom('ai_token_allocations as a')
+    .leftJoin('ai_token_packages as p', 'p.id', 'a.package_id')
+    .select(['a.id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.expires_at', 'a.status', 'p.description'])
+    .where('a.user_id', '=', userId)
+    .orderBy(sql`case when a.status = 'active' then 0 else 1 end`)
+    .orderBy('a.id', 'desc')
+    .limit(limit)
+    .execute();
+  const { n } = await handle.db
+    .selectFrom('ai_token_allocations')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return { rows, total: Number(n) };
+}
+
+// ------------------------------------------------------------------------------------------ alerts
+
+export interface AlertCandidate {
+  id: number;
+  telegram_id: number;
+  language_code: string | null;
+  api_key: string;
+  model: string;
+  tokens_total: number;
+  tokens_used: number;
+  expires_at: string;
+}
+
+function alertCandidates(handle: DbHandle) {
+  return handle.db
+    .selectFrom('ai_token_allocations as a')
+    .innerJoin('users as u', 'u.id', 'a.user_id')
+    .select(['a.id', 'u.telegram_id', 'u.language_code', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.expires_at'])
+    .where('a.status', '=', 'active');
+}
+
+/** Active keys at or past 80 % used that were not told yet. */
+export async function usageAlertCandidates(handle: DbHandle, now: string, limit = 200): Promise<AlertCandidate[]> {
+  return alertCandidates(handle)
+    .where('a.alerted_usage_at', 'is', null)
+    .where('a.expires_at', '>', now)
+    .where(sql<boolean>`a.tokens_used * 5 >= a.tokens_total * 4`)
+    .orderBy('a.id')
+    .limit(limit)
+    .execute();
+}
+
+/** Active, unexpired keys expiring before `horizon` that were not told yet. */
+export async function expiryAlertCandidates(handle: DbHandle, now: string, horizon: string, limit = 200): Promise<AlertCandidate[]> {
+  return alertCandidates(handle)
+    .where('a.alerted_expiry_at', 'is', null)
+    .where('a.expires_at', '>', now)
+    .where('a.expires_at', '<=', horizon)
+    .orderBy('a.id')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Claims an alert for one allocation (sets the flag only if still unset), so that several daemon
+ * replicas never send the same notice twice. Returns false when someone else claimed it.
+ */
+export async function claimAlert(handle: DbHandle, allocationId: number, kind: 'usage' | 'expiry', now: string): Promise<boolean> {
+  const column = kind === 'usage' ? 'alerted_usage_at' : 'alerted_expiry_at';
+  const result = await handle.db.updateTable('ai_token_allocations').set({ [column]: now }).where('id', '=', allocationId).where(column, 'is', null).executeTakeFirst();
+  return Number(result.numUpdatedRows ?? 0n) > 0;
+}
+
+/** Gives a claim back (the notice could not be sent for a reason that may pass). */
+export async function releaseAlert(handle: DbHandle, allocationId: number, kind: 'usage' | 'expiry'): Promise<void> {
+  const column = kind === 'usage' ? 'alerted_usage_at' : 'alerted_expiry_at';
+  await handle.db.updateTable('ai_token_allocations').set({ [column]: null }).where('id', '=', allocationId).execute();
+}

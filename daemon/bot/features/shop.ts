@@ -1,0 +1,161 @@
+/**
+ * 🤖 AI Tokens: categories → paged packages → details (model, tokens, price, validity, weighting rule)
+ * → Buy → Confirm → one ledger transaction → the key, once, as a spoiler with the base URL and a curl line.
+ *
+ * Exactly once: the confirm button carries a random nonce that becomes the purchase reference, so a double
+ * tap (or a replay of the callback) buys nothing twice — the ledger returns the first purchase as a duplicate.
+ */
+import { Composer, InlineKeyboard } from 'grammy';
+import { purchasePackage } from '../../../src/ledger/ledger.js';
+import { InsufficientBalanceError, NotFoundError } from '../../../src/errors.js';
+import { meteringRule, type MeteringRule } from '../../../src/pricing.js';
+import type { ShopContext } from '../context.js';
+import { cb, cbPattern, newNonce, parseCategory, type CategoryRef } from '../callback-data.js';
+import { getPackageView, listShopCategories, listShopPackages, type PackageView } from '../data.js';
+import { backToMenu, paging, say, show } from '../screens.js';
+import { isUnreachableUser } from '../api-errors.js';
+import type { PackageText } from '../locales/en.js';
+
+export const SHOP_PAGE_SIZE = 6;
+
+function ruleOf(pkg: Pick<PackageView, 'prompt_rate' | 'completion_rate'>): MeteringRule | null {
+  try {
+    return meteringRule(pkg.prompt_rate, pkg.completion_rate);
+  } catch {
+    return null;
+  }
+}
+
+function packageText(pkg: PackageView): PackageText {
+  return {
+    id: pkg.id,
+    description: pkg.description,
+    model: pkg.model,
+    modelName: pkg.model_name,
+    tokens: pkg.tokens,
+    price: pkg.price,
+    validityDays: pkg.validity_days,
+    rule: ruleOf(pkg),
+    promptRate: pkg.prompt_rate,
+    completionRate: pkg.completion_rate,
+  };
+}
+
+/** A ready-to-paste request against the proxy (contains the key; only ever shown inside a spoiler). */
+export function curlLine(apiBaseUrl: string, key: string, model: string): string {
+  const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello!' }] });
+  return `curl ${apiBaseUrl}/chat/completions -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" -d '${body}'`;
+}
+
+async function showShop(ctx: ShopContext): Promise<void> {
+  const categories = await listShopCategories(ctx.shop.handle);
+  const total = categories.reduce((s, c) => s + c.packages, 0);
+  if (total === 0) return show(ctx, `${ctx.t.shop.title}\n\n${ctx.t.shop.empty}`, backToMenu(ctx));
+  if (categories.length === 1) return showCategory(ctx, 'a', 0);
+  const kb = new InlineKeyboard();
+  for (const c of categories) kb.text(ctx.t.btn.category(c.id === 0 ? ctx.t.shop.otherCategory : c.name, c.packages), cb.category(c.id, 0)).row();
+  kb.text(ctx.t.btn.allPackages(total), cb.category('a', 0)).row().text(ctx.t.btn.mainMenu, cb.menu());
+  await show(ctx, `${ctx.t.shop.title}\n\n${ctx.t.shop.chooseCategory}`, kb);
+}
+
+async function showCategory(ctx: ShopContext, category: CategoryRef, requestedPage: number): Promise<void> {
+  const { handle } = ctx.shop;
+  const first = await listShopPackages(handle, category, requestedPage * SHOP_PAGE_SIZE, SHOP_PAGE_SIZE);
+  if (first.total === 0) return showShop(ctx);
+  const { page, pages, offset } = paging(first.total, SHOP_PAGE_SIZE, requestedPage);
+  const { rows } = offset === requestedPage * SHOP_PAGE_SIZE ? first : await listShopPackages(handle, category, offset, SHOP_PAGE_SIZE);
+  const categories = await listShopCategories(handle);
+  let name: string | null = null;
+  if (category !== 'a') name = category === 0 ? ctx.t.shop.otherCategory : (categories.find((c) => c.id === category)?.name ?? null);
+
+  const kb = new InlineKeyboard();
+  for (const pkg of rows) kb.text(ctx.t.btn.package(pkg.description, pkg.price), cb.package(pkg.id, category, page)).row();
+  if (pages > 1) {
+    if (page > 0) kb.text(ctx.t.btn.prev, cb.category(category, page - 1));
+    if (page < pages - 1) kb.text(ctx.t.btn.next, cb.category(category, page + 1));
+    kb.row();
+  }
+  kb.text(ctx.t.btn.back, categories.length > 1 ? cb.shop() : cb.menu());
+  await show(ctx, `${ctx.t.shop.title}\n\n${ctx.t.shop.page(name, page + 1, pages)}`, kb);
+}
+
+async function showPackage(ctx: ShopContext, packageId: number, category: CategoryRef, page: number): Promise<void> {
+  const pkg = await getPackageView(ctx.shop.handle, packageId);
+  const back = new InlineKeyboard().text(ctx.t.btn.back, cb.category(category, page));
+  if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, back);
+  const kb = new InlineKeyboard().text(ctx.t.btn.buy(pkg.price), cb.buy(pkg.id)).row().text(ctx.t.btn.back, cb.category(category, page));
+  await show(ctx, ctx.t.shop.details(packageText(pkg)), kb);
+}
+
+function insufficientKeyboard(ctx: ShopContext, packageId: number): InlineKeyboard {
+  return new InlineKeyboard().text(ctx.t.btn.topUp, cb.topup()).row().text(ctx.t.btn.back, cb.package(packageId, 'a', 0));
+}
+
+async function askConfirmation(ctx: ShopContext, packageId: number): Promise<void> {
+  const pkg = await getPackageView(ctx.shop.handle, packageId);
+  if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
+  const balance = ctx.customer?.balance ?? 0;
+  if (balance < pkg.price) return show(ctx, ctx.t.shop.insufficient({ price: pkg.price, balance }), insufficientKeyboard(ctx, pkg.id));
+  const kb = new InlineKeyboard().text(ctx.t.btn.confirm, cb.confirm(pkg.id, newNonce())).row().text(ctx.t.btn.cancel, cb.package(pkg.id, 'a', 0));
+  await show(ctx, ctx.t.shop.confirm({ description: pkg.description, model: pkg.model, tokens: pkg.tokens, price: pkg.price, balance }), kb);
+}
+
+async function completePurchase(ctx: ShopContext, packageId: number, nonce: string): Promise<void> {
+  const { handle, logger, config } = ctx.shop;
+  const telegramId = ctx.from!.id;
+  let result;
+  try {
+    result = await purchasePackage({ handle, logger, config }, { telegramId, packageId, reference: `tg-buy:${telegramId}:${nonce}` });
+  } catch (err) {
+    if (err instanceof InsufficientBalanceError) {
+      return show(ctx, ctx.t.shop.insufficient({ price: err.neededMicros, balance: err.balanceMicros }), insufficientKeyboard(ctx, packageId));
+    }
+    if (err instanceof NotFoundError) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
+    throw err;
+  }
+  if (result.duplicate || result.apiKey === null) {
+    await ctx.answerCallbackQuery({ text: ctx.t.shop.alreadyPurchased, show_alert: true });
+    return;
+  }
+  const pkg = await getPackageView(handle, packageId);
+  const { allocation } = result;
+  const html = ctx.t.shop.purchased({
+    description: pkg?.description ?? allocation.model,
+    model: allocation.model,
+    tokens: allocation.tokens_total,
+    price: allocation.price_paid,
+    balance: result.transaction.balance_after,
+    expiresAt: allocation.expires_at,
+    key: result.apiKey,
+    baseUrl: ctx.shop.apiBaseUrl,
+    rule: pkg ? ruleOf(pkg) : null,
+    curl: curlLine(ctx.shop.apiBaseUrl, result.apiKey, allocation.model),
+  });
+  const kb = new InlineKeyboard().text(ctx.t.btn.myKeys, cb.keys()).text(ctx.t.btn.mainMenu, cb.menu());
+  // The key exists only in this message: if editing the confirm screen fails, send it as a new message.
+  try {
+    await show(ctx, html, kb);
+  } catch (err) {
+    if (isUnreachableUser(err)) throw err;
+    try {
+      await say(ctx, html, kb);
+    } catch (err2) {
+      logger.error(
+        { telegram_user_id: telegramId, allocation_id: allocation.id, error: (err2 as Error).message },
+        'the purchased key could not be delivered to the customer; revoke it and issue a new one (arb keys revoke / arb keys issue --free)',
+      );
+      throw err2;
+    }
+  }
+}
+
+export function shopFeature(): Composer<ShopContext> {
+  const composer = new Composer<ShopContext>();
+  composer.command(['tokens', 'shop'], showShop);
+  composer.callbackQuery(cbPattern.shop, showShop);
+  composer.callbackQuery(cbPattern.category, (ctx) => showCategory(ctx, parseCategory(ctx.match[1]), Number(ctx.match[2])));
+  composer.callbackQuery(cbPattern.package, (ctx) => showPackage(ctx, Number(ctx.match[1]), parseCategory(ctx.match[2]), Number(ctx.match[3])));
+  composer.callbackQuery(cbPattern.buy, (ctx) => askConfirmation(ctx, Number(ctx.match[1])));
+  composer.callbackQuery(cbPattern.confirm, (ctx) => completePurchase(ctx, Number(ctx.match[1]), ctx.match[2]));
+  return composer;
+}

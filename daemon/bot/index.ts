@@ -1,0 +1,303 @@
+/**
+ * The Telegram shop bot (SPEC §5), built on grammY: `createShopBot(deps)` wires one Composer per feature
+ * behind update de-duplication, an error boundary, the user's locale, a per-user rate limit and the admin
+ * gate, and talks to the Bot API at TELEGRAM_API_ROOT.
+ *
+ * Modes: with WEBHOOK_URL, `start()` registers `${WEBHOOK_URL}/telegram/webhook` (secret token, allowed
+ * updates incl. pre_checkout_query) and the daemon's HTTP server passes requests to `handleWebhook`;
+ * without it, `start()` long-polls getUpdates.
+ *
+ * The base URL shown to customers with their key is `publicBaseUrl` (deps), else WEBHOOK_URL (the public
+ * address of the same daemon), else `http://127.0.0.1:PORT`, followed by `/v1`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Bot, BotError, GrammyError, HttpError, type ApiClientOptions } from 'grammy';
+import type { LanguageCode, Update, UserFromGetMe } from 'grammy/types';
+import type { Config } from '../../src/config.js';
+import type { DbHandle } from '../../src/db/dialect.js';
+import { InputError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import { addDays, toDbTime } from '../../src/time.js';
+import { apiErrorPolicy, isUnreachableUser, type ApiErrorPolicyOptions } from './api-errors.js';
+import type { ShopContext, ShopServices } from './context.js';
+import { pruneProcessedUpdates } from './data.js';
+import { adminFeature } from './features/admin.js';
+import { balanceFeature } from './features/balance.js';
+import { keysFeature } from './features/keys.js';
+import { fallbackFeature, menuFeature } from './features/menu.js';
+import { shopFeature } from './features/shop.js';
+import { DEFAULT_STAR_AMOUNTS, topupFeature } from './features/topup.js';
+import en from './locales/en.js';
+import { loadLocales, type Locale, type Locales } from './locales/index.js';
+import { answerCallbacks } from './middlewares/answer-callbacks.js';
+import { dedupUpdates } from './middlewares/dedup.js';
+import { rateLimit, type RateLimitOptions } from './middlewares/rate-limit.js';
+import { shopContext } from './middlewares/setup.js';
+import { messageAdmins, operationalAlert, runCustomerAlerts } from './notifications.js';
+import { createWebhookHandler, TELEGRAM_WEBHOOK_PATH } from './webhook.js';
+
+export { TELEGRAM_WEBHOOK_PATH } from './webhook.js';
+export type { ShopContext } from './context.js';
+
+/** Update types the bot asks Telegram for (pre_checkout_query is not in Telegram's default set for old webhooks). */
+export const ALLOWED_UPDATES = ['message', 'callback_query', 'pre_checkout_query'] as const;
+
+export interface ShopBotDeps {
+  config: Config;
+  handle: DbHandle;
+  logger: Logger;
+  /** daemon instance id, added to the bot's log lines */
+  instanceId?: string;
+  /** extra grammY client options (timeoutSeconds, fetch, …); apiRoot always comes from TELEGRAM_API_ROOT */
+  client?: Omit<ApiClientOptions, 'apiRoot'>;
+  /** a fetch implementation for the Bot API client (tests, proxies) */
+  fetchImpl?: ApiClientOptions['fetch'];
+  /** known bot info: skips getMe */
+  botInfo?: UserFromGetMe;
+  /** public base URL of the proxy for customers (without /v1); see the module comment for the default */
+  publicBaseUrl?: string;
+  rateLimit?: RateLimitOptions;
+  /** Star amounts offered for top-ups */
+  starAmounts?: readonly number[];
+  /** how often start() runs the customer alerts and prunes old update ids; 0 = never (default 10 min) */
+  customerAlertIntervalMs?: number;
+  /** long-polling timeout in seconds (default 30) */
+  pollingTimeoutSeconds?: number;
+  apiRetry?: Omit<ApiErrorPolicyOptions, 'logger'>;
+  now?: () => Date;
+}
+
+export interface ShopBot {
+  readonly bot: Bot<ShopContext>;
+  /** 'webhook' when WEBHOOK_URL is set, else 'polling' */
+  readonly mode: 'webhook' | 'polling';
+  /** the OpenAI base URL customers are given */
+  readonly apiBaseUrl: string;
+  /** node:http handler for POST /telegram/webhook */
+  handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** webhook mode: setWebhook with secret token + allowed updates; polling mode: starts long polling */
+  start(): Promise<void>;
+  /** stops polling / refuses new webhook calls, waits for updates in flight; idempotent */
+  stop(): Promise<void>;
+  /** operational alert to every admin */
+  notifyAdmins(text: string): Promise<void>;
+  /** 80 %-used and 3-days-before-expiry notices, each once per key; returns how many were sent */
+  runCustomerAlerts(): Promise<number>;
+}
+
+function describeError(err: unknown): Record<string, unknown> {
+  if (err instanceof GrammyError) return { type: 'GrammyError', method: err.method, error_code: err.error_code, description: err.description };
+  if (err instanceof HttpError) return { type: 'HttpError', message: err.message };
+  if (err instanceof Error) return { type: err.name, message: err.message, stack: err.stack };
+  return { message: String(err) };
+}
+
+/** Public base URL of the daemon as customers reach it. */
+export function customerBaseUrl(config: Config, publicBaseUrl?: string): string {
+  return (publicBaseUrl ?? config.webhookUrl ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
+}
+
+/** Builds the shop bot. Nothing talks to Telegram until `start()` (or the first webhook call). */
+export function createShopBot(deps: ShopBotDeps): ShopBot {
+  const { config, handle } = deps;
+  if (!config.token) throw new InputError('TOKEN: not set; the Telegram bot needs a bot token from @BotFather', 'TOKEN');
+  const logger = deps.instanceId ? deps.logger.child({ instance_id: deps.instanceId }) : deps.logger;
+  const now = deps.now ?? (() => new Date());
+  const mode: 'webhook' | 'polling' = config.webhookUrl ? 'webhook' : 'polling';
+  const apiBaseUrl = `${customerBaseUrl(config, deps.publicBaseUrl)}/v1`;
+
+  const bot = new Bot<ShopContext>(config.token, {
+    client: { ...deps.client, ...(deps.fetchImpl ? { fetch: deps.fetchImpl } : {}), apiRoot: config.telegramApiRoot },
+    botInfo: deps.botInfo,
+  });
+  bot.api.config.use(apiErrorPolicy({ ...deps.apiRetry, logger }));
+
+  let locales: Locales | undefined;
+  const localesReady = loadLocales().then((l) => (locales = l));
+  const notifier = {
+    api: bot.api,
+    handle,
+    logger,
+    get locales() {
+      return locales!;
+    },
+    adminIds: () => config.adminIds,
+    now,
+  };
+
+  const services: ShopServices = {
+    config,
+    handle,
+    logger,
+    get locales() {
+      return locales!;
+    },
+    apiBaseUrl,
+    starAmounts: deps.starAmounts ?? DEFAULT_STAR_AMOUNTS,
+    now,
+    isAdmin: (id) => id !== undefined && config.adminIds.includes(id),
+    messageAdmins: async (render) => {
+      await localesReady;
+      return messageAdmins(notifier, render);
+    },
+  };
+
+  bot.use(dedupUpdates({ handle, logger, now }));
+  bot.errorBoundary(
+    async (err: BotError<ShopContext>) => {
+      const ctx = err.ctx;
+      if (isUnreachableUser(err.error)) {
+        logger.info({ update_id: ctx.update.update_id, telegram_user_id: ctx.from?.id }, 'the user blocked the bot or cannot be reached; update dropped');
+        return;
+      }
+      logger.error({ update_id: ctx.update.update_id, telegram_user_id: ctx.from?.id, error: describeError(err.error) }, 'bot update failed');
+      if (ctx.chat?.type === 'private') {
+        try {
+          await ctx.reply((ctx.t ?? en).errors.generic);
+        } catch {
+          /* nothing more we can do for this update */
+        }
+      }
+    },
+    shopContext(services),
+    rateLimit(deps.rateLimit),
+    answerCallbacks,
+    menuFeature(),
+    shopFeature(),
+    balanceFeature(),
+    keysFeature(),
+    topupFeature(),
+    adminFeature(),
+    fallbackFeature(),
+  );
+  bot.catch((err) => {
+    logger.error({ update_id: err.ctx.update.update_id, error: describeError(err.error) }, 'telegram update could not be processed');
+  });
+
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  let polling: Promise<void> | undefined;
+  let alertTimer: NodeJS.Timeout | undefined;
+  let alertsRunning: Promise<number> | undefined;
+  const inFlight = new Set<Promise<unknown>>();
+
+  const handleUpdate = async (update: Update) => {
+    await localesReady;
+    if (!bot.isInited()) await bot.init();
+    const work = bot.handleUpdate(update);
+    inFlight.add(work);
+    try {
+      await work;
+    } finally {
+      inFlight.delete(work);
+    }
+  };
+
+  const runAlerts = async (): Promise<number> => {
+    await localesReady;
+    if (alertsRunning) return alertsRunning;
+    alertsRunning = (async () => {
+      try {
+        return await runCustomerAlerts(notifier);
+      } finally {
+        alertsRunning = undefined;
+      }
+    })();
+    return alertsRunning;
+  };
+
+  const periodic = async () => {
+    try {
+      await runAlerts();
+      await pruneProcessedUpdates(handle, toDbTime(addDays(now(), -7)));
+    } catch (err) {
+      logger.error({ error: describeError(err) }, 'customer alerts run failed');
+    }
+  };
+
+  const commands = (t: Locale) => [
+    { command: 'start', description: t.btn.mainMenu.replace(/^\S+\s/, '') },
+    { command: 'help', description: t.btn.help.replace(/^\S+\s/, '') },
+    { command: 'balance', description: t.btn.balance.replace(/^\S+\s/, '') },
+    { command: 'keys', description: t.btn.myKeys.replace(/^\S+\s/, '') },
+    { command: 'paysupport', description: 'Payment support' },
+  ];
+
+  return {
+    bot,
+    mode,
+    apiBaseUrl,
+    handleWebhook: createWebhookHandler({
+      secretToken: config.webhookSecretToken,
+      logger,
+      isStopping: () => stopping !== undefined,
+      handleUpdate,
+    }),
+
+    async start() {
+      if (started) return;
+      started = true;
+      await localesReady;
+      await bot.init();
+      try {
+        await bot.api.setMyCommands(commands(en));
+        for (const [code, t] of locales!.byCode) if (code !== 'en') await bot.api.setMyCommands(commands(t), { language_code: code as LanguageCode });
+      } catch (err) {
+        logger.warn({ error: describeError(err) }, 'could not set the bot command list (continuing)');
+      }
+      if (mode === 'webhook') {
+        const url = `${config.webhookUrl}${TELEGRAM_WEBHOOK_PATH}`;
+        await bot.api.setWebhook(url, { secret_token: config.webhookSecretToken, allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false });
+        logger.info({ mode, webhook_url: url, bot: bot.botInfo.username }, 'telegram bot started (webhook)');
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          let running = false;
+          polling = bot
+            .start({
+              allowed_updates: [...ALLOWED_UPDATES],
+              drop_pending_updates: false,
+              timeout: deps.pollingTimeoutSeconds ?? 30,
+              onStart: () => {
+                running = true;
+                resolve();
+              },
+            })
+            .catch((err) => {
+              if (!running) return reject(err);
+              logger.critical({ error: describeError(err) }, 'telegram long polling stopped with an error');
+            });
+        });
+        logger.info({ mode, bot: bot.botInfo.username }, 'telegram bot started (long polling)');
+      }
+      const interval = deps.customerAlertIntervalMs ?? 10 * 60_000;
+      if (interval > 0) {
+        alertTimer = setInterval(() => void periodic(), interval);
+        alertTimer.unref();
+      }
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        if (alertTimer) clearInterval(alertTimer);
+        if (polling) {
+          try {
+            await bot.stop();
+          } catch (err) {
+            logger.warn({ error: describeError(err) }, 'could not confirm the last update to Telegram on stop');
+          }
+          await polling;
+        }
+        await Promise.allSettled([...inFlight]);
+        if (alertsRunning) await alertsRunning.catch(() => 0);
+        logger.info({ mode }, 'telegram bot stopped');
+      })();
+      return stopping;
+    },
+
+    async notifyAdmins(text: string) {
+      await services.messageAdmins((t) => operationalAlert(t, text));
+    },
+
+    runCustomerAlerts: runAlerts,
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Showing a screen: a button press edits the message it came from (one living menu instead of a trail of
+ * messages); a command or typed text gets a new message. Texts are HTML.
+ */
+import { GrammyError, InlineKeyboard } from 'grammy';
+import type { ShopContext } from './context.js';
+import { cb } from './callback-data.js';
+
+const HTML = { parse_mode: 'HTML' as const, link_preview_options: { is_disabled: true } };
+
+export async function show(ctx: ShopContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
+  const other = { ...HTML, reply_markup: keyboard };
+  const message = ctx.callbackQuery?.message;
+  if (message && 'text' in message && message.text !== undefined) {
+    try {
+      await ctx.editMessageText(html, other);
+      return;
+    } catch (err) {
+      // too old / deleted / not editable: fall back to a new message
+      if (!(err instanceof GrammyError) || err.error_code !== 400) throw err;
+    }
+  }
+  await ctx.reply(html, other);
+}
+
+/** A new message, never an edit. */
+export async function say(ctx: ShopContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
+  await ctx.reply(html, { ...HTML, reply_markup: keyboard });
+}
+
+export function mainMenuKeyboard(ctx: ShopContext): InlineKeyboard {
+  const { btn } = ctx.t;
+  const kb = new InlineKeyboard().text(btn.aiTokens, cb.shop()).text(btn.balance, cb.balance()).row().text(btn.myKeys, cb.keys()).text(btn.help, cb.help());
+  if (ctx.shop.isAdmin(ctx.from?.id)) kb.row().text(btn.admin, cb.admin());
+  return kb;
+}
+
+export function backToMenu(ctx: ShopContext): InlineKeyboard {
+  return new InlineKeyboard().text(ctx.t.btn.mainMenu, cb.menu());
+}
+
+export async function showMainMenu(ctx: ShopContext): Promise<void> {
+  await show(ctx, ctx.t.menu.welcome({ firstName: ctx.from?.first_name ?? '', balance: ctx.customer?.balance ?? 0 }), mainMenuKeyboard(ctx));
+}
+
+/** Page count and a clamped page index for `total` items. */
+export function paging(total: number, pageSize: number, page: number): { page: number; pages: number; offset: number } {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const p = Math.min(Math.max(0, page), pages - 1);
+  return { page: p, pages, offset: p * pageSize };
+}
