@@ -14,6 +14,8 @@ import { registerKeysCommands } from './keys/index.js';
 import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
+import { registerDaemonCommands } from './daemon/index.js';
+import { registerDemoCommands } from './demo/index.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
@@ -25,6 +27,8 @@ export function registerCommands(program: Command): void {
   registerCleanupCommands(program);
   registerKeysCommands(program);
   registerLogsCommands(program);
+  registerDaemonCommands(program);
+  registerDemoCommands(program);
   registerDaemonCommands(program);
   registerDemoCommands(program);
 }

@@ -92,6 +92,8 @@ export interface Daemon {
   idle(): Promise<void>;
   /** graceful shutdown; idempotent */
   stop(): Promise<void>;
+  /** aborts the requests in flight now (a second Ctrl-C): they settle for what they delivered */
+  abortInFlight(): void;
 }
 
 const sleep = (ms: number) =>
@@ -300,6 +302,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       },
       idle: () => proxy.idle(),
       stop,
+      abortInFlight: () => proxy.abortAll(),
     };
   } catch (err) {
     for (const c of cleanups.reverse()) {
@@ -314,25 +317,33 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   }
 }
 
-/** Stops the daemon on SIGTERM/SIGINT (once; a second signal exits at once). Returns an uninstaller. */
-export function installSignalHandlers(daemon: Pick<Daemon, 'stop'>, onStopped: () => void, print: (line: string) => void = () => {}): () => void {
+/**
+ * Stops the daemon on SIGTERM/SIGINT; a second signal aborts the requests still draining. `onStopped`
+ * runs once the shutdown is complete. Returns an uninstaller.
+ */
+export function installSignalHandlers(daemon: Pick<Daemon, 'stop' | 'abortInFlight'>, onStopped: () => void, print: (line: string) => void = () => {}): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count++;
     if (count > 1) {
-      print(`${signal} again: exiting now`);
-      onStopped();
+      print(`${signal} again: aborting the requests still running`);
+      daemon.abortInFlight();
       return;
     }
     print(`${signal}: draining in-flight requests (up to 10 s), then stopping`);
-    daemon.stop().then(onStopped, onStopped);
+    const done = () => {
+      uninstall();
+      onStopped();
+    };
+    daemon.stop().then(done, done);
   };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-  return () => {
+  const uninstall = () => {
     process.off('SIGTERM', handler);
     process.off('SIGINT', handler);
   };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return uninstall;
 }
 
 // The bot and the alert rules are written by other parts of the project; they are loaded only when

@@ -1,0 +1,132 @@
+/**
+ * `arb demo` (= `npm run demo`): the whole loop on this machine with no accounts. Starts the OpenRouter
+ * simulator and the daemon on 127.0.0.1 over a demo database, syncs the catalog from the simulator,
+ * creates a package, credits a demo customer and buys the package through the ledger (exactly what the
+ * bot does), then prints the key, the base URL and a curl line that works as printed. Ctrl-C stops it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createConfig, readEnv } from '../../src/config.js';
+import { createLogger, closeLogger } from '../../src/logger.js';
+import { formatUsd } from '../../src/money.js';
+import { parsePortOption } from '../daemon/run.js';
+
+const DEMO_TELEGRAM_ID = 100_000_001;
+export const DEMO_PORT = 8000;
+
+export interface DemoInfo {
+  key: string;
+  base_url: string;
+  model: string;
+  tokens: number;
+  price_usd: number;
+  curl: string;
+  curl_stream: string;
+  curl_key: string;
+  database: string;
+  simulator_url: string;
+}
+
+/** The curl lines printed by the demo (single-quoted JSON: they work as printed in sh/bash/zsh). */
+export function demoCurlLines(baseUrl: string, key: string, model: string): { curl: string; curl_stream: string; curl_key: string } {
+  const body = (stream: boolean) => JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello! Who are you?' }], max_tokens: 30, ...(stream ? { stream: true } : {}) });
+  const post = (stream: boolean) =>
+    `curl -sS${stream ? 'N' : ''} ${baseUrl}/chat/completions -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '${body(stream)}'`;
+  return { curl: post(false), curl_stream: post(true), curl_key: `curl -sS ${baseUrl}/key -H 'Authorization: Bearer ${key}'` };
+}
+
+export async function runDemo(opts: { port?: string; db?: string; json?: boolean }): Promise<void> {
+  const requestedPort = parsePortOption(opts.port, DEMO_PORT);
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  const tmp = mkdtempSync(join(tmpdir(), 'arb-demo-'));
+  const dbFile = opts.db ? resolve(opts.db) : join(tmp, 'demo.db');
+
+  const { startSimulator } = await import('../../src/catalog/simulator.js');
+  const { openAndMigrate } = await import('../../src/db/dialect.js');
+  const { openRouterClientFromConfig } = await import('../../src/catalog/openrouter.js');
+  const { syncModels } = await import('../../src/catalog/sync.js');
+  const { createPackage } = await import('../../src/packages/packages.js');
+  const { creditUser, purchasePackage } = await import('../../src/ledger/ledger.js');
+  const { startDaemon, installSignalHandlers } = await import('../../daemon/main.js');
+
+  const sim = await startSimulator({ chunkDelayMs: 25 });
+  // The operator's .env stays out of the demo's way: no bot, no PostgreSQL/Redis, the simulator upstream.
+  const config = createConfig({
+    ...readEnv(),
+    TOKEN: '',
+    WEBHOOK_URL: '',
+    WEBHOOK_SECRET_TOKEN: '',
+    DATABASE_URL: '',
+    REDIS_HOST: '',
+    OPENROUTER_BASE_URL: sim.baseUrl,
+    OPENROUTER_BACKUP_BASE_URL: '',
+    OPENROUTER_API_KEY: '',
+    DB_NAME: dbFile,
+    LOG_DIR: join(tmp, 'logs'),
+  });
+  const logger = createLogger({ logDir: config.logDir, level: config.logLevel, process: 'daemon' });
+  const handle = await openAndMigrate({ dbName: dbFile });
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  try {
+    const catalog = openRouterClientFromConfig(config);
+    const report = await syncModels(handle, catalog, { config, logger });
+    await catalog.close();
+    const { package: pkg } = await createPackage({ handle, config, logger }, { model: 'gpt-4', tokens: 100_000, description: 'Demo: GPT-4, 100k tokens' });
+    await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: pkg.price, type: 'topup', reference: `demo-topup-${pkg.id}`, note: 'demo top-up' });
+    const bought = await purchasePackage({ handle, logger, config }, { telegramId: DEMO_TELEGRAM_ID, packageId: pkg.id, reference: `demo-purchase-${pkg.id}`, profile: { username: 'demo', firstName: 'Demo' } });
+    const key = bought.apiKey;
+    if (!key) throw new Error('the demo package was already bought in this database; run `arb demo` without --db, or with a new file');
+
+    const start = (port: number) => startDaemon({ config, handle, logger, host: '127.0.0.1', port, bot: false });
+    try {
+      daemon = await start(requestedPort);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || opts.port !== undefined) throw e;
+      daemon = await start(0); // 8000 is taken: any free port
+    }
+    const baseUrl = `${daemon.url}/v1`;
+    const lines = demoCurlLines(baseUrl, key, 'gpt-4');
+    const info: DemoInfo = {
+      key,
+      base_url: baseUrl,
+      model: pkg.model,
+      tokens: pkg.tokens,
+      price_usd: pkg.price / 1e6,
+      ...lines,
+      database: dbFile,
+      simulator_url: sim.baseUrl,
+    };
+    if (opts.json) {
+      out(JSON.stringify(info));
+    } else {
+      out('arb demo — the whole loop on this machine, no accounts needed');
+      out(`  upstream   OpenRouter simulator at ${sim.baseUrl} (${report.total} models synced into the catalog)`);
+      out(`  package    #${pkg.id} ${pkg.model}, ${pkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(pkg.price)} (a completion token counts 2)`);
+      out(`  customer   Telegram id ${DEMO_TELEGRAM_ID}: topped up ${formatUsd(pkg.price)} and bought the package`);
+      out(`  database   ${dbFile}${opts.db ? '' : ' (temporary)'}`);
+      out();
+      out(`API key:   ${key}`);
+      out(`Base URL:  ${baseUrl}`);
+      out();
+      out('Try it:');
+      out(lines.curl);
+      out();
+      out('Stream it:');
+      out(lines.curl_stream);
+      out();
+      out('What is left on the key:');
+      out(lines.curl_key);
+      out();
+      out('Any OpenAI client works too: base URL above, the key as the API key, model "gpt-4".');
+      out('Press Ctrl-C to stop.');
+    }
+    await new Promise<void>((resolveStop) => installSignalHandlers(daemon!, resolveStop, (l) => process.stderr.write(`${l}\n`)));
+  } finally {
+    await daemon?.stop();
+    await sim.close();
+    await handle.close();
+    await closeLogger(logger);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
