@@ -11,9 +11,9 @@ import { registerStatsCommands } from './stats/index.js';
 import { registerBackupCommands } from './backup/index.js';
 import { registerCleanupCommands } from './cleanup/index.js';
 import { registerKeysCommands } from './keys/index.js';
+import { registerAlertsCommands } from './alerts/index.js';
+import { registerHealthCommands } from './health/index.js';
 import { registerLogsCommands } from './logs/index.js';
-import { registerDaemonCommands } from './daemon/index.js';
-import { registerDemoCommands } from './demo/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
 
@@ -26,9 +26,9 @@ export function registerCommands(program: Command): void {
   registerBackupCommands(program);
   registerCleanupCommands(program);
   registerKeysCommands(program);
+  registerAlertsCommands(program);
+  registerHealthCommands(program);
   registerLogsCommands(program);
-  registerDaemonCommands(program);
-  registerDemoCommands(program);
   registerDaemonCommands(program);
   registerDemoCommands(program);
 }

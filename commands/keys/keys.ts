@@ -1,5 +1,6 @@
 /** `arb keys list|revoke|issue`. */
-import { InputError, InsufficientBalanceError } from '../../src/errors.js';
+import { InputError, InsufficientBalanceError, NotFoundError } from '../../src/errors.js';
+import { logPurchaseFailed } from '../../src/alerts/alerts.js';
 import { listKeys, revokeKey, type KeyRow } from '../../src/keys/keys.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import type { CommandContext } from '../context.js';
@@ -76,6 +77,9 @@ export async function runKeysIssue(ctx: CommandContext, telegramIdText: string, 
   try {
     result = await purchasePackage({ handle, logger: ctx.logger(), config: ctx.config }, { telegramId, packageId, free: opts.free });
   } catch (e) {
+    if (e instanceof InsufficientBalanceError || e instanceof NotFoundError) {
+      logPurchaseFailed(ctx.logger(), { user_id: telegramId, package_id: packageId, reason: e instanceof NotFoundError ? 'package unavailable' : 'insufficient balance', via: 'cli' });
+    }
     if (e instanceof InsufficientBalanceError) {
       throw new InputError(`${e.message} for user ${telegramId}; credit the balance first (arb user credit ${telegramId} <usd>) or grant it with --free (nothing was changed)`, 'telegram_id');
     }
