@@ -144,6 +144,19 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       });
       redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error (rate limits fall back to this process)'));
       const r = redis;
+      // serve without Redis if it is slow to come up: the in-memory insurance limiter covers the gap
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 3_000);
+        timer.unref();
+        function done() {
+          clearTimeout(timer);
+          r.off('ready', done);
+          resolve();
+        }
+        if (r.status === 'ready') done();
+        else r.once('ready', done);
+      });
+      if (r.status !== 'ready') logger.warn({ redis_status: r.status }, 'redis is not ready yet: rate limits are per process until it is');
       onStop('redis', async () => {
         try {
           await r.quit();

@@ -69,6 +69,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const { store, upstream, limits, metrics, logger } = deps;
   const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
   const flights = new Set<Flight>();
+  const limiterIds = new WeakMap<KeyRecord, string>();
   let idleWaiters: Array<() => void> = [];
 
   const overheadHeader = (ctx: RequestContext, upstreamMs = 0) => Math.max(0, performance.now() - ctx.startedAt - upstreamMs).toFixed(3);
@@ -119,8 +120,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (!m) return fail('missing key', 'missing API key: send the header "Authorization: Bearer sk-arb-…" with the key you bought', 'missing_api_key');
     const token = m[1];
     if (!looksLikeApiKey(token)) return fail('malformed key', 'invalid API key: arb keys look like sk-arb-… (check for a copy-paste error)', 'invalid_api_key');
-    const key = await store.findKeyByHash(hashApiKey(token));
+    const hash = hashApiKey(token);
+    const key = await store.findKeyByHash(hash);
     if (!key) return fail('unknown key', 'invalid API key: no such key (it may have been mistyped)', 'invalid_api_key');
+    limiterIds.set(key, `k${hash.slice(0, 24)}`);
     if (key.status === 'revoked') return fail('revoked key', `API key ${key.maskedKey} has been revoked; buy a new package in the shop bot`, 'key_revoked');
     if (key.status === 'expired' || key.expiresAt <= nowDb()) {
       return fail('expired key', `API key ${key.maskedKey} expired at ${key.expiresAt} UTC; buy a new package in the shop bot`, 'key_expired');
@@ -186,7 +189,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
     const key = await authenticate(req, res, ctx);
     if (!key) return;
-    const limited = await limits.consumeKey(`a${key.allocationId}`);
+    // counted per key under a prefix of its hash: unique across databases sharing one Redis, and not the key
+    const limited = await limits.consumeKey(limiterIds.get(key) ?? `a${key.allocationId}`);
     if (!limited.ok) {
       return refuse(res, ctx, 429, `rate limit: ${deps.rateLimitRpm} requests per minute per key; retry in ${limited.retryAfterSec} s`, 'rate_limit_error', 'rate_limit_exceeded', {
         headers: { 'retry-after': limited.retryAfterSec },

@@ -1,0 +1,86 @@
+/**
+ * /health (200 ok, 503 when the database fails), /metrics (Prometheus text, a registry per daemon), and
+ * rate limits shared through Redis by two replicas.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { VERSION } from '../../src/version.js';
+import { createSilentLogger } from '../../src/logger.js';
+import { startDaemon } from '../../daemon/main.js';
+import { HELLO, startStack } from './harness.js';
+
+const REDIS_URL = process.env.TEST_REDIS_URL;
+
+test('GET /health: 200 with every check; 503 "error" when the database fails', async (t) => {
+  const stack = await startStack(t);
+  const ok = await fetch(`${stack.daemon.url}/health`);
+  assert.equal(ok.status, 200);
+  const body = (await ok.json()) as Record<string, unknown>;
+  assert.equal(body.status, 'ok');
+  assert.deepEqual(body.checks, { database: 'ok', redis: 'disabled', openrouter: 'ok', telegram: 'disabled' });
+  assert.equal(body.version, VERSION);
+  assert.equal(typeof body.uptime_s, 'number');
+
+  stack.sim.setFault({ kind: 'status', status: 500, endpoint: 'key' });
+  // the OpenRouter probe is cached; a fresh daemon sees the failure, and it does not fail the probe
+  const other = await startDaemon({ config: stack.config, handle: stack.handle, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false });
+  t.after(() => other.stop());
+  const degraded = (await (await fetch(`${other.url}/health`)).json()) as { status: string; checks: Record<string, string> };
+  assert.equal(degraded.status, 'ok');
+  assert.equal(degraded.checks.openrouter, 'error');
+  await other.stop();
+
+  stack.handle.sqlite!.close(); // the database goes away under the running daemon
+  const down = await fetch(`${stack.daemon.url}/health`);
+  assert.equal(down.status, 503);
+  const downBody = (await down.json()) as { status: string; checks: Record<string, string> };
+  assert.equal(downBody.status, 'error');
+  assert.equal(downBody.checks.database, 'error');
+});
+
+test('GET /metrics: Prometheus text with requests, tokens, revenue, latency, in-flight; one registry per daemon', async (t) => {
+  const stack = await startStack(t);
+  const { key } = await stack.buyKey();
+  await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 10 });
+  await stack.daemon.idle();
+  const res = await fetch(`${stack.daemon.url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+  const text = await res.text();
+  const p = stack.sim.requests[0].promptTokens;
+  assert.match(text, /arb_proxy_requests_total\{model="openai\/gpt-4",status="200",outcome="ok"\} 1/);
+  assert.match(text, new RegExp(`arb_proxy_tokens_total\\{model="openai/gpt-4",kind="weighted"\\} ${p + 20}`));
+  assert.match(text, /arb_proxy_tokens_total\{model="openai\/gpt-4",kind="completion"\} 10/);
+  assert.match(text, /arb_proxy_revenue_micros_total\{model="openai\/gpt-4"\} \d+/);
+  assert.match(text, /arb_proxy_upstream_cost_micros_total\{model="openai\/gpt-4"\} \d+/);
+  assert.match(text, /arb_upstream_latency_seconds_count\{model="openai\/gpt-4"\} 1/);
+  assert.match(text, /arb_proxy_in_flight 0/);
+  assert.match(text, /arb_http_requests_total\{route="chat",status="200"\} 1/);
+
+  const other = await startDaemon({ config: stack.config, handle: stack.handle, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false });
+  t.after(() => other.stop());
+  const otherText = await (await fetch(`${other.url}/metrics`)).text();
+  assert.doesNotMatch(otherText, /arb_proxy_requests_total\{/);
+});
+
+test('RATE_LIMIT_RPM is shared through Redis by two replicas', { skip: REDIS_URL ? false : 'TEST_REDIS_URL is not set (Redis tests skipped; .ci/run sets it)' }, async (t) => {
+  const u = new URL(REDIS_URL!);
+  const env = { REDIS_HOST: u.hostname, REDIS_PORT: u.port || '6379', RATE_LIMIT_RPM: '3' };
+  const stack = await startStack(t, { env });
+  const { key } = await stack.buyKey();
+  const replica = await startDaemon({ config: stack.config, handle: stack.handle, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false });
+  t.after(() => replica.stop());
+  const health = (await (await fetch(`${stack.daemon.url}/health`)).json()) as { checks: Record<string, string> };
+  assert.equal(health.checks.redis, 'ok');
+  const clients = [stack.client(key), new OpenAI({ apiKey: key, baseURL: `${replica.url}/v1`, maxRetries: 0 })];
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await clients[i % 2].chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 1 }).then(
+      () => 200,
+      (e: unknown) => (e as { status?: number }).status ?? -1,
+    );
+    statuses.push(r);
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 429]);
+});
