@@ -1,5 +1,5 @@
 /**
- * Line scanning over log files in constant memory. Forward scans read 1 MiB chunks and, when the query
+ * Line scanning over log files in constant memory. Forward scans read 4 MiB chunks and, when the query
  * has needles (`"transaction":true`, …), look for them in the raw bytes first: only lines holding a
  * needle are decoded and parsed, which is what makes a query over a large log cheaper than
  * `grep | jq`. Backward scans (tail) read chunks from the end of a file.
@@ -7,7 +7,9 @@
 import type { FileHandle } from 'node:fs/promises';
 
 const NL = 10;
-const CHUNK = 1024 * 1024;
+// big reads for forward scans (fewer syscalls and searches), small ones for tail, which usually stops early
+const FORWARD_CHUNK = 4 * 1024 * 1024;
+const BACKWARD_CHUNK = 256 * 1024;
 
 /** Calls `onLine` for each line of `view` (whole lines; a missing final newline is allowed) that holds a needle. */
 export function eachCandidateLine(view: Buffer, needles: readonly Buffer[] | null, onLine: (text: string) => void): void {
@@ -70,7 +72,7 @@ export async function scanForward(
   opts: { needles: readonly Buffer[] | null; final: boolean; signal?: AbortSignal },
   onLine: (text: string) => void,
 ): Promise<number> {
-  let buf = Buffer.allocUnsafe(CHUNK);
+  let buf = Buffer.allocUnsafe(FORWARD_CHUNK);
   let carry = 0;
   let pos = start;
   for (;;) {
@@ -118,7 +120,7 @@ export async function scanBackward(
   // skipPartial: drop bytes after the last newline of the file (they may span several chunks)
   let skipping = opts.skipPartial;
   while (pos > 0) {
-    const readStart = Math.max(0, pos - CHUNK);
+    const readStart = Math.max(0, pos - BACKWARD_CHUNK);
     const chunk = Buffer.allocUnsafe(pos - readStart);
     let got = 0;
     while (got < chunk.length) {
