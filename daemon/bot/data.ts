@@ -82,9 +82,11 @@ export async function listShopCategories(handle: DbHandle): Promise<ShopCategory
     .select(['p.category_id', 'c.name', (eb) => eb.fn.countAll<number>().as('packages')])
     .where('p.is_available', '=', 1)
     .groupBy(['p.category_id', 'c.name'])
-    .orderBy('c.name')
     .execute();
-  return rows.map((r) => ({ id: r.category_id ?? 0, name: r.name, packages: Number(r.packages) }));
+  // named categories alphabetically, uncategorised last (the same on SQLite and PostgreSQL)
+  return rows
+    .map((r) => ({ id: r.category_id ?? 0, name: r.name, packages: Number(r.packages) }))
+    .sort((a, b) => (a.id === 0 ? 1 : 0) - (b.id === 0 ? 1 : 0) || (a.name ?? '').localeCompare(b.name ?? '') || a.id - b.id);
 }
 
 /** One page of the packages for sale in a category (`'a'` = all), cheapest first. */

@@ -66,7 +66,7 @@ export function createWebhookHandler(deps: WebhookDeps): (req: IncomingMessage, 
       req.resume();
       logSecurityEvent(deps.logger, {
         event: 'webhook_unauthorized',
-        reason: !expected ? 'WEBHOOK_SECRET_TOKEN is not configured' : typeof given === 'string' ? 'wrong secret token' : 'missing secret token header',
+        reason: !expected ? 'WEBHOOK_SECRET_TOKEN is not configured' : typeof given === 'string' ? 'wrong secret' : 'no secret header',
         ip: req.socket.remoteAddress,
       });
       return reply(res, 401, { ok: false, error: 'unauthorized' });

@@ -565,16 +565,19 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       calls.push({ method, payload, ok: false, error: failure.error });
       return send(failure.error.error_code, { ok: false, ...failure.error });
     }
+    // recorded on arrival (a long poll is visible while it waits); flipped to failed if it fails
+    const record: RecordedCall = { method, payload, ok: true };
+    calls.push(record);
     try {
       const result = await impl(payload, req, res);
-      calls.push({ method, payload, ok: true });
       send(200, { ok: true, result });
     } catch (e) {
+      record.ok = false;
       if (e instanceof ApiFailure) {
-        calls.push({ method, payload, ok: false, error: e.apiError });
+        record.error = e.apiError;
         return send(e.apiError.error_code, { ok: false, ...e.apiError });
       }
-      calls.push({ method, payload, ok: false, error: { error_code: 500, description: String(e) } });
+      record.error = { error_code: 500, description: String(e) };
       send(500, { ok: false, error_code: 500, description: `Internal Server Error: ${(e as Error).message}` });
     }
   });

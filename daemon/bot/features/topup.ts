@@ -107,7 +107,8 @@ export function topupFeature(): Composer<ShopContext> {
       logger.info({ telegram_user_id: ctx.from.id, transaction_id: result.transaction.id }, 'Stars payment already credited; replay ignored');
       return;
     }
-    await say(ctx, ctx.t.topup.credited({ stars, amount: amountMicros, balance: result.transaction.balance_after }));
+    const next = new InlineKeyboard().text(ctx.t.btn.aiTokens, cb.shop()).text(ctx.t.btn.balance, cb.balance());
+    await say(ctx, ctx.t.topup.credited({ stars, amount: amountMicros, balance: result.transaction.balance_after }), next);
   });
 
   composer.command('paysupport', async (ctx) => {
