@@ -11,6 +11,8 @@ import { formatCount, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
 import { parseIntegerOption, parseSinceOption } from '../ui/options.js';
 import { renderTable, type Cell } from '../ui/table.js';
+import { printScreen } from '../ui/screens.js';
+import type { LogsScreenProps } from './LogsScreen.js';
 import type { LogsOptions } from './index.js';
 
 export interface ParsedLogsOptions {
@@ -55,6 +57,7 @@ export async function runLogsQuery(ctx: CommandContext, query: string, opts: Log
   }
 
   if (opts.json) writeJson(ctx.stdout, toJson(logDir, result, parsed));
+  else if (ctx.interactive) await printScreen(ctx, async () => (await import('./LogsScreen.js')).LogsScreen, screenProps(result, parsed));
   else ctx.stdout.write(`${renderText(result, parsed)}\n`);
   return 0;
 }
@@ -164,9 +167,38 @@ const NOUN: Record<LogQueryName, string> = {
   tail: 'lines',
 };
 
+function windowLabel(r: LogQueryResult): string {
+  return r.since ? `since ${r.since.toISOString()}` : 'all time';
+}
+
+function summaryText(r: LogQueryResult, parsed: ParsedLogsOptions): string {
+  let summary = `${formatCount(r.total)} ${NOUN[r.query]} (${windowLabel(r)})`;
+  if (r.query !== 'revenue' && r.total > r.entries.length) summary += `, showing the last ${formatCount(r.entries.length)} (--limit)`;
+  if (r.query === 'transactions' || r.query === 'high-value') summary += `; total ${formatUsd(r.amountMicros, { precise: true })} (${microsToUsd(r.amountMicros)} USD)`;
+  if (r.query === 'revenue') summary += `; revenue ${formatUsd(r.amountMicros)}`;
+  if (r.query === 'high-value') summary += `; threshold ${formatUsd(parsed.minAmountMicros)}`;
+  summary += `; ${formatCount(r.files.length)} file${r.files.length === 1 ? '' : 's'} read`;
+  if (r.malformed > 0) summary += `; ${formatCount(r.malformed)} malformed line${r.malformed === 1 ? '' : 's'} skipped`;
+  return summary;
+}
+
+/** Props for the terminal screen (commands/logs/LogsScreen.tsx). */
+export function screenProps(r: LogQueryResult, parsed: ParsedLogsOptions): LogsScreenProps {
+  const view = VIEWS[r.query];
+  const levelCol = view.head.indexOf('level');
+  return {
+    title: `arb logs ${r.query}`,
+    windowLabel: windowLabel(r),
+    summary: summaryText(r, parsed),
+    head: view.head,
+    rows: r.entries.map((e) => view.row(e).map((c) => (c === null || c === undefined ? '' : String(c)))),
+    levelColumn: levelCol >= 0 ? levelCol : undefined,
+    days: r.query === 'revenue' ? r.days.map((d) => ({ day: d.day, purchases: d.purchases, revenue: formatUsd(d.revenueMicros), revenueMicros: d.revenueMicros })) : undefined,
+  };
+}
+
 export function renderText(r: LogQueryResult, parsed: ParsedLogsOptions): string {
   const parts: string[] = [];
-  const window = r.since ? `since ${r.since.toISOString()}` : 'all time';
   if (r.query === 'revenue') {
     const rows: Cell[][] = r.days.map((d) => [d.day, formatCount(d.purchases), formatUsd(d.revenueMicros)]);
     rows.push(['total', formatCount(r.total), formatUsd(r.amountMicros)]);
@@ -175,12 +207,6 @@ export function renderText(r: LogQueryResult, parsed: ParsedLogsOptions): string
     const view = VIEWS[r.query];
     parts.push(renderTable(view.head, r.entries.map(view.row)));
   }
-  let summary = `${formatCount(r.total)} ${NOUN[r.query]} (${window})`;
-  if (r.query !== 'revenue' && r.total > r.entries.length) summary += `, showing the last ${formatCount(r.entries.length)} (--limit)`;
-  if (r.query === 'transactions' || r.query === 'high-value') summary += `; total ${formatUsd(r.amountMicros, { precise: true })} (${microsToUsd(r.amountMicros)} USD)`;
-  if (r.query === 'high-value') summary += `; threshold ${formatUsd(parsed.minAmountMicros)}`;
-  summary += `; ${formatCount(r.files.length)} file${r.files.length === 1 ? '' : 's'} read`;
-  if (r.malformed > 0) summary += `; ${formatCount(r.malformed)} malformed line${r.malformed === 1 ? '' : 's'} skipped`;
-  parts.push(summary);
+  parts.push(summaryText(r, parsed));
   return parts.join('\n');
 }
