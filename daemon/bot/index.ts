@@ -54,8 +54,11 @@ export interface ShopBotDeps {
   fetchImpl?: ApiClientOptions['fetch'];
   /** known bot info: skips getMe */
   botInfo?: UserFromGetMe;
-  /** public base URL of the proxy for customers (without /v1); see the module comment for the default */
-  publicBaseUrl?: string;
+  /**
+   * public base URL of the proxy for customers (without /v1), or a function read when a key is shown (so
+   * the daemon can pass the address it ends up listening on); see the module comment for the default
+   */
+  publicBaseUrl?: string | (() => string | undefined);
   rateLimit?: RateLimitOptions;
   /** Star amounts offered for top-ups */
   starAmounts?: readonly number[];
@@ -92,7 +95,7 @@ function describeError(err: unknown): Record<string, unknown> {
   return { message: String(err) };
 }
 
-/** Public base URL of the daemon as customers reach it. */
+/** Public base URL of the daemon as customers reach it (without /v1). */
 export function customerBaseUrl(config: Config, publicBaseUrl?: string): string {
   return (publicBaseUrl ?? config.webhookUrl ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
 }
@@ -104,7 +107,7 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
   const logger = deps.instanceId ? deps.logger.child({ instance_id: deps.instanceId }) : deps.logger;
   const now = deps.now ?? (() => new Date());
   const mode: 'webhook' | 'polling' = config.webhookUrl ? 'webhook' : 'polling';
-  const apiBaseUrl = `${customerBaseUrl(config, deps.publicBaseUrl)}/v1`;
+  const apiBaseUrl = () => `${customerBaseUrl(config, typeof deps.publicBaseUrl === 'function' ? deps.publicBaseUrl() : deps.publicBaseUrl)}/v1`;
 
   const bot = new Bot<ShopContext>(config.token, {
     client: { ...deps.client, ...(deps.fetchImpl ? { fetch: deps.fetchImpl } : {}), apiRoot: config.telegramApiRoot },
@@ -132,7 +135,9 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     get locales() {
       return locales!;
     },
-    apiBaseUrl,
+    get apiBaseUrl() {
+      return apiBaseUrl();
+    },
     starAmounts: deps.starAmounts ?? DEFAULT_STAR_AMOUNTS,
     now,
     isAdmin: (id) => id !== undefined && config.adminIds.includes(id),
@@ -226,7 +231,9 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
   return {
     bot,
     mode,
-    apiBaseUrl,
+    get apiBaseUrl() {
+      return apiBaseUrl();
+    },
     handleWebhook: createWebhookHandler({
       secretToken: config.webhookSecretToken,
       logger,

@@ -93,3 +93,15 @@ test('long polling mode: no WEBHOOK_URL → deleteWebhook, getUpdates with allow
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(h.fake.callsOf('getUpdates').length, polls, 'no polling after stop');
 });
+
+test('the base URL customers get: publicBaseUrl (a value or read when shown), else WEBHOOK_URL, else 127.0.0.1:PORT', async (t) => {
+  const webhook = await startBotHarness(t, { mode: 'webhook' });
+  assert.equal(webhook.shopBot.apiBaseUrl, `${webhook.webhookBase}/v1`);
+  const polling = await startBotHarness(t, { mode: 'polling', env: { PORT: '8123' } });
+  assert.equal(polling.shopBot.apiBaseUrl, 'http://127.0.0.1:8123/v1');
+  let listening: string | undefined;
+  const late = await startBotHarness(t, { mode: 'polling', deps: { publicBaseUrl: () => listening } });
+  assert.equal(late.shopBot.apiBaseUrl, 'http://127.0.0.1:8000/v1');
+  listening = 'https://shop.example.com/';
+  assert.equal(late.shopBot.apiBaseUrl, 'https://shop.example.com/v1');
+});
