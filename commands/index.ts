@@ -13,6 +13,8 @@ import { registerCleanupCommands } from './cleanup/index.js';
 import { registerKeysCommands } from './keys/index.js';
 import { registerAlertsCommands } from './alerts/index.js';
 import { registerHealthCommands } from './health/index.js';
+import { registerPackageCommands } from './package/index.js';
+import { registerModelsCommands } from './models/index.js';
 import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
@@ -28,6 +30,8 @@ export function registerCommands(program: Command): void {
   registerKeysCommands(program);
   registerAlertsCommands(program);
   registerHealthCommands(program);
+  registerPackageCommands(program);
+  registerModelsCommands(program);
   registerLogsCommands(program);
   registerDaemonCommands(program);
   registerDemoCommands(program);

@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { withContext } from '../run.js';
+
+export function registerModelsCommands(program: Command): void {
+  program
+    .command('models')
+    .description('market analysis: upstream $/Mtok next to our prices; --sync refreshes the catalog from OpenRouter first')
+    .argument('[query]', 'filter: part of a model id or name, e.g. gpt-4 or claude')
+    .option('--sync', 'fetch the model list from OpenRouter; report price changes and packages put on hold')
+    .option('--all', 'include models no longer listed upstream')
+    .option('--json', 'print one JSON document')
+    .action((query: string | undefined, opts: { sync?: boolean; all?: boolean; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runModels } = await import('./models.js');
+        return runModels(ctx, query, opts);
+      }),
+    );
+}

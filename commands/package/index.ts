@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { withContext } from '../run.js';
+
+export interface PackageCreateOptions {
+  price?: string;
+  validityDays?: string;
+  category?: string;
+  subcategory?: string;
+  json?: boolean;
+}
+
+export function registerPackageCommands(program: Command): void {
+  const pkg = program.command('package').description('token packages: create, bulk import, list, enable/disable, reprice');
+  pkg
+    .command('create')
+    .description('create a package priced by the markup rule (or --price); prints the pricing breakdown')
+    .argument('<model>', 'model id or unambiguous short form, e.g. gpt-4')
+    .argument('<tokens>', 'prompt-equivalent tokens in the package, e.g. 100000')
+    .argument('<description>', 'shown to customers, e.g. "GPT-4 Premium Access - 100k tokens"')
+    .option('--price <usd>', 'explicit price in USD (refused below the margin floor)')
+    .option('--validity-days <n>', 'key lifetime in days (default PACKAGE_VALIDITY_DAYS)')
+    .option('--category <id>', 'category id')
+    .option('--subcategory <id>', 'subcategory id')
+    .option('--json', 'print one JSON document')
+    // so a negative token count reaches the validation (and its message) instead of "unknown option"
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action((model: string, tokens: string, description: string, opts: PackageCreateOptions, cmd: Command) =>
+      withContext(opts, async (ctx) => {
+        const { runPackageCreate } = await import('./create.js');
+        return runPackageCreate(ctx, model, tokens, description, opts, cmd.args.slice(3));
+      }),
+    );
+  pkg
+    .command('import')
+    .description('bulk import from a JSON array; all or nothing (a bad item names its index and field)')
+    .argument('<file.json>', 'JSON array of {model, tokens, description, category_id?, subcategory_id?, price_usd?, validity_days?}')
+    .option('--dry-run', 'validate and price every item; store nothing')
+    .option('--json', 'print one JSON document')
+    .action((file: string, opts: { dryRun?: boolean; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runPackageImport } = await import('./import.js');
+        return runPackageImport(ctx, file, opts);
+      }),
+    );
+  pkg
+    .command('list')
+    .description('packages on sale (--all: also disabled and on hold)')
+    .option('--all', 'include unavailable packages')
+    .option('--json', 'print one JSON document')
+    .action((opts: { all?: boolean; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runPackageList } = await import('./manage.js');
+        return runPackageList(ctx, opts);
+      }),
+    );
+  for (const [name, available] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    pkg
+      .command(name)
+      .description(available ? 'put a package on sale (lifts a sync hold)' : 'take a package off sale')
+      .argument('<id>', 'package id')
+      .option('--json', 'print one JSON document')
+      .action((id: string, opts: { json?: boolean }) =>
+        withContext(opts, async (ctx) => {
+          const { runPackageAvailability } = await import('./manage.js');
+          return runPackageAvailability(ctx, id, available, opts);
+        }),
+      );
+  }
+  pkg
+    .command('reprice')
+    .description("recompute a package's cost and price at the model's current rates (or set --price)")
+    .argument('<id>', 'package id')
+    .option('--price <usd>', 'explicit price in USD (refused below the margin floor)')
+    .option('--json', 'print one JSON document')
+    .action((id: string, opts: { price?: string; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runPackageReprice } = await import('./manage.js');
+        return runPackageReprice(ctx, id, opts);
+      }),
+    );
+}

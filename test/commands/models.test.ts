@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSimulator } from '../../src/catalog/simulator.js';
+import { loadFixtureModels } from '../../src/catalog/fixture.js';
+import { tempDir } from '../support/db.js';
+import { arbEnv, runArb } from './support.js';
+
+const KEY = 'sk-or-v1-modelscli0000000';
+
+test('arb models: empty catalog hint; --sync from OpenRouter; market analysis filtered by query', async (t) => {
+  const sim = await startSimulator({ apiKey: KEY });
+  t.after(() => sim.close());
+  const env = arbEnv(tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: KEY });
+
+  const empty = await runArb(['models'], env);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(empty.stdout, 'the model catalog is empty; fetch it with arb models --sync\n');
+
+  const sync = await runArb(['models', 'gpt-4', '--sync'], env);
+  assert.equal(sync.code, 0, sync.stderr);
+  assert.match(sync.stdout, /^synced 371 models from OpenRouter \(first sync\): 371 new, 0 updated, 0 gone, 0 back, 0 unchanged$/m);
+  assert.match(sync.stdout, /│ openai\/gpt-4 +│ +\$30\.00 │ +\$60\.00 │ +2 │ +\$3\.75 │ +\$35\.63 │ +25\.0 % \/ 18\.8 % │ +0 │/);
+  assert.doesNotMatch(sync.stdout, /anthropic\//, 'the query filters');
+
+  const json = await runArb(['models', 'openai/gpt-4', '--json'], env);
+  assert.equal(json.code, 0, json.stderr);
+  const doc = JSON.parse(json.stdout);
+  assert.equal(doc.sync, null);
+  const gpt4 = doc.models.find((m: { model: string }) => m.model === 'openai/gpt-4');
+  assert.equal(gpt4.prompt_usd_per_mtok, 30);
+  assert.equal(gpt4.completion_usd_per_mtok, 60);
+  assert.deepEqual(gpt4.price_100k, { price_usd: 3.75, price_micros: 3_750_000, margin_percent: 25 });
+  assert.deepEqual(gpt4.price_1m, { price_usd: 35.63, price_micros: 35_630_000, margin_percent: 18.8 });
+
+  const none = await runArb(['models', 'no-such-model-xyz'], env);
+  assert.equal(none.code, 0);
+  assert.match(none.stdout, /^no model matches "no-such-model-xyz"/);
+});
+
+test('arb models --sync reports price changes and puts packages on hold (margin, gone); nothing deleted', async (t) => {
+  const sim = await startSimulator({ apiKey: KEY });
+  t.after(() => sim.close());
+  const env = arbEnv(tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: KEY });
+  assert.equal((await runArb(['models', '--sync', '--json'], env)).code, 0);
+  assert.equal((await runArb(['package', 'create', 'gpt-4', '100000', 'GPT-4 100k'], env)).code, 0);
+  assert.equal((await runArb(['package', 'create', 'claude-3-haiku', '1000000', 'Haiku 1M'], env)).code, 0);
+
+  // upstream: GPT-4 gets 50 % dearer, Claude 3 Haiku retires
+  const models = loadFixtureModels()
+    .filter((m) => m.id !== 'anthropic/claude-3-haiku')
+    .map((m) => (m.id === 'openai/gpt-4' ? { ...m, pricing: { ...m.pricing, prompt: '0.000045', completion: '0.00009' } } : m));
+  sim.setModels(models);
+  const r = await runArb(['models', 'gpt-4', '--sync'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ {2}openai\/gpt-4: in \$30\.00\/Mtok → \$45\.00\/Mtok, out \$60\.00\/Mtok → \$90\.00\/Mtok$/m);
+  assert.match(r.stdout, /^gone upstream: anthropic\/claude-3-haiku$/m);
+  assert.match(r.stdout, /^ {2}package 1 \(openai\/gpt-4\): price \$3\.75 is below the new floor \$4\.95 \(cost now \$4\.50\)$/m);
+  assert.match(r.stdout, /^ {2}package 2 \(anthropic\/claude-3-haiku\): the model is gone upstream$/m);
+
+  const list = JSON.parse((await runArb(['package', 'list', '--all', '--json'], env)).stdout).packages;
+  assert.deepEqual(list.map((p: { id: number; is_available: boolean; hold_reason: string }) => [p.id, p.is_available, p.hold_reason]), [[1, false, 'margin'], [2, false, 'gone']]);
+  const reprice = await runArb(['package', 'reprice', '1', '--json'], env);
+  assert.equal(reprice.code, 0, reprice.stderr);
+  assert.equal(JSON.parse(reprice.stdout).price_micros, 5_630_000);
+  assert.equal(JSON.parse(reprice.stdout).is_available, true);
+});
+
+test('arb models --sync with OpenRouter unreachable: exit 1, catalog unchanged', async (t) => {
+  const env = arbEnv(tempDir(t), { OPENROUTER_API_KEY: KEY });
+  const r = await runArb(['models', '--sync'], env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error: OpenRouter GET \/models failed: /);
+  assert.doesNotMatch(r.stderr, new RegExp(KEY));
+});
