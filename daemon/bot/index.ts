@@ -32,7 +32,7 @@ import { loadLocales, type Locale, type Locales } from './locales/index.js';
 import { answerCallbacks } from './middlewares/answer-callbacks.js';
 import { dedupUpdates } from './middlewares/dedup.js';
 import { rateLimit, type RateLimitOptions } from './middlewares/rate-limit.js';
-import { shopContext } from './middlewares/setup.js';
+import { loadCustomer, shopContext } from './middlewares/setup.js';
 import { messageAdmins, operationalAlert, runCustomerAlerts } from './notifications.js';
 import { createWebhookHandler, TELEGRAM_WEBHOOK_PATH } from './webhook.js';
 
@@ -166,6 +166,7 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     },
     shopContext(services),
     rateLimit(deps.rateLimit),
+    loadCustomer,
     answerCallbacks,
     menuFeature(),
     shopFeature(),

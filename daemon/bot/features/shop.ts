@@ -76,7 +76,8 @@ async function showCategory(ctx: ShopContext, category: CategoryRef, requestedPa
     kb.row();
   }
   kb.text(ctx.t.btn.back, categories.length > 1 ? cb.shop() : cb.menu());
-  await show(ctx, `${ctx.t.shop.title}\n\n${ctx.t.shop.page(name, page + 1, pages)}`, kb);
+  const items = rows.map((pkg, i) => ctx.t.shop.listItem(offset + i + 1, packageText(pkg))).join('\n\n');
+  await show(ctx, `${ctx.t.shop.title}\n\n${items}\n\n${ctx.t.shop.page(name, page + 1, pages)}`, kb);
 }
 
 async function showPackage(ctx: ShopContext, packageId: number, category: CategoryRef, page: number): Promise<void> {

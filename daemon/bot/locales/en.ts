@@ -118,6 +118,10 @@ export const en = {
     page: (category: string | null, page: number, pages: number) =>
       `${category ? `<b>${esc(clip(category, 64))}</b> · ` : ''}page ${page} of ${pages}. Tap a package for details.`,
     otherCategory: 'Other',
+    listItem: (n: number, p: PackageText) =>
+      `<b>${n}.</b> ${esc(clip(p.description, 60))}\n` +
+      `    <code>${esc(p.model)}</code> · ${num(p.tokens)} tokens · <b>${usd(p.price)}</b> · ${num(p.validityDays)} days · ` +
+      (p.rule ? esc(describeRule(p.rule)) : 'rule pending'),
     empty: 'No packages are on sale right now. Please check back later.',
     details: (p: PackageText) =>
       `📦 <b>${esc(p.description)}</b>\n\n` +

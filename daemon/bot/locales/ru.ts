@@ -72,6 +72,10 @@ const ru = {
     page: (category: string | null, page: number, pages: number) =>
       `${category ? `<b>${esc(clip(category, 64))}</b> · ` : ''}страница ${page} из ${pages}. Нажмите на пакет, чтобы увидеть подробности.`,
     otherCategory: 'Другое',
+    listItem: (n: number, p: PackageText) =>
+      `<b>${n}.</b> ${esc(clip(p.description, 60))}\n` +
+      `    <code>${esc(p.model)}</code> · ${num(p.tokens)} токенов · <b>${usd(p.price)}</b> · ${num(p.validityDays)} дн. · ` +
+      (p.rule ? esc(rule(p.rule)) : 'правило уточняется'),
     empty: 'Сейчас нет пакетов в продаже. Загляните позже.',
     details: (p: PackageText) =>
       `📦 <b>${esc(p.description)}</b>\n\n` +

@@ -1,5 +1,5 @@
 /**
- * Puts the services, the user's locale and the customer's row on the context. The bot only serves
+ * Puts the services and the user's locale on the context, then (after the rate limit) the customer's row. The bot only serves
  * private chats: keys and balances must never show up in a group.
  */
 import type { MiddlewareFn } from 'grammy';
@@ -16,14 +16,19 @@ export function shopContext(services: ShopServices): MiddlewareFn<ShopContext> {
       if (ctx.message?.text?.startsWith('/')) await ctx.reply(ctx.t.errors.privateOnly);
       return;
     }
-    if (ctx.from && !ctx.from.is_bot) {
-      ctx.customer = await ensureUser(services.handle, {
-        telegramId: ctx.from.id,
-        username: ctx.from.username ?? null,
-        firstName: ctx.from.first_name ?? null,
-        languageCode: ctx.from.language_code ?? null,
-      });
-    }
     await next();
   };
 }
+
+/** Creates the customer on first contact and keeps name/language current (after the rate limit). */
+export const loadCustomer: MiddlewareFn<ShopContext> = async (ctx, next) => {
+  if (ctx.from && !ctx.from.is_bot) {
+    ctx.customer = await ensureUser(ctx.shop.handle, {
+      telegramId: ctx.from.id,
+      username: ctx.from.username ?? null,
+      firstName: ctx.from.first_name ?? null,
+      languageCode: ctx.from.language_code ?? null,
+    });
+  }
+  await next();
+};

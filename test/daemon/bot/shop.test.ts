@@ -26,7 +26,10 @@ test('a customer browses, is refused without balance, buys once, and sees the ke
 
   // AI Tokens → the package list (one category: straight to the list) → details
   await h.fake.press(alice, '🤖 AI Tokens');
-  assert.match(h.fake.lastBotMessage(ALICE).text, /AI Tokens/);
+  const list = h.fake.lastBotMessage(ALICE).text;
+  assert.match(list, /AI Tokens/);
+  // each package on the page with model, tokens, price, validity and the weighting rule
+  assert.match(list, /1\. GPT-4 Premium Access - 100k tokens\n {4}openai\/gpt-4 · 100,000 tokens · \$3\.75 · 30 days · a prompt token counts 1, a completion token counts 2/);
   assert.ok(h.fake.buttons(ALICE).includes('GPT-4 Premium Access - 100k tokens · $3.75'), JSON.stringify(h.fake.buttons(ALICE)));
   await h.fake.press(alice, 'GPT-4 Premium Access - 100k tokens · $3.75');
   const details = h.fake.lastBotMessage(ALICE).text;
