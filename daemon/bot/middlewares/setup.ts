@@ -3,7 +3,7 @@
  * private chats: keys and balances must never show up in a group.
  */
 import type { MiddlewareFn } from 'grammy';
-import { ensureUser } from '../../../src/ledger/ledger.js';
+import { ensureUser, findUserByTelegramId } from '../../../src/ledger/ledger.js';
 import type { ShopContext, ShopServices } from '../context.js';
 
 export function shopContext(services: ShopServices): MiddlewareFn<ShopContext> {
@@ -22,13 +22,13 @@ export function shopContext(services: ShopServices): MiddlewareFn<ShopContext> {
 
 /** Creates the customer on first contact and keeps name/language current (after the rate limit). */
 export const loadCustomer: MiddlewareFn<ShopContext> = async (ctx, next) => {
-  if (ctx.from && !ctx.from.is_bot) {
-    ctx.customer = await ensureUser(ctx.shop.handle, {
-      telegramId: ctx.from.id,
-      username: ctx.from.username ?? null,
-      firstName: ctx.from.first_name ?? null,
-      languageCode: ctx.from.language_code ?? null,
-    });
+  const from = ctx.from;
+  if (from && !from.is_bot) {
+    const profile = { username: from.username ?? null, firstName: from.first_name ?? null, languageCode: from.language_code ?? null };
+    // a plain read on the hot path; the write transaction only on first contact or a changed profile
+    const known = await findUserByTelegramId(ctx.shop.handle, from.id);
+    const unchanged = known && known.username === profile.username && known.first_name === profile.firstName && known.language_code === profile.languageCode;
+    ctx.customer = unchanged ? known : await ensureUser(ctx.shop.handle, { telegramId: from.id, ...profile });
   }
   await next();
 };
