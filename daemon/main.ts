@@ -24,6 +24,7 @@ import { createProxyLimits } from './http/limits.js';
 import { createProxyMetrics, type ProxyMetrics } from './http/metrics.js';
 import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
+import { startCheckpointer } from './sqlite-checkpointer.js';
 
 /** What daemon/bot/index.ts provides (`createShopBot(deps)`). */
 export interface ShopBot {
@@ -75,6 +76,8 @@ export interface StartDaemonOptions {
   print?: (line: string) => void;
   /** collect Node's default process metrics in /metrics, default true */
   defaultMetrics?: boolean;
+  /** SQLite: run WAL checkpoints in a worker thread instead of inside request commits, default true */
+  backgroundCheckpoints?: boolean;
 }
 
 export interface Daemon {
@@ -131,6 +134,11 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       if (left.reservations > 0) logger.warn({ reservations: left.reservations, tokens: left.tokens }, 'released holds left by failed settlements');
       await unregisterInstance(handle, instance.instanceId);
     });
+
+    if (handle.sqlite && handle.file && options.backgroundCheckpoints !== false) {
+      const checkpointer = startCheckpointer(handle.sqlite, handle.file, { logger });
+      onStop('WAL checkpointer', () => checkpointer.stop());
+    }
 
     let redis: Redis | undefined;
     if (config.redis) {

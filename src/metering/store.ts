@@ -8,9 +8,9 @@
  * - `releaseHolds`: gives back the holds of daemon instances that are gone.
  * Quota is never cached: every hold is decided by the database.
  *
- * SQLite runs the hot path on prepared better-sqlite3 statements inside synchronous IMMEDIATE
- * transactions, taken under kysely's single-connection mutex so they never interleave with another
- * transaction (the bot's, the CLI's) on the same connection. PostgreSQL uses kysely: the hold is a single
+ * SQLite runs the hot path on prepared better-sqlite3 statements, each operation in its own (nested)
+ * transaction, group-committed: what arrives in one turn of the event loop shares one IMMEDIATE
+ * transaction taken under kysely's single-connection mutex (see createGroupCommit). PostgreSQL uses kysely: the hold is a single
  * `UPDATE … RETURNING` feeding the reservation insert (one statement), the settle a transaction with the
  * allocation row locked.
  */
@@ -128,9 +128,7 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
   const insertReservation = s.prepare(
     `insert into reservations (request_id, allocation_id, tokens, instance_id, created_at) values (@requestId, @allocationId, @tokens, @instanceId, @now)`,
   );
-  const eventExists = s.prepare(`select 1 from usage_events where request_id = ?`).pluck();
-  const reservationOf = s.prepare(`select id, tokens from reservations where request_id = ?`);
-  const deleteReservation = s.prepare(`delete from reservations where id = ?`);
+  const deleteReservation = s.prepare(`delete from reservations where request_id = ? returning tokens`);
   const counters = s.prepare(`select tokens_total, tokens_used, tokens_reserved from ai_token_allocations where id = ?`);
   const applyCharge = s.prepare(
     `update ai_token_allocations set tokens_reserved = tokens_reserved - @released, tokens_used = tokens_used + @charged, updated_at = @now where id = @allocationId`,
@@ -142,21 +140,22 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
        @upstreamCostMicros, @latencyMs, @statusCode, @outcome, @estimated, @stream, @now)`,
   );
 
-  const reserveTx = s.transaction((input: Required<ReserveInput>): boolean => {
+  // Each operation is its own transaction (a SAVEPOINT inside the batch below): all or nothing.
+  const reserveOp = s.transaction((input: Required<ReserveInput>): boolean => {
     if (takeHold.run(input).changes !== 1) return false;
     insertReservation.run(input);
     return true;
   });
 
-  const settleTx = s.transaction((input: SettleInput & { now: string }): SettleResult => {
-    if (eventExists.get(input.requestId)) return { charged: 0, lossTokens: 0, released: 0, duplicate: true };
-    const reservation = reservationOf.get(input.requestId) as { id: number; tokens: number } | undefined;
-    if (reservation) deleteReservation.run(reservation.id);
+  const settleOp = s.transaction((input: SettleInput & { now: string }): SettleResult => {
+    const reservation = deleteReservation.get(input.requestId) as { tokens: number } | undefined;
     const alloc = counters.get(input.allocationId) as { tokens_total: number; tokens_used: number; tokens_reserved: number } | undefined;
     if (!alloc) throw new Error(`settle: allocation ${input.allocationId} not found`);
     const released = Math.min(reservation?.tokens ?? 0, alloc.tokens_reserved);
     const { charged, lossTokens } = capCharge(alloc, released, input.weightedTokens);
     applyCharge.run({ released, charged, now: input.now, allocationId: input.allocationId });
+    // usage_events.request_id is unique: a second settle of the same request throws here and the
+    // savepoint undoes everything above
     insertEvent.run({
       requestId: input.requestId,
       allocationId: input.allocationId,
@@ -176,16 +175,85 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
     return { charged, lossTokens, released, duplicate: false };
   });
 
-  // kysely's SqliteDriver serialises every use of the one connection through a mutex; taking it here
-  // keeps these synchronous transactions out of any async kysely transaction in progress.
-  const exclusive = <T>(fn: () => T): Promise<T> => handle.db.connection().execute(async () => fn());
-
+  const batcher = createGroupCommit(handle, s);
   return {
-    findKeyByHash: (hash) => exclusive(() => byHash.get(hash) as KeyRecord | undefined),
-    getKey: (id) => exclusive(() => byId.get(id) as KeyRecord | undefined),
-    reserve: (input) => exclusive(() => reserveTx.immediate({ ...input, now: input.now ?? nowDb() })),
-    settle: (input) => exclusive(() => settleTx.immediate({ ...input, now: input.now ?? nowDb() })),
+    // Reads need no write lock; they never decide a hold (the conditional UPDATE does).
+    findKeyByHash: async (hash) => byHash.get(hash) as KeyRecord | undefined,
+    getKey: async (id) => byId.get(id) as KeyRecord | undefined,
+    reserve: (input) => batcher.submit(() => reserveOp({ ...input, now: input.now ?? nowDb() })),
+    async settle(input) {
+      try {
+        return await batcher.submit(() => settleOp({ ...input, now: input.now ?? nowDb() }));
+      } catch (e) {
+        if (isUniqueViolation(e)) return { charged: 0, lossTokens: 0, released: 0, duplicate: true };
+        throw e;
+      }
+    },
     releaseHolds: (ids) => releaseHolds(handle, ids),
+  };
+}
+
+/**
+ * Group commit for SQLite: operations submitted in the same turn of the event loop run in ONE
+ * `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT (so each is still all-or-nothing and one
+ * failing does not touch the others), and each caller's promise settles only after the COMMIT. Under load
+ * this writes the hot pages to the WAL once per batch instead of once per request. The batch runs under
+ * kysely's single-connection mutex, so it never interleaves with an async kysely transaction (the bot's,
+ * the CLI's) on the same connection.
+ */
+function createGroupCommit(handle: DbHandle, s: BetterSqlite3.Database) {
+  interface Op {
+    run: () => unknown;
+    resolve: (v: unknown) => void;
+    reject: (e: unknown) => void;
+    ok?: boolean;
+    value?: unknown;
+  }
+  let queue: Op[] = [];
+  let scheduled = false;
+  const runBatch = s.transaction((ops: Op[]) => {
+    for (const op of ops) {
+      try {
+        op.value = op.run();
+        op.ok = true;
+      } catch (e) {
+        op.value = e;
+        op.ok = false;
+      }
+    }
+  });
+  const flush = () =>
+    handle.db
+      .connection()
+      .execute(async () => {
+        const ops = queue;
+        queue = [];
+        scheduled = false;
+        if (ops.length === 0) return;
+        try {
+          runBatch.immediate(ops);
+        } catch (e) {
+          for (const op of ops) op.reject(e); // the COMMIT failed: nothing of this batch happened
+          return;
+        }
+        for (const op of ops) (op.ok ? op.resolve : op.reject)(op.value);
+      })
+      .catch((e: unknown) => {
+        const ops = queue;
+        queue = [];
+        scheduled = false;
+        for (const op of ops) op.reject(e);
+      });
+  return {
+    submit<T>(run: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
   };
 }
 

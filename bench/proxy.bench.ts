@@ -1,0 +1,196 @@
+/**
+ * `npm run bench proxy`: what arb's metering costs. In one run, against the same OpenRouter simulator:
+ *   direct — the load generator calls the simulator itself (the baseline latency),
+ *   bare   — through a pass-through proxy of a few lines (node:http + undici, no metering),
+ *   arb    — through the arb daemon (auth, rate limit, reserve, forward, settle, log, metrics; SQLite).
+ * Each server runs in its own process; the load generator (undici Pool) runs here, bounded by time.
+ * Printed: requests/s at 32 connections, p50/p99 latency at 1 and 32 connections, and the ratios
+ * (goal: arb ≥ 0.8 × the bare proxy's throughput at 32 connections, ≤ 1 ms added p50 at 1 connection).
+ *
+ * Knobs: BENCH_SECONDS (per measurement, default 4), BENCH_CONNECTIONS (default 32).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Agent, Pool, request } from 'undici';
+
+const SELF = fileURLToPath(import.meta.url);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const COMPLETION_TOKENS = 16;
+const BODY = (stream: boolean) => JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: COMPLETION_TOKENS, ...(stream ? { stream: true } : {}) });
+const SIM_BODY = (stream: boolean) => BODY(stream).replace('"gpt-4"', '"openai/gpt-4"');
+
+// ---------------------------------------------------------------- server roles (child processes)
+
+function announce(info: Record<string, unknown>): void {
+  process.stdout.write(`READY ${JSON.stringify(info)}\n`);
+}
+
+async function roleSimulator(): Promise<void> {
+  const { startSimulator } = await import('../src/catalog/simulator.js');
+  const sim = await startSimulator({ chunkDelayMs: 0, completionTokens: COMPLETION_TOKENS });
+  announce({ url: sim.baseUrl });
+}
+
+/** The baseline: a pass-through proxy in a few lines. */
+async function roleBare(target: string): Promise<void> {
+  const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
+  const server = createServer(async (req, res) => {
+    const parts: Buffer[] = [];
+    for await (const c of req) parts.push(c as Buffer);
+    const up = await request(`${target}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
+    res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
+    for await (const c of up.body) res.write(c);
+    res.end();
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
+}
+
+async function roleArb(target: string): Promise<void> {
+  const { createConfig } = await import('../src/config.js');
+  const { openAndMigrate } = await import('../src/db/dialect.js');
+  const { syncModels } = await import('../src/catalog/sync.js');
+  const { loadFixtureModels } = await import('../src/catalog/simulator.js');
+  const { createPackage } = await import('../src/packages/packages.js');
+  const { purchasePackage } = await import('../src/ledger/ledger.js');
+  const { startDaemon } = await import('../daemon/main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'arb-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const config = createConfig({ OPENROUTER_BASE_URL: target, DB_NAME: join(dir, 'bench.db'), LOG_DIR: join(dir, 'logs'), RATE_LIMIT_RPM: '1000000' });
+  const handle = await openAndMigrate({ dbName: config.dbName });
+  await syncModels(handle, loadFixtureModels());
+  const { package: pkg } = await createPackage({ handle, config }, { model: 'gpt-4', tokens: 5_000_000_000, description: 'bench' });
+  const { apiKey } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: pkg.id, free: true });
+  const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false });
+  process.once('SIGTERM', () => {
+    void daemon.stop().then(() => handle.close()).finally(() => process.exit(0));
+  });
+  announce({ url: daemon.url, key: apiKey });
+}
+
+// ---------------------------------------------------------------- load generator
+
+interface Target {
+  name: string;
+  origin: string;
+  path: string;
+  headers: Record<string, string>;
+  body: (stream: boolean) => string;
+}
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  n: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function load(target: Target, connections: number, seconds: number, stream: boolean): Promise<Result> {
+  const pool = new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const body = target.body(stream);
+  const headers = { 'content-type': 'application/json', ...target.headers };
+  const latencies: number[] = [];
+  let errors = 0;
+  const one = async (record: boolean) => {
+    const t0 = performance.now();
+    try {
+      const res = await pool.request({ origin: target.origin, path: target.path, method: 'POST', headers, body });
+      await res.body.text();
+      if (res.statusCode !== 200) errors++;
+    } catch {
+      errors++;
+    }
+    if (record) latencies.push(performance.now() - t0);
+  };
+  // warm-up: open the connections, JIT the paths
+  const warmUntil = performance.now() + 500;
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < warmUntil) await one(false);
+  }));
+  errors = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < deadline) await one(true);
+  }));
+  const elapsed = (performance.now() - start) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, n: latencies.length };
+}
+
+function startRole(role: string, arg?: string): Promise<{ child: ChildProcess; info: Record<string, string> }> {
+  // BENCH_PROFILE=DIR writes a CPU profile of the arb process there (node --cpu-prof)
+  const prof = role === 'arb' && process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, `--role=${role}`, ...(arg ? [arg] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /READY (\{.*\})\n/.exec(out);
+      if (m) resolve({ child, info: JSON.parse(m[1]) as Record<string, string> });
+    });
+    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const children: ChildProcess[] = [];
+  try {
+    const sim = await startRole('sim');
+    children.push(sim.child);
+    const bare = await startRole('bare', sim.info.url);
+    children.push(bare.child);
+    const arb = await startRole('arb', sim.info.url);
+    children.push(arb.child);
+    const simUrl = new URL(sim.info.url);
+    const targets: Target[] = [
+      { name: 'direct (simulator)', origin: simUrl.origin, path: `${simUrl.pathname}/chat/completions`, headers: {}, body: SIM_BODY },
+      { name: 'bare pass-through', origin: bare.info.url, path: '/chat/completions', headers: {}, body: SIM_BODY },
+      { name: 'arb', origin: arb.info.url, path: '/v1/chat/completions', headers: { authorization: `Bearer ${arb.info.key}` }, body: BODY },
+    ];
+    console.log(`proxy bench: ${SECONDS} s per measurement, ${COMPLETION_TOKENS} completion tokens per request, simulator without delays`);
+    for (const stream of [false, true]) {
+      const rows: Array<{ name: string; c1: Result; cN: Result }> = [];
+      for (const target of targets) {
+        const c1 = await load(target, 1, Math.max(2, SECONDS / 2), stream);
+        const cN = await load(target, CONNECTIONS, SECONDS, stream);
+        rows.push({ name: target.name, c1, cN });
+      }
+      console.log(`\n${stream ? 'streaming' : 'non-streaming'} chat completions`);
+      console.log(`${'target'.padEnd(20)} ${'req/s @1'.padStart(9)} ${'p50 @1'.padStart(9)} ${'p99 @1'.padStart(9)} ${`req/s @${CONNECTIONS}`.padStart(10)} ${`p50 @${CONNECTIONS}`.padStart(9)} ${`p99 @${CONNECTIONS}`.padStart(9)} ${'errors'.padStart(7)}`);
+      for (const r of rows) {
+        const ms = (v: number) => `${v.toFixed(2)} ms`.padStart(9);
+        console.log(`${r.name.padEnd(20)} ${r.c1.rps.toFixed(0).padStart(9)} ${ms(r.c1.p50)} ${ms(r.c1.p99)} ${r.cN.rps.toFixed(0).padStart(10)} ${ms(r.cN.p50)} ${ms(r.cN.p99)} ${String(r.c1.errors + r.cN.errors).padStart(7)}`);
+      }
+      const [direct, barePx, arbPx] = rows;
+      const ratio = arbPx.cN.rps / barePx.cN.rps;
+      const addedArb = arbPx.c1.p50 - direct.c1.p50;
+      const addedBare = barePx.c1.p50 - direct.c1.p50;
+      console.log(`  throughput @${CONNECTIONS}: arb / bare = ${ratio.toFixed(2)}× (goal ≥ 0.80×)  ${ratio >= 0.8 ? 'MET' : 'NOT MET'}; arb / direct = ${(arbPx.cN.rps / direct.cN.rps).toFixed(2)}×`);
+      console.log(`  added p50 @1 vs direct: arb +${addedArb.toFixed(2)} ms (goal ≤ 1 ms) ${addedArb <= 1 ? 'MET' : 'NOT MET'}; bare +${addedBare.toFixed(2)} ms; arb − bare = ${(addedArb - addedBare).toFixed(2)} ms`);
+    }
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  }
+}
+
+const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
+if (role === 'sim') await roleSimulator();
+else if (role === 'bare') await roleBare(process.argv[process.argv.indexOf(`--role=${role}`) + 1]);
+else if (role === 'arb') await roleArb(process.argv[process.argv.indexOf(`--role=${role}`) + 1]);
+else await main();
