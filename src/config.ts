@@ -14,6 +14,8 @@ export interface Config {
   openrouterBackupBaseUrl: string | undefined;
   webhookSecretToken: string | undefined;
   webhookUrl: string | undefined;
+  /** base URL customers use for the proxy (shown with their key); PUBLIC_BASE_URL, else WEBHOOK_URL */
+  publicBaseUrl: string | undefined;
   telegramApiRoot: string;
   dbName: string;
   databaseUrl: string | undefined;
@@ -44,6 +46,7 @@ export const CONFIG_VARIABLES = [
   ['OPENROUTER_BACKUP_BASE_URL', '', 'optional failover upstream base URL'],
   ['WEBHOOK_SECRET_TOKEN', '', 'required when WEBHOOK_URL is set; checked on every webhook call'],
   ['WEBHOOK_URL', '', 'public base URL; set = webhook mode (/telegram/webhook), unset = long polling'],
+  ['PUBLIC_BASE_URL', '', 'base URL customers point their OpenAI client at (shown with each key); default WEBHOOK_URL, else http://127.0.0.1:PORT'],
   ['TELEGRAM_API_ROOT', 'https://api.telegram.org', 'Bot API server'],
   ['DB_NAME', 'arbitrage.db', 'SQLite file'],
   ['DATABASE_URL', '', 'postgres://… to use PostgreSQL instead of SQLite'],
@@ -173,6 +176,7 @@ export function createConfig(env: Env): Config {
     openrouterBackupBaseUrl: url('OPENROUTER_BACKUP_BASE_URL', false),
     webhookSecretToken,
     webhookUrl,
+    publicBaseUrl: url('PUBLIC_BASE_URL', false) ?? webhookUrl,
     telegramApiRoot: url('TELEGRAM_API_ROOT', true) ?? def('TELEGRAM_API_ROOT'),
     dbName: text('DB_NAME'),
     databaseUrl,
