@@ -26,7 +26,7 @@ import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 
-/** What daemon/bot/index.ts provides (`createShopBot(deps)`). */
+/** The bot as the daemon uses it (daemon/bot/index.ts `createShopBot(deps)` provides it). */
 export interface ShopBot {
   handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
   start(): Promise<void> | void;
@@ -35,18 +35,25 @@ export interface ShopBot {
 }
 
 /** What the daemon hands the bot factory. */
-export interface ShopBotDeps {
+export interface DaemonBotDeps {
   config: Config;
   handle: DbHandle;
   logger: Logger;
-  openrouter: OpenRouterClient;
   instanceId: string;
+  /** the public base URL customers are given (WEBHOOK_URL, else the address the daemon listens on) */
+  publicBaseUrl: () => string | undefined;
 }
 
-export type ShopBotFactory = (deps: ShopBotDeps) => ShopBot | Promise<ShopBot>;
+export type ShopBotFactory = (deps: DaemonBotDeps) => ShopBot | Promise<ShopBot>;
 
-/** Runs the alert rules once; returns the alert texts to send to the admins. */
-export type AlertsRunner = (deps: { config: Config; handle: DbHandle; logger: Logger; openrouter: OpenRouterClient }) => Promise<string[]>;
+/** An alert that fires: a rule name (for de-duplication) and the text sent to the admins. */
+export interface FiringAlert {
+  rule: string;
+  message: string;
+}
+
+/** Runs the alert rules once; returns the rules that fire. */
+export type AlertsRunner = (deps: { config: Config; handle: DbHandle; logger: Logger; openrouter: OpenRouterClient }) => Promise<FiringAlert[]>;
 
 export interface StartDaemonOptions {
   config: Config;
@@ -135,6 +142,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       await unregisterInstance(handle, instance.instanceId);
     });
 
+    // statement journals of the group commit's savepoints stay in memory (no temp file per batch)
+    handle.sqlite?.pragma('temp_store = MEMORY');
     if (handle.sqlite && handle.file && options.backgroundCheckpoints !== false) {
       const checkpointer = startCheckpointer(handle.sqlite, handle.file, { logger });
       onStop('WAL checkpointer', () => checkpointer.stop());
@@ -222,47 +231,43 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     heartbeat.unref();
     onStop('heartbeat', () => clearInterval(heartbeat));
 
-    // The bot (only with TOKEN).
+    // The bot (only with TOKEN): built now so the webhook route exists, started once we listen.
+    let publicUrl: string | undefined;
     if (config.token && options.bot !== false) {
       try {
-        const factory = options.bot || (await loadBotFactory());
-        if (factory) {
-          bot = await factory({ config, handle, logger, openrouter, instanceId: instance.instanceId });
-          await bot.start();
-          botState = 'ok';
-          const b = bot;
-          onStop('bot', async () => {
-            botState = 'disabled';
-            await b.stop();
-          });
-        } else {
-          botState = 'error';
-          logger.error('TOKEN is set but the bot module (daemon/bot/index.js) is not available: running proxy-only');
-          print('warning: TOKEN is set but the bot is not available in this build; running proxy-only');
-        }
+        const factory: ShopBotFactory = options.bot || (await import('./bot/index.js')).createShopBot;
+        bot = await factory({ config, handle, logger, instanceId: instance.instanceId, publicBaseUrl: () => config.webhookUrl ?? publicUrl });
       } catch (err) {
         botState = 'error';
-        logger.error({ err }, 'the Telegram bot failed to start; the proxy keeps running');
-        print(`warning: the Telegram bot failed to start (${(err as Error).message}); the proxy keeps running`);
+        logger.error({ err }, 'the Telegram bot could not be built; the proxy keeps running');
+        print(`warning: the Telegram bot could not be built (${(err as Error).message}); the proxy keeps running`);
       }
     }
 
-    // Alert rules every 5 minutes (src/alerts, by the CLI engineer; `arb alerts` runs the same rules).
+    // Alert rules every 5 minutes (src/alerts; `arb alerts` runs the same rules on demand). A rule that
+    // starts firing is sent to the admins at once, then reminded hourly while it keeps firing.
     if (options.alerts !== false) {
-      const runner = options.alerts || (await loadAlertsRunner());
-      if (runner) {
-        const run = async () => {
-          try {
-            const texts = await runner({ config, handle, logger, openrouter });
-            for (const text of texts) await bot?.notifyAdmins(text);
-          } catch (err) {
-            logger.error({ err }, 'alert rules failed');
+      const runner = options.alerts || defaultAlertsRunner;
+      const lastSent = new Map<string, number>();
+      const run = async () => {
+        try {
+          const firing = await runner({ config, handle, logger, openrouter });
+          const now = Date.now();
+          for (const rule of [...lastSent.keys()]) if (!firing.some((f) => f.rule === rule)) lastSent.delete(rule);
+          for (const alert of firing) {
+            logger.warn({ alert: true, rule: alert.rule }, `alert: ${alert.message}`);
+            const sent = lastSent.get(alert.rule);
+            if (sent !== undefined && now - sent < 60 * 60_000) continue;
+            lastSent.set(alert.rule, now);
+            await bot?.notifyAdmins(`⚠️ ${alert.message}`);
           }
-        };
-        const timer = setInterval(() => void run(), options.alertsIntervalMs ?? 5 * 60_000);
-        timer.unref();
-        onStop('alerts', () => clearInterval(timer));
-      }
+        } catch (err) {
+          logger.error({ err }, 'alert rules failed');
+        }
+      };
+      const timer = setInterval(() => void run(), options.alertsIntervalMs ?? 5 * 60_000);
+      timer.unref();
+      onStop('alerts', () => clearInterval(timer));
     }
 
     // Listen.
@@ -276,7 +281,28 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     const addr = server.address() as AddressInfo;
     const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
     const url = `http://${shownHost}:${addr.port}`;
-    const mode = bot ? `with the Telegram bot (${config.webhookUrl ? 'webhook' : 'long polling'})` : 'proxy-only (no TOKEN: the Telegram bot is off)';
+    publicUrl = url;
+    if (bot) {
+      const b = bot;
+      try {
+        await b.start();
+        botState = 'ok';
+        onStop('bot', async () => {
+          botState = 'disabled';
+          await b.stop();
+        });
+      } catch (err) {
+        botState = 'error';
+        bot = undefined;
+        logger.error({ err }, 'the Telegram bot failed to start; the proxy keeps running');
+        print(`warning: the Telegram bot failed to start (${(err as Error).message}); the proxy keeps running`);
+      }
+    }
+    const mode = bot
+      ? `with the Telegram bot (${config.webhookUrl ? 'webhook' : 'long polling'})`
+      : config.token
+        ? 'proxy-only (the Telegram bot is not running; see the log)'
+        : 'proxy-only (no TOKEN: the Telegram bot is off)';
     logger.info({ instance_id: instance.instanceId, port: addr.port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${url}, ${mode}`);
     print(`arb daemon ${VERSION} listening on ${url} — ${mode}`);
     print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics`);
@@ -287,6 +313,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       stopped ??= (async () => {
         stopping = true;
         logger.info({ in_flight: proxy.inFlight }, 'shutting down: no new requests; draining in-flight requests');
+        // the bot stops taking updates now (its own drain runs alongside ours; stop() is idempotent)
+        const botStopping = Promise.resolve(bot?.stop()).catch((err: unknown) => logger.error({ err }, 'bot stop failed'));
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await Promise.race([proxy.idle(), sleep(drainTimeoutMs)]);
@@ -297,6 +325,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         }
         server.closeAllConnections();
         await Promise.race([closed, sleep(1_000)]);
+        await botStopping;
         for (const c of cleanups.reverse()) {
           try {
             await c.fn();
@@ -367,31 +396,13 @@ export function installSignalHandlers(daemon: Pick<Daemon, 'stop' | 'abortInFlig
   return uninstall;
 }
 
-// The bot and the alert rules are written by other parts of the project; they are loaded only when
-// needed, and the daemon runs without them when they are missing from a build.
-async function loadBotFactory(): Promise<ShopBotFactory | undefined> {
-  const specifier = './bot/index.js';
-  try {
-    const mod = (await import(specifier)) as { createShopBot?: ShopBotFactory };
-    return mod.createShopBot;
-  } catch (err) {
-    if (isModuleNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-async function loadAlertsRunner(): Promise<AlertsRunner | undefined> {
-  const specifier = '../src/alerts/index.js';
-  try {
-    const mod = (await import(specifier)) as { runAlertsForDaemon?: AlertsRunner };
-    return mod.runAlertsForDaemon;
-  } catch (err) {
-    if (isModuleNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-function isModuleNotFound(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
-}
+/** The alert rules of src/alerts (also behind `arb alerts`): the rules that fire and are not skipped. */
+const defaultAlertsRunner: AlertsRunner = async ({ config, handle, openrouter }) => {
+  const { evaluateAlerts } = await import('../src/alerts/alerts.js');
+  const results = await evaluateAlerts({
+    handle,
+    logDir: config.logDir,
+    creditRemainingMicros: config.openrouterApiKey ? () => openrouter.creditRemainingMicros() : undefined,
+  });
+  return results.filter((r) => !r.ok && !r.skipped).map((r) => ({ rule: r.rule, message: r.message }));
+};
