@@ -15,8 +15,8 @@ import { seedShop } from '../commands/support.js';
 
 const known = async () => Object.keys(await migrationProvider('sqlite').getMigrations()).sort();
 
-test('createBackup: verified copy, latest, SHA256SUMS that sha256sum -c accepts, --keep prunes the oldest', async (t) => {
-  const handle = await tempDb(t);
+test('createBackup (SQLite, VACUUM INTO): verified copy, latest, SHA256SUMS that sha256sum -c accepts, --keep prunes the oldest', async (t) => {
+  const handle = await tempDb(t, 'sqlite');
   await seedShop(handle);
   const dir = join(tempDir(t), 'backup');
   const stamps = ['2026-11-20T10:00:00Z', '2026-11-21T10:00:00Z', '2026-11-22T10:00:00Z'];
@@ -37,8 +37,8 @@ test('createBackup: verified copy, latest, SHA256SUMS that sha256sum -c accepts,
   assert.match(again.file, /arbitrage_20261122-100000-2\.db$/);
 });
 
-test('createBackup: an unwritable directory is an InputError naming the setting; nothing written', async (t) => {
-  const handle = await tempDb(t);
+test('createBackup (SQLite): an unwritable directory is an InputError naming the setting; nothing written', async (t) => {
+  const handle = await tempDb(t, 'sqlite');
   const base = tempDir(t);
   writeFileSync(join(base, 'a-file'), 'x');
   await assert.rejects(createBackup(handle, { dir: join(base, 'a-file', 'backup'), dirSource: '--dir' }), (e: unknown) => {
@@ -55,8 +55,8 @@ if (testDialects().includes('postgres')) {
   });
 }
 
-test('inspectBackup refuses corrupt, foreign, non-SQLite, tampered and newer-schema files', async (t) => {
-  const handle = await tempDb(t);
+test('inspectBackup (SQLite files) refuses corrupt, foreign, non-SQLite, tampered and newer-schema files', async (t) => {
+  const handle = await tempDb(t, 'sqlite');
   await seedShop(handle);
   const dir = tempDir(t);
   const good = await createBackup(handle, { dir: join(dir, 'backup') });

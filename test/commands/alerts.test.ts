@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { startSimulator } from '../../src/catalog/simulator.js';
 import { tempDir } from '../support/db.js';
-import { arbEnv, runArb, seedShop } from './support.js';
+import { arbEnvDb, runArb, seedShop } from './support.js';
 
 test('arb alerts: every rule evaluated; exit 1 while one fires (revenue today below $100), JSON and table', async (t) => {
   const sim = await startSimulator({ apiKey: 'sk-or-v1-alertscli00000', credits: { limit: 50, usage: 10 } });
   t.after(() => sim.close());
-  const env = arbEnv(tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: 'sk-or-v1-alertscli00000' });
-  const handle = await openAndMigrate({ dbName: env.dbFile });
+  const env = await arbEnvDb(t, tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: 'sk-or-v1-alertscli00000' });
+  const handle = await openAndMigrate(env.db);
   await seedShop(handle);
   await handle.close();
   const r = await runArb(['alerts', '--json'], env);

@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { openAndMigrate, openDb } from '../../src/db/dialect.js';
+import { openAndMigrate, openDb, type OpenDbOptions } from '../../src/db/dialect.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { addDays, toDbTime } from '../../src/time.js';
 import { tempDir } from '../support/db.js';
-import { arbEnv, runArb, seedShop } from './support.js';
+import { arbEnvDb, runArb, seedShop } from './support.js';
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
-  const env = arbEnv(tempDir(t));
-  const handle = await openAndMigrate({ dbName: env.dbFile });
+  const env = await arbEnvDb(t, tempDir(t));
+  const handle = await openAndMigrate(env.db);
   const shop = await seedShop(handle);
   // two keys past expiry, one of them half used
   await sql`update ai_token_allocations set expires_at = ${toDbTime(addDays(new Date(), -1))} where id in (${shop.allocations[0]}, ${shop.allocations[3]})`.execute(handle.db);
@@ -27,8 +27,8 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
   return { env, shop };
 }
 
-async function snapshot(dbFile: string) {
-  const h = openDb({ dbName: dbFile });
+async function snapshot(db: OpenDbOptions) {
+  const h = openDb(db);
   try {
     const statuses = (await h.db.selectFrom('ai_token_allocations').select(['id', 'status']).orderBy('id').execute()).map((r) => r.status);
     const balances = (await h.db.selectFrom('users').select(['telegram_id', 'balance']).orderBy('id').execute()).map((r) => [r.telegram_id, r.balance]);
@@ -41,7 +41,7 @@ async function snapshot(dbFile: string) {
 
 test('arb cleanup --dry-run lists what would change and changes nothing', async (t) => {
   const { env } = await setup(t);
-  const before = await snapshot(env.dbFile);
+  const before = await snapshot(env.db);
   const logsBefore = readdirSync(env.logDir).sort();
   const r = await runArb(['cleanup', '--dry-run', '--json'], env);
   assert.equal(r.code, 0, r.stderr);
@@ -51,7 +51,7 @@ test('arb cleanup --dry-run lists what would change and changes nothing', async 
   assert.deepEqual(doc.expired_keys.keys.map((k: { telegram_id: number }) => k.telegram_id).sort(), [1001, 1003]);
   assert.match(doc.expired_keys.keys[0].api_key, /^sk-arb-.{4}….{4}$/);
   assert.deepEqual(doc.logs.removed.map((f: { name: string }) => f.name), ['arbitrage-20260901-000000.log', 'arbitrage-20260902-000000.log']);
-  assert.deepEqual(await snapshot(env.dbFile), before);
+  assert.deepEqual(await snapshot(env.db), before);
   assert.deepEqual(readdirSync(env.logDir).sort(), logsBefore);
 
   const text = await runArb(['cleanup', '--dry-run'], env);
@@ -59,16 +59,16 @@ test('arb cleanup --dry-run lists what would change and changes nothing', async 
   assert.match(text.stdout, /^would expire 2 key\(s\) past expiry \(balances and the ledger are unchanged\)$/m);
   assert.match(text.stdout, /^would delete 2 rotated log file\(s\) older than 30 days/m);
   assert.match(text.stdout, /^dry run: nothing was changed$/m);
-  assert.deepEqual(await snapshot(env.dbFile), before);
+  assert.deepEqual(await snapshot(env.db), before);
 });
 
 test('arb cleanup: without a terminal, deleting logs needs --yes (exit 2, nothing changed); with --yes keys expire and money stays', async (t) => {
   const { env } = await setup(t);
-  const before = await snapshot(env.dbFile);
+  const before = await snapshot(env.db);
   const refused = await runArb(['cleanup'], env);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /^error: arb cleanup \(deleting 2 rotated log file\(s\) older than 30 days\) needs confirmation and there is no terminal to ask on; rerun with --yes/);
-  assert.deepEqual(await snapshot(env.dbFile), before);
+  assert.deepEqual(await snapshot(env.db), before);
   assert.ok(existsSync(join(env.logDir, 'arbitrage-20260901-000000.log')));
 
   const r = await runArb(['cleanup', '--yes', '--json'], env);
@@ -77,7 +77,7 @@ test('arb cleanup: without a terminal, deleting logs needs --yes (exit 2, nothin
   assert.equal(doc.dry_run, false);
   assert.equal(doc.expired_keys.count, 2);
   assert.equal(doc.logs.removed.length, 2);
-  const after = await snapshot(env.dbFile);
+  const after = await snapshot(env.db);
   assert.deepEqual(after.statuses, ['expired', 'active', 'active', 'expired']);
   assert.deepEqual(after.balances, before.balances, 'money stays');
   assert.equal(after.ledger, before.ledger);

@@ -3,20 +3,20 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { openAndMigrate, openDb } from '../../src/db/dialect.js';
+import { openAndMigrate, openDb, type OpenDbOptions } from '../../src/db/dialect.js';
 import { tempDir } from '../support/db.js';
-import { arbEnv, runArb, seedShop } from './support.js';
+import { arbEnvDb, runArb, seedShop } from './support.js';
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
-  const env = arbEnv(tempDir(t));
-  const handle = await openAndMigrate({ dbName: env.dbFile });
+  const env = await arbEnvDb(t, tempDir(t));
+  const handle = await openAndMigrate(env.db);
   const shop = await seedShop(handle);
   await handle.close();
   return { env, shop };
 }
 
-async function count(dbFile: string, table: 'transactions' | 'ai_token_allocations'): Promise<number> {
-  const h = openDb({ dbName: dbFile });
+async function count(db: OpenDbOptions, table: 'transactions' | 'ai_token_allocations'): Promise<number> {
+  const h = openDb(db);
   try {
     return Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(h.db)).rows[0].n);
   } finally {
@@ -51,7 +51,7 @@ test('arb keys list: masked keys only, filter by user, JSON and table', async (t
 test('arb keys revoke: by a prefix of the full key or of the masked form; ambiguous and unknown prefixes are exit 2', async (t) => {
   const { env, shop } = await setup(t);
   // make keys 1 and 2 look alike in their masked form
-  const h = openDb({ dbName: env.dbFile });
+  const h = openDb(env.db);
   const k1 = (await h.db.selectFrom('ai_token_allocations').select('api_key').where('id', '=', shop.allocations[0]).executeTakeFirstOrThrow()).api_key;
   const head = k1.split('…')[0];
   await h.db.updateTable('ai_token_allocations').set({ api_key: `${head}…zzzz` }).where('id', '=', shop.allocations[1]).execute();
@@ -97,8 +97,8 @@ test('arb keys revoke: by a prefix of the full key or of the masked form; ambigu
 
 test('arb keys issue: sells from the balance or grants with --free, prints the key once; bad input changes nothing', async (t) => {
   const { env, shop } = await setup(t);
-  const ledger = await count(env.dbFile, 'transactions');
-  const allocations = await count(env.dbFile, 'ai_token_allocations');
+  const ledger = await count(env.db, 'transactions');
+  const allocations = await count(env.db, 'ai_token_allocations');
 
   const poor = await runArb(['keys', 'issue', '1002', String(shop.gpt4PackageId)], env);
   assert.equal(poor.code, 2);
@@ -112,8 +112,8 @@ test('arb keys issue: sells from the balance or grants with --free, prints the k
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
   }
-  assert.equal(await count(env.dbFile, 'transactions'), ledger);
-  assert.equal(await count(env.dbFile, 'ai_token_allocations'), allocations);
+  assert.equal(await count(env.db, 'transactions'), ledger);
+  assert.equal(await count(env.db, 'ai_token_allocations'), allocations);
 
   const sold = await runArb(['keys', 'issue', '1002', String(shop.claudePackageId)], env);
   assert.equal(sold.code, 0, sold.stderr);

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { startSimulator } from '../../src/catalog/simulator.js';
 import { loadFixtureModels } from '../../src/catalog/fixture.js';
 import { tempDir } from '../support/db.js';
-import { arbEnv, runArb } from './support.js';
+import { arbEnvDb, runArb } from './support.js';
 
 const KEY = 'sk-or-v1-modelscli0000000';
 
 test('arb models: empty catalog hint; --sync from OpenRouter; market analysis filtered by query', async (t) => {
   const sim = await startSimulator({ apiKey: KEY });
   t.after(() => sim.close());
-  const env = arbEnv(tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: KEY });
+  const env = await arbEnvDb(t, tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: KEY });
 
   const empty = await runArb(['models'], env);
   assert.equal(empty.code, 0, empty.stderr);
@@ -40,7 +40,7 @@ test('arb models: empty catalog hint; --sync from OpenRouter; market analysis fi
 test('arb models --sync reports price changes and puts packages on hold (margin, gone); nothing deleted', async (t) => {
   const sim = await startSimulator({ apiKey: KEY });
   t.after(() => sim.close());
-  const env = arbEnv(tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: KEY });
+  const env = await arbEnvDb(t, tempDir(t), { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: KEY });
   assert.equal((await runArb(['models', '--sync', '--json'], env)).code, 0);
   assert.equal((await runArb(['package', 'create', 'gpt-4', '100000', 'GPT-4 100k'], env)).code, 0);
   assert.equal((await runArb(['package', 'create', 'claude-3-haiku', '1000000', 'Haiku 1M'], env)).code, 0);
@@ -66,7 +66,7 @@ test('arb models --sync reports price changes and puts packages on hold (margin,
 });
 
 test('arb models --sync with OpenRouter unreachable: exit 1, catalog unchanged', async (t) => {
-  const env = arbEnv(tempDir(t), { OPENROUTER_API_KEY: KEY });
+  const env = await arbEnvDb(t, tempDir(t), { OPENROUTER_API_KEY: KEY });
   const r = await runArb(['models', '--sync'], env);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^error: OpenRouter GET \/models failed: /);

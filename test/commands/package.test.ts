@@ -2,21 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openAndMigrate, openDb } from '../../src/db/dialect.js';
+import { openAndMigrate, openDb, type OpenDbOptions } from '../../src/db/dialect.js';
 import { tempDir } from '../support/db.js';
 import { seedCatalog } from '../support/seed.js';
-import { arbEnv, ROOT, runArb } from './support.js';
+import { arbEnvDb, ROOT, runArb } from './support.js';
 
 async function withCatalog(t: Parameters<typeof tempDir>[0]) {
-  const env = arbEnv(tempDir(t));
-  const handle = await openAndMigrate({ dbName: env.dbFile });
+  const env = await arbEnvDb(t, tempDir(t));
+  const handle = await openAndMigrate(env.db);
   await seedCatalog(handle);
   await handle.close();
   return env;
 }
 
-async function packageCount(dbFile: string): Promise<number> {
-  const h = openDb({ dbName: dbFile });
+async function packageCount(db: OpenDbOptions): Promise<number> {
+  const h = openDb(db);
   try {
     return (await h.db.selectFrom('ai_token_packages').select('id').execute()).length;
   } finally {
@@ -90,7 +90,7 @@ test('arb package create: bad input is one line naming the field and the fix, ex
     assert.match(r.stderr, message, args.join(' '));
     assert.equal(r.stdout, '');
   }
-  assert.equal(await packageCount(env.dbFile), 0);
+  assert.equal(await packageCount(env.db), 0);
 });
 
 test('arb package import: the manual example file is refused whole (item 2, model), the valid one dry-runs then imports', async (t) => {
@@ -98,7 +98,7 @@ test('arb package import: the manual example file is refused whole (item 2, mode
   const refused = await runArb(['package', 'import', join(ROOT, 'fixtures', 'packages-example.json')], env);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /^error: package import refused, nothing was imported: 1 of 3 items is invalid\n {2}item 2 \(claude-3-sonnet\): model: /);
-  assert.equal(await packageCount(env.dbFile), 0);
+  assert.equal(await packageCount(env.db), 0);
   const refusedJson = await runArb(['package', 'import', join(ROOT, 'fixtures', 'packages-example.json'), '--json'], env);
   assert.equal(refusedJson.code, 2);
   const problems = JSON.parse(refusedJson.stdout).problems;
@@ -109,14 +109,14 @@ test('arb package import: the manual example file is refused whole (item 2, mode
   assert.match(dry.stdout, /│ +- │ openai\/gpt-4 +│ +100,000 │ +\$3\.00 │ +\$3\.75 │ +25\.0 % │ +30 │ yes +│ GPT-4 Premium Access - 100k tokens +│/);
   assert.match(dry.stdout, /│ +- │ openai\/gpt-3\.5-turbo +│ +1,000,000 │ +\$0\.50 │ +\$0\.60 │ +20\.0 % │ +60 │/);
   assert.match(dry.stdout, /^dry run: 2 package\(s\) valid and priced; nothing was stored$/m);
-  assert.equal(await packageCount(env.dbFile), 0);
+  assert.equal(await packageCount(env.db), 0);
 
   const imported = await runArb(['package', 'import', join(ROOT, 'fixtures', 'packages-valid.json'), '--json'], env);
   assert.equal(imported.code, 0, imported.stderr);
   const doc = JSON.parse(imported.stdout);
   assert.equal(doc.imported, true);
   assert.deepEqual(doc.packages.map((p: { id: number; price_micros: number }) => [p.id, p.price_micros]), [[1, 3_750_000], [2, 600_000]]);
-  assert.equal(await packageCount(env.dbFile), 2);
+  assert.equal(await packageCount(env.db), 2);
 
   writeFileSync(join(env.dir, 'broken.json'), '[{"model": "gpt-4", ');
   writeFileSync(join(env.dir, 'bad-items.json'), JSON.stringify([{ model: 'gpt-4', tokens: 100000, description: 'ok' }, { model: 'gpt-4', tokens: -5, description: 'neg', colour: 'red' }]));
@@ -129,7 +129,7 @@ test('arb package import: the manual example file is refused whole (item 2, mode
     assert.equal(r.code, 2, `${file}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
-  assert.equal(await packageCount(env.dbFile), 2);
+  assert.equal(await packageCount(env.db), 2);
 });
 
 test('arb package list / disable / enable / reprice', async (t) => {

@@ -7,11 +7,11 @@ import { createLogger } from '../../src/logger.js';
 import { refundAllocation } from '../../src/ledger/ledger.js';
 import { startSimulator } from '../../src/catalog/simulator.js';
 import { tempDir } from '../support/db.js';
-import { arbEnv, runArb, seedShop, ROOT } from './support.js';
+import { arbEnvDb, runArb, seedShop, ROOT } from './support.js';
 
 async function seeded(t: Parameters<typeof tempDir>[0], extra: Record<string, string> = {}) {
-  const env = arbEnv(tempDir(t), extra);
-  const handle = await openAndMigrate({ dbName: env.dbFile });
+  const env = await arbEnvDb(t, tempDir(t), extra);
+  const handle = await openAndMigrate(env.db);
   const logger = createLogger({ logDir: env.logDir, process: 'test' });
   const shop = await seedShop(handle, logger);
   await refundAllocation({ handle, logger }, { allocationId: shop.allocations[1] });
@@ -63,7 +63,7 @@ test('arb stats (not a TTY): plain tables; --since windows; OpenRouter credit fr
 });
 
 test('arb stats: a bad --since is exit 2 naming the option and the fix', async (t) => {
-  const env = arbEnv(tempDir(t));
+  const env = await arbEnvDb(t, tempDir(t));
   const r = await runArb(['stats', '--since', 'yesterday'], env);
   assert.equal(r.code, 2);
   assert.equal(r.stderr.trim(), 'error: --since: "yesterday" is not a time window; use 24h, 7d, 30d, all or a date like 2026-01-31');

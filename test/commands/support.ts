@@ -1,13 +1,15 @@
 /**
  * Helpers for the spawned-CLI tests (one file per command group): run `node bin/arb.js …` with
  * ARB_FROM_SOURCE=1 in a temp cwd whose DB_NAME / LOG_DIR / BACKUP_DIR point into a temp dir, and a
- * small shop seeded through the real ledger.
+ * small shop seeded through the real ledger. `arbEnvDb` follows the suite's dialect (a fresh PostgreSQL
+ * database via DATABASE_URL when ARB_TEST_DIALECT=postgres); `arbEnv` is always SQLite (for SQLite-only tests).
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import type { DbHandle } from '../../src/db/dialect.js';
+import type { DbHandle, OpenDbOptions } from '../../src/db/dialect.js';
+import { tempDbEnv } from '../support/db.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { toDbTime } from '../../src/time.js';
 import type { Logger } from '../../src/logger.js';
@@ -18,7 +20,10 @@ export const ARB = join(ROOT, 'bin', 'arb.js');
 export interface ArbEnv {
   dir: string;
   env: NodeJS.ProcessEnv;
+  /** the SQLite file (DB_NAME); unused when `db` is PostgreSQL */
   dbFile: string;
+  /** how the test opens the same database the CLI uses */
+  db: OpenDbOptions;
   logDir: string;
   backupDir: string;
 }
@@ -38,7 +43,15 @@ export function arbEnv(dir: string, extra: Record<string, string> = {}): ArbEnv 
     OPENROUTER_BASE_URL: 'http://127.0.0.1:9/api/v1',
     ...extra,
   };
-  return { dir, env, dbFile, logDir, backupDir };
+  return { dir, env, dbFile, logDir, backupDir, db: { dbName: dbFile } };
+}
+
+/** Like arbEnv, on the suite's default test dialect (SQLite, or PostgreSQL with ARB_TEST_DIALECT=postgres). */
+export async function arbEnvDb(t: { after: (fn: () => Promise<void>) => void }, dir: string, extra: Record<string, string> = {}): Promise<ArbEnv> {
+  const base = arbEnv(dir, extra);
+  const dbEnv = await tempDbEnv(t, dir);
+  if (!dbEnv.DATABASE_URL) return base;
+  return { ...base, env: { ...base.env, DATABASE_URL: dbEnv.DATABASE_URL }, db: { databaseUrl: dbEnv.DATABASE_URL, poolSize: 2 } };
 }
 
 export interface ArbResult {

@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { refundAllocation } from '../../src/ledger/ledger.js';
 import { tempDir } from '../support/db.js';
-import { arbEnv, runArb, seedShop } from './support.js';
+import { arbEnvDb, runArb, seedShop } from './support.js';
 
 test('arb user list: balances, keys and money in/out per customer', async (t) => {
-  const env = arbEnv(tempDir(t));
+  const env = await arbEnvDb(t, tempDir(t));
   const empty = await runArb(['user', 'list'], env);
   assert.equal(empty.code, 0, empty.stderr);
   assert.equal(empty.stdout, 'no customers yet\n');
 
-  const handle = await openAndMigrate({ dbName: env.dbFile });
+  const handle = await openAndMigrate(env.db);
   const shop = await seedShop(handle);
   await refundAllocation({ handle }, { allocationId: shop.allocations[2] });
   await handle.close();

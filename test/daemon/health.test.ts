@@ -31,7 +31,7 @@ test('GET /health: 200 with every check; 503 "error" when the database fails', a
   assert.equal(degraded.checks.openrouter, 'error');
   await other.stop();
 
-  stack.handle.sqlite!.close(); // the database goes away under the running daemon
+  await stack.handle.close(); // the database goes away under the running daemon (SQLite or PostgreSQL)
   const down = await fetch(`${stack.daemon.url}/health`);
   assert.equal(down.status, 503);
   const downBody = (await down.json()) as { status: string; checks: Record<string, string> };
