@@ -8,7 +8,7 @@ import { openAndMigrate, openDb } from '../../src/db/dialect.js';
 import { creditUser } from '../../src/ledger/ledger.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { tempDir } from '../support/db.js';
-import { arbEnv, runArb, seedShop } from './support.js';
+import { arbEnv, runArb, runArbOnTty, seedShop } from './support.js';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -148,4 +148,23 @@ test('arb restore refuses while a daemon heartbeat is fresh', async (t) => {
   const r = await runArb(['restore', 'latest', '--yes'], env);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^error: the daemon is running on this database \(pid \d+ on some-other-host, heartbeat .* UTC\); stop it first/);
+});
+
+test('arb restore on a terminal: the confirmation screen; "n" changes nothing, "y" restores', async (t) => {
+  const env = arbEnv(tempDir(t));
+  const handle = await openAndMigrate({ dbName: env.dbFile });
+  await seedShop(handle);
+  await handle.close();
+  assert.equal((await runArb(['backup'], env)).code, 0);
+  const before = sha(env.dbFile);
+  const no = await runArbOnTty(['restore', 'latest'], env, { waitFor: '(y/N)', answer: 'n' });
+  assert.equal(no.code, 1, no.output);
+  assert.match(no.output, /Replace arbitrage\.db with arbitrage_latest\.db\?/);
+  assert.match(no.output, /schema \d{8}_\d{6}_\w+, 3 users, \d+ ledger rows, 4 keys, 4 usage events/);
+  assert.match(no.output, /restore cancelled; nothing was changed/);
+  assert.equal(sha(env.dbFile), before);
+  const yes = await runArbOnTty(['restore', 'latest'], env, { waitFor: '(y/N)', answer: 'y' });
+  assert.equal(yes.code, 0, yes.output);
+  assert.match(yes.output, /✔.*Replace the database/);
+  assert.match(yes.output, /the previous database is kept as .*\.pre-restore/);
 });

@@ -74,6 +74,29 @@ export function runArb(args: readonly string[], env: ArbEnv, opts: { input?: str
   });
 }
 
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), as an operator would; when the output shows
+ * `waitFor`, types `answer`. Resolves with everything the terminal showed.
+ */
+export function runArbOnTty(args: readonly string[], env: ArbEnv, opts: { waitFor?: string; answer?: string } = {}): Promise<{ code: number; output: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const quoted = [process.execPath, ARB, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = spawn('script', ['-qec', quoted, '/dev/null'], { cwd: env.dir, env: { ...env.env, TERM: 'xterm', COLUMNS: '120' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let answered = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+      if (!answered && opts.waitFor && opts.answer !== undefined && output.includes(opts.waitFor)) {
+        answered = true;
+        child.stdin.write(opts.answer);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code: code ?? 1, output }));
+  });
+}
+
 export const GPT4 = { model: 'openai/gpt-4', promptRate: 30_000_000, completionRate: 60_000_000 };
 export const CLAUDE = { model: 'anthropic/claude-3-haiku', promptRate: 250_000, completionRate: 1_250_000 };
 
