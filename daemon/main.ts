@@ -18,6 +18,8 @@ import { openRouterClientFromConfig, type OpenRouterClient } from '../src/catalo
 import { createMeteringStore } from '../src/metering/store.js';
 import { heartbeatInstance, newInstanceId, recoverOrphanedHolds, registerInstance, unregisterInstance, type InstanceInfo } from '../src/metering/instances.js';
 import { VERSION } from '../src/version.js';
+import { startLeaderElection, type Leadership } from '../src/scale/leader.js';
+import { countLiveInstances } from '../src/scale/replicas.js';
 import { createChatUpstream, type ChatUpstreamOptions } from './http/upstream.js';
 import { createProxy, type Proxy } from './http/proxy.js';
 import { createProxyLimits } from './http/limits.js';
@@ -42,6 +44,8 @@ export interface DaemonBotDeps {
   instanceId: string;
   /** the public base URL customers are given (WEBHOOK_URL, else the address the daemon listens on) */
   publicBaseUrl: () => string | undefined;
+  /** with replicas only the leader long-polls Telegram (src/scale/leader.ts) */
+  leadership: Leadership;
 }
 
 export type ShopBotFactory = (deps: DaemonBotDeps) => ShopBot | Promise<ShopBot>;
@@ -73,6 +77,8 @@ export interface StartDaemonOptions {
   /** an instance whose heartbeat is older than this is gone, default 60 s */
   staleAfterMs?: number;
   alertsIntervalMs?: number;
+  /** the leader lease (Telegram long polling, alert rules) expires after this, default 15 s */
+  leaderLeaseMs?: number;
   /** upstream client overrides (timeouts, pool size) */
   upstream?: Partial<ChatUpstreamOptions>;
   /** the bot factory (default: daemon/bot/index.js createShopBot when TOKEN is set); false disables the bot */
@@ -141,6 +147,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       if (left.reservations > 0) logger.warn({ reservations: left.reservations, tokens: left.tokens }, 'released holds left by failed settlements');
       await unregisterInstance(handle, instance.instanceId);
     });
+    // One replica, the lease holder, does the work that must happen once: Telegram long polling, alert rules.
+    const leadership = await startLeaderElection(handle, { name: 'daemon-leader', holder: instance.instanceId, ttlMs: options.leaderLeaseMs, logger });
+    onStop('leader lease', () => leadership.stop());
 
     // statement journals of the group commit's savepoints stay in memory (no temp file per batch)
     handle.sqlite?.pragma('temp_store = MEMORY');
@@ -157,6 +166,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         password: config.redis.password,
         maxRetriesPerRequest: 1,
         enableOfflineQueue: false,
+        commandTimeout: 1_000, // a hung Redis counts as down: the limits fall back instead of stalling requests
         lazyConnect: false,
       });
       redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error (rate limits fall back to this process)'));
@@ -195,7 +205,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
 
     const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
     const store = createMeteringStore(handle);
-    const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis });
+    const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis, replicas: () => countLiveInstances(handle, options.staleAfterMs), logger });
     const proxy = createProxy({ store, upstream, limits, metrics, logger, instanceId: instance.instanceId, rateLimitRpm: config.rateLimitRpm });
     const health = createHealth({
       handle,
@@ -205,6 +215,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       instanceId: instance.instanceId,
       inFlight: () => proxy.inFlight,
       startedAt,
+      leader: () => leadership.isLeader,
+      rateLimits: () => limits.mode(),
     });
     const server: Server = createHttpServer({
       proxy,
@@ -236,7 +248,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     if (config.token && options.bot !== false) {
       try {
         const factory: ShopBotFactory = options.bot || (await import('./bot/index.js')).createShopBot;
-        bot = await factory({ config, handle, logger, instanceId: instance.instanceId, publicBaseUrl: () => config.webhookUrl ?? publicUrl });
+        bot = await factory({ config, handle, logger, instanceId: instance.instanceId, publicBaseUrl: () => config.webhookUrl ?? publicUrl, leadership });
       } catch (err) {
         botState = 'error';
         logger.error({ err }, 'the Telegram bot could not be built; the proxy keeps running');
@@ -250,6 +262,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       const runner = options.alerts || defaultAlertsRunner;
       const lastSent = new Map<string, number>();
       const run = async () => {
+        if (!leadership.isLeader) return; // the leader replica runs the rules for the whole cluster
         try {
           const firing = await runner({ config, handle, logger, openrouter });
           const now = Date.now();

@@ -5,7 +5,9 @@
  *
  * Modes: with WEBHOOK_URL, `start()` registers `${WEBHOOK_URL}/telegram/webhook` (secret token, allowed
  * updates incl. pre_checkout_query) and the daemon's HTTP server passes requests to `handleWebhook`;
- * without it, `start()` long-polls getUpdates.
+ * without it, `start()` long-polls getUpdates — with several daemon replicas only the one holding the
+ * leader lease (`deps.leadership`, src/scale/leader.ts) polls, since Telegram allows one getUpdates
+ * consumer per bot; the others take over when it goes away.
  *
  * The base URL shown to customers with their key is `publicBaseUrl` (deps), else WEBHOOK_URL (the public
  * address of the same daemon), else `http://127.0.0.1:PORT`, followed by `/v1`.
@@ -17,6 +19,7 @@ import type { Config } from '../../src/config.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { InputError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
+import type { Leadership } from '../../src/scale/leader.js';
 import { addDays, toDbTime } from '../../src/time.js';
 import { apiErrorPolicy, isUnreachableUser, type ApiErrorPolicyOptions } from './api-errors.js';
 import type { ShopContext, ShopServices } from './context.js';
@@ -68,6 +71,10 @@ export interface ShopBotDeps {
   pollingTimeoutSeconds?: number;
   apiRetry?: Omit<ApiErrorPolicyOptions, 'logger'>;
   now?: () => Date;
+  /** polling mode with daemon replicas: long-poll only while this replica is the leader (default: always poll) */
+  leadership?: Pick<Leadership, 'isLeader' | 'onChange'>;
+  /** polling under `leadership`: wait before restarting polling that failed while leading, default 5 s */
+  pollingRetryMs?: number;
 }
 
 export interface ShopBot {
@@ -183,6 +190,8 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
   let started = false;
   let stopping: Promise<void> | undefined;
   let polling: Promise<void> | undefined;
+  let pollRetryTimer: NodeJS.Timeout | undefined;
+  let unsubscribeLeadership: (() => void) | undefined;
   let alertTimer: NodeJS.Timeout | undefined;
   let alertsRunning: Promise<number> | undefined;
   const inFlight = new Set<Promise<unknown>>();
@@ -221,6 +230,69 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     }
   };
 
+  /** starts long polling; resolves once getUpdates runs (rejects when it cannot start) */
+  const startPolling = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (polling) return resolve();
+      let running = false;
+      const run: Promise<void> = bot
+        .start({
+          allowed_updates: [...ALLOWED_UPDATES],
+          drop_pending_updates: false,
+          timeout: deps.pollingTimeoutSeconds ?? 30,
+          onStart: () => {
+            running = true;
+            resolve();
+          },
+        })
+        .catch((err) => {
+          if (!running) return reject(err);
+          if (deps.leadership?.isLeader && !stopping) {
+            // e.g. 409 while another replica's last getUpdates was still open during a hand-over
+            logger.error({ error: describeError(err) }, 'telegram long polling stopped with an error; this replica leads, so it polls again shortly');
+            schedulePollRetry();
+          } else {
+            logger.critical({ error: describeError(err) }, 'telegram long polling stopped with an error');
+          }
+        })
+        .finally(() => {
+          if (polling === run) polling = undefined;
+        });
+      polling = run;
+    });
+
+  const stopPolling = async () => {
+    const running = polling;
+    if (!running) return;
+    try {
+      await bot.stop();
+    } catch (err) {
+      logger.warn({ error: describeError(err) }, 'could not confirm the last update to Telegram on stop');
+    }
+    await running;
+  };
+
+  /** leadership mode: poll while this replica leads, retrying a failed start */
+  const pollWhileLeader = async () => {
+    if (stopping || !deps.leadership?.isLeader || polling) return;
+    try {
+      await startPolling();
+      logger.info({ mode, bot: bot.botInfo.username }, 'telegram long polling started (this replica is the leader)');
+    } catch (err) {
+      logger.error({ error: describeError(err) }, 'telegram long polling could not start; retrying shortly');
+      schedulePollRetry();
+    }
+  };
+
+  function schedulePollRetry() {
+    if (pollRetryTimer || stopping) return;
+    pollRetryTimer = setTimeout(() => {
+      pollRetryTimer = undefined;
+      void pollWhileLeader();
+    }, deps.pollingRetryMs ?? 5_000);
+    pollRetryTimer.unref();
+  }
+
   const commands = (t: Locale) => [
     { command: 'start', description: t.btn.mainMenu.replace(/^\S+\s/, '') },
     { command: 'help', description: t.btn.help.replace(/^\S+\s/, '') },
@@ -257,24 +329,17 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
         const url = `${config.webhookUrl}${TELEGRAM_WEBHOOK_PATH}`;
         await bot.api.setWebhook(url, { secret_token: config.webhookSecretToken, allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false });
         logger.info({ mode, webhook_url: url, bot: bot.botInfo.username }, 'telegram bot started (webhook)');
+      } else if (deps.leadership) {
+        const leadership = deps.leadership;
+        unsubscribeLeadership = leadership.onChange((leader) => (leader ? pollWhileLeader() : stopPolling()));
+        if (leadership.isLeader) {
+          await startPolling();
+          logger.info({ mode, bot: bot.botInfo.username }, 'telegram bot started (long polling; this replica is the leader)');
+        } else {
+          logger.info({ mode, bot: bot.botInfo.username }, 'telegram bot started (standby: another replica long-polls; this one takes over if it goes away)');
+        }
       } else {
-        await new Promise<void>((resolve, reject) => {
-          let running = false;
-          polling = bot
-            .start({
-              allowed_updates: [...ALLOWED_UPDATES],
-              drop_pending_updates: false,
-              timeout: deps.pollingTimeoutSeconds ?? 30,
-              onStart: () => {
-                running = true;
-                resolve();
-              },
-            })
-            .catch((err) => {
-              if (!running) return reject(err);
-              logger.critical({ error: describeError(err) }, 'telegram long polling stopped with an error');
-            });
-        });
+        await startPolling();
         logger.info({ mode, bot: bot.botInfo.username }, 'telegram bot started (long polling)');
       }
       const interval = deps.customerAlertIntervalMs ?? 10 * 60_000;
@@ -287,14 +352,9 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     stop() {
       stopping ??= (async () => {
         if (alertTimer) clearInterval(alertTimer);
-        if (polling) {
-          try {
-            await bot.stop();
-          } catch (err) {
-            logger.warn({ error: describeError(err) }, 'could not confirm the last update to Telegram on stop');
-          }
-          await polling;
-        }
+        unsubscribeLeadership?.();
+        if (pollRetryTimer) clearTimeout(pollRetryTimer);
+        await stopPolling();
         await Promise.allSettled([...inFlight]);
         if (alertsRunning) await alertsRunning.catch(() => 0);
         logger.info({ mode }, 'telegram bot stopped');

@@ -21,6 +21,10 @@ export interface HealthReport {
   uptime_s: number;
   instance_id: string;
   in_flight: number;
+  /** replicas: whether this one holds the leader lease (Telegram long polling, alert rules) */
+  leader?: boolean;
+  /** where the rate-limit counters live: redis (shared), fallback (Redis unreachable: per replica, RATE_LIMIT_RPM ÷ replicas), memory */
+  rate_limits?: string;
 }
 
 export interface HealthDeps {
@@ -32,6 +36,8 @@ export interface HealthDeps {
   instanceId: string;
   inFlight: () => number;
   startedAt: number;
+  leader?: () => boolean;
+  rateLimits?: () => string;
   /** how long an OpenRouter probe result is reused, default 30 s */
   openrouterCacheMs?: number;
   timeoutMs?: number;
@@ -101,7 +107,7 @@ export function createHealth(deps: HealthDeps): Health {
       const tg: CheckState = deps.telegram ? deps.telegram() : 'disabled';
       const errors: Record<string, string> = {};
       if (db.error) errors.database = db.error;
-      if (rd.error) errors.redis = rd.error;
+      if (rd.error) errors.redis = `${rd.error} (rate limits: per-replica fallback, RATE_LIMIT_RPM divided by the live replicas)`;
       if (or.error) errors.openrouter = or.error;
       if (tg === 'error') errors.telegram = 'the bot is not running';
       // Only the database decides the probe: without it nothing works; the other checks are informative.
@@ -114,6 +120,8 @@ export function createHealth(deps: HealthDeps): Health {
         uptime_s: Math.floor((Date.now() - deps.startedAt) / 1000),
         instance_id: deps.instanceId,
         in_flight: deps.inFlight(),
+        ...(deps.leader ? { leader: deps.leader() } : {}),
+        ...(deps.rateLimits ? { rate_limits: deps.rateLimits() } : {}),
       };
       return { httpStatus: status === 'error' ? 503 : 200, report };
     },
