@@ -15,7 +15,7 @@ import { configSecrets } from '../src/config.js';
 import { openAndMigrate, type DbHandle } from '../src/db/dialect.js';
 import { closeLogger, createLogger, type Logger } from '../src/logger.js';
 import { openRouterClientFromConfig, type OpenRouterClient } from '../src/catalog/openrouter.js';
-import { createMeteringStore } from '../src/metering/store.js';
+import { createMeteringStore, releaseHolds } from '../src/metering/store.js';
 import { heartbeatInstance, newInstanceId, recoverOrphanedHolds, registerInstance, unregisterInstance, type InstanceInfo } from '../src/metering/instances.js';
 import { VERSION } from '../src/version.js';
 import { startLeaderElection, type Leadership } from '../src/scale/leader.js';
@@ -112,10 +112,19 @@ export interface Daemon {
   abortInFlight(): void;
 }
 
-const sleep = (ms: number) =>
-  new Promise<void>((r) => {
-    setTimeout(r, ms).unref();
-  });
+/**
+ * Waits for `p` at most `ms`. The timer keeps the process alive (a shutdown waits its bounded time even
+ * when nothing else is pending) and is cleared as soon as `p` settles.
+ */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/** Longest a single shutdown step (closing the bot, the upstream pool, the database, …) may take. */
+const STEP_TIMEOUT_MS = 5_000;
 
 /** Builds and starts the daemon. */
 export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
@@ -143,7 +152,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     }
     await registerInstance(handle, instance);
     onStop('instance', async () => {
-      const left = await createMeteringStore(handle).releaseHolds([instance.instanceId]);
+      const left = await releaseHolds(handle, [instance.instanceId]);
       if (left.reservations > 0) logger.warn({ reservations: left.reservations, tokens: left.tokens }, 'released holds left by failed settlements');
       await unregisterInstance(handle, instance.instanceId);
     });
@@ -330,21 +339,21 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         const botStopping = Promise.resolve(bot?.stop()).catch((err: unknown) => logger.error({ err }, 'bot stop failed'));
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await Promise.race([proxy.idle(), sleep(drainTimeoutMs)]);
+        await within(proxy.idle(), drainTimeoutMs);
         if (proxy.inFlight > 0) {
           logger.warn({ in_flight: proxy.inFlight }, `requests still running after ${drainTimeoutMs} ms: aborting them (each is charged for what it delivered)`);
           proxy.abortAll();
-          await Promise.race([proxy.idle(), sleep(5_000)]);
+          await within(proxy.idle(), 5_000);
         }
         server.closeAllConnections();
-        await Promise.race([closed, sleep(1_000)]);
+        await within(closed, 1_000);
         await botStopping;
         for (const c of cleanups.reverse()) {
-          try {
-            await c.fn();
-          } catch (err) {
-            logger.error({ err, step: c.name }, 'shutdown step failed');
-          }
+          // every step is bounded: a stuck step is logged and the shutdown goes on
+          const step = Promise.resolve()
+            .then(c.fn)
+            .catch((err: unknown) => logger.error({ err, step: c.name }, 'shutdown step failed'));
+          if (!(await within(step, STEP_TIMEOUT_MS))) logger.error({ step: c.name }, `shutdown step did not finish within ${STEP_TIMEOUT_MS} ms; going on`);
         }
         logger.info('arb daemon stopped');
         if (ownsLogger) await closeLogger(logger);

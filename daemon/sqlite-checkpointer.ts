@@ -56,12 +56,14 @@ export function startCheckpointer(connection: BetterSqlite3.Database, file: stri
       /* connection closed */
     }
   });
+  let exited = false;
+  worker.once('exit', () => (exited = true));
   let stopped: Promise<void> | undefined;
   return {
     stop() {
       stopped ??= new Promise<void>((resolve) => {
+        if (exited) return resolve();
         const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 5_000);
-        timer.unref();
         worker.on('message', (m: { stopped?: boolean }) => {
           if (!m.stopped) return;
           clearTimeout(timer);

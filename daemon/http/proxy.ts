@@ -180,7 +180,17 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
   }
 
+  /** Every chat completion is tracked from arrival, so a shutdown drains (or aborts) it whatever its stage. */
   async function chatCompletions(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const flight = track(res);
+    try {
+      await meteredCompletion(req, res, ctx, flight);
+    } finally {
+      untrack(flight);
+    }
+  }
+
+  async function meteredCompletion(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, flight: Flight): Promise<void> {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBody) {
       return refuse(res, ctx, 413, `request body is ${declared} bytes; the limit is ${maxBody} bytes (1 MiB)`, 'invalid_request_error', 'request_too_large', {
@@ -258,7 +268,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
     // Holding tokens from here on: every path below settles exactly once.
     const granted = plan as HoldPlan;
-    const flight = track(res);
     body.model = key.model;
     delete body.max_completion_tokens;
     body.max_tokens = granted.maxTokens;
@@ -275,6 +284,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     let delivered = '';
     let upstreamMs = 0;
     let upstreamRes: UpstreamResponse | undefined;
+    /** the request left for the upstream (it may bill the prompt even if we abort) */
+    let forwarded = false;
     let failure: string | undefined;
     let pendingError: { status: number; message: string; type: ApiErrorType; code: string; headers?: Record<string, string | number> } | undefined;
     let nonStreamBody: Buffer | undefined;
@@ -282,6 +293,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
     try {
       const sentAt = performance.now();
+      forwarded = !flight.controller.signal.aborted;
       try {
         upstreamRes = await upstream.chatCompletions(forwardText, { stream, signal: flight.controller.signal, requestId: ctx.requestId });
       } finally {
@@ -356,7 +368,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       if (flight.controller.signal.aborted) {
         outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
         // the prompt reached the upstream: a client that walks away pays for it; our shutdown does not bill
-        served = outcome === 'client_abort';
+        served = outcome === 'client_abort' && forwarded;
         statusCode = outcome === 'shutdown' ? 503 : 499;
         if (outcome === 'shutdown') pendingError = { status: 503, message: 'the server is shutting down; retry shortly', type: 'server_error', code: 'shutting_down' };
       } else if (e instanceof UpstreamTimeoutError || isTimeoutError(e)) {
@@ -454,7 +466,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
         upstream: upstreamRes ? (upstreamRes.failedOver ? 'backup' : 'primary') : undefined,
         ...(failure ? { failure: redactText(failure) } : {}),
       });
-      untrack(flight);
     }
   }
 

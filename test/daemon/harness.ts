@@ -71,6 +71,9 @@ export interface Stack {
 let nextTelegramId = 1000;
 
 export async function startStack(t: After, opts: StackOptions = {}): Promise<Stack> {
+  // after-hooks run in registration order: the daemon stops before its database is closed and removed
+  let daemonRef: Daemon | undefined;
+  t.after(() => daemonRef?.stop());
   const sim = await startSimulator({ chunkDelayMs: 1, ...opts.sim });
   t.after(() => sim.close());
   let backup: Simulator | undefined;
@@ -92,7 +95,7 @@ export async function startStack(t: After, opts: StackOptions = {}): Promise<Sta
   const pkg = await seedPackage(handle, { config, model: opts.model ?? 'gpt-4', tokens: opts.tokens ?? 100_000 });
   const logs = captureLogger();
   const daemon = await startDaemon({ config, handle, logger: logs.logger, host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false, ...opts.daemon });
-  t.after(() => daemon.stop());
+  daemonRef = daemon;
   const baseURL = `${daemon.url}/v1`;
   return {
     sim,

@@ -62,6 +62,7 @@ test('GET /metrics: Prometheus text with requests, tokens, revenue, latency, in-
   t.after(() => other.stop());
   const otherText = await (await fetch(`${other.url}/metrics`)).text();
   assert.doesNotMatch(otherText, /arb_proxy_requests_total\{/);
+  await other.stop();
 });
 
 test('RATE_LIMIT_RPM is shared through Redis by two replicas', { skip: REDIS_URL ? false : 'TEST_REDIS_URL is not set (Redis tests skipped; .ci/run sets it)' }, async (t) => {
@@ -83,4 +84,5 @@ test('RATE_LIMIT_RPM is shared through Redis by two replicas', { skip: REDIS_URL
     statuses.push(r);
   }
   assert.deepEqual(statuses, [200, 200, 200, 429]);
+  await replica.stop();
 });

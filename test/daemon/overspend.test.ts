@@ -116,5 +116,6 @@ test('no overspend across two daemon replicas on one PostgreSQL database', { ski
   for (let i = 0; i < CONCURRENCY; i += 3) stack.sim.queueFault({ kind: 'cut', afterTokens: 4 });
   const results = await storm(stack, [stack.daemon, replica], key);
   await checkBooks(stack, allocationId, results);
+  await replica.stop();
 });
 
