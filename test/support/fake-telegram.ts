@@ -8,7 +8,9 @@
  * - text over 4096 UTF-16 units → 400 "message is too long"; callback_data over 64 bytes → 400 BUTTON_DATA_INVALID;
  * - an edit that changes nothing → 400 "message is not modified";
  * - Stars invoices (currency XTR) must have an empty provider_token and exactly one price;
- * - getUpdates long-polls a queue of pushed updates and 409s while a webhook is set.
+ * - getUpdates long-polls a queue of pushed updates and 409s while a webhook is set; like Telegram, a new
+ *   getUpdates ends one still waiting with 409 "terminated by other getUpdates request" (two bot instances
+ *   polling), counted in `getUpdatesConflicts`.
  * Errors can be injected per method (429 with retry_after, 400, 403 …) and a chat can block the bot.
  *
  * Updates are delivered like Telegram does: POSTed to the webhook URL (with the secret header) when the
@@ -79,6 +81,8 @@ interface PollWaiter {
   offset: number;
   limit: number;
   respond: (updates: Update[]) => void;
+  /** ends the wait with 409: another getUpdates came in */
+  conflict: () => void;
 }
 
 export interface FakeTelegramOptions {
@@ -99,6 +103,8 @@ export interface FakeTelegram {
   readonly token: string;
   readonly botInfo: UserFromGetMe;
   readonly calls: RecordedCall[];
+  /** how many waiting getUpdates were ended by another getUpdates (more than one bot instance polling) */
+  readonly getUpdatesConflicts: number;
   /** payloads of successful calls to `method` */
   callsOf(method: string): Record<string, unknown>[];
   /** the webhook the bot registered, if any */
@@ -308,6 +314,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   const pollers = new Set<PollWaiter>();
   const ackWaiters: { updateId: number; resolve: () => void }[] = [];
   let closed = false;
+  let getUpdatesConflicts = 0;
 
   const chatOf = (chatId: number) => {
     let list = chats.get(chatId);
@@ -497,10 +504,11 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       const offset = Number(p.offset ?? 0);
       const limit = Math.min(Math.max(Number(p.limit ?? 100), 1), 100);
       const timeout = Math.min(Number(p.timeout ?? 0), 50);
+      for (const other of [...pollers]) other.conflict();
       confirmBelow(offset);
       const ready = queue.filter((u) => u.update_id >= offset).slice(0, limit);
       if (ready.length > 0 || timeout <= 0 || closed) return ready;
-      return new Promise<Update[]>((resolve) => {
+      return new Promise<Update[]>((resolve, reject) => {
         const waiter: PollWaiter = {
           offset,
           limit,
@@ -508,6 +516,12 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
             clearTimeout(timer);
             pollers.delete(waiter);
             resolve(updates);
+          },
+          conflict: () => {
+            clearTimeout(timer);
+            pollers.delete(waiter);
+            getUpdatesConflicts += 1;
+            reject(new ApiFailure({ error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' }));
           },
         };
         const timer = setTimeout(() => waiter.respond([]), timeout * 1000);
@@ -592,6 +606,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     botInfo,
     calls,
     callbackAnswers,
+    get getUpdatesConflicts() {
+      return getUpdatesConflicts;
+    },
     get webhook() {
       return webhook;
     },
