@@ -457,13 +457,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
         prompt_tokens: charge.promptTokens,
         completion_tokens: charge.completionTokens,
         weighted_tokens: charged,
-        loss_tokens: loss,
         estimated: charge.estimated,
-        max_tokens: granted.maxTokens,
         hold_tokens: granted.hold,
         upstream_cost_micros: charge.upstreamCostMicros,
         overhead_ms: Math.round(Math.max(0, latencyMs - upstreamMs) * 1000) / 1000,
-        upstream: upstreamRes ? (upstreamRes.failedOver ? 'backup' : 'primary') : undefined,
+        // rare fields only when they say something
+        ...(loss > 0 ? { loss_tokens: loss } : {}),
+        ...(upstreamRes?.failedOver ? { upstream: 'backup' } : {}),
         ...(failure ? { failure: redactText(failure) } : {}),
       });
     }

@@ -19,7 +19,19 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { DbHandle } from '../db/dialect.js';
 import { transact } from '../db/dialect.js';
 import type { AllocationStatus, Database, UsageOutcome } from '../db/database.js';
-import { nowDb } from '../time.js';
+import { toDbTime } from '../time.js';
+
+let stampSecond = -1;
+let stampText = '';
+/** nowDb(), computed once per second (the column's resolution) — it runs twice per request. */
+function nowDb(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    stampText = toDbTime(new Date(second * 1000));
+  }
+  return stampText;
+}
 
 /** What the proxy needs to know about a key: the allocation and its model's rates. */
 export interface KeyRecord {
