@@ -91,25 +91,20 @@ export async function computeStats(handle: DbHandle, options: StatsOptions = {})
   const txWindow = since === null ? sql`1 = 1` : sql`t.created_at >= ${since}`;
   const usageWindow = since === null ? sql`1 = 1` : sql`created_at >= ${since}`;
 
-  const byModelRows = await sql<{ model: string; sales: unknown; free_grants: unknown; tokens: unknown; gross: unknown; cost: unknown }>`
-    select a.model as model, count(*) as sales,
+  // one pass over the sales, grouped by model and day; both breakdowns are folded from it
+  const salesRows = await sql<{ model: string; day: string; sales: unknown; free_grants: unknown; tokens: unknown; gross: unknown; cost: unknown }>`
+    select a.model as model, substr(a.created_at, 1, 10) as day, count(*) as sales,
            sum(case when a.price_paid = 0 then 1 else 0 end) as free_grants,
            sum(a.tokens_total) as tokens, sum(a.price_paid) as gross, sum(p.cost) as cost
     from ai_token_allocations a join ai_token_packages p on p.id = a.package_id
     where ${allocWindow}
-    group by a.model`.execute(db);
+    group by a.model, substr(a.created_at, 1, 10)`.execute(db);
 
   const refundRows = await sql<{ model: string | null; refunds: unknown }>`
     select a.model as model, sum(t.amount) as refunds
     from transactions t left join ai_token_allocations a on a.id = t.allocation_id
     where t.type = 'refund' and ${txWindow}
     group by a.model`.execute(db);
-
-  const byDayRows = await sql<{ day: string; sales: unknown; gross: unknown; cost: unknown }>`
-    select substr(a.created_at, 1, 10) as day, count(*) as sales, sum(a.price_paid) as gross, sum(p.cost) as cost
-    from ai_token_allocations a join ai_token_packages p on p.id = a.package_id
-    where ${allocWindow}
-    group by substr(a.created_at, 1, 10)`.execute(db);
 
   const refundDayRows = await sql<{ day: string; refunds: unknown }>`
     select substr(t.created_at, 1, 10) as day, sum(t.amount) as refunds
@@ -125,26 +120,42 @@ export async function computeStats(handle: DbHandle, options: StatsOptions = {})
            sum(weighted_tokens) as used, sum(loss_tokens) as loss, sum(upstream_cost) as upstream
     from usage_events where ${usageWindow}`.execute(db);
 
+  // a plain scan: through idx_ai_token_allocations_expires nearly every row would be a random lookup
   const active = await sql<{ keys: unknown }>`
-    select count(*) as keys from ai_token_allocations where status = 'active' and expires_at > ${until}`.execute(db);
+    select sum(case when status = 'active' and expires_at > ${until} then 1 else 0 end) as keys from ai_token_allocations`.execute(db);
 
   const refundsByModel = new Map<string | null, number>();
   for (const r of refundRows.rows) refundsByModel.set(r.model, n(r.refunds));
-  const byModel: ModelSales[] = byModelRows.rows.map((r) => {
-    const gross = n(r.gross);
-    const refunds = refundsByModel.get(r.model) ?? 0;
-    refundsByModel.delete(r.model);
-    const cost = n(r.cost);
+  const models = new Map<string, { sales: number; freeGrants: number; tokens: number; gross: number; cost: number }>();
+  const days = new Map<string, DaySales>();
+  for (const r of salesRows.rows) {
+    const m = models.get(r.model) ?? { sales: 0, freeGrants: 0, tokens: 0, gross: 0, cost: 0 };
+    m.sales += n(r.sales);
+    m.freeGrants += n(r.free_grants);
+    m.tokens += n(r.tokens);
+    m.gross += n(r.gross);
+    m.cost += n(r.cost);
+    models.set(r.model, m);
+    const d = days.get(r.day) ?? { day: r.day, sales: 0, revenueMicros: 0, costMicros: 0, profitMicros: 0 };
+    d.sales += n(r.sales);
+    d.revenueMicros += n(r.gross);
+    d.costMicros += n(r.cost);
+    d.profitMicros += n(r.gross) - n(r.cost);
+    days.set(r.day, d);
+  }
+  const byModel: ModelSales[] = [...models].map(([model, m]) => {
+    const refunds = refundsByModel.get(model) ?? 0;
+    refundsByModel.delete(model);
     return {
-      model: r.model,
-      sales: n(r.sales),
-      freeGrants: n(r.free_grants),
-      tokensSold: n(r.tokens),
-      grossSalesMicros: gross,
+      model,
+      sales: m.sales,
+      freeGrants: m.freeGrants,
+      tokensSold: m.tokens,
+      grossSalesMicros: m.gross,
       refundsMicros: refunds,
-      revenueMicros: gross - refunds,
-      costMicros: cost,
-      profitMicros: gross - refunds - cost,
+      revenueMicros: m.gross - refunds,
+      costMicros: m.cost,
+      profitMicros: m.gross - refunds - m.cost,
     };
   });
   // refunds in the window for sales made before it
@@ -153,12 +164,6 @@ export async function computeStats(handle: DbHandle, options: StatsOptions = {})
   }
   byModel.sort((a, b) => b.revenueMicros - a.revenueMicros || b.sales - a.sales || a.model.localeCompare(b.model));
 
-  const days = new Map<string, DaySales>();
-  for (const r of byDayRows.rows) {
-    const gross = n(r.gross);
-    const cost = n(r.cost);
-    days.set(r.day, { day: r.day, sales: n(r.sales), revenueMicros: gross, costMicros: cost, profitMicros: gross - cost });
-  }
   for (const r of refundDayRows.rows) {
     const d = days.get(r.day) ?? { day: r.day, sales: 0, revenueMicros: 0, costMicros: 0, profitMicros: 0 };
     d.revenueMicros -= n(r.refunds);
