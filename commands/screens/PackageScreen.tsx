@@ -19,7 +19,7 @@ function Line({ label, value, note, color }: { label: string; value: string; not
 
 export function PackageScreen(v: PricingView) {
   return (
-    <Box flexDirection="column" borderStyle="round" paddingX={1}>
+    <Box flexDirection="column" borderStyle="round" paddingX={1} alignSelf="flex-start">
       <Text bold color="green">
         ✔ {v.title}
       </Text>
