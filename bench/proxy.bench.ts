@@ -7,7 +7,8 @@
  * Printed: requests/s at 32 connections, p50/p99 latency at 1 and 32 connections, and the ratios
  * (goal: arb ≥ 0.8 × the bare proxy's throughput at 32 connections, ≤ 1 ms added p50 at 1 connection).
  *
- * Knobs: BENCH_SECONDS (per measurement, default 4), BENCH_CONNECTIONS (default 32).
+ * Knobs: BENCH_SECONDS (per measurement, default 3), BENCH_CONNECTIONS (default 32), BENCH_ROUNDS (default 3;
+ * the targets are measured in interleaved rounds and each figure is the median).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -19,8 +20,9 @@ import { performance } from 'node:perf_hooks';
 import { Agent, Pool, request } from 'undici';
 
 const SELF = fileURLToPath(import.meta.url);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COMPLETION_TOKENS = 16;
 const BODY = (stream: boolean) => JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: COMPLETION_TOKENS, ...(stream ? { stream: true } : {}) });
 const SIM_BODY = (stream: boolean) => BODY(stream).replace('"gpt-4"', '"openai/gpt-4"');
@@ -93,6 +95,15 @@ interface Result {
   n: number;
 }
 
+/** Field-wise median of several runs. */
+function median(results: Result[]): Result {
+  const mid = (f: (r: Result) => number) => {
+    const v = results.map(f).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)];
+  };
+  return { rps: mid((r) => r.rps), p50: mid((r) => r.p50), p99: mid((r) => r.p99), errors: results.reduce((n, r) => n + r.errors, 0), n: results.reduce((n, r) => n + r.n, 0) };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -162,14 +173,18 @@ async function main(): Promise<void> {
       { name: 'bare pass-through', origin: bare.info.url, path: '/chat/completions', headers: {}, body: SIM_BODY },
       { name: 'arb', origin: arb.info.url, path: '/v1/chat/completions', headers: { authorization: `Bearer ${arb.info.key}` }, body: BODY },
     ];
-    console.log(`proxy bench: ${SECONDS} s per measurement, ${COMPLETION_TOKENS} completion tokens per request, simulator without delays`);
+    console.log(`proxy bench: ${SECONDS} s per measurement, median of ${ROUNDS} interleaved rounds, ${COMPLETION_TOKENS} completion tokens per request, simulator without delays`);
     for (const stream of [false, true]) {
-      const rows: Array<{ name: string; c1: Result; cN: Result }> = [];
-      for (const target of targets) {
-        const c1 = await load(target, 1, Math.max(2, SECONDS / 2), stream);
-        const cN = await load(target, CONNECTIONS, SECONDS, stream);
-        rows.push({ name: target.name, c1, cN });
+      // Rounds interleave the targets so a burst of load from elsewhere on the machine hits all of them;
+      // each figure is the median over the rounds.
+      const runs = targets.map(() => ({ c1: [] as Result[], cN: [] as Result[] }));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [i, target] of targets.entries()) {
+          runs[i].c1.push(await load(target, 1, Math.max(1.5, SECONDS / 2), stream));
+          runs[i].cN.push(await load(target, CONNECTIONS, SECONDS, stream));
+        }
       }
+      const rows = targets.map((target, i) => ({ name: target.name, c1: median(runs[i].c1), cN: median(runs[i].cN) }));
       console.log(`\n${stream ? 'streaming' : 'non-streaming'} chat completions`);
       console.log(`${'target'.padEnd(20)} ${'req/s @1'.padStart(9)} ${'p50 @1'.padStart(9)} ${'p99 @1'.padStart(9)} ${`req/s @${CONNECTIONS}`.padStart(10)} ${`p50 @${CONNECTIONS}`.padStart(9)} ${`p99 @${CONNECTIONS}`.padStart(9)} ${'errors'.padStart(7)}`);
       for (const r of rows) {
