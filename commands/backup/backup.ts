@@ -26,6 +26,7 @@ export function sqliteFileOrRefuse(ctx: CommandContext, command: string): string
 }
 
 export async function runBackup(ctx: CommandContext, opts: BackupCommandOptions): Promise<number> {
+  if (ctx.config.databaseUrl) return (await import('./postgres.js')).runPgBackup(ctx, opts); // pg_dump
   const dbFile = sqliteFileOrRefuse(ctx, 'arb backup');
   const keep = opts.keep === undefined ? undefined : parseIntegerOption(opts.keep, '--keep', 1, 100_000, '--keep 7');
   const dirSource = opts.dir !== undefined ? '--dir' : 'BACKUP_DIR';

@@ -15,7 +15,7 @@ export interface RestoreCommandOptions {
 export function registerBackupCommands(program: Command): void {
   program
     .command('backup')
-    .description('consistent online copy of the SQLite database, integrity-checked, with a SHA-256 manifest')
+    .description('consistent online copy of the database (SQLite: VACUUM INTO; PostgreSQL: pg_dump), verified, with a SHA-256 manifest')
     .option('--dir <dir>', 'backup directory (default: BACKUP_DIR, "backup")')
     .option('--keep <n>', 'keep only the newest N timestamped backups')
     .option('--json', 'print one JSON document')
@@ -27,7 +27,7 @@ export function registerBackupCommands(program: Command): void {
     );
   program
     .command('restore')
-    .description('verify a backup and replace the database with it; the current one is kept as *.pre-restore')
+    .description('verify a backup and replace the database with it; the current one is kept as *.pre-restore (PostgreSQL: psql, one transaction)')
     .argument('<file>', 'a backup file: a path, a name in BACKUP_DIR, or "latest"')
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'print one JSON document')

@@ -20,6 +20,7 @@ const LABELS: Record<RestoreStep | 'migrate', string> = {
 };
 
 export async function runRestore(ctx: CommandContext, fileText: string, opts: RestoreCommandOptions): Promise<number> {
+  if (ctx.config.databaseUrl) return (await import('./postgres.js')).runPgRestore(ctx, fileText, opts); // psql / pg_restore
   const dbFile = sqliteFileOrRefuse(ctx, 'arb restore');
   const file = resolveBackupFile(fileText, ctx.config.backupDir);
   const known = Object.keys(await migrationProvider('sqlite').getMigrations()).sort();

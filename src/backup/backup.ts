@@ -135,7 +135,7 @@ const tick = () => new Promise<void>((r) => setImmediate(r));
 /** Takes a verified online backup of the SQLite database behind `handle`. */
 export async function createBackup(handle: DbHandle, options: BackupOptions): Promise<BackupResult> {
   if (handle.dialect !== 'sqlite' || !handle.sqlite) {
-    throw new InputError('DATABASE_URL: arb backup copies the SQLite database only for now; for PostgreSQL use pg_dump (e.g. pg_dump -Fc "$DATABASE_URL" > arbitrage.dump)', 'DATABASE_URL');
+    throw new InputError('DATABASE_URL: createBackup copies an SQLite database; on PostgreSQL arb backup uses pg_dump (createPgBackup in src/backup/postgres.ts)', 'DATABASE_URL');
   }
   const dir = ensureWritableDir(options.dir, options.dirSource);
   const step = options.onStep ?? (() => {});

@@ -51,7 +51,7 @@ test('createBackup (SQLite): an unwritable directory is an InputError naming the
 if (testDialects().includes('postgres')) {
   test('createBackup on PostgreSQL is refused with the pg_dump hint', async (t) => {
     const handle = await tempDb(t, 'postgres');
-    await assert.rejects(createBackup(handle, { dir: tempDir(t) }), /DATABASE_URL: arb backup copies the SQLite database only for now; for PostgreSQL use pg_dump/);
+    await assert.rejects(createBackup(handle, { dir: tempDir(t) }), /DATABASE_URL: createBackup copies an SQLite database; on PostgreSQL arb backup uses pg_dump/);
   });
 }
 

@@ -21,7 +21,7 @@ async function ledgerIds(file: string): Promise<number[]> {
   }
 }
 
-test('backup while the ledger is being written, then restore: a consistent snapshot, nothing lost', async (t) => {
+test('SQLite: backup while the ledger is being written, then restore: a consistent snapshot, nothing lost', async (t) => {
   const env = arbEnv(tempDir(t));
   const handle = await openAndMigrate({ dbName: env.dbFile });
   await seedShop(handle);
@@ -71,7 +71,7 @@ test('backup while the ledger is being written, then restore: a consistent snaps
   assert.equal(audit.code, 0, audit.stdout);
 });
 
-test('arb backup --keep, text output, and the unwritable-directory error', async (t) => {
+test('SQLite: arb backup --keep, text output, and the unwritable-directory error', async (t) => {
   const env = arbEnv(tempDir(t));
   const handle = await openAndMigrate({ dbName: env.dbFile });
   await seedShop(handle);
@@ -96,7 +96,7 @@ test('arb backup --keep, text output, and the unwritable-directory error', async
   assert.match(keep.stderr, /--keep: "0" is not a whole number between 1 and 100,000; use e\.g\. --keep 7/);
 });
 
-test('arb restore refuses bad files, unconfirmed runs and PostgreSQL; the database is untouched', async (t) => {
+test('SQLite: arb restore refuses bad files, unconfirmed runs, and an SQLite backup under DATABASE_URL; the database is untouched', async (t) => {
   const env = arbEnv(tempDir(t));
   const handle = await openAndMigrate({ dbName: env.dbFile });
   await seedShop(handle);
@@ -132,11 +132,11 @@ test('arb restore refuses bad files, unconfirmed runs and PostgreSQL; the databa
 
   const pg = await runArb(['restore', good, '--yes'], { ...env, env: { ...env.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
   assert.equal(pg.code, 2);
-  assert.match(pg.stderr, /^error: DATABASE_URL: arb restore works on the SQLite database only for now; for PostgreSQL use pg_dump/);
+  assert.match(pg.stderr, /^error: file: arbitrage_\d{8}-\d{6}\.db is an SQLite backup, but DATABASE_URL points arb at PostgreSQL/);
   assert.ok(existsSync(env.dbFile));
 });
 
-test('arb restore refuses while a daemon heartbeat is fresh', async (t) => {
+test('SQLite: arb restore refuses while a daemon heartbeat is fresh', async (t) => {
   const env = arbEnv(tempDir(t));
   const handle = await openAndMigrate({ dbName: env.dbFile });
   await seedShop(handle);
