@@ -268,15 +268,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
     // Holding tokens from here on: every path below settles exactly once.
     const granted = plan as HoldPlan;
-    body.model = key.model;
-    delete body.max_completion_tokens;
-    body.max_tokens = granted.maxTokens;
-    if (stream) {
-      const so = body.stream_options;
-      body.stream_options = { ...(so && typeof so === 'object' ? (so as object) : {}), include_usage: true };
-    }
-    const forwardText = JSON.stringify(body);
-
     let statusCode = 0;
     let outcome: UsageOutcome = 'ok';
     let served = false;
@@ -292,6 +283,15 @@ export function createProxy(deps: ProxyDeps): Proxy {
     let streamTail: string | undefined;
 
     try {
+      // the body goes through unchanged except: the model id resolved, max_tokens set and capped, usage forced on
+      body.model = key.model;
+      delete body.max_completion_tokens;
+      body.max_tokens = granted.maxTokens;
+      if (stream) {
+        const so = body.stream_options;
+        body.stream_options = { ...(so && typeof so === 'object' ? (so as object) : {}), include_usage: true };
+      }
+      const forwardText = JSON.stringify(body);
       const sentAt = performance.now();
       forwarded = !flight.controller.signal.aborted;
       try {
@@ -372,8 +372,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
         statusCode = outcome === 'shutdown' ? 503 : 499;
         if (outcome === 'shutdown') pendingError = { status: 503, message: 'the server is shutting down; retry shortly', type: 'server_error', code: 'shutting_down' };
       } else if (e instanceof UpstreamTimeoutError || isTimeoutError(e)) {
+        // (streams handle their own failures above; here the customer received nothing: no charge)
         outcome = 'timeout';
-        served = upstreamRes !== undefined && upstreamRes.statusCode === 200;
+        served = false;
         statusCode = 504;
         pendingError = { status: 504, message: 'the upstream model provider timed out; retry later', type: 'upstream_error', code: 'upstream_timeout' };
       } else if (e instanceof UpstreamError) {
@@ -381,9 +382,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
         statusCode = 502;
         pendingError = { status: 502, message: 'the upstream model provider is unreachable; retry later', type: 'upstream_error', code: 'upstream_unavailable' };
       } else {
-        // failed while reading a 200 body: the upstream started serving
+        // a non-streamed body cut while it was read: the customer received nothing, so pays nothing
         outcome = 'upstream_cut';
-        served = upstreamRes?.statusCode === 200;
+        served = false;
         statusCode = 502;
         pendingError = { status: 502, message: 'the upstream connection was lost; retry', type: 'upstream_error', code: 'upstream_cut' };
       }

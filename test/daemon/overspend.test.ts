@@ -100,7 +100,8 @@ for (const dialect of testDialects()) {
     const books = await checkBooks(stack, allocationId, results);
     const events = await usageEvents(stack.handle, allocationId);
     const outcomes = new Set(events.map((e) => e.outcome));
-    for (const o of ['ok', 'upstream_error', 'upstream_cut'] as const) assert.ok(outcomes.has(o), `outcome ${o} occurred`);
+    // (which request meets which fault depends on arrival order: a cut non-stream request is an upstream_error)
+    for (const o of ['ok', 'upstream_error'] as const) assert.ok(outcomes.has(o), `outcome ${o} occurred`);
     assert.ok(events.some((e) => e.estimated === 1));
     assert.ok(books.forwarded > 20, 'failed requests gave their holds back to others');
   });
