@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openAndMigrate, openDb } from '../src/db/dialect.js';
@@ -119,6 +119,7 @@ const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 const verdict = (ms: number, goalMs: number) => (ms < goalMs ? `goal < ${fmt(goalMs)} met` : `GOAL < ${fmt(goalMs)} MISSED`);
 
 await buildDatabase();
+console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (timings scale with other work on the box)`);
 const cli = compileCli();
 const env = { DB_NAME: dbFile, LOG_DIR: join(dir, 'logs'), ...(cli[0].endsWith('arb.js') ? { ARB_FROM_SOURCE: '1' } : {}) };
 
