@@ -7,20 +7,7 @@ import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
 import { renderTable } from '../ui/table.js';
-
-export function parseTelegramIdArg(text: string, field = 'telegram_id'): number {
-  const t = String(text).trim();
-  if (!/^\d{1,15}$/.test(t) || Number(t) === 0) {
-    throw new InputError(`${field}: "${text}" is not a Telegram user id; use the numeric id, e.g. 123456789`, field);
-  }
-  return Number(t);
-}
-
-export function parseIdArg(text: string, field: string, hint: string): number {
-  const t = String(text).trim();
-  if (!/^\d{1,15}$/.test(t) || Number(t) === 0) throw new InputError(`${field}: "${text}" is not an id; use a positive whole number (${hint})`, field);
-  return Number(t);
-}
+import { parseIdArg, parseTelegramIdArg } from '../ui/options.js';
 
 export function keyToJson(k: KeyRow) {
   return {

@@ -3,7 +3,7 @@ import { listPackages, packageToJson, repricePackage, setPackageAvailability } f
 import type { CommandContext } from '../context.js';
 import { formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
-import { parseIdArg } from '../keys/keys.js';
+import { parseIdArg } from '../ui/options.js';
 import { packageRowsTable, pricingJson, pricingView, renderPricing } from './view.js';
 
 const parseId = (id: string) => parseIdArg(id, 'id', 'see arb package list --all');

@@ -22,3 +22,19 @@ export function parseIntegerOption(text: string, option: string, min: number, ma
   }
   return Number(t);
 }
+
+/** A Telegram user id argument or option (`--user`). */
+export function parseTelegramIdArg(text: string, field = 'telegram_id'): number {
+  const t = String(text).trim();
+  if (!/^\d{1,15}$/.test(t) || Number(t) === 0) {
+    throw new InputError(`${field}: "${text}" is not a Telegram user id; use the numeric id, e.g. 123456789`, field);
+  }
+  return Number(t);
+}
+
+/** A database id argument (package id, …). */
+export function parseIdArg(text: string, field: string, hint: string): number {
+  const t = String(text).trim();
+  if (!/^\d{1,15}$/.test(t) || Number(t) === 0) throw new InputError(`${field}: "${text}" is not an id; use a positive whole number (${hint})`, field);
+  return Number(t);
+}
