@@ -257,7 +257,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     if (config.token && options.bot !== false) {
       try {
         const factory: ShopBotFactory = options.bot || (await import('./bot/index.js')).createShopBot;
-        bot = await factory({ config, handle, logger, instanceId: instance.instanceId, publicBaseUrl: () => config.webhookUrl ?? publicUrl, leadership });
+        bot = await factory({ config, handle, logger, instanceId: instance.instanceId, publicBaseUrl: () => config.publicBaseUrl ?? publicUrl, leadership });
       } catch (err) {
         botState = 'error';
         logger.error({ err }, 'the Telegram bot could not be built; the proxy keeps running');
