@@ -7,6 +7,7 @@
  */
 import { Composer, InlineKeyboard } from 'grammy';
 import { purchasePackage } from '../../../src/ledger/ledger.js';
+import { logPurchaseFailed } from '../../../src/alerts/alerts.js';
 import { InsufficientBalanceError, NotFoundError } from '../../../src/errors.js';
 import { meteringRule, type MeteringRule } from '../../../src/pricing.js';
 import type { ShopContext } from '../context.js';
@@ -108,6 +109,8 @@ async function completePurchase(ctx: ShopContext, packageId: number, nonce: stri
   try {
     result = await purchasePackage({ handle, logger, config }, { telegramId, packageId, reference: `tg-buy:${telegramId}:${nonce}` });
   } catch (err) {
+    // counted by the "failed purchases > 10 %" alert rule
+    logPurchaseFailed(logger, { user_id: telegramId, package_id: packageId, reason: err instanceof Error ? err.message : String(err), channel: 'telegram' });
     if (err instanceof InsufficientBalanceError) {
       return show(ctx, ctx.t.shop.insufficient({ price: err.neededMicros, balance: err.balanceMicros }), insufficientKeyboard(ctx, packageId));
     }

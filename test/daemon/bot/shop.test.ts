@@ -156,3 +156,23 @@ test('a package description with HTML and Markdown characters is shown literally
   assert.ok(h.fake.lastBotMessage(31337).text.includes(description.slice(0, 30)));
   assert.equal(h.fake.calls.filter((c) => !c.ok).length, 0, JSON.stringify(h.fake.calls.filter((c) => !c.ok)));
 });
+
+test('a balance spent between Buy and Confirm: refused, nothing moves, and the failure is logged for the alert rule', async (t) => {
+  const h = await startBotHarness(t);
+  await seedPackage(h.handle, { description: 'GPT-4 Premium Access - 100k tokens' });
+  const bob = h.fake.user(5151, { first_name: 'Bob' });
+  await h.credit(5151, 5);
+  await h.fake.send(bob, '/start');
+  await h.fake.press(bob, '🤖 AI Tokens');
+  await h.fake.press(bob, 'GPT-4 Premium Access - 100k tokens · $3.75');
+  await h.fake.press(bob, '🛒 Buy for $3.75');
+  await h.credit(5151, -4); // spent elsewhere meanwhile
+  await h.fake.press(bob, '✅ Confirm purchase');
+  assert.match(h.fake.lastBotMessage(5151).text, /Not enough balance/);
+  assert.equal((await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 0);
+  const failed = h.logs().filter((l) => l.event_type === 'purchase_failed');
+  assert.equal(failed.length, 1);
+  assert.equal(failed[0].user_id, 5151);
+  assert.equal(failed[0].business_event, true);
+  assert.ok((await auditLedger(h.handle)).ok);
+});
