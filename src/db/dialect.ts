@@ -5,8 +5,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type BetterSqlite3Type from 'better-sqlite3';
+import type PgModule from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
@@ -20,7 +21,7 @@ export interface DbHandle {
   /** Absolute SQLite file path (undefined on PostgreSQL). */
   readonly file: string | undefined;
   /** The raw better-sqlite3 connection, for backups and the metering hot path (SQLite only). */
-  readonly sqlite: BetterSqlite3.Database | undefined;
+  readonly sqlite: BetterSqlite3Type.Database | undefined;
   readonly url: string | undefined;
   close(): Promise<void>;
 }
@@ -39,12 +40,17 @@ export class DatabaseError extends ArbError {
   override readonly code = 'ARB_DATABASE';
 }
 
+// Drivers are loaded on first use: a SQLite CLI run never pays for `pg`, and vice versa.
+const requireDriver = createRequire(import.meta.url);
+type BetterSqlite3Ctor = typeof BetterSqlite3Type;
+
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
 /** Opens (and does not migrate) the database described by the options. */
 export function openDb(options: OpenDbOptions): DbHandle {
   if (options.databaseUrl) {
+    const pg = requireDriver('pg') as typeof PgModule;
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
@@ -75,8 +81,9 @@ export function openDb(options: OpenDbOptions): DbHandle {
   }
   const file = resolve(options.dbName ?? 'arbitrage.db');
   if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
-  let sqlite: BetterSqlite3.Database;
+  let sqlite: BetterSqlite3Type.Database;
   try {
+    const BetterSqlite3 = requireDriver('better-sqlite3') as BetterSqlite3Ctor;
     sqlite = new BetterSqlite3(file, { timeout: options.busyTimeoutMs ?? 10_000, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   } catch (cause) {
     throw new DatabaseError(`cannot open SQLite database ${file}: ${(cause as Error).message}`, { cause });
