@@ -46,6 +46,8 @@ export interface DaemonBotDeps {
   publicBaseUrl: () => string | undefined;
   /** with replicas only the leader long-polls Telegram (src/scale/leader.ts) */
   leadership: Leadership;
+  /** REDIS_HOST: the bot's per-user rate limit is shared by the replicas */
+  redis?: Redis;
 }
 
 export type ShopBotFactory = (deps: DaemonBotDeps) => ShopBot | Promise<ShopBot>;
@@ -257,7 +259,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     if (config.token && options.bot !== false) {
       try {
         const factory: ShopBotFactory = options.bot || (await import('./bot/index.js')).createShopBot;
-        bot = await factory({ config, handle, logger, instanceId: instance.instanceId, publicBaseUrl: () => config.publicBaseUrl ?? publicUrl, leadership });
+        bot = await factory({ config, handle, logger, instanceId: instance.instanceId, publicBaseUrl: () => config.publicBaseUrl ?? publicUrl, leadership, redis });
       } catch (err) {
         botState = 'error';
         logger.error({ err }, 'the Telegram bot could not be built; the proxy keeps running');

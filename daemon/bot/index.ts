@@ -20,6 +20,7 @@ import type { DbHandle } from '../../src/db/dialect.js';
 import { InputError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import type { Leadership } from '../../src/scale/leader.js';
+import type { Redis } from 'ioredis';
 import { addDays, toDbTime } from '../../src/time.js';
 import { apiErrorPolicy, isUnreachableUser, type ApiErrorPolicyOptions } from './api-errors.js';
 import type { ShopContext, ShopServices } from './context.js';
@@ -75,6 +76,8 @@ export interface ShopBotDeps {
   leadership?: Pick<Leadership, 'isLeader' | 'onChange'>;
   /** polling under `leadership`: wait before restarting polling that failed while leading, default 5 s */
   pollingRetryMs?: number;
+  /** REDIS_HOST: the per-user rate limit is shared by the replicas */
+  redis?: Redis;
 }
 
 export interface ShopBot {
@@ -172,7 +175,7 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
       }
     },
     shopContext(services),
-    rateLimit(deps.rateLimit),
+    rateLimit({ ...deps.rateLimit, redis: deps.redis }),
     loadCustomer,
     answerCallbacks,
     menuFeature(),

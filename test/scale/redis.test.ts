@@ -2,14 +2,17 @@
  * REDIS_HOST set: rate limits are shared by the replicas through Redis; when Redis goes away they are
  * never lifted — each replica falls back to its own counters at RATE_LIMIT_RPM ÷ live replicas, /health
  * says `"redis":"error"` and `"rate_limits":"fallback"` — and when Redis is back the shared counters
- * take over again. Uses a private redis-server that the test kills and restarts.
+ * take over again. The bot's per-user rate limit is shared the same way. Uses a private redis-server that
+ * the test kills and restarts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { Redis } from 'ioredis';
 import { createSilentLogger } from '../../src/logger.js';
 import { startDaemon, type Daemon } from '../../daemon/main.js';
 import { HELLO, startStack } from '../daemon/harness.js';
+import { startBotHarness } from '../daemon/bot/harness.js';
 import { REDIS_SERVER_SKIP, startTestRedis } from '../support/redis.js';
 
 interface Health {
@@ -111,4 +114,32 @@ test('Redis unreachable from the start: the daemon serves with per-replica limit
   // one live replica: the whole budget, and not one request more
   assert.deepEqual(await fire(stack.daemon, key, 3), [200, 200, 429]);
   assert.equal((await health(stack.daemon)).rate_limits, 'fallback');
+});
+
+test("the bot's per-user rate limit is shared by two replicas through Redis, and still holds when Redis is gone", { skip: REDIS_SERVER_SKIP }, async (t) => {
+  const server = await startTestRedis(t);
+  const redis = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000, lazyConnect: true });
+  redis.on('error', () => {});
+  await redis.connect();
+  t.after(() => redis.disconnect());
+  const deps = { rateLimit: { limit: 3, windowMs: 60_000 }, redis };
+  const a = await startBotHarness(t, { deps });
+  const b = await startBotHarness(t, { deps });
+  const answers = (id: number) => a.fake.botMessages(id).length + b.fake.botMessages(id).length;
+  const notices = () => [...a.logs(), ...b.logs()].filter((l) => l.security_event === true && l.event === 'bot_rate_limited').length;
+
+  // six /start from one user, alternating between the replicas: 3 answers and one "slow down" in total
+  for (let i = 0; i < 6; i++) {
+    const h = i % 2 === 0 ? a : b;
+    await h.fake.send(h.fake.user(3100), '/start');
+  }
+  assert.equal(answers(3100), 4);
+  assert.equal(notices(), 1);
+
+  // Redis gone: each replica counts on its own — still limited
+  await server.kill();
+  await until('the client notices Redis is gone', async () => redis.status, (s) => s !== 'ready');
+  for (let i = 0; i < 5; i++) await a.fake.send(a.fake.user(3101), '/start');
+  assert.equal(a.fake.botMessages(3101).length, 4);
+  assert.equal(a.fake.lastBotMessage(3101).text, '⏳ Too many requests — please slow down a little.');
 });
