@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runArb } from '../support/cli.js';
 import { tempDir } from '../support/db.js';
@@ -14,6 +15,11 @@ test('arb --version matches package.json; config check names every bad value and
   const v = await runArb(['--version'], { cwd });
   assert.equal(v.code, 0);
   assert.equal(v.stdout.trim(), pkg.version);
+
+  // `npx arb` in the project resolves package.json's bin
+  const npx = spawnSync('npx', ['--no-install', 'arb', '--version'], { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8', env: { ...process.env, ARB_FROM_SOURCE: '1' } });
+  assert.equal(npx.status, 0, npx.stderr);
+  assert.equal(npx.stdout.trim(), pkg.version);
 
   const ok = await runArb(['config', 'check'], { cwd });
   assert.equal(ok.code, 0, ok.stderr);
