@@ -13,11 +13,9 @@
  *   operator tried to buy and was refused — insufficient balance, package unavailable, an error; written
  *   with `logPurchaseFailed`) over all attempts (those plus `token_package_sold`). Above 10 %.
  */
-import { open } from 'node:fs/promises';
 import { sql } from 'kysely';
 import type { DbHandle } from '../db/dialect.js';
-import { listLogFiles } from '../logs/files.js';
-import { scanForward } from '../logs/scan.js';
+import { scanLogLines } from '../logs/query.js';
 import type { Logger } from '../logger.js';
 import { formatUsd } from '../money.js';
 import { computeStats } from '../stats/stats.js';
@@ -183,30 +181,17 @@ export async function purchaseFigures(logDir: string, since: Date): Promise<{ at
   const needles = PURCHASE_EVENTS.map((e) => Buffer.from(`"event_type":"${e}"`));
   let failed = 0;
   let sold = 0;
-  for (const f of listLogFiles(logDir)) {
-    if (!f.live && f.mtime.getTime() < since.getTime()) continue;
-    let fh;
+  await scanLogLines(logDir, { since, needles }, (text) => {
+    let e: { timestamp?: unknown; business_event?: unknown; event_type?: unknown };
     try {
-      fh = await open(f.path, 'r');
+      e = JSON.parse(text);
     } catch {
-      continue;
+      return;
     }
-    try {
-      await scanForward(fh, 0, { needles, final: !f.live }, (text) => {
-        let e: { timestamp?: unknown; business_event?: unknown; event_type?: unknown };
-        try {
-          e = JSON.parse(text);
-        } catch {
-          return;
-        }
-        if (e.business_event !== true || typeof e.timestamp !== 'string' || e.timestamp < sinceIso) return;
-        if (e.event_type === 'purchase_failed') failed++;
-        else if (e.event_type === 'token_package_sold') sold++;
-      });
-    } finally {
-      await fh.close();
-    }
-  }
+    if (e.business_event !== true || typeof e.timestamp !== 'string' || e.timestamp < sinceIso) return;
+    if (e.event_type === 'purchase_failed') failed++;
+    else if (e.event_type === 'token_package_sold') sold++;
+  });
   return { attempts: failed + sold, failed };
 }
 

@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { ArbError, InputError } from '../errors.js';
 import { BackupError, backupStamp, ensureWritableDir, MANIFEST_NAME, readManifest, sha256File } from './backup.js';
-import { RestoreRefusedError } from './restore.js';
+import { RestoreRefusedError, type BackupInspection } from './restore.js';
 
 export const PG_LATEST_NAME = 'arbitrage_latest.dump';
 const PG_TIMESTAMPED = /^arbitrage_(\d{8}-\d{6})(?:-(\d+))?\.dump$/;
@@ -246,14 +246,7 @@ export async function createPgBackup(options: PgBackupOptions): Promise<PgBackup
 
 // ------------------------------------------------------------------------------------------ restore
 
-export interface PgBackupInspection {
-  file: string;
-  bytes: number;
-  sha256: string;
-  migrations: string[];
-  schema: string | null;
-  tables: Record<string, number>;
-  checksumListed: boolean;
+export interface PgBackupInspection extends BackupInspection {
   /** the backup as SQL (pg_restore output), loaded by restorePgBackup; the caller removes it */
   sqlFile: string;
 }

@@ -359,6 +359,27 @@ export async function followLogs(logDir: string, query: LogQueryName, opts: Foll
   }
 }
 
+/**
+ * Calls `onLine` for every line containing one of `needles` in the live log and the rotated files written
+ * since `since` (null = all), oldest first. Unreadable files are skipped.
+ */
+export async function scanLogLines(logDir: string, opts: { since: Date | null; needles: Buffer[] }, onLine: (text: string) => void): Promise<void> {
+  for (const f of listLogFiles(logDir)) {
+    if (opts.since && !f.live && f.mtime.getTime() < opts.since.getTime()) continue;
+    let fh: FileHandle;
+    try {
+      fh = await open(f.path, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      await scanForward(fh, 0, { needles: opts.needles, final: !f.live }, onLine);
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
 export interface ApiCallSummary {
   total: number;
   failed: number;
@@ -375,33 +396,20 @@ export async function summarizeApiCalls(logDir: string, since: Date | null): Pro
   const histogram = new Uint32Array(60_001);
   const overflow: number[] = [];
   const out: ApiCallSummary = { total: 0, failed: 0, p95LatencyMs: null, malformed: 0 };
-  for (const f of listLogFiles(logDir)) {
-    if (since && !f.live && f.mtime.getTime() < since.getTime()) continue;
-    let fh: FileHandle;
-    try {
-      fh = await open(f.path, 'r');
-    } catch {
-      continue;
+  await scanLogLines(logDir, { since, needles }, (text) => {
+    const e = parseLine(text, sinceIso);
+    if (e === 'old') return;
+    if (e === undefined) {
+      out.malformed++;
+      return;
     }
-    try {
-      await scanForward(fh, 0, { needles, final: !f.live }, (text) => {
-        const e = parseLine(text, sinceIso);
-        if (e === 'old') return;
-        if (e === undefined) {
-          out.malformed++;
-          return;
-        }
-        if (e.api_call !== true) return;
-        out.total++;
-        if (e.success === false) out.failed++;
-        const ms = typeof e.latency_ms === 'number' && Number.isFinite(e.latency_ms) ? Math.max(0, Math.ceil(e.latency_ms)) : 0;
-        if (ms < histogram.length) histogram[ms]++;
-        else overflow.push(ms);
-      });
-    } finally {
-      await fh.close();
-    }
-  }
+    if (e.api_call !== true) return;
+    out.total++;
+    if (e.success === false) out.failed++;
+    const ms = typeof e.latency_ms === 'number' && Number.isFinite(e.latency_ms) ? Math.max(0, Math.ceil(e.latency_ms)) : 0;
+    if (ms < histogram.length) histogram[ms]++;
+    else overflow.push(ms);
+  });
   if (out.total > 0) {
     const rank = Math.ceil(0.95 * out.total);
     let seen = 0;
