@@ -4,16 +4,18 @@
  *   bare   — through a pass-through proxy of a few lines (node:http + undici, no metering),
  *   arb    — through the arb daemon (auth, rate limit, reserve, forward, settle, log, metrics; SQLite).
  * Each server runs in its own process; the load generator (undici Pool) runs here, bounded by time.
- * Printed: requests/s at 32 connections, p50/p99 latency at 1 and 32 connections, and the ratios
+ * Printed: requests/s at 32 connections, p50/p99 latency at 1 and 32 connections, the CPU time the serving
+ * process spent per request (steadier than requests/s on a shared machine), and the ratios
  * (goal: arb ≥ 0.8 × the bare proxy's throughput at 32 connections, ≤ 1 ms added p50 at 1 connection).
  *
  * Knobs: BENCH_SECONDS (per measurement, default 3), BENCH_CONNECTIONS (default 32), BENCH_ROUNDS (default 3;
- * the targets are measured in interleaved rounds and each figure is the median).
+ * the targets are measured in interleaved rounds and each figure is the median), BENCH_STREAM (0 = only
+ * non-streaming, 1 = only streaming; default both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +32,10 @@ const SIM_BODY = (stream: boolean) => BODY(stream).replace('"gpt-4"', '"openai/g
 // ---------------------------------------------------------------- server roles (child processes)
 
 function announce(info: Record<string, unknown>): void {
+  // the parent asks for this process's CPU time around each measurement (µs of CPU per request)
+  process.on('message', (m) => {
+    if (m === 'cpu') process.send?.(process.cpuUsage());
+  });
   process.stdout.write(`READY ${JSON.stringify(info)}\n`);
 }
 
@@ -85,6 +91,8 @@ interface Target {
   path: string;
   headers: Record<string, string>;
   body: (stream: boolean) => string;
+  /** the process serving this target (the proxy, or the simulator for `direct`) */
+  server: ChildProcess;
 }
 
 interface Result {
@@ -93,6 +101,8 @@ interface Result {
   p99: number;
   errors: number;
   n: number;
+  /** CPU time (user + system) the serving process spent per request, µs */
+  cpuUs: number;
 }
 
 /** Field-wise median of several runs. */
@@ -101,7 +111,25 @@ function median(results: Result[]): Result {
     const v = results.map(f).sort((a, b) => a - b);
     return v[Math.floor(v.length / 2)];
   };
-  return { rps: mid((r) => r.rps), p50: mid((r) => r.p50), p99: mid((r) => r.p99), errors: results.reduce((n, r) => n + r.errors, 0), n: results.reduce((n, r) => n + r.n, 0) };
+  return {
+    rps: mid((r) => r.rps),
+    p50: mid((r) => r.p50),
+    p99: mid((r) => r.p99),
+    cpuUs: mid((r) => r.cpuUs),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    n: results.reduce((n, r) => n + r.n, 0),
+  };
+}
+
+/** CPU time (user + system, µs) the child has used so far. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => {
+      const u = m as NodeJS.CpuUsage;
+      resolve(u.user + u.system);
+    });
+    child.send('cpu');
+  });
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -132,21 +160,23 @@ async function load(target: Target, connections: number, seconds: number, stream
     while (performance.now() < warmUntil) await one(false);
   }));
   errors = 0;
+  const cpu0 = await cpuOf(target.server);
   const start = performance.now();
   const deadline = start + seconds * 1000;
   await Promise.all(Array.from({ length: connections }, async () => {
     while (performance.now() < deadline) await one(true);
   }));
   const elapsed = (performance.now() - start) / 1000;
+  const cpu = (await cpuOf(target.server)) - cpu0;
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, n: latencies.length };
+  return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, n: latencies.length, cpuUs: cpu / Math.max(1, latencies.length) };
 }
 
 function startRole(role: string, arg?: string): Promise<{ child: ChildProcess; info: Record<string, string> }> {
   // BENCH_PROFILE=DIR writes a CPU profile of the arb process there (node --cpu-prof)
   const prof = role === 'arb' && process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, `--role=${role}`, ...(arg ? [arg] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, `--role=${role}`, ...(arg ? [arg] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -169,12 +199,13 @@ async function main(): Promise<void> {
     children.push(arb.child);
     const simUrl = new URL(sim.info.url);
     const targets: Target[] = [
-      { name: 'direct (simulator)', origin: simUrl.origin, path: `${simUrl.pathname}/chat/completions`, headers: {}, body: SIM_BODY },
-      { name: 'bare pass-through', origin: bare.info.url, path: '/chat/completions', headers: {}, body: SIM_BODY },
-      { name: 'arb', origin: arb.info.url, path: '/v1/chat/completions', headers: { authorization: `Bearer ${arb.info.key}` }, body: BODY },
+      { name: 'direct (simulator)', origin: simUrl.origin, path: `${simUrl.pathname}/chat/completions`, headers: {}, body: SIM_BODY, server: sim.child },
+      { name: 'bare pass-through', origin: bare.info.url, path: '/chat/completions', headers: {}, body: SIM_BODY, server: bare.child },
+      { name: 'arb', origin: arb.info.url, path: '/v1/chat/completions', headers: { authorization: `Bearer ${arb.info.key}` }, body: BODY, server: arb.child },
     ];
     console.log(`proxy bench: ${SECONDS} s per measurement, median of ${ROUNDS} interleaved rounds, ${COMPLETION_TOKENS} completion tokens per request, simulator without delays`);
-    for (const stream of [false, true]) {
+    const modes = process.env.BENCH_STREAM === '1' ? [true] : process.env.BENCH_STREAM === '0' ? [false] : [false, true];
+    for (const stream of modes) {
       // Rounds interleave the targets so a burst of load from elsewhere on the machine hits all of them;
       // each figure is the median over the rounds.
       const runs = targets.map(() => ({ c1: [] as Result[], cN: [] as Result[] }));
@@ -186,16 +217,19 @@ async function main(): Promise<void> {
       }
       const rows = targets.map((target, i) => ({ name: target.name, c1: median(runs[i].c1), cN: median(runs[i].cN) }));
       console.log(`\n${stream ? 'streaming' : 'non-streaming'} chat completions`);
-      console.log(`${'target'.padEnd(20)} ${'req/s @1'.padStart(9)} ${'p50 @1'.padStart(9)} ${'p99 @1'.padStart(9)} ${`req/s @${CONNECTIONS}`.padStart(10)} ${`p50 @${CONNECTIONS}`.padStart(9)} ${`p99 @${CONNECTIONS}`.padStart(9)} ${'errors'.padStart(7)}`);
+      console.log(`${'target'.padEnd(20)} ${'req/s @1'.padStart(9)} ${'p50 @1'.padStart(9)} ${'p99 @1'.padStart(9)} ${`req/s @${CONNECTIONS}`.padStart(10)} ${`p50 @${CONNECTIONS}`.padStart(9)} ${`p99 @${CONNECTIONS}`.padStart(9)} ${'CPU/req'.padStart(9)} ${'errors'.padStart(7)}`);
       for (const r of rows) {
         const ms = (v: number) => `${v.toFixed(2)} ms`.padStart(9);
-        console.log(`${r.name.padEnd(20)} ${r.c1.rps.toFixed(0).padStart(9)} ${ms(r.c1.p50)} ${ms(r.c1.p99)} ${r.cN.rps.toFixed(0).padStart(10)} ${ms(r.cN.p50)} ${ms(r.cN.p99)} ${String(r.c1.errors + r.cN.errors).padStart(7)}`);
+        console.log(`${r.name.padEnd(20)} ${r.c1.rps.toFixed(0).padStart(9)} ${ms(r.c1.p50)} ${ms(r.c1.p99)} ${r.cN.rps.toFixed(0).padStart(10)} ${ms(r.cN.p50)} ${ms(r.cN.p99)} ${`${r.cN.cpuUs.toFixed(0)} µs`.padStart(9)} ${String(r.c1.errors + r.cN.errors).padStart(7)}`);
       }
       const [direct, barePx, arbPx] = rows;
       const ratio = arbPx.cN.rps / barePx.cN.rps;
       const addedArb = arbPx.c1.p50 - direct.c1.p50;
       const addedBare = barePx.c1.p50 - direct.c1.p50;
       console.log(`  throughput @${CONNECTIONS}: arb / bare = ${ratio.toFixed(2)}× (goal ≥ 0.80×)  ${ratio >= 0.8 ? 'MET' : 'NOT MET'}; arb / direct = ${(arbPx.cN.rps / direct.cN.rps).toFixed(2)}×`);
+      console.log(
+        `  CPU per request @${CONNECTIONS} (serving process only; the simulator and this load generator share the same ${availableParallelism()} cores): arb ${arbPx.cN.cpuUs.toFixed(0)} µs, bare ${barePx.cN.cpuUs.toFixed(0)} µs, simulator ${direct.cN.cpuUs.toFixed(0)} µs`,
+      );
       console.log(`  added p50 @1 vs direct: arb +${addedArb.toFixed(2)} ms (goal ≤ 1 ms) ${addedArb <= 1 ? 'MET' : 'NOT MET'}; bare +${addedBare.toFixed(2)} ms; arb − bare = ${(addedArb - addedBare).toFixed(2)} ms`);
     }
   } finally {
