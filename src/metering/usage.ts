@@ -66,25 +66,67 @@ function collectText(part: unknown, out: string[]): void {
   }
 }
 
-/** Follows a streamed chat completion: usage, mid-stream error, [DONE] and the delivered text. */
+/** Unparsed event data a stream meter keeps before it extracts their text anyway (bounds its memory). */
+const RETAIN_CHARS = 256 * 1024;
+
+function isJsonSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/**
+ * Whether an event's JSON may carry a non-null `usage` or an `error` — false only when it cannot: a
+ * `usage`/`error` key written without escapes appears as `"usage"`/`"error"` in the text (a `"` inside a
+ * string is always escaped), a key spelled with escapes needs `\u`, and `"usage"` followed by `: null`
+ * can only be a key set to null. Such events are JSON-parsed at once; the others (plain content deltas —
+ * nearly all of a stream, including OpenAI's `"usage":null` chunks) only when their text is needed.
+ */
+export function mayCarryUsageOrError(data: string): boolean {
+  if (data.includes('"error"') || data.includes('\\u')) return true;
+  for (let i = data.indexOf('"usage"'); i !== -1; i = data.indexOf('"usage"', i + 7)) {
+    let j = i + 7;
+    while (isJsonSpace(data.charCodeAt(j))) j++;
+    if (data.charCodeAt(j) !== 58 /* : */) return true;
+    j++;
+    while (isJsonSpace(data.charCodeAt(j))) j++;
+    if (!data.startsWith('null', j)) return true;
+  }
+  return false;
+}
+
+function parseObject(data: string): Record<string, unknown> | undefined {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  return obj && typeof obj === 'object' ? (obj as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Follows a streamed chat completion: usage, mid-stream error, [DONE] and the delivered text. The usage
+ * and errors are read as the events arrive; the delivered text (needed only when no usage comes) is
+ * extracted from the kept event data on demand, or whenever more than RETAIN_CHARS of it is waiting.
+ */
 export class StreamMeter {
-  private readonly parser = new SseParser();
+  private readonly parser = new SseParser((data) => this.event(data));
   private readonly text: string[] = [];
+  /** data of events not yet searched for delivered text */
+  private pending: string[] = [];
+  private pendingChars = 0;
   /** the last non-null usage seen */
   usage: UpstreamUsage | null = null;
   /** a mid-stream `error` event's message */
   error: string | null = null;
   done = false;
-  /** data events that carried at least one choice delta */
-  chunks = 0;
 
   /** Feeds bytes exactly as they are forwarded to the client. */
   push(bytes: Uint8Array | string): void {
-    for (const ev of this.parser.push(bytes)) this.event(ev.data);
+    this.parser.push(bytes);
   }
 
   end(): void {
-    for (const ev of this.parser.end()) this.event(ev.data);
+    this.parser.end();
   }
 
   private event(data: string): void {
@@ -92,36 +134,41 @@ export class StreamMeter {
       this.done = true;
       return;
     }
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(data) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    if (!obj || typeof obj !== 'object') return;
-    if (obj.usage !== undefined && obj.usage !== null) {
-      const u = readUsage(obj.usage);
-      if (u) this.usage = u;
-    }
-    if (obj.error !== undefined && obj.error !== null) {
-      const e = obj.error as { message?: unknown };
-      this.error = typeof e?.message === 'string' ? e.message : 'upstream error';
-    }
-    const choices = obj.choices;
-    if (Array.isArray(choices)) {
-      for (const c of choices) {
-        const delta = (c as { delta?: unknown } | null)?.delta;
-        if (delta) {
-          const before = this.text.length;
-          collectText(delta, this.text);
-          if (this.text.length > before) this.chunks++;
+    if (mayCarryUsageOrError(data)) {
+      const obj = parseObject(data);
+      if (obj) {
+        if (obj.usage !== undefined && obj.usage !== null) {
+          const u = readUsage(obj.usage);
+          if (u) this.usage = u;
+        }
+        if (obj.error !== undefined && obj.error !== null) {
+          const e = obj.error as { message?: unknown };
+          this.error = typeof e?.message === 'string' ? e.message : 'upstream error';
         }
       }
     }
+    this.pending.push(data);
+    this.pendingChars += data.length;
+    if (this.pendingChars > RETAIN_CHARS) this.extractText();
+  }
+
+  /** Moves the text of the pending events (all choices) into `text`, in stream order. */
+  private extractText(): void {
+    for (const data of this.pending) {
+      const choices = parseObject(data)?.choices;
+      if (!Array.isArray(choices)) continue;
+      for (const c of choices) {
+        const delta = (c as { delta?: unknown } | null)?.delta;
+        if (delta) collectText(delta, this.text);
+      }
+    }
+    this.pending = [];
+    this.pendingChars = 0;
   }
 
   /** The text delivered so far (all choices). */
   deliveredText(): string {
+    if (this.pending.length > 0) this.extractText();
     return this.text.join('');
   }
 }
