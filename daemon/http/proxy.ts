@@ -331,7 +331,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
           'x-request-id': ctx.requestId,
           'x-arb-overhead-ms': overheadHeader(ctx, upstreamMs),
         });
-        res.flushHeaders();
+        // the headers go out at once when the upstream is still silent (a reasoning model thinking); when
+        // its first bytes are already here they share one write with them
+        if (upstreamRes.body.readableLength === 0) res.flushHeaders();
         const meter = new StreamMeter();
         try {
           for await (const chunk of upstreamRes.body as AsyncIterable<Buffer>) {
