@@ -130,72 +130,94 @@ function capCharge(alloc: { tokens_total: number; tokens_used: number; tokens_re
   return { charged, lossTokens: Math.max(0, weighted - charged) };
 }
 
+/** A KEY_COLUMNS row read with `.raw()` (an array, in column order: no per-row property definitions). */
+function keyFromRow(r: unknown[] | undefined): KeyRecord | undefined {
+  if (!r) return undefined;
+  return {
+    allocationId: r[0] as number,
+    userId: r[1] as number,
+    packageId: r[2] as number,
+    model: r[3] as string,
+    maskedKey: r[4] as string,
+    status: r[5] as AllocationStatus,
+    expiresAt: r[6] as string,
+    tokensTotal: r[7] as number,
+    tokensUsed: r[8] as number,
+    tokensReserved: r[9] as number,
+    pricePaid: r[10] as number,
+    promptRate: r[11] as number | null,
+    completionRate: r[12] as number | null,
+    maxCompletionTokens: r[13] as number | null,
+    contextLength: r[14] as number | null,
+  };
+}
+
 function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): MeteringStore {
-  const byHash = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.api_key_hash = ?`);
-  const byId = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.id = ?`);
+  // The hot statements bind positional parameters and read rows as arrays: cheaper than named
+  // parameters and row objects in better-sqlite3 (about 3 µs per request).
+  const byHash = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.api_key_hash = ?`).raw(true);
+  const byId = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.id = ?`).raw(true);
+  // (tokens, allocation id, now, tokens)
   const takeHold = s.prepare(
-    `update ai_token_allocations set tokens_reserved = tokens_reserved + @tokens
-     where id = @allocationId and status = 'active' and expires_at > @now and tokens_total - tokens_used - tokens_reserved >= @tokens`,
+    `update ai_token_allocations set tokens_reserved = tokens_reserved + ?
+     where id = ? and status = 'active' and expires_at > ? and tokens_total - tokens_used - tokens_reserved >= ?`,
   );
-  const insertReservation = s.prepare(
-    `insert into reservations (request_id, allocation_id, tokens, instance_id, created_at) values (@requestId, @allocationId, @tokens, @instanceId, @now)`,
-  );
-  const deleteReservation = s.prepare(`delete from reservations where request_id = ? returning tokens`);
-  const counters = s.prepare(`select tokens_total, tokens_used, tokens_reserved from ai_token_allocations where id = ?`);
-  const applyCharge = s.prepare(
-    `update ai_token_allocations set tokens_reserved = tokens_reserved - @released, tokens_used = tokens_used + @charged, updated_at = @now where id = @allocationId`,
-  );
+  const insertReservation = s.prepare(`insert into reservations (request_id, allocation_id, tokens, instance_id, created_at) values (?, ?, ?, ?, ?)`);
+  const deleteReservation = s.prepare(`delete from reservations where request_id = ? returning tokens`).pluck(true);
+  const counters = s.prepare(`select tokens_total, tokens_used, tokens_reserved from ai_token_allocations where id = ?`).raw(true);
+  // (released, charged, now, allocation id)
+  const applyCharge = s.prepare(`update ai_token_allocations set tokens_reserved = tokens_reserved - ?, tokens_used = tokens_used + ?, updated_at = ? where id = ?`);
   const insertEvent = s.prepare(
     `insert into usage_events (request_id, allocation_id, model, prompt_tokens, completion_tokens, weighted_tokens, loss_tokens,
        upstream_cost, latency_ms, status_code, outcome, estimated, stream, created_at)
-     values (@requestId, @allocationId, @model, @promptTokens, @completionTokens, @charged, @lossTokens,
-       @upstreamCostMicros, @latencyMs, @statusCode, @outcome, @estimated, @stream, @now)`,
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
   // Each operation is its own transaction (a SAVEPOINT inside the batch below): all or nothing.
-  const reserveOp = s.transaction((input: Required<ReserveInput>): boolean => {
-    if (takeHold.run(input).changes !== 1) return false;
-    insertReservation.run(input);
+  const reserveOp = s.transaction((input: ReserveInput, now: string): boolean => {
+    if (takeHold.run(input.tokens, input.allocationId, now, input.tokens).changes !== 1) return false;
+    insertReservation.run(input.requestId, input.allocationId, input.tokens, input.instanceId, now);
     return true;
   });
 
-  const settleOp = s.transaction((input: SettleInput & { now: string }): SettleResult => {
-    const reservation = deleteReservation.get(input.requestId) as { tokens: number } | undefined;
-    const alloc = counters.get(input.allocationId) as { tokens_total: number; tokens_used: number; tokens_reserved: number } | undefined;
-    if (!alloc) throw new Error(`settle: allocation ${input.allocationId} not found`);
-    const released = Math.min(reservation?.tokens ?? 0, alloc.tokens_reserved);
+  const settleOp = s.transaction((input: SettleInput, now: string): SettleResult => {
+    const reserved = deleteReservation.get(input.requestId) as number | undefined;
+    const row = counters.get(input.allocationId) as [number, number, number] | undefined;
+    if (!row) throw new Error(`settle: allocation ${input.allocationId} not found`);
+    const alloc = { tokens_total: row[0], tokens_used: row[1], tokens_reserved: row[2] };
+    const released = Math.min(reserved ?? 0, alloc.tokens_reserved);
     const { charged, lossTokens } = capCharge(alloc, released, input.weightedTokens);
-    applyCharge.run({ released, charged, now: input.now, allocationId: input.allocationId });
+    applyCharge.run(released, charged, now, input.allocationId);
     // usage_events.request_id is unique: a second settle of the same request throws here and the
     // savepoint undoes everything above
-    insertEvent.run({
-      requestId: input.requestId,
-      allocationId: input.allocationId,
-      model: input.model,
-      promptTokens: input.promptTokens,
-      completionTokens: input.completionTokens,
+    insertEvent.run(
+      input.requestId,
+      input.allocationId,
+      input.model,
+      input.promptTokens,
+      input.completionTokens,
       charged,
       lossTokens,
-      upstreamCostMicros: input.upstreamCostMicros,
-      latencyMs: Math.round(input.latencyMs),
-      statusCode: input.statusCode,
-      outcome: input.outcome,
-      estimated: input.estimated ? 1 : 0,
-      stream: input.stream ? 1 : 0,
-      now: input.now,
-    });
+      input.upstreamCostMicros,
+      Math.round(input.latencyMs),
+      input.statusCode,
+      input.outcome,
+      input.estimated ? 1 : 0,
+      input.stream ? 1 : 0,
+      now,
+    );
     return { charged, lossTokens, released, duplicate: false };
   });
 
   const batcher = createGroupCommit(handle, s);
   return {
     // Reads need no write lock; they never decide a hold (the conditional UPDATE does).
-    findKeyByHash: async (hash) => byHash.get(hash) as KeyRecord | undefined,
-    getKey: async (id) => byId.get(id) as KeyRecord | undefined,
-    reserve: (input) => batcher.submit(() => reserveOp({ ...input, now: input.now ?? nowDb() })),
+    findKeyByHash: async (hash) => keyFromRow(byHash.get(hash) as unknown[] | undefined),
+    getKey: async (id) => keyFromRow(byId.get(id) as unknown[] | undefined),
+    reserve: (input) => batcher.submit(() => reserveOp(input, input.now ?? nowDb())),
     async settle(input) {
       try {
-        return await batcher.submit(() => settleOp({ ...input, now: input.now ?? nowDb() }));
+        return await batcher.submit(() => settleOp(input, input.now ?? nowDb()));
       } catch (e) {
         if (isUniqueViolation(e)) return { charged: 0, lossTokens: 0, released: 0, duplicate: true };
         throw e;
