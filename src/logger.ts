@@ -56,8 +56,15 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
 // Field names whose values are never logged (compared lower-case with '-' as '_').
 const SECRET_FIELD = /^(authorization|proxy_authorization|cookie|set_cookie|password|passwd|secret|token|api_?key|key_hash|api_key_hash|.*_(token|secret|password|api_key|key_hash))$/;
 
+const secretFieldCache = new Map<string, boolean>();
+
 function isSecretField(key: string): boolean {
-  return SECRET_FIELD.test(key.toLowerCase().replace(/-/g, '_'));
+  let secret = secretFieldCache.get(key);
+  if (secret === undefined) {
+    secret = SECRET_FIELD.test(key.toLowerCase().replace(/-/g, '_'));
+    if (secretFieldCache.size < 10_000) secretFieldCache.set(key, secret);
+  }
+  return secret;
 }
 
 /** A masked display key (`sk-arb-AbCd…wxyz`) is safe to log under an `api_key` field. */
@@ -86,9 +93,12 @@ export function redactValue(value: unknown, secrets: readonly string[] = [], dep
   if (value instanceof Date) return value;
   if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
+  const obj = value as Record<string, unknown>;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const v = obj[k];
     if (v !== null && v !== undefined && isSecretField(k) && !isMaskedKey(v)) out[k] = REDACTED;
-    else out[k] = redactValue(v, secrets, depth + 1);
+    else out[k] = typeof v === 'number' || typeof v === 'boolean' ? v : redactValue(v, secrets, depth + 1);
   }
   return out;
 }
