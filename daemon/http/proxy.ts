@@ -14,8 +14,8 @@ import { completionWeight, describeRule } from '../../src/pricing.js';
 import { hashApiKey, looksLikeApiKey } from '../../src/ledger/keys.js';
 import { fromDbTime, nowDb } from '../../src/time.js';
 import type { KeyRecord, MeteringStore, SettleResult } from '../../src/metering/store.js';
-import { planHold, type HoldPlan } from '../../src/metering/plan.js';
-import { estimatePromptTokens } from '../../src/metering/tokens.js';
+import { planHold, planHoldFast, type HoldInput, type HoldPlan } from '../../src/metering/plan.js';
+import { estimatePromptTokens, promptTokensUpperBound } from '../../src/metering/tokens.js';
 import { completionText, computeCharge, readUsage, ruleForRates, StreamMeter, type UpstreamUsage } from '../../src/metering/usage.js';
 import type { ChatUpstream, UpstreamResponse } from './upstream.js';
 import { isTimeoutError } from './upstream.js';
@@ -230,26 +230,30 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
     const stream = body.stream === true;
     const rule = ruleForRates(key.promptRate, key.completionRate);
-    const promptEstimate = estimatePromptTokens(body);
-    const planFor = (k: KeyRecord) =>
-      planHold({
-        rule,
-        promptEstimate,
-        requestedMaxTokens: parsed.maxTokens,
-        modelMaxCompletionTokens: k.maxCompletionTokens,
-        contextLength: k.contextLength,
-        choices: parsed.choices,
-        available: remaining(k),
-      });
+    // The hold is sized on a fast upper bound of the prompt tokens whenever that changes nothing for the
+    // customer (planHoldFast: same max_tokens, a hold never smaller); the tokenizer runs only when the bound
+    // would limit the request, or for an estimated charge (no usage came).
+    const promptBound = promptTokensUpperBound(body);
+    let promptExact: number | undefined;
+    const promptEstimate = () => (promptExact ??= estimatePromptTokens(body));
+    const holdInput = (k: KeyRecord): Omit<HoldInput, 'promptEstimate'> => ({
+      rule,
+      requestedMaxTokens: parsed.maxTokens,
+      modelMaxCompletionTokens: k.maxCompletionTokens,
+      contextLength: k.contextLength,
+      choices: parsed.choices,
+      available: remaining(k),
+    });
 
-    // Reserve: one atomic conditional UPDATE; on a refusal, re-read once and retry with the smaller remainder.
-    let plan: HoldPlan | null = planFor(key);
+    // Reserve: one atomic conditional UPDATE; on a refusal, re-read once and retry with the smaller
+    // remainder (and the exact prompt estimate).
+    let plan: HoldPlan | null = planHoldFast(holdInput(key), promptBound, promptEstimate);
     let reserved = false;
     if (plan) reserved = await store.reserve({ allocationId: key.allocationId, requestId: ctx.requestId, instanceId: deps.instanceId, tokens: plan.hold });
     if (!reserved) {
       const fresh = await store.getKey(key.allocationId);
       if (fresh && fresh.status === 'active' && fresh.expiresAt > nowDb()) {
-        plan = planFor(fresh);
+        plan = planHold({ ...holdInput(fresh), promptEstimate: promptEstimate() });
         if (plan) reserved = await store.reserve({ allocationId: key.allocationId, requestId: ctx.requestId, instanceId: deps.instanceId, tokens: plan.hold });
       }
       if (!reserved || !plan) {
@@ -393,7 +397,16 @@ export function createProxy(deps: ProxyDeps): Proxy {
       failure = describeError(e);
     } finally {
       // Settle before the response ends, so a client that sees the end also sees its usage.
-      const charge = computeCharge({ rule, usage, served, promptEstimate, deliveredText: delivered });
+      // (the exact prompt estimate is needed only when no usage came; it cannot fail the settle)
+      let chargedPrompt = 0;
+      if (!usage && served) {
+        try {
+          chargedPrompt = promptEstimate();
+        } catch {
+          chargedPrompt = promptBound;
+        }
+      }
+      const charge = computeCharge({ rule, usage, served, promptEstimate: chargedPrompt, deliveredText: delivered });
       const latencyMs = performance.now() - ctx.startedAt;
       const settled = await settleWithRetry({
         requestId: ctx.requestId,

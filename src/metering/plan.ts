@@ -58,3 +58,22 @@ export function planHold(input: HoldInput): HoldPlan | null {
   const hold = weightedTokens(input.rule, pHold, maxTokens * choices);
   return { maxTokens, hold, promptHold: pHold };
 }
+
+/**
+ * planHold, trying a cheap upper bound of the prompt tokens first (METERING.md §1 with a hold that may be
+ * larger, never smaller): when the request's max_tokens is capped by the client or the model (not by the
+ * context length) and the plan for `promptBound` still forwards that cap, it is the plan the exact
+ * estimate would give — same max_tokens, a hold at least as large (hold and affordability are monotonic in
+ * the prompt) — so it is taken without running the tokenizer. Otherwise (the bound would shorten the
+ * completion or refuse) the exact estimate decides, exactly as planHold.
+ */
+export function planHoldFast(input: Omit<HoldInput, 'promptEstimate'>, promptBound: number, promptEstimate: () => number): HoldPlan | null {
+  const requested = input.requestedMaxTokens;
+  const modelMax = input.modelMaxCompletionTokens || undefined;
+  if (requested !== undefined || modelMax !== undefined) {
+    const cap = Math.min(requested ?? Infinity, modelMax ?? Infinity);
+    const fast = planHold({ ...input, promptEstimate: promptBound });
+    if (fast && fast.maxTokens === cap) return fast;
+  }
+  return planHold({ ...input, promptEstimate: promptEstimate() });
+}

@@ -1,6 +1,7 @@
 /**
- * Local token counting with gpt-tokenizer (o200k_base). Used for the prompt part of a hold, and for the
- * charge when the upstream sent no usage (cut, disconnect): prompt estimate + the text actually delivered.
+ * Local token counting with gpt-tokenizer (o200k_base). Used for the charge when the upstream sent no usage
+ * (cut, disconnect): prompt estimate + the text actually delivered; and for the prompt part of a hold when
+ * the cheap upper bound (`promptTokensUpperBound`, no tokenizer) would limit the request (see planHoldFast).
  *
  * The prompt rule is OpenAI's chat counting rule (and the simulator's): Σ over messages (3 + tokens of the
  * message's text) + 3. Tool definitions and non-text parts are counted as their JSON text, which
@@ -11,36 +12,44 @@ import { countTokens } from 'gpt-tokenizer';
 /** Texts longer than this are counted on a prefix and extrapolated (keeps the event loop responsive). */
 const EXACT_LIMIT = 256 * 1024;
 
+/** Special-token strings in customer text (`<|endoftext|>`…) are ordinary text, as providers treat them. */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
 /** Tokens of a text. */
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
-  if (text.length <= EXACT_LIMIT) return countTokens(text);
-  const sample = countTokens(text.slice(0, EXACT_LIMIT));
+  if (text.length <= EXACT_LIMIT) return countTokens(text, PLAIN_TEXT);
+  const sample = countTokens(text.slice(0, EXACT_LIMIT), PLAIN_TEXT);
   return Math.ceil((sample * text.length) / EXACT_LIMIT);
 }
 
-function contentTokens(content: unknown): number {
-  if (typeof content === 'string') return countTextTokens(content);
+/**
+ * An upper bound of countTextTokens(text) without the tokenizer: every token is at least one byte of the
+ * UTF-8 text, and a UTF-16 unit is at most 3 bytes (which also bounds the extrapolation of long texts).
+ */
+export function textTokensUpperBound(text: string): number {
+  return text.length <= EXACT_LIMIT ? Buffer.byteLength(text, 'utf8') : 3 * text.length;
+}
+
+function contentTokens(content: unknown, count: (text: string) => number): number {
+  if (typeof content === 'string') return count(content);
   if (Array.isArray(content)) {
     let n = 0;
     for (const part of content) {
       if (part && typeof part === 'object') {
         const text = (part as { text?: unknown }).text;
-        if (typeof text === 'string') n += countTextTokens(text);
-        else n += countTextTokens(JSON.stringify(part));
+        if (typeof text === 'string') n += count(text);
+        else n += count(JSON.stringify(part));
       }
     }
     return n;
   }
   if (content === null || content === undefined) return 0;
-  return countTextTokens(JSON.stringify(content));
+  return count(JSON.stringify(content));
 }
 
-/**
- * Estimated prompt tokens of a chat completions body: messages by the chat rule, plus tool calls inside
- * messages, tool/function definitions and a response_format schema as JSON text.
- */
-export function estimatePromptTokens(body: Record<string, unknown>): number {
+/** The chat rule over a body, with `count` for each text. */
+function promptTokens(body: Record<string, unknown>, count: (text: string) => number): number {
   const messages = body.messages;
   let total = 3;
   if (Array.isArray(messages)) {
@@ -48,14 +57,30 @@ export function estimatePromptTokens(body: Record<string, unknown>): number {
       total += 3;
       if (!m || typeof m !== 'object') continue;
       const msg = m as Record<string, unknown>;
-      total += contentTokens(msg.content);
-      if (msg.tool_calls !== undefined) total += countTextTokens(JSON.stringify(msg.tool_calls));
-      if (msg.function_call !== undefined) total += countTextTokens(JSON.stringify(msg.function_call));
+      total += contentTokens(msg.content, count);
+      if (msg.tool_calls !== undefined) total += count(JSON.stringify(msg.tool_calls));
+      if (msg.function_call !== undefined) total += count(JSON.stringify(msg.function_call));
     }
   }
   for (const field of ['tools', 'functions', 'response_format'] as const) {
     const v = body[field];
-    if (v !== undefined && v !== null) total += countTextTokens(JSON.stringify(v));
+    if (v !== undefined && v !== null) total += count(JSON.stringify(v));
   }
   return total;
+}
+
+/**
+ * Estimated prompt tokens of a chat completions body: messages by the chat rule, plus tool calls inside
+ * messages, tool/function definitions and a response_format schema as JSON text.
+ */
+export function estimatePromptTokens(body: Record<string, unknown>): number {
+  return promptTokens(body, countTextTokens);
+}
+
+/**
+ * A fast upper bound of estimatePromptTokens(body) (never below it): the same rule with every text
+ * counted by textTokensUpperBound. Microseconds where the tokenizer takes ~0.1 ms per 1,000 tokens.
+ */
+export function promptTokensUpperBound(body: Record<string, unknown>): number {
+  return promptTokens(body, textTokensUpperBound);
 }

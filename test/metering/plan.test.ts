@@ -62,3 +62,46 @@ test('usage.cost USD → µ$ rounded up, junk → 0', () => {
   assert.equal(usdToMicros('0.1'), 0);
   assert.equal(usdToMicros(Number.NaN), 0);
 });
+
+test('planHoldFast: a prompt upper bound gives the exact plan’s max_tokens and a hold never smaller, without the tokenizer when nothing is limited', async () => {
+  const { planHoldFast } = await import('../../src/metering/plan.js');
+  let calls = 0;
+  const exact = (n: number) => () => {
+    calls++;
+    return n;
+  };
+  const base = { rule: gpt4, requestedMaxTokens: 50, modelMaxCompletionTokens: 4096, available: 100_000 };
+  // plenty of quota: the bound plan forwards max_tokens 50 like the exact one; the tokenizer never runs
+  const fast = planHoldFast(base, 400, exact(100));
+  const want = planHold({ ...base, promptEstimate: 100 })!;
+  assert.equal(calls, 0);
+  assert.equal(fast!.maxTokens, want.maxTokens);
+  assert.ok(fast!.hold >= want.hold);
+  // near the end of the quota the bound would shorten the completion: the exact estimate decides
+  const tight = { ...base, available: 550 };
+  assert.deepEqual(planHoldFast(tight, 400, exact(100)), planHold({ ...tight, promptEstimate: 100 }));
+  assert.equal(calls, 1);
+  // the bound would refuse, the exact estimate fits
+  const tiny = { ...base, requestedMaxTokens: 1, available: 140 };
+  assert.equal(planHold({ ...tiny, promptEstimate: 400 }), null);
+  assert.deepEqual(planHoldFast(tiny, 400, exact(100)), planHold({ ...tiny, promptEstimate: 100 }));
+  // no client or model cap: the context length bounds max_tokens by the prompt, so the exact estimate decides
+  const ctx = { rule: gpt4, requestedMaxTokens: undefined, modelMaxCompletionTokens: null, contextLength: 8192, available: 1_000_000 };
+  calls = 0;
+  assert.deepEqual(planHoldFast(ctx, 400, exact(100)), planHold({ ...ctx, promptEstimate: 100 }));
+  assert.equal(calls, 1);
+  // over a grid of quotas, caps and choices: same max_tokens and refusals as the exact plan, hold ≥
+  for (const available of [0, 50, 135, 300, 700, 1000, 5000, 100_000]) {
+    for (const requestedMaxTokens of [undefined, 1, 16, 300]) {
+      for (const modelMaxCompletionTokens of [null, 64, 4096]) {
+        for (const choices of [1, 3]) {
+          const input = { rule: gpt4, requestedMaxTokens, modelMaxCompletionTokens, contextLength: 8192, choices, available };
+          const a = planHoldFast(input, 180, () => 100);
+          const b = planHold({ ...input, promptEstimate: 100 });
+          assert.equal(a?.maxTokens, b?.maxTokens, JSON.stringify(input));
+          if (a && b) assert.ok(a.hold >= b.hold);
+        }
+      }
+    }
+  }
+});
