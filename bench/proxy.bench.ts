@@ -3,7 +3,9 @@
  *   direct — the load generator calls the simulator itself (the baseline latency),
  *   bare   — through a pass-through proxy of a few lines (node:http + undici, no metering),
  *   arb    — through the arb daemon (auth, rate limit, reserve, forward, settle, log, metrics; SQLite).
- * Each server runs in its own process; the load generator (undici Pool) runs here, bounded by time.
+ * Each server runs in its own process; the load generator (undici Pool) runs here, bounded by time. Same
+ * load generator and simulator for all three; arb's upstream client and the bare proxy both use a keep-alive
+ * undici Agent of 256 connections; streamed requests ask for the usage chunk on every target.
  * Printed: requests/s at 32 connections, p50/p99 latency at 1 and 32 connections, the CPU time the serving
  * process spent per request (steadier than requests/s on a shared machine), and the ratios
  * (goal: arb ≥ 0.8 × the bare proxy's throughput at 32 connections, ≤ 1 ms added p50 at 1 connection).
@@ -26,7 +28,15 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COMPLETION_TOKENS = 16;
-const BODY = (stream: boolean) => JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: COMPLETION_TOKENS, ...(stream ? { stream: true } : {}) });
+// Streams ask for the usage chunk on every target: arb always forces it upstream (it meters from it), so
+// the simulator does the same work and sends the same bytes whoever asks.
+const BODY = (stream: boolean) =>
+  JSON.stringify({
+    model: 'gpt-4',
+    messages: [{ role: 'user', content: 'Say hello in five words.' }],
+    max_tokens: COMPLETION_TOKENS,
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
 const SIM_BODY = (stream: boolean) => BODY(stream).replace('"gpt-4"', '"openai/gpt-4"');
 
 // ---------------------------------------------------------------- server roles (child processes)
