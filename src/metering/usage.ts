@@ -69,6 +69,8 @@ function collectText(part: unknown, out: string[]): void {
 /** Unparsed event data a stream meter keeps before it extracts their text anyway (bounds its memory). */
 const RETAIN_CHARS = 256 * 1024;
 
+const MAYBE_USAGE_OR_ERROR = /"usage"|"error"|\\u/;
+
 function isJsonSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
 }
@@ -81,6 +83,8 @@ function isJsonSpace(c: number): boolean {
  * nearly all of a stream, including OpenAI's `"usage":null` chunks) only when their text is needed.
  */
 export function mayCarryUsageOrError(data: string): boolean {
+  // one scan for the common case: none of the three can occur
+  if (!MAYBE_USAGE_OR_ERROR.test(data)) return false;
   if (data.includes('"error"') || data.includes('\\u')) return true;
   for (let i = data.indexOf('"usage"'); i !== -1; i = data.indexOf('"usage"', i + 7)) {
     let j = i + 7;

@@ -63,3 +63,11 @@ test('StreamMeter: mid-stream error event, tool-call arguments and reasoning cou
   assert.equal(m.done, false);
   assert.equal(m.deliveredText(), 'think f{"a":1}');
 });
+
+test('SSE: a UTF-8 byte order mark is skipped, also when split across reads', () => {
+  const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('data: x\n\n')]);
+  assert.deepEqual(new SseParser().push(bytes), [{ event: '', data: 'x' }]);
+  const p = new SseParser();
+  const got = [...p.push(bytes.subarray(0, 1)), ...p.push(bytes.subarray(1, 2)), ...p.push(bytes.subarray(2))];
+  assert.deepEqual(got, [{ event: '', data: 'x' }]);
+});
