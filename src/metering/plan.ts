@@ -59,13 +59,17 @@ export function planHold(input: HoldInput): HoldPlan | null {
   return { maxTokens, hold, promptHold: pHold };
 }
 
+/** The fast plan is used only while the key could still pay for this many more such holds. */
+export const FAST_HOLD_HEADROOM = 64;
+
 /**
  * planHold, trying a cheap upper bound of the prompt tokens first (METERING.md §1 with a hold that may be
  * larger, never smaller): when the request's max_tokens is capped by the client or the model (not by the
  * context length) and the plan for `promptBound` still forwards that cap, it is the plan the exact
  * estimate would give — same max_tokens, a hold at least as large (hold and affordability are monotonic in
- * the prompt) — so it is taken without running the tokenizer. Otherwise (the bound would shorten the
- * completion or refuse) the exact estimate decides, exactly as planHold.
+ * the prompt) — so it is taken without running the tokenizer, provided the key has room for
+ * FAST_HOLD_HEADROOM more such holds (so the larger hold cannot crowd out concurrent requests near the end
+ * of a quota). Otherwise the exact estimate decides, exactly as planHold.
  */
 export function planHoldFast(input: Omit<HoldInput, 'promptEstimate'>, promptBound: number, promptEstimate: () => number): HoldPlan | null {
   const requested = input.requestedMaxTokens;
@@ -73,7 +77,7 @@ export function planHoldFast(input: Omit<HoldInput, 'promptEstimate'>, promptBou
   if (requested !== undefined || modelMax !== undefined) {
     const cap = Math.min(requested ?? Infinity, modelMax ?? Infinity);
     const fast = planHold({ ...input, promptEstimate: promptBound });
-    if (fast && fast.maxTokens === cap) return fast;
+    if (fast && fast.maxTokens === cap && fast.hold * (FAST_HOLD_HEADROOM + 1) <= input.available) return fast;
   }
   return planHold({ ...input, promptEstimate: promptEstimate() });
 }

@@ -77,6 +77,13 @@ test('planHoldFast: a prompt upper bound gives the exact plan’s max_tokens and
   assert.equal(calls, 0);
   assert.equal(fast!.maxTokens, want.maxTokens);
   assert.ok(fast!.hold >= want.hold);
+  // a key with room for fewer than FAST_HOLD_HEADROOM such holds: the exact estimate decides (concurrent
+  // requests near the end of a quota see the same holds as without the bound)
+  calls = 0;
+  const few = { ...base, available: 20_000 };
+  assert.deepEqual(planHoldFast(few, 400, exact(100)), planHold({ ...few, promptEstimate: 100 }));
+  assert.equal(calls, 1);
+  calls = 0;
   // near the end of the quota the bound would shorten the completion: the exact estimate decides
   const tight = { ...base, available: 550 };
   assert.deepEqual(planHoldFast(tight, 400, exact(100)), planHold({ ...tight, promptEstimate: 100 }));
