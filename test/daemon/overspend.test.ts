@@ -77,7 +77,9 @@ for (const dialect of testDialects()) {
     const { key, allocationId } = await stack.buyKey();
     const results = await storm(stack, [stack.daemon], key);
     const books = await checkBooks(stack, allocationId, results);
-    assert.ok(books.ok >= 15 && books.ok <= 25, `about 20 requests fit, ${books.ok} did`);
+    // the quota pays for 20 full answers; the last requests get max_tokens shortened to what is left, so a
+    // few more than 20 can succeed (21–27 seen across runs)
+    assert.ok(books.ok >= 15 && books.ok <= 30, `about 20 requests fit, ${books.ok} did`);
     assert.ok(books.used > books.total - 2 * (14 + 2 * MAX_TOKENS), 'the quota was actually used up');
   });
 
