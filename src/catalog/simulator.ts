@@ -15,6 +15,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { countTokens } from 'gpt-tokenizer';
+
+/** Special-token strings in a prompt (`<|endoftext|>`…) are ordinary text, as real providers treat them. */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 import { parseOpenRouterRate } from '../pricing.js';
 import { loadFixtureModels } from './fixture.js';
 import type { OpenRouterModel } from './types.js';
@@ -121,11 +124,11 @@ export function countPromptTokens(messages: unknown): number {
   for (const m of messages) {
     total += 3;
     const content = (m as { content?: unknown } | null)?.content;
-    if (typeof content === 'string') total += countTokens(content);
+    if (typeof content === 'string') total += countTokens(content, PLAIN_TEXT);
     else if (Array.isArray(content)) {
       for (const part of content) {
         const text = (part as { text?: unknown } | null)?.text;
-        if (typeof text === 'string') total += countTokens(text);
+        if (typeof text === 'string') total += countTokens(text, PLAIN_TEXT);
       }
     }
   }

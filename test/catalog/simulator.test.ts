@@ -251,3 +251,8 @@ test('reset clears the record and faults; close is idempotent', async (t) => {
   await s.close();
   await s.close();
 });
+
+test('special-token strings in a prompt are counted as text, not an error', () => {
+  const n = countPromptTokens([{ role: 'user', content: 'before <|endoftext|> after' }]);
+  assert.ok(n > 6, `counted ${n}`);
+});
