@@ -56,6 +56,30 @@ export async function runBackup(ctx: CommandContext, opts: BackupCommandOptions)
     await handle.close();
   }
   await progress.close();
+  reportBackup(ctx, result, { json: opts.json, summary: (bytes) => `${bytes} bytes, integrity ok` });
+  return 0;
+}
+
+/** What both backup paths (SQLite and PostgreSQL) report: one JSON document or three lines, and a business event. */
+export interface BackupReport {
+  file: string;
+  latest: string;
+  manifest: string;
+  bytes: number;
+  sha256: string;
+  /** PostgreSQL only: the dump format */
+  format?: string;
+  integrity: string;
+  tables: Record<string, number>;
+  pruned: string[];
+  kept: unknown;
+}
+
+export function reportBackup(
+  ctx: CommandContext,
+  result: BackupReport,
+  opts: { json?: boolean; summary: (bytes: string) => string; dialect?: 'postgres' },
+): void {
   if (opts.json) {
     writeJson(ctx.stdout, {
       file: result.file,
@@ -63,6 +87,7 @@ export async function runBackup(ctx: CommandContext, opts: BackupCommandOptions)
       manifest: result.manifest,
       bytes: result.bytes,
       sha256: result.sha256,
+      ...(result.format === undefined ? {} : { format: result.format }),
       integrity: result.integrity,
       tables: result.tables,
       pruned: result.pruned,
@@ -70,11 +95,13 @@ export async function runBackup(ctx: CommandContext, opts: BackupCommandOptions)
     });
   } else {
     const shown = (f: string) => relative(process.cwd(), f) || f;
-    ctx.stdout.write(`backup written: ${shown(result.file)} (${result.bytes.toLocaleString('en-US')} bytes, integrity ok)\n`);
+    ctx.stdout.write(`backup written: ${shown(result.file)} (${opts.summary(result.bytes.toLocaleString('en-US'))})\n`);
     ctx.stdout.write(`sha256 ${result.sha256}  (listed in ${shown(result.manifest)})\n`);
     ctx.stdout.write(`latest: ${shown(result.latest)}\n`);
     if (result.pruned.length) ctx.stdout.write(`pruned: ${result.pruned.join(', ')}\n`);
   }
-  ctx.logger().info({ business_event: true, event_type: 'backup_created', file: result.file, bytes: result.bytes, sha256: result.sha256, pruned: result.pruned.length }, 'backup created');
-  return 0;
+  ctx.logger().info(
+    { business_event: true, event_type: 'backup_created', file: result.file, bytes: result.bytes, sha256: result.sha256, pruned: result.pruned.length, ...(opts.dialect ? { dialect: opts.dialect } : {}) },
+    'backup created',
+  );
 }

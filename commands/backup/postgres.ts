@@ -4,11 +4,12 @@
  * SQLite path.
  */
 import { hostname } from 'node:os';
-import { basename, relative } from 'node:path';
+import { basename } from 'node:path';
 import { migrate, openDb } from '../../src/db/dialect.js';
 import { migrationProvider } from '../../src/db/migrations/index.js';
 import { InputError } from '../../src/errors.js';
 import { ensureWritableDir } from '../../src/backup/backup.js';
+import { reportBackup } from './backup.js';
 import {
   createPgBackup,
   inspectPgBackup,
@@ -66,27 +67,7 @@ export async function runPgBackup(ctx: CommandContext, opts: BackupCommandOption
   } finally {
     await progress.close();
   }
-  if (opts.json) {
-    writeJson(ctx.stdout, {
-      file: result.file,
-      latest: result.latest,
-      manifest: result.manifest,
-      bytes: result.bytes,
-      sha256: result.sha256,
-      format: result.format,
-      integrity: result.integrity,
-      tables: result.tables,
-      pruned: result.pruned,
-      kept: result.kept,
-    });
-  } else {
-    const shown = (f: string) => relative(process.cwd(), f) || f;
-    ctx.stdout.write(`backup written: ${shown(result.file)} (pg_dump custom format, ${result.bytes.toLocaleString('en-US')} bytes, read back ok)\n`);
-    ctx.stdout.write(`sha256 ${result.sha256}  (listed in ${shown(result.manifest)})\n`);
-    ctx.stdout.write(`latest: ${shown(result.latest)}\n`);
-    if (result.pruned.length) ctx.stdout.write(`pruned: ${result.pruned.join(', ')}\n`);
-  }
-  ctx.logger().info({ business_event: true, event_type: 'backup_created', file: result.file, bytes: result.bytes, sha256: result.sha256, pruned: result.pruned.length, dialect: 'postgres' }, 'backup created');
+  reportBackup(ctx, result, { json: opts.json, summary: (bytes) => `pg_dump custom format, ${bytes} bytes, read back ok`, dialect: 'postgres' });
   return 0;
 }
 

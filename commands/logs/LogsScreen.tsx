@@ -2,6 +2,7 @@
 /** @jsxImportSource react */
 /** `arb logs <query>` on a terminal: a summary line, then the matching lines (or revenue per day). Renders props only. */
 import { Box, Text } from 'ink';
+import { barLength } from '../ui/format.js';
 
 /** one line: the query's columns, already formatted (the first is the time) */
 export type LogsScreenRow = string[];
@@ -36,7 +37,7 @@ function RevenueBars({ days, barWidth }: { days: LogsScreenDay[]; barWidth: numb
   return (
     <Box flexDirection="column">
       {days.map((d) => {
-        const len = d.revenueMicros <= 0 ? 0 : Math.max(1, Math.round((d.revenueMicros / max) * barWidth));
+        const len = barLength(d.revenueMicros, max, barWidth);
         return (
           <Text key={d.day}>
             <Text color="gray">{d.day} </Text>

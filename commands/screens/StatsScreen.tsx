@@ -3,7 +3,7 @@
 /** `arb stats` dashboard: totals, a daily-revenue bar chart and the top models. Renders props only. */
 import { Box, Text } from 'ink';
 import type { Stats } from '../../src/stats/stats.js';
-import { formatCount, formatPercent, formatUsd } from '../ui/format.js';
+import { barLength, formatCount, formatPercent, formatUsd } from '../ui/format.js';
 
 export interface StatsScreenProps {
   stats: Stats;
@@ -32,7 +32,7 @@ export function RevenueChart({ days, barWidth = 40 }: { days: Stats['byDay']; ba
   return (
     <Box flexDirection="column">
       {days.map((d) => {
-        const len = d.revenueMicros <= 0 ? 0 : Math.max(1, Math.round((d.revenueMicros / max) * barWidth));
+        const len = barLength(d.revenueMicros, max, barWidth);
         return (
           <Text key={d.day}>
             <Text color="gray">{d.day} </Text>

@@ -19,3 +19,8 @@ export function formatRate(microsPerMtok: number | null): string {
   const usd = microsToUsd(microsPerMtok);
   return `$${usd < 0.01 && usd > 0 ? usd.toPrecision(2) : usd.toFixed(2)}/Mtok`;
 }
+
+/** Length of a bar for `value` on a chart whose longest bar (`max`) is `width` cells; any positive value shows. */
+export function barLength(value: number, max: number, width: number): number {
+  return value <= 0 ? 0 : Math.max(1, Math.round((value / Math.max(1, max)) * width));
+}
