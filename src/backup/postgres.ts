@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { ArbError, InputError } from '../errors.js';
 import { BackupError, backupStamp, ensureWritableDir, MANIFEST_NAME, readManifest, sha256File } from './backup.js';
-import { RestoreRefusedError, type BackupInspection } from './restore.js';
+import { RestoreRefusedError, refuseNewerSchema, type BackupInspection } from './restore.js';
 
 export const PG_LATEST_NAME = 'arbitrage_latest.dump';
 const PG_TIMESTAMPED = /^arbitrage_(\d{8}-\d{6})(?:-(\d+))?\.dump$/;
@@ -326,14 +326,7 @@ export async function inspectPgBackup(file: string, knownMigrations: readonly st
     const r = await runTool('pg_restore', ['--no-owner', '--no-privileges', `--file=${sqlFile}`, file], process.env);
     if (r.code !== 0) throw new RestoreRefusedError(`file: ${shown} is damaged (pg_restore: ${toolMessage(r)}); pick another backup`, 'file');
     const { counts, migrations } = await scanSql(sqlFile);
-    const known = new Set(knownMigrations);
-    const unknown = migrations.filter((m) => !known.has(m));
-    if (unknown.length > 0) {
-      throw new RestoreRefusedError(
-        `file: ${shown} was written by a newer arb (schema ${unknown[unknown.length - 1]}, this arb knows up to ${knownMigrations[knownMigrations.length - 1]}); upgrade arb before restoring it`,
-        'file',
-      );
-    }
+    refuseNewerSchema(shown, migrations, knownMigrations);
     const tables: Record<string, number> = {};
     for (const t of COUNTED) tables[t] = counts[t] ?? 0;
     return { file, bytes: statSync(file).size, sha256, migrations, schema: migrations[migrations.length - 1] ?? null, tables, checksumListed: listed !== undefined, sqlFile };

@@ -87,14 +87,7 @@ export async function inspectBackup(file: string, knownMigrations: readonly stri
       throw new RestoreRefusedError(`file: ${shown} is not an arb database (no ${missing.join(', ')} table); pick a file written by arb backup`, 'file');
     }
     const migrations = (sqlite.prepare('select name from kysely_migration order by name').all() as { name: string }[]).map((r) => r.name);
-    const known = new Set(knownMigrations);
-    const unknown = migrations.filter((m) => !known.has(m));
-    if (unknown.length > 0) {
-      throw new RestoreRefusedError(
-        `file: ${shown} was written by a newer arb (schema ${unknown[unknown.length - 1]}, this arb knows up to ${knownMigrations[knownMigrations.length - 1]}); upgrade arb before restoring it`,
-        'file',
-      );
-    }
+    refuseNewerSchema(shown, migrations, knownMigrations);
     return { file, bytes: statSync(file).size, sha256, migrations, schema: migrations[migrations.length - 1] ?? null, tables: tableCounts(sqlite), checksumListed: listed !== undefined };
   } finally {
     sqlite.close();
@@ -199,5 +192,17 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Refuses a backup whose migrations include one this arb does not know (written by a newer arb). */
+export function refuseNewerSchema(shown: string, migrations: readonly string[], knownMigrations: readonly string[]): void {
+  const known = new Set(knownMigrations);
+  const unknown = migrations.filter((m) => !known.has(m));
+  if (unknown.length > 0) {
+    throw new RestoreRefusedError(
+      `file: ${shown} was written by a newer arb (schema ${unknown[unknown.length - 1]}, this arb knows up to ${knownMigrations[knownMigrations.length - 1]}); upgrade arb before restoring it`,
+      'file',
+    );
   }
 }
