@@ -10,7 +10,17 @@
 import { countTokens } from 'gpt-tokenizer';
 
 /** Texts longer than this are counted on a prefix and extrapolated (keeps the event loop responsive). */
-const EXACT_LIMIT = 256 * 1024;
+const EXACT_LIMIT = 64 * 1024;
+
+/**
+ * The longest run of non-space (or of space) characters handed to the tokenizer in one piece. gpt-tokenizer's
+ * byte-pair merge is quadratic in the length of one pre-token, and a run without spaces (CJK text, a base64
+ * blob, "aaaa…") is one pre-token: 20,000 CJK characters took ~2 s of blocked event loop in one call, 256 KiB
+ * would take minutes. Longer runs are counted in pieces of this length: linear time, and at most about one
+ * token more per cut than the whole run (an estimate that errs high, never below one token per piece).
+ */
+const MAX_RUN = 128;
+const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}|\\s{${MAX_RUN + 1},}`, 'g');
 
 /** Special-token strings in customer text (`<|endoftext|>`…) are ordinary text, as providers treat them. */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
@@ -18,9 +28,34 @@ const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 /** Tokens of a text. */
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
-  if (text.length <= EXACT_LIMIT) return countTokens(text, PLAIN_TEXT);
-  const sample = countTokens(text.slice(0, EXACT_LIMIT), PLAIN_TEXT);
+  if (text.length <= EXACT_LIMIT) return countInPieces(text);
+  const sample = countInPieces(text.slice(0, EXACT_LIMIT));
   return Math.ceil((sample * text.length) / EXACT_LIMIT);
+}
+
+/** The tokenizer over `text`, with every run longer than MAX_RUN cut into MAX_RUN-character pieces. */
+export function countInPieces(text: string): number {
+  let total = 0;
+  let from = 0;
+  LONG_RUN.lastIndex = 0;
+  for (let m = LONG_RUN.exec(text); m !== null; m = LONG_RUN.exec(text)) {
+    if (m.index > from) total += countTokens(text.slice(from, m.index), PLAIN_TEXT);
+    const end = m.index + m[0].length;
+    for (let i = m.index; i < end; ) {
+      let j = Math.min(end, i + MAX_RUN);
+      // never split a surrogate pair (an emoji) between two pieces
+      if (j < end && isHighSurrogate(text.charCodeAt(j - 1)) && j - 1 > i) j--;
+      total += countTokens(text.slice(i, j), PLAIN_TEXT);
+      i = j;
+    }
+    from = end;
+  }
+  if (from < text.length) total += countTokens(from === 0 ? text : text.slice(from), PLAIN_TEXT);
+  return total;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /**

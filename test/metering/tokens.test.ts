@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { countTokens } from 'gpt-tokenizer';
 import { countTextTokens, estimatePromptTokens, promptTokensUpperBound, textTokensUpperBound } from '../../src/metering/tokens.js';
 
 const TEXTS = [
@@ -25,7 +26,6 @@ test('textTokensUpperBound is never below the tokenizer count', () => {
 
 test('textTokensUpperBound also bounds the extrapolated count of texts past the exact limit', () => {
   // a multi-byte prefix (counted exactly) followed by ASCII: the extrapolation scales the prefix's density
-  // (short pieces: the tokenizer is quadratic in the length of a run without spaces)
   const long = '東京の '.repeat(70_000) + 'ascii text '.repeat(10_000);
   assert.ok(long.length > 256 * 1024);
   assert.ok(textTokensUpperBound(long) >= countTextTokens(long));
@@ -61,4 +61,35 @@ test('promptTokensUpperBound ≥ estimatePromptTokens on a corpus of chat bodies
 test('special-token strings in a prompt are counted as text, not refused', () => {
   const n = estimatePromptTokens({ messages: [{ role: 'user', content: 'what is <|endoftext|>?' }] });
   assert.ok(n > 6);
+});
+
+// gpt-tokenizer's merge is quadratic in the length of one pre-token, and a run without spaces is one
+// pre-token: counted whole, 20,000 CJK characters blocked the event loop ~2 s and these texts would take
+// minutes each (this test would time out). countTextTokens cuts such runs into short pieces.
+test('long runs without spaces (CJK, one repeated letter, base64, whitespace) are counted in linear time', () => {
+  const cjk = '漢字かな交じり文'.repeat(8_000); // 64,000 characters, no space
+  const n = countTextTokens(cjk);
+  assert.ok(n >= cjk.length / 4 && n <= cjk.length, `${n} tokens for ${cjk.length} CJK characters`);
+  const letters = 'a'.repeat(300_000); // past the exact limit: a prefix counted and extrapolated
+  const l = countTextTokens(letters);
+  assert.ok(l >= 300_000 / 16 && l <= 300_000 / 4, `${l} tokens for 300,000 × "a"`);
+  const blob = Buffer.from(Array.from({ length: 48_000 }, (_, i) => (i * 7919) % 256)).toString('base64');
+  const b = countTextTokens(blob);
+  assert.ok(b >= blob.length / 8 && b <= textTokensUpperBound(blob), `${b} tokens for a ${blob.length}-character base64 blob`);
+  assert.ok(countTextTokens(`x${' '.repeat(50_000)}y`) >= 1);
+  // the estimate stays an upper bound's lower side and above zero for a full 1 MiB body of CJK
+  const huge = '東'.repeat(300_000);
+  assert.ok(countTextTokens(huge) <= textTokensUpperBound(huge));
+});
+
+test('cutting a long run changes the count by at most one token per cut, and never splits an emoji', () => {
+  const samples = ['漢字かな交じり文'.repeat(250), 'a'.repeat(3_000), 'ab1'.repeat(1_000), '🦊'.repeat(700), `${'='.repeat(900)} end`, `start ${'\n'.repeat(800)}end`];
+  for (const text of samples) {
+    const whole = countTokens(text, { disallowedSpecial: new Set<string>() });
+    const pieces = countTextTokens(text);
+    const cuts = Math.ceil(text.length / 128);
+    assert.ok(Math.abs(pieces - whole) <= cuts, `${JSON.stringify(text.slice(0, 12))}…: ${pieces} in pieces vs ${whole} whole (${cuts} cuts)`);
+  }
+  // 700 fox emoji are 1,400 UTF-16 units: a cut between the two halves of one would count replacement characters
+  assert.ok(countTextTokens('🦊'.repeat(700)) <= countTokens('🦊'.repeat(700)) + 11);
 });
