@@ -18,7 +18,7 @@ import { planHold, planHoldFast, type HoldInput, type HoldPlan } from '../../src
 import { estimatePromptTokens, promptTokensUpperBound } from '../../src/metering/tokens.js';
 import { completionText, computeCharge, readUsage, ruleForRates, StreamMeter, type UpstreamUsage } from '../../src/metering/usage.js';
 import type { ChatUpstream, UpstreamResponse } from './upstream.js';
-import { isTimeoutError } from './upstream.js';
+import { AbortFlag, isTimeoutError } from './upstream.js';
 import type { ProxyLimits } from './limits.js';
 import type { ProxyMetrics } from './metrics.js';
 import { apiError, sendApiError, sendJson, type ApiErrorType } from './respond.js';
@@ -58,7 +58,7 @@ export interface Proxy {
 }
 
 interface Flight {
-  controller: AbortController;
+  signal: AbortFlag;
   reason: 'client' | 'shutdown' | null;
   clientGone: boolean;
 }
@@ -136,20 +136,20 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   function track(res: ServerResponse): Flight {
-    const flight: Flight = { controller: new AbortController(), reason: null, clientGone: false };
+    const flight: Flight = { signal: new AbortFlag(), reason: null, clientGone: false };
     res.on('close', () => {
       if (!res.writableEnded) {
         flight.clientGone = true;
-        if (!flight.controller.signal.aborted) {
+        if (!flight.signal.aborted) {
           flight.reason ??= 'client';
-          flight.controller.abort();
+          flight.signal.abort();
         }
       }
     });
     if (res.destroyed || res.socket?.destroyed) {
       flight.clientGone = true;
       flight.reason = 'client';
-      flight.controller.abort();
+      flight.signal.abort();
     }
     flights.add(flight);
     metrics.inFlight(1);
@@ -297,9 +297,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
       }
       const forwardText = JSON.stringify(body);
       const sentAt = performance.now();
-      forwarded = !flight.controller.signal.aborted;
+      forwarded = !flight.signal.aborted;
       try {
-        upstreamRes = await upstream.chatCompletions(forwardText, { stream, signal: flight.controller.signal, requestId: ctx.requestId });
+        upstreamRes = await upstream.chatCompletions(forwardText, { stream, signal: flight.signal, requestId: ctx.requestId });
       } finally {
         upstreamMs = performance.now() - sentAt;
       }
@@ -354,7 +354,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
             failure = 'stream ended without [DONE]';
           }
         } catch (e) {
-          if (flight.controller.signal.aborted) outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
+          if (flight.signal.aborted) outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
           else if (isTimeoutError(e)) outcome = 'timeout';
           else outcome = 'upstream_cut';
           failure = describeError(e);
@@ -371,7 +371,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
         }
       }
     } catch (e) {
-      if (flight.controller.signal.aborted) {
+      if (flight.signal.aborted) {
         outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
         // the prompt reached the upstream: a client that walks away pays for it; our shutdown does not bill
         served = outcome === 'client_abort' && forwarded;
@@ -539,9 +539,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     },
     abortAll() {
       for (const f of flights) {
-        if (f.controller.signal.aborted) continue;
+        if (f.signal.aborted) continue;
         f.reason = 'shutdown';
-        f.controller.abort();
+        f.signal.abort();
       }
     },
   };

@@ -173,14 +173,15 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
-  // Each operation is its own transaction (a SAVEPOINT inside the batch below): all or nothing.
-  const reserveOp = s.transaction((input: ReserveInput, now: string): boolean => {
+  // Each operation is all or nothing: the batch below runs them bare and, if one throws, undoes the whole
+  // batch and runs each in its own SAVEPOINT.
+  const reserveOp = (input: ReserveInput, now: string): boolean => {
     if (takeHold.run(input.tokens, input.allocationId, now, input.tokens).changes !== 1) return false;
     insertReservation.run(input.requestId, input.allocationId, input.tokens, input.instanceId, now);
     return true;
-  });
+  };
 
-  const settleOp = s.transaction((input: SettleInput, now: string): SettleResult => {
+  const settleOp = (input: SettleInput, now: string): SettleResult => {
     const reserved = deleteReservation.get(input.requestId) as number | undefined;
     const row = counters.get(input.allocationId) as [number, number, number] | undefined;
     if (!row) throw new Error(`settle: allocation ${input.allocationId} not found`);
@@ -207,7 +208,7 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
       now,
     );
     return { charged, lossTokens, released, duplicate: false };
-  });
+  };
 
   const batcher = createGroupCommit(handle, s);
   return {
@@ -229,11 +230,14 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
 
 /**
  * Group commit for SQLite: operations submitted in the same turn of the event loop run in ONE
- * `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT (so each is still all-or-nothing and one
- * failing does not touch the others), and each caller's promise settles only after the COMMIT. Under load
- * this writes the hot pages to the WAL once per batch instead of once per request. The batch runs under
- * kysely's single-connection mutex, so it never interleaves with an async kysely transaction (the bot's,
- * the CLI's) on the same connection.
+ * `BEGIN IMMEDIATE … COMMIT`, and each caller's promise settles only after the COMMIT. Under load this
+ * writes the hot pages to the WAL once per batch instead of once per request. Each operation is still
+ * all-or-nothing and one failing does not touch the others: the batch first runs the operations one after
+ * the other; if any throws (a duplicate settle, a constraint), the whole batch is rolled back and run again
+ * with each operation inside its own SAVEPOINT — the savepoints (two statements each) are paid only then.
+ * The operations only read and write this database, so running them again gives the same results. The
+ * batch runs under kysely's single-connection mutex, so it never interleaves with an async kysely
+ * transaction (the bot's, the CLI's) on the same connection.
  */
 function createGroupCommit(handle: DbHandle, s: BetterSqlite3.Database) {
   interface Op {
@@ -245,10 +249,23 @@ function createGroupCommit(handle: DbHandle, s: BetterSqlite3.Database) {
   }
   let queue: Op[] = [];
   let scheduled = false;
-  const runBatch = s.transaction((ops: Op[]) => {
+  let opFailed = false;
+  const runAll = s.transaction((ops: Op[]) => {
     for (const op of ops) {
       try {
         op.value = op.run();
+      } catch (e) {
+        opFailed = true;
+        throw e;
+      }
+      op.ok = true;
+    }
+  });
+  const inSavepoint = s.transaction((op: Op) => op.run());
+  const runEachInSavepoint = s.transaction((ops: Op[]) => {
+    for (const op of ops) {
+      try {
+        op.value = inSavepoint(op);
         op.ok = true;
       } catch (e) {
         op.value = e;
@@ -256,6 +273,17 @@ function createGroupCommit(handle: DbHandle, s: BetterSqlite3.Database) {
       }
     }
   });
+  const runBatch = (ops: Op[]) => {
+    opFailed = false;
+    try {
+      runAll.immediate(ops);
+    } catch (e) {
+      // BEGIN or COMMIT failed: nothing of the batch happened and every caller sees the error
+      if (!opFailed) throw e;
+      for (const op of ops) op.ok = undefined;
+      runEachInSavepoint.immediate(ops);
+    }
+  };
   const flush = () =>
     handle.db
       .connection()
@@ -265,7 +293,7 @@ function createGroupCommit(handle: DbHandle, s: BetterSqlite3.Database) {
         scheduled = false;
         if (ops.length === 0) return;
         try {
-          runBatch.immediate(ops);
+          runBatch(ops);
         } catch (e) {
           for (const op of ops) op.reject(e); // the COMMIT failed: nothing of this batch happened
           return;

@@ -128,4 +128,32 @@ for (const dialect of testDialects()) {
     assert.deepEqual(instances, [fresh.instanceId, self.instanceId].sort());
     assert.deepEqual((await auditLedger(handle)).problems, []);
   });
+
+  test(`one batch: a failing operation changes nothing of its own and nothing of the others submitted with it (${dialect})`, async (t) => {
+    const handle = await tempDb(t, dialect);
+    const store = createMeteringStore(handle);
+    const { allocationId } = await keyWith(handle, 1000);
+    assert.equal(await store.reserve({ allocationId, requestId: 'done', instanceId: 'i1', tokens: 10 }), true);
+    await store.settle(settleInput('done', allocationId, 7));
+    // submitted in one turn of the event loop (one group commit on SQLite): a duplicate settle, whose charge
+    // update runs before its usage-event insert fails, between operations that succeed
+    assert.equal(await store.reserve({ allocationId, requestId: 'p', instanceId: 'i1', tokens: 40 }), true);
+    const [a, dup, b, late] = await Promise.all([
+      store.reserve({ allocationId, requestId: 'q', instanceId: 'i1', tokens: 50 }),
+      store.settle(settleInput('done', allocationId, 500)),
+      store.settle(settleInput('p', allocationId, 30)),
+      store.reserve({ allocationId, requestId: 'q2', instanceId: 'i1', tokens: 5 }),
+    ]);
+    assert.equal(a, true);
+    assert.equal(dup.duplicate, true);
+    assert.deepEqual(b, { charged: 30, lossTokens: 0, released: 40, duplicate: false });
+    assert.equal(late, true);
+    // used: 7 + 30 (the duplicate's 500 left no trace); reserved: q 50 + q2 5
+    assert.deepEqual(await counters(handle, allocationId), { tokens_total: 1000, tokens_used: 37, tokens_reserved: 55 });
+    const events = await handle.db.selectFrom('usage_events').select(['request_id', 'weighted_tokens']).orderBy('request_id').execute();
+    assert.deepEqual(events.map((e) => [e.request_id, Number(e.weighted_tokens)]), [['done', 7], ['p', 30]]);
+    const holds = (await handle.db.selectFrom('reservations').select('request_id').orderBy('request_id').execute()).map((r) => r.request_id);
+    assert.deepEqual(holds, ['q', 'q2']);
+    assert.deepEqual((await auditLedger(handle)).problems, []);
+  });
 }
