@@ -131,6 +131,35 @@ test('secrets never reach the file: configured values and key/token shapes in me
   assert.equal(lines[7].token, '[REDACTED]');
 });
 
+test('api_call lines (written by hand on the proxy path) are exactly the lines pino writes, secrets scrubbed', async (t) => {
+  const dir = tempDir(t);
+  const customerKey = 'sk-arb-Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg';
+  const openrouterKey = 'sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab';
+  const logger = createLogger({ logDir: dir, secrets: [openrouterKey], level: 'info' });
+  const calls = [
+    { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 3, model: 'openai/gpt-4', request_id: 'req_1', allocation_id: 1, stream: false, overhead_ms: 0.512, estimated: false },
+    { service: 'proxy', endpoint: '/v1/chat/completions', status: 403, success: false, latency_ms: 0, model: `gpt-4 ${customerKey}`, request_id: 'req_2', reason: 'model_not_allowed', allocation_id: undefined },
+    { service: 'proxy', endpoint: '/v1/chat/"quoted"\n', status: 502, success: false, latency_ms: Number.NaN, failure: `upstream said Bearer ${openrouterKey}`, api_key: customerKey, note: null },
+    { service: 'proxy', endpoint: '/v1/key', status: 0, success: false, latency_ms: 1, extra: { nested: customerKey } }, // not flat: pino writes it
+  ];
+  for (const call of calls) {
+    logApiCall(logger, call);
+    const level = call.success ? 'info' : call.status >= 500 || call.status === 0 ? 'error' : 'warn';
+    logger[level]({ api_call: true, ...call }, `${call.service} ${call.endpoint} ${call.status}`);
+  }
+  logApiCall(logger.child({ component: 'x' }), calls[0]);
+  await closeLogger(logger);
+  const raw = readFileSync(join(dir, 'arbitrage.log'), 'utf8');
+  assert.ok(!raw.includes(customerKey) && !raw.includes(openrouterKey));
+  const lines = raw.trim().split('\n').map((l) => l.replace(/"timestamp":"[^"]+"/, '"timestamp":"T"'));
+  assert.equal(lines.length, 2 * calls.length + 1);
+  for (let i = 0; i < calls.length; i++) assert.equal(lines[2 * i], lines[2 * i + 1], `call ${i}`);
+  assert.match(lines[0], /^\{"timestamp":"T","level":"INFO","api_call":true,"service":"proxy"/);
+  assert.match(lines[2], /"level":"WARN".*"model":"gpt-4 \[REDACTED\]"/);
+  assert.match(lines[4], /"level":"ERROR".*"latency_ms":null.*"failure":"upstream said Bearer \[REDACTED\]","api_key":"\[REDACTED\]","note":null/);
+  assert.match(lines[8], /^\{"timestamp":"T","level":"INFO","component":"x","api_call":true/);
+});
+
 test('redactText covers each pattern and leaves ordinary text alone', () => {
   assert.equal(redactText('key sk-arb-abcdefgh12345678 end'), 'key [REDACTED] end');
   assert.equal(redactText('sk-or-v1-abcdef0123456789'), '[REDACTED]');
