@@ -315,7 +315,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       } else if (!stream) {
         served = true;
         const bodyStart = performance.now();
-        nonStreamBody = Buffer.from(await upstreamRes.body.arrayBuffer());
+        nonStreamBody = await upstreamRes.body.bytes();
         upstreamMs += performance.now() - bodyStart;
         let json: unknown;
         try {
@@ -339,12 +339,16 @@ export function createProxy(deps: ProxyDeps): Proxy {
         // its first bytes are already here they share one write with them
         if (upstreamRes.body.readableLength === 0) res.flushHeaders();
         const meter = new StreamMeter();
+        const upstreamBody = upstreamRes.body;
+        // backpressure: a slow client pauses the upstream until its socket drains
+        const resume = () => upstreamBody.resume();
+        res.on('drain', resume);
         try {
-          for await (const chunk of upstreamRes.body as AsyncIterable<Buffer>) {
-            if (flight.clientGone) break;
+          await upstreamBody.forEach((chunk) => {
+            if (flight.clientGone) return true; // the abort that follows ends the read
             meter.push(chunk);
-            if (!res.write(chunk)) await drained(res);
-          }
+            return res.write(chunk);
+          });
           if (flight.clientGone) outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
           else if (meter.error !== null) {
             outcome = 'upstream_error';
@@ -358,6 +362,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
           else if (isTimeoutError(e)) outcome = 'timeout';
           else outcome = 'upstream_cut';
           failure = describeError(e);
+        } finally {
+          res.off('drain', resume);
         }
         meter.end();
         usage = meter.usage;
@@ -630,18 +636,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_la
     req.once('end', () => finish(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
     req.once('error', () => finish('aborted'));
     req.once('close', () => finish(req.complete ? (parts.length === 1 ? parts[0] : Buffer.concat(parts)) : 'aborted'));
-  });
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
   });
 }
 
