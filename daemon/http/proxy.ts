@@ -18,7 +18,7 @@ import { planHold, planHoldFast, type HoldInput, type HoldPlan } from '../../src
 import { estimatePromptTokens, promptTokensUpperBound } from '../../src/metering/tokens.js';
 import { completionText, computeCharge, readUsage, ruleForRates, StreamMeter, type UpstreamUsage } from '../../src/metering/usage.js';
 import type { ChatUpstream, UpstreamResponse } from './upstream.js';
-import { AbortFlag, isTimeoutError } from './upstream.js';
+import { AbortFlag, describeError, isTimeoutError } from './upstream.js';
 import type { ProxyLimits } from './limits.js';
 import type { ProxyMetrics } from './metrics.js';
 import { apiError, sendApiError, sendJson, type ApiErrorType } from './respond.js';
@@ -637,11 +637,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_la
     req.once('error', () => finish('aborted'));
     req.once('close', () => finish(req.complete ? (parts.length === 1 ? parts[0] : Buffer.concat(parts)) : 'aborted'));
   });
-}
-
-function describeError(e: unknown): string {
-  const err = e as { code?: string; message?: string } | null;
-  return `${err?.code ? `${err.code} ` : ''}${err?.message ?? String(e)}`.trim();
 }
 
 /** Maps an upstream non-200 answer (before any output) to what the customer sees. Never charged. */

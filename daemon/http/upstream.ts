@@ -172,13 +172,10 @@ export class AbortFlag extends EventEmitter {
   }
 }
 
-/** What `chatCompletions` can be aborted with. */
-export type UpstreamSignal = AbortFlag | AbortSignal;
-
 export interface ChatUpstream {
   readonly baseUrls: readonly string[];
   /** POSTs `/chat/completions`; throws UpstreamError (502) / UpstreamTimeoutError (504) when no upstream answered. */
-  chatCompletions(body: string, opts: { stream: boolean; signal: UpstreamSignal; requestId: string }): Promise<UpstreamResponse>;
+  chatCompletions(body: string, opts: { stream: boolean; signal: AbortFlag; requestId: string }): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 
@@ -207,7 +204,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
   });
 
   /** One POST to one base URL: resolves at the response headers; the body follows in UpstreamBody. */
-  function once(i: number, body: string, opts: { stream: boolean; signal: UpstreamSignal; requestId: string }): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
+  function once(i: number, body: string, opts: { stream: boolean; signal: AbortFlag; requestId: string }): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: opts.stream ? 'text/event-stream' : 'application/json',
@@ -222,7 +219,8 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
       let controller: Dispatcher.DispatchController | undefined;
       let upstreamBody: UpstreamBody | undefined;
       const onAbort = () => controller?.abort(new errors.RequestAbortedError());
-      const stopListening = listenForAbort(signal, onAbort);
+      signal.once('abort', onAbort);
+      const stopListening = () => signal.off('abort', onAbort);
       agent.dispatch(
         { origin: targets[i].origin, path: targets[i].path, method: 'POST', headers, body },
         {
@@ -271,11 +269,11 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
         } catch (e) {
           if (opts.signal.aborted) throw e;
           lastError = e;
-          primaryFailure ??= scrub(describe(e));
+          primaryFailure ??= scrub(describeError(e));
           if (!last) continue;
         }
       }
-      const message = scrub(describe(lastError));
+      const message = scrub(describeError(lastError));
       if (isTimeoutError(lastError)) throw new UpstreamTimeoutError(`upstream timed out: ${message}`, 504, { cause: lastError });
       throw new UpstreamError(`upstream unreachable: ${message}`, 502, { cause: lastError });
     },
@@ -283,17 +281,9 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
   };
 }
 
-function describe(e: unknown): string {
+/** "CODE message" of an error (the code from its cause when it has none), for logs. */
+export function describeError(e: unknown): string {
   const err = e as { code?: string; message?: string; cause?: { code?: string } } | null;
   const code = err?.code ?? err?.cause?.code;
   return `${code ? `${code} ` : ''}${err?.message ?? String(e)}`.trim();
-}
-
-function listenForAbort(signal: UpstreamSignal, onAbort: () => void): () => void {
-  if (signal instanceof AbortFlag) {
-    signal.once('abort', onAbort);
-    return () => signal.off('abort', onAbort);
-  }
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
 }

@@ -34,7 +34,7 @@ export function countTextTokens(text: string): number {
 }
 
 /** The tokenizer over `text`, with every run longer than MAX_RUN cut into MAX_RUN-character pieces. */
-export function countInPieces(text: string): number {
+function countInPieces(text: string): number {
   let total = 0;
   let from = 0;
   LONG_RUN.lastIndex = 0;
@@ -50,7 +50,7 @@ export function countInPieces(text: string): number {
     }
     from = end;
   }
-  if (from < text.length) total += countTokens(from === 0 ? text : text.slice(from), PLAIN_TEXT);
+  if (from < text.length) total += countTokens(text.slice(from), PLAIN_TEXT);
   return total;
 }
 

@@ -138,3 +138,54 @@ test('a client that reads slowly gets the whole stream intact, charged from the 
   assert.equal(await openReservations(stack.handle), 0);
   assert.equal((await auditLedger(stack.handle)).ok, true);
 });
+
+test('a client that stops reading pauses the upstream (arb does not read the rest into memory); resumed, it gets everything', async (t) => {
+  // 40,000 tokens (~8 MB of SSE): far more than the loopback socket buffers between the simulator, arb and
+  // the client can hold
+  const stack = await startStack(t, { model: 'anthropic/claude-3.7-sonnet', tokens: 2_000_000, sim: { chunkDelayMs: 0, completionTokens: 40_000 } });
+  const { key, allocationId } = await stack.buyKey();
+  const url = new URL(`${stack.baseURL}/chat/completions`);
+  const sent = () => stack.sim.requests.at(-1)?.completionTokensSent ?? 0;
+  let stalled: { done: boolean; sent: number } | undefined;
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
+      let out = '';
+      let paused = false;
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        out += d;
+        if (paused || out.length < 64 * 1024) return;
+        paused = true;
+        res.pause();
+        // wait until the simulator cannot write any more (its count stable for 300 ms), then look
+        void (async () => {
+          let last = -1;
+          for (let i = 0; i < 100 && sent() !== last; i++) {
+            last = sent();
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          stalled = { done: stack.sim.requests.at(-1)!.done, sent: sent() };
+          res.resume();
+        })();
+      });
+      res.on('end', () => resolve(out));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ model: 'anthropic/claude-3.7-sonnet', messages: [{ role: 'user', content: 'Write a long story.' }], max_tokens: 40_000, stream: true }));
+  });
+  assert.ok(stalled, 'the client paused');
+  assert.equal(stalled.done, false, 'the simulator had to wait for arb, which waited for the client');
+  assert.ok(stalled.sent < 40_000, `${stalled.sent} tokens sent while the client did not read`);
+  const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+  assert.equal(events.at(-1), '[DONE]');
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { delta?: { content?: string } }[]; usage?: { completion_tokens: number } });
+  assert.equal(chunks.findLast((ch) => ch.usage)?.usage?.completion_tokens, 40_000);
+  assert.equal(chunks.filter((ch) => ch.choices[0]?.delta?.content).length, 40_000, 'every token chunk arrived once');
+  await stack.daemon.idle();
+  const [ev] = await usageEvents(stack.handle, allocationId);
+  assert.equal(ev.outcome, 'ok');
+  assert.equal(ev.estimated, 0);
+  assert.equal((await allocation(stack.handle, allocationId)).tokens_used, ev.weighted_tokens);
+  assert.equal(await openReservations(stack.handle), 0);
+});
