@@ -14,14 +14,14 @@
  * the targets are measured in interleaved rounds and each figure is the median), BENCH_STREAM (0 = only
  * non-streaming, 1 = only streaming; default both).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { Agent, Pool, request } from 'undici';
+import { announce, middle, percentile, roleSimulator, runLoad, startRole } from './support/harness.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -40,20 +40,6 @@ const BODY = (stream: boolean) =>
 const SIM_BODY = (stream: boolean) => BODY(stream).replace('"gpt-4"', '"openai/gpt-4"');
 
 // ---------------------------------------------------------------- server roles (child processes)
-
-function announce(info: Record<string, unknown>): void {
-  // the parent asks for this process's CPU time around each measurement (µs of CPU per request)
-  process.on('message', (m) => {
-    if (m === 'cpu') process.send?.(process.cpuUsage());
-  });
-  process.stdout.write(`READY ${JSON.stringify(info)}\n`);
-}
-
-async function roleSimulator(): Promise<void> {
-  const { startSimulator } = await import('../src/catalog/simulator.js');
-  const sim = await startSimulator({ chunkDelayMs: 0, completionTokens: COMPLETION_TOKENS });
-  announce({ url: sim.baseUrl });
-}
 
 /** The baseline: a pass-through proxy in a few lines. */
 async function roleBare(target: string): Promise<void> {
@@ -117,10 +103,7 @@ interface Result {
 
 /** Field-wise median of several runs. */
 function median(results: Result[]): Result {
-  const mid = (f: (r: Result) => number) => {
-    const v = results.map(f).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)];
-  };
+  const mid = (f: (r: Result) => number) => middle(results, f);
   return {
     rps: mid((r) => r.rps),
     p50: mid((r) => r.p50),
@@ -142,70 +125,42 @@ function cpuOf(child: ChildProcess): Promise<number> {
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 async function load(target: Target, connections: number, seconds: number, stream: boolean): Promise<Result> {
   const pool = new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const body = target.body(stream);
   const headers = { 'content-type': 'application/json', ...target.headers };
-  const latencies: number[] = [];
-  let errors = 0;
-  const one = async (record: boolean) => {
-    const t0 = performance.now();
-    try {
+  let cpu0 = 0;
+  const { latencies, errors, elapsed } = await runLoad(
+    connections,
+    seconds,
+    async () => {
       const res = await pool.request({ origin: target.origin, path: target.path, method: 'POST', headers, body });
       await res.body.text();
-      if (res.statusCode !== 200) errors++;
-    } catch {
-      errors++;
-    }
-    if (record) latencies.push(performance.now() - t0);
-  };
-  // warm-up: open the connections, JIT the paths
-  const warmUntil = performance.now() + 500;
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < warmUntil) await one(false);
-  }));
-  errors = 0;
-  const cpu0 = await cpuOf(target.server);
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < deadline) await one(true);
-  }));
-  const elapsed = (performance.now() - start) / 1000;
+      return res.statusCode;
+    },
+    async () => {
+      cpu0 = await cpuOf(target.server);
+    },
+  );
   const cpu = (await cpuOf(target.server)) - cpu0;
   await pool.close();
-  latencies.sort((a, b) => a - b);
   return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, n: latencies.length, cpuUs: cpu / Math.max(1, latencies.length) };
 }
 
-function startRole(role: string, arg?: string): Promise<{ child: ChildProcess; info: Record<string, string> }> {
+function startProxyRole(role: string, arg?: string): Promise<{ child: ChildProcess; info: Record<string, string> }> {
   // BENCH_PROFILE=DIR writes a CPU profile of the arb process there (node --cpu-prof)
   const prof = role === 'arb' && process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, `--role=${role}`, ...(arg ? [arg] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /READY (\{.*\})\n/.exec(out);
-      if (m) resolve({ child, info: JSON.parse(m[1]) as Record<string, string> });
-    });
-    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
-  });
+  return startRole(SELF, role, arg ? [arg] : [], prof);
 }
 
 async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
-    const sim = await startRole('sim');
+    const sim = await startProxyRole('sim');
     children.push(sim.child);
-    const bare = await startRole('bare', sim.info.url);
+    const bare = await startProxyRole('bare', sim.info.url);
     children.push(bare.child);
-    const arb = await startRole('arb', sim.info.url);
+    const arb = await startProxyRole('arb', sim.info.url);
     children.push(arb.child);
     const simUrl = new URL(sim.info.url);
     const targets: Target[] = [
@@ -249,7 +204,7 @@ async function main(): Promise<void> {
 }
 
 const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
-if (role === 'sim') await roleSimulator();
+if (role === 'sim') await roleSimulator(COMPLETION_TOKENS);
 else if (role === 'bare') await roleBare(process.argv[process.argv.indexOf(`--role=${role}`) + 1]);
 else if (role === 'arb') await roleArb(process.argv[process.argv.indexOf(`--role=${role}`) + 1]);
 else await main();

@@ -13,15 +13,15 @@
  * On a machine with few cores the replicas, the simulator and the load generator share them, so the
  * ratio says how the database and the shared state scale, not what more hardware would give.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { announce, middle, percentile, roleSimulator, runLoad, startRole } from './support/harness.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -32,17 +32,7 @@ const BODY = JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL;
 
-function announce(info: Record<string, unknown>): void {
-  process.stdout.write(`READY ${JSON.stringify(info)}\n`);
-}
-
 // ---------------------------------------------------------------- roles (child processes)
-
-async function roleSimulator(): Promise<void> {
-  const { startSimulator } = await import('../src/catalog/simulator.js');
-  const sim = await startSimulator({ chunkDelayMs: 0, completionTokens: COMPLETION_TOKENS });
-  announce({ url: sim.baseUrl });
-}
 
 async function roleReplica(upstream: string, databaseUrl: string): Promise<void> {
   const { createConfig } = await import('../src/config.js');
@@ -64,19 +54,6 @@ async function roleReplica(upstream: string, databaseUrl: string): Promise<void>
   announce({ url: daemon.url });
 }
 
-function startRole(role: string, args: string[] = []): Promise<{ child: ChildProcess; info: Record<string, string> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, `--role=${role}`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /READY (\{.*\})\n/.exec(out);
-      if (m) resolve({ child, info: JSON.parse(m[1]) as Record<string, string> });
-    });
-    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
-  });
-}
-
 // ---------------------------------------------------------------- load generator
 
 interface Result {
@@ -86,50 +63,25 @@ interface Result {
   errors: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 function median(results: Result[]): Result {
-  const mid = (f: (r: Result) => number) => results.map(f).sort((a, b) => a - b)[Math.floor(results.length / 2)];
+  const mid = (f: (r: Result) => number) => middle(results, f);
   return { rps: mid((r) => r.rps), p50: mid((r) => r.p50), p99: mid((r) => r.p99), errors: results.reduce((n, r) => n + r.errors, 0) };
 }
 
 /** CONNECTIONS workers for SECONDS, worker i on replica i % n with key i % keys.length. */
 async function load(replicas: string[], keys: string[], seconds: number): Promise<Result> {
   const pools = replicas.map((url) => new Pool(url, { connections: Math.ceil(CONNECTIONS / replicas.length), pipelining: 1, keepAliveTimeout: 30_000 }));
-  const latencies: number[] = [];
-  let errors = 0;
-  const one = async (i: number, record: boolean) => {
-    const t0 = performance.now();
-    try {
-      const res = await pools[i % pools.length].request({
-        path: '/v1/chat/completions',
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[i % keys.length]}` },
-        body: BODY,
-      });
-      await res.body.text();
-      if (res.statusCode !== 200) errors++;
-    } catch {
-      errors++;
-    }
-    if (record) latencies.push(performance.now() - t0);
-  };
-  const warmUntil = performance.now() + 500;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async (_, i) => {
-    while (performance.now() < warmUntil) await one(i, false);
-  }));
-  errors = 0;
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async (_, i) => {
-    while (performance.now() < deadline) await one(i, true);
-  }));
-  const elapsed = (performance.now() - start) / 1000;
+  const { latencies, errors, elapsed } = await runLoad(CONNECTIONS, seconds, async (i) => {
+    const res = await pools[i % pools.length].request({
+      path: '/v1/chat/completions',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[i % keys.length]}` },
+      body: BODY,
+    });
+    await res.body.text();
+    return res.statusCode;
+  });
   await Promise.all(pools.map((p) => p.close()));
-  latencies.sort((a, b) => a - b);
   return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
@@ -169,11 +121,11 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const keys = await seed(dbUrl.toString(), CONNECTIONS);
-    const sim = await startRole('sim');
+    const sim = await startRole(SELF, 'sim');
     children.push(sim.child);
-    const a = await startRole('replica', [sim.info.url, dbUrl.toString()]);
+    const a = await startRole(SELF, 'replica', [sim.info.url, dbUrl.toString()]);
     children.push(a.child);
-    const b = await startRole('replica', [sim.info.url, dbUrl.toString()]);
+    const b = await startRole(SELF, 'replica', [sim.info.url, dbUrl.toString()]);
     children.push(b.child);
     console.log(
       `scale bench: PostgreSQL${REDIS_URL ? ' + Redis' : ''}, ${CONNECTIONS} connections in total, ${SECONDS} s per measurement, median of ${ROUNDS} interleaved rounds, ` +
@@ -209,6 +161,6 @@ async function main(): Promise<void> {
 
 const role = process.argv.find((x) => x.startsWith('--role='))?.slice(7);
 const roleArg = (k: number) => process.argv[process.argv.indexOf(`--role=${role}`) + k];
-if (role === 'sim') await roleSimulator();
+if (role === 'sim') await roleSimulator(COMPLETION_TOKENS);
 else if (role === 'replica') await roleReplica(roleArg(1), roleArg(2));
 else await main();

@@ -2,7 +2,7 @@
 /** @jsxImportSource react */
 /** `arb logs <query>` on a terminal: a summary line, then the matching lines (or revenue per day). Renders props only. */
 import { Box, Text } from 'ink';
-import { barLength } from '../ui/format.js';
+import { RevenueBars } from '../screens/RevenueBars.js';
 
 /** one line: the query's columns, already formatted (the first is the time) */
 export type LogsScreenRow = string[];
@@ -31,27 +31,6 @@ export interface LogsScreenProps {
 }
 
 const LEVEL_COLOR: Record<string, string> = { DEBUG: 'gray', INFO: 'green', WARN: 'yellow', ERROR: 'red', CRITICAL: 'magenta' };
-
-function RevenueBars({ days, barWidth }: { days: LogsScreenDay[]; barWidth: number }) {
-  const max = Math.max(1, ...days.map((d) => d.revenueMicros));
-  return (
-    <Box flexDirection="column">
-      {days.map((d) => {
-        const len = barLength(d.revenueMicros, max, barWidth);
-        return (
-          <Text key={d.day}>
-            <Text color="gray">{d.day} </Text>
-            <Text color="green">{'█'.repeat(len)}</Text>
-            <Text>
-              {' '.repeat(barWidth - len)} {d.revenue.padStart(12)}
-            </Text>
-            <Text color="gray"> {String(d.purchases).padStart(6)} purchases</Text>
-          </Text>
-        );
-      })}
-    </Box>
-  );
-}
 
 function Lines({ head, rows, levelColumn }: Pick<LogsScreenProps, 'head' | 'rows' | 'levelColumn'>) {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -83,7 +62,9 @@ export function LogsScreen({ title, windowLabel, summary, head, rows, levelColum
       </Text>
       <Box marginTop={1} flexDirection="column">
         {days ? (
-          days.length === 0 ? <Text color="gray">no purchases in this window</Text> : <RevenueBars days={days} barWidth={barWidth} />
+          days.length === 0 ? <Text color="gray">no purchases in this window</Text> : (
+            <RevenueBars bars={days.map((d) => ({ day: d.day, revenueMicros: d.revenueMicros, amount: d.revenue, count: d.purchases }))} barWidth={barWidth} unit="purchases" amountWidth={12} countWidth={6} />
+          )
         ) : rows.length === 0 ? (
           <Text color="gray">no matching lines</Text>
         ) : (

@@ -3,7 +3,8 @@
 /** `arb stats` dashboard: totals, a daily-revenue bar chart and the top models. Renders props only. */
 import { Box, Text } from 'ink';
 import type { Stats } from '../../src/stats/stats.js';
-import { barLength, formatCount, formatPercent, formatUsd } from '../ui/format.js';
+import { formatCount, formatPercent, formatUsd } from '../ui/format.js';
+import { RevenueBars } from './RevenueBars.js';
 
 export interface StatsScreenProps {
   stats: Stats;
@@ -28,21 +29,8 @@ function Figure({ label, value, color }: { label: string; value: string; color?:
 
 export function RevenueChart({ days, barWidth = 40 }: { days: Stats['byDay']; barWidth?: number }) {
   if (days.length === 0) return <Text color="gray">no sales in this window</Text>;
-  const max = Math.max(1, ...days.map((d) => d.revenueMicros));
   return (
-    <Box flexDirection="column">
-      {days.map((d) => {
-        const len = barLength(d.revenueMicros, max, barWidth);
-        return (
-          <Text key={d.day}>
-            <Text color="gray">{d.day} </Text>
-            <Text color="green">{'█'.repeat(len)}</Text>
-            <Text>{' '.repeat(barWidth - len)} {formatUsd(d.revenueMicros).padStart(10)}</Text>
-            <Text color="gray"> {String(d.sales).padStart(5)} sales</Text>
-          </Text>
-        );
-      })}
-    </Box>
+    <RevenueBars bars={days.map((d) => ({ day: d.day, revenueMicros: d.revenueMicros, amount: formatUsd(d.revenueMicros), count: d.sales }))} barWidth={barWidth} unit="sales" amountWidth={10} countWidth={5} />
   );
 }
 

@@ -24,7 +24,9 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { ArbError, InputError } from '../errors.js';
 import { BackupError, backupStamp, ensureWritableDir, MANIFEST_NAME, readManifest, sha256File } from './backup.js';
-import { RestoreRefusedError, refuseNewerSchema, type BackupInspection } from './restore.js';
+import { isPidAlive } from '../metering/instances.js';
+import { toDbTime } from '../time.js';
+import { RestoreRefusedError, refuseNewerSchema, type BackupInspection, type LiveInstance } from './restore.js';
 
 export const PG_LATEST_NAME = 'arbitrage_latest.dump';
 const PG_TIMESTAMPED = /^arbitrage_(\d{8}-\d{6})(?:-(\d+))?\.dump$/;
@@ -343,38 +345,23 @@ export function resolvePgBackupFile(text: string, backupDir: string): string {
   throw new InputError(`file: no backup "${text}" (looked for ${[...new Set(candidates)].join(' and ')}); pass a path or a name from ${resolve(backupDir)} (see ls ${backupDir}), or "latest"`, 'file');
 }
 
-export interface PgLiveInstance {
-  instanceId: string;
-  pid: number;
-  hostname: string;
-  heartbeatAt: string;
-}
 
 /** Daemon replicas that look alive on this database (fresh heartbeat; on this host, a live pid). */
-export async function pgLiveInstances(databaseUrl: string, hostname: string, now: Date = new Date(), staleAfterMs = 60_000): Promise<PgLiveInstance[]> {
+export async function pgLiveInstances(databaseUrl: string, hostname: string, now: Date = new Date(), staleAfterMs = 60_000): Promise<LiveInstance[]> {
   const client = await pgClient(databaseUrl);
   try {
-    const fresh = new Date(now.getTime() - staleAfterMs).toISOString().slice(0, 19).replace('T', ' ');
+    const fresh = toDbTime(new Date(now.getTime() - staleAfterMs));
     const { rows } = await client.query<{ instance_id: string; pid: number; hostname: string; heartbeat_at: string }>(
       'select instance_id, pid, hostname, heartbeat_at from instances where heartbeat_at >= $1',
       [fresh],
     );
     return rows
-      .filter((r) => r.hostname !== hostname || pidAlive(Number(r.pid)))
+      .filter((r) => r.hostname !== hostname || isPidAlive(Number(r.pid)))
       .map((r) => ({ instanceId: r.instance_id, pid: Number(r.pid), hostname: r.hostname, heartbeatAt: r.heartbeat_at }));
   } catch {
     return []; // no instances table (empty or foreign database): nothing to protect
   } finally {
     await client.end().catch(() => {});
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

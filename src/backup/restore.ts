@@ -10,6 +10,8 @@ import { closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, rm
 import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { ArbError, InputError } from '../errors.js';
+import { isPidAlive } from '../metering/instances.js';
+import { toDbTime } from '../time.js';
 import { LATEST_NAME, backupStamp, readManifest, sha256File, tableCounts } from './backup.js';
 
 export class RestoreRefusedError extends InputError {
@@ -174,24 +176,15 @@ export function liveInstances(dbFile: string, hostname: string, now: Date = new 
   let sqlite: BetterSqlite3.Database | undefined;
   try {
     sqlite = new BetterSqlite3(dbFile, { readonly: true, fileMustExist: true, timeout: 5_000 });
-    const fresh = new Date(now.getTime() - staleAfterMs).toISOString().slice(0, 19).replace('T', ' ');
+    const fresh = toDbTime(new Date(now.getTime() - staleAfterMs));
     const rows = sqlite.prepare('select instance_id, pid, hostname, heartbeat_at from instances where heartbeat_at >= ?').all(fresh) as { instance_id: string; pid: number; hostname: string; heartbeat_at: string }[];
     return rows
-      .filter((r) => r.hostname !== hostname || pidAlive(r.pid))
+      .filter((r) => r.hostname !== hostname || isPidAlive(r.pid))
       .map((r) => ({ instanceId: r.instance_id, pid: r.pid, hostname: r.hostname, heartbeatAt: r.heartbeat_at }));
   } catch {
     return []; // no instances table (foreign/old database): nothing to protect
   } finally {
     sqlite?.close();
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -5,7 +5,7 @@
  * deleted; everything happens in one transaction.
  */
 import type { Kysely } from 'kysely';
-import type { Database, NewAiModel } from '../db/database.js';
+import type { AiModelsTable, Database, NewAiModel } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, UpstreamError } from '../errors.js';
 import { logBusinessEvent, type Logger } from '../logger.js';
@@ -73,14 +73,7 @@ export const LAST_SYNC_SETTING = 'models_last_synced_at';
 const DEFAULT_PRICING: PricingConfig = { markupBp: 2500, minProfitMarginBp: 1000, bulkDiscountThreshold: 1_000_000, bulkDiscountBp: 500 };
 
 /** The fields arb keeps for one upstream model. */
-export interface CatalogModelFields {
-  model_id: string;
-  name: string;
-  prompt_rate: number | null;
-  completion_rate: number | null;
-  context_length: number | null;
-  max_completion_tokens: number | null;
-}
+export type CatalogModelFields = Pick<AiModelsTable, 'model_id' | 'name' | 'prompt_rate' | 'completion_rate' | 'context_length' | 'max_completion_tokens'>;
 
 /** Maps an upstream entry to stored fields; null when it has no usable id. */
 export function catalogFields(m: OpenRouterModel): CatalogModelFields | null {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +17,10 @@ import { auditLedger } from '../../src/ledger/audit.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { tempDbEnv, tempDir, defaultTestDialect } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
+import { ARB_BIN, spawnDaemon } from '../support/cli.js';
 import { allocation, HELLO, openReservations, startStack, usageEvents } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARB_BIN = join(ROOT, 'bin', 'arb.js');
 
 test('stop() lets an in-flight stream finish, refuses new work, settles, unregisters; idempotent', async (t) => {
   const stack = await startStack(t, { sim: { chunkDelayMs: 10, completionTokens: 30 } });
@@ -74,39 +74,6 @@ test('after the drain time, streams still running are aborted and charged for wh
   assert.equal(a.tokens_used, ev.weighted_tokens);
   assert.equal((await auditLedger(stack.handle)).ok, true);
 });
-
-interface Spawned {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Spawns `arb daemon` and waits for its "listening on" line. */
-async function spawnDaemon(cwd: string, env: Record<string, string>): Promise<Spawned> {
-  const child = spawn(process.execPath, [ARB_BIN, 'daemon', '--host', '127.0.0.1', '--port', '0'], {
-    cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...env } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then((code) => reject(new Error(`daemon exited with ${code}:\n${out}`)));
-  });
-  return { child, url, output: () => out, exited };
-}
 
 test('kill -9 mid-stream leaves a hold; the next start releases it; SIGTERM stops cleanly with exit 0', async (t) => {
   const sim = await startSimulator({ chunkDelayMs: 20, completionTokens: 1000 });

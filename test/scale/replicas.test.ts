@@ -9,9 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { startSimulator, type Simulator } from '../../src/catalog/simulator.js';
 import { createConfig } from '../../src/config.js';
@@ -23,9 +21,8 @@ import { createPgDatabase, PG_SKIP_REASON, tempDir } from '../support/db.js';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram.js';
 import { freePort } from '../support/redis.js';
 import { seedPackage } from '../support/seed.js';
+import { spawnDaemon, type SpawnedDaemon } from '../support/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARB_BIN = join(ROOT, 'bin', 'arb.js');
 const REDIS_URL = process.env.TEST_REDIS_URL;
 const SKIP = !process.env.TEST_DATABASE_URL ? PG_SKIP_REASON : !REDIS_URL ? 'TEST_REDIS_URL is not set (Redis tests skipped; .ci/run sets it)' : false;
 const HELLO = [{ role: 'user' as const, content: 'Say hello in five words.' }];
@@ -34,52 +31,10 @@ const gpt4 = meteringRule(30_000_000, 60_000_000);
 
 type After = { after: (fn: () => Promise<void> | void) => void };
 
-interface Replica {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Spawns `arb daemon` on `port` and waits for its "listening on" line. */
-async function spawnReplica(t: After, cwd: string, env: Record<string, string>, port: number): Promise<Replica> {
-  const child = spawn(process.execPath, [ARB_BIN, 'daemon', '--host', '127.0.0.1', '--port', String(port)], {
-    cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...env } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`replica on port ${port} did not start:\n${out}`)), 60_000);
-    const check = () => {
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`replica exited with ${code}:\n${out}`));
-    });
-  });
-  return { child, url, output: () => out, exited };
-}
-
 interface Cluster {
   sim: Simulator;
   handle: DbHandle;
-  replicas: Replica[];
+  replicas: SpawnedDaemon[];
   env: Record<string, string>;
   dir: string;
 }
@@ -104,7 +59,7 @@ async function startCluster(t: After, n: number, extra: Record<string, string> =
     ...extra,
   };
   const chosen = ports ?? (await Promise.all(Array.from({ length: n }, () => freePort())));
-  const replicas = await Promise.all(chosen.map((port) => spawnReplica(t, dir, env, port)));
+  const replicas = await Promise.all(chosen.map((port) => spawnDaemon(dir, env, { port, t, timeoutMs: 60_000, label: `replica on port ${port}` })));
   return { sim, handle, replicas, env, dir };
 }
 
@@ -115,7 +70,7 @@ async function buyKey(handle: DbHandle, packageId: number, price: number, telegr
 }
 
 /** `n` requests at once, spread round-robin over the replicas; HTTP statuses (-1: error inside a 200 stream). */
-async function storm(replicas: Replica[], key: string, n: number, maxTokens: number): Promise<number[]> {
+async function storm(replicas: SpawnedDaemon[], key: string, n: number, maxTokens: number): Promise<number[]> {
   const clients = replicas.map((r) => new OpenAI({ apiKey: key, baseURL: `${r.url}/v1`, maxRetries: 0, timeout: 60_000 }));
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
@@ -137,7 +92,7 @@ async function storm(replicas: Replica[], key: string, n: number, maxTokens: num
   );
 }
 
-async function health(r: Replica): Promise<{ status: string; checks: Record<string, string>; leader?: boolean; rate_limits?: string; instance_id: string }> {
+async function health(r: SpawnedDaemon): Promise<{ status: string; checks: Record<string, string>; leader?: boolean; rate_limits?: string; instance_id: string }> {
   return (await (await fetch(`${r.url}/health`)).json()) as never;
 }
 
@@ -151,7 +106,7 @@ async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolea
   }
 }
 
-async function stopAll(replicas: Replica[]) {
+async function stopAll(replicas: SpawnedDaemon[]) {
   const live = replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
   for (const r of live) r.child.kill('SIGTERM');
   return Promise.all(live.map((r) => r.exited));
@@ -209,7 +164,7 @@ test('three replicas, one PostgreSQL, one Redis: one key through all at once nev
 });
 
 /** POSTs an update to a replica's webhook as Telegram would. */
-async function postUpdate(r: Replica, update: unknown): Promise<number> {
+async function postUpdate(r: SpawnedDaemon, update: unknown): Promise<number> {
   const res = await fetch(`${r.url}/telegram/webhook`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': WEBHOOK_SECRET },

@@ -2,7 +2,7 @@
  * Spawns the real `arb` CLI (bin/arb.js → TypeScript sources via tsx) in a temp working directory, so no
  * developer .env is picked up. Returns exit code and output.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ARB_BIN = fileURLToPath(new URL('../../bin/arb.js', import.meta.url));
@@ -29,4 +29,54 @@ export function runArb(args: string[], opts: { cwd: string; env?: Record<string,
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+export interface SpawnedDaemon {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Spawns `arb daemon` on 127.0.0.1 and waits for its "listening on" line. With `t`, the process is killed
+ * (SIGKILL) after the test if it still runs.
+ */
+export async function spawnDaemon(
+  cwd: string,
+  env: Record<string, string>,
+  opts: { port?: number; timeoutMs?: number; label?: string; t?: { after: (fn: () => Promise<void> | void) => void } } = {},
+): Promise<SpawnedDaemon> {
+  const label = opts.label ?? 'daemon';
+  const child = spawn(process.execPath, [ARB_BIN, 'daemon', '--host', '127.0.0.1', '--port', String(opts.port ?? 0)], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  opts.t?.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label} did not start:\n${out}`)), opts.timeoutMs ?? 30_000);
+    const check = () => {
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited with ${code}:\n${out}`));
+    });
+  });
+  return { child, url, output: () => out, exited };
 }

@@ -1,0 +1,89 @@
+/**
+ * What the proxy and scale benches share: server roles in child processes that announce their URL, the
+ * OpenRouter simulator role, and a time-bounded load of N workers each sending one request after another.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Prints `READY {info}` for the parent; a parent connected over IPC may ask for this process's CPU time
+ * (user + system µs) by sending 'cpu'.
+ */
+export function announce(info: Record<string, unknown>): void {
+  process.on('message', (m) => {
+    if (m === 'cpu') process.send?.(process.cpuUsage());
+  });
+  process.stdout.write(`READY ${JSON.stringify(info)}\n`);
+}
+
+/** The simulator without delays, as a role. */
+export async function roleSimulator(completionTokens: number): Promise<void> {
+  const { startSimulator } = await import('../../src/catalog/simulator.js');
+  const sim = await startSimulator({ chunkDelayMs: 0, completionTokens });
+  announce({ url: sim.baseUrl });
+}
+
+/** Runs `script --role=ROLE ...args` (with `nodeArgs`) and resolves with what it announced. */
+export function startRole(script: string, role: string, args: string[] = [], nodeArgs: string[] = []): Promise<{ child: ChildProcess; info: Record<string, string> }> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, `--role=${role}`, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /READY (\{.*\})\n/.exec(out);
+      if (m) resolve({ child, info: JSON.parse(m[1]) as Record<string, string> });
+    });
+    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
+  });
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The middle value of `f` over several runs. */
+export function middle<T>(runs: T[], f: (r: T) => number): number {
+  return runs.map(f).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+}
+
+export interface LoadRun {
+  /** latencies of the measured requests, sorted (ms) */
+  latencies: number[];
+  /** requests that failed or did not answer 200 during the measurement */
+  errors: number;
+  /** seconds measured */
+  elapsed: number;
+}
+
+/**
+ * `workers` loops, each sending `send(worker)` (which resolves with the status code) one after another:
+ * 0.5 s of warm-up (connections opened, paths compiled), then `beforeMeasure`, then `seconds` measured.
+ */
+export async function runLoad(workers: number, seconds: number, send: (worker: number) => Promise<number>, beforeMeasure?: () => Promise<void>): Promise<LoadRun> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const one = async (worker: number, record: boolean) => {
+    const t0 = performance.now();
+    try {
+      if ((await send(worker)) !== 200) errors++;
+    } catch {
+      errors++;
+    }
+    if (record) latencies.push(performance.now() - t0);
+  };
+  const loop = (until: number, record: boolean) =>
+    Promise.all(
+      Array.from({ length: workers }, async (_, i) => {
+        while (performance.now() < until) await one(i, record);
+      }),
+    );
+  await loop(performance.now() + 500, false);
+  errors = 0;
+  await beforeMeasure?.();
+  const start = performance.now();
+  await loop(start + seconds * 1000, true);
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { latencies, errors, elapsed };
+}

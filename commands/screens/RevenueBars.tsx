@@ -1,0 +1,37 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource react */
+/** Revenue per day as bars (`arb stats` and `arb logs revenue`): day, bar, amount, count. Renders props only. */
+import { Box, Text } from 'ink';
+import { barLength } from '../ui/format.js';
+
+export interface RevenueBar {
+  day: string;
+  revenueMicros: number;
+  /** the amount as shown, e.g. "$3.75" */
+  amount: string;
+  count: number;
+}
+
+export function RevenueBars({ bars, barWidth, unit, amountWidth, countWidth }: { bars: RevenueBar[]; barWidth: number; unit: string; amountWidth: number; countWidth: number }) {
+  const max = Math.max(1, ...bars.map((d) => d.revenueMicros));
+  return (
+    <Box flexDirection="column">
+      {bars.map((d) => {
+        const len = barLength(d.revenueMicros, max, barWidth);
+        return (
+          <Text key={d.day}>
+            <Text color="gray">{d.day} </Text>
+            <Text color="green">{'█'.repeat(len)}</Text>
+            <Text>
+              {' '.repeat(barWidth - len)} {d.amount.padStart(amountWidth)}
+            </Text>
+            <Text color="gray">
+              {' '}
+              {String(d.count).padStart(countWidth)} {unit}
+            </Text>
+          </Text>
+        );
+      })}
+    </Box>
+  );
+}
