@@ -69,7 +69,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const { store, upstream, limits, metrics, logger } = deps;
   const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
   const flights = new Set<Flight>();
-  const limiterIds = new WeakMap<KeyRecord, string>();
   let idleWaiters: Array<() => void> = [];
 
   const overheadHeader = (ctx: RequestContext, upstreamMs = 0) => Math.max(0, performance.now() - ctx.startedAt - upstreamMs).toFixed(3);
@@ -99,8 +98,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
     });
   }
 
-  /** Bearer key → allocation, or a 401/429 already sent. */
-  async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<KeyRecord | null> {
+  /**
+   * Bearer key → allocation and the id its rate limit is counted under (a prefix of the key's hash: unique
+   * across databases sharing one Redis, and not the key), or null with a 401/429 already sent.
+   */
+  async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<{ key: KeyRecord; limiterId: string } | null> {
     const blocked = await limits.authBlocked(ctx.ip);
     if (!blocked.ok) {
       logSecurityEvent(logger, { event: 'auth_throttled', reason: 'too many failed authentications', ip: ctx.ip, request_id: ctx.requestId });
@@ -123,12 +125,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const hash = hashApiKey(token);
     const key = await store.findKeyByHash(hash);
     if (!key) return fail('unknown key', 'invalid API key: no such key (it may have been mistyped)', 'invalid_api_key');
-    limiterIds.set(key, `k${hash.slice(0, 24)}`);
     if (key.status === 'revoked') return fail('revoked key', `API key ${key.maskedKey} has been revoked; buy a new package in the shop bot`, 'key_revoked');
     if (key.status === 'expired' || key.expiresAt <= nowDb()) {
       return fail('expired key', `API key ${key.maskedKey} expired at ${key.expiresAt} UTC; buy a new package in the shop bot`, 'key_expired');
     }
-    return key;
+    return { key, limiterId: `k${hash.slice(0, 24)}` };
   }
 
   function remaining(key: KeyRecord): number {
@@ -197,10 +198,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
         headers: { connection: 'close' },
       });
     }
-    const key = await authenticate(req, res, ctx);
-    if (!key) return;
-    // counted per key under a prefix of its hash: unique across databases sharing one Redis, and not the key
-    const limited = await limits.consumeKey(limiterIds.get(key) ?? `a${key.allocationId}`);
+    const auth = await authenticate(req, res, ctx);
+    if (!auth) return;
+    const { key } = auth;
+    const limited = await limits.consumeKey(auth.limiterId);
     if (!limited.ok) {
       return refuse(res, ctx, 429, `rate limit: ${deps.rateLimitRpm} requests per minute per key; retry in ${limited.retryAfterSec} s`, 'rate_limit_error', 'rate_limit_exceeded', {
         headers: { 'retry-after': limited.retryAfterSec },
@@ -492,7 +493,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   async function listModels(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const key = await authenticate(req, res, ctx);
+    const key = (await authenticate(req, res, ctx))?.key;
     if (!key) return;
     const owner = key.model.includes('/') ? key.model.split('/')[0] : 'openrouter';
     sendJson(
@@ -507,7 +508,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   async function keyInfo(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const key = await authenticate(req, res, ctx);
+    const key = (await authenticate(req, res, ctx))?.key;
     if (!key) return;
     const rule = ruleForRates(key.promptRate, key.completionRate);
     sendJson(

@@ -70,6 +70,13 @@ export interface AlertDeps {
 const HOUR = 3_600_000;
 const pct = (v: number) => `${(Math.round(v * 10) / 10).toFixed(1)} %`;
 
+/** A "failed out of total" rule: fires above `threshold` percent; `describe` gets the rate as text. */
+function rateRule(rule: AlertRule, failed: number, total: number, threshold: number, describe: (rate: string) => string): AlertResult {
+  const rate = (failed / total) * 100;
+  const ok = rate <= threshold;
+  return { rule, ok, value: Math.round(rate * 100) / 100, threshold, unit: 'percent', message: `${describe(pct(rate))}${ok ? '' : ` — above ${threshold} %`}` };
+}
+
 /** Evaluates every rule now. Never throws for unavailable data; a database failure does throw. */
 export async function evaluateAlerts(deps: AlertDeps): Promise<AlertResult[]> {
   const now = deps.now ?? new Date();
@@ -88,16 +95,7 @@ export async function evaluateAlerts(deps: AlertDeps): Promise<AlertResult[]> {
   if (requests.total === 0) {
     results.push({ rule: 'error_rate', ok: true, value: 0, threshold: t.errorRatePercent, unit: 'percent', message: `error rate: no proxied requests in the last ${windowText}` });
   } else {
-    const rate = (requests.failed / requests.total) * 100;
-    const ok = rate <= t.errorRatePercent;
-    results.push({
-      rule: 'error_rate',
-      ok,
-      value: Math.round(rate * 100) / 100,
-      threshold: t.errorRatePercent,
-      unit: 'percent',
-      message: `error rate ${pct(rate)} (${requests.failed} of ${requests.total} requests failed upstream in the last ${windowText})${ok ? '' : ` — above ${t.errorRatePercent} %`}`,
-    });
+    results.push(rateRule('error_rate', requests.failed, requests.total, t.errorRatePercent, (rate) => `error rate ${rate} (${requests.failed} of ${requests.total} requests failed upstream in the last ${windowText})`));
   }
 
   if (requests.p95 === null) {
@@ -146,16 +144,7 @@ export async function evaluateAlerts(deps: AlertDeps): Promise<AlertResult[]> {
   } else if (purchases.attempts === 0) {
     results.push({ rule: 'failed_purchases', ok: true, value: 0, threshold: t.failedPurchasesPercent, unit: 'percent', message: 'failed purchases: no purchase attempts in the last 24 h' });
   } else {
-    const rate = (purchases.failed / purchases.attempts) * 100;
-    const ok = rate <= t.failedPurchasesPercent;
-    results.push({
-      rule: 'failed_purchases',
-      ok,
-      value: Math.round(rate * 100) / 100,
-      threshold: t.failedPurchasesPercent,
-      unit: 'percent',
-      message: `failed purchases ${pct(rate)} (${purchases.failed} of ${purchases.attempts} attempts in the last 24 h)${ok ? '' : ` — above ${t.failedPurchasesPercent} %`}`,
-    });
+    results.push(rateRule('failed_purchases', purchases.failed, purchases.attempts, t.failedPurchasesPercent, (rate) => `failed purchases ${rate} (${purchases.failed} of ${purchases.attempts} attempts in the last 24 h)`));
   }
   return results;
 }
