@@ -93,6 +93,8 @@ export interface StartDaemonOptions {
   defaultMetrics?: boolean;
   /** SQLite: run WAL checkpoints in a worker thread instead of inside request commits, default true */
   backgroundCheckpoints?: boolean;
+  /** how long chat completions may reuse a read of their key, default KEY_CACHE_TTL_MS (see src/metering/key-cache.ts) */
+  keyCacheTtlMs?: number;
 }
 
 export interface Daemon {
@@ -217,7 +219,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
     const store = createMeteringStore(handle);
     const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis, replicas: () => countLiveInstances(handle, options.staleAfterMs), logger });
-    const proxy = createProxy({ store, upstream, limits, metrics, logger, instanceId: instance.instanceId, rateLimitRpm: config.rateLimitRpm });
+    const proxy = createProxy({ store, upstream, limits, metrics, logger, instanceId: instance.instanceId, rateLimitRpm: config.rateLimitRpm, keyCacheTtlMs: options.keyCacheTtlMs });
     const health = createHealth({
       handle,
       redis,

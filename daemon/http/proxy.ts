@@ -14,7 +14,8 @@ import { completionWeight, describeRule } from '../../src/pricing.js';
 import { hashApiKey, looksLikeApiKey } from '../../src/ledger/keys.js';
 import { fromDbTime, nowDb } from '../../src/time.js';
 import type { KeyRecord, MeteringStore, SettleResult } from '../../src/metering/store.js';
-import { planHold, planHoldFast, type HoldInput, type HoldPlan } from '../../src/metering/plan.js';
+import { fastHoldHeadroom, fastHoldPlan, planHold, type HoldInput, type HoldPlan } from '../../src/metering/plan.js';
+import { KeyCache } from '../../src/metering/key-cache.js';
 import { estimatePromptTokens, promptTokensUpperBound } from '../../src/metering/tokens.js';
 import { completionText, computeCharge, readUsage, ruleForRates, StreamMeter, type UpstreamUsage } from '../../src/metering/usage.js';
 import type { ChatUpstream, UpstreamResponse } from './upstream.js';
@@ -34,6 +35,8 @@ export interface ProxyDeps {
   instanceId: string;
   rateLimitRpm: number;
   maxBodyBytes?: number;
+  /** how long chat completions may reuse a read of their key (see KeyCache; 0 = read it every request) */
+  keyCacheTtlMs?: number;
 }
 
 export interface RequestContext {
@@ -68,6 +71,7 @@ type Aborted = { aborted: true };
 export function createProxy(deps: ProxyDeps): Proxy {
   const { store, upstream, limits, metrics, logger } = deps;
   const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
+  const keyCache = new KeyCache(deps.keyCacheTtlMs);
   const flights = new Set<Flight>();
   let idleWaiters: Array<() => void> = [];
 
@@ -98,11 +102,26 @@ export function createProxy(deps: ProxyDeps): Proxy {
     });
   }
 
+  /** A 401 for a failed authentication: counted against the address, logged as a security event. */
+  async function refuseAuth(res: ServerResponse, ctx: RequestContext, refusal: AuthRefusal): Promise<null> {
+    await limits.authFailed(ctx.ip);
+    logSecurityEvent(logger, { event: 'auth_failed', reason: refusal.reason, ip: ctx.ip, request_id: ctx.requestId, endpoint: ctx.endpoint });
+    refuse(res, ctx, 401, refusal.message, 'authentication_error', refusal.code);
+    return null;
+  }
+
   /**
    * Bearer key → allocation and the id its rate limit is counted under (a prefix of the key's hash: unique
-   * across databases sharing one Redis, and not the key), or null with a 401/429 already sent.
+   * across databases sharing one Redis, and not the key), or null with a 401/429 already sent. With
+   * `cached`, a read of the key from the last KEY_CACHE_TTL_MS may stand in for a fresh one (chat
+   * completions, where the hold re-checks the key atomically).
    */
-  async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<{ key: KeyRecord; limiterId: string } | null> {
+  async function authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    cached = false,
+  ): Promise<{ key: KeyRecord; limiterId: string; hash: string; cached: boolean } | null> {
     const blocked = await limits.authBlocked(ctx.ip);
     if (!blocked.ok) {
       logSecurityEvent(logger, { event: 'auth_throttled', reason: 'too many failed authentications', ip: ctx.ip, request_id: ctx.requestId });
@@ -111,25 +130,28 @@ export function createProxy(deps: ProxyDeps): Proxy {
       });
       return null;
     }
-    const fail = async (reason: string, message: string, code: string) => {
-      await limits.authFailed(ctx.ip);
-      logSecurityEvent(logger, { event: 'auth_failed', reason, ip: ctx.ip, request_id: ctx.requestId, endpoint: ctx.endpoint });
-      refuse(res, ctx, 401, message, 'authentication_error', code);
-      return null;
-    };
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) return fail('missing key', 'missing API key: send the header "Authorization: Bearer sk-arb-…" with the key you bought', 'missing_api_key');
-    const token = m[1];
-    if (!looksLikeApiKey(token)) return fail('malformed key', 'invalid API key: arb keys look like sk-arb-… (check for a copy-paste error)', 'invalid_api_key');
-    const hash = hashApiKey(token);
-    const key = await store.findKeyByHash(hash);
-    if (!key) return fail('unknown key', 'invalid API key: no such key (it may have been mistyped)', 'invalid_api_key');
-    if (key.status === 'revoked') return fail('revoked key', `API key ${key.maskedKey} has been revoked; buy a new package in the shop bot`, 'key_revoked');
-    if (key.status === 'expired' || key.expiresAt <= nowDb()) {
-      return fail('expired key', `API key ${key.maskedKey} expired at ${key.expiresAt} UTC; buy a new package in the shop bot`, 'key_expired');
+    if (!m) {
+      return refuseAuth(res, ctx, { reason: 'missing key', message: 'missing API key: send the header "Authorization: Bearer sk-arb-…" with the key you bought', code: 'missing_api_key' });
     }
-    return { key, limiterId: `k${hash.slice(0, 24)}` };
+    const token = m[1];
+    if (!looksLikeApiKey(token)) {
+      return refuseAuth(res, ctx, { reason: 'malformed key', message: 'invalid API key: arb keys look like sk-arb-… (check for a copy-paste error)', code: 'invalid_api_key' });
+    }
+    const hash = hashApiKey(token);
+    let key = cached ? keyCache.get(hash) : undefined;
+    // a cached key past its expiry is read again (an operator may have extended it)
+    if (key && key.expiresAt <= nowDb()) key = undefined;
+    const fromCache = key !== undefined;
+    key ??= await store.findKeyByHash(hash);
+    const refusal = keyRefusal(key);
+    if (refusal) {
+      keyCache.delete(hash);
+      return refuseAuth(res, ctx, refusal);
+    }
+    if (cached && !fromCache) keyCache.set(hash, key as KeyRecord);
+    return { key: key as KeyRecord, limiterId: `k${hash.slice(0, 24)}`, hash, cached: fromCache };
   }
 
   function remaining(key: KeyRecord): number {
@@ -198,7 +220,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
         headers: { connection: 'close' },
       });
     }
-    const auth = await authenticate(req, res, ctx);
+    const auth = await authenticate(req, res, ctx, keyCache.ttlMs > 0);
     if (!auth) return;
     const { key } = auth;
     const limited = await limits.consumeKey(auth.limiterId);
@@ -232,7 +254,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const stream = body.stream === true;
     const rule = ruleForRates(key.promptRate, key.completionRate);
     // The hold is sized on a fast upper bound of the prompt tokens whenever that changes nothing for the
-    // customer (planHoldFast: same max_tokens, a hold never smaller); the tokenizer runs only when the bound
+    // customer (fastHoldPlan: same max_tokens, a hold never smaller); the tokenizer runs only when the bound
     // would limit the request, or for an estimated charge (no usage came).
     const promptBound = promptTokensUpperBound(body);
     let promptExact: number | undefined;
@@ -246,29 +268,40 @@ export function createProxy(deps: ProxyDeps): Proxy {
       available: remaining(k),
     });
 
-    // Reserve: one atomic conditional UPDATE; on a refusal, re-read once and retry with the smaller
-    // remainder (and the exact prompt estimate).
-    let plan: HoldPlan | null = planHoldFast(holdInput(key), promptBound, promptEstimate);
-    let reserved = false;
-    if (plan) reserved = await store.reserve({ allocationId: key.allocationId, requestId: ctx.requestId, instanceId: deps.instanceId, tokens: plan.hold });
-    if (!reserved) {
-      const fresh = await store.getKey(key.allocationId);
-      if (fresh && fresh.status === 'active' && fresh.expiresAt > nowDb()) {
-        plan = planHold({ ...holdInput(fresh), promptEstimate: promptEstimate() });
-        if (plan) reserved = await store.reserve({ allocationId: key.allocationId, requestId: ctx.requestId, instanceId: deps.instanceId, tokens: plan.hold });
-      }
-      if (!reserved || !plan) {
-        const left = fresh ? remaining(fresh) : 0;
-        return refuse(
-          res,
-          ctx,
-          402,
-          `insufficient quota: ${left.toLocaleString('en-US')} of ${key.tokensTotal.toLocaleString('en-US')} tokens left (some may be held by requests in flight), not enough for this request; shorten the prompt or lower max_tokens, or buy a new package`,
-          'insufficient_quota',
-          'insufficient_quota',
-          { model: key.model, allocationId: key.allocationId },
-        );
-      }
+    // Reserve: one atomic conditional UPDATE. The fast plan (no tokenizer) is tried first, with its
+    // headroom decided by the UPDATE itself, so a cached read of the key cannot make it pass; otherwise, or
+    // when refused, the exact estimate on a fresh read of the key, retried once with the smaller remainder.
+    const reserve = (p: HoldPlan, minRemaining?: number) =>
+      store.reserve({ allocationId: key.allocationId, requestId: ctx.requestId, instanceId: deps.instanceId, tokens: p.hold, minRemaining });
+    let plan: HoldPlan | null = fastHoldPlan(holdInput(key), promptBound);
+    let reserved = plan !== null && (await reserve(plan, fastHoldHeadroom(plan)));
+    /** a read of the key no hold has been tried on yet: the one authenticate made, unless cached */
+    let view: KeyRecord | undefined = plan || auth.cached ? undefined : key;
+    /** the latest read */
+    let fresh: KeyRecord | undefined = view;
+    for (let attempt = 0; !reserved && attempt < 2; attempt++) {
+      fresh = view ?? (await store.getKey(key.allocationId));
+      view = undefined;
+      if (!fresh || keyRefusal(fresh)) break;
+      plan = planHold({ ...holdInput(fresh), promptEstimate: promptEstimate() });
+      if (!plan) break;
+      reserved = await reserve(plan);
+    }
+    if (!reserved || !plan) {
+      keyCache.delete(auth.hash);
+      // revoked or expired since the key was read: the same answer authenticate gives
+      const refusal = keyRefusal(fresh);
+      if (refusal) return void (await refuseAuth(res, ctx, refusal));
+      const left = fresh ? remaining(fresh) : 0;
+      return refuse(
+        res,
+        ctx,
+        402,
+        `insufficient quota: ${left.toLocaleString('en-US')} of ${key.tokensTotal.toLocaleString('en-US')} tokens left (some may be held by requests in flight), not enough for this request; shorten the prompt or lower max_tokens, or buy a new package`,
+        'insufficient_quota',
+        'insufficient_quota',
+        { model: key.model, allocationId: key.allocationId },
+      );
     }
 
     // Holding tokens from here on: every path below settles exactly once.
@@ -552,6 +585,22 @@ export function createProxy(deps: ProxyDeps): Proxy {
       }
     },
   };
+}
+
+interface AuthRefusal {
+  reason: string;
+  message: string;
+  code: string;
+}
+
+/** Why a key read from the database cannot be used (missing, revoked, expired), or null. */
+function keyRefusal(key: KeyRecord | undefined): AuthRefusal | null {
+  if (!key) return { reason: 'unknown key', message: 'invalid API key: no such key (it may have been mistyped)', code: 'invalid_api_key' };
+  if (key.status === 'revoked') return { reason: 'revoked key', message: `API key ${key.maskedKey} has been revoked; buy a new package in the shop bot`, code: 'key_revoked' };
+  if (key.status === 'expired' || key.expiresAt <= nowDb()) {
+    return { reason: 'expired key', message: `API key ${key.maskedKey} expired at ${key.expiresAt} UTC; buy a new package in the shop bot`, code: 'key_expired' };
+  }
+  return null;
 }
 
 /** A key's model accepts its full OpenRouter id or the short form after the slash. */

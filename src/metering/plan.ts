@@ -63,21 +63,31 @@ export function planHold(input: HoldInput): HoldPlan | null {
 export const FAST_HOLD_HEADROOM = 64;
 
 /**
- * planHold, trying a cheap upper bound of the prompt tokens first (METERING.md §1 with a hold that may be
- * larger, never smaller): when the request's max_tokens is capped by the client or the model (not by the
- * context length) and the plan for `promptBound` still forwards that cap, it is the plan the exact
- * estimate would give — same max_tokens, a hold at least as large (hold and affordability are monotonic in
- * the prompt) — so it is taken without running the tokenizer, provided the key has room for
- * FAST_HOLD_HEADROOM more such holds (so the larger hold cannot crowd out concurrent requests near the end
- * of a quota). Otherwise the exact estimate decides, exactly as planHold.
+ * The plan for a cheap upper bound of the prompt tokens, when it is the plan the exact estimate would give
+ * (METERING.md §1 with a hold that may be larger, never smaller), else null: when the request's max_tokens
+ * is capped by the client or the model (not by the context length) and the plan for `promptBound` still
+ * forwards that cap, the exact estimate would forward the same max_tokens with a hold no larger (hold and
+ * affordability are monotonic in the prompt). It may be taken only while the key has room for
+ * `fastHoldHeadroom(plan)` tokens, so the larger hold cannot crowd out concurrent requests near the end
+ * of a quota; the proxy puts that condition in the hold's own atomic UPDATE.
  */
-export function planHoldFast(input: Omit<HoldInput, 'promptEstimate'>, promptBound: number, promptEstimate: () => number): HoldPlan | null {
+export function fastHoldPlan(input: Omit<HoldInput, 'promptEstimate'>, promptBound: number): HoldPlan | null {
   const requested = input.requestedMaxTokens;
   const modelMax = input.modelMaxCompletionTokens || undefined;
-  if (requested !== undefined || modelMax !== undefined) {
-    const cap = Math.min(requested ?? Infinity, modelMax ?? Infinity);
-    const fast = planHold({ ...input, promptEstimate: promptBound });
-    if (fast && fast.maxTokens === cap && fast.hold * (FAST_HOLD_HEADROOM + 1) <= input.available) return fast;
-  }
+  if (requested === undefined && modelMax === undefined) return null;
+  const cap = Math.min(requested ?? Infinity, modelMax ?? Infinity);
+  const fast = planHold({ ...input, promptEstimate: promptBound });
+  return fast && fast.maxTokens === cap ? fast : null;
+}
+
+/** What the key must have left for a fast plan to be taken: FAST_HOLD_HEADROOM more such holds, and this one. */
+export function fastHoldHeadroom(plan: HoldPlan): number {
+  return plan.hold * (FAST_HOLD_HEADROOM + 1);
+}
+
+/** The fast plan when `available` has its headroom, else the exact estimate decides, exactly as planHold. */
+export function planHoldFast(input: Omit<HoldInput, 'promptEstimate'>, promptBound: number, promptEstimate: () => number): HoldPlan | null {
+  const fast = fastHoldPlan(input, promptBound);
+  if (fast && fastHoldHeadroom(fast) <= input.available) return fast;
   return planHold({ ...input, promptEstimate: promptEstimate() });
 }

@@ -62,6 +62,12 @@ export interface ReserveInput {
   instanceId: string;
   /** prompt-equivalent tokens to hold (> 0) */
   tokens: number;
+  /**
+   * the hold is taken only if the key has at least this many tokens left before it (default `tokens`):
+   * the headroom a hold sized on a fast prompt bound needs (see planHoldFast), decided by the same
+   * atomic statement as the hold, so a cached view of the key cannot make it pass
+   */
+  minRemaining?: number;
   /** UTC `YYYY-MM-DD HH:MM:SS`, default now */
   now?: string;
 }
@@ -157,7 +163,7 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
   // parameters and row objects in better-sqlite3 (about 3 µs per request).
   const byHash = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.api_key_hash = ?`).raw(true);
   const byId = s.prepare(`select ${KEY_COLUMNS} from ai_token_allocations a left join ai_models m on m.model_id = a.model where a.id = ?`).raw(true);
-  // (tokens, allocation id, now, tokens)
+  // (tokens, allocation id, now, tokens or the larger minRemaining)
   const takeHold = s.prepare(
     `update ai_token_allocations set tokens_reserved = tokens_reserved + ?
      where id = ? and status = 'active' and expires_at > ? and tokens_total - tokens_used - tokens_reserved >= ?`,
@@ -167,6 +173,14 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
   const counters = s.prepare(`select tokens_total, tokens_used, tokens_reserved from ai_token_allocations where id = ?`).raw(true);
   // (released, charged, now, allocation id)
   const applyCharge = s.prepare(`update ai_token_allocations set tokens_reserved = tokens_reserved - ?, tokens_used = tokens_used + ?, updated_at = ? where id = ?`);
+  // The usual settle: the hold covers the charge. Then the charge is the whole usage (the hold is part of
+  // tokens_reserved, so releasing it leaves room for at least the hold) and no read of the counters is
+  // needed; the WHERE re-checks exactly that, and 0 rows changed sends the settle to the general path.
+  // (released, charged, now, allocation id, released, released, charged)
+  const applyCoveredCharge = s.prepare(
+    `update ai_token_allocations set tokens_reserved = tokens_reserved - ?, tokens_used = tokens_used + ?, updated_at = ?
+     where id = ? and tokens_reserved >= ? and tokens_total - tokens_used - tokens_reserved + ? >= ?`,
+  );
   const insertEvent = s.prepare(
     `insert into usage_events (request_id, allocation_id, model, prompt_tokens, completion_tokens, weighted_tokens, loss_tokens,
        upstream_cost, latency_ms, status_code, outcome, estimated, stream, created_at)
@@ -176,19 +190,27 @@ function createSqliteStore(handle: DbHandle, s: BetterSqlite3.Database): Meterin
   // Each operation is all or nothing: the batch below runs them bare and, if one throws, undoes the whole
   // batch and runs each in its own SAVEPOINT.
   const reserveOp = (input: ReserveInput, now: string): boolean => {
-    if (takeHold.run(input.tokens, input.allocationId, now, input.tokens).changes !== 1) return false;
+    if (takeHold.run(input.tokens, input.allocationId, now, Math.max(input.tokens, input.minRemaining ?? 0)).changes !== 1) return false;
     insertReservation.run(input.requestId, input.allocationId, input.tokens, input.instanceId, now);
     return true;
   };
 
   const settleOp = (input: SettleInput, now: string): SettleResult => {
     const reserved = deleteReservation.get(input.requestId) as number | undefined;
-    const row = counters.get(input.allocationId) as [number, number, number] | undefined;
-    if (!row) throw new Error(`settle: allocation ${input.allocationId} not found`);
-    const alloc = { tokens_total: row[0], tokens_used: row[1], tokens_reserved: row[2] };
-    const released = Math.min(reserved ?? 0, alloc.tokens_reserved);
-    const { charged, lossTokens } = capCharge(alloc, released, input.weightedTokens);
-    applyCharge.run(released, charged, now, input.allocationId);
+    let released: number;
+    let charged: number;
+    let lossTokens = 0;
+    if (reserved !== undefined && input.weightedTokens <= reserved && applyCoveredCharge.run(reserved, input.weightedTokens, now, input.allocationId, reserved, reserved, input.weightedTokens).changes === 1) {
+      released = reserved;
+      charged = input.weightedTokens;
+    } else {
+      const row = counters.get(input.allocationId) as [number, number, number] | undefined;
+      if (!row) throw new Error(`settle: allocation ${input.allocationId} not found`);
+      const alloc = { tokens_total: row[0], tokens_used: row[1], tokens_reserved: row[2] };
+      released = Math.min(reserved ?? 0, alloc.tokens_reserved);
+      ({ charged, lossTokens } = capCharge(alloc, released, input.weightedTokens));
+      applyCharge.run(released, charged, now, input.allocationId);
+    }
     // usage_events.request_id is unique: a second settle of the same request throws here and the
     // savepoint undoes everything above
     insertEvent.run(
@@ -337,12 +359,13 @@ function createKyselyStore(handle: DbHandle): MeteringStore {
     async reserve(input) {
       const now = input.now ?? nowDb();
       const h = input.tokens;
+      const need = Math.max(h, input.minRemaining ?? 0);
       if (pg) {
         const r = await sql<{ id: number }>`
           with hold as (
             update ai_token_allocations set tokens_reserved = tokens_reserved + ${h}
             where id = ${input.allocationId} and status = 'active' and expires_at > ${now}
-              and tokens_total - tokens_used - tokens_reserved >= ${h}
+              and tokens_total - tokens_used - tokens_reserved >= ${need}
             returning id)
           insert into reservations (request_id, allocation_id, tokens, instance_id, created_at)
           select ${input.requestId}, id, ${h}, ${input.instanceId}, ${now} from hold
@@ -356,7 +379,7 @@ function createKyselyStore(handle: DbHandle): MeteringStore {
           .where('id', '=', input.allocationId)
           .where('status', '=', 'active')
           .where('expires_at', '>', now)
-          .where((eb) => eb(eb(eb('tokens_total', '-', eb.ref('tokens_used')), '-', eb.ref('tokens_reserved')), '>=', h))
+          .where((eb) => eb(eb(eb('tokens_total', '-', eb.ref('tokens_used')), '-', eb.ref('tokens_reserved')), '>=', need))
           .executeTakeFirst();
         if (Number(r.numUpdatedRows) !== 1) return false;
         await trx.insertInto('reservations').values({ request_id: input.requestId, allocation_id: input.allocationId, tokens: h, instance_id: input.instanceId, created_at: now }).execute();

@@ -328,3 +328,66 @@ test('client disconnect mid-stream aborts the upstream request and charges what 
   assert.equal(await openReservations(stack.handle), 0);
   assert.equal((await auditLedger(stack.handle)).ok, true);
 });
+
+test('a key read kept from an earlier request decides nothing: revoked, expired or drained since, the answer is the one a fresh read gives', async (t) => {
+  const { planHold, fastHoldPlan } = await import('../../src/metering/plan.js');
+  const { estimatePromptTokens, promptTokensUpperBound } = await import('../../src/metering/tokens.js');
+  const { ruleForRates } = await import('../../src/metering/usage.js');
+  // a cache that outlives the test: every request after the first one reuses the first read of the key
+  const stack = await startStack(t, { daemon: { keyCacheTtlMs: 600_000 } });
+  const { key, allocationId } = await stack.buyKey();
+  const client = stack.client(key);
+  const ask = () => client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 16 });
+  const alloc = () => stack.handle.db.updateTable('ai_token_allocations').where('id', '=', allocationId);
+  await ask();
+  await settled(stack);
+
+  // revoked
+  await alloc().set({ status: 'revoked' }).execute();
+  const revoked = await ask().catch((e: unknown) => e);
+  assert.ok(revoked instanceof OpenAI.AuthenticationError, String(revoked));
+  assert.equal(revoked.code, 'key_revoked');
+
+  // expired (the read is taken again first: the refusal forgets it)
+  await alloc().set({ status: 'active' }).execute();
+  await ask();
+  await settled(stack);
+  await alloc().set({ expires_at: '2020-01-02 03:04:05' }).execute();
+  const expired = await ask().catch((e: unknown) => e);
+  assert.ok(expired instanceof OpenAI.AuthenticationError, String(expired));
+  assert.equal(expired.code, 'key_expired');
+  assert.match(expired.message, /expired at 2020-01-02 03:04:05 UTC/);
+
+  // drained: the remaining tokens come from the database, not from the kept read
+  await alloc().set({ expires_at: '2099-01-01 00:00:00' }).execute();
+  await ask();
+  await settled(stack);
+  const before = await allocation(stack.handle, allocationId);
+  await alloc().set({ tokens_total: before.tokens_used }).execute();
+  const drained = await ask().catch((e: unknown) => e);
+  assert.ok(drained instanceof OpenAI.APIError, String(drained));
+  assert.equal(drained.status, 402);
+  assert.match(drained.message, /insufficient quota: 0 of/);
+  assert.equal(stack.sim.requests.length, 3, 'no refused request was forwarded');
+
+  // Near the end of the quota: the kept read still shows ~100k tokens left, where the fast hold (on the
+  // prompt's upper bound) would pass; the key really has less than the fast plan's headroom, so the hold
+  // must be the exact plan, as with a fresh read.
+  await alloc().set({ tokens_total: before.tokens_used + 3000 }).execute();
+  const body = { model: 'openai/gpt-4', messages: HELLO, max_tokens: 16 };
+  const m = await stack.handle.db.selectFrom('ai_models').selectAll().where('model_id', '=', 'openai/gpt-4').executeTakeFirstOrThrow();
+  const input = { rule: ruleForRates(m.prompt_rate, m.completion_rate), requestedMaxTokens: 16, modelMaxCompletionTokens: m.max_completion_tokens, contextLength: m.context_length, choices: 1 };
+  const fast = fastHoldPlan({ ...input, available: 100_000 }, promptTokensUpperBound(body))!;
+  const exact = planHold({ ...input, available: 3000, promptEstimate: estimatePromptTokens(body) })!;
+  assert.ok(fast.hold > exact.hold && fast.hold * 65 > 3000, 'the test needs a fast hold bigger than the exact one, without headroom in 3,000 tokens');
+  await ask();
+  await settled(stack);
+  const holds = stack.logs
+    .lines()
+    .filter((l) => l.api_call === true && l.status === 200)
+    .map((l) => l.hold_tokens);
+  assert.equal(holds[0], fast.hold, 'with room, the first request took the fast hold');
+  assert.equal(holds.at(-1), exact.hold);
+  assert.equal(await openReservations(stack.handle), 0);
+  assert.equal((await auditLedger(stack.handle)).ok, true);
+});

@@ -81,6 +81,23 @@ for (const dialect of testDialects()) {
     assert.deepEqual((await auditLedger(handle)).problems, []);
   });
 
+  test(`reserve: minRemaining is decided with the hold; settle: counters a hold row does not match are never driven negative (${dialect})`, async (t) => {
+    const handle = await tempDb(t, dialect);
+    const store = createMeteringStore(handle);
+    const { allocationId } = await keyWith(handle, 100);
+    // a 10-token hold that needs 200 left before it is refused, and changes nothing
+    assert.equal(await store.reserve({ allocationId, requestId: 'wide', instanceId: 'i1', tokens: 10, minRemaining: 200 }), false);
+    assert.equal(await store.reserve({ allocationId, requestId: 'fits', instanceId: 'i1', tokens: 10, minRemaining: 100 }), true);
+    assert.deepEqual(await counters(handle, allocationId), { tokens_total: 100, tokens_used: 0, tokens_reserved: 10 });
+    assert.deepEqual(await store.settle(settleInput('fits', allocationId, 10)), { charged: 10, lossTokens: 0, released: 10, duplicate: false });
+
+    // the counters were edited by hand under an open hold of 60: only what tokens_reserved still shows is released
+    assert.equal(await store.reserve({ allocationId, requestId: 'edited', instanceId: 'i1', tokens: 60 }), true);
+    await handle.db.updateTable('ai_token_allocations').set({ tokens_reserved: 25 }).where('id', '=', allocationId).execute();
+    assert.deepEqual(await store.settle(settleInput('edited', allocationId, 30)), { charged: 30, lossTokens: 0, released: 25, duplicate: false });
+    assert.deepEqual(await counters(handle, allocationId), { tokens_total: 100, tokens_used: 40, tokens_reserved: 0 });
+  });
+
   test(`holds: expired or revoked keys take no hold; a hold released by recovery is not released twice (${dialect})`, async (t) => {
     const handle = await tempDb(t, dialect);
     const store = createMeteringStore(handle);
