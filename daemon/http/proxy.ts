@@ -1,7 +1,8 @@
 /**
- * The OpenAI-compatible metering proxy (SPEC §4): authenticate (SHA-256 lookup each request, no quota
- * cache) → rate limit → validate → reserve (one atomic conditional UPDATE) → forward → settle in `finally`,
- * exactly once. Streams are relayed byte for byte as they arrive while a copy is parsed for the usage and
+ * The OpenAI-compatible metering proxy (SPEC §4): authenticate (SHA-256 of the key; chat completions may
+ * reuse a read of the key from the last second, see KeyCache — never the quota) → rate limit → validate →
+ * reserve (one atomic conditional UPDATE, which re-checks status, expiry and quota) → forward → settle in
+ * `finally`, exactly once. Streams are relayed byte for byte as they arrive while a copy is parsed for the usage and
  * the delivered text.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';

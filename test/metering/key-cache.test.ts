@@ -1,0 +1,51 @@
+/**
+ * KeyCache on its own: entries live `ttlMs`, only active keys are kept, the oldest goes first when full,
+ * and a TTL of 0 keeps nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KeyCache } from '../../src/metering/key-cache.js';
+import type { KeyRecord } from '../../src/metering/store.js';
+
+const key = (allocationId: number, status: KeyRecord['status'] = 'active'): KeyRecord => ({
+  allocationId,
+  userId: 1,
+  packageId: 1,
+  model: 'openai/gpt-4',
+  maskedKey: 'sk-arb-AbCd…wxyz',
+  status,
+  expiresAt: '2099-01-01 00:00:00',
+  tokensTotal: 1000,
+  tokensUsed: 0,
+  tokensReserved: 0,
+  pricePaid: 1,
+  promptRate: 30_000_000,
+  completionRate: 60_000_000,
+  maxCompletionTokens: 4096,
+  contextLength: 8191,
+});
+
+test('KeyCache: a read lives ttlMs; revoked or expired reads are never kept; the oldest goes first when full; ttl 0 keeps nothing', () => {
+  const cache = new KeyCache(1000, 2);
+  cache.set('h1', key(1), 0);
+  assert.equal(cache.get('h1', 999)?.allocationId, 1);
+  assert.equal(cache.get('h1', 1000), undefined, 'expired after ttlMs');
+  assert.equal(cache.size, 0);
+
+  cache.set('rev', key(2, 'revoked'), 0);
+  cache.set('exp', key(3, 'expired'), 0);
+  assert.equal(cache.size, 0);
+
+  cache.set('a', key(4), 0);
+  cache.set('b', key(5), 0);
+  cache.set('c', key(6), 0);
+  assert.equal(cache.size, 2);
+  assert.equal(cache.get('a', 1), undefined, 'the oldest entry made room');
+  assert.equal(cache.get('c', 1)?.allocationId, 6);
+  cache.delete('c');
+  assert.equal(cache.get('c', 1), undefined);
+
+  const off = new KeyCache(0);
+  off.set('h', key(7));
+  assert.equal(off.get('h'), undefined);
+});
