@@ -2,8 +2,8 @@
  * The OpenAI-compatible metering proxy (SPEC §4): authenticate (SHA-256 of the key; chat completions may
  * reuse a read of the key from the last second, see KeyCache — never the quota) → rate limit → validate →
  * reserve (one atomic conditional UPDATE, which re-checks status, expiry and quota) → forward → settle in
- * `finally`, exactly once. Streams are relayed byte for byte as they arrive while a copy is parsed for the usage and
- * the delivered text.
+ * `finally`, exactly once. Streams are relayed byte for byte as they arrive while a copy is parsed for the
+ * usage and the delivered text.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -142,8 +142,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
     const hash = hashApiKey(token);
     let key = cached ? keyCache.get(hash) : undefined;
-    // a cached key past its expiry is read again (an operator may have extended it)
-    if (key && key.expiresAt <= nowDb()) key = undefined;
     const fromCache = key !== undefined;
     key ??= await store.findKeyByHash(hash);
     const refusal = keyRefusal(key);
@@ -221,7 +219,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
         headers: { connection: 'close' },
       });
     }
-    const auth = await authenticate(req, res, ctx, keyCache.ttlMs > 0);
+    const auth = await authenticate(req, res, ctx, true);
     if (!auth) return;
     const { key } = auth;
     const limited = await limits.consumeKey(auth.limiterId);
@@ -276,13 +274,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
       store.reserve({ allocationId: key.allocationId, requestId: ctx.requestId, instanceId: deps.instanceId, tokens: p.hold, minRemaining });
     let plan: HoldPlan | null = fastHoldPlan(holdInput(key), promptBound);
     let reserved = plan !== null && (await reserve(plan, fastHoldHeadroom(plan)));
-    /** a read of the key no hold has been tried on yet: the one authenticate made, unless cached */
-    let view: KeyRecord | undefined = plan || auth.cached ? undefined : key;
-    /** the latest read */
-    let fresh: KeyRecord | undefined = view;
+    // the latest read of the key; authenticate's serves the first exact attempt unless it was cached or
+    // the fast hold was already tried on it
+    let fresh: KeyRecord | undefined = plan || auth.cached ? undefined : key;
     for (let attempt = 0; !reserved && attempt < 2; attempt++) {
-      fresh = view ?? (await store.getKey(key.allocationId));
-      view = undefined;
+      if (attempt > 0 || !fresh) fresh = await store.getKey(key.allocationId);
       if (!fresh || keyRefusal(fresh)) break;
       plan = planHold({ ...holdInput(fresh), promptEstimate: promptEstimate() });
       if (!plan) break;

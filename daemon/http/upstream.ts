@@ -77,8 +77,9 @@ export class UpstreamBody {
   }
 
   /**
-   * Hands every chunk to `onChunk`, in order, as it arrives; resolves at the end of the body. `onChunk`
-   * returning false pauses the upstream until `resume()`. One reader per body.
+   * Hands the body to `onChunk`, in order, as it arrives (what one socket read brought, as one chunk);
+   * resolves at the end of the body. `onChunk` returning false pauses the upstream until `resume()`. One
+   * reader per body.
    */
   forEach(onChunk: (chunk: Buffer) => boolean): Promise<void> {
     if (this.onChunk || this.discarding) return Promise.reject(new Error('the upstream body is already being read'));

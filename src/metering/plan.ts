@@ -84,10 +84,3 @@ export function fastHoldPlan(input: Omit<HoldInput, 'promptEstimate'>, promptBou
 export function fastHoldHeadroom(plan: HoldPlan): number {
   return plan.hold * (FAST_HOLD_HEADROOM + 1);
 }
-
-/** The fast plan when `available` has its headroom, else the exact estimate decides, exactly as planHold. */
-export function planHoldFast(input: Omit<HoldInput, 'promptEstimate'>, promptBound: number, promptEstimate: () => number): HoldPlan | null {
-  const fast = fastHoldPlan(input, promptBound);
-  if (fast && fastHoldHeadroom(fast) <= input.available) return fast;
-  return planHold({ ...input, promptEstimate: promptEstimate() });
-}

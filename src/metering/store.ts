@@ -64,7 +64,7 @@ export interface ReserveInput {
   tokens: number;
   /**
    * the hold is taken only if the key has at least this many tokens left before it (default `tokens`):
-   * the headroom a hold sized on a fast prompt bound needs (see planHoldFast), decided by the same
+   * the headroom a hold sized on a fast prompt bound needs (see fastHoldHeadroom), decided by the same
    * atomic statement as the hold, so a cached view of the key cannot make it pass
    */
   minRemaining?: number;

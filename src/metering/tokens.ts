@@ -1,7 +1,7 @@
 /**
  * Local token counting with gpt-tokenizer (o200k_base). Used for the charge when the upstream sent no usage
  * (cut, disconnect): prompt estimate + the text actually delivered; and for the prompt part of a hold when
- * the cheap upper bound (`promptTokensUpperBound`, no tokenizer) would limit the request (see planHoldFast).
+ * the cheap upper bound (`promptTokensUpperBound`, no tokenizer) would limit the request (see fastHoldPlan).
  *
  * The prompt rule is OpenAI's chat counting rule (and the simulator's): Σ over messages (3 + tokens of the
  * message's text) + 3. Tool definitions and non-text parts are counted as their JSON text, which

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { simulatedText } from '../../src/catalog/simulator.js';
+import type { Updateable } from 'kysely';
+import type { AiTokenAllocationsTable } from '../../src/db/database.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { allocation, HELLO, openReservations, startStack, usageEvents, type Stack } from './harness.js';
 
@@ -333,14 +335,19 @@ test('a key read kept from an earlier request decides nothing: revoked, expired 
   const { planHold, fastHoldPlan } = await import('../../src/metering/plan.js');
   const { estimatePromptTokens, promptTokensUpperBound } = await import('../../src/metering/tokens.js');
   const { ruleForRates } = await import('../../src/metering/usage.js');
-  // a cache that outlives the test: every request after the first one reuses the first read of the key
+  // a cache that outlives the test: a request reuses the read of the key the last successful one made
   const stack = await startStack(t, { daemon: { keyCacheTtlMs: 600_000 } });
   const { key, allocationId } = await stack.buyKey();
   const client = stack.client(key);
   const ask = () => client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 16 });
   const alloc = () => stack.handle.db.updateTable('ai_token_allocations').where('id', '=', allocationId);
-  await ask();
-  await settled(stack);
+  /** sets the allocation's fields, then a successful request keeps a read of the key */
+  const keepReadWith = async (fields?: Updateable<AiTokenAllocationsTable>) => {
+    if (fields) await alloc().set(fields).execute();
+    await ask();
+    await settled(stack);
+  };
+  await keepReadWith();
 
   // revoked
   await alloc().set({ status: 'revoked' }).execute();
@@ -348,10 +355,8 @@ test('a key read kept from an earlier request decides nothing: revoked, expired 
   assert.ok(revoked instanceof OpenAI.AuthenticationError, String(revoked));
   assert.equal(revoked.code, 'key_revoked');
 
-  // expired (the read is taken again first: the refusal forgets it)
-  await alloc().set({ status: 'active' }).execute();
-  await ask();
-  await settled(stack);
+  // expired (the refusal forgot the read: the next success keeps a new one)
+  await keepReadWith({ status: 'active' });
   await alloc().set({ expires_at: '2020-01-02 03:04:05' }).execute();
   const expired = await ask().catch((e: unknown) => e);
   assert.ok(expired instanceof OpenAI.AuthenticationError, String(expired));
@@ -359,9 +364,7 @@ test('a key read kept from an earlier request decides nothing: revoked, expired 
   assert.match(expired.message, /expired at 2020-01-02 03:04:05 UTC/);
 
   // drained: the remaining tokens come from the database, not from the kept read
-  await alloc().set({ expires_at: '2099-01-01 00:00:00' }).execute();
-  await ask();
-  await settled(stack);
+  await keepReadWith({ expires_at: '2099-01-01 00:00:00' });
   const before = await allocation(stack.handle, allocationId);
   await alloc().set({ tokens_total: before.tokens_used }).execute();
   const drained = await ask().catch((e: unknown) => e);
@@ -370,10 +373,22 @@ test('a key read kept from an earlier request decides nothing: revoked, expired 
   assert.match(drained.message, /insufficient quota: 0 of/);
   assert.equal(stack.sim.requests.length, 3, 'no refused request was forwarded');
 
+  // the read is really kept: a catalog change reaches chat completions only with the next read of the key
+  // (up to the TTL later), while GET /v1/models reads afresh
+  await keepReadWith({ tokens_total: before.tokens_total });
+  const models = () => stack.handle.db.updateTable('ai_models').where('model_id', '=', 'openai/gpt-4');
+  await models().set({ max_completion_tokens: 8 }).execute();
+  await ask();
+  await settled(stack);
+  assert.equal(stack.sim.requests.at(-1)!.maxTokens, 16, 'the kept read (model limit 4096) was used');
+  assert.equal(((await client.models.list()).data[0] as { max_completion_tokens?: number }).max_completion_tokens, 8);
+  await models().set({ max_completion_tokens: 4096 }).execute();
+
   // Near the end of the quota: the kept read still shows ~100k tokens left, where the fast hold (on the
   // prompt's upper bound) would pass; the key really has less than the fast plan's headroom, so the hold
   // must be the exact plan, as with a fresh read.
-  await alloc().set({ tokens_total: before.tokens_used + 3000 }).execute();
+  const now = await allocation(stack.handle, allocationId);
+  await alloc().set({ tokens_total: now.tokens_used + 3000 }).execute();
   const body = { model: 'openai/gpt-4', messages: HELLO, max_tokens: 16 };
   const m = await stack.handle.db.selectFrom('ai_models').selectAll().where('model_id', '=', 'openai/gpt-4').executeTakeFirstOrThrow();
   const input = { rule: ruleForRates(m.prompt_rate, m.completion_rate), requestedMaxTokens: 16, modelMaxCompletionTokens: m.max_completion_tokens, contextLength: m.context_length, choices: 1 };

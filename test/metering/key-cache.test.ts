@@ -1,20 +1,20 @@
 /**
- * KeyCache on its own: entries live `ttlMs`, only active keys are kept, the oldest goes first when full,
- * and a TTL of 0 keeps nothing.
+ * KeyCache on its own: entries live `ttlMs` (never past the key's expiry), only active keys are kept,
+ * the oldest goes first when full, and a TTL of 0 keeps nothing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyCache } from '../../src/metering/key-cache.js';
 import type { KeyRecord } from '../../src/metering/store.js';
 
-const key = (allocationId: number, status: KeyRecord['status'] = 'active'): KeyRecord => ({
+const key = (allocationId: number, status: KeyRecord['status'] = 'active', expiresAt = '2099-01-01 00:00:00'): KeyRecord => ({
   allocationId,
   userId: 1,
   packageId: 1,
   model: 'openai/gpt-4',
   maskedKey: 'sk-arb-AbCd…wxyz',
   status,
-  expiresAt: '2099-01-01 00:00:00',
+  expiresAt,
   tokensTotal: 1000,
   tokensUsed: 0,
   tokensReserved: 0,
@@ -44,6 +44,12 @@ test('KeyCache: a read lives ttlMs; revoked or expired reads are never kept; the
   assert.equal(cache.get('c', 1)?.allocationId, 6);
   cache.delete('c');
   assert.equal(cache.get('c', 1), undefined);
+
+  // never past the key's own expiry (an operator may extend it: the next request reads it again)
+  const long = new KeyCache(5000);
+  long.set('soon', key(8, 'active', '1970-01-01 00:00:02'), 0);
+  assert.equal(long.get('soon', 1999)?.allocationId, 8);
+  assert.equal(long.get('soon', 2000), undefined);
 
   const off = new KeyCache(0);
   off.set('h', key(7));

@@ -64,7 +64,14 @@ test('usage.cost USD → µ$ rounded up, junk → 0', () => {
 });
 
 test('planHoldFast: a prompt upper bound gives the exact plan’s max_tokens and a hold never smaller, without the tokenizer when nothing is limited', async () => {
-  const { planHoldFast } = await import('../../src/metering/plan.js');
+  const { fastHoldHeadroom, fastHoldPlan } = await import('../../src/metering/plan.js');
+  // what the proxy does (there, the headroom is checked by the hold's UPDATE): the fast plan when the key
+  // has its headroom, else the exact estimate decides
+  const planHoldFast = (input: Omit<Parameters<typeof planHold>[0], 'promptEstimate'>, promptBound: number, promptEstimate: () => number) => {
+    const fast = fastHoldPlan(input, promptBound);
+    if (fast && fastHoldHeadroom(fast) <= input.available) return fast;
+    return planHold({ ...input, promptEstimate: promptEstimate() });
+  };
   let calls = 0;
   const exact = (n: number) => () => {
     calls++;
