@@ -62,6 +62,33 @@ export class UpstreamTimeoutError extends UpstreamError {
   override readonly code = 'ARB_UPSTREAM_TIMEOUT';
 }
 
+/**
+ * The database cannot record money right now (disk full, I/O error, read-only file, lost connection):
+ * paid work stops (the proxy answers 503 `service_unavailable`, /health 503) until writes succeed again.
+ * `reason` is one short operator-facing phrase ("disk full", "I/O error", …).
+ */
+export class DatabaseUnavailableError extends ArbError {
+  override readonly code: string = 'ARB_DB_UNAVAILABLE';
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`database unavailable: ${reason}`, options);
+  }
+}
+
+/** The database file is damaged (SQLITE_CORRUPT / NOTADB, a WAL of another file): the fix is `arb restore`. */
+export class DatabaseCorruptError extends DatabaseUnavailableError {
+  override readonly code = 'ARB_DB_CORRUPT';
+  constructor(
+    readonly file: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the database ${file} is damaged (${detail}); restore it from a backup: arb restore backup/arbitrage_latest.db`, options);
+  }
+}
+
 function formatUsdPlain(micros: number): string {
   return `$${(micros / 1e6).toFixed(2)}`;
 }
