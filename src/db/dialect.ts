@@ -11,7 +11,9 @@ import type PgModule from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
-import { ArbError } from '../errors.js';
+import { ArbError, DatabaseCorruptError } from '../errors.js';
+import { isCorruptionError } from './errors.js';
+import { inspectWal } from './integrity.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -34,6 +36,10 @@ export interface OpenDbOptions {
   readonly?: boolean;
   /** PostgreSQL pool size */
   poolSize?: number;
+}
+
+function corrupt(file: string, cause: unknown): DatabaseCorruptError {
+  return new DatabaseCorruptError(file, (cause as Error).message, { cause });
 }
 
 export class DatabaseError extends ArbError {
@@ -81,6 +87,10 @@ export function openDb(options: OpenDbOptions): DbHandle {
   }
   const file = resolve(options.dbName ?? 'arbitrage.db');
   if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+  // A WAL of another file (the manual's cp after a crash) is refused before SQLite applies it: a
+  // connection would read the mix and, on close, checkpoint it into the file for good (src/db/integrity.ts).
+  const wal = inspectWal(file);
+  if (wal.state === 'foreign') throw new DatabaseCorruptError(file, wal.detail);
   let sqlite: BetterSqlite3Type.Database;
   try {
     const BetterSqlite3 = requireDriver('better-sqlite3') as BetterSqlite3Ctor;
@@ -88,11 +98,17 @@ export function openDb(options: OpenDbOptions): DbHandle {
   } catch (cause) {
     throw new DatabaseError(`cannot open SQLite database ${file}: ${(cause as Error).message}`, { cause });
   }
-  if (!options.readonly) {
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
+  try {
+    if (!options.readonly) {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+    }
+    sqlite.pragma('foreign_keys = ON');
+  } catch (cause) {
+    sqlite.close();
+    if (isCorruptionError(cause)) throw corrupt(file, cause);
+    throw cause;
   }
-  sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   let closed = false;
   return {
@@ -113,6 +129,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
 export async function migrate(handle: DbHandle): Promise<string[]> {
   const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
   const { error, results } = await migrator.migrateToLatest();
+  if (error && isCorruptionError(error) && handle.file) throw corrupt(handle.file, error);
   if (error) throw new DatabaseError(`migration failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
