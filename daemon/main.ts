@@ -19,7 +19,7 @@ import { checkSqliteDatabase } from '../src/db/integrity.js';
 import { closeLogger, createLogger, type Logger } from '../src/logger.js';
 import { openRouterClientFromConfig } from '../src/catalog/openrouter.js';
 import { createMeteringStore, releaseHolds } from '../src/metering/store.js';
-import { pendingSettlesFile } from '../src/metering/pending-settles.js';
+import { pendingSettlesLocation } from '../src/metering/pending-settles.js';
 import { newInstanceId, recoverOrphanedHolds, registerInstance, unregisterInstance, type InstanceInfo } from '../src/metering/instances.js';
 import { VERSION } from '../src/version.js';
 import { startLeaderElection } from '../src/scale/leader.js';
@@ -129,7 +129,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   try {
     const handle = options.handle ?? (await life.step('database', () => openDaemonDatabase(config), (h) => h.close()));
     const store = await life.step('metering store', async () => {
-      const s = createMeteringStore(handle, { logger, pendingSettlesFile: pendingSettlesFile(config.dbName) });
+      const s = createMeteringStore(handle, { logger, pendingSettlesAt: pendingSettlesLocation({ ...config, dbName: handle.file ?? config.dbName }), owner: instance.instanceId });
       await s.applyPendingSettles();
       return s;
     }, (s) => s.close());

@@ -70,6 +70,12 @@ export function openDb(options: OpenDbOptions): DbHandle {
     pool.on('error', () => {
       /* idle client errors surface on the next query */
     });
+    // A connection lost while a client is checked out (a transaction) is also emitted as 'error' on the
+    // client: without a listener it would be an uncaught exception that stops the daemon. The query in
+    // flight rejects with it anyway, and the store turns that into DatabaseUnavailableError.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     let closed = false;
     return {

@@ -14,7 +14,8 @@ import { hostname as osHostname } from 'node:os';
 import { sql } from 'kysely';
 import type { DbHandle } from '../db/dialect.js';
 import { isPidAlive } from '../metering/instances.js';
-import { readPendingSettles } from '../metering/pending-settles.js';
+import { pendingSettlesFiles, readPendingSettles } from '../metering/pending-settles.js';
+import type { SettleInput } from '../metering/store.js';
 import { toDbTime } from '../time.js';
 
 export interface AuditReport {
@@ -36,8 +37,8 @@ export interface AuditReport {
 }
 
 export interface AuditOptions {
-  /** the daemon's pending-settles file (pendingSettlesFile(DB_NAME)); unset = not checked */
-  pendingSettlesFile?: string;
+  /** where the daemons keep their pending-settles files (pendingSettlesLocation(config)); unset = not checked */
+  pendingSettlesAt?: string;
   /** an instance whose heartbeat is older than this is gone, default 60 s (as the daemon decides) */
   staleAfterMs?: number;
   /** the host this audit runs on (pids are checked only for instances of this host) */
@@ -120,18 +121,18 @@ export async function auditLedger(handle: DbHandle, options: AuditOptions = {}):
     ),
   );
 
-  let pending: ReturnType<typeof readPendingSettles> = [];
-  if (options.pendingSettlesFile) {
+  const pending: Array<SettleInput & { file: string }> = [];
+  for (const file of options.pendingSettlesAt ? pendingSettlesFiles(options.pendingSettlesAt) : []) {
     try {
-      pending = readPendingSettles(options.pendingSettlesFile);
+      for (const p of readPendingSettles(file)) pending.push({ ...p, file });
     } catch (e) {
-      push([`${options.pendingSettlesFile}: unreadable pending-settles file (${(e as Error).message})`]);
+      push([`${file}: unreadable pending-settles file (${(e as Error).message})`]);
     }
   }
   push(
     pending.map(
       (p) =>
-        `request ${p.requestId} (allocation ${p.allocationId}): a charge of ${p.weightedTokens} tokens served at ${p.now ?? '?'} is pending in ${options.pendingSettlesFile} (the database refused it); the daemon applies it when it starts or the database accepts writes`,
+        `request ${p.requestId} (allocation ${p.allocationId}): a charge of ${p.weightedTokens} tokens served at ${p.now ?? '?'} is pending in ${p.file} (the database refused it); the daemon applies it when it starts or the database accepts writes`,
     ),
   );
 

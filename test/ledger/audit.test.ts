@@ -16,7 +16,7 @@ import { DatabaseUnavailableError } from '../../src/errors.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import { registerInstance } from '../../src/metering/instances.js';
-import { createSettleQueue, pendingSettlesFile } from '../../src/metering/pending-settles.js';
+import { createSettleQueue, pendingSettlesFiles, pendingSettlesLocation } from '../../src/metering/pending-settles.js';
 import { createMeteringStore } from '../../src/metering/store.js';
 import { toDbTime } from '../../src/time.js';
 import { tempDb, tempDir } from '../support/db.js';
@@ -90,28 +90,30 @@ test('arb audit lists the settles still pending in the daemon\'s file and exits 
   const store = createMeteringStore(handle);
   assert.equal(await store.reserve({ allocationId: a, requestId: 'req-pending', instanceId: 'daemon-1', tokens: 300 }), true);
   // the daemon's queue, with the database refusing: it saves its file beside the database
-  const file = pendingSettlesFile(env.dbFile);
+  const location = pendingSettlesLocation({ dbName: env.dbFile, databaseUrl: undefined, logDir: env.logDir });
   const queue = createSettleQueue({
-    file,
+    location,
+    owner: 'daemon-1',
     settle: async () => {
       throw new DatabaseUnavailableError('disk full');
     },
     retryMs: 60_000,
   });
   queue.add({ requestId: 'req-pending', allocationId: a, model: 'openai/gpt-4', promptTokens: 20, completionTokens: 80, weightedTokens: 180, upstreamCostMicros: 0, latencyMs: 9, statusCode: 200, outcome: 'ok', estimated: false, stream: true, now: '2026-12-06 10:00:00' });
-  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(statSync(queue.file!).mode & 0o777, 0o600);
   await queue.close();
 
   const failed = await runArb(['audit'], env);
   assert.equal(failed.code, 1, failed.stderr);
-  assert.match(failed.stdout, /request req-pending \(allocation \d+\): a charge of 180 tokens served at 2026-12-06 10:00:00 is pending in .*arbitrage\.db\.pending-settles\.json/);
+  assert.match(failed.stdout, /request req-pending \(allocation \d+\): a charge of 180 tokens served at 2026-12-06 10:00:00 is pending in .*arbitrage\.db\.pending-settles\.daemon-1\.json/);
   const json = JSON.parse((await runArb(['audit', '--json'], env)).stdout) as { ok: boolean; checked: Record<string, number> };
   assert.equal(json.ok, false);
   assert.equal(json.checked.pending_settles, 1);
 
   // the next start applies the file
-  const next = createMeteringStore(handle, { pendingSettlesFile: file });
+  const next = createMeteringStore(handle, { pendingSettlesAt: location });
   assert.deepEqual(await next.applyPendingSettles(), { loaded: 1, applied: 1 });
+  assert.deepEqual(pendingSettlesFiles(location), []);
   await next.close();
   await handle.close();
   const ok = await runArb(['audit'], env);
