@@ -137,7 +137,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     await life.step('instance', () => registerInstance(handle, instance), () => unregisterSelf(handle, instance, logger));
     const leadership = await life.step('leader lease', () => startLeaderElection(handle, { name: 'daemon-leader', holder: instance.instanceId, ttlMs: options.leaderLeaseMs, logger }));
     if (handle.sqlite && handle.file && options.backgroundCheckpoints !== false) {
-      await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { logger }));
+      await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { logger, gate: handle.writeGate }));
     }
     const redis = config.redis ? (await life.step('redis', () => startRedis(config.redis!, { logger }))).client : undefined;
     const openrouter = await life.step('openrouter client', () => openRouterClientFromConfig(config, { headersTimeoutMs: 5_000, bodyTimeoutMs: 10_000 }), (c) => c.close());

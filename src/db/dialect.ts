@@ -14,6 +14,7 @@ import { migrationProvider } from './migrations/index.js';
 import { ArbError, DatabaseCorruptError } from '../errors.js';
 import { isCorruptionError } from './errors.js';
 import { inspectWal } from './integrity.js';
+import { createWriteGate, type WriteGate } from './write-gate.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -24,6 +25,8 @@ export interface DbHandle {
   readonly file: string | undefined;
   /** The raw better-sqlite3 connection, for backups and the metering hot path (SQLite only). */
   readonly sqlite: BetterSqlite3Type.Database | undefined;
+  /** pauses the hot path's group commit while a checkpoint catches up (SQLite only) */
+  readonly writeGate: WriteGate | undefined;
   readonly url: string | undefined;
   close(): Promise<void>;
 }
@@ -83,6 +86,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
       dialect: 'postgres',
       file: undefined,
       sqlite: undefined,
+      writeGate: undefined,
       url: options.databaseUrl,
       async close() {
         if (closed) return;
@@ -122,6 +126,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
     dialect: 'sqlite',
     file,
     sqlite,
+    writeGate: createWriteGate(),
     url: undefined,
     async close() {
       if (closed) return;
