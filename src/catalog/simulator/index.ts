@@ -164,6 +164,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const rec: SimRequestRecord = {
       id: `gen-${++counter}-${randomBytes(6).toString('hex')}`,
       endpoint,
+      url: req.url ?? '',
       model: null,
       servedModel: null,
       stream: false,

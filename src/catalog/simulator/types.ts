@@ -48,6 +48,8 @@ export interface SimRequestRecord {
   /** generation id returned to the client (`gen-…`) */
   id: string;
   endpoint: SimEndpoint;
+  /** path and query string as requested (`/api/v1/messages?beta=true`) */
+  url: string;
   /** the model the request named (null when none) */
   model: string | null;
   /** the model that answered (differs from `model` when a fallback list or suffix was honoured) */
