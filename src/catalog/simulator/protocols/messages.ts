@@ -1,8 +1,9 @@
 /**
- * Anthropic Messages (`POST /messages`) as OpenRouter serves it. Stream: `message_start` (usage with the
- * input and cache classes, `output_tokens: 1`), `ping`, a `thinking` block when reasoning was asked for
- * (`thinking_delta`…, `signature_delta`), a `text` block (`text_delta`…), `message_delta` with the
- * stop reason and the cumulative usage (OpenRouter's `cost`, `is_byok`, `cost_details` in it), `message_stop`.
+ * Anthropic Messages (`POST /messages`) as OpenRouter serves it. Stream: a `: OPENROUTER PROCESSING`
+ * comment, `message_start` (usage with the input and cache classes, `output_tokens: 1`), `ping`, a
+ * `thinking` block when reasoning was asked for (`thinking_delta`…, `signature_delta`), a `text` block
+ * (`text_delta`…), `message_delta` with the stop reason and the cumulative usage (OpenRouter's `cost`,
+ * `is_byok`, `cost_details` in it), `message_stop`.
  * A mid-stream failure is `event: error`. Usage reports cache tokens beside `input_tokens`; output includes
  * thinking. `provider` is a top-level field of the message. Errors use Anthropic's shape.
  */
@@ -101,6 +102,7 @@ export const messagesAdapter: ProtocolAdapter = {
     return {
       reportsUsage: reportUsage,
       open: () => [
+        ': OPENROUTER PROCESSING\n\n',
         sse('message_start', {
           type: 'message_start',
           message: { id: gen.id, type: 'message', role: 'assistant', model: gen.model, provider: gen.provider, content: [], stop_reason: null, stop_sequence: null, ...startUsage },

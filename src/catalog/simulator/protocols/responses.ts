@@ -1,12 +1,12 @@
 /**
- * OpenAI Responses (`POST /responses`) as OpenRouter serves it. Stream: `response.created`,
- * `response.in_progress`, a `reasoning` item when reasoning was asked for (`response.reasoning_text.delta`…),
- * a `message` item (`response.output_item.added`, `response.content_part.added`,
- * `response.output_text.delta`…, `.done` events), then `response.completed` — or `response.incomplete`
- * when `max_output_tokens` cut the answer — carrying the usage (`input_tokens` includes
- * `input_tokens_details.cached_tokens` and `.cache_write_tokens`, `output_tokens` includes
- * `output_tokens_details.reasoning_tokens`; OpenRouter's `cost`, `is_byok`, `cost_details`). A mid-stream
- * failure is `response.failed`. Every event carries `sequence_number`.
+ * OpenAI Responses (`POST /responses`) as OpenRouter serves it. Stream: a `: OPENROUTER PROCESSING`
+ * comment, `response.created`, `response.in_progress`, a `reasoning` item when reasoning was asked for
+ * (`response.reasoning_text.delta`…), a `message` item (`response.output_item.added`,
+ * `response.content_part.added`, `response.output_text.delta`…, `.done` events), then
+ * `response.completed` — or `response.incomplete` when `max_output_tokens` cut the answer — carrying the
+ * usage (`input_tokens` includes `input_tokens_details.cached_tokens` and `.cache_write_tokens`,
+ * `output_tokens` includes `output_tokens_details.reasoning_tokens`; OpenRouter's `cost`, `is_byok`,
+ * `cost_details`). A mid-stream failure is `response.failed`. Every event carries `sequence_number`.
  */
 import { countTextTokens, simulatedText, simulatedThinking, simulatedThought, simulatedToken } from '../tokens.js';
 import { openRouterError, readCap, sse, type Generation, type ProtocolAdapter, type StreamWriter, type Usage } from '../protocol.js';
@@ -137,7 +137,7 @@ export const responsesAdapter: ProtocolAdapter = {
     };
     return {
       reportsUsage: reportUsage,
-      open: () => [ev('response.created', { response: responseObject(gen, 'in_progress', [], null) }), ev('response.in_progress', { response: responseObject(gen, 'in_progress', [], null) })],
+      open: () => [': OPENROUTER PROCESSING\n\n', ev('response.created', { response: responseObject(gen, 'in_progress', [], null) }), ev('response.in_progress', { response: responseObject(gen, 'in_progress', [], null) })],
       reasoning(i) {
         const tok = simulatedThought(i);
         thinking += tok;
