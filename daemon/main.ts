@@ -70,7 +70,7 @@ export interface StartDaemonOptions {
   handle?: DbHandle;
   /** default: LOG_DIR/arbitrage.log */
   logger?: Logger;
-  /** interface to listen on, default 0.0.0.0 */
+  /** interface to listen on, default config.host (HOST, 127.0.0.1) */
   host?: string;
   /** default config.port (0 = any free port) */
   port?: number;
@@ -239,6 +239,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       logger,
       webhook: () => (config.webhookUrl ? bot : undefined),
       stopping: () => stopping,
+      metricsToken: config.metricsToken,
+      trustProxy: config.trustProxy,
     });
 
     // Heartbeat, and release of other instances' stale holds.
@@ -301,14 +303,17 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     // Listen.
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? config.port, options.host ?? '0.0.0.0', () => {
+      server.listen(options.port ?? config.port, options.host ?? config.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     const addr = server.address() as AddressInfo;
-    const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-    const url = `http://${shownHost}:${addr.port}`;
+    const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
+    const hostPart = (a: string) => (a.includes(':') ? `[${a}]` : a);
+    const url = `http://${wildcard ? '127.0.0.1' : hostPart(addr.address)}:${addr.port}`;
+    const bound = `http://${hostPart(addr.address)}:${addr.port}`;
+    const reach = wildcard ? 'every interface: reachable from other hosts' : /^(127\.|::1$)/.test(addr.address) ? 'this host only; HOST=0.0.0.0 opens it to others' : 'this address only';
     publicUrl = url;
     if (bot) {
       const b = bot;
@@ -331,9 +336,10 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       : config.token
         ? 'proxy-only (the Telegram bot is not running; see the log)'
         : 'proxy-only (no TOKEN: the Telegram bot is off)';
-    logger.info({ instance_id: instance.instanceId, port: addr.port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${url}, ${mode}`);
-    print(`arb daemon ${VERSION} listening on ${url} — ${mode}`);
-    print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics`);
+    logger.info({ instance_id: instance.instanceId, host: addr.address, port: addr.port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${bound} (${reach}), ${mode}`);
+    print(`arb daemon ${VERSION} listening on ${bound} (${reach}) — ${mode}`);
+    print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}`);
+    if (config.trustProxy) print('  behind a reverse proxy (TRUST_PROXY): client addresses come from X-Forwarded-For');
 
     const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     let stopped: Promise<void> | undefined;

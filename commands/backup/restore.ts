@@ -1,7 +1,7 @@
 /** `arb restore <file>`: verify, confirm (or --yes), keep the current DB as *.pre-restore, replace, migrate. */
 import { hostname } from 'node:os';
 import { basename, relative } from 'node:path';
-import { inspectBackup, liveInstances, resolveBackupFile, restoreBackup, RESTORE_STEPS, type RestoreStep } from '../../src/backup/restore.js';
+import { checkCurrentDatabase, inspectBackup, liveInstances, resolveBackupFile, restoreBackup, RESTORE_STEPS, type RestoreStep } from '../../src/backup/restore.js';
 import { tableCounts } from '../../src/backup/backup.js';
 import { migrate, openDb } from '../../src/db/dialect.js';
 import { migrationProvider } from '../../src/db/migrations/index.js';
@@ -30,6 +30,7 @@ export async function runRestore(ctx: CommandContext, fileText: string, opts: Re
     const l = live[0];
     throw new InputError(`the daemon is running on this database (pid ${l.pid} on ${l.hostname}, heartbeat ${l.heartbeatAt} UTC); stop it first (systemctl stop arb, or Ctrl-C npm start), then rerun arb restore (nothing was changed)`, 'daemon');
   }
+  const current = checkCurrentDatabase(dbFile);
   const counts = (t: Record<string, number>) => `${t.users ?? 0} users, ${t.transactions ?? 0} ledger rows, ${t.ai_token_allocations ?? 0} keys, ${t.usage_events ?? 0} usage events`;
   const ok = await confirm(ctx, {
     yes: opts.yes,
@@ -39,7 +40,9 @@ export async function runRestore(ctx: CommandContext, fileText: string, opts: Re
       `backup:  ${file}`,
       `         schema ${backup.schema}, ${counts(backup.tables)}`,
       `         sha256 ${backup.sha256}${backup.checksumListed ? ' (matches SHA256SUMS)' : ''}`,
-      'the current database will be kept as *.pre-restore',
+      current.state === 'corrupt'
+        ? `the current database is damaged (${current.detail}); it will be moved aside as *.corrupt-<time>, not copied`
+        : 'the current database will be kept as *.pre-restore',
     ],
   });
   if (!ok) {
@@ -55,6 +58,7 @@ export async function runRestore(ctx: CommandContext, fileText: string, opts: Re
     result = await restoreBackup({
       dbFile,
       backup,
+      current,
       onStep: (step, state, detail) => {
         const i = steps.indexOf(step);
         if (state === 'start') progress.start(i, detail);
@@ -73,12 +77,13 @@ export async function runRestore(ctx: CommandContext, fileText: string, opts: Re
   } finally {
     await progress.close();
   }
-  ctx.logger().warn({ business_event: true, event_type: 'database_restored', file, sha256: result.sha256, pre_restore: result.preRestore }, 'database restored from backup');
+  ctx.logger().warn({ business_event: true, event_type: 'database_restored', file, sha256: result.sha256, pre_restore: result.preRestore, ...(result.corrupt ? { corrupt_moved_to: result.corrupt.movedTo, corrupt_detail: result.corrupt.detail } : {}) }, 'database restored from backup');
   if (opts.json) {
-    writeJson(ctx.stdout, { restored_from: file, database: dbFile, pre_restore: result.preRestore, sha256: result.sha256, schema: backup.schema, tables });
+    writeJson(ctx.stdout, { restored_from: file, database: dbFile, pre_restore: result.preRestore, corrupt_moved_to: result.corrupt?.movedTo ?? null, sha256: result.sha256, schema: backup.schema, tables });
   } else {
     ctx.stdout.write(`restored ${basename(file)} over ${dbFile} (${counts(tables)})\n`);
     if (result.preRestore) ctx.stdout.write(`the previous database is kept as ${result.preRestore}\n`);
+    if (result.corrupt) ctx.stdout.write(`the damaged database (${result.corrupt.detail}) was moved aside as ${result.corrupt.movedTo}\n`);
   }
   return 0;
 }
