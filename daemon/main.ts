@@ -27,6 +27,7 @@ import { createProxyMetrics, type ProxyMetrics } from './http/metrics.js';
 import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
+import { startLogRetention } from '../src/logs/retention.js';
 
 /** The bot as the daemon uses it (daemon/bot/index.ts `createShopBot(deps)` provides it). */
 export interface ShopBot {
@@ -257,6 +258,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     }, heartbeatMs);
     heartbeat.unref();
     onStop('heartbeat', () => clearInterval(heartbeat));
+    onStop('log retention', startLogRetention({ logDir: config.logDir, retentionDays: config.logRetentionDays, logger }).stop);
 
     // The bot (only with TOKEN): built now so the webhook route exists, started once we listen.
     let publicUrl: string | undefined;

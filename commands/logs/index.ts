@@ -23,7 +23,7 @@ const QUERIES: readonly (readonly [string, string])[] = [
 export function registerLogsCommands(program: Command): void {
   const logs = program
     .command('logs')
-    .description('query LOG_DIR/arbitrage.log and its rotated files (arbitrage-YYYYMMDD-HHMMSS.log)');
+    .description('query LOG_DIR/arbitrage.log and its rotated files (arbitrage.log.YYYYMMDD-HHMMSS)');
   for (const [name, description] of QUERIES) {
     logs
       .command(name)
