@@ -7,26 +7,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { tempDir } from '../support/db.js';
 import { arbEnv, runArb, seedShop, type ArbEnv } from '../commands/support.js';
+import { ageKey } from './age-key.js';
 
 const AGE = spawnSync('age', ['--version']).status === 0;
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
-
-/** An identity file as age-keygen writes it, and its public key. */
-export async function ageKey(dir: string, name = 'key.txt'): Promise<{ file: string; recipient: string }> {
-  const identity = await generateIdentity();
-  const recipient = await identityToRecipient(identity);
-  const file = join(dir, name);
-  writeFileSync(file, `# created: 2026-12-06T10:00:00Z\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600 });
-  return { file, recipient };
-}
 
 function withEnv(env: ArbEnv, extra: Record<string, string>): ArbEnv {
   return { ...env, env: { ...env.env, ...extra } };
