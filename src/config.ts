@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { parse as parseDotenvText } from 'dotenv';
 import { ConfigError } from './errors.js';
 
 export interface Config {
@@ -47,6 +48,8 @@ export interface Config {
   port: number;
   logDir: string;
   logLevel: LogLevelName;
+  /** rotated log files older than this many days are deleted by the daemon once a day; 0 = never */
+  logRetentionDays: number;
 }
 
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error' | 'critical';
@@ -86,6 +89,7 @@ export const CONFIG_VARIABLES = [
   ['PORT', '8000', 'HTTP port of the daemon'],
   ['LOG_DIR', 'logs', 'log directory (arbitrage.log)'],
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or critical'],
+  ['LOG_RETENTION_DAYS', '30', 'the daemon deletes rotated logs older than this many days, once a day (0 = keep them)'],
 ] as const;
 
 export type Env = Record<string, string | undefined>;
@@ -250,26 +254,20 @@ export function createConfig(env: Env): Config {
     port,
     logDir: text('LOG_DIR'),
     logLevel,
+    logRetentionDays: int('LOG_RETENTION_DAYS', 0, 36_500, 'a whole number of days like 30 (0 = keep rotated logs)'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
-/** Minimal .env parser: KEY=VALUE lines, # comments, optional single/double quotes. */
+/**
+ * `.env` text → variables, by dotenv's parser (SPEC §2): quotes, `# comments` after a value, `export`,
+ * empty values and multi-line quoted values behave as in the dotenv ecosystem (the manual's
+ * `TOKEN_MARKUP_PERCENTAGE="30"  # Increase to 30%` is `30`). An unquoted value ends at `#`: quote
+ * values that contain one.
+ */
 export function parseDotenv(text: string): Env {
-  const out: Env = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m) continue;
-    let value = m[2];
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
-      value = value.slice(1, -1);
-    } else {
-      value = value.replace(/\s+#.*$/, '');
-    }
-    out[m[1]] = value;
-  }
-  return out;
+  return parseDotenvText(text);
 }
 
 /** Reads `.env` (from cwd, or ARB_ENV_FILE) under the process environment, which wins. */

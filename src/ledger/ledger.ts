@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Allocation, Database, Transaction, TransactionType, User } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { InputError, InsufficientBalanceError, NotFoundError } from '../errors.js';
 import { logBusinessEvent, logTransaction, type Logger } from '../logger.js';
 import { microsToUsd } from '../money.js';
@@ -124,11 +125,6 @@ async function applyBalanceChange(
     .returningAll()
     .executeTakeFirstOrThrow();
   return { transaction, balance: updated.balance };
-}
-
-function isUniqueViolation(e: unknown): boolean {
-  const err = e as { code?: string; message?: string };
-  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
 }
 
 async function findByReference(handle: DbHandle, reference: string): Promise<Transaction | undefined> {

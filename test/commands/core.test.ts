@@ -41,7 +41,7 @@ test('arb db migrate is idempotent; user credit and audit work on the SQLite fil
   const env = { DB_NAME: join(cwd, 'shop.db'), LOG_DIR: join(cwd, 'logs') };
   const first = await runArb(['db', 'migrate', '--json'], { cwd, env });
   assert.equal(first.code, 0, first.stderr);
-  assert.deepEqual(JSON.parse(first.stdout).applied, ['20261125_000000_initial']);
+  assert.deepEqual(JSON.parse(first.stdout).applied.slice(0, 1), ['20261125_000000_initial']);
   const second = await runArb(['db', 'migrate'], { cwd, env });
   assert.match(second.stdout, /up to date/);
 
