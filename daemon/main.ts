@@ -27,6 +27,8 @@ import { createProxyMetrics, type ProxyMetrics } from './http/metrics.js';
 import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
+import { startLogRetention } from '../src/logs/retention.js';
+import { startBackupSchedule } from '../src/backup/schedule.js';
 
 /** The bot as the daemon uses it (daemon/bot/index.ts `createShopBot(deps)` provides it). */
 export interface ShopBot {
@@ -85,6 +87,8 @@ export interface StartDaemonOptions {
   upstream?: Partial<ChatUpstreamOptions>;
   /** the bot factory (default: daemon/bot/index.js createShopBot when TOKEN is set); false disables the bot */
   bot?: ShopBotFactory | false;
+  /** scheduled backups (BACKUP_INTERVAL_HOURS, src/backup/schedule.ts); default on when the daemon opens its own database */
+  backups?: boolean;
   /** the alert rules (default: src/alerts when present); false disables them */
   alerts?: AlertsRunner | false;
   /** where the start notice goes (stdout lines), default nowhere */
@@ -257,6 +261,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     }, heartbeatMs);
     heartbeat.unref();
     onStop('heartbeat', () => clearInterval(heartbeat));
+    onStop('log retention', startLogRetention({ logDir: config.logDir, retentionDays: config.logRetentionDays, logger }).stop);
 
     // The bot (only with TOKEN): built now so the webhook route exists, started once we listen.
     let publicUrl: string | undefined;
@@ -297,6 +302,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       timer.unref();
       onStop('alerts', () => clearInterval(timer));
     }
+
+    if (options.backups ?? ownsHandle) onStop('scheduled backups', startBackupSchedule({ config, handle, logger, isLeader: () => leadership.isLeader, notify: (text) => bot?.notifyAdmins(text) }).stop);
 
     // Listen.
     await new Promise<void>((resolve, reject) => {
