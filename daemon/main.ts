@@ -29,6 +29,7 @@ import { createHttpServer } from './http/server.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 import { startLogRetention } from '../src/logs/retention.js';
 import { repriceAtStart } from '../src/packages/reprice.js';
+import { startBackupSchedule } from '../src/backup/schedule.js';
 
 /** The bot as the daemon uses it (daemon/bot/index.ts `createShopBot(deps)` provides it). */
 export interface ShopBot {
@@ -87,6 +88,8 @@ export interface StartDaemonOptions {
   upstream?: Partial<ChatUpstreamOptions>;
   /** the bot factory (default: daemon/bot/index.js createShopBot when TOKEN is set); false disables the bot */
   bot?: ShopBotFactory | false;
+  /** scheduled backups (BACKUP_INTERVAL_HOURS, src/backup/schedule.ts); default on when the daemon opens its own database */
+  backups?: boolean;
   /** the alert rules (default: src/alerts when present); false disables them */
   alerts?: AlertsRunner | false;
   /** where the start notice goes (stdout lines), default nowhere */
@@ -303,6 +306,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       timer.unref();
       onStop('alerts', () => clearInterval(timer));
     }
+
+    if (options.backups ?? ownsHandle) onStop('scheduled backups', startBackupSchedule({ config, handle, logger, isLeader: () => leadership.isLeader, notify: (text) => bot?.notifyAdmins(text) }).stop);
 
     // Listen.
     await new Promise<void>((resolve, reject) => {

@@ -1,7 +1,8 @@
 /** `arb restore <file>`: verify, confirm (or --yes), keep the current DB as *.pre-restore, replace, migrate. */
 import { hostname } from 'node:os';
-import { basename, relative } from 'node:path';
-import { checkCurrentDatabase, inspectBackup, liveInstances, resolveBackupFile, restoreBackup, RESTORE_STEPS, type RestoreStep } from '../../src/backup/restore.js';
+import { basename, dirname, relative } from 'node:path';
+import { openBackup, type OpenedBackup } from '../../src/backup/encryption.js';
+import { checkCurrentDatabase, inspectBackup, liveInstances, resolveBackupFile, restoreBackup, RestoreRefusedError, RESTORE_STEPS, type RestoreStep } from '../../src/backup/restore.js';
 import { tableCounts } from '../../src/backup/backup.js';
 import { migrate, openDb } from '../../src/db/dialect.js';
 import { migrationProvider } from '../../src/db/migrations/index.js';
@@ -24,7 +25,17 @@ export async function runRestore(ctx: CommandContext, fileText: string, opts: Re
   const dbFile = sqliteFileOrRefuse(ctx, 'arb restore');
   const file = resolveBackupFile(fileText, ctx.config.backupDir);
   const known = Object.keys(await migrationProvider('sqlite').getMigrations()).sort();
-  const backup = await inspectBackup(file, known);
+  const opened = await openBackup(file, { identityFile: ctx.config.backupEncryptionIdentity, workDir: dirname(dbFile), refuse: (m) => new RestoreRefusedError(m, 'file') });
+  try {
+    return await restoreOpened(ctx, dbFile, file, opened, known, opts);
+  } finally {
+    opened.cleanup();
+  }
+}
+
+async function restoreOpened(ctx: CommandContext, dbFile: string, file: string, opened: OpenedBackup, known: string[], opts: RestoreCommandOptions): Promise<number> {
+  const inspected = await inspectBackup(opened.plain, known);
+  const backup = opened.encrypted ? { ...inspected, checksumListed: opened.checksumListed } : inspected;
   const live = liveInstances(dbFile, hostname());
   if (live.length > 0) {
     const l = live[0];
@@ -39,7 +50,9 @@ export async function runRestore(ctx: CommandContext, fileText: string, opts: Re
     details: [
       `backup:  ${file}`,
       `         schema ${backup.schema}, ${counts(backup.tables)}`,
-      `         sha256 ${backup.sha256}${backup.checksumListed ? ' (matches SHA256SUMS)' : ''}`,
+      opened.encrypted
+        ? `         age-encrypted, opened with BACKUP_ENCRYPTION_IDENTITY${backup.checksumListed ? '; the file matches SHA256SUMS' : ''}`
+        : `         sha256 ${backup.sha256}${backup.checksumListed ? ' (matches SHA256SUMS)' : ''}`,
       current.state === 'corrupt'
         ? `the current database is damaged (${current.detail}); it will be moved aside as *.corrupt-<time>, not copied`
         : 'the current database will be kept as *.pre-restore',
@@ -77,9 +90,9 @@ export async function runRestore(ctx: CommandContext, fileText: string, opts: Re
   } finally {
     await progress.close();
   }
-  ctx.logger().warn({ business_event: true, event_type: 'database_restored', file, sha256: result.sha256, pre_restore: result.preRestore, ...(result.corrupt ? { corrupt_moved_to: result.corrupt.movedTo, corrupt_detail: result.corrupt.detail } : {}) }, 'database restored from backup');
+  ctx.logger().warn({ business_event: true, event_type: 'database_restored', file, encrypted: opened.encrypted, sha256: result.sha256, pre_restore: result.preRestore, ...(result.corrupt ? { corrupt_moved_to: result.corrupt.movedTo, corrupt_detail: result.corrupt.detail } : {}) }, 'database restored from backup');
   if (opts.json) {
-    writeJson(ctx.stdout, { restored_from: file, database: dbFile, pre_restore: result.preRestore, corrupt_moved_to: result.corrupt?.movedTo ?? null, sha256: result.sha256, schema: backup.schema, tables });
+    writeJson(ctx.stdout, { restored_from: file, encrypted: opened.encrypted, database: dbFile, pre_restore: result.preRestore, corrupt_moved_to: result.corrupt?.movedTo ?? null, sha256: result.sha256, schema: backup.schema, tables });
   } else {
     ctx.stdout.write(`restored ${basename(file)} over ${dbFile} (${counts(tables)})\n`);
     if (result.preRestore) ctx.stdout.write(`the previous database is kept as ${result.preRestore}\n`);

@@ -14,6 +14,7 @@ import { ArbError, DatabaseCorruptError, InputError } from '../errors.js';
 import { isPidAlive } from '../metering/instances.js';
 import { toDbTime } from '../time.js';
 import { LATEST_NAME, backupStamp, readManifest, sha256File, tableCounts } from './backup.js';
+import { AGE_SUFFIX, withAgeSuffixIfOnly } from './encryption.js';
 
 export class RestoreRefusedError extends InputError {
   override readonly code = 'ARB_RESTORE_REFUSED';
@@ -36,7 +37,18 @@ export interface BackupInspection {
  * `latest` means arbitrage_latest.db there.
  */
 export function resolveBackupFile(text: string, backupDir: string): string {
-  const candidates = text === 'latest' ? [join(backupDir, LATEST_NAME)] : [resolve(text), resolve(backupDir, text)];
+  return findBackupFile(text, backupDir, LATEST_NAME);
+}
+
+/**
+ * A path as given, else a name inside the backup directory (either also found with `.age` when only the
+ * encrypted file exists); `latest` is `latestName` there, or its `.age` file — the newer when both exist.
+ */
+export function findBackupFile(text: string, backupDir: string, latestName: string): string {
+  const newest = (files: string[]) => files.filter((f) => existsSync(f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  const latest = join(backupDir, latestName);
+  const candidates =
+    text === 'latest' ? [newest([latest, `${latest}${AGE_SUFFIX}`]) ?? latest] : [resolve(text), resolve(backupDir, text)].map(withAgeSuffixIfOnly);
   for (const c of candidates) if (existsSync(c) && statSync(c).isFile()) return c;
   throw new InputError(`file: no backup "${text}" (looked for ${[...new Set(candidates)].join(' and ')}); pass a path or a name from ${resolve(backupDir)} (see ls ${backupDir}), or "latest"`, 'file');
 }

@@ -109,7 +109,7 @@ export class RotatingLogFile {
   private open(): void {
     try {
       mkdirSync(this.dir, { recursive: true });
-      this.fd = openSync(this.path, 'a');
+      this.fd = openSync(this.path, 'a', 0o600);
       const st = fstatSync(this.fd);
       this.ino = st.ino;
       this.size = st.size;
