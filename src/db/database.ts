@@ -61,6 +61,8 @@ export interface AiModelsTable {
   synced_at: Timestamp | null;
 }
 
+export type PackagePriceMode = 'formula' | 'fixed';
+
 export interface AiTokenPackagesTable {
   id: Id;
   model: string;
@@ -76,6 +78,8 @@ export interface AiTokenPackagesTable {
   is_available: number;
   /** why a sync put it on hold: 'margin' | 'gone' | null */
   hold_reason: string | null;
+  /** 'formula': priced by the settings, repriced when they or the rates change; 'fixed': the operator's explicit price */
+  price_mode: ColumnType<PackagePriceMode, PackagePriceMode | undefined, PackagePriceMode>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
