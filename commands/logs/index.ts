@@ -36,7 +36,7 @@ function queryOptions(cmd: Command): Command {
 export function registerLogsCommands(program: Command): void {
   const logs = program
     .command('logs')
-    .description('query LOG_DIR/arbitrage.log and its rotated files; `arb logs --request-id ID` or `--key sk-arb-AbCd…` alone: every line of that request or key');
+    .description('query LOG_DIR/arbitrage.log and its rotated files (arbitrage.log.YYYYMMDD-HHMMSS); `arb logs --request-id ID` or `--key sk-arb-AbCd…` alone: every line of that request or key');
   // `arb logs --request-id …` (no query named) runs the hidden default query: every line, filtered
   const commands: [string, string, { isDefault?: boolean; hidden?: boolean }][] = [['all', 'every line (use with --request-id or --key)', { isDefault: true, hidden: true }], ...QUERIES.map(([n, d]): [string, string, object] => [n, d, {}])];
   for (const [name, description, config] of commands) {

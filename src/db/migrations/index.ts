@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './20261125_000000_initial.js';
+import { supportRefundsCodesMigration } from './20261206_120000_support_refunds_codes.js';
 import { statsRollupsMigration } from './20261206_150000_stats_rollups.js';
 
 /** Every migration, by name, in order. Names are timestamps; files are frozen once released. */
@@ -8,6 +9,7 @@ export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProv
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         '20261125_000000_initial': initialMigration(dialect),
+        '20261206_120000_support_refunds_codes': supportRefundsCodesMigration(dialect),
         '20261206_150000_stats_rollups': statsRollupsMigration(dialect),
       };
     },
