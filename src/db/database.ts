@@ -163,6 +163,78 @@ export interface SettingsTable {
   updated_at: Timestamp;
 }
 
+export type TicketStatus = 'open' | 'closed';
+
+/** A customer's support request from the bot (/support, /paysupport, ✉️ Support). */
+export interface SupportTicketsTable {
+  id: Id;
+  user_id: number;
+  text: string;
+  /** telegram_payment_charge_id the customer named (payment support), if any */
+  charge_id: string | null;
+  status: TicketStatus;
+  /** admins the ticket reached when it was filed */
+  admins_reached: number;
+  created_at: Timestamp;
+  closed_at: Timestamp | null;
+  /** who closed it: `telegram:<id>` or `cli` */
+  closed_by: string | null;
+}
+
+/** Replies on a ticket: an admin's answer, or the customer's follow-up. */
+export interface SupportMessagesTable {
+  id: Id;
+  ticket_id: number;
+  author: 'customer' | 'admin' | 'operator';
+  author_telegram_id: number | null;
+  text: string;
+  /** 1 when it reached the other side */
+  delivered: number;
+  created_at: Timestamp;
+}
+
+/** A Stars payment given back through refundStarPayment, once per charge id. */
+export interface StarRefundsTable {
+  id: Id;
+  charge_id: string;
+  user_id: number;
+  stars: number;
+  /** µ$ the payment had credited */
+  credited: number;
+  /** µ$ taken back from the balance */
+  taken_back: number;
+  /** µ$ already spent and refunded anyway (--force): the operator's loss */
+  loss: number;
+  /** 'pending' between the claim and the ledger rows (a retry resumes it) */
+  status: 'pending' | 'done';
+  requested_by: string;
+  created_at: Timestamp;
+  completed_at: Timestamp | null;
+}
+
+/** Gift codes: only the hash of a code is stored; `amount` (µ$) or `package_id`, never both. */
+export interface GiftCodesTable {
+  id: Id;
+  code_hash: string;
+  /** codes made by one `arb codes create` share a batch name */
+  batch: string;
+  amount: number | null;
+  package_id: number | null;
+  expires_at: Timestamp | null;
+  created_at: Timestamp;
+  redeemed_at: Timestamp | null;
+  redeemed_by: number | null;
+  transaction_id: number | null;
+}
+
+/** State of the bot's guided conversations (grammY conversations plugin), shared by the replicas. */
+export interface BotConversationsTable {
+  id: Id;
+  key: string;
+  value: string;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   transactions: TransactionsTable;
@@ -175,6 +247,11 @@ export interface Database {
   instances: InstancesTable;
   processed_updates: ProcessedUpdatesTable;
   settings: SettingsTable;
+  support_tickets: SupportTicketsTable;
+  support_messages: SupportMessagesTable;
+  star_refunds: StarRefundsTable;
+  gift_codes: GiftCodesTable;
+  bot_conversations: BotConversationsTable;
 }
 
 export type User = Selectable<UsersTable>;
