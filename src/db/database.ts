@@ -112,7 +112,8 @@ export interface AiTokenAllocationsTable {
   updated_at: Timestamp;
 }
 
-export type UsageOutcome = 'ok' | 'upstream_error' | 'client_abort' | 'upstream_cut' | 'timeout' | 'shutdown';
+/** `withheld`: the response was not delivered because its charge could not be recorded (503, nothing charged) */
+export type UsageOutcome = 'ok' | 'upstream_error' | 'client_abort' | 'upstream_cut' | 'timeout' | 'shutdown' | 'withheld';
 
 export interface UsageEventsTable {
   id: Id;
