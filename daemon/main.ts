@@ -4,8 +4,8 @@
  *
  * Start: check and open the database → metering store (applies the settles a previous run kept) →
  * release the holds of instances that are gone → register this instance → leader lease → WAL
- * checkpointer → Redis → OpenRouter and upstream clients → proxy, /health, /metrics → heartbeat → bot →
- * alert loop → listen → start the bot.
+ * checkpointer → Redis → OpenRouter and upstream clients → proxy, /health, /metrics → heartbeat → log
+ * retention → bot → reprice at start → alert loop → scheduled backups → listen → start the bot.
  * Stop (SIGTERM): refuse new requests → stop the bot → drain in-flight requests and streams (the drain
  * timeout, then abort them; each settles) → … → release leftover holds and unregister → save pending
  * settles → close the database → flush the log.
@@ -36,6 +36,9 @@ import { createLifecycle, within } from './lifecycle.js';
 import { startRedis } from './redis.js';
 import { startHeartbeat } from './heartbeat.js';
 import { defaultAlertsRunner, startAlertLoop, type AlertsRunner } from './alert-scheduler.js';
+import { startLogRetention } from '../src/logs/retention.js';
+import { repriceAtStart } from '../src/packages/reprice.js';
+import { startBackupSchedule } from '../src/backup/schedule.js';
 
 export type { AlertsRunner, FiringAlert } from './alert-scheduler.js';
 
@@ -51,7 +54,7 @@ export interface StartDaemonOptions {
   handle?: DbHandle;
   /** default: LOG_DIR/arbitrage.log */
   logger?: Logger;
-  /** interface to listen on, default 0.0.0.0 */
+  /** interface to listen on, default config.host (HOST, 127.0.0.1) */
   host?: string;
   /** default config.port (0 = any free port) */
   port?: number;
@@ -67,6 +70,8 @@ export interface StartDaemonOptions {
   upstream?: Partial<ChatUpstreamOptions>;
   /** the bot factory (default: daemon/bot/index.js createShopBot when TOKEN is set); false disables the bot */
   bot?: ShopBotFactory | false;
+  /** scheduled backups (BACKUP_INTERVAL_HOURS, src/backup/schedule.ts); default on when the daemon opens its own database */
+  backups?: boolean;
   /** the alert rules (default: src/alerts); false disables them */
   alerts?: AlertsRunner | false;
   /** where the start notice goes (stdout lines), default nowhere */
@@ -159,9 +164,19 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       databaseWrites: store.database,
       pendingSettles: () => store.pendingSettles,
     });
-    const server = createHttpServer({ proxy, health, metrics, logger, webhook: () => (config.webhookUrl ? bot : undefined), stopping: () => stopping });
+    const server = createHttpServer({
+      proxy,
+      health,
+      metrics,
+      logger,
+      webhook: () => (config.webhookUrl ? bot : undefined),
+      stopping: () => stopping,
+      metricsToken: config.metricsToken,
+      trustProxy: config.trustProxy,
+    });
 
     await life.step('heartbeat', () => startHeartbeat({ handle, instance, logger, intervalMs: options.heartbeatMs, staleAfterMs: options.staleAfterMs }));
+    await life.step('log retention', () => startLogRetention({ logDir: config.logDir, retentionDays: config.logRetentionDays, logger }));
     // The bot is built now so the webhook route exists, and started once the daemon listens.
     if (config.token && options.bot !== false) {
       try {
@@ -173,6 +188,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         print(`warning: the Telegram bot could not be built (${(err as Error).message}); the proxy keeps running`);
       }
     }
+    // Prices follow the settings before anything is sold (the admins are told what changed).
+    await life.step('reprice at start', () => repriceAtStart({ handle, logger, config, notifyAdmins: (text) => bot?.notifyAdmins(text) }));
     if (options.alerts !== false) {
       const runner = options.alerts || defaultAlertsRunner;
       await life.step('alerts', () =>
@@ -180,9 +197,13 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       );
     }
 
-    const { url, port } = await life.step(
+    if (options.backups ?? !options.handle) {
+      await life.step('scheduled backups', () => startBackupSchedule({ config, handle, logger, isLeader: () => leadership.isLeader, notify: (text) => bot?.notifyAdmins(text) }));
+    }
+
+    const { url, port, bound, reach } = await life.step(
       'http server',
-      () => listen(server, options.port ?? config.port, options.host ?? '0.0.0.0'),
+      () => listen(server, options.port ?? config.port, options.host ?? config.host),
       () => drainAndClose(server, proxy, Math.max(0, drainUntil - Date.now()), logger),
       { stopTimeoutMs: drainTimeoutMs + ABORT_GRACE_MS + 2_000 },
     );
@@ -208,9 +229,10 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       : config.token
         ? 'proxy-only (the Telegram bot is not running; see the log)'
         : 'proxy-only (no TOKEN: the Telegram bot is off)';
-    logger.info({ instance_id: instance.instanceId, port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${url}, ${mode}`);
-    print(`arb daemon ${VERSION} listening on ${url} — ${mode}`);
-    print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics`);
+    logger.info({ instance_id: instance.instanceId, host: bound.host, port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${bound.url} (${reach}), ${mode}`);
+    print(`arb daemon ${VERSION} listening on ${bound.url} (${reach}) — ${mode}`);
+    print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}`);
+    if (config.trustProxy) print('  behind a reverse proxy (TRUST_PROXY): client addresses come from X-Forwarded-For');
 
     let stopped: Promise<void> | undefined;
     const stop = () => {
@@ -264,8 +286,11 @@ async function unregisterSelf(handle: DbHandle, self: InstanceInfo, logger: Logg
   await unregisterInstance(handle, self.instanceId);
 }
 
-/** Listens; returns the URL the daemon is reached at (http://HOST:PORT) and the port. */
-async function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number }> {
+/**
+ * Listens; returns the URL the daemon is reached at on this host (http://HOST:PORT; loopback for a
+ * wildcard), the port, the address it is bound to and who can reach it.
+ */
+async function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number; bound: { host: string; url: string }; reach: string }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -274,8 +299,15 @@ async function listen(server: Server, port: number, host: string): Promise<{ url
     });
   });
   const addr = server.address() as AddressInfo;
-  const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-  return { url: `http://${shownHost}:${addr.port}`, port: addr.port };
+  const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
+  const hostPart = (a: string) => (a.includes(':') ? `[${a}]` : a);
+  const reach = wildcard ? 'every interface: reachable from other hosts' : /^(127\.|::1$)/.test(addr.address) ? 'this host only; HOST=0.0.0.0 opens it to others' : 'this address only';
+  return {
+    url: `http://${wildcard ? '127.0.0.1' : hostPart(addr.address)}:${addr.port}`,
+    port: addr.port,
+    bound: { host: addr.address, url: `http://${hostPart(addr.address)}:${addr.port}` },
+    reach,
+  };
 }
 
 /** Stops the HTTP server: lets in-flight requests finish for `drainMs`, then aborts them (each settles for what it delivered). */
