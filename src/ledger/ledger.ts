@@ -280,6 +280,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
           tokens_reserved: 0,
           tokens_used: 0,
           price_paid: price,
+          cost_basis: pkg.cost,
           expires_at: toDbTime(addDays(nowDate, validity)),
           status: 'active',
           alerted_usage_at: null,
