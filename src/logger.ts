@@ -10,6 +10,7 @@
  * recipes read, and one serializer written for it keeps the proxy's per-request `api_call` line cheap
  * (bench/log-line.bench.ts).
  */
+import { performance } from 'node:perf_hooks';
 import { format } from 'node:util';
 import type { LogLevelName } from './config.js';
 import { DEFAULT_ROTATE_BYTES, RotatingLogFile } from './logs/rotating-file.js';
@@ -399,8 +400,30 @@ export function logApiCall(logger: Logger, call: ApiCallLog, message = `${call.s
   logger[level]({ api_call: true, ...call }, message);
 }
 
+/**
+ * A `"performance":true` line: `operation` and `execution_time` in seconds, rounded to the millisecond
+ * (so the manual's `grep '"execution_time":[1-9]'` finds exactly the operations that took a second or more).
+ */
 export function logPerformance(logger: Logger, operation: string, executionTimeSeconds: number, extra: Record<string, unknown> = {}): void {
-  logger.info({ performance: true, operation, execution_time: executionTimeSeconds, ...extra }, `performance ${operation}`);
+  const seconds = Math.round(executionTimeSeconds * 1000) / 1000;
+  logger.info({ performance: true, operation, execution_time: seconds, ...extra }, `performance ${operation}`);
+}
+
+/**
+ * Runs `fn` and writes its performance line (backups, catalog syncs, package imports, stats, cleanup):
+ * `await withPerformanceLog(logger, 'backup', () => createBackup(…))`. A failure is timed too
+ * (`success: false`) and rethrown.
+ */
+export async function withPerformanceLog<T>(logger: Logger | undefined, operation: string, fn: () => Promise<T> | T, extra: Record<string, unknown> = {}): Promise<T> {
+  const started = performance.now();
+  let success = false;
+  try {
+    const result = await fn();
+    success = true;
+    return result;
+  } finally {
+    if (logger) logPerformance(logger, operation, (performance.now() - started) / 1000, { success, ...extra });
+  }
 }
 
 export interface SecurityEventLog {

@@ -185,7 +185,7 @@ test('redactText covers each pattern and leaves ordinary text alone', () => {
   assert.equal(redactText(plain), plain);
 });
 
-test('rotation keeps arbitrage.log as the live file, renames full files to arbitrage-YYYYMMDD-HHMMSS.log and loses no line', async (t) => {
+test('rotation keeps arbitrage.log as the live file, renames full files to arbitrage.log.YYYYMMDD-HHMMSS and loses no line', async (t) => {
   const dir = tempDir(t);
   const rotateBytes = 4000;
   const logger = createLogger({ logDir: dir, rotateBytes });
@@ -197,7 +197,7 @@ test('rotation keeps arbitrage.log as the live file, renames full files to arbit
   const rotated = names.filter((n) => n !== 'arbitrage.log');
   assert.ok(rotated.length >= 5, `several rotations happened: ${names.join(', ')}`);
   for (const n of rotated) {
-    assert.match(n, /^arbitrage-\d{8}-\d{6}(_\d{2,})?\.log$/);
+    assert.match(n, /^arbitrage\.log\.\d{8}-\d{6}(_\d{2,})?$/);
     assert.ok(statSync(join(dir, n)).size <= rotateBytes, `${n} is at most rotateBytes`);
   }
   const files = listLogFiles(dir);

@@ -1,5 +1,5 @@
 /**
- * The metering store on PostgreSQL (kysely over a pg pool; any number of replicas). The hold is one
+ * The metering store's statements on PostgreSQL (kysely over a pg pool; any number of replicas). The hold is one
  * `UPDATE … RETURNING` feeding the reservation insert (one statement); the settle one READ COMMITTED
  * transaction whose charge update holds the allocation's row lock. Semantics are MeteringStore's, shared
  * with store-sqlite.ts.
@@ -10,12 +10,12 @@ import { transact } from '../db/dialect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { nowDb } from '../time.js';
 import { chargeFor, duplicateSettle, KEY_COLUMNS, KEY_FROM, releaseHolds } from './store-common.js';
-import type { KeyRecord, MeteringStore, SettleResult } from './store.js';
+import type { KeyRecord, MeteringStatements, SettleResult } from './store.js';
 
 // PostgreSQL folds unquoted aliases to lower case
 const PG_KEY_COLUMNS = KEY_COLUMNS.replace(/ as (\w+)/g, ' as "$1"');
 
-export function createPostgresMeteringStore(handle: DbHandle): MeteringStore {
+export function createPostgresMeteringStatements(handle: DbHandle): MeteringStatements {
   const { db } = handle;
   const selectKey = async (where: 'hash' | 'id', value: string | number) =>
     (
@@ -108,5 +108,13 @@ export function createPostgresMeteringStore(handle: DbHandle): MeteringStore {
     },
 
     releaseHolds: (ids) => releaseHolds(handle, ids),
+    async probeWrite() {
+      const now = nowDb();
+      await db
+        .insertInto('settings')
+        .values({ key: 'db_write_probe', value: now, updated_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: now, updated_at: now }))
+        .execute();
+    },
   };
 }

@@ -2,13 +2,18 @@
  * The metering store: the money-critical statements of the proxy (METERING.md §1–§4), one interface with
  * one implementation per database — ./store-sqlite.ts (prepared statements, group commit) and
  * ./store-postgres.ts (kysely; any number of replicas) — with the same semantics, proven by one property
- * test run on both (test/metering/store-property.test.ts). Quota is never cached: every hold is decided by
- * the database.
+ * test run on both (test/metering/store-property.test.ts) — and the policy both share: database health
+ * (src/db/health.ts) and the settles kept until the database accepts them (./pending-settles.ts). Quota is
+ * never cached: every hold is decided by the database.
  */
 import type { DbHandle } from '../db/dialect.js';
 import type { AllocationStatus, UsageOutcome } from '../db/database.js';
-import { createPostgresMeteringStore } from './store-postgres.js';
-import { createSqliteMeteringStore } from './store-sqlite.js';
+import { createDatabaseHealth, type DatabaseHealth } from '../db/health.js';
+import type { Logger } from '../logger.js';
+import { nowDb } from '../time.js';
+import { createSettleQueue } from './pending-settles.js';
+import { createPostgresMeteringStatements } from './store-postgres.js';
+import { createSqliteMeteringStatements } from './store-sqlite.js';
 
 export { releaseHolds } from './store-common.js';
 
@@ -85,6 +90,36 @@ export interface ReleaseResult {
   tokens: number;
 }
 
+/** The statements one database implementation provides (store-sqlite.ts, store-postgres.ts): no policy. */
+export interface MeteringStatements {
+  findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
+  getKey(allocationId: number): Promise<KeyRecord | undefined>;
+  reserve(input: ReserveInput): Promise<boolean>;
+  settle(input: SettleInput): Promise<SettleResult>;
+  releaseHolds(instanceIds: readonly string[]): Promise<ReleaseResult>;
+  /** a cheap write that succeeds only when the database accepts writes (the health probe) */
+  probeWrite(): Promise<void>;
+}
+
+/**
+ * The metering store. Served means billed (METERING.md §8) — the contract with the proxy:
+ * - Every method throws `DatabaseUnavailableError` (`.reason`: "disk full", "I/O error", "database
+ *   connection lost", …; `DatabaseCorruptError` for a damaged file) when the database fails with an
+ *   integrity or I/O error, and that marks the database unhealthy (`database.status()`, `/health` 503).
+ * - `reserve` throws `DatabaseUnavailableError` at once while the database is unhealthy (a write probe
+ *   runs at most every 500 ms; when it succeeds, or any write does, reserve works again): answer 503
+ *   `service_unavailable` and forward nothing.
+ * - `settle` always tries the write; it throws `DatabaseUnavailableError` when the database refuses it
+ *   (no retry inside). Then:
+ *   - non-streamed response (not sent yet): do not send it; answer 503 and `settleLater` a zero-charge
+ *     release (`weightedTokens: 0`, the real prompt/completion counts and upstream cost, `statusCode: 503`):
+ *     the hold is given back and the usage event records what the operator paid upstream;
+ *   - streamed response (already delivered): `settleLater` the real charge.
+ * - `settleLater` never throws: it keeps the settle in a bounded in-memory queue (idempotent by request id;
+ *   `input.now` defaults to the time of the call, so the usage event keeps it) and retries with backoff
+ *   until the database accepts it; the queue is saved beside the database (`<DB_NAME>.pending-settles.json`,
+ *   0600) whenever it changes and on `close()`, and `applyPendingSettles()` applies it at the next start.
+ */
 export interface MeteringStore {
   findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
   /** A fresh read of one allocation (after a refused hold). */
@@ -110,13 +145,72 @@ export interface MeteringStore {
    *   check-first race).
    */
   settle(input: SettleInput): Promise<SettleResult>;
+  /** Keeps a settle the database refused until it accepts it (see the interface's contract). */
+  settleLater(input: SettleInput): void;
   /** Releases every hold owned by these daemon instances. */
   releaseHolds(instanceIds: readonly string[]): Promise<ReleaseResult>;
+  /** Whether the database accepts writes (for /health). */
+  readonly database: Pick<DatabaseHealth, 'status' | 'probeIfDue'>;
+  /** Settles kept by settleLater and not yet accepted. */
+  readonly pendingSettles: number;
+  /** Applies the settles a previous run saved (before serving); they stay pending if the database refuses. */
+  applyPendingSettles(): Promise<{ loaded: number; applied: number }>;
+  /** Stops retrying and saves the pending settles (clean shutdown). */
+  close(): Promise<{ savedSettles: number }>;
+}
+
+export interface MeteringStoreOptions {
+  logger?: Logger;
+  /** where pending settles are kept across restarts (pendingSettlesFile(DB_NAME)); default: memory only */
+  pendingSettlesFile?: string;
+  /** while the database is unhealthy, at most one write probe per this many ms, default 500 */
+  probeEveryMs?: number;
+  /** first retry of a pending settle after this many ms (doubling up to 5 s), default 100 */
+  settleRetryMs?: number;
+  /** most settles kept pending, default 10,000 */
+  maxPendingSettles?: number;
 }
 
 /** The store for a database handle. */
-export function createMeteringStore(handle: DbHandle): MeteringStore {
-  if (handle.dialect === 'postgres') return createPostgresMeteringStore(handle);
-  if (!handle.sqlite) throw new Error('createMeteringStore: a SQLite handle without its connection');
-  return createSqliteMeteringStore(handle, handle.sqlite);
+export function createMeteringStore(handle: DbHandle, options: MeteringStoreOptions = {}): MeteringStore {
+  let statements: MeteringStatements;
+  if (handle.dialect === 'postgres') statements = createPostgresMeteringStatements(handle);
+  else if (handle.sqlite) statements = createSqliteMeteringStatements(handle, handle.sqlite);
+  else throw new Error('createMeteringStore: a SQLite handle without its connection');
+
+  const health = createDatabaseHealth({ probe: () => statements.probeWrite(), where: handle.file ?? 'PostgreSQL database (DATABASE_URL)', logger: options.logger, probeEveryMs: options.probeEveryMs });
+  const fail = (e: unknown): never => {
+    throw health.failure(e) ?? e;
+  };
+  const wrote = <T>(value: T): T => {
+    health.wrote();
+    return value;
+  };
+  const settle = (input: SettleInput) => statements.settle(input).then(wrote, fail);
+  const queue = createSettleQueue({ settle, file: options.pendingSettlesFile, logger: options.logger, max: options.maxPendingSettles, retryMs: options.settleRetryMs });
+  health.onChange((s) => {
+    if (s.state === 'ok' && queue.size > 0) void queue.flush();
+  });
+  const tookHold = (ok: boolean) => (ok ? wrote(ok) : ok);
+
+  return {
+    findKeyByHash: (hash) => statements.findKeyByHash(hash).catch(fail),
+    getKey: (id) => statements.getKey(id).catch(fail),
+    reserve: (input) =>
+      health.healthy
+        ? statements.reserve(input).then(tookHold, fail)
+        : health.ensureWritable().then(() => statements.reserve(input).then(tookHold, fail)),
+    settle,
+    settleLater: (input) => queue.add({ ...input, now: input.now ?? nowDb() }),
+    releaseHolds: (ids) => statements.releaseHolds(ids).then(wrote, fail),
+    database: health,
+    get pendingSettles() {
+      return queue.size;
+    },
+    applyPendingSettles: () => queue.load(),
+    async close() {
+      const { saved } = await queue.close();
+      return { savedSettles: saved };
+    },
+  };
 }
