@@ -32,6 +32,8 @@ export interface Config {
   port: number;
   logDir: string;
   logLevel: LogLevelName;
+  /** TERMS_TEXT: the shop's terms for /terms, as text or `@path` of a file (read when shown) */
+  termsText: string | undefined;
 }
 
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error' | 'critical';
@@ -64,6 +66,7 @@ export const CONFIG_VARIABLES = [
   ['PORT', '8000', 'HTTP port of the daemon'],
   ['LOG_DIR', 'logs', 'log directory (arbitrage.log)'],
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or critical'],
+  ['TERMS_TEXT', '', "the shop's terms shown by /terms: text, or @file"],
 ] as const;
 
 export type Env = Record<string, string | undefined>;
@@ -192,6 +195,7 @@ export function createConfig(env: Env): Config {
     port,
     logDir: text('LOG_DIR'),
     logLevel,
+    termsText: get('TERMS_TEXT'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -29,7 +29,9 @@ import { adminFeature } from './features/admin.js';
 import { balanceFeature } from './features/balance.js';
 import { keysFeature } from './features/keys.js';
 import { fallbackFeature, menuFeature } from './features/menu.js';
+import { refundsFeature } from './features/refunds.js';
 import { shopFeature } from './features/shop.js';
+import { supportFeature } from './features/support.js';
 import { DEFAULT_STAR_AMOUNTS, topupFeature } from './features/topup.js';
 import en from './locales/en.js';
 import { locales } from './locales/index.js';
@@ -163,7 +165,9 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     balanceFeature(),
     keysFeature(),
     topupFeature(),
+    supportFeature(),
     adminFeature(),
+    refundsFeature(),
     fallbackFeature(),
   );
   bot.catch((err) => {

@@ -79,6 +79,8 @@ export interface ChatMessage {
   /** for user messages: the message they replied to */
   replyTo?: number;
   edits: number;
+  /** order of the last send or edit in this fake (what the user looked at last) */
+  touched?: number;
 }
 
 /** A Stars payment the fake knows about (for refundStarPayment). */
@@ -160,9 +162,14 @@ export interface FakeTelegram {
   messages(chatId: number): ChatMessage[];
   /** messages the bot sent to the chat */
   botMessages(chatId: number): ChatMessage[];
+  /** the bot message sent or edited last: the screen the user is looking at */
   lastBotMessage(chatId: number): ChatMessage;
   /** labels of the buttons on the newest bot message with a keyboard */
   buttons(chatId: number): string[];
+  /** the texts of every copy_text button the bot sent to the chat, oldest first, with their messages */
+  copyTexts(chatId: number): { text: string; label: string; message: ChatMessage }[];
+  /** the newest bot message whose text matches */
+  findBotMessage(chatId: number, pattern: RegExp): ChatMessage | undefined;
   findButton(chatId: number, label: string | RegExp): { button: InlineKeyboardButton; message: ChatMessage } | undefined;
   /** answers to callback queries (toasts/alerts) in order */
   readonly callbackAnswers: { callback_query_id: string; text?: string; show_alert?: boolean }[];
@@ -381,6 +388,11 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   const commandLists = new Map<string, BotCommand[]>();
   const scopeKey = (scope: unknown, languageCode: unknown) => `${JSON.stringify(scope ?? { type: 'default' })}|${typeof languageCode === 'string' ? languageCode : ''}`;
 
+  let touches = 0;
+  const touch = (m: ChatMessage) => {
+    m.touched = ++touches;
+    return m;
+  };
   const chatOf = (chatId: number) => {
     let list = chats.get(chatId);
     if (!list) chats.set(chatId, (list = []));
@@ -519,7 +531,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       const shown = render(p);
       const inline_keyboard = keyboardOf(p);
       const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, forceReply: forceReplyOf(p), edits: 0 };
-      chatOf(chatId).push(msg);
+      chatOf(chatId).push(touch(msg));
       return toMessage(msg);
     },
     sendPhoto: (p) => {
@@ -531,7 +543,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       if (shown.text.length > 1024) bad('message caption is too long');
       const inline_keyboard = keyboardOf(p);
       const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, photo, edits: 0 };
-      chatOf(chatId).push(msg);
+      chatOf(chatId).push(touch(msg));
       return toMessage(msg);
     },
     refundStarPayment: (p) => {
@@ -552,6 +564,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
         throw new ApiFailure(telegramErrors.notModified());
       }
       Object.assign(msg, shown, { parse_mode: p.parse_mode, inline_keyboard, edits: msg.edits + 1 });
+      touch(msg);
       return toMessage(msg);
     },
     editMessageReplyMarkup: (p) => {
@@ -560,6 +573,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       if (sameKeyboard(inline_keyboard, msg.inline_keyboard)) throw new ApiFailure(telegramErrors.notModified());
       msg.inline_keyboard = inline_keyboard;
       msg.edits += 1;
+      touch(msg);
       return toMessage(msg);
     },
     deleteMessage: (p) => {
@@ -603,7 +617,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
         invoice: { title, description, payload, currency: String(p.currency), total_amount: prices.reduce((s, x) => s + x.amount, 0), prices },
         edits: 0,
       };
-      chatOf(chatId).push(msg);
+      chatOf(chatId).push(touch(msg));
       return toMessage(msg);
     },
     answerPreCheckoutQuery: (p) => {
@@ -866,14 +880,22 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     botMessages: (chatId) => chatOf(chatId).filter((m) => m.fromBot),
     lastBotMessage(chatId) {
       const list = fake.botMessages(chatId);
-      const last = list[list.length - 1];
-      if (!last) throw new Error(`the bot sent nothing to chat ${chatId}`);
-      return last;
+      if (list.length === 0) throw new Error(`the bot sent nothing to chat ${chatId}`);
+      return list.reduce((a, b) => ((b.touched ?? 0) >= (a.touched ?? 0) ? b : a));
     },
     buttons(chatId) {
       const withKeyboard = [...chatOf(chatId)].reverse().find((m) => m.fromBot && m.inline_keyboard?.length);
       return withKeyboard?.inline_keyboard?.flat().map((b) => b.text) ?? [];
     },
+    copyTexts(chatId) {
+      return fake.botMessages(chatId).flatMap((message) =>
+        (message.inline_keyboard ?? []).flat().flatMap((b) => {
+          const copy = (b as InlineKeyboardButton.CopyTextButtonButton).copy_text;
+          return copy ? [{ text: copy.text, label: b.text, message }] : [];
+        }),
+      );
+    },
+    findBotMessage: (chatId, pattern) => [...fake.botMessages(chatId)].reverse().find((m) => pattern.test(m.text)),
     findButton(chatId, label) {
       const matches = (text: string) => (typeof label === 'string' ? text === label : label.test(text));
       for (const message of [...chatOf(chatId)].reverse()) {
