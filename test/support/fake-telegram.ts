@@ -148,7 +148,7 @@ export interface FakeTelegram {
   deliver(update: Update, options?: { secretToken?: string | null }): Promise<DeliverResult>;
   /** the user types `text` */
   send(from: User, text: string): Promise<DeliverResult>;
-  /** the user taps the button labelled `label` on the newest message in their chat that shows it */
+  /** the user taps the button labelled `label` on the message sent or edited last that shows it */
   press(from: User, label: string | RegExp): Promise<DeliverResult>;
   /** the user pays the newest invoice in their chat: pre_checkout_query, then (if the bot said ok) successful_payment */
   pay(from: User, chargeId: string): Promise<{ preCheckoutOk: boolean; errorMessage?: string }>;
@@ -164,7 +164,7 @@ export interface FakeTelegram {
   botMessages(chatId: number): ChatMessage[];
   /** the bot message sent or edited last: the screen the user is looking at */
   lastBotMessage(chatId: number): ChatMessage;
-  /** labels of the buttons on the newest bot message with a keyboard */
+  /** labels of the buttons on the bot message with a keyboard that was sent or edited last */
   buttons(chatId: number): string[];
   /** the texts of every copy_text button the bot sent to the chat, oldest first, with their messages */
   copyTexts(chatId: number): { text: string; label: string; message: ChatMessage }[];
@@ -728,6 +728,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
+  /** the bot's messages, the one sent or edited last first */
+  const byTouch = (chatId: number) => chatOf(chatId).filter((m) => m.fromBot).sort((a, b) => (b.touched ?? 0) - (a.touched ?? 0));
+
   const chatFor = (user: User) => ({ id: user.id, type: 'private' as const, first_name: user.first_name, username: user.username });
 
   const fake: FakeTelegram = {
@@ -884,7 +887,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       return list.reduce((a, b) => ((b.touched ?? 0) >= (a.touched ?? 0) ? b : a));
     },
     buttons(chatId) {
-      const withKeyboard = [...chatOf(chatId)].reverse().find((m) => m.fromBot && m.inline_keyboard?.length);
+      const withKeyboard = byTouch(chatId).find((m) => m.inline_keyboard?.length);
       return withKeyboard?.inline_keyboard?.flat().map((b) => b.text) ?? [];
     },
     copyTexts(chatId) {
@@ -898,8 +901,8 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     findBotMessage: (chatId, pattern) => [...fake.botMessages(chatId)].reverse().find((m) => pattern.test(m.text)),
     findButton(chatId, label) {
       const matches = (text: string) => (typeof label === 'string' ? text === label : label.test(text));
-      for (const message of [...chatOf(chatId)].reverse()) {
-        if (!message.fromBot || !message.inline_keyboard) continue;
+      for (const message of byTouch(chatId)) {
+        if (!message.inline_keyboard) continue;
         const button = message.inline_keyboard.flat().find((b) => matches(b.text));
         if (button) return { button, message };
       }
