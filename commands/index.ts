@@ -18,6 +18,7 @@ import { registerModelsCommands } from './models/index.js';
 import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
+import { registerSupportCommands } from './support/index.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
@@ -35,4 +36,5 @@ export function registerCommands(program: Command): void {
   registerLogsCommands(program);
   registerDaemonCommands(program);
   registerDemoCommands(program);
+  registerSupportCommands(program);
 }
