@@ -27,6 +27,8 @@ export const cb = {
   /** pay what is missing in Stars and buy the package once the payment arrives */
   payAndBuy: (packageId: number) => data('s', 'pb', packageId),
   balance: () => data('b'),
+  /** 🎁 Redeem a code (asks for it) */
+  redeem: () => data('r'),
   keys: () => data('k'),
   keyReplace: (allocationId: number) => data('k', 'r', allocationId),
   /** carries the start of the key's hash: a second tap finds the key already replaced */
@@ -67,6 +69,7 @@ export const cbPattern = {
   confirm: /^s:y:(\d+):([A-Za-z0-9_-]{8,32})$/,
   payAndBuy: /^s:pb:(\d+)$/,
   balance: /^b$/,
+  redeem: /^r$/,
   keys: /^k$/,
   keyReplace: /^k:r:(\d+)$/,
   keyReplaceDo: /^k:ry:(\d+):([0-9a-f]{8,16})$/,

@@ -29,6 +29,7 @@ import { adminFeature } from './features/admin.js';
 import { balanceFeature } from './features/balance.js';
 import { keysFeature } from './features/keys.js';
 import { fallbackFeature, menuFeature } from './features/menu.js';
+import { redeemFeature, type RedeemOptions } from './features/redeem.js';
 import { refundsFeature } from './features/refunds.js';
 import { shopFeature } from './features/shop.js';
 import { supportFeature } from './features/support.js';
@@ -82,8 +83,10 @@ export interface ShopBotDeps {
   leadership?: Pick<Leadership, 'isLeader' | 'onChange'>;
   /** polling under `leadership`: wait before restarting polling that failed while leading, default 5 s */
   pollingRetryMs?: number;
-  /** REDIS_HOST: the per-user rate limit is shared by the replicas */
+  /** REDIS_HOST: the per-user rate limits are shared by the replicas */
   redis?: Redis;
+  /** wrong gift-code guesses allowed per user and window */
+  redeem?: Omit<RedeemOptions, 'redis'>;
 }
 
 export interface ShopBot {
@@ -165,6 +168,7 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     balanceFeature(),
     keysFeature(),
     topupFeature(),
+    redeemFeature({ ...deps.redeem, redis: deps.redis }),
     supportFeature(),
     adminFeature(),
     refundsFeature(),

@@ -94,6 +94,7 @@ export const en = {
     cleanup: '🧹 Cleanup Expired',
     togglePackage: (id: number, available: boolean, description: string) => `${available ? '✅' : '⛔'} #${id} ${clip(description, 32)}`,
     support: '✉️ Support',
+    redeem: '🎁 Redeem a code',
     copyKey: '📋 Copy key',
     payAndBuy: (stars: number) => `⭐ Pay ${num(stars)} ⭐ and buy`,
     continueBuy: (description: string, price: number) => `🛒 Buy ${clip(description, 24)} for ${usd(price)}`,
@@ -294,6 +295,17 @@ export const en = {
     closedByAdmin: (id: number) => `Ticket #${id} closed.`,
     alreadyClosed: (id: number) => `Ticket #${id} was already closed.`,
     gone: 'That ticket does not exist.',
+  },
+  redeem: {
+    prompt: `🎁 <b>Redeem a gift code</b>\n\nReply to this message with your code; it looks like ARB-XXXX-XXXX-XXXX-XXXX.`,
+    credited: (p: { amount: number; balance: number }) => `🎁 Code redeemed: <b>+${usd(p.amount)}</b> added to your balance.\n💰 Balance: <b>${usd(p.balance)}</b>`,
+    granted: (description: string) => `🎁 Code redeemed: <b>${esc(clip(description, 120))}</b> is yours. Your API key is in the next message.`,
+    grantedBefore: '🎁 This code was already redeemed for you; the key was sent then (lost it? 🔑 My Keys → 🔁 Replace key).',
+    invalid: '❌ That is not a valid gift code. Check it and try again.',
+    used: '❌ This gift code has already been used.',
+    usedByYou: '✅ You already redeemed this code.',
+    expired: (at: string) => `❌ This gift code expired on ${formatDbTime(at)}.`,
+    limited: (minutes: number) => `⏳ Too many wrong codes. Please try again in ${num(minutes)} min.`,
   },
   refunds: {
     confirm: (p: { stars: number; amount: number; name: string; telegramId: number; balance: number; shortfall: number }) =>

@@ -64,6 +64,7 @@ const ru = {
     cleanup: '🧹 Очистить просроченные',
     togglePackage: (id: number, available: boolean, description: string) => `${available ? '✅' : '⛔'} #${id} ${clip(description, 32)}`,
     support: '✉️ Поддержка',
+    redeem: '🎁 Активировать код',
     copyKey: '📋 Скопировать ключ',
     payAndBuy: (stars: number) => `⭐ Оплатить ${num(stars)} ⭐ и купить`,
     continueBuy: (description: string, price: number) => `🛒 Купить ${clip(description, 24)} за ${usd(price)}`,
@@ -241,6 +242,17 @@ const ru = {
     closedByAdmin: (id: number) => `Обращение #${id} закрыто.`,
     alreadyClosed: (id: number) => `Обращение #${id} уже было закрыто.`,
     gone: 'Такого обращения нет.',
+  },
+  redeem: {
+    prompt: `🎁 <b>Активировать подарочный код</b>\n\nОтветьте на это сообщение кодом; он выглядит так: ARB-XXXX-XXXX-XXXX-XXXX.`,
+    credited: (p: { amount: number; balance: number }) => `🎁 Код активирован: на баланс зачислено <b>+${usd(p.amount)}</b>.\n💰 Баланс: <b>${usd(p.balance)}</b>`,
+    granted: (description: string) => `🎁 Код активирован: <b>${esc(clip(description, 120))}</b> — ваш. API-ключ — в следующем сообщении.`,
+    grantedBefore: '🎁 Этот код уже активирован для вас; ключ был отправлен тогда (потеряли? 🔑 Мои ключи → 🔁 Заменить).',
+    invalid: '❌ Это неверный подарочный код. Проверьте его и попробуйте снова.',
+    used: '❌ Этот подарочный код уже использован.',
+    usedByYou: '✅ Вы уже активировали этот код.',
+    expired: (at: string) => `❌ Срок действия этого кода истёк ${formatDbTime(at)}.`,
+    limited: (minutes: number) => `⏳ Слишком много неверных кодов. Попробуйте снова через ${num(minutes)} мин.`,
   },
   refunds: {
     confirm: (p: { stars: number; amount: number; name: string; telegramId: number; balance: number; shortfall: number }) =>
