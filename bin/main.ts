@@ -20,6 +20,7 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and sets process.exitCode; the only place that decides exit codes. */
 export async function runCli(argv: string[]): Promise<void> {
+  process.umask(0o077); // the database, logs and backups hold money and keys: files 0600, directories 0700
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

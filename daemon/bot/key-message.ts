@@ -5,6 +5,7 @@
  * the package's model. It is the one place a full key is shown.
  */
 import { InlineKeyboard } from 'grammy';
+import { claudeCodeEnv, shellExports } from '../../src/client-settings.js';
 import type { ShopContext } from './context.js';
 import type { Locale } from './locales/index.js';
 import { say } from './screens.js';
@@ -27,22 +28,12 @@ export function curlLine(apiBaseUrl: string, key: string, model: string): string
 
 /** Environment for the OpenAI SDKs (Python, Node) and tools built on them. */
 export function openAiSettings(apiBaseUrl: string, key: string): string {
-  return `export OPENAI_BASE_URL=${apiBaseUrl}\nexport OPENAI_API_KEY=${key}`;
+  return shellExports({ OPENAI_BASE_URL: apiBaseUrl, OPENAI_API_KEY: key }).join('\n');
 }
 
-/** Claude Code's environment: the Anthropic base URL is the proxy's without /v1; every model slot pinned. */
+/** Claude Code's environment (src/client-settings.ts: base URL without /v1, every model setting pinned), then `claude`. */
 export function claudeCodeSettings(apiBaseUrl: string, key: string, model: string): string {
-  const base = apiBaseUrl.replace(/\/v1\/?$/, '');
-  return [
-    `export ANTHROPIC_BASE_URL=${base}`,
-    `export ANTHROPIC_AUTH_TOKEN=${key}`,
-    `export ANTHROPIC_MODEL=${model}`,
-    `export ANTHROPIC_DEFAULT_OPUS_MODEL=${model}`,
-    `export ANTHROPIC_DEFAULT_SONNET_MODEL=${model}`,
-    `export ANTHROPIC_DEFAULT_HAIKU_MODEL=${model}`,
-    `export CLAUDE_CODE_SUBAGENT_MODEL=${model}`,
-    'claude',
-  ].join('\n');
+  return [...shellExports(claudeCodeEnv(apiBaseUrl, key, model)), 'claude'].join('\n');
 }
 
 export function isAnthropicModel(model: string): boolean {

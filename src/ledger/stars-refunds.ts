@@ -23,7 +23,8 @@ import { ArbError, InputError, NotFoundError } from '../errors.js';
 import { logBusinessEvent, logTransaction } from '../logger.js';
 import { formatUsd, microsToUsd } from '../money.js';
 import { toDbTime } from '../time.js';
-import { applyBalanceChange, isUniqueViolation, type LedgerDeps } from './ledger.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { applyBalanceChange, type LedgerDeps } from './ledger.js';
 
 /** The note of a Stars top-up row (written by the bot): `Telegram Stars: 100 XTR`. */
 export const STARS_NOTE_PREFIX = 'Telegram Stars: ';

@@ -75,5 +75,6 @@ test('arb db migrate is idempotent; user credit and audit work on the SQLite fil
   assert.match(broken.stdout, /user 4242: balance 1 µ\$ but ledger sums to 12500000 µ\$/);
 
   const log = readFileSync(join(cwd, 'logs', 'arbitrage.log'), 'utf8');
-  assert.match(log, /"transaction":true,"type":"topup","amount":12.5/);
+  assert.match(log, /"business_event":true,"event_type":"balance_topup","user_id":4242,"amount":12.5/);
+  assert.doesNotMatch(log, /"transaction":true/, 'a top-up is not revenue');
 });

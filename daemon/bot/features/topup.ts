@@ -169,7 +169,7 @@ async function creditPayment(ctx: ShopContext): Promise<void> {
   const amountMicros = stars * config.starsMicrosPerStar;
   const result = await creditUser(
     { handle, logger },
-    { telegramId: ctx.from!.id, amountMicros, type: 'topup', reference: payment.telegram_payment_charge_id, note: starsTopupNote(stars) },
+    { telegramId: ctx.from!.id, amountMicros, type: 'topup', reference: payment.telegram_payment_charge_id, note: starsTopupNote(stars), source: 'telegram_stars' },
   );
   if (parsed?.kind === 'buy' && parsed.telegramId === ctx.from!.id) {
     // also on a replayed payment: the purchase reference makes a completed purchase a no-op, and a purchase

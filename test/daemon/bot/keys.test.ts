@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { hashApiKey } from '../../../src/ledger/keys.js';
 import { auditLedger } from '../../../src/ledger/audit.js';
 import { seedPackage } from '../../support/seed.js';
+import { claudeCodeEnv, shellExports } from '../../../src/client-settings.js';
 import { startBotHarness } from './harness.js';
 
 const KIM = 8181;
@@ -81,18 +82,11 @@ test('an Anthropic package: Claude Code settings with the base URL without /v1, 
   const key = h.fake.copyTexts(8383)[0].text;
   const message = h.fake.lastBotMessage(8383);
   const claude = message.entities.filter((e) => e.type === 'pre').map((e) => e.text).find((b) => b.includes('ANTHROPIC_'));
-  assert.equal(
-    claude,
-    [
-      'export ANTHROPIC_BASE_URL=https://shop.example.com',
-      `export ANTHROPIC_AUTH_TOKEN=${key}`,
-      'export ANTHROPIC_MODEL=anthropic/claude-opus-4.5',
-      'export ANTHROPIC_DEFAULT_OPUS_MODEL=anthropic/claude-opus-4.5',
-      'export ANTHROPIC_DEFAULT_SONNET_MODEL=anthropic/claude-opus-4.5',
-      'export ANTHROPIC_DEFAULT_HAIKU_MODEL=anthropic/claude-opus-4.5',
-      'export CLAUDE_CODE_SUBAGENT_MODEL=anthropic/claude-opus-4.5',
-      'claude',
-    ].join('\n'),
-  );
+  assert.equal(claude, [...shellExports(claudeCodeEnv('https://shop.example.com', key, 'anthropic/claude-opus-4.5')), 'claude'].join('\n'));
+  assert.match(claude!, /^export ANTHROPIC_BASE_URL='https:\/\/shop\.example\.com'\n/, 'the base URL without /v1');
+  for (const v of ['ANTHROPIC_MODEL', 'ANTHROPIC_DEFAULT_HAIKU_MODEL', 'ANTHROPIC_DEFAULT_SONNET_MODEL', 'ANTHROPIC_DEFAULT_OPUS_MODEL', 'CLAUDE_CODE_SUBAGENT_MODEL']) {
+    assert.ok(claude!.includes(`export ${v}='anthropic/claude-opus-4.5'`), v);
+  }
+  assert.ok(claude!.includes(`export ANTHROPIC_AUTH_TOKEN='${key}'`));
   assert.match(message.text, /Base URL: https:\/\/shop\.example\.com\/v1/);
 });

@@ -82,7 +82,7 @@ test('a customer browses, is refused without balance, buys once, and gets the ke
   assert.match(keyMessage.text, new RegExp(`Base URL: ${base.replace(/[./]/g, '\\$&')}`));
   const blocks = keyMessage.entities.filter((e) => e.type === 'pre').map((e) => e.text);
   assert.ok(blocks.some((b) => b.includes(`curl ${base}/chat/completions`) && b.includes(`Authorization: Bearer ${key}`) && b.includes('"model":"openai/gpt-4"')), 'a ready curl');
-  assert.ok(blocks.includes(`export OPENAI_BASE_URL=${base}\nexport OPENAI_API_KEY=${key}`), 'ready OpenAI SDK settings');
+  assert.ok(blocks.includes(`export OPENAI_BASE_URL='${base}'\nexport OPENAI_API_KEY='${key}'`), 'ready OpenAI SDK settings');
   assert.ok(!keyMessage.text.includes('ANTHROPIC_'), 'no Claude Code settings for an OpenAI model');
 
   const allocations = await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute();
