@@ -28,6 +28,7 @@ import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 import { startLogRetention } from '../src/logs/retention.js';
+import { repriceAtStart } from '../src/packages/reprice.js';
 import { startBackupSchedule } from '../src/backup/schedule.js';
 
 /** The bot as the daemon uses it (daemon/bot/index.ts `createShopBot(deps)` provides it). */
@@ -275,6 +276,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         print(`warning: the Telegram bot could not be built (${(err as Error).message}); the proxy keeps running`);
       }
     }
+
+    // Prices follow the settings before anything is sold (the admins are told what changed).
+    await repriceAtStart({ handle, logger, config, notifyAdmins: (text) => bot?.notifyAdmins(text) });
 
     // Alert rules every 5 minutes (src/alerts; `arb alerts` runs the same rules on demand). A rule that
     // starts firing is sent to the admins at once, then reminded hourly while it keeps firing.

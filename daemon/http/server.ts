@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../src/logger.js';
 import type { Proxy, RequestContext } from './proxy.js';
+import type { ProtocolName } from './protocols/protocol.js';
 import type { Health } from './health.js';
 import type { ProxyMetrics } from './metrics.js';
 import { sendApiError, sendJson } from './respond.js';
@@ -30,15 +31,29 @@ export interface HttpDeps {
   trustProxy?: boolean;
 }
 
-type Route = 'chat' | 'models' | 'key' | 'health' | 'metrics' | 'webhook' | null;
+type Route = ProtocolName | 'count_tokens' | 'root' | 'models' | 'key' | 'health' | 'metrics' | 'webhook' | null;
+
+/** The metered endpoints and the protocol each speaks. */
+const PROTOCOL_ROUTES: Record<string, ProtocolName> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/responses': 'responses',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+  '/v1/messages': 'messages',
+};
 
 function route(method: string, path: string): { route: Route; endpoint: string } {
   let p = path;
   if (p.startsWith('/api/v1/')) p = p.slice(4);
   if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  const protocol = PROTOCOL_ROUTES[p];
+  if (protocol) return { route: method === 'POST' ? protocol : null, endpoint: p };
   switch (p) {
-    case '/v1/chat/completions':
-      return { route: method === 'POST' ? 'chat' : null, endpoint: p };
+    case '/':
+      // Claude Code checks the base URL with HEAD / before its first request
+      return { route: method === 'GET' || method === 'HEAD' ? 'root' : null, endpoint: p };
+    case '/v1/messages/count_tokens':
+      return { route: method === 'POST' ? 'count_tokens' : null, endpoint: p };
     case '/v1/models':
       return { route: method === 'GET' ? 'models' : null, endpoint: p };
     case '/v1/key':
@@ -100,7 +115,15 @@ export function createHttpServer(deps: HttpDeps): Server {
   async function dispatch(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, r: Route): Promise<void> {
     switch (r) {
       case 'chat':
-        return proxy.chatCompletions(req, res, ctx);
+      case 'responses':
+      case 'completions':
+      case 'embeddings':
+      case 'messages':
+        return proxy.serve(r, req, res, ctx);
+      case 'count_tokens':
+        return proxy.countTokens(req, res, ctx);
+      case 'root':
+        return sendJson(res, 200, { name: 'arb', api: '/v1' });
       case 'models':
         return proxy.listModels(req, res, ctx);
       case 'key':
@@ -124,7 +147,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         return bot.handleWebhook(req, res);
       }
       default:
-        return sendApiError(res, 404, `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, GET /v1/models, GET /v1/key)`, 'invalid_request_error', 'not_found');
+        return sendApiError(res, 404, `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, /v1/messages; GET /v1/models, /v1/key)`, 'invalid_request_error', 'not_found');
     }
   }
 
