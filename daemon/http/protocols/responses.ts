@@ -113,7 +113,9 @@ export const responses: Protocol = {
   outputText,
   streamMeter: () => new ResponsesStreamMeter(),
   errorBody: openAiError,
+  // the Responses error event (type, code, message, param) with OpenAI's `error` object too: the openai
+  // SDK raises a stream event carrying one as an APIError
   streamError(kind: ErrorKind, message: string, code: string) {
-    return `event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param: null })}\n\n`;
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param: null, ...(openAiError(kind, message, code) as object) })}\n\n`;
   },
 };
