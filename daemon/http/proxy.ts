@@ -46,8 +46,8 @@ const SLOW_REQUEST_MS = 1000;
 const COST_TOLERANCE_PERCENT = 2;
 /** A body this large is parsed in a turn of the event loop of its own (a 1 MiB parse takes milliseconds). */
 const LARGE_BODY_BYTES = 64 * 1024;
-/** Tokenizer time for the delivered text of an estimated charge (what it does not reach: the byte bound). */
-const OUTPUT_BUDGET_MS = 200;
+/** Tokenizer work for the delivered text of an estimated charge (see tokens.ts; what it does not reach: the byte bound). */
+const OUTPUT_BUDGET = 4_000_000;
 
 export interface ProxyDeps {
   store: MeteringStore;
@@ -482,7 +482,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (!o.usage && o.served) {
       try {
         if (!o.partial) promptEstimate = await holds.promptTokens(hold, a.demand);
-        completionEstimate = await countTexts([o.delivered()], OUTPUT_BUDGET_MS);
+        completionEstimate = await countTexts([o.delivered()], OUTPUT_BUDGET);
       } catch {
         promptEstimate ||= hold.promptBound;
       }

@@ -12,10 +12,12 @@
  *     lookup slow: 1 MB of random text took 14 s instead of 2 s);
  *   - in slices: a large count waits for its turn of the event loop and gives it back every SLICE_MS
  *     (turns.ts), so other requests and /health go on;
- *   - bounded: the tokenizer gets at most `budgetMs` of CPU per request (ordinary text, ~20 MB/s, is
- *     counted whole; hostile text, ~0.3 MB/s, is not); what is left is counted by the byte bound, so the
- *     result never falls below the exact count by more than the piece cuts (it errs high, never low: a
- *     hold or an estimated charge cannot be made small by padding a prompt).
+ *   - bounded: the tokenizer gets at most a budget of work per request, counted deterministically from the
+ *     text (an ASCII character costs 1, any other NON_ASCII_COST: merging multi-byte text is that much
+ *     slower), so ordinary prompts up to ~2 M characters are counted whole and hostile text (random
+ *     Unicode, emoji, CJK) costs at most ~250k characters of tokenizer work; what is left is counted by the
+ *     byte bound, so the result never falls below the exact count by more than the piece cuts (it errs
+ *     high, never low: a hold or an estimated charge cannot be made small by padding a prompt).
  */
 import { countTokens, setMergeCacheSize } from 'gpt-tokenizer';
 import { nextTurn } from './turns.js';
@@ -26,8 +28,10 @@ export interface PromptText {
   texts: string[];
 }
 
-/** Tokenizer time per request by default; what it does not reach is counted by the byte bound. */
-export const EXACT_BUDGET_MS = 100;
+/** Tokenizer work per request by default (see NON_ASCII_COST); what it does not reach is counted by the byte bound. */
+export const EXACT_BUDGET = 2_000_000;
+/** The work of one non-ASCII character relative to an ASCII one (measured: 5–15×). */
+const NON_ASCII_COST = 8;
 
 /** Longest stretch of work between two yields to the event loop. */
 const SLICE_MS = 5;
@@ -119,31 +123,41 @@ export function promptUpperBound(prompt: PromptText): number {
 }
 
 /**
- * The prompt's tokens by the tokenizer (see the module comment): exact while the tokenizer's time lasts
- * (`budgetMs`), the byte bound for the rest; yields to the event loop every few milliseconds.
+ * The prompt's tokens by the tokenizer (see the module comment): exact within the work `budget`, the byte
+ * bound for the rest; yields to the event loop every few milliseconds.
  */
-export async function countPromptTokens(prompt: PromptText, budgetMs = EXACT_BUDGET_MS): Promise<number> {
-  return prompt.overhead + (await countTexts(prompt.texts, budgetMs));
+export async function countPromptTokens(prompt: PromptText, budget = EXACT_BUDGET): Promise<number> {
+  return prompt.overhead + (await countTexts(prompt.texts, budget));
+}
+
+/** The tokenizer work of a piece: its length, non-ASCII characters counted NON_ASCII_COST times. */
+function workOf(piece: string): number {
+  let work = piece.length;
+  for (let i = 0; i < piece.length; i++) if (piece.charCodeAt(i) > 0x7f) work += NON_ASCII_COST - 1;
+  return work;
 }
 
 /** Tokens of several texts (see countPromptTokens). */
-export async function countTexts(texts: readonly string[], budgetMs = EXACT_BUDGET_MS): Promise<number> {
+export async function countTexts(texts: readonly string[], budget = EXACT_BUDGET): Promise<number> {
   const count = tokenizer();
   let total = 0;
   let chars = 0;
   for (const t of texts) chars += t.length;
   if (chars > SMALL_CHARS) await nextTurn();
-  let spent = 0;
+  let left = budget;
   let sliceStart = performance.now();
   for (const text of texts) {
     let counted = 0;
     for (const piece of pieces(text)) {
-      if (spent + (performance.now() - sliceStart) >= budgetMs) break;
+      const work = workOf(piece);
+      if (work > left) {
+        left = 0;
+        break;
+      }
+      left -= work;
       total += count(piece, PLAIN_TEXT);
       counted += piece.length;
-      const now = performance.now();
-      if (now - sliceStart > SLICE_MS) {
-        spent += now - sliceStart;
+      if (performance.now() - sliceStart > SLICE_MS) {
         await nextTurn();
         sliceStart = performance.now();
       }
