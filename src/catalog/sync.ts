@@ -73,7 +73,11 @@ export const LAST_SYNC_SETTING = 'models_last_synced_at';
 const DEFAULT_PRICING: PricingConfig = { markupBp: 2500, minProfitMarginBp: 1000, bulkDiscountThreshold: 1_000_000, bulkDiscountBp: 500 };
 
 /** The fields arb keeps for one upstream model. */
-export type CatalogModelFields = Pick<AiModelsTable, 'model_id' | 'name' | 'prompt_rate' | 'completion_rate' | 'context_length' | 'max_completion_tokens'>;
+export type CatalogModelFields = Pick<AiModelsTable, 'model_id' | 'name' | 'prompt_rate' | 'completion_rate' | 'context_length' | 'max_completion_tokens'> & {
+  /** µ$/Mtok of cache reads / writes (the metering weights of those token classes), null when none is listed */
+  input_cache_read_rate: number | null;
+  input_cache_write_rate: number | null;
+};
 
 /** Maps an upstream entry to stored fields; null when it has no usable id. */
 export function catalogFields(m: OpenRouterModel): CatalogModelFields | null {
@@ -86,6 +90,8 @@ export function catalogFields(m: OpenRouterModel): CatalogModelFields | null {
     name: typeof m.name === 'string' && m.name.trim() !== '' ? m.name.trim() : id,
     prompt_rate: parseOpenRouterRate(pricing.prompt),
     completion_rate: parseOpenRouterRate(pricing.completion),
+    input_cache_read_rate: parseOpenRouterRate(pricing.input_cache_read),
+    input_cache_write_rate: parseOpenRouterRate(pricing.input_cache_write),
     context_length: positiveInt(m.context_length) ?? positiveInt(top.context_length),
     max_completion_tokens: positiveInt(top.max_completion_tokens),
   };
@@ -132,8 +138,9 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
         continue;
       }
       const rateChanged = old.prompt_rate !== f.prompt_rate || old.completion_rate !== f.completion_rate;
+      const cacheRatesChanged = old.input_cache_read_rate !== f.input_cache_read_rate || old.input_cache_write_rate !== f.input_cache_write_rate;
       const fieldsChanged =
-        rateChanged || old.name !== f.name || old.context_length !== f.context_length || old.max_completion_tokens !== f.max_completion_tokens;
+        rateChanged || cacheRatesChanged || old.name !== f.name || old.context_length !== f.context_length || old.max_completion_tokens !== f.max_completion_tokens;
       const wasGone = old.is_active !== 1;
       if (rateChanged) {
         priceChanges.push({
