@@ -19,6 +19,8 @@ import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
 import { registerCategoryCommands } from './category/index.js';
+import { registerSupportCommands } from './support/index.js';
+import { registerCodesCommands } from './codes/index.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
@@ -37,4 +39,6 @@ export function registerCommands(program: Command): void {
   registerDaemonCommands(program);
   registerDemoCommands(program);
   registerCategoryCommands(program);
+  registerSupportCommands(program);
+  registerCodesCommands(program);
 }

@@ -50,6 +50,8 @@ export interface Config {
   logLevel: LogLevelName;
   /** rotated log files older than this many days are deleted by the daemon once a day; 0 = never */
   logRetentionDays: number;
+  /** TERMS_TEXT: the shop's terms for /terms, as text or `@path` of a file (read when shown) */
+  termsText: string | undefined;
 }
 
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error' | 'critical';
@@ -90,6 +92,7 @@ export const CONFIG_VARIABLES = [
   ['LOG_DIR', 'logs', 'log directory (arbitrage.log)'],
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or critical'],
   ['LOG_RETENTION_DAYS', '30', 'the daemon deletes rotated logs older than this many days, once a day (0 = keep them)'],
+  ['TERMS_TEXT', '', "the shop's terms shown by /terms: text, or @file"],
 ] as const;
 
 export type Env = Record<string, string | undefined>;
@@ -255,6 +258,7 @@ export function createConfig(env: Env): Config {
     logDir: text('LOG_DIR'),
     logLevel,
     logRetentionDays: int('LOG_RETENTION_DAYS', 0, 36_500, 'a whole number of days like 30 (0 = keep rotated logs)'),
+    termsText: get('TERMS_TEXT'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

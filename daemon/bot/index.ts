@@ -29,7 +29,10 @@ import { adminFeature } from './features/admin.js';
 import { balanceFeature } from './features/balance.js';
 import { keysFeature } from './features/keys.js';
 import { fallbackFeature, menuFeature } from './features/menu.js';
+import { redeemFeature, type RedeemOptions } from './features/redeem.js';
+import { refundsFeature } from './features/refunds.js';
 import { shopFeature } from './features/shop.js';
+import { supportFeature } from './features/support.js';
 import { DEFAULT_STAR_AMOUNTS, topupFeature } from './features/topup.js';
 import en from './locales/en.js';
 import { locales } from './locales/index.js';
@@ -80,8 +83,10 @@ export interface ShopBotDeps {
   leadership?: Pick<Leadership, 'isLeader' | 'onChange'>;
   /** polling under `leadership`: wait before restarting polling that failed while leading, default 5 s */
   pollingRetryMs?: number;
-  /** REDIS_HOST: the per-user rate limit is shared by the replicas */
+  /** REDIS_HOST: the per-user rate limits are shared by the replicas */
   redis?: Redis;
+  /** wrong gift-code guesses allowed per user and window */
+  redeem?: Omit<RedeemOptions, 'redis'>;
 }
 
 export interface ShopBot {
@@ -163,7 +168,10 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     balanceFeature(),
     keysFeature(),
     topupFeature(),
+    redeemFeature({ ...deps.redeem, redis: deps.redis }),
+    supportFeature(),
     adminFeature(),
+    refundsFeature(),
     fallbackFeature(),
   );
   bot.catch((err) => {

@@ -1,6 +1,7 @@
 /**
  * Showing a screen: a button press edits the message it came from (one living menu instead of a trail of
- * messages); a command or typed text gets a new message. Texts are HTML.
+ * messages) — unless that message shows a full key, which stays as it is; a command or typed text gets a
+ * new message. Texts are HTML.
  */
 import { GrammyError, InlineKeyboard } from 'grammy';
 import type { ShopContext } from './context.js';
@@ -8,10 +9,13 @@ import { cb } from './callback-data.js';
 
 const HTML = { parse_mode: 'HTML' as const, link_preview_options: { is_disabled: true } };
 
+/** A full key (not the masked form): a message showing one is never edited away. */
+const FULL_KEY = /sk-arb-[A-Za-z0-9_-]{22,}/;
+
 export async function show(ctx: ShopContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
   const other = { ...HTML, reply_markup: keyboard };
   const message = ctx.callbackQuery?.message;
-  if (message && 'text' in message && message.text !== undefined) {
+  if (message && 'text' in message && message.text !== undefined && !FULL_KEY.test(message.text)) {
     try {
       await ctx.editMessageText(html, other);
       return;

@@ -38,6 +38,11 @@ export interface KeyRecord {
   completionRate: number | null;
   maxCompletionTokens: number | null;
   contextLength: number | null;
+  /** µ$/Mtok of cache reads / writes, null when the catalog lists none */
+  cacheReadRate: number | null;
+  cacheWriteRate: number | null;
+  /** the customer's Telegram user id (log lines name customers by it) */
+  telegramId: number | null;
 }
 
 export interface ReserveInput {
@@ -71,6 +76,14 @@ export interface SettleInput {
   outcome: UsageOutcome;
   estimated: boolean;
   stream: boolean;
+  /** token classes (parts of promptTokens / completionTokens), default 0 */
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
+  reasoningTokens?: number;
+  /** the model the upstream said answered */
+  answeredModel?: string | null;
+  /** µ$ the upstream reported above the cost basis of what was charged (operator loss), default 0 */
+  costLossMicros?: number;
   now?: string;
 }
 

@@ -10,6 +10,7 @@ import { parseUsd } from '../../../src/money.js';
 import { createPackage, setPackageAvailability } from '../../../src/packages/packages.js';
 import { applyCleanup, planCleanup } from '../../../src/cleanup/cleanup.js';
 import { computeStats, type Stats } from '../../../src/stats/stats.js';
+import { listTickets } from '../../../src/support/tickets.js';
 import { addDays } from '../../../src/time.js';
 import type { ShopContext } from '../context.js';
 import { cb, cbPattern } from '../callback-data.js';
@@ -35,12 +36,15 @@ export function splitArgs(text: string): { value: string; quoted: boolean }[] {
   return out;
 }
 
-function adminMenuKeyboard(ctx: ShopContext): InlineKeyboard {
+async function adminMenuKeyboard(ctx: ShopContext): Promise<InlineKeyboard> {
   const { btn } = ctx.t;
+  const { total: openTickets } = await listTickets(ctx.shop.handle, { status: 'open', limit: 0 });
   return new InlineKeyboard()
     .text(btn.stats, cb.adminStats())
     .row()
     .text(btn.managePackages, cb.adminPackages(0))
+    .row()
+    .text(btn.tickets(openTickets), cb.adminTickets(0))
     .row()
     .text(btn.cleanup, cb.adminCleanup())
     .row()
@@ -194,7 +198,7 @@ export function adminFeature(): Composer<ShopContext> {
   const gated = composer.filter((ctx) => cbPattern.admin.test(ctx.callbackQuery?.data ?? '') || ctx.hasCommand([...ADMIN_COMMANDS]));
   gated.use(adminOnly);
 
-  const menu = (ctx: ShopContext) => show(ctx, ctx.t.admin.menu, adminMenuKeyboard(ctx));
+  const menu = async (ctx: ShopContext) => show(ctx, ctx.t.admin.menu, await adminMenuKeyboard(ctx));
   gated.command('admin', menu);
   gated.callbackQuery(cbPattern.adminMenu, menu);
   gated.command('token_stats', showStats);

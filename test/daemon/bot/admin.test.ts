@@ -96,7 +96,7 @@ test('an admin creates a package, credits a customer, sees the stats, disables a
   // the same through the menu: 🤖 AI Token Arbitrage → 📊 Arbitrage Stats
   await h.fake.send(admin, '/start');
   await h.fake.press(admin, '🤖 AI Token Arbitrage');
-  assert.deepEqual(h.fake.buttons(ADMIN_ID), ['📊 Arbitrage Stats', '📦 Manage Packages', '🧹 Cleanup Expired', '🏠 Main menu']);
+  assert.deepEqual(h.fake.buttons(ADMIN_ID), ['📊 Arbitrage Stats', '📦 Manage Packages', '🎫 Support tickets (0)', '🧹 Cleanup Expired', '🏠 Main menu']);
   await h.fake.press(admin, '📊 Arbitrage Stats');
   assert.equal(h.fake.lastBotMessage(ADMIN_ID).text, stats);
 
