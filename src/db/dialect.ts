@@ -99,7 +99,12 @@ export function openDb(options: OpenDbOptions): DbHandle {
   if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
   // A WAL of another file (the manual's cp after a crash) is refused before SQLite applies it: a
   // connection would read the mix and, on close, checkpoint it into the file for good (src/db/integrity.ts).
-  const wal = inspectWal(file);
+  let wal: ReturnType<typeof inspectWal> = { state: 'none' };
+  try {
+    wal = inspectWal(file);
+  } catch {
+    /* unreadable: SQLite says why when it opens the file */
+  }
   if (wal.state === 'foreign') throw new DatabaseCorruptError(file, wal.detail);
   let sqlite: BetterSqlite3Type.Database;
   try {

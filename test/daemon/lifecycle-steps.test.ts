@@ -26,3 +26,21 @@ test('lifecycle: steps stop last-first, a started value stops itself, a stuck or
   assert.deepEqual(order, ['slow', 'b', 'a']);
   await assert.rejects(life.step('late', () => 1), /after shutdown began/);
 });
+
+test('SIGTERM: the message states the real drain timeout; a second signal aborts what still runs', async () => {
+  const { installSignalHandlers } = await import('../../daemon/main.js');
+  const printed: string[] = [];
+  let aborted = 0;
+  let finish: () => void = () => {};
+  const stopping = new Promise<void>((r) => (finish = r));
+  const stopped = new Promise<void>((resolve) => {
+    installSignalHandlers({ drainTimeoutMs: 2_500, stop: () => stopping, abortInFlight: () => void aborted++ }, resolve, (l) => printed.push(l));
+  });
+  process.emit('SIGTERM', 'SIGTERM');
+  process.emit('SIGINT', 'SIGINT');
+  finish();
+  await stopped;
+  assert.deepEqual(printed, ['SIGTERM: draining in-flight requests (up to 2.5 s), then stopping', 'SIGINT again: aborting the requests still running']);
+  assert.equal(aborted, 1);
+  assert.equal(process.listenerCount('SIGTERM'), 0, 'handlers removed once stopped');
+});
