@@ -146,7 +146,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     }
     const redis = config.redis ? (await life.step('redis', () => startRedis(config.redis!, { logger }))).client : undefined;
     const openrouter = await life.step('openrouter client', () => openRouterClientFromConfig(config, { headersTimeoutMs: 5_000, bodyTimeoutMs: 10_000 }), (c) => c.close());
-    const upstream = await life.step('upstream', () => createChatUpstream({ baseUrl: config.openrouterBaseUrl, backupBaseUrl: config.openrouterBackupBaseUrl, apiKey: config.openrouterApiKey, ...options.upstream }), (u) => u.close());
+    const upstream = await life.step('upstream', () => createChatUpstream({ baseUrl: config.openrouterBaseUrl, backupBaseUrl: config.openrouterBackupBaseUrl, apiKey: config.openrouterApiKey, maxInFlight: config.upstreamMaxConcurrency, ...options.upstream }), (u) => u.close());
 
     const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
     const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis, replicas: () => countLiveInstances(handle, options.staleAfterMs), logger });
