@@ -41,8 +41,17 @@ export const cb = {
   adminStats: () => data('a', 's'),
   adminPackages: (page: number) => data('a', 'p', page),
   adminToggle: (packageId: number, page: number) => data('a', 't', packageId, page),
+  /** confirmed: take a package off sale */
+  adminDisable: (packageId: number, page: number) => data('a', 'd', packageId, page),
   adminCreate: () => data('a', 'n'),
   adminCleanup: () => data('a', 'c'),
+  /** 🗂 Categories: list, one, new (under a parent; 0 = top level), rename, delete (ask / confirmed) */
+  adminCategories: () => data('a', 'g'),
+  adminCategory: (id: number) => data('a', 'gv', id),
+  adminCategoryNew: (parentId: number) => data('a', 'gn', parentId),
+  adminCategoryRename: (id: number) => data('a', 'gr', id),
+  adminCategoryDelete: (id: number) => data('a', 'gd', id),
+  adminCategoryDeleteDo: (id: number) => data('a', 'gy', id),
   /** customer: ✉️ Support (asks for the message) */
   support: () => data('u'),
   /** customer: ✉️ Reply on an answer to ticket `id` */
@@ -55,6 +64,12 @@ export const cb = {
   adminRefund: (transactionId: number) => data('a', 'rf', transactionId),
   adminRefundDo: (transactionId: number) => data('a', 'ry', transactionId),
   adminRefundForce: (transactionId: number) => data('a', 'rl', transactionId),
+  /** ➕ Create Package conversation: a model (ai_models id), a category (0 = none), create, set a price, cancel */
+  createModel: (modelRowId: number) => data('c', 'm', modelRowId),
+  createCategory: (categoryId: number) => data('c', 'c', categoryId),
+  createConfirm: () => data('c', 'ok'),
+  createSetPrice: () => data('c', 'p'),
+  createCancel: () => data('c', 'x'),
   noop: () => data('x'),
 };
 
@@ -81,8 +96,15 @@ export const cbPattern = {
   adminStats: /^a:s$/,
   adminPackages: /^a:p:(\d+)$/,
   adminToggle: /^a:t:(\d+):(\d+)$/,
+  adminDisable: /^a:d:(\d+):(\d+)$/,
   adminCreate: /^a:n$/,
   adminCleanup: /^a:c$/,
+  adminCategories: /^a:g$/,
+  adminCategory: /^a:gv:(\d+)$/,
+  adminCategoryNew: /^a:gn:(\d+)$/,
+  adminCategoryRename: /^a:gr:(\d+)$/,
+  adminCategoryDelete: /^a:gd:(\d+)$/,
+  adminCategoryDeleteDo: /^a:gy:(\d+)$/,
   support: /^u$/,
   supportFollowUp: /^u:r:(\d+)$/,
   adminTickets: /^a:tk:(\d+)$/,
@@ -92,6 +114,12 @@ export const cbPattern = {
   adminRefund: /^a:rf:(\d+)$/,
   adminRefundDo: /^a:ry:(\d+)$/,
   adminRefundForce: /^a:rl:(\d+)$/,
+  createAny: /^c:/,
+  createModel: /^c:m:(\d+)$/,
+  createCategory: /^c:c:(\d+)$/,
+  createConfirm: /^c:ok$/,
+  createSetPrice: /^c:p$/,
+  createCancel: /^c:x$/,
   noop: /^x$/,
 };
 

@@ -13,6 +13,7 @@
  * address of the same daemon), else `http://127.0.0.1:PORT`, followed by `/v1`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { conversations } from '@grammyjs/conversations';
 import { Bot, type ApiClientOptions, type BotError } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import type { Redis } from 'ioredis';
@@ -23,10 +24,13 @@ import type { Logger } from '../../src/logger.js';
 import type { Leadership } from '../../src/scale/leader.js';
 import { apiErrorPolicy, describeBotError, isUnreachableUser, type ApiErrorPolicyOptions } from './api-errors.js';
 import { setCommandLists } from './commands.js';
-import type { ShopContext, ShopServices } from './context.js';
+import type { ShopBaseContext, ShopContext, ShopServices } from './context.js';
+import { dbConversationStorage } from './conversation-storage.js';
+import { createPackageConversation } from './features/create-package.js';
 import { createCustomerAlerts } from './customer-alerts.js';
 import { adminFeature } from './features/admin.js';
 import { balanceFeature } from './features/balance.js';
+import { categoriesFeature } from './features/categories.js';
 import { keysFeature } from './features/keys.js';
 import { fallbackFeature, menuFeature } from './features/menu.js';
 import { redeemFeature, type RedeemOptions } from './features/redeem.js';
@@ -39,7 +43,7 @@ import { locales } from './locales/index.js';
 import { answerCallbacks } from './middlewares/answer-callbacks.js';
 import { dedupUpdates } from './middlewares/dedup.js';
 import { rateLimit, type RateLimitOptions } from './middlewares/rate-limit.js';
-import { loadCustomer, shopContext } from './middlewares/setup.js';
+import { conversationContext, loadCustomer, shopContext } from './middlewares/setup.js';
 import { messageAdmins, operationalAlert } from './notifications.js';
 import { createBotPolling } from './polling.js';
 import { createUpdatePruning } from './pruning.js';
@@ -163,6 +167,8 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     rateLimit({ ...deps.rateLimit, redis: deps.redis }),
     loadCustomer,
     answerCallbacks,
+    conversations<ShopContext, ShopBaseContext>({ storage: dbConversationStorage(handle, now), plugins: [conversationContext(services)] }),
+    createPackageConversation(services),
     menuFeature(),
     shopFeature(),
     balanceFeature(),
@@ -171,6 +177,7 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     redeemFeature({ ...deps.redeem, redis: deps.redis }),
     supportFeature(),
     adminFeature(),
+    categoriesFeature(),
     refundsFeature(),
     fallbackFeature(),
   );

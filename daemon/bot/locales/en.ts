@@ -49,10 +49,18 @@ export interface LedgerRowText {
 
 export interface StatsPeriodText {
   revenue: number;
+  /** cost of tokens sold (cost basis of the paid sales) */
   cost: number;
   profit: number;
   marginPercent: number | null;
   sales: number;
+  /** what OpenRouter actually charged */
+  upstreamSpend: number;
+  revenueOfTokensUsed: number;
+  realisedMarginPercent: number | null;
+  freeGrants: number;
+  freeGrantTokens: number;
+  freeGrantCost: number;
 }
 
 export interface AlertKeyText {
@@ -95,6 +103,16 @@ export const en = {
     togglePackage: (id: number, available: boolean, description: string) => `${available ? '✅' : '⛔'} #${id} ${clip(description, 32)}`,
     support: '✉️ Support',
     redeem: '🎁 Redeem a code',
+    disablePackage: (id: number) => `⛔ Take #${id} off sale`,
+    createConfirm: '✅ Create package',
+    setPrice: '✏️ Set a price',
+    noCategory: 'No category',
+    categories: '🗂 Categories',
+    newCategory: '➕ New category',
+    newSubcategory: '➕ New subcategory',
+    renameCategory: '✏️ Rename',
+    deleteCategory: '🗑 Delete',
+    deleteCategoryConfirm: '🗑 Delete it',
     copyKey: '📋 Copy key',
     payAndBuy: (stars: number) => `⭐ Pay ${num(stars)} ⭐ and buy`,
     continueBuy: (description: string, price: number) => `🛒 Buy ${clip(description, 24)} for ${usd(price)}`,
@@ -307,6 +325,69 @@ export const en = {
     expired: (at: string) => `❌ This gift code expired on ${formatDbTime(at)}.`,
     limited: (minutes: number) => `⏳ Too many wrong codes. Please try again in ${num(minutes)} min.`,
   },
+  create: {
+    intro:
+      `➕ <b>New package</b> · step 1 of 5: the model\n\n` +
+      `Type part of the model's name or id to search, e.g. <code>gpt-4</code> or <code>claude sonnet</code>. ✖️ Cancel or /cancel stops.`,
+    matches: (query: string, models: { modelId: string; name: string; promptRate: number; completionRate: number }[]) =>
+      `Models matching “${esc(clip(query, 60))}” — tap one, or type another search:\n\n` +
+      models.map((m) => `<code>${esc(m.modelId)}</code> · ${esc(clip(m.name, 60))} · ${rate(m.promptRate)} / ${rate(m.completionRate)} per 1M`).join('\n'),
+    noMatch: (query: string) => `No priced model matches “${esc(clip(query, 60))}”. Try another word (arb models lists them).`,
+    askTokens: (m: { modelId: string; promptRate: number; completionRate: number }) =>
+      `➕ Step 2 of 5: tokens\n\nModel: <code>${esc(m.modelId)}</code> (${rate(m.promptRate)} per 1M prompt tokens, ${rate(m.completionRate)} per 1M completion tokens).\n` +
+      `How many tokens? e.g. <code>100000</code>, <code>100k</code> or <code>1M</code>.`,
+    badTokens: (max: number) => `❌ That is not a number of tokens; send e.g. 100000, 100k or 1M (at most ${num(max)}).`,
+    askDescription: (max: number) => `➕ Step 3 of 5: description\n\nThe text customers see, e.g. “GPT-4 Premium Access - 100k tokens” (at most ${num(max)} characters).`,
+    badDescription: (max: number) => `❌ Send the description as text, 1 to ${num(max)} characters.`,
+    askCategory: '➕ Step 4 of 5: category\n\nWhere does it go in the shop?',
+    preview: (p: {
+      model: string;
+      tokens: number;
+      description: string;
+      category: string | null;
+      unitRate: number;
+      cost: number;
+      price: number;
+      profit: number;
+      marginPercent: number;
+      floor: number;
+      explicit: boolean;
+      markupPercent: number;
+      bulkPercent: number;
+      validityDays: number;
+    }) =>
+      `➕ Step 5 of 5: check and create\n\n` +
+      `📦 <b>${esc(p.description)}</b>\n` +
+      `Model: <code>${esc(p.model)}</code> · ${num(p.tokens)} tokens · valid ${num(p.validityDays)} days · category: ${p.category ? esc(p.category) : 'none'}\n\n` +
+      `Cost of the tokens: ${usd(p.cost)} (${num(p.tokens)} × ${rate(p.unitRate)} per 1M)\n` +
+      `Price: <b>${usd(p.price)}</b> ` +
+      (p.explicit ? '(set by you)' : `(markup ${p.markupPercent} %${p.bulkPercent > 0 ? `, bulk discount ${p.bulkPercent} %` : ''})`) +
+      `\nProfit: ${usd(p.profit)} · margin <b>${p.marginPercent.toFixed(1)} %</b> · lowest allowed price ${usd(p.floor)}`,
+    askPrice: (floor: number) => `✏️ Send the price in USD, at least ${usd(floor)} (the margin floor), e.g. ${(floor / 1e6).toFixed(2)}.`,
+    badPrice: (floor: number) => `❌ Send a USD amount of at least ${usd(floor)}, e.g. ${(floor / 1e6).toFixed(2)}.`,
+    cancelled: 'Package creation cancelled; nothing was created.',
+  },
+  categories: {
+    title: (n: number) => `🗂 <b>Categories</b> (${num(n)})\nThey group the packages in the shop. Tap one to rename or delete it.`,
+    none: '🗂 No categories yet. Packages without one are listed under “Other” in the shop.',
+    line: (p: { id: number; name: string; packages: number; subcategories: number }) =>
+      `#${p.id} ${esc(clip(p.name, 80))} · ${num(p.packages)} package${p.packages === 1 ? '' : 's'}${p.subcategories ? ` · ${num(p.subcategories)} subcategor${p.subcategories === 1 ? 'y' : 'ies'}` : ''}`,
+    view: (p: { id: number; name: string; parent: string | null; packages: number; subcategories: number; createdAt: string }) =>
+      `🗂 <b>${esc(p.name)}</b> (#${p.id})${p.parent ? `\nUnder: ${esc(p.parent)}` : ''}\n` +
+      `${num(p.packages)} package${p.packages === 1 ? '' : 's'} · ${num(p.subcategories)} subcategor${p.subcategories === 1 ? 'y' : 'ies'} · created ${formatDbTime(p.createdAt)}`,
+    askName: '🗂 ➕ New category: reply to this message with its name, e.g. OpenAI.',
+    askSubName: (parentId: number) => `🗂 ➕ #${parentId} New subcategory: reply to this message with its name.`,
+    askRename: (id: number) => `🗂 ✏️ #${id} Rename: reply to this message with the new name.`,
+    created: (p: { id: number; name: string }) => `✅ Category #${p.id} “${esc(p.name)}” created. Pick it when you create a package.`,
+    renamed: (p: { id: number; from: string; to: string }) => `✅ Category #${p.id} renamed: “${esc(p.from)}” → “${esc(p.to)}”.`,
+    inUse: (p: { name: string; packages: { id: number; model: string; description: string }[]; morePackages: number; subcategories: string[] }) =>
+      `🚫 <b>“${esc(clip(p.name, 80))}” is in use</b> and cannot be deleted.\n` +
+      (p.packages.length ? `\nPackages:\n${p.packages.map((x) => `#${x.id} <code>${esc(x.model)}</code> ${esc(clip(x.description, 60))}`).join('\n')}${p.morePackages ? `\n…and ${num(p.morePackages)} more` : ''}\n` : '') +
+      (p.subcategories.length ? `\nSubcategories: ${p.subcategories.map((x) => esc(clip(x, 40))).join(', ')}\n` : '') +
+      `\nMove them first (arb category delete --move-to, or give the packages another category), or rename the category instead.`,
+    confirmDelete: (p: { id: number; name: string }) => `🗑 Delete category #${p.id} “${esc(clip(p.name, 80))}”? No package uses it.`,
+    deleted: (name: string) => `Category “${clip(name, 60)}” deleted.`,
+  },
   refunds: {
     confirm: (p: { stars: number; amount: number; name: string; telegramId: number; balance: number; shortfall: number }) =>
       `💸 <b>Refund ${num(p.stars)} ⭐</b> (${usd(p.amount)}) to ${esc(clip(p.name, 80))} (<code>${p.telegramId}</code>)?\n\n` +
@@ -323,27 +404,31 @@ export const en = {
     denied: '🚫 Sorry, this is only for the shop’s administrators.',
     menu: '🤖 <b>AI Token Arbitrage</b>\n\nAdmin tools:',
     stats: (p: { today: StatsPeriodText; week: StatsPeriodText; all: StatsPeriodText; top: { model: string; sales: number; revenue: number; profit: number }[] }) => {
-      const line = (label: string, s: StatsPeriodText) =>
-        `<b>${label}</b>: revenue ${usd(s.revenue)} · cost ${usd(s.cost)} · profit ${usd(s.profit)} · margin ${s.marginPercent === null ? '—' : `${s.marginPercent.toFixed(1)} %`} · ${num(s.sales)} sale${s.sales === 1 ? '' : 's'}`;
+      const pct = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)} %`);
+      const block = (label: string, s: StatsPeriodText) =>
+        `<b>${label}</b>\n` +
+        `Revenue ${usd(s.revenue)} · cost of tokens sold ${usd(s.cost)} · profit ${usd(s.profit)} · margin ${pct(s.marginPercent)} · ${num(s.sales)} sale${s.sales === 1 ? '' : 's'}\n` +
+        `Upstream spend ${usd(s.upstreamSpend)} · revenue of tokens used ${usd(s.revenueOfTokensUsed)} · realised margin ${pct(s.realisedMarginPercent)}` +
+        (s.freeGrants > 0 ? `\nFree grants: ${num(s.freeGrants)} (${num(s.freeGrantTokens)} tokens, cost basis ${usd(s.freeGrantCost)}) — not sales` : '');
       return (
         `📊 <b>Arbitrage stats</b>\n\n` +
-        `${line('Today', p.today)}\n${line('7 days', p.week)}\n${line('All time', p.all)}\n\n` +
+        `${block('Today', p.today)}\n\n${block('7 days', p.week)}\n\n${block('All time', p.all)}\n\n` +
         `<b>Top models</b> (all time):\n` +
         (p.top.length === 0
           ? 'no sales yet'
           : p.top.map((m, i) => `${i + 1}. <code>${esc(m.model)}</code> — ${num(m.sales)} sale${m.sales === 1 ? '' : 's'} · revenue ${usd(m.revenue)} · profit ${usd(m.profit)}`).join('\n'))
       );
     },
+    chartCaption: (days: number) => `📈 Revenue (blue) and profit (green; red when negative) per day, last ${num(days)} days (UTC).`,
     packages: (page: number, pages: number, total: number) => `📦 <b>Packages</b> (${num(total)}) · page ${page} of ${pages}\nTap a package to enable or disable it.`,
     packageLine: (p: { id: number; available: boolean; hold: string | null; model: string; tokens: number; price: number; description: string }) =>
       `${p.available ? '✅' : '⛔'} #${p.id} <code>${esc(p.model)}</code> · ${num(p.tokens)} tokens · ${usd(p.price)}${p.hold ? ` · on hold (${esc(p.hold)})` : ''}\n    ${esc(clip(p.description, 80))}`,
     noPackages: 'No packages yet. Create one with ➕ Create Package.',
+    confirmDisable: (p: { id: number; description: string; price: number; activeKeys: number }) =>
+      `⛔ <b>Take package #${p.id} off sale?</b>\n${esc(clip(p.description, 120))} · ${usd(p.price)}\n\n` +
+      `It is on sale now: customers will no longer see or buy it. ` +
+      `${p.activeKeys > 0 ? `The ${num(p.activeKeys)} active key${p.activeKeys === 1 ? ' already sold keeps' : 's already sold keep'} working until ${p.activeKeys === 1 ? 'it expires' : 'they expire'}.` : 'No active keys use it.'} You can enable it again any time.`,
     toggled: (id: number, available: boolean) => `Package #${id} ${available ? 'enabled' : 'disabled'}.`,
-    createHelp:
-      `➕ <b>Create a package</b>\n\n` +
-      `Send:\n<code>/create_package gpt-4 100000 "GPT-4 Premium Access - 100k tokens"</code>\n\n` +
-      `model (OpenRouter id or a short name), tokens, description in quotes, and optionally a price in USD. ` +
-      `Without a price it is priced from the model's rate with the configured markup.`,
     created: (p: { id: number; description: string; model: string; tokens: number; cost: number; price: number; profit: number; marginPercent: number; validityDays: number }) =>
       `✅ <b>Package #${p.id} created</b>: ${esc(p.description)}\n` +
       `<code>${esc(p.model)}</code> · ${num(p.tokens)} tokens · valid ${num(p.validityDays)} days\n` +

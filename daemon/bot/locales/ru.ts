@@ -65,6 +65,16 @@ const ru = {
     togglePackage: (id: number, available: boolean, description: string) => `${available ? '✅' : '⛔'} #${id} ${clip(description, 32)}`,
     support: '✉️ Поддержка',
     redeem: '🎁 Активировать код',
+    disablePackage: (id: number) => `⛔ Снять #${id} с продажи`,
+    createConfirm: '✅ Создать пакет',
+    setPrice: '✏️ Задать цену',
+    noCategory: 'Без категории',
+    categories: '🗂 Категории',
+    newCategory: '➕ Новая категория',
+    newSubcategory: '➕ Новая подкатегория',
+    renameCategory: '✏️ Переименовать',
+    deleteCategory: '🗑 Удалить',
+    deleteCategoryConfirm: '🗑 Да, удалить',
     copyKey: '📋 Скопировать ключ',
     payAndBuy: (stars: number) => `⭐ Оплатить ${num(stars)} ⭐ и купить`,
     continueBuy: (description: string, price: number) => `🛒 Купить ${clip(description, 24)} за ${usd(price)}`,
@@ -254,6 +264,69 @@ const ru = {
     expired: (at: string) => `❌ Срок действия этого кода истёк ${formatDbTime(at)}.`,
     limited: (minutes: number) => `⏳ Слишком много неверных кодов. Попробуйте снова через ${num(minutes)} мин.`,
   },
+  create: {
+    intro:
+      `➕ <b>Новый пакет</b> · шаг 1 из 5: модель\n\n` +
+      `Введите часть названия или id модели для поиска, например <code>gpt-4</code> или <code>claude sonnet</code>. ✖️ Отмена или /cancel — выйти.`,
+    matches: (query: string, models: { modelId: string; name: string; promptRate: number; completionRate: number }[]) =>
+      `Модели по запросу «${esc(clip(query, 60))}» — нажмите нужную или введите другой запрос:\n\n` +
+      models.map((m) => `<code>${esc(m.modelId)}</code> · ${esc(clip(m.name, 60))} · ${rate(m.promptRate)} / ${rate(m.completionRate)} за 1M`).join('\n'),
+    noMatch: (query: string) => `Нет модели с ценой по запросу «${esc(clip(query, 60))}». Попробуйте другое слово (список — arb models).`,
+    askTokens: (m: { modelId: string; promptRate: number; completionRate: number }) =>
+      `➕ Шаг 2 из 5: токены\n\nМодель: <code>${esc(m.modelId)}</code> (${rate(m.promptRate)} за 1M токенов запроса, ${rate(m.completionRate)} за 1M токенов ответа).\n` +
+      `Сколько токенов? Например <code>100000</code>, <code>100k</code> или <code>1M</code>.`,
+    badTokens: (max: number) => `❌ Это не число токенов; отправьте, например, 100000, 100k или 1M (не больше ${num(max)}).`,
+    askDescription: (max: number) => `➕ Шаг 3 из 5: описание\n\nТекст, который увидят клиенты, например «GPT-4 Premium Access - 100k tokens» (не больше ${num(max)} символов).`,
+    badDescription: (max: number) => `❌ Отправьте описание текстом, от 1 до ${num(max)} символов.`,
+    askCategory: '➕ Шаг 4 из 5: категория\n\nВ какой раздел магазина его поместить?',
+    preview: (p: {
+      model: string;
+      tokens: number;
+      description: string;
+      category: string | null;
+      unitRate: number;
+      cost: number;
+      price: number;
+      profit: number;
+      marginPercent: number;
+      floor: number;
+      explicit: boolean;
+      markupPercent: number;
+      bulkPercent: number;
+      validityDays: number;
+    }) =>
+      `➕ Шаг 5 из 5: проверьте и создайте\n\n` +
+      `📦 <b>${esc(p.description)}</b>\n` +
+      `Модель: <code>${esc(p.model)}</code> · ${num(p.tokens)} токенов · действует ${num(p.validityDays)} дн. · категория: ${p.category ? esc(p.category) : 'нет'}\n\n` +
+      `Себестоимость токенов: ${usd(p.cost)} (${num(p.tokens)} × ${rate(p.unitRate)} за 1M)\n` +
+      `Цена: <b>${usd(p.price)}</b> ` +
+      (p.explicit ? '(задана вами)' : `(наценка ${p.markupPercent} %${p.bulkPercent > 0 ? `, скидка за объём ${p.bulkPercent} %` : ''})`) +
+      `\nПрибыль: ${usd(p.profit)} · маржа <b>${p.marginPercent.toFixed(1).replace('.', ',')} %</b> · минимальная цена ${usd(p.floor)}`,
+    askPrice: (floor: number) => `✏️ Отправьте цену в USD, не ниже ${usd(floor)} (минимальная маржа), например ${(floor / 1e6).toFixed(2)}.`,
+    badPrice: (floor: number) => `❌ Отправьте сумму в USD не ниже ${usd(floor)}, например ${(floor / 1e6).toFixed(2)}.`,
+    cancelled: 'Создание пакета отменено; ничего не создано.',
+  },
+  categories: {
+    title: (n: number) => `🗂 <b>Категории</b> (${num(n)})\nОни группируют пакеты в магазине. Нажмите на категорию, чтобы переименовать или удалить её.`,
+    none: '🗂 Категорий пока нет. Пакеты без категории показываются в магазине в разделе «Другое».',
+    line: (p: { id: number; name: string; packages: number; subcategories: number }) =>
+      `#${p.id} ${esc(clip(p.name, 80))} · пакетов: ${num(p.packages)}${p.subcategories ? ` · подкатегорий: ${num(p.subcategories)}` : ''}`,
+    view: (p: { id: number; name: string; parent: string | null; packages: number; subcategories: number; createdAt: string }) =>
+      `🗂 <b>${esc(p.name)}</b> (#${p.id})${p.parent ? `\nВ разделе: ${esc(p.parent)}` : ''}\n` +
+      `пакетов: ${num(p.packages)} · подкатегорий: ${num(p.subcategories)} · создана ${formatDbTime(p.createdAt)}`,
+    askName: '🗂 ➕ Новая категория: ответьте на это сообщение её названием, например OpenAI.',
+    askSubName: (parentId: number) => `🗂 ➕ #${parentId} Новая подкатегория: ответьте на это сообщение её названием.`,
+    askRename: (id: number) => `🗂 ✏️ #${id} Переименование: ответьте на это сообщение новым названием.`,
+    created: (p: { id: number; name: string }) => `✅ Категория #${p.id} «${esc(p.name)}» создана. Выберите её при создании пакета.`,
+    renamed: (p: { id: number; from: string; to: string }) => `✅ Категория #${p.id} переименована: «${esc(p.from)}» → «${esc(p.to)}».`,
+    inUse: (p: { name: string; packages: { id: number; model: string; description: string }[]; morePackages: number; subcategories: string[] }) =>
+      `🚫 <b>«${esc(clip(p.name, 80))}» используется</b>, удалить её нельзя.\n` +
+      (p.packages.length ? `\nПакеты:\n${p.packages.map((x) => `#${x.id} <code>${esc(x.model)}</code> ${esc(clip(x.description, 60))}`).join('\n')}${p.morePackages ? `\n…и ещё ${num(p.morePackages)}` : ''}\n` : '') +
+      (p.subcategories.length ? `\nПодкатегории: ${p.subcategories.map((x) => esc(clip(x, 40))).join(', ')}\n` : '') +
+      `\nСначала перенесите их (arb category delete --move-to или другая категория у пакетов) или переименуйте категорию.`,
+    confirmDelete: (p: { id: number; name: string }) => `🗑 Удалить категорию #${p.id} «${esc(clip(p.name, 80))}»? Ни один пакет её не использует.`,
+    deleted: (name: string) => `Категория «${clip(name, 60)}» удалена.`,
+  },
   refunds: {
     confirm: (p: { stars: number; amount: number; name: string; telegramId: number; balance: number; shortfall: number }) =>
       `💸 <b>Вернуть ${num(p.stars)} ⭐</b> (${usd(p.amount)}) клиенту ${esc(clip(p.name, 80))} (<code>${p.telegramId}</code>)?\n\n` +
@@ -270,27 +343,31 @@ const ru = {
     denied: '🚫 Извините, это доступно только администраторам магазина.',
     menu: '🤖 <b>AI Token Arbitrage</b>\n\nИнструменты администратора:',
     stats: (p: { today: StatsPeriodText; week: StatsPeriodText; all: StatsPeriodText; top: { model: string; sales: number; revenue: number; profit: number }[] }) => {
-      const line = (label: string, s: StatsPeriodText) =>
-        `<b>${label}</b>: выручка ${usd(s.revenue)} · себестоимость ${usd(s.cost)} · прибыль ${usd(s.profit)} · маржа ${s.marginPercent === null ? '—' : `${s.marginPercent.toFixed(1).replace('.', ',')} %`} · продаж: ${num(s.sales)}`;
+      const pct = (v: number | null) => (v === null ? '—' : `${v.toFixed(1).replace('.', ',')} %`);
+      const block = (label: string, s: StatsPeriodText) =>
+        `<b>${label}</b>\n` +
+        `Выручка ${usd(s.revenue)} · себестоимость проданных токенов ${usd(s.cost)} · прибыль ${usd(s.profit)} · маржа ${pct(s.marginPercent)} · продаж: ${num(s.sales)}\n` +
+        `Расходы у OpenRouter ${usd(s.upstreamSpend)} · выручка за использованные токены ${usd(s.revenueOfTokensUsed)} · фактическая маржа ${pct(s.realisedMarginPercent)}` +
+        (s.freeGrants > 0 ? `\nБесплатные выдачи: ${num(s.freeGrants)} (${num(s.freeGrantTokens)} токенов, себестоимость ${usd(s.freeGrantCost)}) — не продажи` : '');
       return (
         `📊 <b>Статистика арбитража</b>\n\n` +
-        `${line('Сегодня', p.today)}\n${line('7 дней', p.week)}\n${line('Всё время', p.all)}\n\n` +
-        `<b>Лучшие модели</b> (за всё время):\n` +
+        `${block('Сегодня', p.today)}\n\n${block('7 дней', p.week)}\n\n${block('Всё время', p.all)}\n\n` +
+        `<b>Топ моделей</b> (всё время):\n` +
         (p.top.length === 0
           ? 'продаж пока нет'
           : p.top.map((m, i) => `${i + 1}. <code>${esc(m.model)}</code> — продаж: ${num(m.sales)} · выручка ${usd(m.revenue)} · прибыль ${usd(m.profit)}`).join('\n'))
       );
     },
+    chartCaption: (days: number) => `📈 Выручка (синим) и прибыль (зелёным; красным — убыток) по дням, последние ${num(days)} дн. (UTC).`,
     packages: (page: number, pages: number, total: number) => `📦 <b>Пакеты</b> (${num(total)}) · страница ${page} из ${pages}\nНажмите на пакет, чтобы включить или выключить его.`,
     packageLine: (p: { id: number; available: boolean; hold: string | null; model: string; tokens: number; price: number; description: string }) =>
       `${p.available ? '✅' : '⛔'} #${p.id} <code>${esc(p.model)}</code> · ${num(p.tokens)} токенов · ${usd(p.price)}${p.hold ? ` · приостановлен (${esc(p.hold)})` : ''}\n    ${esc(clip(p.description, 80))}`,
     noPackages: 'Пакетов пока нет. Создайте первый кнопкой ➕ Создать пакет.',
+    confirmDisable: (p: { id: number; description: string; price: number; activeKeys: number }) =>
+      `⛔ <b>Снять пакет #${p.id} с продажи?</b>\n${esc(clip(p.description, 120))} · ${usd(p.price)}\n\n` +
+      `Сейчас он продаётся: после этого клиенты не увидят и не смогут его купить. ` +
+      `${p.activeKeys > 0 ? `Уже проданные активные ключи (${num(p.activeKeys)}) продолжат работать до истечения срока.` : 'Активных ключей с ним нет.'} Включить его снова можно в любой момент.`,
     toggled: (id: number, available: boolean) => `Пакет #${id} ${available ? 'включён' : 'выключен'}.`,
-    createHelp:
-      `➕ <b>Создание пакета</b>\n\n` +
-      `Отправьте:\n<code>/create_package gpt-4 100000 "GPT-4 Premium Access - 100k tokens"</code>\n\n` +
-      `модель (id OpenRouter или короткое имя), число токенов, описание в кавычках и, по желанию, цену в USD. ` +
-      `Без цены она считается от цены модели с настроенной наценкой.`,
     created: (p: { id: number; description: string; model: string; tokens: number; cost: number; price: number; profit: number; marginPercent: number; validityDays: number }) =>
       `✅ <b>Пакет #${p.id} создан</b>: ${esc(p.description)}\n` +
       `<code>${esc(p.model)}</code> · ${num(p.tokens)} токенов · действует ${num(p.validityDays)} дн.\n` +

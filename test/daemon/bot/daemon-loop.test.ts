@@ -38,4 +38,17 @@ test('Stars → buy in Telegram → the key works on the proxy → My Keys shows
   assert.ok(m, keys);
   const left = Number(m[1].replace(/,/g, ''));
   assert.equal(left, 100_000 - (reply.usage!.prompt_tokens + 2 * reply.usage!.completion_tokens));
+
+  // a lost key: 🔁 Replace key in My Keys — the new key works, the old one is refused, the tokens stay
+  await fake.press(zoe, /^🔁 Replace sk-arb-/);
+  await fake.press(zoe, '✅ Replace key');
+  const newKey = fake.copyTexts(4711).at(-1)!.text;
+  assert.notEqual(newKey, key);
+  const oldModels = await fetch(`${stack.baseURL}/models`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal(oldModels.status, 401, 'the old key stopped working');
+  const again = await stack.client(newKey).chat.completions.create({ model: 'gpt-4', messages: HELLO });
+  assert.ok(again.usage!.total_tokens > 0);
+  await fake.press(zoe, '🔑 My Keys');
+  const after = /([\d,]+) of 100,000 tokens left/.exec(fake.findBotMessage(4711, /Your keys/)!.text)!;
+  assert.equal(Number(after[1].replace(/,/g, '')), left - (again.usage!.prompt_tokens + 2 * again.usage!.completion_tokens), 'the same allocation, usage carried over');
 });
