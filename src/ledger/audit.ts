@@ -5,7 +5,7 @@
  *
  * Served means billed — a request that was served but not charged cannot hide from the audit:
  * - a usage event that served something (status 2xx, prompt or completion tokens counted) but charged
- *   nothing (weighted_tokens 0) and recorded no operator loss (loss_tokens 0) is a problem;
+ *   nothing (weighted_tokens 0) and recorded no operator loss (loss_tokens 0, cost_loss 0) is a problem;
  * - a hold whose daemon instance is gone (not registered; on this host a dead pid; anywhere a heartbeat
  *   older than `staleAfterMs`) is a request that never settled: it may have delivered output;
  * - settles the database refused and the daemon keeps for later (its pending-settles file) are listed.
@@ -29,7 +29,7 @@ export interface AuditReport {
     reservations: number;
     /** open holds whose daemon instance is gone */
     orphaned_holds: number;
-    /** usage events that served output and charged nothing, with no recorded loss */
+    /** usage events that served output and charged nothing, with no recorded loss (tokens or µ$) */
     served_unbilled: number;
     /** settles waiting in the pending-settles file */
     pending_settles: number;
@@ -104,7 +104,7 @@ export async function auditLedger(handle: DbHandle, options: AuditOptions = {}):
 
   const unbilled = await sql<{ request_id: string; allocation_id: number; prompt_tokens: number; completion_tokens: number; status_code: number; created_at: string }>`
     select request_id, allocation_id, prompt_tokens, completion_tokens, status_code, created_at from usage_events
-    where status_code between 200 and 299 and prompt_tokens + completion_tokens > 0 and weighted_tokens = 0 and loss_tokens = 0
+    where status_code between 200 and 299 and prompt_tokens + completion_tokens > 0 and weighted_tokens = 0 and loss_tokens = 0 and cost_loss = 0
     order by id`.execute(db);
   push(
     unbilled.rows.map(

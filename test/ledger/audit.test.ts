@@ -31,7 +31,7 @@ async function shop(handle: DbHandle) {
 }
 
 function event(allocationId: number, requestId: string, e: Partial<NewUsageEvent>): NewUsageEvent {
-  return { request_id: requestId, allocation_id: allocationId, model: 'openai/gpt-4', prompt_tokens: 0, completion_tokens: 0, weighted_tokens: 0, loss_tokens: 0, upstream_cost: 0, latency_ms: 1, status_code: 200, outcome: 'ok', estimated: 0, stream: 1, created_at: toDbTime(new Date()), ...e };
+  return { request_id: requestId, allocation_id: allocationId, model: 'openai/gpt-4', prompt_tokens: 0, completion_tokens: 0, weighted_tokens: 0, loss_tokens: 0, upstream_cost: 0, cost_loss: 0, latency_ms: 1, status_code: 200, outcome: 'ok', estimated: 0, stream: 1, created_at: toDbTime(new Date()), ...e };
 }
 
 test('served but never charged: a usage event that served tokens with no charge and no loss is a problem; refusals, losses and held-back responses are not', async (t) => {
@@ -48,6 +48,8 @@ test('served but never charged: a usage event that served tokens with no charge 
       event(a, 'held-back', { status_code: 503, prompt_tokens: 12, completion_tokens: 40, upstream_cost: 900 }),
       // served beyond the quota: all of it recorded as operator loss
       event(a, 'loss', { prompt_tokens: 12, completion_tokens: 40, loss_tokens: 92 }),
+      // what the upstream charged is recorded as operator loss in µ$
+      event(a, 'cost-loss', { prompt_tokens: 12, completion_tokens: 40, cost_loss: 1_500 }),
     ])
     .execute();
   const report = await auditLedger(handle);
