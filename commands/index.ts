@@ -18,6 +18,9 @@ import { registerModelsCommands } from './models/index.js';
 import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
+import { registerCategoryCommands } from './category/index.js';
+import { registerSupportCommands } from './support/index.js';
+import { registerCodesCommands } from './codes/index.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
@@ -35,4 +38,7 @@ export function registerCommands(program: Command): void {
   registerLogsCommands(program);
   registerDaemonCommands(program);
   registerDemoCommands(program);
+  registerCategoryCommands(program);
+  registerSupportCommands(program);
+  registerCodesCommands(program);
 }

@@ -17,7 +17,9 @@ function uptime(s: number): string {
 }
 
 export async function runHealth(ctx: CommandContext, opts: { json?: boolean }): Promise<number> {
-  const url = `http://127.0.0.1:${ctx.config.port}/health`;
+  // HOST: a wildcard bind answers on loopback; a specific address only there
+  const where = ['0.0.0.0', '::'].includes(ctx.config.host) ? `127.0.0.1:${ctx.config.port}` : `${ctx.config.host.includes(':') ? `[${ctx.config.host}]` : ctx.config.host}:${ctx.config.port}`;
+  const url = `http://${where}/health`;
   let status: number;
   let body: Record<string, unknown>;
   try {
@@ -33,7 +35,7 @@ export async function runHealth(ctx: CommandContext, opts: { json?: boolean }): 
     if (e instanceof ArbError) throw e;
     const code = (e as { code?: string }).code ?? (e as Error).message;
     const why = code === 'ECONNREFUSED' ? 'nothing is listening there' : code;
-    throw new DaemonUnreachableError(`the daemon is not running on 127.0.0.1:${ctx.config.port} (${why}); start it with npm start (or systemctl start arb), or set PORT to where it listens`);
+    throw new DaemonUnreachableError(`the daemon is not running on ${where} (${why}); start it with npm start (or systemctl start arb), or set PORT to where it listens`);
   }
   const healthy = status === 200 && body.status === 'ok';
   if (opts.json) {

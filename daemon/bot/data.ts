@@ -117,6 +117,36 @@ export async function listAllPackages(handle: DbHandle, offset: number, limit: n
   return { rows, total: Number(n) };
 }
 
+// ------------------------------------------------------------------------------------------ models
+
+export interface ModelChoice {
+  id: number;
+  modelId: string;
+  name: string;
+  promptRate: number;
+  completionRate: number;
+}
+
+/**
+ * Priced, listed models whose id or name contains every word of `query` (case-insensitive), shortest id
+ * first; or the one with row `id`.
+ */
+export async function searchModels(handle: DbHandle, by: { query?: string; id?: number; limit?: number }): Promise<ModelChoice[]> {
+  let q = handle.db
+    .selectFrom('ai_models')
+    .select(['id', 'model_id', 'name', 'prompt_rate', 'completion_rate'])
+    .where('is_active', '=', 1)
+    .where('prompt_rate', 'is not', null)
+    .where('completion_rate', 'is not', null);
+  if (by.id !== undefined) q = q.where('id', '=', by.id);
+  for (const word of (by.query ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 5)) {
+    const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where((eb) => eb.or([eb(sql`lower(model_id)`, 'like', sql`${like} escape '\\'`), eb(sql`lower(name)`, 'like', sql`${like} escape '\\'`)]));
+  }
+  const rows = await q.orderBy(sql`length(model_id)`).orderBy('model_id').limit(by.limit ?? 8).execute();
+  return rows.map((r) => ({ id: Number(r.id), modelId: r.model_id, name: r.name, promptRate: Number(r.prompt_rate), completionRate: Number(r.completion_rate) }));
+}
+
 // ------------------------------------------------------------------------------------------ keys
 
 export interface KeyView {

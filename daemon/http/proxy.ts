@@ -458,6 +458,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
         failure,
       };
     }
+    // refused before it was sent (UPSTREAM_MAX_CONCURRENCY): the upstream's own answer
+    if (e instanceof ProxyError) return { ...base, outcome: 'upstream_error', status: describeFailure(e).status, served: false, error: e, failure };
     if (e instanceof UpstreamTimeoutError || isTimeoutError(e)) {
       return { ...base, outcome: 'timeout', status: 504, served: false, error: new ProxyError('ARB_UPSTREAM_TIMEOUT', 'the upstream model provider timed out; retry later'), failure };
     }

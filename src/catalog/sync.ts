@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { AiModelsTable, Database, NewAiModel } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, UpstreamError } from '../errors.js';
-import { logBusinessEvent, type Logger } from '../logger.js';
+import { logBusinessEvent, logPerformance, type Logger } from '../logger.js';
 import { parseOpenRouterRate, priceForPackage, type PricingConfig } from '../pricing.js';
 import { toDbTime } from '../time.js';
 import type { OpenRouterModel } from './types.js';
@@ -103,6 +103,7 @@ function positiveInt(v: unknown): number | null {
 
 /** Syncs the catalog from a model list or a client; see `SyncReport`. */
 export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | ModelSource, opts: SyncOptions = {}): Promise<SyncReport> {
+  const started = performance.now();
   const list = Array.isArray(source) ? source : await source.listModels();
   const pricing = opts.config ?? DEFAULT_PRICING;
   const now = toDbTime(opts.now ?? new Date());
@@ -191,6 +192,7 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
   });
 
   if (opts.logger) {
+    logPerformance(opts.logger, 'catalog_sync', (performance.now() - started) / 1000, { models: report.total });
     logBusinessEvent(opts.logger, {
       event_type: 'models_synced',
       total: report.total,

@@ -64,6 +64,8 @@ export interface AiModelsTable {
   synced_at: Timestamp | null;
 }
 
+export type PackagePriceMode = 'formula' | 'fixed';
+
 export interface AiTokenPackagesTable {
   id: Id;
   model: string;
@@ -79,6 +81,8 @@ export interface AiTokenPackagesTable {
   is_available: number;
   /** why a sync put it on hold: 'margin' | 'gone' | null */
   hold_reason: string | null;
+  /** 'formula': priced by the settings, repriced when they or the rates change; 'fixed': the operator's explicit price */
+  price_mode: ColumnType<PackagePriceMode, PackagePriceMode | undefined, PackagePriceMode>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -105,6 +109,8 @@ export interface AiTokenAllocationsTable {
   alerted_usage_at: Timestamp | null;
   /** set when the 3-days-before-expiry alert was sent */
   alerted_expiry_at: Timestamp | null;
+  /** µ$: the package's cost when sold (null on rows written before it existed: the package's cost then) */
+  cost_basis: number | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -172,6 +178,48 @@ export interface SettingsTable {
   key: string;
   value: string;
   updated_at: Timestamp;
+}
+
+/** Usage events summed per UTC day, model and key (src/stats/rollup.ts). */
+export interface UsageDailyTable {
+  id: Id;
+  /** UTC YYYY-MM-DD */
+  day: string;
+  model: string;
+  allocation_id: number;
+  requests: number;
+  failed_requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  weighted_tokens: number;
+  loss_tokens: number;
+  /** µ$ */
+  upstream_cost: number;
+  /** µ$: Σ per request ⌊weighted × price_paid / tokens_total⌋ (the revenue of the tokens used) */
+  used_revenue: number;
+}
+
+/** Usage, sales, refunds and top-ups summed per UTC day and model ('' = none). */
+export interface ModelDailyTable extends Omit<UsageDailyTable, 'allocation_id'> {
+  free_upstream_cost: number;
+  sales: number;
+  tokens_sold: number;
+  gross_sales: number;
+  cost: number;
+  free_grants: number;
+  free_grant_tokens: number;
+  free_grant_cost: number;
+  refunds: number;
+  refund_count: number;
+  topups: number;
+  topup_count: number;
+}
+
+/** Per source table, the highest id summed into the rollups. */
+export interface RollupStateTable {
+  id: Id;
+  source: string;
+  last_id: number;
 }
 
 export type TicketStatus = 'open' | 'closed';
@@ -258,6 +306,9 @@ export interface Database {
   instances: InstancesTable;
   processed_updates: ProcessedUpdatesTable;
   settings: SettingsTable;
+  usage_daily: UsageDailyTable;
+  model_daily: ModelDailyTable;
+  rollup_state: RollupStateTable;
   support_tickets: SupportTicketsTable;
   support_messages: SupportMessagesTable;
   star_refunds: StarRefundsTable;

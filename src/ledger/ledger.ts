@@ -16,8 +16,11 @@ import { generateApiKey } from './keys.js';
 export interface LedgerDeps {
   handle: DbHandle;
   logger?: Logger;
-  /** PACKAGE_VALIDITY_DAYS fallback when a package has none */
-  config?: Pick<Config, 'packageValidityDays'>;
+  /**
+   * PACKAGE_VALIDITY_DAYS fallback when a package has none; with MIN_PROFIT_MARGIN a sale is refused when
+   * the stored price is below the floor over the stored cost (settings changed, prices not yet updated)
+   */
+  config?: Pick<Config, 'packageValidityDays'> & Partial<Pick<Config, 'minProfitMarginBp'>>;
   /** Test seam: called at named points inside money transactions; throwing there must roll everything back. */
   faultPoint?: (stage: string) => void;
   now?: () => Date;
@@ -37,7 +40,7 @@ function validateTelegramId(id: unknown): number {
   return id;
 }
 
-async function upsertUser(db: Kysely<Database>, profile: UserProfile, now: string): Promise<User> {
+export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now: string): Promise<User> {
   const telegramId = validateTelegramId(profile.telegramId);
   const updates: Record<string, string | null> = {};
   if (profile.username !== undefined) updates.username = profile.username;
@@ -92,7 +95,7 @@ export async function listTransactions(handle: DbHandle, userId: number, limit =
  * Applies a signed amount to a user's balance and writes its ledger row, inside `trx`.
  * Refuses (InsufficientBalanceError) when the balance would go negative.
  */
-async function applyBalanceChange(
+export async function applyBalanceChange(
   trx: Kysely<Database>,
   user: User,
   entry: { type: TransactionType; amount: number; reference?: string | null; packageId?: number | null; allocationId?: number | null; note?: string | null },
@@ -252,6 +255,14 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
       if (!pkg.is_available && !input.free) {
         throw new NotFoundError(`package_id: package ${input.packageId} is not available for sale${pkg.hold_reason ? ` (on hold: ${pkg.hold_reason})` : ''}; enable it first with \`arb package enable ${pkg.id}\``, 'package_id');
       }
+      const minMarginBp = deps.config?.minProfitMarginBp;
+      // the stored cost is rounded up to a µ$: compare with the least exact cost it can stand for (no false refusals)
+      if (!input.free && minMarginBp !== undefined && BigInt(pkg.price) * 10_000n < BigInt(Math.max(0, pkg.cost - 1)) * BigInt(10_000 + minMarginBp)) {
+        throw new NotFoundError(
+          `package_id: package ${pkg.id} is priced ${microsToUsd(pkg.price)} USD, below the margin floor over its cost at the current MIN_PROFIT_MARGIN; it is not sold until repriced: run \`arb package reprice --all\` (the daemon does it at start)`,
+          'package_id',
+        );
+      }
       pkgForLog = pkg;
       const user = await upsertUser(trx, { telegramId: input.telegramId, ...input.profile }, now);
       const price = input.free ? 0 : pkg.price;
@@ -269,6 +280,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
           tokens_reserved: 0,
           tokens_used: 0,
           price_paid: price,
+          cost_basis: pkg.cost,
           expires_at: toDbTime(addDays(nowDate, validity)),
           status: 'active',
           alerted_usage_at: null,
@@ -369,10 +381,11 @@ export interface RefundResult {
 }
 
 /**
- * Refunds the unused share of an allocation's price (price × unused / total, rounded down) and revokes
- * the key. Refused while requests are in flight on it. Idempotent: a refunded allocation refunds nothing.
+ * Refunds an allocation's price to the balance — the unused share (price × unused / total, rounded down;
+ * the default) or all of it (`share: 'full'`) — and revokes the key. Refused while requests are in flight
+ * on it. Idempotent: a refunded allocation refunds nothing.
  */
-export async function refundAllocation(deps: LedgerDeps, input: { allocationId: number; note?: string }): Promise<RefundResult> {
+export async function refundAllocation(deps: LedgerDeps, input: { allocationId: number; note?: string; share?: 'unused' | 'full' }): Promise<RefundResult> {
   const reference = `refund:allocation:${input.allocationId}`;
   const result = await transact(deps.handle, async (trx) => {
     const now = toDbTime(deps.now?.() ?? new Date());
@@ -385,7 +398,7 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
       throw new InputError(`allocation ${allocation.id} has requests in flight; retry in a few seconds`, 'allocation');
     }
     const unused = allocation.tokens_total - allocation.tokens_used;
-    const refund = Number((BigInt(allocation.price_paid) * BigInt(unused)) / BigInt(allocation.tokens_total));
+    const refund = input.share === 'full' ? allocation.price_paid : Number((BigInt(allocation.price_paid) * BigInt(unused)) / BigInt(allocation.tokens_total));
     const revoked = await trx
       .updateTable('ai_token_allocations')
       .set({ status: 'revoked', updated_at: now })

@@ -83,7 +83,7 @@ export function createSqliteMeteringStatements(handle: DbHandle, s: BetterSqlite
     return { charged, lossTokens, released, duplicate: false };
   };
 
-  const batch = createGroupCommit(handle.db, s);
+  const batch = createGroupCommit(handle.db, s, handle.writeGate);
   return {
     // Reads need no write lock; they never decide a hold (the conditional UPDATE does).
     findKeyByHash: async (hash) => keyFromRow(byHash.get(hash) as unknown[] | undefined),

@@ -305,3 +305,35 @@ test('bad input is a 400 in the protocol’s shape; unknown paths 404', async (t
   assert.equal((await raw(`${s.baseUrl}/embeddings`, { model: 'openai/text-embedding-3-small', input: 'x', encoding_format: 'hex' })).status, 400);
   assert.equal((await fetch(`${s.baseUrl}/messages/count_tokens`, { method: 'POST', body: '{}' })).status, 404);
 });
+
+test('chat: cache reads and writes inside prompt_tokens, reasoning inside completion_tokens, streamed as delta.reasoning', async (t) => {
+  const s = await sim(t, { completionTokens: 8 });
+  const client = openai(s.baseUrl);
+  const messages = [{ role: 'user' as const, content: `${PROMPT} [sim:cache_read=100][sim:cache_write=30][sim:reasoning=6]` }];
+  const whole = await client.chat.completions.create({ model: SONNET, messages });
+  const usage = whole.usage as OpenAI.CompletionUsage & { prompt_tokens_details: { cache_write_tokens: number }; cost: number };
+  const rec = s.requests[0];
+  assert.equal(usage.prompt_tokens, rec.promptTokens);
+  assert.equal(usage.prompt_tokens_details.cached_tokens, 100);
+  assert.equal(usage.prompt_tokens_details.cache_write_tokens, 30);
+  assert.equal(usage.completion_tokens, 14);
+  assert.equal(usage.completion_tokens_details?.reasoning_tokens, 6);
+  assert.equal((whole.choices[0].message as unknown as { reasoning: string }).reasoning, simulatedThinking(6));
+  assert.deepEqual(rec.tokens, { input: rec.promptTokens - 130, cacheRead: 100, cacheWrite: 30, output: 8, reasoning: 6 });
+  near(usage.cost, usd(rec.tokens, SONNET_RATES), 'chat cost per class');
+
+  let reasoning = '';
+  let content = '';
+  let last: OpenAI.CompletionUsage | undefined;
+  for await (const ch of await client.chat.completions.create({ model: SONNET, messages, stream: true, stream_options: { include_usage: true }, max_tokens: 10 })) {
+    const delta = ch.choices[0]?.delta as { content?: string; reasoning?: string } | undefined;
+    reasoning += delta?.reasoning ?? '';
+    content += delta?.content ?? '';
+    if (ch.usage) last = ch.usage;
+  }
+  assert.equal(reasoning, simulatedThinking(6));
+  assert.equal(content, simulatedText(4));
+  assert.equal(last?.completion_tokens, 10);
+  assert.equal(last?.completion_tokens_details?.reasoning_tokens, 6);
+  assert.deepEqual(s.requests[1].tokens, { input: rec.promptTokens - 130, cacheRead: 100, cacheWrite: 30, output: 4, reasoning: 6 });
+});

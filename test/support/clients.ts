@@ -5,15 +5,21 @@
  * credentials leak in), telemetry/updates/non-essential traffic off, and a timeout; the temp dirs are
  * removed afterwards. What the CLIs send is written up in docs/clients.md.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { claudeCodeEnv, codexConfigToml } from '../../src/client-settings.js';
 
-export const CLAUDE_BIN = fileURLToPath(new URL('../../node_modules/.bin/claude', import.meta.url));
-export const CODEX_BIN = fileURLToPath(new URL('../../node_modules/.bin/codex', import.meta.url));
+const nodeModules = (path: string) => fileURLToPath(new URL(`../../node_modules/${path}`, import.meta.url));
+
+/**
+ * Claude Code's native binary: the platform package's own file when present (it does not depend on the
+ * wrapper's postinstall having replaced its placeholder), else the `claude` bin.
+ */
+export const CLAUDE_BIN = [`@anthropic-ai/claude-code-${process.platform}-${process.arch}/claude`, '.bin/claude'].map(nodeModules).find((p) => existsSync(p)) ?? nodeModules('.bin/claude');
+export const CODEX_BIN = nodeModules('.bin/codex');
 
 export interface ClientRun {
   /** exit code, null when killed */
@@ -24,9 +30,11 @@ export interface ClientRun {
   durationMs: number;
 }
 
-/** Why a CLI cannot run here (its binary is missing), or null. */
+/** Why a CLI cannot run here (its binary is missing or is only an install placeholder), or null. */
 export function missingClient(bin: string): string | null {
-  return existsSync(bin) ? null : `${bin} is not installed (npm ci installs it as a devDependency)`;
+  if (!existsSync(bin)) return `${bin} is not installed (npm ci installs it as a devDependency)`;
+  const probe = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+  return probe.status === 0 ? null : `${bin} --version failed (${(probe.stderr || probe.stdout || String(probe.error ?? '')).trim().split('\n')[0]})`;
 }
 
 function run(bin: string, args: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<ClientRun> {
