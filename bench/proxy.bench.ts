@@ -11,9 +11,12 @@
  * (goal: arb ≥ 0.8 × the bare proxy's throughput at 32 connections, ≤ 1 ms added p50 at 1 connection, and
  * at 32 connections arb's p99 added over the simulator ≤ the bare proxy's + 2 ms).
  *
+ * Rows: non-streaming and streaming chat completions, and streaming Anthropic Messages (`/v1/messages`,
+ * the Claude Code path: a Claude package, the Messages adapter, its SSE meter and the cost-field cut).
+ *
  * Knobs: BENCH_SECONDS (per measurement, default 3), BENCH_CONNECTIONS (default 32), BENCH_ROUNDS (default 3;
  * the targets are measured in interleaved rounds and each figure is the median), BENCH_STREAM (0 = only
- * non-streaming, 1 = only streaming; default both).
+ * non-streaming, 1 = only streaming; default both), BENCH_MESSAGES (0 = no Messages row).
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -39,6 +42,10 @@ const BODY = (stream: boolean) =>
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   });
 const SIM_BODY = (stream: boolean) => BODY(stream).replace('"gpt-4"', '"openai/gpt-4"');
+// Anthropic Messages always report usage in the stream: no option to force
+const MESSAGES_BODY = (model: string) => () =>
+  JSON.stringify({ model, max_tokens: COMPLETION_TOKENS, messages: [{ role: 'user', content: 'Say hello in five words.' }], stream: true });
+const CLAUDE = 'anthropic/claude-sonnet-4.6';
 
 // ---------------------------------------------------------------- server roles (child processes)
 
@@ -48,7 +55,7 @@ async function roleBare(target: string): Promise<void> {
   const server = createServer(async (req, res) => {
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
-    const up = await request(`${target}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
+    const up = await request(`${target}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
     res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
     for await (const c of up.body) res.write(c);
     res.end();
@@ -73,11 +80,13 @@ async function roleArb(target: string): Promise<void> {
   await syncModels(handle, loadFixtureModels());
   const { package: pkg } = await createPackage({ handle, config }, { model: 'gpt-4', tokens: 5_000_000_000, description: 'bench' });
   const { apiKey } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: pkg.id, free: true });
+  const { package: claude } = await createPackage({ handle, config }, { model: CLAUDE, tokens: 5_000_000_000, description: 'bench claude' });
+  const { apiKey: claudeKey } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: claude.id, free: true });
   const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false });
   process.once('SIGTERM', () => {
     void daemon.stop().then(() => handle.close()).finally(() => process.exit(0));
   });
-  announce({ url: daemon.url, key: apiKey });
+  announce({ url: daemon.url, key: apiKey, claudeKey });
 }
 
 // ---------------------------------------------------------------- load generator
@@ -164,14 +173,22 @@ async function main(): Promise<void> {
     const arb = await startProxyRole('arb', sim.info.url);
     children.push(arb.child);
     const simUrl = new URL(sim.info.url);
-    const targets: Target[] = [
+    const chatTargets: Target[] = [
       { name: 'direct (simulator)', origin: simUrl.origin, path: `${simUrl.pathname}/chat/completions`, headers: {}, body: SIM_BODY, server: sim.child },
       { name: 'bare pass-through', origin: bare.info.url, path: '/chat/completions', headers: {}, body: SIM_BODY, server: bare.child },
       { name: 'arb', origin: arb.info.url, path: '/v1/chat/completions', headers: { authorization: `Bearer ${arb.info.key}` }, body: BODY, server: arb.child },
     ];
+    const messagesTargets: Target[] = [
+      { name: 'direct (simulator)', origin: simUrl.origin, path: `${simUrl.pathname}/messages`, headers: {}, body: MESSAGES_BODY(CLAUDE), server: sim.child },
+      { name: 'bare pass-through', origin: bare.info.url, path: '/messages', headers: {}, body: MESSAGES_BODY(CLAUDE), server: bare.child },
+      { name: 'arb', origin: arb.info.url, path: '/v1/messages', headers: { 'x-api-key': arb.info.claudeKey, 'anthropic-version': '2023-06-01' }, body: MESSAGES_BODY('claude-sonnet-4-6'), server: arb.child },
+    ];
     console.log(`proxy bench: ${SECONDS} s per measurement, median of ${ROUNDS} interleaved rounds, ${COMPLETION_TOKENS} completion tokens per request, simulator without delays`);
-    const modes = process.env.BENCH_STREAM === '1' ? [true] : process.env.BENCH_STREAM === '0' ? [false] : [false, true];
-    for (const stream of modes) {
+    const rowsToRun: Array<{ label: string; stream: boolean; targets: Target[] }> = [];
+    if (process.env.BENCH_STREAM !== '1') rowsToRun.push({ label: 'non-streaming chat completions', stream: false, targets: chatTargets });
+    if (process.env.BENCH_STREAM !== '0') rowsToRun.push({ label: 'streaming chat completions', stream: true, targets: chatTargets });
+    if (process.env.BENCH_STREAM !== '0' && process.env.BENCH_MESSAGES !== '0') rowsToRun.push({ label: 'streaming Anthropic Messages (/v1/messages)', stream: true, targets: messagesTargets });
+    for (const { label, stream, targets } of rowsToRun) {
       // Rounds interleave the targets so a burst of load from elsewhere on the machine hits all of them;
       // each figure is the median over the rounds.
       const runs = targets.map(() => ({ c1: [] as Result[], cN: [] as Result[] }));
@@ -182,7 +199,7 @@ async function main(): Promise<void> {
         }
       }
       const rows = targets.map((target, i) => ({ name: target.name, c1: median(runs[i].c1), cN: median(runs[i].cN) }));
-      console.log(`\n${stream ? 'streaming' : 'non-streaming'} chat completions`);
+      console.log(`\n${label}`);
       console.log(`${'target'.padEnd(20)} ${'req/s @1'.padStart(9)} ${'p50 @1'.padStart(9)} ${'p99 @1'.padStart(9)} ${`req/s @${CONNECTIONS}`.padStart(10)} ${`p50 @${CONNECTIONS}`.padStart(9)} ${`p99 @${CONNECTIONS}`.padStart(9)} ${'CPU/req'.padStart(9)} ${'errors'.padStart(7)}`);
       for (const r of rows) {
         const ms = (v: number) => `${v.toFixed(2)} ms`.padStart(9);

@@ -55,17 +55,20 @@ export function meteringRule(promptRate: number | null, completionRate: number |
     throw new InputError('model has no fixed per-token price upstream (router or variable pricing); pick a model with fixed prices', 'model');
   }
   if (promptRate === 0) {
-    return { unitRate: completionRate, ...fraction(1, 1, 'completion'), ...fraction(1, 1, 'cacheRead'), ...fraction(1, 1, 'cacheWrite') };
+    return { unitRate: completionRate, completionWeightNum: 1, completionWeightDen: 1, cacheReadWeightNum: 1, cacheReadWeightDen: 1, cacheWriteWeightNum: 1, cacheWriteWeightDen: 1 };
   }
-  const over = <K extends string>(rate: number | null | undefined, name: K) =>
-    rate === null || rate === undefined || rate < 0 ? fraction(1, 1, name) : fraction(rate, promptRate, name);
-  return { unitRate: promptRate, ...over(completionRate, 'completion'), ...over(cache.cacheReadRate, 'cacheRead'), ...over(cache.cacheWriteRate, 'cacheWrite') };
+  const [cn, cd] = over(completionRate, promptRate);
+  const [rn, rd] = over(cache.cacheReadRate, promptRate);
+  const [wn, wd] = over(cache.cacheWriteRate, promptRate);
+  return { unitRate: promptRate, completionWeightNum: cn, completionWeightDen: cd, cacheReadWeightNum: rn, cacheReadWeightDen: rd, cacheWriteWeightNum: wn, cacheWriteWeightDen: wd };
 }
 
-/** `{<name>WeightNum, <name>WeightDen}` for num/den in lowest terms. */
-function fraction<K extends string>(num: number, den: number, name: K): Record<`${K}WeightNum` | `${K}WeightDen`, number> {
-  const g = num === 0 ? den : gcd(num, den);
-  return { [`${name}WeightNum`]: num / g, [`${name}WeightDen`]: den / g } as Record<`${K}WeightNum` | `${K}WeightDen`, number>;
+/** rate / promptRate in lowest terms; 1/1 for a rate the catalog does not list. */
+function over(rate: number | null | undefined, promptRate: number): [number, number] {
+  if (rate === null || rate === undefined || rate < 0) return [1, 1];
+  if (rate === 0) return [0, 1];
+  const g = gcd(rate, promptRate);
+  return [rate / g, promptRate / g];
 }
 
 /** Completion weight as a number, for display only (2 for openai/gpt-4). */
@@ -75,8 +78,18 @@ export function completionWeight(rule: MeteringRule): number {
 
 /** Prompt-equivalent tokens for one request: prompt + ceil(completion × weight). */
 export function weightedTokens(rule: MeteringRule, promptTokens: number, completionTokens: number): number {
-  const weighted = ceilDiv(BigInt(completionTokens) * BigInt(rule.completionWeightNum), BigInt(rule.completionWeightDen));
-  return promptTokens + Number(weighted);
+  return promptTokens + ceilTimes(completionTokens, rule.completionWeightNum, rule.completionWeightDen);
+}
+
+/** ceil(n × num / den), exact: in doubles while they are exact (every real request), in BigInt past that. */
+function ceilTimes(n: number, num: number, den: number): number {
+  const product = n * num;
+  if (Number.isSafeInteger(product + den)) {
+    // floor of the rounded quotient is never below the true floor; one check makes it the ceiling
+    const q = Math.floor(product / den);
+    return q * den < product ? q + 1 : q;
+  }
+  return Number(ceilDiv(BigInt(n) * BigInt(num), BigInt(den)));
 }
 
 /**
@@ -84,10 +97,14 @@ export function weightedTokens(rule: MeteringRule, promptTokens: number, complet
  * up once (not per class).
  */
 export function weighTokenClasses(rule: MeteringRule, t: TokenClasses): number {
+  const out = t.output + (t.reasoning ?? 0);
+  const read = t.cacheRead ?? 0;
+  const write = t.cacheWrite ?? 0;
+  if (read === 0 && write === 0) return weightedTokens(rule, t.input, out);
   const terms: Array<[number, number, number]> = [
-    [t.output + (t.reasoning ?? 0), rule.completionWeightNum, rule.completionWeightDen],
-    [t.cacheRead ?? 0, rule.cacheReadWeightNum, rule.cacheReadWeightDen],
-    [t.cacheWrite ?? 0, rule.cacheWriteWeightNum, rule.cacheWriteWeightDen],
+    [out, rule.completionWeightNum, rule.completionWeightDen],
+    [read, rule.cacheReadWeightNum, rule.cacheReadWeightDen],
+    [write, rule.cacheWriteWeightNum, rule.cacheWriteWeightDen],
   ];
   let den = 1n;
   for (const [n, , d] of terms) if (n > 0) den = lcm(den, BigInt(d));
@@ -99,6 +116,13 @@ export function weighTokenClasses(rule: MeteringRule, t: TokenClasses): number {
 /** How many completion tokens `available` prompt-equivalent tokens can pay for (floor). */
 export function completionTokensAffordable(rule: MeteringRule, available: number): number {
   if (available <= 0) return 0;
+  if (rule.completionWeightNum === 0) return Number.MAX_SAFE_INTEGER;
+  const product = available * rule.completionWeightDen;
+  if (Number.isSafeInteger(product + rule.completionWeightNum)) {
+    // the rounded quotient's floor is never below the true floor; one check corrects it from above
+    const q = Math.floor(product / rule.completionWeightNum);
+    return q * rule.completionWeightNum > product ? q - 1 : q;
+  }
   return Number((BigInt(available) * BigInt(rule.completionWeightDen)) / BigInt(rule.completionWeightNum));
 }
 

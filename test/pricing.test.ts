@@ -139,3 +139,19 @@ test('token classes: each weighs its catalog rate over the prompt rate, summed e
   // an embedding model: no completion weight
   assert.equal(weighTokenClasses(meteringRule(20_000, 0), { input: 12, output: 0 }), 12);
 });
+
+test('property: weighted tokens and affordable completions are exact whatever the sizes (double fast path and BigInt agree)', () => {
+  let seed = 99;
+  const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 20_000; i++) {
+    const prompt = Math.floor(rnd() * 1e9);
+    const completion = Math.floor(rnd() * 10 ** Math.floor(rnd() * 10));
+    const rule = meteringRule(1 + Math.floor(rnd() * 1e8), Math.floor(rnd() * 1e9));
+    const want = BigInt(prompt) + (BigInt(completion) * BigInt(rule.completionWeightNum) + BigInt(rule.completionWeightDen) - 1n) / BigInt(rule.completionWeightDen);
+    assert.equal(BigInt(weightedTokens(rule, prompt, completion)), want, `${prompt} + ${completion} × ${rule.completionWeightNum}/${rule.completionWeightDen}`);
+    if (rule.completionWeightNum > 0) {
+      const affordable = (BigInt(prompt) * BigInt(rule.completionWeightDen)) / BigInt(rule.completionWeightNum);
+      assert.equal(BigInt(completionTokensAffordable(rule, prompt)), affordable);
+    }
+  }
+});

@@ -15,6 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from '../../src/logger.js';
 import { logApiCall, logPerformance, logSecurityEvent, redactText } from '../../src/logger.js';
 import { DatabaseUnavailableError, UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';
@@ -33,7 +34,7 @@ import type { ProxyMetrics } from './metrics.js';
 import { sendJson } from './respond.js';
 import { MAX_BODY_BYTES, parseJsonObject, readBody } from './body.js';
 import { describeFailure, ProxyError, type FailureView } from './errors.js';
-import { createScrubber } from './scrub.js';
+import { createStreamScrubber, scrubJson } from './scrub.js';
 import { protocols } from './protocols/index.js';
 import type { ParsedRequest, Protocol, ProtocolName } from './protocols/protocol.js';
 import { messages } from './protocols/messages.js';
@@ -112,8 +113,8 @@ interface Relayed {
   response?: UpstreamResponse;
   /** an upstream answer other than 200, before any output */
   refusal?: ProxyError;
-  /** a whole 200 body, kept back until settled */
-  body?: Buffer;
+  /** a whole 200 body (its text), kept back until settled */
+  body?: string;
   json?: unknown;
   /** a 200 stream, already being passed on */
   meter?: SseStreamMeter;
@@ -129,8 +130,6 @@ interface Outcome {
   served: boolean;
   usage: TokenUsage | null;
   partial: PromptUsage | null;
-  /** the text delivered, counted when no usage came */
-  delivered: () => string;
   /** the answer, when nothing was sent yet */
   error?: Error;
   /** the event closing a stream cut short (the client is still there) */
@@ -328,10 +327,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
       }
       if (!request.stream) {
         const bodyStart = performance.now();
-        r.body = await up.body.bytes();
+        r.body = (await up.body.bytes()).toString('utf8');
         r.upstreamMs += performance.now() - bodyStart;
         try {
-          r.json = JSON.parse(r.body.toString('utf8'));
+          r.json = JSON.parse(r.body);
         } catch {
           r.json = undefined;
         }
@@ -348,7 +347,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
       // first bytes are already here they share one write with them
       if (up.body.readableLength === 0) res.flushHeaders();
       const meter = r.meter;
-      const scrubber = createScrubber();
+      // one decoding of the stream, for the meter and the cost-field cut
+      const decoder = new StringDecoder('utf8');
+      const scrubber = createStreamScrubber();
       const body = up.body;
       // backpressure: a slow client pauses the upstream until its socket drains
       const resume = () => body.resume();
@@ -356,15 +357,18 @@ export function createProxy(deps: ProxyDeps): Proxy {
       try {
         await body.forEach((chunk) => {
           if (flight.clientGone) return true; // the abort that follows ends the read
-          meter.push(chunk);
-          const out = scrubber.push(chunk);
+          const text = decoder.write(chunk);
+          meter.push(text);
+          const out = scrubber.push(text);
           return out.length === 0 || res.write(out);
         });
       } catch (e) {
         r.error = e;
       } finally {
         res.off('drain', resume);
-        const rest = scrubber.end();
+        const tail = decoder.end();
+        if (tail) meter.push(tail);
+        const rest = tail ? scrubber.push(tail) + scrubber.end() : scrubber.end();
         if (rest.length > 0 && !flight.clientGone) res.write(rest);
         meter.end();
       }
@@ -410,14 +414,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
   /** Stage 3: the one place that decides the outcome, the status and whether the customer was served. */
   function classify(a: Admitted, r: Relayed, flight: Flight): Outcome {
-    const none = () => '';
-    const aborted = (): UsageOutcome => (flight.reason === 'shutdown' ? 'shutdown' : 'client_abort');
-    const base = { usage: null, partial: null, delivered: none, answeredModel: null as string | null };
+    const aborted: UsageOutcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
     if (r.meter) {
       // a stream: output reached the customer
       const m = r.meter;
-      const o: Outcome = { ...base, outcome: 'ok', status: 200, served: true, usage: m.usage, partial: m.partial, delivered: () => m.deliveredText(), answeredModel: m.model };
-      if (flight.clientGone || (r.error !== undefined && flight.signal.aborted)) o.outcome = aborted();
+      const o: Outcome = { outcome: 'ok', status: 200, served: true, usage: m.usage, partial: m.partial, answeredModel: m.model };
+      if (flight.clientGone || (r.error !== undefined && flight.signal.aborted)) o.outcome = aborted;
       else if (r.error !== undefined) {
         o.outcome = isTimeoutError(r.error) ? 'timeout' : 'upstream_cut';
         o.failure = describeError(r.error);
@@ -436,12 +438,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
       }
       return o;
     }
-    if (r.body && r.error === undefined) {
-      const json = r.json;
-      const usage = a.protocol.usageOf(json);
-      const body = r.body;
-      return { ...base, outcome: 'ok', status: 200, served: true, usage, delivered: () => (json === undefined ? body.toString('utf8') : a.protocol.outputText(json)), answeredModel: modelNamed(json) };
-    }
+    if (r.body && r.error === undefined) return { outcome: 'ok', status: 200, served: true, usage: a.protocol.usageOf(r.json), partial: null, answeredModel: modelNamed(r.json) };
+    const base = { usage: null, partial: null, answeredModel: null };
     if (r.refusal) {
       const f = describeFailure(r.refusal);
       return { ...base, outcome: 'upstream_error', status: f.status, served: false, error: r.refusal, failure: `upstream status ${r.response?.statusCode}` };
@@ -450,7 +448,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const failure = describeError(e);
     if (flight.signal.aborted) {
       // the prompt reached the upstream: a client that walks away pays for it; our shutdown does not bill
-      const outcome = aborted();
+      const outcome = aborted;
       return {
         ...base,
         outcome,
@@ -484,7 +482,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (!o.usage && o.served) {
       try {
         if (!o.partial) promptEstimate = await holds.promptTokens(hold, a.demand);
-        completionEstimate = await countTexts([o.delivered()], OUTPUT_BUDGET);
+        completionEstimate = await countTexts([deliveredText(a, r)], OUTPUT_BUDGET);
       } catch {
         promptEstimate ||= hold.promptBound;
       }
@@ -585,10 +583,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
       sendFailure(protocol, res, ctx, f, { 'x-arb-overhead-ms': overhead(ctx, r.upstreamMs).toFixed(3) });
     } else if (r.body && !res.headersSent) {
       if (!flight.clientGone) {
-        const body = createScrubber().body(r.body);
+        const body = scrubJson(r.body);
         res.writeHead(200, {
           'content-type': String(r.response?.headers['content-type'] ?? 'application/json'),
-          'content-length': body.length,
+          'content-length': Buffer.byteLength(body),
           ...successHeaders(a, ctx, r.upstreamMs, hold.available - s.charged),
         });
         res.end(body);
@@ -678,7 +676,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
         relayed = await relay(admitted, flight, res, ctx);
         outcome = classify(admitted, relayed, flight);
       } finally {
-        outcome ??= { outcome: 'upstream_error', status: 500, served: relayed.forwarded, usage: null, partial: null, delivered: () => '', answeredModel: null, failure: 'internal error' };
+        outcome ??= { outcome: 'upstream_error', status: 500, served: relayed.forwarded, usage: null, partial: null, answeredModel: null, failure: 'internal error' };
         const settlement = await settle(admitted, relayed, outcome, ctx);
         respond(admitted, relayed, outcome, settlement, res, flight, ctx);
       }
@@ -780,6 +778,13 @@ function mib(bytes: number): string {
 /** The customer's Telegram user id (log lines name customers by it). */
 function telegramId(key: KeyRecord): number | undefined {
   return key.telegramId ?? undefined;
+}
+
+/** The text that reached (or was kept for) the customer, counted when no usage came. */
+function deliveredText(a: Admitted, r: Relayed): string {
+  if (r.meter) return r.meter.deliveredText();
+  if (!r.body) return '';
+  return r.json === undefined ? r.body : a.protocol.outputText(r.json);
 }
 
 /** The `model` a whole response body names. */

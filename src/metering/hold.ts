@@ -23,9 +23,9 @@
  */
 import { ArbError, QuotaExceededError } from '../errors.js';
 import { fromDbTime, nowDb } from '../time.js';
-import type { MeteringRule } from '../pricing.js';
+import { weightedTokens, type MeteringRule } from '../pricing.js';
 import { KeyCache } from './key-cache.js';
-import { fastHoldHeadroom, fastHoldPlan, planHold, type HoldInput, type HoldPlan } from './plan.js';
+import { fastHoldHeadroom, fastHoldPlan, planHold, promptHold, type HoldInput, type HoldPlan } from './plan.js';
 import type { KeyRecord, MeteringStore } from './store.js';
 import { countPromptTokens, promptUpperBound, type PromptText } from './tokens.js';
 import { ruleForRates } from './usage.js';
@@ -93,9 +93,18 @@ export interface Holds {
   promptTokens(hold: Hold, demand: HoldDemand): Promise<number>;
 }
 
-/** The metering rule of a key's model (every class weighed by its catalog rate). */
+const rules = new WeakMap<KeyRecord, MeteringRule>();
+
+/** The metering rule of a key's model (every class weighed by its catalog rate), once per key read. */
 export function ruleForKey(key: KeyRecord): MeteringRule {
-  return ruleForRates(key.promptRate, key.completionRate, key.cacheReadRate, key.cacheWriteRate);
+  let rule = rules.get(key);
+  if (!rule) rules.set(key, (rule = ruleForRates(key.promptRate, key.completionRate, key.cacheReadRate, key.cacheWriteRate)));
+  return rule;
+}
+
+/** The smallest hold a request can take: an empty prompt and, with a completion, one completion token. */
+function smallestHold(key: KeyRecord, completion: boolean): number {
+  return completion ? weightedTokens(ruleForKey(key), promptHold(0), 1) : promptHold(0);
 }
 
 /** The key's tokens left for new holds. */
@@ -175,15 +184,14 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
   }
 
   async function checkNotEmpty(read: KeyRead, completion: boolean): Promise<void> {
-    const smallest = (k: KeyRecord) => planHold({ rule: ruleForKey(k), promptEstimate: 0, requestedMaxTokens: 1, modelMaxCompletionTokens: null, completion, available: tokensLeft(k) }) !== null;
-    if (smallest(read.key)) return;
+    if (tokensLeft(read.key) >= smallestHold(read.key, completion)) return;
     const fresh = read.reused ? await store.getKey(read.key.allocationId) : read.key;
     const refusal = keyRefusal(fresh);
     if (refusal) {
       cache.delete(read.hash);
       throw refusal;
     }
-    if (smallest(fresh!)) return;
+    if (tokensLeft(fresh!) >= smallestHold(fresh!, completion)) return;
     cache.delete(read.hash);
     throw new QuotaExceededError(`insufficient quota: all ${read.key.tokensTotal.toLocaleString('en-US')} tokens of this key are used or held by requests in flight; buy a new package`);
   }

@@ -262,3 +262,36 @@ test('no protocol passes the wholesale cost on: cost, cost_details and provider 
     }
   }
 });
+
+test('Chat Completions: cached tokens inside prompt_tokens and reasoning inside completion_tokens are counted once, each at its weight, stream and not', async (t) => {
+  const stack = await startStack(t, { model: MINI, tokens: 1_000_000 });
+  const { key, allocationId } = await stack.buyKey();
+  const client = stack.client(key);
+  const messages = [
+    { role: 'system' as const, content: `${SYSTEM}[sim:cache_read=60][sim:reasoning=9]` },
+    { role: 'user' as const, content: 'Say hello' },
+  ];
+  const whole = await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
+  assert.equal(whole.usage?.prompt_tokens_details?.cached_tokens, 60);
+  assert.equal(whole.usage?.completion_tokens_details?.reasoning_tokens, 9);
+  let rec = stack.sim.requests.at(-1)!;
+  let ev = await lastEvent(stack, allocationId);
+  assert.equal(ev.prompt_tokens, whole.usage?.prompt_tokens);
+  assert.equal(ev.cache_read_tokens, 60);
+  assert.equal(ev.reasoning_tokens, 9);
+  assert.equal(ev.completion_tokens, whole.usage?.completion_tokens);
+  // 60 cache reads at 0.5: (prompt − 60) + 30 + 4 × completion
+  assert.equal(ev.weighted_tokens, rec.promptTokens - 60 + Math.ceil(60 * 0.5 + 4 * ev.completion_tokens));
+  assert.equal(ev.weighted_tokens, served(mini, rec));
+
+  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true });
+  for await (const _ of stream) {
+    /* drain */
+  }
+  rec = stack.sim.requests.at(-1)!;
+  ev = await lastEvent(stack, allocationId);
+  assert.equal(ev.stream, 1);
+  assert.equal(ev.cache_read_tokens, 60);
+  assert.equal(ev.reasoning_tokens, 9);
+  assert.equal(ev.weighted_tokens, served(mini, rec));
+});
