@@ -1,5 +1,6 @@
 /** `arb package import <file.json> [--dry-run]`: all or nothing; progress on a TTY. */
 import { importedItemToJson, importPackages, PackageImportError, readImportFile } from '../../src/packages/packages.js';
+import { withPerformanceLog } from '../../src/logger.js';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../ui/json.js';
 import { startProgress } from '../ui/screens.js';
@@ -18,7 +19,7 @@ export async function runPackageImport(ctx: CommandContext, file: string, opts: 
   progress.start(1);
   let result;
   try {
-    result = await importPackages({ handle, logger: ctx.logger(), config: ctx.config }, items, { dryRun: opts.dryRun });
+    result = await withPerformanceLog(ctx.logger(), 'package_import', () => importPackages({ handle, logger: ctx.logger(), config: ctx.config }, items, { dryRun: opts.dryRun }), { dry_run: Boolean(opts.dryRun) });
     progress.finish(1, 'done');
     progress.finish(2, opts.dryRun ? 'skipped' : 'done', opts.dryRun ? 'nothing stored' : `${result.items.length} stored`);
   } catch (e) {

@@ -1,5 +1,6 @@
 /** `arb stats`: the stats service rendered as a dashboard (TTY), tables, or one JSON document. */
 import { computeStats, type Stats } from '../../src/stats/stats.js';
+import { withPerformanceLog } from '../../src/logger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatPercent, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
@@ -15,7 +16,7 @@ export async function runStats(ctx: CommandContext, opts: StatsOptions): Promise
   const client = await creditClient(ctx);
   let stats: Stats;
   try {
-    stats = await computeStats(handle, { since, now, creditRemainingMicros: client?.creditRemainingMicros, creditTimeoutMs: 2_500 });
+    stats = await withPerformanceLog(ctx.logger(), 'stats', () => computeStats(handle, { since, now, creditRemainingMicros: client?.creditRemainingMicros, creditTimeoutMs: 2_500 }));
   } finally {
     await client?.close();
   }

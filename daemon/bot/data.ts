@@ -44,6 +44,8 @@ export interface PackageView {
   model_name: string | null;
   prompt_rate: number | null;
   completion_rate: number | null;
+  input_cache_read_rate: number | null;
+  input_cache_write_rate: number | null;
 }
 
 function packageViews(handle: DbHandle) {
@@ -64,6 +66,8 @@ function packageViews(handle: DbHandle) {
       'm.name as model_name',
       'm.prompt_rate',
       'm.completion_rate',
+      'm.input_cache_read_rate',
+      'm.input_cache_write_rate',
     ]);
 }
 

@@ -22,9 +22,9 @@ import type { PackageText } from '../locales/en.js';
 
 export const SHOP_PAGE_SIZE = 6;
 
-function ruleOf(pkg: Pick<PackageView, 'prompt_rate' | 'completion_rate'>): MeteringRule | null {
+function ruleOf(pkg: Pick<PackageView, 'prompt_rate' | 'completion_rate' | 'input_cache_read_rate' | 'input_cache_write_rate'>): MeteringRule | null {
   try {
-    return meteringRule(pkg.prompt_rate, pkg.completion_rate);
+    return meteringRule(pkg.prompt_rate, pkg.completion_rate, { cacheReadRate: pkg.input_cache_read_rate, cacheWriteRate: pkg.input_cache_write_rate });
   } catch {
     return null;
   }
