@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { conversations } from '@grammyjs/conversations';
-import { Bot, type ApiClientOptions, type BotError } from 'grammy';
+import { Bot, Composer, type ApiClientOptions, type BotError } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.js';
@@ -167,8 +167,12 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     rateLimit({ ...deps.rateLimit, redis: deps.redis }),
     loadCustomer,
     answerCallbacks,
-    conversations<ShopContext, ShopBaseContext>({ storage: dbConversationStorage(handle, now), plugins: [conversationContext(services)] }),
-    createPackageConversation(services),
+    // guided conversations are for admins only: customers' updates never read their state
+    new Composer<ShopContext>().filter(
+      (ctx) => services.isAdmin(ctx.from?.id),
+      conversations<ShopContext, ShopBaseContext>({ storage: dbConversationStorage(handle, now), plugins: [conversationContext(services)] }),
+      createPackageConversation(services),
+    ),
     menuFeature(),
     shopFeature(),
     balanceFeature(),

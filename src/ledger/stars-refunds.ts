@@ -189,8 +189,14 @@ export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefund
   }
 
   const result = await transact(handle, async (trx): Promise<StarsRefundResult | undefined> => {
-    const claim = await trx.selectFrom('star_refunds').selectAll().where('charge_id', '=', chargeId).executeTakeFirst();
-    if (!claim || claim.status === 'done') return undefined;
+    let claim = await trx.selectFrom('star_refunds').selectAll().where('charge_id', '=', chargeId).executeTakeFirst();
+    if (claim?.status === 'done') return undefined;
+    // Telegram has refunded: record it even if a concurrent attempt dropped the claim after its own failure
+    claim ??= await trx
+      .insertInto('star_refunds')
+      .values({ charge_id: chargeId, user_id: payment.userId, stars: payment.stars, credited: payment.creditedMicros, taken_back: 0, loss: 0, status: 'pending', requested_by: input.requestedBy, created_at: now(), completed_at: null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
     const user = await trx.selectFrom('users').selectAll().where('id', '=', payment.userId).executeTakeFirstOrThrow();
     const at = now();
     const credited = payment.creditedMicros;

@@ -290,7 +290,7 @@ export const en = {
       `📝 Your message is saved as ticket <b>#${id}</b>, but no operator could be reached right now. ` +
       `It stays open and they will see it when they check their tickets — no need to send it again.`,
     followUpReceived: (id: number) => `✅ Added to ticket <b>#${id}</b>.`,
-    answer: (p: { id: number; text: string }) => `💬 <b>Support</b> · ticket #${p.id}\n\n${esc(p.text)}`,
+    answer: (p: { id: number; text: string }) => `💬 <b>Support</b> · ticket #${p.id}\n\n${esc(clip(p.text, 3900))}`,
     closed: (id: number) => `✅ Ticket #${id} is closed. If you need anything else, write to /support.`,
     notYours: 'That ticket is not yours; your message was filed as a new ticket.',
     adminTicket: (p: { id: number; name: string; telegramId: number; text: string; payment: { stars: number; amount: number; chargeId: string } | null }) =>

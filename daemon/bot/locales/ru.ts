@@ -229,7 +229,7 @@ const ru = {
       `📝 Ваше сообщение сохранено как обращение <b>#${id}</b>, но связаться с оператором сейчас не удалось. ` +
       `Обращение остаётся открытым, оператор увидит его, когда проверит обращения, — отправлять заново не нужно.`,
     followUpReceived: (id: number) => `✅ Добавлено к обращению <b>#${id}</b>.`,
-    answer: (p: { id: number; text: string }) => `💬 <b>Поддержка</b> · обращение #${p.id}\n\n${esc(p.text)}`,
+    answer: (p: { id: number; text: string }) => `💬 <b>Поддержка</b> · обращение #${p.id}\n\n${esc(clip(p.text, 3900))}`,
     closed: (id: number) => `✅ Обращение #${id} закрыто. Если понадобится что-то ещё, напишите в /support.`,
     notYours: 'Это не ваше обращение; сообщение сохранено как новое обращение.',
     adminTicket: (p: { id: number; name: string; telegramId: number; text: string; payment: { stars: number; amount: number; chargeId: string } | null }) =>

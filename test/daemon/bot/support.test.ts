@@ -61,6 +61,11 @@ test('/paysupport: a ticket with the payment, every admin gets it, the admin ans
   const messages = await h.handle.db.selectFrom('support_messages').selectAll().orderBy('id').execute();
   assert.deepEqual(messages.map((m) => [m.author, m.text, m.delivered]), [['admin', 'Refunding it now.', 1], ['customer', 'Thanks!', 1]]);
 
+  // an answer as long as Telegram allows still reaches the customer (within the message limit)
+  await h.fake.reply(admin, 'x'.repeat(4096), toAdmin);
+  assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /Sent to the customer/);
+  assert.ok(h.fake.lastBotMessage(DAN).text.length <= 4096);
+
   // ↩️ Answer asks the admin for a reply too
   await h.fake.press(admin, '↩️ Answer');
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /^↩️ #1 · Write your answer/);
