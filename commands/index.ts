@@ -1,6 +1,7 @@
 /**
  * Registers every command group. Registration files only declare commands and options; each action
- * imports its implementation when it runs.
+ * imports its implementation when it runs. Help groups and examples come from one registry (help.ts),
+ * applied after every group is registered.
  */
 import type { Command } from 'commander';
 import { registerConfigCommands } from './config/index.js';
@@ -18,6 +19,8 @@ import { registerModelsCommands } from './models/index.js';
 import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
+import { registerCompletionCommand } from './completion/index.js';
+import { applyHelpRegistry } from './help.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
@@ -35,4 +38,6 @@ export function registerCommands(program: Command): void {
   registerLogsCommands(program);
   registerDaemonCommands(program);
   registerDemoCommands(program);
+  registerCompletionCommand(program);
+  applyHelpRegistry(program);
 }

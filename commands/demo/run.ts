@@ -4,7 +4,7 @@
  * creates a package, credits a demo customer and buys the package through the ledger (exactly what the
  * bot does), then prints the key, the base URL and a curl line that works as printed. Ctrl-C stops it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createConfig, readEnv } from '../../src/config.js';
@@ -26,6 +26,14 @@ export interface DemoInfo {
   curl_key: string;
   database: string;
   simulator_url: string;
+  /** with --keep: the line that opens the kept shop in another terminal */
+  explore?: string;
+}
+
+/** `DB_NAME=… LOG_DIR=… arb stats`, quoted for sh where a path needs it. */
+export function exploreLine(dbFile: string, logDir: string): string {
+  const q = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
+  return `DB_NAME=${q(dbFile)} LOG_DIR=${q(logDir)} arb stats`;
 }
 
 /** The curl lines printed by the demo (single-quoted JSON: they work as printed in sh/bash/zsh). */
@@ -36,11 +44,14 @@ export function demoCurlLines(baseUrl: string, key: string, model: string): { cu
   return { curl: post(false), curl_stream: post(true), curl_key: `curl -sS ${baseUrl}/key -H 'Authorization: Bearer ${key}'` };
 }
 
-export async function runDemo(opts: { port?: string; db?: string; json?: boolean }): Promise<void> {
+export async function runDemo(opts: { port?: string; db?: string; keep?: string; json?: boolean }): Promise<void> {
   const requestedPort = parsePortOption(opts.port, DEMO_PORT);
   const out = (line = '') => process.stdout.write(`${line}\n`);
   const tmp = mkdtempSync(join(tmpdir(), 'arb-demo-'));
-  const dbFile = opts.db ? resolve(opts.db) : join(tmp, 'demo.db');
+  const keep = opts.keep ? resolve(opts.keep) : undefined;
+  if (keep) mkdirSync(keep, { recursive: true });
+  const dbFile = opts.db ? resolve(opts.db) : keep ? join(keep, 'arbitrage.db') : join(tmp, 'demo.db');
+  const logDir = keep ? join(keep, 'logs') : join(tmp, 'logs');
 
   const { startSimulator } = await import('../../src/catalog/simulator.js');
   const { openAndMigrate } = await import('../../src/db/dialect.js');
@@ -63,7 +74,7 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
     OPENROUTER_BACKUP_BASE_URL: '',
     OPENROUTER_API_KEY: '',
     DB_NAME: dbFile,
-    LOG_DIR: join(tmp, 'logs'),
+    LOG_DIR: logDir,
   });
   const logger = createLogger({ logDir: config.logDir, level: config.logLevel, process: 'daemon' });
   const handle = await openAndMigrate({ dbName: dbFile });
@@ -96,6 +107,7 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
       ...lines,
       database: dbFile,
       simulator_url: sim.baseUrl,
+      ...(keep ? { explore: exploreLine(dbFile, logDir) } : {}),
     };
     if (opts.json) {
       out(JSON.stringify(info));
@@ -104,7 +116,7 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
       out(`  upstream   OpenRouter simulator at ${sim.baseUrl} (${report.total} models synced into the catalog)`);
       out(`  package    #${pkg.id} ${pkg.model}, ${pkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(pkg.price)} (a completion token counts 2)`);
       out(`  customer   Telegram id ${DEMO_TELEGRAM_ID}: topped up ${formatUsd(pkg.price)} and bought the package`);
-      out(`  database   ${dbFile}${opts.db ? '' : ' (temporary)'}`);
+      out(`  database   ${dbFile}${opts.db || keep ? '' : ' (temporary)'}`);
       out();
       out(`API key:   ${key}`);
       out(`Base URL:  ${baseUrl}`);
@@ -119,6 +131,10 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
       out(lines.curl_key);
       out();
       out('Any OpenAI client works too: base URL above, the key as the API key, model "gpt-4".');
+      if (info.explore) {
+        out(`Kept in ${keep} after the demo stops. Explore it in another terminal:`);
+        out(`  ${info.explore}`);
+      }
       out('Press Ctrl-C to stop.');
     }
     await new Promise<void>((resolveStop) => installSignalHandlers(daemon!, resolveStop, (l) => process.stderr.write(`${l}\n`)));

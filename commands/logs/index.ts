@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
 
 export interface LogsOptions {
   since: string;
@@ -33,6 +34,7 @@ export function registerLogsCommands(program: Command): void {
       .option('--min-amount <usd>', 'high-value threshold in USD', '100')
       .option('--follow', 'keep printing new matching lines (across rotations) until Ctrl-C')
       .option('--json', 'print one JSON document (with --follow: one JSON object per line)')
+      .addOption(outputOption(name === 'revenue' ? 'days' : 'entries'))
       .action((opts: LogsOptions) =>
         withContext(opts, async (ctx) => {
           const { runLogsQuery } = await import('./query.js');

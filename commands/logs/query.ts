@@ -106,10 +106,12 @@ function time(e: LogEntry): string {
   return typeof e.timestamp === 'string' ? e.timestamp.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
 }
 
-function errorText(e: LogEntry): string {
-  const err = (e.err ?? e.error) as { message?: unknown } | string | undefined;
-  if (!err) return '';
-  return typeof err === 'string' ? err : str(err.message ?? err);
+/** Why the line failed: the proxy's `failure`, an `err`/`error` (string or object), else a `reason`. */
+function failureText(e: LogEntry): string {
+  if (typeof e.failure === 'string' && e.failure !== '') return e.failure;
+  const err = (e.err ?? e.error) as { message?: unknown; type?: unknown } | string | undefined;
+  if (err) return typeof err === 'string' ? err : str(err.message ?? err);
+  return typeof e.reason === 'string' ? e.reason : '';
 }
 
 function durationText(e: LogEntry): string {
@@ -121,10 +123,19 @@ function durationText(e: LogEntry): string {
 interface View {
   head: string[];
   row(e: LogEntry): Cell[];
+  /** importance of each column when the terminal is narrow (ui/table.ts); default: left to right */
+  priority?: number[];
+  /** columns never cut (ids: a cut id finds nothing) */
+  keep?: number[];
 }
 
 const VIEWS: Record<LogQueryName, View> = {
-  errors: { head: ['time (UTC)', 'level', 'message', 'error'], row: (e) => [time(e), str(e.level), clip(str(e.message), 70), clip(errorText(e), 60)] },
+  errors: {
+    head: ['time (UTC)', 'level', 'message', 'failure', 'request id'],
+    row: (e) => [time(e), str(e.level), clip(str(e.message), 70), clip(failureText(e), 70), str(e.request_id)],
+    priority: [0, 4, 3, 1, 2],
+    keep: [4],
+  },
   transactions: {
     head: ['time (UTC)', 'type', 'user', 'package', 'amount'],
     row: (e) => [time(e), str(e.type), str(e.user_id), str(e.package_id), formatUsd(entryAmountMicros(e), { precise: true })],
@@ -138,8 +149,10 @@ const VIEWS: Record<LogQueryName, View> = {
     row: (e) => [time(e), str(e.type), str(e.user_id), str(e.package_id), formatUsd(entryAmountMicros(e), { precise: true })],
   },
   'api-failures': {
-    head: ['time (UTC)', 'service', 'endpoint', 'status', 'latency', 'model', 'request id'],
-    row: (e) => [time(e), str(e.service), str(e.endpoint), str(e.status), durationText(e), str(e.model), str(e.request_id)],
+    head: ['time (UTC)', 'endpoint', 'status', 'failure', 'latency', 'model', 'request id', 'service'],
+    row: (e) => [time(e), str(e.endpoint), str(e.status), clip(failureText(e), 60), durationText(e), str(e.model), str(e.request_id), str(e.service)],
+    priority: [0, 3, 2, 1, 5, 6, 4, 7],
+    keep: [6],
   },
   slow: {
     head: ['time (UTC)', 'kind', 'operation', 'duration', 'message'],
@@ -193,6 +206,8 @@ export function screenProps(r: LogQueryResult, parsed: ParsedLogsOptions): LogsS
     head: view.head,
     rows: r.entries.map((e) => view.row(e).map((c) => (c === null || c === undefined ? '' : String(c)))),
     levelColumn: levelCol >= 0 ? levelCol : undefined,
+    priority: view.priority,
+    keep: view.keep,
     days: r.query === 'revenue' ? r.days.map((d) => ({ day: d.day, purchases: d.purchases, revenue: formatUsd(d.revenueMicros), revenueMicros: d.revenueMicros })) : undefined,
   };
 }
@@ -205,7 +220,8 @@ export function renderText(r: LogQueryResult, parsed: ParsedLogsOptions): string
     parts.push(renderTable(['day (UTC)', 'purchases', 'revenue'], rows, { align: ['left', 'right', 'right'] }));
   } else if (r.entries.length > 0) {
     const view = VIEWS[r.query];
-    parts.push(renderTable(view.head, r.entries.map(view.row)));
+    const columns = view.head.map((header, i) => ({ header, align: 'left' as const, priority: view.priority?.[i], ...(view.keep?.includes(i) ? { keep: true } : {}) }));
+    parts.push(renderTable(columns, r.entries.map(view.row)));
   }
   parts.push(summaryText(r, parsed));
   return parts.join('\n');

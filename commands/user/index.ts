@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
 
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('customers and balances');
@@ -20,6 +21,7 @@ export function registerUserCommands(program: Command): void {
     .command('list')
     .description('customers with balance, keys and money spent')
     .option('--json', 'print one JSON document')
+    .addOption(outputOption('users'))
     .action((opts: { json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runUserList } = await import('./list.js');
