@@ -87,7 +87,12 @@ _arb() {
     COMPREPLY=( $(compgen -W "$values" -- "$cur") )
     return 0
   fi
-  COMPREPLY=( $(compgen -W "$(_arb_words "$cmdpath")" -- "$cur") )
+  local candidates=''
+  for w in $(_arb_words "$cmdpath"); do
+    # options only once a dash is typed
+    if [[ "$w" != -* || "$cur" == -* ]]; then candidates="$candidates $w"; fi
+  done
+  COMPREPLY=( $(compgen -W "$candidates" -- "$cur") )
 }
 complete -o default -F _arb arb
 `;

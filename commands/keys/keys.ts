@@ -43,8 +43,8 @@ export async function runKeysList(ctx: CommandContext, opts: { user?: string; js
     `${renderTable(
       ['id', 'key', 'user', 'model', 'used / total', 'remaining', 'status', 'expires (UTC)'],
       keys.map((k) => [k.id, k.apiKey, k.telegramId, k.model, `${formatCount(k.tokensUsed)} / ${formatCount(k.tokensTotal)}`, formatCount(k.tokensRemaining), k.status, k.expiresAt]),
-      // the key and who holds it matter most; the expiry is the first to go on a narrow terminal
-      { align: ['right', 'left', 'right', 'left', 'right', 'right', 'left', 'left'], priority: [1, 0, 2, 4, 6, 5, 3, 7] },
+      // the key, who holds it and what is left matter most; the expiry is the first to go on a narrow terminal
+      { align: ['right', 'left', 'right', 'left', 'right', 'right', 'left', 'left'], priority: [1, 0, 2, 5, 6, 3, 4, 7] },
     )}\n`,
   );
   return 0;

@@ -136,7 +136,7 @@ export function renderTable(head: readonly (string | Column)[], rows: readonly (
   const lines = [style.bold(line(columns.map((c) => c.header))), style.dim(visible.map((i) => '─'.repeat(widths[i])).join(' '.repeat(GAP)))];
   for (const r of text) lines.push(line(r));
   const hidden = columns.filter((_, i) => !visible.includes(i)).map((c) => c.header);
-  if (hidden.length > 0) lines.push(style.dim(`(${hidden.join(', ')} hidden to fit ${width} columns; widen the terminal or use --output json)`));
+  if (hidden.length > 0) lines.push(style.dim(truncate(`(${hidden.join(', ')} hidden to fit ${width} columns; widen the terminal or use --output json)`, width ?? Infinity)));
   return lines.join('\n');
 }
 
