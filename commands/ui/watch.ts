@@ -35,8 +35,9 @@ export function checkWatchable(ctx: Pick<CommandContext, 'interactive'>, opts: W
 export async function repeatUntilStopped(intervalMs: number, refresh: () => Promise<void>): Promise<void> {
   const ac = new AbortController();
   const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // `on`, not `once`: Ink's signal-exit re-raises the signal when it finds itself the last listener
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     while (!ac.signal.aborted) {
       await refresh();
