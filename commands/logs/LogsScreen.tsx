@@ -33,6 +33,8 @@ export interface LogsScreenProps {
   priority?: number[];
   /** columns never cut (the time, ids) */
   keep?: number[];
+  /** narrowest each column is cut to before less important ones are hidden */
+  min?: (number | undefined)[];
   /** columns to lay out to (the terminal's width) */
   width?: number;
 }
@@ -40,8 +42,8 @@ export interface LogsScreenProps {
 const LEVEL_COLOR: Record<string, string> = { DEBUG: 'gray', INFO: 'green', WARN: 'yellow', ERROR: 'red', CRITICAL: 'magenta' };
 
 /** The lines as a table fitted to `width`: the time is never cut, other columns shrink or hide by priority. */
-function Lines({ head, rows, levelColumn, priority, keep, width }: Pick<LogsScreenProps, 'head' | 'rows' | 'levelColumn' | 'priority' | 'keep' | 'width'>) {
-  const columns = head.map((header, i) => ({ header, align: 'left' as const, priority: priority?.[i] ?? i, keep: i === 0 || i === levelColumn || Boolean(keep?.includes(i)) }));
+function Lines({ head, rows, levelColumn, priority, keep, min, width }: Pick<LogsScreenProps, 'head' | 'rows' | 'levelColumn' | 'priority' | 'keep' | 'min' | 'width'>) {
+  const columns = head.map((header, i) => ({ header, align: 'left' as const, priority: priority?.[i] ?? i, keep: i === 0 || i === levelColumn || Boolean(keep?.includes(i)), min: min?.[i] }));
   const dataWidths = head.map((_, i) => Math.max(0, ...rows.map((r) => displayWidth(r[i] ?? ''))));
   const natural = head.map((h, i) => Math.max(displayWidth(h), dataWidths[i]));
   const { visible, widths } = fitColumns(columns, natural, dataWidths, width ?? null);
@@ -65,7 +67,7 @@ function Lines({ head, rows, levelColumn, priority, keep, width }: Pick<LogsScre
   );
 }
 
-export function LogsScreen({ title, windowLabel, summary, head, rows, levelColumn, days, priority, keep, width = 100 }: LogsScreenProps) {
+export function LogsScreen({ title, windowLabel, summary, head, rows, levelColumn, days, priority, keep, min, width = 100 }: LogsScreenProps) {
   return (
     <Box flexDirection="column" width={width}>
       <Text bold wrap="truncate">
@@ -79,7 +81,7 @@ export function LogsScreen({ title, windowLabel, summary, head, rows, levelColum
         ) : rows.length === 0 ? (
           <Text color="gray">no matching lines</Text>
         ) : (
-          <Lines head={head} rows={rows} levelColumn={levelColumn} priority={priority} keep={keep} width={width} />
+          <Lines head={head} rows={rows} levelColumn={levelColumn} priority={priority} keep={keep} min={min} width={width} />
         )}
       </Box>
       <Box marginTop={1}>

@@ -125,8 +125,10 @@ interface View {
   row(e: LogEntry): Cell[];
   /** importance of each column when the terminal is narrow (ui/table.ts); default: left to right */
   priority?: number[];
-  /** columns never cut (ids: a cut id finds nothing) */
+  /** columns never cut besides the time (ids: a cut id finds nothing) */
   keep?: number[];
+  /** narrowest a column is cut to before less important ones are hidden (ui/table.ts Column.min) */
+  min?: (number | undefined)[];
 }
 
 const VIEWS: Record<LogQueryName, View> = {
@@ -135,6 +137,7 @@ const VIEWS: Record<LogQueryName, View> = {
     row: (e) => [time(e), str(e.level), clip(str(e.message), 70), clip(failureText(e), 70), str(e.request_id)],
     priority: [0, 4, 3, 1, 2],
     keep: [4],
+    min: [undefined, undefined, undefined, 24],
   },
   transactions: {
     head: ['time (UTC)', 'type', 'user', 'package', 'amount'],
@@ -153,6 +156,7 @@ const VIEWS: Record<LogQueryName, View> = {
     row: (e) => [time(e), str(e.endpoint), str(e.status), clip(failureText(e), 60), durationText(e), str(e.model), str(e.request_id), str(e.service)],
     priority: [0, 3, 2, 1, 5, 6, 4, 7],
     keep: [6],
+    min: [undefined, undefined, undefined, 24],
   },
   slow: {
     head: ['time (UTC)', 'kind', 'operation', 'duration', 'message'],
@@ -208,6 +212,7 @@ export function screenProps(r: LogQueryResult, parsed: ParsedLogsOptions): LogsS
     levelColumn: levelCol >= 0 ? levelCol : undefined,
     priority: view.priority,
     keep: view.keep,
+    min: view.min,
     days: r.query === 'revenue' ? r.days.map((d) => ({ day: d.day, purchases: d.purchases, revenue: formatUsd(d.revenueMicros), revenueMicros: d.revenueMicros })) : undefined,
   };
 }
@@ -220,7 +225,7 @@ export function renderText(r: LogQueryResult, parsed: ParsedLogsOptions): string
     parts.push(renderTable(['day (UTC)', 'purchases', 'revenue'], rows, { align: ['left', 'right', 'right'] }));
   } else if (r.entries.length > 0) {
     const view = VIEWS[r.query];
-    const columns = view.head.map((header, i) => ({ header, align: 'left' as const, priority: view.priority?.[i], ...(view.keep?.includes(i) ? { keep: true } : {}) }));
+    const columns = view.head.map((header, i) => ({ header, align: 'left' as const, priority: view.priority?.[i], min: view.min?.[i], ...(i === 0 || view.keep?.includes(i) ? { keep: true } : {}) }));
     parts.push(renderTable(columns, r.entries.map(view.row)));
   }
   parts.push(summaryText(r, parsed));
