@@ -6,6 +6,9 @@
  *    aggregate sums (when installed), and `node` opening the database and doing one plain
  *    `SELECT count(*)` pass. The in-process `computeStats` time (no process start) is shown too.
  * 2. `arb --version` cold start with compiled JS, goal < 0.3 s, against `node -e 0`.
+ * 3. `arb package import` of BENCH_IMPORT_ITEMS items (default 10,000) as a dry run: the table of every
+ *    row (`--all`) and the default summary with the first rows, against the `--json` path (the issue
+ *    measured 25 s for the table, all of it cli-table3 rendering, and 0.75 s with --json).
  *
  *   npm run bench -- cli                      (BENCH_USAGE_EVENTS=100000 for a quick check)
  *
@@ -24,7 +27,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const usageEvents = Number(process.env.BENCH_USAGE_EVENTS ?? 1_000_000);
 const sales = Number(process.env.BENCH_SALES ?? 100_000);
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-for (const [name, v] of [['BENCH_USAGE_EVENTS', usageEvents], ['BENCH_SALES', sales], ['BENCH_RUNS', runs]] as const) {
+const importItems = Number(process.env.BENCH_IMPORT_ITEMS ?? 10_000);
+for (const [name, v] of [['BENCH_USAGE_EVENTS', usageEvents], ['BENCH_SALES', sales], ['BENCH_RUNS', runs], ['BENCH_IMPORT_ITEMS', importItems]] as const) {
   if (!Number.isSafeInteger(v) || v < 1) {
     console.error(`${name}="${process.env[name]}": expected a positive whole number`);
     process.exit(2);
@@ -179,3 +183,21 @@ const versionMs = med(() => timeIt(process.execPath, [...cli, '--version'], env)
 const nodeMs = med(() => timeIt(process.execPath, ['-e', '0']).ms);
 console.log(`  arb --version                             ${fmt(versionMs)}   ${verdict(versionMs, 300)}`);
 console.log(`  baseline: node -e 0                       ${fmt(nodeMs)}   ratio ${(versionMs / nodeMs).toFixed(2)}×`);
+
+console.log(`\narb package import of ${importItems.toLocaleString('en-US')} items, dry run (median of ${runs}):`);
+{
+  const file = join(dir, 'import.json');
+  writeFileSync(file, JSON.stringify(Array.from({ length: importItems }, (_, i) => ({ model: `vendor/model-${(i % 10) + 1}`, tokens: 1000 * (i + 1), description: `bench package ${i + 1}` }))));
+  const check = timeIt(process.execPath, [...cli, 'package', 'import', file, '--dry-run', '--all'], env).stdout;
+  const shownRows = check.split('\n').filter((l) => /would be created/.test(l) && !l.startsWith('dry run')).length;
+  if (shownRows !== importItems) {
+    console.error(`the --all table shows ${shownRows} rows, expected ${importItems}`);
+    process.exit(1);
+  }
+  const jsonMs = median(() => timeIt(process.execPath, [...cli, 'package', 'import', file, '--dry-run', '--json'], env).ms);
+  const allMs = median(() => timeIt(process.execPath, [...cli, 'package', 'import', file, '--dry-run', '--all'], env).ms);
+  const firstMs = median(() => timeIt(process.execPath, [...cli, 'package', 'import', file, '--dry-run'], env).ms);
+  console.log(`  --dry-run --all (a table of every row)    ${fmt(allMs)}   ratio ${(allMs / jsonMs).toFixed(2)}× the --json path`);
+  console.log(`  --dry-run (summary and the first rows)    ${fmt(firstMs)}   ratio ${(firstMs / jsonMs).toFixed(2)}× the --json path`);
+  console.log(`  baseline: --dry-run --json                ${fmt(jsonMs)}`);
+}
