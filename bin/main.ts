@@ -35,6 +35,7 @@ export async function runCli(argv: string[]): Promise<void> {
   exitQuietlyWhenTheReaderGoes(process.stdout);
   exitQuietlyWhenTheReaderGoes(process.stderr);
   applyColorPolicy(argv.slice(2));
+  process.umask(0o077); // the database, logs and backups hold money and keys: files 0600, directories 0700
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../src/config.js';
 import { loadConfig } from '../src/config.js';
-import { openAndMigrate, type DbHandle } from '../src/db/dialect.js';
+import type { DbHandle } from '../src/db/dialect.js';
 import { createLogger, type Logger } from '../src/logger.js';
 
 export interface CommandContext {
@@ -26,7 +26,8 @@ export function createCommandContext(opts: { json?: boolean; env?: NodeJS.Proces
   return {
     config,
     db() {
-      handle ??= openAndMigrate({ dbName: config.dbName, databaseUrl: config.databaseUrl });
+      // loaded here, not at the top: kysely costs ~150 ms to load and `arb logs` never needs it
+      handle ??= import('../src/db/dialect.js').then(({ openAndMigrate }) => openAndMigrate({ dbName: config.dbName, databaseUrl: config.databaseUrl }));
       return handle;
     },
     logger() {

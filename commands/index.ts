@@ -19,6 +19,7 @@ import { registerModelsCommands } from './models/index.js';
 import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
+import { registerCategoryCommands } from './category/index.js';
 import { registerCompletionCommand } from './completion/index.js';
 import { applyHelpRegistry } from './help.js';
 
@@ -38,6 +39,7 @@ export function registerCommands(program: Command): void {
   registerLogsCommands(program);
   registerDaemonCommands(program);
   registerDemoCommands(program);
+  registerCategoryCommands(program);
   registerCompletionCommand(program);
   applyHelpRegistry(program);
 }

@@ -27,6 +27,9 @@ import { createProxyMetrics, type ProxyMetrics } from './http/metrics.js';
 import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
+import { startLogRetention } from '../src/logs/retention.js';
+import { repriceAtStart } from '../src/packages/reprice.js';
+import { startBackupSchedule } from '../src/backup/schedule.js';
 
 /** The bot as the daemon uses it (daemon/bot/index.ts `createShopBot(deps)` provides it). */
 export interface ShopBot {
@@ -69,7 +72,7 @@ export interface StartDaemonOptions {
   handle?: DbHandle;
   /** default: LOG_DIR/arbitrage.log */
   logger?: Logger;
-  /** interface to listen on, default 0.0.0.0 */
+  /** interface to listen on, default config.host (HOST, 127.0.0.1) */
   host?: string;
   /** default config.port (0 = any free port) */
   port?: number;
@@ -85,6 +88,8 @@ export interface StartDaemonOptions {
   upstream?: Partial<ChatUpstreamOptions>;
   /** the bot factory (default: daemon/bot/index.js createShopBot when TOKEN is set); false disables the bot */
   bot?: ShopBotFactory | false;
+  /** scheduled backups (BACKUP_INTERVAL_HOURS, src/backup/schedule.ts); default on when the daemon opens its own database */
+  backups?: boolean;
   /** the alert rules (default: src/alerts when present); false disables them */
   alerts?: AlertsRunner | false;
   /** where the start notice goes (stdout lines), default nowhere */
@@ -238,6 +243,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       logger,
       webhook: () => (config.webhookUrl ? bot : undefined),
       stopping: () => stopping,
+      metricsToken: config.metricsToken,
+      trustProxy: config.trustProxy,
     });
 
     // Heartbeat, and release of other instances' stale holds.
@@ -255,6 +262,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     }, heartbeatMs);
     heartbeat.unref();
     onStop('heartbeat', () => clearInterval(heartbeat));
+    onStop('log retention', startLogRetention({ logDir: config.logDir, retentionDays: config.logRetentionDays, logger }).stop);
 
     // The bot (only with TOKEN): built now so the webhook route exists, started once we listen.
     let publicUrl: string | undefined;
@@ -268,6 +276,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         print(`warning: the Telegram bot could not be built (${(err as Error).message}); the proxy keeps running`);
       }
     }
+
+    // Prices follow the settings before anything is sold (the admins are told what changed).
+    await repriceAtStart({ handle, logger, config, notifyAdmins: (text) => bot?.notifyAdmins(text) });
 
     // Alert rules every 5 minutes (src/alerts; `arb alerts` runs the same rules on demand). A rule that
     // starts firing is sent to the admins at once, then reminded hourly while it keeps firing.
@@ -296,17 +307,22 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       onStop('alerts', () => clearInterval(timer));
     }
 
+    if (options.backups ?? ownsHandle) onStop('scheduled backups', startBackupSchedule({ config, handle, logger, isLeader: () => leadership.isLeader, notify: (text) => bot?.notifyAdmins(text) }).stop);
+
     // Listen.
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? config.port, options.host ?? '0.0.0.0', () => {
+      server.listen(options.port ?? config.port, options.host ?? config.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     const addr = server.address() as AddressInfo;
-    const shownHost = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-    const url = `http://${shownHost}:${addr.port}`;
+    const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
+    const hostPart = (a: string) => (a.includes(':') ? `[${a}]` : a);
+    const url = `http://${wildcard ? '127.0.0.1' : hostPart(addr.address)}:${addr.port}`;
+    const bound = `http://${hostPart(addr.address)}:${addr.port}`;
+    const reach = wildcard ? 'every interface: reachable from other hosts' : /^(127\.|::1$)/.test(addr.address) ? 'this host only; HOST=0.0.0.0 opens it to others' : 'this address only';
     publicUrl = url;
     if (bot) {
       const b = bot;
@@ -329,9 +345,10 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       : config.token
         ? 'proxy-only (the Telegram bot is not running; see the log)'
         : 'proxy-only (no TOKEN: the Telegram bot is off)';
-    logger.info({ instance_id: instance.instanceId, port: addr.port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${url}, ${mode}`);
-    print(`arb daemon ${VERSION} listening on ${url} — ${mode}`);
-    print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics`);
+    logger.info({ instance_id: instance.instanceId, host: addr.address, port: addr.port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${bound} (${reach}), ${mode}`);
+    print(`arb daemon ${VERSION} listening on ${bound} (${reach}) — ${mode}`);
+    print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}`);
+    if (config.trustProxy) print('  behind a reverse proxy (TRUST_PROXY): client addresses come from X-Forwarded-For');
 
     const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     let stopped: Promise<void> | undefined;

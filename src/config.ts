@@ -3,7 +3,9 @@
  * Percentages are kept as integer basis points so pricing stays integer arithmetic.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { parse as parseDotenvText } from 'dotenv';
 import { ConfigError } from './errors.js';
 
 export interface Config {
@@ -29,9 +31,25 @@ export interface Config {
   /** µ$ credited per Telegram Star. */
   starsMicrosPerStar: number;
   backupDir: string;
+  /** scheduled backups by the daemon every this many hours; 0 = off */
+  backupIntervalHours: number;
+  /** how many timestamped backups the schedule keeps */
+  backupKeep: number;
+  /** age recipients (public keys): set ⇒ every backup is written encrypted */
+  backupEncryptionRecipients: readonly string[];
+  /** file with the age identity `arb restore` decrypts with */
+  backupEncryptionIdentity: string | undefined;
+  /** interface the daemon binds (HOST) */
+  host: string;
+  /** set ⇒ /metrics requires `Authorization: Bearer <token>` */
+  metricsToken: string | undefined;
+  /** believe X-Forwarded-For (the daemon is behind a reverse proxy) */
+  trustProxy: boolean;
   port: number;
   logDir: string;
   logLevel: LogLevelName;
+  /** rotated log files older than this many days are deleted by the daemon once a day; 0 = never */
+  logRetentionDays: number;
 }
 
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error' | 'critical';
@@ -61,9 +79,17 @@ export const CONFIG_VARIABLES = [
   ['RATE_LIMIT_RPM', '60', 'proxy requests per minute per key'],
   ['STARS_USD_RATE', '0.013', 'USD credited per Telegram Star'],
   ['BACKUP_DIR', 'backup', 'where arb backup writes and arb restore looks'],
+  ['BACKUP_INTERVAL_HOURS', '24', 'the daemon takes a verified backup this often, in hours (0 = off)'],
+  ['BACKUP_KEEP', '14', 'timestamped backups the schedule keeps'],
+  ['BACKUP_ENCRYPTION_RECIPIENT', '', 'age public key (age1…, several separated by commas): every backup is written encrypted'],
+  ['BACKUP_ENCRYPTION_IDENTITY', '', 'file holding the age identity (AGE-SECRET-KEY-1…) arb restore decrypts with'],
+  ['HOST', '127.0.0.1', 'interface the daemon binds (0.0.0.0 = every interface, as in the deploy files)'],
+  ['METRICS_TOKEN', '', 'set = /metrics requires Authorization: Bearer <token>'],
+  ['TRUST_PROXY', 'false', 'true = the daemon is behind a reverse proxy: the client address comes from X-Forwarded-For'],
   ['PORT', '8000', 'HTTP port of the daemon'],
   ['LOG_DIR', 'logs', 'log directory (arbitrage.log)'],
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or critical'],
+  ['LOG_RETENTION_DAYS', '30', 'the daemon deletes rotated logs older than this many days, once a day (0 = keep them)'],
 ] as const;
 
 export type Env = Record<string, string | undefined>;
@@ -145,7 +171,11 @@ export function createConfig(env: Env): Config {
     starsMicrosPerStar = 13_000;
   }
 
+  const telegramApiRoot = url('TELEGRAM_API_ROOT', true) ?? def('TELEGRAM_API_ROOT');
   const webhookUrl = url('WEBHOOK_URL', false);
+  if (webhookUrl !== undefined && webhookUrl.startsWith('http:') && new URL(telegramApiRoot).hostname === 'api.telegram.org') {
+    problems.push(`WEBHOOK_URL="${webhookUrl}": Telegram delivers webhooks only to https:// URLs; use https://your.domain (TLS at nginx, daemon/deploy/nginx-lb.conf), unset it for long polling, or point TELEGRAM_API_ROOT at a self-hosted Bot API server`);
+  }
   const webhookSecretToken = get('WEBHOOK_SECRET_TOKEN');
   if (webhookUrl !== undefined && webhookSecretToken === undefined) {
     problems.push('WEBHOOK_SECRET_TOKEN: required when WEBHOOK_URL is set; set 1-256 characters of A-Z a-z 0-9 _ -');
@@ -163,6 +193,31 @@ export function createConfig(env: Env): Config {
   const redisPort = int('REDIS_PORT', 1, 65535, 'a port number 1-65535');
   const port = int('PORT', 0, 65535, 'a port number 0-65535');
 
+  const hoursRaw = text('BACKUP_INTERVAL_HOURS');
+  let backupIntervalHours = Number(hoursRaw);
+  if (!/^\d+(\.\d{1,4})?$/.test(hoursRaw) || backupIntervalHours > 8760) {
+    problems.push(`BACKUP_INTERVAL_HOURS="${hoursRaw}": expected hours between 0 (off) and 8760, like 24 or 0.5`);
+    backupIntervalHours = 24;
+  }
+  const recipientsRaw = get('BACKUP_ENCRYPTION_RECIPIENT');
+  const backupEncryptionRecipients = recipientsRaw === undefined ? [] : recipientsRaw.split(/[\s,]+/).filter(Boolean);
+  for (const r of backupEncryptionRecipients) {
+    if (!/^age1[02-9ac-hj-np-z]{20,}$/.test(r)) {
+      problems.push(`BACKUP_ENCRYPTION_RECIPIENT: "${r.length > 24 ? `${r.slice(0, 20)}…` : r}" is not an age public key; expected age1… as printed by age-keygen (several separated by commas)`);
+    }
+  }
+  const host = text('HOST');
+  if (isIP(host.replace(/^\[(.*)\]$/, '$1')) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host)) {
+    problems.push(`HOST="${host}": expected an address to bind like 127.0.0.1 (this host only) or 0.0.0.0 (every interface)`);
+  }
+  const metricsToken = get('METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) {
+    problems.push('METRICS_TOKEN: expected at least 16 printable characters without spaces, e.g. the output of: openssl rand -hex 24');
+  }
+  const trustRaw = text('TRUST_PROXY').toLowerCase();
+  const trustProxy = ['true', '1', 'yes', 'on'].includes(trustRaw);
+  if (!trustProxy && !['false', '0', 'no', 'off'].includes(trustRaw)) problems.push(`TRUST_PROXY="${text('TRUST_PROXY')}": expected true (behind nginx or another reverse proxy) or false`);
+
   const logLevelRaw = text('LOG_LEVEL').toLowerCase();
   let logLevel: LogLevelName = 'info';
   if ((LOG_LEVELS as readonly string[]).includes(logLevelRaw)) logLevel = logLevelRaw as LogLevelName;
@@ -177,7 +232,7 @@ export function createConfig(env: Env): Config {
     webhookSecretToken,
     webhookUrl,
     publicBaseUrl: url('PUBLIC_BASE_URL', false) ?? webhookUrl,
-    telegramApiRoot: url('TELEGRAM_API_ROOT', true) ?? def('TELEGRAM_API_ROOT'),
+    telegramApiRoot,
     dbName: text('DB_NAME'),
     databaseUrl,
     redis: redisHost ? { host: redisHost, port: redisPort, password: get('REDIS_PASSWORD') } : undefined,
@@ -189,29 +244,30 @@ export function createConfig(env: Env): Config {
     rateLimitRpm: int('RATE_LIMIT_RPM', 1, 1_000_000, 'requests per minute as a whole number like 60'),
     starsMicrosPerStar,
     backupDir: text('BACKUP_DIR'),
+    backupIntervalHours,
+    backupKeep: int('BACKUP_KEEP', 1, 100_000, 'a whole number of backups to keep, like 14'),
+    backupEncryptionRecipients,
+    backupEncryptionIdentity: get('BACKUP_ENCRYPTION_IDENTITY'),
+    host,
+    metricsToken,
+    trustProxy,
     port,
     logDir: text('LOG_DIR'),
     logLevel,
+    logRetentionDays: int('LOG_RETENTION_DAYS', 0, 36_500, 'a whole number of days like 30 (0 = keep rotated logs)'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
-/** Minimal .env parser: KEY=VALUE lines, # comments, optional single/double quotes. */
+/**
+ * `.env` text → variables, by dotenv's parser (SPEC §2): quotes, `# comments` after a value, `export`,
+ * empty values and multi-line quoted values behave as in the dotenv ecosystem (the manual's
+ * `TOKEN_MARKUP_PERCENTAGE="30"  # Increase to 30%` is `30`). An unquoted value ends at `#`: quote
+ * values that contain one.
+ */
 export function parseDotenv(text: string): Env {
-  const out: Env = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m) continue;
-    let value = m[2];
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
-      value = value.slice(1, -1);
-    } else {
-      value = value.replace(/\s+#.*$/, '');
-    }
-    out[m[1]] = value;
-  }
-  return out;
+  return parseDotenvText(text);
 }
 
 /** Reads `.env` (from cwd, or ARB_ENV_FILE) under the process environment, which wins. */
@@ -227,7 +283,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
 
 /** Values that must never reach a log line, an error body or a screen. */
 export function configSecrets(config: Config): string[] {
-  return [config.token, config.openrouterApiKey, config.webhookSecretToken, config.redis?.password].filter(
+  return [config.token, config.openrouterApiKey, config.webhookSecretToken, config.redis?.password, config.metricsToken].filter(
     (s): s is string => typeof s === 'string' && s.length >= 6,
   );
 }

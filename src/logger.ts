@@ -1,46 +1,69 @@
 /**
- * pino → LOG_DIR/arbitrage.log (SPEC §8): one compact JSON object per line, starting
- * `{"timestamp":"2024-01-15T10:30:00.000Z","level":"INFO",…}`, levels DEBUG INFO WARN ERROR CRITICAL,
- * category flags (`"transaction":true`, …) and secrets redacted everywhere — messages, nested objects,
- * child bindings and error stacks. The file rotates at 50 MB (see src/logs/rotating-file.ts and
- * src/logs/files.ts for the naming); the daemon logs through a buffered destination, the CLI writes each
- * line at once. Logging never throws into the caller.
+ * The log (SPEC §8): `LOG_DIR/arbitrage.log`, one compact JSON object per line, starting
+ * `{"timestamp":"2024-01-15T10:30:00.000Z","level":"INFO",…}`, then the child bindings, the fields and
+ * `"message"`. Levels DEBUG INFO WARN ERROR CRITICAL; category flags (`"transaction":true`, …); secrets
+ * redacted everywhere — messages, nested objects, child bindings and error stacks. The file rotates at
+ * 50 MB (src/logs/rotating-file.ts, names in src/logs/files.ts); the daemon logs through a buffered
+ * destination, the CLI writes each line at once. Logging never throws into the caller.
+ *
+ * A small JSON-lines writer owned outright (no pino): the format is the contract the manual's grep/jq
+ * recipes read, and one serializer written for it keeps the proxy's per-request `api_call` line cheap
+ * (bench/log-line.bench.ts).
  */
-import pino from 'pino';
+import { performance } from 'node:perf_hooks';
+import { format } from 'node:util';
 import type { LogLevelName } from './config.js';
 import { DEFAULT_ROTATE_BYTES, RotatingLogFile } from './logs/rotating-file.js';
 
 export { listLogFiles, pruneLogFiles, LIVE_LOG_NAME, type LogFileInfo, type PruneResult } from './logs/files.js';
 export { DEFAULT_ROTATE_BYTES };
 
-export type Logger = pino.Logger<'critical'>;
+/** `(fields, message)`, `(message)`, or `(error[, message])`; extra arguments fill `%s`/`%d`/`%o` in the message. */
+export interface LogMethod {
+  (message: string, ...args: unknown[]): void;
+  (fields: unknown, message?: string, ...args: unknown[]): void;
+}
+
+export interface Logger {
+  readonly level: LogLevelName | 'silent';
+  isLevelEnabled(level: LogLevelName): boolean;
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  critical: LogMethod;
+  /** A logger whose lines carry `bindings` after the level (redacted once, here). */
+  child(bindings: Record<string, unknown>): Logger;
+  /** Writes what the destination buffers, then calls `cb`. */
+  flush(cb?: (err?: Error | null) => void): void;
+}
+
+/** Where lines go: the log file, or any stream (tests). */
+export interface LogDestination {
+  write(line: string): unknown;
+  flushSync?(): void;
+  flush?(cb: (err?: Error | null) => void): void;
+}
 
 export interface LoggerOptions {
   logDir?: string;
-  level?: LogLevelName;
+  level?: LogLevelName | 'silent';
   /** exact strings to scrub (bot token, OpenRouter key, …); strings shorter than 6 characters are ignored */
   secrets?: readonly (string | undefined)[];
   /** 'daemon' buffers writes (flushed every 100 ms, by `closeLogger` and at exit); others write each line at once */
   process?: 'daemon' | 'cli' | 'test';
   /** write here instead of the log file (tests) */
-  destination?: NodeJS.WritableStream;
+  destination?: LogDestination | NodeJS.WritableStream;
   /** rotate arbitrage.log when it would pass this size (default 50 MB; small values in tests) */
   rotateBytes?: number;
   /** override the buffering choice made from `process` */
   buffered?: boolean;
-  /** false: every line through pino's own serializer (tests compare the two) */
-  flatLines?: boolean;
 }
 
 const REDACTED = '[REDACTED]';
 
-function levelLabel(n: number): string {
-  if (n >= 60) return 'CRITICAL';
-  if (n >= 50) return 'ERROR';
-  if (n >= 40) return 'WARN';
-  if (n >= 30) return 'INFO';
-  return 'DEBUG';
-}
+const LEVELS: Record<LogLevelName | 'silent', number> = { debug: 20, info: 30, warn: 40, error: 50, critical: 60, silent: Infinity };
+const LABELS: Record<LogLevelName, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', critical: 'CRITICAL' };
 
 // Customer keys, OpenRouter keys, Telegram bot tokens, bearer credentials and `authorization: …` values.
 const SECRET_PATTERN =
@@ -62,15 +85,20 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
 // Field names whose values are never logged (compared lower-case with '-' as '_').
 const SECRET_FIELD = /^(authorization|proxy_authorization|cookie|set_cookie|password|passwd|secret|token|api_?key|key_hash|api_key_hash|.*_(token|secret|password|api_key|key_hash))$/;
 
-const secretFieldCache = new Map<string, boolean>();
+/** Per field name: its `,"name":` prefix and whether its values are secret (a few dozen distinct names). */
+interface FieldKey {
+  prefix: string;
+  secret: boolean;
+}
+const fieldKeys = new Map<string, FieldKey>();
 
-function isSecretField(key: string): boolean {
-  let secret = secretFieldCache.get(key);
-  if (secret === undefined) {
-    secret = SECRET_FIELD.test(key.toLowerCase().replace(/-/g, '_'));
-    if (secretFieldCache.size < 10_000) secretFieldCache.set(key, secret);
+function fieldKey(name: string): FieldKey {
+  let key = fieldKeys.get(name);
+  if (key === undefined) {
+    key = { prefix: `,${JSON.stringify(name)}:`, secret: SECRET_FIELD.test(name.toLowerCase().replace(/-/g, '_')) };
+    if (fieldKeys.size < 10_000) fieldKeys.set(name, key);
   }
-  return secret;
+  return key;
 }
 
 /** A masked display key (`sk-arb-AbCd…wxyz`) is safe to log under an `api_key` field. */
@@ -103,58 +131,184 @@ export function redactValue(value: unknown, secrets: readonly string[] = [], dep
   for (const k in obj) {
     if (!Object.hasOwn(obj, k)) continue;
     const v = obj[k];
-    if (v !== null && v !== undefined && isSecretField(k) && !isMaskedKey(v)) out[k] = REDACTED;
+    if (v !== null && v !== undefined && fieldKey(k).secret && !isMaskedKey(v)) out[k] = REDACTED;
     else out[k] = typeof v === 'number' || typeof v === 'boolean' ? v : redactValue(v, secrets, depth + 1);
   }
   return out;
 }
 
-function scrubArgs(args: unknown[], secrets: readonly string[]): unknown[] {
-  const out = new Array<unknown>(args.length);
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (typeof a === 'string') out[i] = redactText(a, secrets);
-    else if (i === 0 && a instanceof Error) out[i] = { err: redactError(a, secrets, 0) };
-    else if (a !== null && typeof a === 'object') out[i] = redactValue(a, secrets);
-    else out[i] = a;
+/** `,"name":value` for each field (undefined, functions and symbols left out, as JSON.stringify does). */
+function renderFields(fields: Record<string, unknown>, secrets: readonly string[]): string {
+  let out = '';
+  for (const k in fields) {
+    if (!Object.hasOwn(fields, k)) continue;
+    const v = fields[k];
+    let text: string;
+    switch (typeof v) {
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        continue;
+      case 'number':
+        text = Number.isFinite(v) ? String(v) : 'null';
+        break;
+      case 'boolean':
+        text = v ? 'true' : 'false';
+        break;
+      case 'bigint':
+        text = String(v);
+        break;
+      case 'string':
+        text = JSON.stringify(redactText(v, secrets));
+        break;
+      default:
+        text = v === null ? 'null' : (JSON.stringify(redactValue(v, secrets)) ?? 'null');
+    }
+    const key = fieldKey(k);
+    if (key.secret && v !== null && !isMaskedKey(v)) text = `"${REDACTED}"`;
+    out += key.prefix + text;
   }
   return out;
 }
 
-function isPlainRecord(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object') return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+/** What every logger of one `createLogger` shares: the destination, the level, the secrets. */
+interface LogCore {
+  readonly destination: LogDestination;
+  readonly threshold: number;
+  readonly level: LogLevelName | 'silent';
+  readonly secrets: readonly string[];
 }
 
-/** `,"key":` per field name (a few dozen distinct names) */
-const keyPrefixes = new Map<string, string>();
+let lastMs = -1;
+let lastIso = '';
 
-/**
- * The line pino would write for `fields` and `message` (same order: timestamp, level, bindings, fields,
- * message; same redaction: secret-named fields replaced, secrets scrubbed from every string). undefined when
- * a field is not a string, number, boolean or null (pino's generic path writes those).
- */
-function flatLine(level: number, chindings: string, fields: Record<string, unknown>, message: string, secrets: readonly string[]): string | undefined {
-  let out = `{"timestamp":"${new Date().toISOString()}","level":"${levelLabel(level)}"${chindings}`;
-  for (const k in fields) {
-    const v = fields[k];
-    if (v === undefined) continue;
-    let text: string;
-    if (typeof v === 'number') text = Number.isFinite(v) ? String(v) : 'null';
-    else if (typeof v === 'boolean') text = v ? 'true' : 'false';
-    else if (v === null) text = 'null';
-    else if (typeof v === 'string') text = JSON.stringify(redactText(v, secrets));
-    else return undefined;
-    if (v !== null && isSecretField(k) && !isMaskedKey(v)) text = `"${REDACTED}"`;
-    let prefix = keyPrefixes.get(k);
-    if (prefix === undefined) {
-      prefix = `,${JSON.stringify(k)}:`;
-      if (keyPrefixes.size < 1000) keyPrefixes.set(k, prefix);
-    }
-    out += prefix + text;
+/** ISO time of now; one toISOString per millisecond however many lines fall in it. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
   }
-  return `${out},"message":${JSON.stringify(redactText(message, secrets))}}\n`;
+  return lastIso;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+class JsonLogger implements Logger {
+  readonly debug: LogMethod;
+  readonly info: LogMethod;
+  readonly warn: LogMethod;
+  readonly error: LogMethod;
+  readonly critical: LogMethod;
+
+  constructor(
+    private readonly core: LogCore,
+    /** the rendered `,"name":value` of the child bindings */
+    private readonly bindings: string,
+  ) {
+    this.debug = this.method('debug');
+    this.info = this.method('info');
+    this.warn = this.method('warn');
+    this.error = this.method('error');
+    this.critical = this.method('critical');
+  }
+
+  get level(): LogLevelName | 'silent' {
+    return this.core.level;
+  }
+
+  isLevelEnabled(level: LogLevelName): boolean {
+    return LEVELS[level] >= this.core.threshold;
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    let rendered: string;
+    try {
+      rendered = renderFields(bindings, this.core.secrets);
+    } catch {
+      rendered = ',"log_error":true';
+    }
+    return new JsonLogger(this.core, this.bindings + rendered);
+  }
+
+  flush(cb?: (err?: Error | null) => void): void {
+    const d = this.core.destination;
+    try {
+      if (d.flush) {
+        d.flush(cb ?? (() => {}));
+        return;
+      }
+      d.flushSync?.();
+    } catch {
+      // flushing a log must not fail the caller
+    }
+    cb?.(null);
+  }
+
+  /** Closes the destination the loggers of this core share (see closeLogger). */
+  async close(): Promise<void> {
+    const d = this.core.destination;
+    try {
+      if (d instanceof RotatingLogFile) d.end();
+      else if (d.flush) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          timer.unref();
+          d.flush!(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    } catch {
+      // closing a log must not fail a shutdown
+    }
+  }
+
+  private method(level: LogLevelName): LogMethod {
+    const value = LEVELS[level];
+    const label = LABELS[level];
+    return (first: unknown, message?: unknown, ...args: unknown[]) => {
+      if (value < this.core.threshold) return;
+      this.write(value, label, first, message, args);
+    };
+  }
+
+  private write(value: number, label: string, first: unknown, message: unknown, args: unknown[]): void {
+    const { secrets, destination } = this.core;
+    let line: string;
+    try {
+      let fields = '';
+      let text: unknown = message;
+      if (typeof first === 'string') {
+        text = message === undefined ? first : format(first, message, ...args);
+      } else {
+        if (first instanceof Error) {
+          fields = `,"err":${JSON.stringify(redactError(first, secrets, 0))}`;
+          if (text === undefined) text = first.message;
+        } else if (isPlainObject(first)) {
+          fields = renderFields(first, secrets);
+        } else if (first !== undefined && first !== null) {
+          fields = `,"value":${JSON.stringify(redactValue(first, secrets)) ?? 'null'}`;
+        }
+        if (typeof text === 'string' && args.length > 0) text = format(text, ...args);
+      }
+      line = `{"timestamp":"${isoNow()}","level":"${label}"${this.bindings}${fields}${
+        text === undefined ? '' : `,"message":${JSON.stringify(redactText(String(text), secrets))}`
+      }}\n`;
+    } catch {
+      // a throwing getter or toJSON: the line says it was dropped instead of breaking the caller
+      line = `{"timestamp":"${isoNow()}","level":"${label}"${this.bindings},"log_error":true,"message":"log line dropped: its fields could not be read"}\n`;
+    }
+    try {
+      destination.write(line);
+      if (value >= LEVELS.critical) destination.flushSync?.();
+    } catch {
+      // logging never breaks the caller
+    }
+  }
 }
 
 /**
@@ -164,110 +318,25 @@ function flatLine(level: number, chindings: string, fields: Record<string, unkno
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = (options.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 6);
-  const flatLines = options.flatLines !== false;
-  let destination: pino.DestinationStream;
-  if (options.destination) destination = options.destination as pino.DestinationStream;
-  else {
-    destination = new RotatingLogFile({
+  const level = options.level ?? 'info';
+  const destination: LogDestination =
+    (options.destination as LogDestination | undefined) ??
+    new RotatingLogFile({
       dir: options.logDir ?? 'logs',
       rotateBytes: options.rotateBytes ?? DEFAULT_ROTATE_BYTES,
       buffered: options.buffered ?? options.process === 'daemon',
     });
-  }
-  // pino writes the cached level prefix, then the timestamp; to put "timestamp" first the level prefix
-  // is empty and the timestamp function appends the level of the call in progress (set by the hook,
-  // synchronously just before pino formats the line).
-  let currentLevel = 'INFO';
-  const logger = pino<'critical'>(
-    {
-      level: options.level ?? 'info',
-      customLevels: { critical: 60 },
-      base: undefined,
-      messageKey: 'message',
-      timestamp: () => `"timestamp":"${new Date().toISOString()}","level":"${currentLevel}"`,
-      formatters: {
-        level: () => ({}),
-        bindings: (bindings) => redactValue(bindings, secrets) as Record<string, unknown>,
-      },
-      // errors are already plain, redacted objects (scrubArgs / redactValue)
-      serializers: { err: (v: unknown) => v },
-      hooks: {
-        logMethod(args, method, level) {
-          currentLevel = levelLabel(level);
-          // The common shape — (fields, message) with plain values, e.g. the api_call line of every proxied
-          // request — is built by hand (flatLine): the same line for about half of pino's cost.
-          if (flatLines && args.length === 2 && typeof args[1] === 'string' && isPlainRecord(args[0])) {
-            let line: string | undefined;
-            try {
-              line = flatLine(level, (this as unknown as Record<symbol, string | undefined>)[pino.symbols.chindingsSym] ?? '', args[0], args[1], secrets);
-            } catch {
-              line = undefined; // a throwing getter: the generic path below reports it
-            }
-            if (line !== undefined) {
-              try {
-                destination.write(line);
-                if (level >= 60) (destination as { flushSync?: () => void }).flushSync?.();
-              } catch {
-                // logging never breaks the caller
-              }
-              return;
-            }
-          }
-          let scrubbed: unknown[];
-          try {
-            scrubbed = scrubArgs(args, secrets);
-          } catch {
-            scrubbed = [{ log_error: true }, 'log line dropped: its fields could not be read'];
-          }
-          try {
-            method.apply(this, scrubbed as Parameters<typeof method>);
-            if (level >= 60) (destination as { flushSync?: () => void }).flushSync?.();
-          } catch {
-            // logging never breaks the caller
-          }
-        },
-      },
-    },
-    destination,
-  );
-  // pino applies the bindings formatter to the root only; children (which inherit this method) are
-  // scrubbed here.
-  const child = logger.child;
-  logger.child = function scrubbedChild(this: Logger, bindings, opts) {
-    return child.call(this, redactValue(bindings, secrets) as typeof bindings, opts);
-  } as typeof logger.child;
-  return logger;
+  return new JsonLogger({ destination, level, threshold: LEVELS[level], secrets }, '');
 }
 
 /** A logger that writes nowhere (tests that do not look at logs). */
 export function createSilentLogger(): Logger {
-  return pino<'critical'>({ level: 'silent', customLevels: { critical: 60 } });
+  return new JsonLogger({ destination: { write: () => true }, level: 'silent', threshold: LEVELS.silent, secrets: [] }, '');
 }
 
 /** Writes what is buffered and closes the log file (daemon shutdown; safe to call twice). */
 export async function closeLogger(logger: Logger): Promise<void> {
-  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
-    | { end?: () => void; flush?: (cb: (err?: Error | null) => void) => void }
-    | undefined;
-  if (!stream) return;
-  try {
-    if (stream instanceof RotatingLogFile) {
-      stream.end();
-      return;
-    }
-    if (typeof stream.flush === 'function') {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000);
-        timer.unref();
-        stream.flush!(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  } catch {
-    // closing a log must not fail a shutdown
-  }
+  if (logger instanceof JsonLogger) await logger.close();
 }
 
 export interface BusinessEvent {
@@ -331,8 +400,30 @@ export function logApiCall(logger: Logger, call: ApiCallLog, message = `${call.s
   logger[level]({ api_call: true, ...call }, message);
 }
 
+/**
+ * A `"performance":true` line: `operation` and `execution_time` in seconds, rounded to the millisecond
+ * (so the manual's `grep '"execution_time":[1-9]'` finds exactly the operations that took a second or more).
+ */
 export function logPerformance(logger: Logger, operation: string, executionTimeSeconds: number, extra: Record<string, unknown> = {}): void {
-  logger.info({ performance: true, operation, execution_time: executionTimeSeconds, ...extra }, `performance ${operation}`);
+  const seconds = Math.round(executionTimeSeconds * 1000) / 1000;
+  logger.info({ performance: true, operation, execution_time: seconds, ...extra }, `performance ${operation}`);
+}
+
+/**
+ * Runs `fn` and writes its performance line (backups, catalog syncs, package imports, stats, cleanup):
+ * `await withPerformanceLog(logger, 'backup', () => createBackup(…))`. A failure is timed too
+ * (`success: false`) and rethrown.
+ */
+export async function withPerformanceLog<T>(logger: Logger | undefined, operation: string, fn: () => Promise<T> | T, extra: Record<string, unknown> = {}): Promise<T> {
+  const started = performance.now();
+  let success = false;
+  try {
+    const result = await fn();
+    success = true;
+    return result;
+  } finally {
+    if (logger) logPerformance(logger, operation, (performance.now() - started) / 1000, { success, ...extra });
+  }
 }
 
 export interface SecurityEventLog {

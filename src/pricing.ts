@@ -4,7 +4,9 @@
  * Rates are integer µ$ per million tokens. A package of N tokens covers N prompt-equivalent tokens:
  * a prompt token counts 1, a completion token counts completion_rate / prompt_rate (rounded up per
  * request). The unit rate is the prompt rate; when it is zero the unit rate is the completion rate and
- * every token counts 1.
+ * every token counts 1. Every other token class weighs its catalog rate over the unit rate: reasoning tokens
+ * as completion tokens, cache reads `input_cache_read / prompt`, cache writes `input_cache_write / prompt`
+ * (the prompt weight when the catalog lists no such rate); the classes are summed and rounded up once.
  */
 import { InputError } from './errors.js';
 import { ceilDiv, ceilToCent, formatUsd } from './money.js';
@@ -22,18 +24,48 @@ export interface MeteringRule {
   /** completion weight as an exact fraction num/den (1/1 when every token counts 1) */
   completionWeightNum: number;
   completionWeightDen: number;
+  /** cache-read weight (input_cache_read / prompt), 1/1 when the catalog lists no cache-read rate */
+  cacheReadWeightNum: number;
+  cacheReadWeightDen: number;
+  /** cache-write weight (input_cache_write / prompt), 1/1 when the catalog lists no cache-write rate */
+  cacheWriteWeightNum: number;
+  cacheWriteWeightDen: number;
+}
+
+/** A model's cache rates (µ$/Mtok), null when the catalog lists none. */
+export interface CacheRates {
+  cacheReadRate?: number | null;
+  cacheWriteRate?: number | null;
+}
+
+/** The tokens of one request by class; the classes are disjoint (a cache read is not also a prompt token). */
+export interface TokenClasses {
+  /** prompt tokens billed at the prompt rate (neither read from nor written to a cache) */
+  input: number;
+  cacheRead?: number;
+  cacheWrite?: number;
+  /** completion tokens other than reasoning */
+  output: number;
+  reasoning?: number;
 }
 
 /** The weighting rule for a model's rates. Throws when a rate is unknown (router/variable pricing). */
-export function meteringRule(promptRate: number | null, completionRate: number | null): MeteringRule {
+export function meteringRule(promptRate: number | null, completionRate: number | null, cache: CacheRates = {}): MeteringRule {
   if (promptRate === null || completionRate === null || promptRate < 0 || completionRate < 0) {
     throw new InputError('model has no fixed per-token price upstream (router or variable pricing); pick a model with fixed prices', 'model');
   }
   if (promptRate === 0) {
-    return { unitRate: completionRate, completionWeightNum: 1, completionWeightDen: 1 };
+    return { unitRate: completionRate, ...fraction(1, 1, 'completion'), ...fraction(1, 1, 'cacheRead'), ...fraction(1, 1, 'cacheWrite') };
   }
-  const g = gcd(completionRate, promptRate);
-  return { unitRate: promptRate, completionWeightNum: completionRate / g, completionWeightDen: promptRate / g };
+  const over = <K extends string>(rate: number | null | undefined, name: K) =>
+    rate === null || rate === undefined || rate < 0 ? fraction(1, 1, name) : fraction(rate, promptRate, name);
+  return { unitRate: promptRate, ...over(completionRate, 'completion'), ...over(cache.cacheReadRate, 'cacheRead'), ...over(cache.cacheWriteRate, 'cacheWrite') };
+}
+
+/** `{<name>WeightNum, <name>WeightDen}` for num/den in lowest terms. */
+function fraction<K extends string>(num: number, den: number, name: K): Record<`${K}WeightNum` | `${K}WeightDen`, number> {
+  const g = num === 0 ? den : gcd(num, den);
+  return { [`${name}WeightNum`]: num / g, [`${name}WeightDen`]: den / g } as Record<`${K}WeightNum` | `${K}WeightDen`, number>;
 }
 
 /** Completion weight as a number, for display only (2 for openai/gpt-4). */
@@ -47,18 +79,52 @@ export function weightedTokens(rule: MeteringRule, promptTokens: number, complet
   return promptTokens + Number(weighted);
 }
 
+/**
+ * Prompt-equivalent tokens for one request's token classes: Σ tokens × weight, summed exactly and rounded
+ * up once (not per class).
+ */
+export function weighTokenClasses(rule: MeteringRule, t: TokenClasses): number {
+  const terms: Array<[number, number, number]> = [
+    [t.output + (t.reasoning ?? 0), rule.completionWeightNum, rule.completionWeightDen],
+    [t.cacheRead ?? 0, rule.cacheReadWeightNum, rule.cacheReadWeightDen],
+    [t.cacheWrite ?? 0, rule.cacheWriteWeightNum, rule.cacheWriteWeightDen],
+  ];
+  let den = 1n;
+  for (const [n, , d] of terms) if (n > 0) den = lcm(den, BigInt(d));
+  let num = 0n;
+  for (const [n, wn, wd] of terms) if (n > 0) num += BigInt(n) * BigInt(wn) * (den / BigInt(wd));
+  return t.input + Number(ceilDiv(num, den));
+}
+
 /** How many completion tokens `available` prompt-equivalent tokens can pay for (floor). */
 export function completionTokensAffordable(rule: MeteringRule, available: number): number {
   if (available <= 0) return 0;
   return Number((BigInt(available) * BigInt(rule.completionWeightDen)) / BigInt(rule.completionWeightNum));
 }
 
+/** The weight of each token class as a number, for display (`/v1/key`). */
+export function classWeights(rule: MeteringRule): { prompt: number; completion: number; reasoning: number; cache_read: number; cache_write: number } {
+  const completion = completionWeight(rule);
+  return {
+    prompt: 1,
+    completion,
+    reasoning: completion,
+    cache_read: rule.cacheReadWeightNum / rule.cacheReadWeightDen,
+    cache_write: rule.cacheWriteWeightNum / rule.cacheWriteWeightDen,
+  };
+}
+
 /** Human sentence stating the rule, used by the bot and /v1/key. */
 export function describeRule(rule: MeteringRule): string {
-  const w = completionWeight(rule);
-  if (rule.completionWeightNum === rule.completionWeightDen) return 'every prompt and completion token counts 1';
-  const shown = Number.isInteger(w) ? String(w) : w.toFixed(3).replace(/0+$/, '');
-  return `a prompt token counts 1, a completion token counts ${shown}`;
+  const w = classWeights(rule);
+  const shown = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(3).replace(/0+$/, ''));
+  const cache = [
+    ...(w.cache_read !== 1 ? [`a cache read counts ${shown(w.cache_read)}`] : []),
+    ...(w.cache_write !== 1 ? [`a cache write counts ${shown(w.cache_write)}`] : []),
+  ];
+  if (w.completion === 1 && cache.length === 0) return 'every prompt and completion token counts 1';
+  const parts = [`a prompt token counts 1`, `a completion token counts ${shown(w.completion)}${cache.length ? ' (reasoning included)' : ''}`, ...cache];
+  return parts.length === 2 ? parts.join(', ') : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
 }
 
 export interface PackagePrice {
@@ -160,4 +226,11 @@ export function parseOpenRouterRate(value: unknown): number | null {
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a || 1;
+}
+
+function lcm(a: bigint, b: bigint): bigint {
+  let x = a;
+  let y = b;
+  while (y) [x, y] = [y, x % y];
+  return (a / x) * b;
 }

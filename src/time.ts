@@ -3,8 +3,17 @@ export function toDbTime(date: Date): string {
   return date.toISOString().slice(0, 19).replace('T', ' ');
 }
 
+let stampSecond = -1;
+let stampText = '';
+
+/** Now as stored text. Computed once per second (the column's resolution): the proxy asks several times per request. */
 export function nowDb(): string {
-  return toDbTime(new Date());
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    stampText = toDbTime(new Date(second * 1000));
+  }
+  return stampText;
 }
 
 export function fromDbTime(text: string): Date {

@@ -1,8 +1,7 @@
-/** `arb backup`: a verified online copy (progress screen on a TTY, text or JSON otherwise). */
-import { existsSync } from 'node:fs';
+/** `arb backup`: a verified online copy (progress screen on a TTY, text or JSON otherwise); SQLite or PostgreSQL. */
 import { relative, resolve } from 'node:path';
-import { BACKUP_STEPS, createBackup, ensureWritableDir, type BackupStep } from '../../src/backup/backup.js';
-import { openDb } from '../../src/db/dialect.js';
+import { ensureWritableDir } from '../../src/backup/backup.js';
+import { backupSteps, logBackupCreated, takeBackup, type AnyBackupStep, type BackupOutcome } from '../../src/backup/take.js';
 import { InputError } from '../../src/errors.js';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../ui/json.js';
@@ -10,11 +9,17 @@ import { parseIntegerOption } from '../ui/options.js';
 import { startProgress } from '../ui/screens.js';
 import type { BackupCommandOptions } from './index.js';
 
-const LABELS: Record<BackupStep, string> = {
+const SQLITE_LABELS: Partial<Record<AnyBackupStep, string>> = {
   snapshot: 'Snapshot (VACUUM INTO)',
   verify: 'Integrity check of the copy',
+};
+const PG_LABELS: Partial<Record<AnyBackupStep, string>> = {
+  dump: 'pg_dump (custom format, one snapshot)',
+  verify: 'Read the whole dump back (pg_restore) + plain SQL',
+};
+const COMMON_LABELS: Partial<Record<AnyBackupStep, string>> = {
+  encrypt: 'Encrypt (age)',
   checksum: 'SHA-256',
-  publish: 'Publish + arbitrage_latest.db',
   prune: 'Prune old backups',
 };
 
@@ -26,60 +31,44 @@ export function sqliteFileOrRefuse(ctx: CommandContext, command: string): string
 }
 
 export async function runBackup(ctx: CommandContext, opts: BackupCommandOptions): Promise<number> {
-  if (ctx.config.databaseUrl) return (await import('./postgres.js')).runPgBackup(ctx, opts); // pg_dump
-  const dbFile = sqliteFileOrRefuse(ctx, 'arb backup');
+  const pg = Boolean(ctx.config.databaseUrl);
   const keep = opts.keep === undefined ? undefined : parseIntegerOption(opts.keep, '--keep', 1, 100_000, '--keep 7');
   const dirSource = opts.dir !== undefined ? '--dir' : 'BACKUP_DIR';
   const dir = ensureWritableDir(opts.dir ?? ctx.config.backupDir, dirSource);
-  if (!existsSync(dbFile)) {
-    throw new InputError(`DB_NAME: there is no database at ${dbFile}, so nothing to back up; check DB_NAME (or run arb where its .env is)`, 'DB_NAME');
-  }
-  const handle = openDb({ dbName: dbFile });
-  const progress = await startProgress(ctx, `arb backup → ${dir}`, BACKUP_STEPS.map((s) => LABELS[s]));
-  let result;
+  const steps = await backupSteps(ctx.config);
+  const encrypted = ctx.config.backupEncryptionRecipients.length > 0;
+  const labels: Partial<Record<AnyBackupStep, string>> = {
+    ...COMMON_LABELS,
+    ...(pg ? PG_LABELS : SQLITE_LABELS),
+    publish: `Publish + arbitrage_latest.${pg ? 'dump' : 'db'}${encrypted ? '.age' : ''}`,
+  };
+  const progress = await startProgress(ctx, `arb backup${pg ? ' (PostgreSQL)' : ''} → ${dir}`, steps.map((s) => labels[s] ?? s));
+  let result: BackupOutcome;
   try {
-    result = await createBackup(handle, {
+    result = await takeBackup({
+      config: ctx.config,
       dir,
       keep,
       dirSource,
       onStep: (step, state, detail) => {
-        const i = BACKUP_STEPS.indexOf(step);
+        const i = steps.indexOf(step);
         if (state === 'start') progress.start(i, detail);
         else progress.finish(i, 'done', detail);
       },
       onProgress: (f) => progress.advance(f),
     });
-  } catch (e) {
-    await progress.close();
-    throw e;
   } finally {
-    await handle.close();
+    await progress.close();
   }
-  await progress.close();
-  reportBackup(ctx, result, { json: opts.json, summary: (bytes) => `${bytes} bytes, integrity ok` });
+  reportBackup(ctx, result, {
+    json: opts.json,
+    summary: (bytes) => `${pg ? 'pg_dump custom format, ' : ''}${bytes} bytes, ${pg ? 'read back ok' : 'integrity ok'}${result.encrypted ? ', age-encrypted' : ''}`,
+  });
   return 0;
 }
 
-/** What both backup paths (SQLite and PostgreSQL) report: one JSON document or three lines, and a business event. */
-export interface BackupReport {
-  file: string;
-  latest: string;
-  manifest: string;
-  bytes: number;
-  sha256: string;
-  /** PostgreSQL only: the dump format */
-  format?: string;
-  integrity: string;
-  tables: Record<string, number>;
-  pruned: string[];
-  kept: unknown;
-}
-
-export function reportBackup(
-  ctx: CommandContext,
-  result: BackupReport,
-  opts: { json?: boolean; summary: (bytes: string) => string; dialect?: 'postgres' },
-): void {
+/** What both backup paths (SQLite and PostgreSQL) report: one JSON document or a few lines, and the log lines. */
+export function reportBackup(ctx: CommandContext, result: BackupOutcome, opts: { json?: boolean; summary: (bytes: string) => string }): void {
   if (opts.json) {
     writeJson(ctx.stdout, {
       file: result.file,
@@ -87,8 +76,9 @@ export function reportBackup(
       manifest: result.manifest,
       bytes: result.bytes,
       sha256: result.sha256,
-      ...(result.format === undefined ? {} : { format: result.format }),
+      ...(result.format === undefined ? {} : { format: result.format, sql: result.sql, sql_latest: result.sqlLatest }),
       integrity: result.integrity,
+      encrypted: result.encrypted,
       tables: result.tables,
       pruned: result.pruned,
       kept: result.kept,
@@ -98,10 +88,9 @@ export function reportBackup(
     ctx.stdout.write(`backup written: ${shown(result.file)} (${opts.summary(result.bytes.toLocaleString('en-US'))})\n`);
     ctx.stdout.write(`sha256 ${result.sha256}  (listed in ${shown(result.manifest)})\n`);
     ctx.stdout.write(`latest: ${shown(result.latest)}\n`);
+    if (result.sqlLatest) ctx.stdout.write(`plain SQL: ${shown(result.sqlLatest)}  (${result.encrypted ? `age -d -i KEY ${shown(result.sqlLatest)} | psql DB` : `psql DB < ${shown(result.sqlLatest)}`} restores it in one transaction)\n`);
+    if (result.encrypted) ctx.stdout.write('encrypted for BACKUP_ENCRYPTION_RECIPIENT (age); arb restore decrypts with BACKUP_ENCRYPTION_IDENTITY\n');
     if (result.pruned.length) ctx.stdout.write(`pruned: ${result.pruned.join(', ')}\n`);
   }
-  ctx.logger().info(
-    { business_event: true, event_type: 'backup_created', file: result.file, bytes: result.bytes, sha256: result.sha256, pruned: result.pruned.length, ...(opts.dialect ? { dialect: opts.dialect } : {}) },
-    'backup created',
-  );
+  logBackupCreated(ctx.logger(), result);
 }

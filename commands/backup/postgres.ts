@@ -1,7 +1,7 @@
 /**
- * `arb backup` / `arb restore` when DATABASE_URL points at PostgreSQL: pg_dump / pg_restore / psql
- * through src/backup/postgres.ts, with the same progress screen, confirmation and JSON shape as the
- * SQLite path.
+ * `arb restore` when DATABASE_URL points at PostgreSQL: pg_restore / psql through src/backup/postgres.ts,
+ * with the same progress screen, confirmation and JSON shape as the SQLite path (`arb backup` takes both
+ * through src/backup/take.ts).
  */
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
@@ -9,34 +9,24 @@ import { migrate, openDb } from '../../src/db/dialect.js';
 import { migrationProvider } from '../../src/db/migrations/index.js';
 import { InputError } from '../../src/errors.js';
 import { ensureWritableDir } from '../../src/backup/backup.js';
-import { reportBackup } from './backup.js';
+import { openBackup } from '../../src/backup/encryption.js';
+import { RestoreRefusedError } from '../../src/backup/restore.js';
 import {
-  createPgBackup,
   inspectPgBackup,
   pgConnection,
   pgLiveInstances,
   pgTableCounts,
-  PG_BACKUP_STEPS,
   PG_RESTORE_STEPS,
   resolvePgBackupFile,
   restorePgBackup,
-  type PgBackupStep,
+  type PgBackupInspection,
   type PgRestoreStep,
 } from '../../src/backup/postgres.js';
 import { rmSync } from 'node:fs';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../ui/json.js';
-import { parseIntegerOption } from '../ui/options.js';
 import { confirm, startProgress } from '../ui/screens.js';
-import type { BackupCommandOptions, RestoreCommandOptions } from './index.js';
-
-const BACKUP_LABELS: Record<PgBackupStep, string> = {
-  dump: 'pg_dump (custom format, one snapshot)',
-  verify: 'Read the whole dump back (pg_restore)',
-  checksum: 'SHA-256',
-  publish: 'Publish + arbitrage_latest.dump',
-  prune: 'Prune old backups',
-};
+import type { RestoreCommandOptions } from './index.js';
 
 const RESTORE_LABELS: Record<PgRestoreStep | 'verify' | 'migrate', string> = {
   verify: 'Verify the dump (header, checksum, contents, schema)',
@@ -45,39 +35,21 @@ const RESTORE_LABELS: Record<PgRestoreStep | 'verify' | 'migrate', string> = {
   migrate: 'Migrate and check',
 };
 
-export async function runPgBackup(ctx: CommandContext, opts: BackupCommandOptions): Promise<number> {
-  const databaseUrl = ctx.config.databaseUrl!;
-  const keep = opts.keep === undefined ? undefined : parseIntegerOption(opts.keep, '--keep', 1, 100_000, '--keep 7');
-  const dirSource = opts.dir !== undefined ? '--dir' : 'BACKUP_DIR';
-  const dir = ensureWritableDir(opts.dir ?? ctx.config.backupDir, dirSource);
-  const progress = await startProgress(ctx, `arb backup (PostgreSQL) → ${dir}`, PG_BACKUP_STEPS.map((s) => BACKUP_LABELS[s]));
-  let result;
-  try {
-    result = await createPgBackup({
-      databaseUrl,
-      dir,
-      keep,
-      dirSource,
-      onStep: (step, state, detail) => {
-        const i = PG_BACKUP_STEPS.indexOf(step);
-        if (state === 'start') progress.start(i, detail);
-        else progress.finish(i, 'done', detail);
-      },
-    });
-  } finally {
-    await progress.close();
-  }
-  reportBackup(ctx, result, { json: opts.json, summary: (bytes) => `pg_dump custom format, ${bytes} bytes, read back ok`, dialect: 'postgres' });
-  return 0;
-}
-
 export async function runPgRestore(ctx: CommandContext, fileText: string, opts: RestoreCommandOptions): Promise<number> {
   const databaseUrl = ctx.config.databaseUrl!;
   const target = pgConnection(databaseUrl).shown;
   const file = resolvePgBackupFile(fileText, ctx.config.backupDir);
   const backupDir = ensureWritableDir(ctx.config.backupDir, 'BACKUP_DIR');
   const known = Object.keys(await migrationProvider('postgres').getMigrations()).sort();
-  const backup = await inspectPgBackup(file, known, backupDir);
+  const opened = await openBackup(file, { identityFile: ctx.config.backupEncryptionIdentity, workDir: backupDir, refuse: (m) => new RestoreRefusedError(m, 'file') });
+  let backup: PgBackupInspection;
+  try {
+    const inspected = await inspectPgBackup(opened.plain, known, backupDir);
+    backup = opened.encrypted ? { ...inspected, checksumListed: opened.checksumListed } : inspected;
+  } catch (e) {
+    opened.cleanup();
+    throw e;
+  }
   try {
     const live = await pgLiveInstances(databaseUrl, hostname());
     if (live.length > 0) {
@@ -95,7 +67,9 @@ export async function runPgRestore(ctx: CommandContext, fileText: string, opts: 
       details: [
         `backup:  ${file}`,
         `         schema ${backup.schema}, ${counts(backup.tables)}`,
-        `         sha256 ${backup.sha256}${backup.checksumListed ? ' (matches SHA256SUMS)' : ''}`,
+        opened.encrypted
+          ? `         age-encrypted, opened with BACKUP_ENCRYPTION_IDENTITY${backup.checksumListed ? '; the file matches SHA256SUMS' : ''}`
+          : `         sha256 ${backup.sha256}${backup.checksumListed ? ' (matches SHA256SUMS)' : ''}`,
         'the current data will be kept as a *.pre-restore.dump in BACKUP_DIR',
       ],
     });
@@ -114,6 +88,7 @@ export async function runPgRestore(ctx: CommandContext, fileText: string, opts: 
         databaseUrl,
         backup,
         dir: backupDir,
+        recipients: ctx.config.backupEncryptionRecipients,
         onStep: (step, state, detail) => {
           const i = steps.indexOf(step);
           if (state === 'start') progress.start(i, detail);
@@ -132,9 +107,9 @@ export async function runPgRestore(ctx: CommandContext, fileText: string, opts: 
     } finally {
       await progress.close();
     }
-    ctx.logger().warn({ business_event: true, event_type: 'database_restored', file, sha256: result.sha256, pre_restore: result.preRestore, dialect: 'postgres' }, 'database restored from backup');
+    ctx.logger().warn({ business_event: true, event_type: 'database_restored', file, encrypted: opened.encrypted, sha256: result.sha256, pre_restore: result.preRestore, dialect: 'postgres' }, 'database restored from backup');
     if (opts.json) {
-      writeJson(ctx.stdout, { restored_from: file, database: target, pre_restore: result.preRestore, sha256: result.sha256, schema: backup.schema, tables });
+      writeJson(ctx.stdout, { restored_from: file, encrypted: opened.encrypted, database: target, pre_restore: result.preRestore, sha256: result.sha256, schema: backup.schema, tables });
     } else {
       ctx.stdout.write(`restored ${basename(file)} into ${target} (${counts(tables)})\n`);
       ctx.stdout.write(`the previous data is kept as ${result.preRestore} (arb restore it to go back)\n`);
@@ -142,5 +117,6 @@ export async function runPgRestore(ctx: CommandContext, fileText: string, opts: 
     return 0;
   } finally {
     rmSync(backup.sqlFile, { force: true });
+    opened.cleanup();
   }
 }

@@ -1,7 +1,7 @@
 /** `arb cleanup`: plan, (confirm log deletion), apply; progress screen on a TTY. */
 import { resolve } from 'node:path';
 import { applyCleanup, planCleanup, type CleanupPlan } from '../../src/cleanup/cleanup.js';
-import { logBusinessEvent } from '../../src/logger.js';
+import { logBusinessEvent, withPerformanceLog } from '../../src/logger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount } from '../ui/format.js';
 import { writeJson } from '../ui/json.js';
@@ -13,7 +13,12 @@ import type { CleanupCommandOptions } from './index.js';
 const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
 
 export async function runCleanup(ctx: CommandContext, opts: CleanupCommandOptions): Promise<number> {
-  const logRetentionDays = parseIntegerOption(opts.logRetentionDays, '--log-retention-days', 1, 36_500, '--log-retention-days 30');
+  const logRetentionDays =
+    opts.logRetentionDays !== undefined
+      ? parseIntegerOption(opts.logRetentionDays, '--log-retention-days', 1, 36_500, '--log-retention-days 30')
+      : ctx.config.logRetentionDays > 0
+        ? ctx.config.logRetentionDays
+        : null;
   const handle = await ctx.db();
   const plan = await planCleanup(handle, { logDir: resolve(ctx.config.logDir), logRetentionDays });
   if (opts.dryRun || (plan.keys.length === 0 && plan.logs.length === 0)) {
@@ -35,13 +40,15 @@ export async function runCleanup(ctx: CommandContext, opts: CleanupCommandOption
   const progress = await startProgress(ctx, 'arb cleanup', [`Expire ${plan.keys.length} key(s) past expiry`, `Delete ${plan.logs.length} old log file(s)`]);
   let result;
   try {
-    result = await applyCleanup(handle, plan, {
-      onStep: (step, state, detail) => {
-        const i = step === 'keys' ? 0 : 1;
-        if (state === 'start') progress.start(i);
-        else progress.finish(i, 'done', detail);
-      },
-    });
+    result = await withPerformanceLog(ctx.logger(), 'cleanup', () =>
+      applyCleanup(handle, plan, {
+        onStep: (step, state, detail) => {
+          const i = step === 'keys' ? 0 : 1;
+          if (state === 'start') progress.start(i);
+          else progress.finish(i, 'done', detail);
+        },
+      }),
+    );
   } finally {
     await progress.close();
   }
@@ -62,7 +69,7 @@ function report(ctx: CommandContext, opts: CleanupCommandOptions, plan: CleanupP
       logs: {
         log_dir: plan.logDir,
         retention_days: plan.logRetentionDays,
-        cutoff: plan.logCutoff.toISOString(),
+        cutoff: plan.logCutoff?.toISOString() ?? null,
         removed: (dryRun ? plan.logs : result.removedLogs).map((f) => ({ name: f.name, bytes: f.bytes, last_written: f.mtime.toISOString() })),
         freed_bytes: dryRun ? plan.logBytes : result.freedBytes,
       },
@@ -84,6 +91,7 @@ function report(ctx: CommandContext, opts: CleanupCommandOptions, plan: CleanupP
   }
   const files = dryRun ? plan.logs : result.removedLogs;
   const bytes = dryRun ? plan.logBytes : result.freedBytes;
-  ctx.stdout.write(`${opts.dryRun ? 'would delete' : 'deleted'} ${files.length} rotated log file(s) older than ${plan.logRetentionDays} days (${mb(bytes)})${files.length ? `: ${files.map((f) => f.name).join(', ')}` : ''}\n`);
+  if (plan.logRetentionDays === null) ctx.stdout.write('kept every rotated log file (LOG_RETENTION_DAYS=0; use --log-retention-days N to prune)\n');
+  else ctx.stdout.write(`${opts.dryRun ? 'would delete' : 'deleted'} ${files.length} rotated log file(s) older than ${plan.logRetentionDays} days (${mb(bytes)})${files.length ? `: ${files.map((f) => f.name).join(', ')}` : ''}\n`);
   if (opts.dryRun) ctx.stdout.write('dry run: nothing was changed\n');
 }

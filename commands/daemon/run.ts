@@ -12,7 +12,7 @@ export function parsePortOption(value: string | undefined, fallback: number): nu
   return Number(value);
 }
 
-export async function runDaemon(opts: { host: string; port?: string }): Promise<void> {
+export async function runDaemon(opts: { host?: string; port?: string }): Promise<void> {
   const config = loadConfig();
   const port = parsePortOption(opts.port, config.port);
   // The daemon process is this command's whole job: it is the one place the CLI reaches into daemon/.

@@ -11,9 +11,12 @@ import { createConfig, readEnv } from '../../src/config.js';
 import { createLogger, closeLogger } from '../../src/logger.js';
 import { formatUsd } from '../../src/money.js';
 import { parsePortOption } from '../daemon/run.js';
+import { claudeCodeEnv, shellExports } from '../../src/client-settings.js';
 
 const DEMO_TELEGRAM_ID = 100_000_001;
 export const DEMO_PORT = 8000;
+/** The demo's second package, for Claude Code and the Anthropic SDK. */
+export const DEMO_CLAUDE_MODEL = 'anthropic/claude-sonnet-4.6';
 
 export interface DemoInfo {
   key: string;
@@ -26,6 +29,8 @@ export interface DemoInfo {
   curl_key: string;
   database: string;
   simulator_url: string;
+  /** the Claude package's key and the Claude Code environment that uses it */
+  claude_code: { key: string; model: string; env: Record<string, string> };
   /** with --keep: the line that opens the kept shop in another terminal */
   explore?: string;
 }
@@ -88,6 +93,10 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
     const bought = await purchasePackage({ handle, logger, config }, { telegramId: DEMO_TELEGRAM_ID, packageId: pkg.id, reference: `demo-purchase-${pkg.id}`, profile: { username: 'demo', firstName: 'Demo' } });
     const key = bought.apiKey;
     if (!key) throw new Error('the demo package was already bought in this database; run `arb demo` without --db, or with a new file');
+    const { package: claudePkg } = await createPackage({ handle, config, logger }, { model: DEMO_CLAUDE_MODEL, tokens: 200_000, description: 'Demo: Claude Sonnet, 200k tokens (Claude Code)' });
+    await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: claudePkg.price, type: 'topup', reference: `demo-topup-${claudePkg.id}`, note: 'demo top-up' });
+    const claudeBought = await purchasePackage({ handle, logger, config }, { telegramId: DEMO_TELEGRAM_ID, packageId: claudePkg.id, reference: `demo-purchase-${claudePkg.id}`, profile: { username: 'demo', firstName: 'Demo' } });
+    const claudeKey = claudeBought.apiKey!;
 
     const start = (port: number) => startDaemon({ config, handle, logger, host: '127.0.0.1', port, bot: false });
     try {
@@ -107,6 +116,7 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
       ...lines,
       database: dbFile,
       simulator_url: sim.baseUrl,
+      claude_code: { key: claudeKey, model: claudePkg.model, env: claudeCodeEnv(daemon.url, claudeKey, claudePkg.model) },
       ...(keep ? { explore: exploreLine(dbFile, logDir) } : {}),
     };
     if (opts.json) {
@@ -115,7 +125,8 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
       out('arb demo — the whole loop on this machine, no accounts needed');
       out(`  upstream   OpenRouter simulator at ${sim.baseUrl} (${report.total} models synced into the catalog)`);
       out(`  package    #${pkg.id} ${pkg.model}, ${pkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(pkg.price)} (a completion token counts 2)`);
-      out(`  customer   Telegram id ${DEMO_TELEGRAM_ID}: topped up ${formatUsd(pkg.price)} and bought the package`);
+      out(`  package    #${claudePkg.id} ${claudePkg.model}, ${claudePkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(claudePkg.price)} (for Claude Code, below)`);
+      out(`  customer   Telegram id ${DEMO_TELEGRAM_ID}: topped up ${formatUsd(pkg.price + claudePkg.price)} and bought both packages`);
       out(`  database   ${dbFile}${opts.db || keep ? '' : ' (temporary)'}`);
       out();
       out(`API key:   ${key}`);
@@ -131,7 +142,11 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
       out(lines.curl_key);
       out();
       out('Any OpenAI client works too: base URL above, the key as the API key, model "gpt-4".');
+      out();
+      out(`Claude Code (a second key, for package #${claudePkg.id} ${claudePkg.model}, ${claudePkg.tokens.toLocaleString('en-US')} tokens): paste into a shell, then run claude`);
+      for (const line of shellExports(info.claude_code.env)) out(line);
       if (info.explore) {
+        out();
         out(`Kept in ${keep} after the demo stops. Explore it in another terminal:`);
         out(`  ${info.explore}`);
       }

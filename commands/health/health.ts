@@ -16,9 +16,17 @@ function uptime(s: number): string {
   return d ? `${d}d ${h}h ${m}m` : h ? `${h}h ${m}m` : `${m}m ${Math.floor(s % 60)}s`;
 }
 
-/** The /health URL for `--url` (a base URL like https://shop.example.com, host:port, or the /health URL itself). */
-export function healthUrl(text: string | undefined, port: number): string {
-  if (text === undefined) return `http://127.0.0.1:${port}/health`;
+/** Where the local daemon answers: HOST's address, or loopback when HOST is a wildcard. */
+export function localDaemonAddress(host: string, port: number): string {
+  return ['0.0.0.0', '::'].includes(host) ? `127.0.0.1:${port}` : `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The /health URL: `--url` (a base URL like https://shop.example.com, host:port, or the /health URL
+ * itself), else the local daemon at `local` (host:port).
+ */
+export function healthUrl(text: string | undefined, local: string): string {
+  if (text === undefined) return `http://${local}/health`;
   const raw = text.trim();
   let url: URL;
   try {
@@ -42,8 +50,9 @@ interface Unreachable {
 }
 
 export async function runHealth(ctx: CommandContext, opts: { url?: string; json?: boolean }): Promise<number> {
-  const url = healthUrl(opts.url, ctx.config.port);
-  const where = opts.url === undefined ? `127.0.0.1:${ctx.config.port}` : new URL(url).host;
+  const local = localDaemonAddress(ctx.config.host, ctx.config.port);
+  const url = healthUrl(opts.url, local);
+  const where = opts.url === undefined ? local : new URL(url).host;
   const down = (failure: Omit<Unreachable, 'reachable' | 'url'>): number => {
     if (opts.json) {
       writeJson(ctx.stdout, { reachable: false, url, ...failure } satisfies Unreachable);

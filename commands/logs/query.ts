@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { InputError } from '../../src/errors.js';
 import { microsToUsd, parseUsd } from '../../src/money.js';
-import { entryAmountMicros, followLogs, queryLogs, type LogEntry, type LogQueryName, type LogQueryResult } from '../../src/logs/query.js';
+import { entryAmountMicros, failureReason, followLogs, queryLogs, type LogEntry, type LogFilter, type LogQueryName, type LogQueryResult } from '../../src/logs/query.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
@@ -14,11 +14,42 @@ import { renderTable, type Cell } from '../ui/table.js';
 import { printScreen } from '../ui/screens.js';
 import type { LogsScreenProps } from './LogsScreen.js';
 import type { LogsOptions } from './index.js';
+import { KEY_PREFIX, looksLikeApiKey, maskApiKey } from '../../src/ledger/keys.js';
 
 export interface ParsedLogsOptions {
   since: Date | null;
   limit: number;
   minAmountMicros: number;
+  requestId?: string;
+  /** the --key text as the operator typed it ('...' read as '…'); never a full key (see keyText) */
+  key?: KeyArgument;
+}
+
+/** --key: a masked prefix (`sk-arb-AbCd…`), or a whole key, which is only ever hashed. */
+export interface KeyArgument {
+  /** what may be shown: the masked prefix, or the masked form of a whole key */
+  shown: string;
+  /** the text to look the key up by (findKeys) */
+  lookup: string;
+  /** a prefix of the masked form as the logs write it */
+  prefix: string;
+}
+
+/** Validates --key; every bad value is an InputError naming the option and the fix. */
+export function parseKeyOption(text: string): KeyArgument {
+  const input = text.trim().replace(/\.\.\./g, '…');
+  const body = input.slice(KEY_PREFIX.length);
+  if (!input.startsWith(KEY_PREFIX) || body === '' || !/^[A-Za-z0-9_-]*(…[A-Za-z0-9_-]*)?$/.test(body)) {
+    throw new InputError(`--key: "${looksLikeApiKey(input) ? maskApiKey(input) : text}" is not a key; give it as logs and arb keys list show it, e.g. --key sk-arb-AbCd…`, 'key');
+  }
+  if (looksLikeApiKey(input)) {
+    const masked = maskApiKey(input);
+    return { shown: masked, lookup: input, prefix: masked };
+  }
+  // the masked form shows 4 characters after the prefix: a longer typed head narrows by the database only
+  const [head, tail] = body.split('…');
+  const prefix = head.length > 4 ? `${KEY_PREFIX}${head.slice(0, 4)}…` : tail === undefined ? input : `${KEY_PREFIX}${head}…${tail}`;
+  return { shown: input, lookup: input, prefix };
 }
 
 /** Validates the flags; every bad value is an InputError naming the option and the fix. */
@@ -27,15 +58,60 @@ export function parseLogsOptions(opts: LogsOptions, now: Date = new Date()): Par
   const limit = parseIntegerOption(opts.limit ?? '50', '--limit', 1, 1_000_000, '--limit 100');
   const minAmountMicros = parseUsd(opts.minAmount ?? '100', '--min-amount');
   if (minAmountMicros < 0) throw new InputError(`--min-amount: ${opts.minAmount} is negative; use an amount in USD like 100`, 'min-amount');
-  return { since, limit, minAmountMicros };
+  let requestId: string | undefined;
+  if (opts.requestId !== undefined) {
+    requestId = opts.requestId.trim();
+    // eslint-disable-next-line no-control-regex
+    if (requestId === '' || requestId.length > 200 || /[\u0000-\u001f"]/.test(requestId)) {
+      throw new InputError(`--request-id: "${opts.requestId.slice(0, 60)}" is not a request id; give the id from the x-request-id header or a log line, e.g. --request-id 7f3c2a1e-…`, 'request-id');
+    }
+  }
+  const key = opts.key === undefined ? undefined : parseKeyOption(opts.key);
+  return { since, limit, minAmountMicros, requestId, key };
+}
+
+/**
+ * The filter for the parsed flags. A --key is looked up in the database (when there is one) so lines
+ * that name the key only by its allocation id (the proxy's api_call lines) match too.
+ */
+async function buildFilter(ctx: CommandContext, parsed: ParsedLogsOptions): Promise<LogFilter | undefined> {
+  if (parsed.requestId === undefined && !parsed.key) return undefined;
+  const filter: LogFilter = {};
+  if (parsed.requestId !== undefined) filter.requestId = parsed.requestId;
+  if (parsed.key) {
+    const prefixes = new Set([parsed.key.prefix]);
+    const allocationIds: number[] = [];
+    const haveDb = Boolean(ctx.config.databaseUrl) || existsSync(ctx.config.dbName);
+    if (haveDb) {
+      try {
+        const { findKeys } = await import('../../src/keys/keys.js');
+        const keys = await findKeys(await ctx.db(), parsed.key.lookup);
+        for (const k of keys) {
+          allocationIds.push(k.id);
+          prefixes.add(k.apiKey);
+        }
+        if (keys.length === 0) ctx.stderr.write(`note: no key in the database matches ${parsed.key.shown}; matching the masked key in log lines only\n`);
+        else if (keys.length > 1) ctx.stderr.write(`note: ${parsed.key.shown} matches ${keys.length} keys (${keys.map((k) => k.apiKey).join(', ')}); showing the lines of all of them\n`);
+      } catch (e) {
+        if (e instanceof InputError) throw e;
+        ctx.stderr.write(`note: the database could not be read (${(e as Error).message}); matching the masked key in log lines only\n`);
+      }
+    }
+    filter.key = { prefixes: [...prefixes], allocationIds };
+  }
+  return filter;
 }
 
 export async function runLogsQuery(ctx: CommandContext, query: string, opts: LogsOptions): Promise<number> {
   const parsed = parseLogsOptions(opts);
   const logDir = ctx.config.logDir;
   const name = query as LogQueryName;
+  if (name === 'all' && parsed.requestId === undefined && !parsed.key) {
+    throw new InputError('arb logs: name a query (errors, transactions, revenue, high-value, api-failures, slow, security, tail) or filter with --request-id ID or --key sk-arb-AbCd…', 'query');
+  }
+  const filter = await buildFilter(ctx, parsed);
   if (!existsSync(logDir)) ctx.stderr.write(`note: log directory ${logDir} does not exist yet (nothing has been logged); showing an empty result\n`);
-  const result = await queryLogs(logDir, name, { since: parsed.since, limit: parsed.limit, minAmountMicros: parsed.minAmountMicros });
+  const result = await queryLogs(logDir, name, { since: parsed.since, limit: parsed.limit, minAmountMicros: parsed.minAmountMicros, filter });
 
   if (opts.follow) {
     const print = (e: LogEntry): void => {
@@ -48,7 +124,7 @@ export async function runLogsQuery(ctx: CommandContext, query: string, opts: Log
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      await followLogs(logDir, name, { cursor: result.cursor, minAmountMicros: parsed.minAmountMicros, signal: ac.signal, onEntry: print });
+      await followLogs(logDir, name, { cursor: result.cursor, minAmountMicros: parsed.minAmountMicros, filter, signal: ac.signal, onEntry: print });
     } finally {
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
@@ -62,10 +138,17 @@ export async function runLogsQuery(ctx: CommandContext, query: string, opts: Log
   return 0;
 }
 
-/** Transaction entries gain `amount_micros` when the line only had the USD amount. */
+/**
+ * Transaction entries gain `amount_micros` when the line only had the USD amount; error and failed-call
+ * entries gain `failure_reason`, the one reason read from `failure`, `reason` or `err`.
+ */
 function jsonEntry(query: LogQueryName, e: LogEntry): LogEntry {
   if (e.transaction === true && e.amount_micros === undefined && (query === 'transactions' || query === 'revenue' || query === 'high-value')) {
     return { ...e, amount_micros: entryAmountMicros(e) };
+  }
+  if ((query === 'errors' || query === 'api-failures') && e.failure_reason === undefined) {
+    const reason = failureReason(e);
+    if (reason) return { ...e, failure_reason: reason };
   }
   return e;
 }
@@ -77,6 +160,7 @@ export function toJson(logDir: string, r: LogQueryResult, parsed: ParsedLogsOpti
     log_dir: logDir,
     since: r.since ? r.since.toISOString() : null,
     limit: parsed.limit,
+    filter: parsed.requestId !== undefined || parsed.key ? { request_id: parsed.requestId ?? null, key: parsed.key?.shown ?? null, allocation_ids: r.filter?.key?.allocationIds ?? [] } : null,
     files: r.files.map((f) => ({ path: f.path, bytes: f.bytes, live: f.live })),
     malformed_lines: r.malformed,
     total: r.total,
@@ -106,12 +190,10 @@ function time(e: LogEntry): string {
   return typeof e.timestamp === 'string' ? e.timestamp.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
 }
 
-/** Why the line failed: the proxy's `failure`, an `err`/`error` (string or object), else a `reason`. */
-function failureText(e: LogEntry): string {
-  if (typeof e.failure === 'string' && e.failure !== '') return e.failure;
-  const err = (e.err ?? e.error) as { message?: unknown; type?: unknown } | string | undefined;
-  if (err) return typeof err === 'string' ? err : str(err.message ?? err);
-  return typeof e.reason === 'string' ? e.reason : '';
+/** which kind of line: the category flag it carries */
+function kind(e: LogEntry): string {
+  for (const k of ['api_call', 'transaction', 'business_event', 'security_event', 'arbitrage', 'performance'] as const) if (e[k] === true) return k;
+  return '';
 }
 
 function durationText(e: LogEntry): string {
@@ -134,7 +216,7 @@ interface View {
 const VIEWS: Record<LogQueryName, View> = {
   errors: {
     head: ['time (UTC)', 'level', 'message', 'failure', 'request id'],
-    row: (e) => [time(e), str(e.level), clip(str(e.message), 70), clip(failureText(e), 70), str(e.request_id)],
+    row: (e) => [time(e), str(e.level), clip(str(e.message), 70), clip(failureReason(e), 70), str(e.request_id)],
     priority: [0, 4, 3, 1, 2],
     keep: [4],
     min: [undefined, undefined, undefined, 24],
@@ -153,7 +235,7 @@ const VIEWS: Record<LogQueryName, View> = {
   },
   'api-failures': {
     head: ['time (UTC)', 'endpoint', 'status', 'failure', 'latency', 'model', 'request id', 'service'],
-    row: (e) => [time(e), str(e.endpoint), str(e.status), clip(failureText(e), 60), durationText(e), str(e.model), str(e.request_id), str(e.service)],
+    row: (e) => [time(e), str(e.endpoint), str(e.status), clip(failureReason(e), 60), durationText(e), str(e.model), str(e.request_id), str(e.service)],
     priority: [0, 3, 2, 1, 5, 6, 4, 7],
     keep: [6],
     min: [undefined, undefined, undefined, 24],
@@ -167,6 +249,13 @@ const VIEWS: Record<LogQueryName, View> = {
     row: (e) => [time(e), str(e.event), clip(str(e.reason), 60), str(e.telegram_user_id ?? e.ip ?? '')],
   },
   tail: { head: ['time (UTC)', 'level', 'message'], row: (e) => [time(e), str(e.level), clip(str(e.message), 100)] },
+  all: {
+    head: ['time (UTC)', 'level', 'kind', 'message', 'failure', 'request id'],
+    row: (e) => [time(e), str(e.level), kind(e), clip(str(e.message), 60), clip(failureReason(e), 50), str(e.request_id)],
+    priority: [0, 4, 5, 2, 1, 3],
+    keep: [5],
+    min: [undefined, undefined, undefined, undefined, 24],
+  },
 };
 
 function followLine(query: LogQueryName, e: LogEntry): string {
@@ -182,10 +271,12 @@ const NOUN: Record<LogQueryName, string> = {
   slow: 'slow operations',
   security: 'security events',
   tail: 'lines',
+  all: 'lines',
 };
 
 function windowLabel(r: LogQueryResult): string {
-  return r.since ? `since ${r.since.toISOString()}` : 'all time';
+  const filter = [r.filter?.requestId !== undefined ? `request ${r.filter?.requestId}` : '', r.filter?.key ? `key ${r.filter.key.prefixes[0]}` : ''].filter(Boolean).join(', ');
+  return `${r.since ? `since ${r.since.toISOString()}` : 'all time'}${filter ? `; ${filter}` : ''}`;
 }
 
 function summaryText(r: LogQueryResult, parsed: ParsedLogsOptions): string {
@@ -204,7 +295,7 @@ export function screenProps(r: LogQueryResult, parsed: ParsedLogsOptions): LogsS
   const view = VIEWS[r.query];
   const levelCol = view.head.indexOf('level');
   return {
-    title: `arb logs ${r.query}`,
+    title: r.query === 'all' ? 'arb logs' : `arb logs ${r.query}`,
     windowLabel: windowLabel(r),
     summary: summaryText(r, parsed),
     head: view.head,

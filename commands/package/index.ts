@@ -77,14 +77,15 @@ export function registerPackageCommands(program: Command): void {
   }
   pkg
     .command('reprice')
-    .description("recompute a package's cost and price at the model's current rates (or set --price)")
-    .argument('<id>', 'package id')
-    .option('--price <usd>', 'explicit price in USD (refused below the margin floor)')
+    .description("recompute a package's cost and price at the model's current rates and settings (or set --price); --all: every package priced by the formula")
+    .argument('[id]', 'package id (or --all)')
+    .option('--price <usd>', 'explicit price in USD, kept when the settings change (refused below the margin floor)')
+    .option('--all', 'reprice every formula-priced package; list fixed-price ones with their margin; hold those below the floor')
     .option('--json', 'print one JSON document')
-    .action((id: string, opts: { price?: string; json?: boolean }) =>
+    .action((id: string | undefined, opts: { price?: string; all?: boolean; json?: boolean }) =>
       withContext(opts, async (ctx) => {
-        const { runPackageReprice } = await import('./manage.js');
-        return runPackageReprice(ctx, id, opts);
+        const { runPackageReprice, runPackageRepriceAll } = await import('./manage.js');
+        return opts.all ? runPackageRepriceAll(ctx, id, opts) : runPackageReprice(ctx, id, opts);
       }),
     );
 }

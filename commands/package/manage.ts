@@ -1,5 +1,7 @@
 /** `arb package list|enable|disable|reprice`. */
+import { InputError } from '../../src/errors.js';
 import { listPackages, packageToJson, repricePackage, setPackageAvailability } from '../../src/packages/packages.js';
+import { describeReprice, repriceAllPackages, type RepriceAllReport } from '../../src/packages/reprice.js';
 import type { CommandContext } from '../context.js';
 import { formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
@@ -23,7 +25,8 @@ export async function runPackageAvailability(ctx: CommandContext, idText: string
   return 0;
 }
 
-export async function runPackageReprice(ctx: CommandContext, idText: string, opts: { price?: string; json?: boolean }): Promise<number> {
+export async function runPackageReprice(ctx: CommandContext, idText: string | undefined, opts: { price?: string; json?: boolean }): Promise<number> {
+  if (idText === undefined) throw new InputError('id: give the package id to reprice (arb package reprice 3), or --all for every package', 'id');
   const result = await repricePackage({ handle: await ctx.db(), logger: ctx.logger(), config: ctx.config }, parseId(idText), { priceUsd: opts.price });
   const pkg = result.package;
   if (opts.json) {
@@ -33,4 +36,33 @@ export async function runPackageReprice(ctx: CommandContext, idText: string, opt
     ctx.stdout.write(pkg.is_available ? 'on sale\n' : `off sale${pkg.hold_reason ? ` (hold: ${pkg.hold_reason})` : ''}; arb package enable ${pkg.id} puts it on sale\n`);
   }
   return 0;
+}
+
+/** `arb package reprice --all`: every formula package at the current settings; fixed prices listed with their margin. */
+export async function runPackageRepriceAll(ctx: CommandContext, idText: string | undefined, opts: { price?: string; json?: boolean }): Promise<number> {
+  if (idText !== undefined) throw new InputError(`id: --all reprices every package; drop "${idText}", or drop --all to reprice package ${idText} alone`, 'id');
+  if (opts.price !== undefined) throw new InputError('price: --price sets one package\'s price; use arb package reprice <id> --price USD (without --all)', 'price');
+  const report = await repriceAllPackages({ handle: await ctx.db(), logger: ctx.logger(), config: ctx.config }, { liftMarginHolds: true, trigger: 'command' });
+  if (opts.json) writeJson(ctx.stdout, repriceReportJson(report));
+  else ctx.stdout.write(`${describeReprice(report)}\n`);
+  return 0;
+}
+
+export function repriceReportJson(report: RepriceAllReport) {
+  const s = report.settings;
+  return {
+    settings: { markup_percent: s.markupBp / 100, min_profit_margin: s.minProfitMarginBp / 10_000, bulk_discount_percent: s.bulkDiscountBp / 100, bulk_discount_threshold: s.bulkDiscountThreshold },
+    repriced: report.repriced.map((r) => ({ ...packageToJson(r.package), ...money('previous_price', r.previousPriceMicros), ...money('previous_cost', r.previousCostMicros), hold_lifted: r.holdLifted })),
+    unchanged: report.unchanged,
+    fixed_price: report.fixed.map((f) => ({
+      ...packageToJson(f.package),
+      ...money('cost_now', f.costMicros),
+      ...money('floor', f.floorMicros),
+      margin_percent_now: f.marginPercent,
+      below_floor: f.belowFloor,
+      held_now: f.heldNow,
+      hold_lifted: f.holdLifted,
+    })),
+    skipped: report.skipped.map((k) => ({ id: k.package.id, model: k.package.model, reason: k.reason })),
+  };
 }

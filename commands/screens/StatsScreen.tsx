@@ -175,7 +175,8 @@ export function StatsScreen({ stats, windowLabel, series, margins, topKeys, widt
         <Figure label="Tokens sold" value={formatCount(stats.tokensSold)} />
         <Figure label="Tokens used" value={formatCount(stats.tokensUsed)} />
         <Figure label="Requests" value={`${formatCount(stats.requests)}${stats.failedRequests ? ` (${formatCount(stats.failedRequests)} failed)` : ''}`} />
-        <Figure label="Upstream cost" value={formatUsd(stats.upstreamCostMicros)} />
+        <Figure label="Upstream spend" value={formatUsd(stats.upstreamCostMicros)} />
+        <Figure label="Realised margin" value={formatPercent(stats.realisedMarginPercent)} />
         <Figure label="OpenRouter credit" value={credit} color={credit === 'unavailable' ? 'yellow' : undefined} />
       </Box>
       <Box marginTop={1} flexDirection="column">

@@ -89,12 +89,22 @@ export function statsToJson(stats: Stats, window: string) {
     until: stats.until,
     sales: stats.sales,
     free_grants: stats.freeGrants,
+    free_grant_tokens: stats.freeGrantTokens,
+    ...money('free_grant_cost', stats.freeGrantCostMicros),
+    ...money('free_grant_upstream_spend', stats.freeGrantUpstreamCostMicros),
     ...money('gross_sales', stats.grossSalesMicros),
     ...money('refunds', stats.refundsMicros),
     ...money('revenue', stats.revenueMicros),
+    ...money('cost_of_tokens_sold', stats.costMicros),
+    // `cost` is the cost of tokens sold (the name older scripts read)
     ...money('cost', stats.costMicros),
     ...money('profit', stats.profitMicros),
     margin_percent: stats.marginPercent,
+    ...money('upstream_spend', stats.upstreamCostMicros),
+    // `upstream_cost` is the upstream spend (the name older scripts read)
+    ...money('upstream_cost', stats.upstreamCostMicros),
+    ...money('revenue_of_tokens_used', stats.usedRevenueMicros),
+    realised_margin_percent: stats.realisedMarginPercent,
     ...money('topups', stats.topupsMicros),
     active_keys: stats.activeKeys,
     tokens_sold: stats.tokensSold,
@@ -102,7 +112,6 @@ export function statsToJson(stats: Stats, window: string) {
     loss_tokens: stats.lossTokens,
     requests: stats.requests,
     failed_requests: stats.failedRequests,
-    ...money('upstream_cost', stats.upstreamCostMicros),
     openrouter_credit:
       stats.openrouterCreditMicros === null
         ? { available: false, credit_usd: null, credit_micros: null, note: stats.openrouterCreditNote }
@@ -114,45 +123,76 @@ export function statsToJson(stats: Stats, window: string) {
       tokens_sold: m.tokensSold,
       ...money('revenue', m.revenueMicros),
       ...money('refunds', m.refundsMicros),
+      ...money('cost_of_tokens_sold', m.costMicros),
       ...money('cost', m.costMicros),
       ...money('profit', m.profitMicros),
+      margin_percent: m.marginPercent,
+      free_grant_tokens: m.freeGrantTokens,
+      ...money('free_grant_cost', m.freeGrantCostMicros),
+      requests: m.requests,
+      tokens_used: m.tokensUsed,
+      ...money('upstream_spend', m.upstreamCostMicros),
+      ...money('revenue_of_tokens_used', m.usedRevenueMicros),
+      realised_margin_percent: m.realisedMarginPercent,
     })),
     by_day: stats.byDay.map((d) => ({
       day: d.day,
       sales: d.sales,
+      free_grants: d.freeGrants,
       ...money('revenue', d.revenueMicros),
+      ...money('cost_of_tokens_sold', d.costMicros),
       ...money('cost', d.costMicros),
       ...money('profit', d.profitMicros),
+      requests: d.requests,
+      tokens_used: d.tokensUsed,
+      ...money('upstream_spend', d.upstreamCostMicros),
+      ...money('revenue_of_tokens_used', d.usedRevenueMicros),
     })),
   };
 }
 
 export function renderStatsTables(stats: Stats, windowLabel: string): string {
   const credit = stats.openrouterCreditMicros === null ? 'unavailable' : formatUsd(stats.openrouterCreditMicros);
+  const free = stats.freeGrants
+    ? `${formatCount(stats.freeGrants)} (${formatCount(stats.freeGrantTokens)} tokens, cost basis ${formatUsd(stats.freeGrantCostMicros)}; not sales, not a loss${stats.freeGrantUpstreamCostMicros ? `; their requests cost ${formatUsd(stats.freeGrantUpstreamCostMicros, { precise: true })} upstream` : ''})`
+    : '0';
   const summary = renderKeyValues([
     ['Window', `${windowLabel} (${stats.since ?? 'beginning'} → ${stats.until} UTC)`],
     ['Revenue', `${formatUsd(stats.revenueMicros)}${stats.refundsMicros ? ` (gross ${formatUsd(stats.grossSalesMicros)}, refunds ${formatUsd(stats.refundsMicros)})` : ''}`],
-    ['Cost', formatUsd(stats.costMicros)],
+    ['Cost of tokens sold', formatUsd(stats.costMicros)],
     ['Profit', formatUsd(stats.profitMicros)],
-    ['Margin', formatPercent(stats.marginPercent)],
-    ['Sales', `${formatCount(stats.sales)}${stats.freeGrants ? ` (${stats.freeGrants} free)` : ''}`],
+    ['Margin (nominal)', formatPercent(stats.marginPercent)],
+    ['Sales', formatCount(stats.sales)],
+    ['Free grants', free],
+    ['Upstream spend', `${formatUsd(stats.upstreamCostMicros, { precise: true })} (what OpenRouter charged for the window's requests)`],
+    ['Revenue of tokens used', formatUsd(stats.usedRevenueMicros, { precise: true })],
+    ['Realised margin', `${formatPercent(stats.realisedMarginPercent)} (revenue of tokens used vs upstream spend)`],
     ['Top-ups', formatUsd(stats.topupsMicros)],
     ['Active keys', formatCount(stats.activeKeys)],
     ['Tokens sold', formatCount(stats.tokensSold)],
     ['Tokens used', `${formatCount(stats.tokensUsed)}${stats.lossTokens ? ` (${formatCount(stats.lossTokens)} served beyond quota)` : ''}`],
     ['Requests', `${formatCount(stats.requests)} (${formatCount(stats.failedRequests)} failed upstream)`],
-    ['Upstream cost', formatUsd(stats.upstreamCostMicros, { precise: true })],
     ['OpenRouter credit', credit],
   ]);
   const models = renderTable(
-    ['model', 'sales', 'tokens sold', 'revenue', 'cost', 'profit'],
-    stats.byModel.map((m) => [m.model, formatCount(m.sales), formatCount(m.tokensSold), formatUsd(m.revenueMicros), formatUsd(m.costMicros), formatUsd(m.profitMicros)]),
-    { align: ['left', 'right', 'right', 'right', 'right', 'right'] },
+    ['model', 'sales', 'tokens sold', 'revenue', 'cost of tokens sold', 'profit', 'margin', 'upstream spend', 'realised margin'],
+    stats.byModel.map((m) => [
+      m.model,
+      `${formatCount(m.sales)}${m.freeGrants ? ` +${formatCount(m.freeGrants)} free` : ''}`,
+      formatCount(m.tokensSold),
+      formatUsd(m.revenueMicros),
+      formatUsd(m.costMicros),
+      formatUsd(m.profitMicros),
+      formatPercent(m.marginPercent),
+      formatUsd(m.upstreamCostMicros, { precise: true }),
+      formatPercent(m.realisedMarginPercent),
+    ]),
+    { align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'] },
   );
   const days = renderTable(
-    ['day', 'sales', 'revenue', 'profit'],
-    stats.byDay.map((d) => [d.day, formatCount(d.sales), formatUsd(d.revenueMicros), formatUsd(d.profitMicros)]),
-    { align: ['left', 'right', 'right', 'right'] },
+    ['day', 'sales', 'revenue', 'profit', 'upstream spend'],
+    stats.byDay.map((d) => [d.day, formatCount(d.sales), formatUsd(d.revenueMicros), formatUsd(d.profitMicros), formatUsd(d.upstreamCostMicros, { precise: true })]),
+    { align: ['left', 'right', 'right', 'right', 'right'] },
   );
   return `${summary}\n\nSales by model\n${models}\n\nSales by day\n${days}`;
 }

@@ -8,7 +8,7 @@
  *   notification senders decide what it means.
  * getUpdates is left alone: grammY's polling loop has its own backoff.
  */
-import type { Transformer } from 'grammy';
+import { GrammyError, HttpError, type Transformer } from 'grammy';
 import type { Logger } from '../../src/logger.js';
 
 export interface ApiErrorPolicyOptions {
@@ -62,4 +62,12 @@ export function apiErrorPolicy(options: ApiErrorPolicyOptions = {}): Transformer
       return res;
     }
   };
+}
+
+/** An error as log fields (never the request payload: it may hold a key). */
+export function describeBotError(err: unknown): Record<string, unknown> {
+  if (err instanceof GrammyError) return { type: 'GrammyError', method: err.method, error_code: err.error_code, description: err.description };
+  if (err instanceof HttpError) return { type: 'HttpError', message: err.message };
+  if (err instanceof Error) return { type: err.name, message: err.message, stack: err.stack };
+  return { message: String(err) };
 }

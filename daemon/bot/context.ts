@@ -7,7 +7,9 @@ import type { Config } from '../../src/config.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import type { User } from '../../src/db/database.js';
 import type { Logger } from '../../src/logger.js';
+import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Locale, Locales } from './locales/index.js';
+import type { AdminDelivery } from './notifications.js';
 
 export interface ShopServices {
   readonly config: Config;
@@ -21,8 +23,8 @@ export interface ShopServices {
   now(): Date;
   /** checks ADMIN_ID_LIST as configured now (called on every admin message and callback) */
   isAdmin(telegramId: number | undefined): boolean;
-  /** sends an HTML message, rendered in each admin's language, to every admin; returns how many got it */
-  messageAdmins(render: (t: Locale) => string): Promise<number>;
+  /** sends an HTML message (and keyboard), rendered in each admin's language, to every admin */
+  messageAdmins(render: (t: Locale) => string, keyboard?: (t: Locale) => InlineKeyboardMarkup): Promise<AdminDelivery>;
 }
 
 export interface ShopFlavor {

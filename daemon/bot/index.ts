@@ -1,30 +1,30 @@
 /**
  * The Telegram shop bot (SPEC §5), built on grammY: `createShopBot(deps)` wires one Composer per feature
  * behind update de-duplication, an error boundary, the user's locale, a per-user rate limit and the admin
- * gate, and talks to the Bot API at TELEGRAM_API_ROOT.
+ * gate, and talks to the Bot API at TELEGRAM_API_ROOT. The loops live in modules of their own: long
+ * polling with leadership (polling.ts), customer alerts (customer-alerts.ts), pruning of processed update
+ * ids (pruning.ts); the command lists in commands.ts.
  *
  * Modes: with WEBHOOK_URL, `start()` registers `${WEBHOOK_URL}/telegram/webhook` (secret token, allowed
  * updates incl. pre_checkout_query) and the daemon's HTTP server passes requests to `handleWebhook`;
- * without it, `start()` long-polls getUpdates — with several daemon replicas only the one holding the
- * leader lease (`deps.leadership`, src/scale/leader.ts) polls, since Telegram allows one getUpdates
- * consumer per bot; the others take over when it goes away.
+ * without it, `start()` long-polls getUpdates (only on the leader replica when `deps.leadership` is given).
  *
  * The base URL shown to customers with their key is `publicBaseUrl` (deps), else WEBHOOK_URL (the public
  * address of the same daemon), else `http://127.0.0.1:PORT`, followed by `/v1`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Bot, BotError, GrammyError, HttpError, type ApiClientOptions } from 'grammy';
-import type { LanguageCode, Update, UserFromGetMe } from 'grammy/types';
+import { Bot, type ApiClientOptions, type BotError } from 'grammy';
+import type { Update, UserFromGetMe } from 'grammy/types';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { InputError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import type { Leadership } from '../../src/scale/leader.js';
-import type { Redis } from 'ioredis';
-import { addDays, toDbTime } from '../../src/time.js';
-import { apiErrorPolicy, isUnreachableUser, type ApiErrorPolicyOptions } from './api-errors.js';
+import { apiErrorPolicy, describeBotError, isUnreachableUser, type ApiErrorPolicyOptions } from './api-errors.js';
+import { setCommandLists } from './commands.js';
 import type { ShopContext, ShopServices } from './context.js';
-import { pruneProcessedUpdates } from './data.js';
+import { createCustomerAlerts } from './customer-alerts.js';
 import { adminFeature } from './features/admin.js';
 import { balanceFeature } from './features/balance.js';
 import { keysFeature } from './features/keys.js';
@@ -32,12 +32,14 @@ import { fallbackFeature, menuFeature } from './features/menu.js';
 import { shopFeature } from './features/shop.js';
 import { DEFAULT_STAR_AMOUNTS, topupFeature } from './features/topup.js';
 import en from './locales/en.js';
-import { loadLocales, type Locale, type Locales } from './locales/index.js';
+import { locales } from './locales/index.js';
 import { answerCallbacks } from './middlewares/answer-callbacks.js';
 import { dedupUpdates } from './middlewares/dedup.js';
 import { rateLimit, type RateLimitOptions } from './middlewares/rate-limit.js';
 import { loadCustomer, shopContext } from './middlewares/setup.js';
-import { messageAdmins, operationalAlert, runCustomerAlerts } from './notifications.js';
+import { messageAdmins, operationalAlert } from './notifications.js';
+import { createBotPolling } from './polling.js';
+import { createUpdatePruning } from './pruning.js';
 import { createWebhookHandler, TELEGRAM_WEBHOOK_PATH } from './webhook.js';
 
 export { TELEGRAM_WEBHOOK_PATH } from './webhook.js';
@@ -66,8 +68,10 @@ export interface ShopBotDeps {
   rateLimit?: RateLimitOptions;
   /** Star amounts offered for top-ups */
   starAmounts?: readonly number[];
-  /** how often start() runs the customer alerts and prunes old update ids; 0 = never (default 10 min) */
+  /** how often start() runs the customer alerts; 0 = never (default 10 min) */
   customerAlertIntervalMs?: number;
+  /** how often start() forgets old processed update ids; 0 = never (default 1 h) */
+  pruneIntervalMs?: number;
   /** long-polling timeout in seconds (default 30) */
   pollingTimeoutSeconds?: number;
   apiRetry?: Omit<ApiErrorPolicyOptions, 'logger'>;
@@ -98,13 +102,6 @@ export interface ShopBot {
   runCustomerAlerts(): Promise<number>;
 }
 
-function describeError(err: unknown): Record<string, unknown> {
-  if (err instanceof GrammyError) return { type: 'GrammyError', method: err.method, error_code: err.error_code, description: err.description };
-  if (err instanceof HttpError) return { type: 'HttpError', message: err.message };
-  if (err instanceof Error) return { type: err.name, message: err.message, stack: err.stack };
-  return { message: String(err) };
-}
-
 /** Public base URL of the daemon as customers reach it (without /v1). */
 export function customerBaseUrl(config: Config, publicBaseUrl?: string): string {
   return (publicBaseUrl ?? config.webhookUrl ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
@@ -125,36 +122,19 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
   });
   bot.api.config.use(apiErrorPolicy({ ...deps.apiRetry, logger }));
 
-  let locales: Locales | undefined;
-  const localesReady = loadLocales().then((l) => (locales = l));
-  const notifier = {
-    api: bot.api,
-    handle,
-    logger,
-    get locales() {
-      return locales!;
-    },
-    adminIds: () => config.adminIds,
-    now,
-  };
-
+  const adminNotifier = { api: bot.api, handle, logger, locales, adminIds: () => config.adminIds };
   const services: ShopServices = {
     config,
     handle,
     logger,
-    get locales() {
-      return locales!;
-    },
+    locales,
     get apiBaseUrl() {
       return apiBaseUrl();
     },
     starAmounts: deps.starAmounts ?? DEFAULT_STAR_AMOUNTS,
     now,
     isAdmin: (id) => id !== undefined && config.adminIds.includes(id),
-    messageAdmins: async (render) => {
-      await localesReady;
-      return messageAdmins(notifier, render);
-    },
+    messageAdmins: (render, keyboard) => messageAdmins(adminNotifier, render, keyboard),
   };
 
   bot.use(dedupUpdates({ handle, logger, now }));
@@ -165,7 +145,7 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
         logger.info({ update_id: ctx.update.update_id, telegram_user_id: ctx.from?.id }, 'the user blocked the bot or cannot be reached; update dropped');
         return;
       }
-      logger.error({ update_id: ctx.update.update_id, telegram_user_id: ctx.from?.id, error: describeError(err.error) }, 'bot update failed');
+      logger.error({ update_id: ctx.update.update_id, telegram_user_id: ctx.from?.id, error: describeBotError(err.error) }, 'bot update failed');
       if (ctx.chat?.type === 'private') {
         try {
           await ctx.reply((ctx.t ?? en).errors.generic);
@@ -187,20 +167,25 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     fallbackFeature(),
   );
   bot.catch((err) => {
-    logger.error({ update_id: err.ctx.update.update_id, error: describeError(err.error) }, 'telegram update could not be processed');
+    logger.error({ update_id: err.ctx.update.update_id, error: describeBotError(err.error) }, 'telegram update could not be processed');
   });
+
+  const polling = createBotPolling({
+    bot,
+    logger,
+    allowedUpdates: ALLOWED_UPDATES,
+    timeoutSeconds: deps.pollingTimeoutSeconds,
+    leadership: deps.leadership,
+    retryMs: deps.pollingRetryMs,
+  });
+  const customerAlerts = createCustomerAlerts({ api: bot.api, handle, logger, locales, now, intervalMs: deps.customerAlertIntervalMs ?? 10 * 60_000 });
+  const pruning = createUpdatePruning({ handle, logger, now, intervalMs: deps.pruneIntervalMs ?? 60 * 60_000 });
 
   let started = false;
   let stopping: Promise<void> | undefined;
-  let polling: Promise<void> | undefined;
-  let pollRetryTimer: NodeJS.Timeout | undefined;
-  let unsubscribeLeadership: (() => void) | undefined;
-  let alertTimer: NodeJS.Timeout | undefined;
-  let alertsRunning: Promise<number> | undefined;
   const inFlight = new Set<Promise<unknown>>();
 
   const handleUpdate = async (update: Update) => {
-    await localesReady;
     if (!bot.isInited()) await bot.init();
     const work = bot.handleUpdate(update);
     inFlight.add(work);
@@ -210,99 +195,6 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
       inFlight.delete(work);
     }
   };
-
-  const runAlerts = async (): Promise<number> => {
-    await localesReady;
-    if (alertsRunning) return alertsRunning;
-    alertsRunning = (async () => {
-      try {
-        return await runCustomerAlerts(notifier);
-      } finally {
-        alertsRunning = undefined;
-      }
-    })();
-    return alertsRunning;
-  };
-
-  const periodic = async () => {
-    try {
-      await runAlerts();
-      await pruneProcessedUpdates(handle, toDbTime(addDays(now(), -7)));
-    } catch (err) {
-      logger.error({ error: describeError(err) }, 'customer alerts run failed');
-    }
-  };
-
-  /** starts long polling; resolves once getUpdates runs (rejects when it cannot start) */
-  const startPolling = (): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      if (polling) return resolve();
-      let running = false;
-      const run: Promise<void> = bot
-        .start({
-          allowed_updates: [...ALLOWED_UPDATES],
-          drop_pending_updates: false,
-          timeout: deps.pollingTimeoutSeconds ?? 30,
-          onStart: () => {
-            running = true;
-            resolve();
-          },
-        })
-        .catch((err) => {
-          if (!running) return reject(err);
-          if (deps.leadership?.isLeader && !stopping) {
-            // e.g. 409 while another replica's last getUpdates was still open during a hand-over
-            logger.error({ error: describeError(err) }, 'telegram long polling stopped with an error; this replica leads, so it polls again shortly');
-            schedulePollRetry();
-          } else {
-            logger.critical({ error: describeError(err) }, 'telegram long polling stopped with an error');
-          }
-        })
-        .finally(() => {
-          if (polling === run) polling = undefined;
-        });
-      polling = run;
-    });
-
-  const stopPolling = async () => {
-    const running = polling;
-    if (!running) return;
-    try {
-      await bot.stop();
-    } catch (err) {
-      logger.warn({ error: describeError(err) }, 'could not confirm the last update to Telegram on stop');
-    }
-    await running;
-  };
-
-  /** leadership mode: poll while this replica leads, retrying a failed start */
-  const pollWhileLeader = async () => {
-    if (stopping || !deps.leadership?.isLeader || polling) return;
-    try {
-      await startPolling();
-      logger.info({ mode, bot: bot.botInfo.username }, 'telegram long polling started (this replica is the leader)');
-    } catch (err) {
-      logger.error({ error: describeError(err) }, 'telegram long polling could not start; retrying shortly');
-      schedulePollRetry();
-    }
-  };
-
-  function schedulePollRetry() {
-    if (pollRetryTimer || stopping) return;
-    pollRetryTimer = setTimeout(() => {
-      pollRetryTimer = undefined;
-      void pollWhileLeader();
-    }, deps.pollingRetryMs ?? 5_000);
-    pollRetryTimer.unref();
-  }
-
-  const commands = (t: Locale) => [
-    { command: 'start', description: t.btn.mainMenu.replace(/^\S+\s/, '') },
-    { command: 'help', description: t.btn.help.replace(/^\S+\s/, '') },
-    { command: 'balance', description: t.btn.balance.replace(/^\S+\s/, '') },
-    { command: 'keys', description: t.btn.myKeys.replace(/^\S+\s/, '') },
-    { command: 'paysupport', description: 'Payment support' },
-  ];
 
   return {
     bot,
@@ -320,46 +212,25 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     async start() {
       if (started) return;
       started = true;
-      await localesReady;
       await bot.init();
-      try {
-        await bot.api.setMyCommands(commands(en));
-        for (const [code, t] of locales!.byCode) if (code !== 'en') await bot.api.setMyCommands(commands(t), { language_code: code as LanguageCode });
-      } catch (err) {
-        logger.warn({ error: describeError(err) }, 'could not set the bot command list (continuing)');
-      }
+      await setCommandLists({ api: bot.api, handle, logger, locales, adminIds: config.adminIds });
       if (mode === 'webhook') {
         const url = `${config.webhookUrl}${TELEGRAM_WEBHOOK_PATH}`;
         await bot.api.setWebhook(url, { secret_token: config.webhookSecretToken, allowed_updates: [...ALLOWED_UPDATES], drop_pending_updates: false });
         logger.info({ mode, webhook_url: url, bot: bot.botInfo.username }, 'telegram bot started (webhook)');
-      } else if (deps.leadership) {
-        const leadership = deps.leadership;
-        unsubscribeLeadership = leadership.onChange((leader) => (leader ? pollWhileLeader() : stopPolling()));
-        if (leadership.isLeader) {
-          await startPolling();
-          logger.info({ mode, bot: bot.botInfo.username }, 'telegram bot started (long polling; this replica is the leader)');
-        } else {
-          logger.info({ mode, bot: bot.botInfo.username }, 'telegram bot started (standby: another replica long-polls; this one takes over if it goes away)');
-        }
       } else {
-        await startPolling();
-        logger.info({ mode, bot: bot.botInfo.username }, 'telegram bot started (long polling)');
+        await polling.start();
       }
-      const interval = deps.customerAlertIntervalMs ?? 10 * 60_000;
-      if (interval > 0) {
-        alertTimer = setInterval(() => void periodic(), interval);
-        alertTimer.unref();
-      }
+      customerAlerts.start();
+      pruning.start();
     },
 
     stop() {
       stopping ??= (async () => {
-        if (alertTimer) clearInterval(alertTimer);
-        unsubscribeLeadership?.();
-        if (pollRetryTimer) clearTimeout(pollRetryTimer);
-        await stopPolling();
+        const loops = Promise.all([customerAlerts.stop(), pruning.stop()]);
+        await polling.stop();
         await Promise.allSettled([...inFlight]);
-        if (alertsRunning) await alertsRunning.catch(() => 0);
+        await loops;
         logger.info({ mode }, 'telegram bot stopped');
       })();
       return stopping;
@@ -369,6 +240,6 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
       await services.messageAdmins((t) => operationalAlert(t, text));
     },
 
-    runCustomerAlerts: runAlerts,
+    runCustomerAlerts: () => customerAlerts.run(),
   };
 }

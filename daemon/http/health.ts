@@ -1,6 +1,9 @@
 /**
  * GET /health (SPEC §9): 200 {"status":"ok","checks":{database,redis,openrouter,telegram},"version","uptime_s"},
- * 503 with "status":"error" when the database fails. Redis, OpenRouter and Telegram problems show in
+ * 503 with "status":"error" when the database fails: a query fails, or the metering store saw it refuse
+ * writes (disk full, I/O error, damaged file, lost connection; `errors.database` says why) and its write
+ * probe has not succeeded since. `pending_settles` counts charges kept in memory until the database
+ * accepts them. Redis, OpenRouter and Telegram problems show in
  * `checks` (and `errors`) without failing the probe. The OpenRouter probe
  * (`GET /key`) is cached so a tight health poll does not hammer the upstream.
  */
@@ -8,6 +11,7 @@ import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { DbHandle } from '../../src/db/dialect.js';
 import type { OpenRouterClient } from '../../src/catalog/openrouter.js';
+import type { DatabaseStatus } from '../../src/db/health.js';
 import { VERSION } from '../../src/version.js';
 
 export type CheckState = 'ok' | 'error' | 'disabled' | 'unknown';
@@ -25,6 +29,8 @@ export interface HealthReport {
   leader?: boolean;
   /** where the rate-limit counters live: redis (shared), fallback (Redis unreachable: per replica, RATE_LIMIT_RPM ÷ replicas), memory */
   rate_limits?: string;
+  /** settles the database refused, kept until it accepts them */
+  pending_settles?: number;
 }
 
 export interface HealthDeps {
@@ -38,6 +44,9 @@ export interface HealthDeps {
   startedAt: number;
   leader?: () => boolean;
   rateLimits?: () => string;
+  /** the metering store's view of the database (runs its write probe when one is due) */
+  databaseWrites?: { probeIfDue(): Promise<DatabaseStatus> };
+  pendingSettles?: () => number;
   /** how long an OpenRouter probe result is reused, default 30 s */
   openrouterCacheMs?: number;
   timeoutMs?: number;
@@ -65,9 +74,15 @@ export function createHealth(deps: HealthDeps): Health {
   let orPending: Promise<{ state: CheckState; error?: string }> | undefined;
 
   async function database(): Promise<{ state: CheckState; error?: string }> {
+    const writes = await deps.databaseWrites?.probeIfDue();
+    if (writes && writes.state !== 'ok') {
+      const fix = writes.state === 'corrupt' ? 'the database file is damaged: restore it with arb restore' : 'paid requests are refused until it accepts writes';
+      return { state: 'error', error: `${writes.reason ?? writes.state} since ${writes.since ?? '?'}: ${fix}` };
+    }
     try {
       if (deps.handle.sqlite) {
-        deps.handle.sqlite.prepare('select 1').get();
+        // reads the schema page: a file that is no longer a database fails here, `select 1` would not
+        deps.handle.sqlite.prepare('select count(*) from sqlite_master').get();
       } else {
         await withTimeout(sql`select 1`.execute(deps.handle.db), timeoutMs, 'database');
       }
@@ -122,6 +137,7 @@ export function createHealth(deps: HealthDeps): Health {
         in_flight: deps.inFlight(),
         ...(deps.leader ? { leader: deps.leader() } : {}),
         ...(deps.rateLimits ? { rate_limits: deps.rateLimits() } : {}),
+        ...(deps.pendingSettles ? { pending_settles: deps.pendingSettles() } : {}),
       };
       return { httpStatus: status === 'error' ? 503 : 200, report };
     },

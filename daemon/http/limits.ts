@@ -18,6 +18,10 @@ export interface LimitVerdict {
   ok: boolean;
   /** seconds until the next request is allowed (when !ok) */
   retryAfterSec: number;
+  /** requests allowed in the current minute (the budget this verdict was counted against) */
+  limit?: number;
+  /** requests left in the current minute after this one */
+  remaining?: number;
 }
 
 /** where the counters live right now */
@@ -112,9 +116,9 @@ export function createProxyLimits(options: LimitsOptions): ProxyLimits {
   async function consume(sharedLimiter: RateLimiterRedis | undefined, name: string, total: number, id: string): Promise<LimitVerdict> {
     if (sharedLimiter) {
       try {
-        await sharedLimiter.consume(id, 1);
+        const r = await sharedLimiter.consume(id, 1);
         leaveFallback();
-        return { ok: true, retryAfterSec: 0 };
+        return { ok: true, retryAfterSec: 0, limit: total, remaining: r.remainingPoints };
       } catch (e) {
         if (e instanceof RateLimiterRes) {
           leaveFallback();
@@ -125,8 +129,8 @@ export function createProxyLimits(options: LimitsOptions): ProxyLimits {
     }
     const budget = sharedLimiter ? await fallbackBudget(total) : total;
     try {
-      await local(name, budget).consume(id, 1);
-      return { ok: true, retryAfterSec: 0 };
+      const r = await local(name, budget).consume(id, 1);
+      return { ok: true, retryAfterSec: 0, limit: budget, remaining: r.remainingPoints };
     } catch (e) {
       if (e instanceof RateLimiterRes) return refused(e);
       throw e;

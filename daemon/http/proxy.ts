@@ -1,42 +1,64 @@
 /**
- * The OpenAI-compatible metering proxy (SPEC §4): authenticate (SHA-256 of the key; chat completions may
- * reuse a read of the key from the last second, see KeyCache — never the quota) → rate limit → validate →
- * reserve (one atomic conditional UPDATE, which re-checks status, expiry and quota) → forward → settle in
- * `finally`, exactly once. Streams are relayed byte for byte as they arrive while a copy is parsed for the
- * usage and the delivered text.
+ * The metering proxy (SPEC §4). Every protocol goes through the same named stages:
+ *
+ *   admit    authenticate → rate limit → read and parse the body → check the model → hold (hold.ts)
+ *   relay    forward the allow-listed body; a whole body is kept back, a stream is passed on as it arrives
+ *            (with the upstream's cost fields cut out) while a copy is metered
+ *   classify decide, in one place, the outcome, the status and whether the customer was served
+ *   settle   replace the hold by the real charge (every token class weighed), exactly once, in `finally`
+ *   respond  send the kept body or the error, end the stream; log the api_call line and the metrics
+ *
+ * What differs between protocols lives in their adapter (protocols/); refusals are typed errors mapped to
+ * status and each protocol's error shape by one table (errors.ts). Served means billed: a whole body is
+ * delivered only once its charge is recorded; a stream whose charge cannot be recorded yet is queued for a
+ * retry (store.settleLater).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../src/logger.js';
-import { logApiCall, logSecurityEvent, redactText } from '../../src/logger.js';
-import { UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';
+import { logApiCall, logPerformance, logSecurityEvent, redactText } from '../../src/logger.js';
+import { DatabaseUnavailableError, UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';
 import type { UsageOutcome } from '../../src/db/database.js';
-import { completionWeight, describeRule } from '../../src/pricing.js';
+import { classWeights, completionWeight, describeRule } from '../../src/pricing.js';
 import { hashApiKey, looksLikeApiKey } from '../../src/ledger/keys.js';
-import { fromDbTime, nowDb } from '../../src/time.js';
-import type { KeyRecord, MeteringStore, SettleResult } from '../../src/metering/store.js';
-import { fastHoldHeadroom, fastHoldPlan, planHold, type HoldInput, type HoldPlan } from '../../src/metering/plan.js';
-import { KeyCache } from '../../src/metering/key-cache.js';
-import { estimatePromptTokens, promptTokensUpperBound } from '../../src/metering/tokens.js';
-import { completionText, computeCharge, readUsage, ruleForRates, StreamMeter, type UpstreamUsage } from '../../src/metering/usage.js';
-import type { ChatUpstream, UpstreamResponse } from './upstream.js';
+import type { KeyRecord, MeteringStore, SettleInput, SettleResult } from '../../src/metering/store.js';
+import { createHolds, expiryIso, ruleForKey, tokensLeft, type Hold, type HoldDemand, type KeyRead } from '../../src/metering/hold.js';
+import { countPromptTokens, countTexts } from '../../src/metering/tokens.js';
+import { nextTurn } from '../../src/metering/turns.js';
+import { computeCharge, type Charge, type PromptUsage, type SseStreamMeter, type TokenUsage } from '../../src/metering/usage.js';
+import type { Upstream, UpstreamResponse } from './upstream.js';
 import { AbortFlag, describeError, isTimeoutError } from './upstream.js';
-import type { ProxyLimits } from './limits.js';
+import type { LimitVerdict, ProxyLimits } from './limits.js';
 import type { ProxyMetrics } from './metrics.js';
-import { apiError, sendApiError, sendJson, type ApiErrorType } from './respond.js';
+import { sendJson } from './respond.js';
+import { MAX_BODY_BYTES, parseJsonObject, readBody } from './body.js';
+import { describeFailure, ProxyError, type FailureView } from './errors.js';
+import { createScrubber } from './scrub.js';
+import { protocols } from './protocols/index.js';
+import type { ParsedRequest, Protocol, ProtocolName } from './protocols/protocol.js';
+import { messages } from './protocols/messages.js';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
+
+/** A proxied request slower than this writes a `"performance":true` line (SPEC §8). */
+const SLOW_REQUEST_MS = 1000;
+/** OpenRouter's reported cost may exceed the cost basis of what was charged by this much before it is an operator loss. */
+const COST_TOLERANCE_PERCENT = 2;
+/** A body this large is parsed in a turn of the event loop of its own (a 1 MiB parse takes milliseconds). */
+const LARGE_BODY_BYTES = 64 * 1024;
+/** Delivered text counted exactly for an estimated charge (beyond, the byte bound). */
+const OUTPUT_EXACT_CHARS = 512 * 1024;
 
 export interface ProxyDeps {
   store: MeteringStore;
-  upstream: ChatUpstream;
+  upstream: Upstream;
   limits: ProxyLimits;
   metrics: ProxyMetrics;
   logger: Logger;
   instanceId: string;
   rateLimitRpm: number;
   maxBodyBytes?: number;
-  /** how long chat completions may reuse a read of their key (see KeyCache; 0 = read it every request) */
+  /** how long a request may reuse a read of its key (see hold.ts; 0 = read it every request) */
   keyCacheTtlMs?: number;
 }
 
@@ -50,12 +72,15 @@ export interface RequestContext {
 }
 
 export interface Proxy {
-  chatCompletions(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void>;
+  /** A metered request in one protocol (POST /v1/chat/completions, /v1/messages, …). */
+  serve(protocol: ProtocolName, req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void>;
+  /** POST /v1/messages/count_tokens: the prompt's tokens by the local tokenizer, not metered. */
+  countTokens(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void>;
   listModels(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void>;
   keyInfo(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void>;
-  /** chat completions in flight */
+  /** metered requests in flight */
   readonly inFlight: number;
-  /** resolves when no chat completion is in flight */
+  /** resolves when no metered request is in flight */
   idle(): Promise<void>;
   /** aborts every request in flight (they settle with outcome `shutdown`) */
   abortAll(): void;
@@ -67,95 +92,85 @@ interface Flight {
   clientGone: boolean;
 }
 
-type Aborted = { aborted: true };
+/** What admission established: the key, the request, its rate-limit verdict and its hold. */
+interface Admitted {
+  protocol: Protocol;
+  request: ParsedRequest;
+  /** request headers passed upstream (the protocol's) */
+  upstreamHeaders: Record<string, string>;
+  demand: HoldDemand;
+  read: KeyRead;
+  rate: LimitVerdict;
+  hold: Hold;
+}
+
+/** What came back from the upstream. */
+interface Relayed {
+  /** the request left for the upstream (it may bill the prompt even if we abort) */
+  forwarded: boolean;
+  upstreamMs: number;
+  response?: UpstreamResponse;
+  /** an upstream answer other than 200, before any output */
+  refusal?: ProxyError;
+  /** a whole 200 body, kept back until settled */
+  body?: Buffer;
+  json?: unknown;
+  /** a 200 stream, already being passed on */
+  meter?: SseStreamMeter;
+  /** what was thrown on the way (network, timeout, abort, cut) */
+  error?: unknown;
+}
+
+/** The one decision about how a request ended. */
+interface Outcome {
+  outcome: UsageOutcome;
+  status: number;
+  /** the customer got output (or walked away after the prompt went up): charged for what was consumed */
+  served: boolean;
+  usage: TokenUsage | null;
+  partial: PromptUsage | null;
+  /** the text delivered, counted when no usage came */
+  delivered: () => string;
+  /** the answer, when nothing was sent yet */
+  error?: Error;
+  /** the event closing a stream cut short (the client is still there) */
+  tail?: Error;
+  answeredModel: string | null;
+  failure?: string;
+}
+
+interface Settlement {
+  charge: Charge;
+  charged: number;
+  lossTokens: number;
+  costLossMicros: number;
+  /** the charge could not be recorded now; it is queued (or, for a kept body, released and the body withheld) */
+  deferred: boolean;
+}
+
+/** The settle input with the columns the store records beside the original ones. */
+type SettleRecord = SettleInput & {
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  answeredModel: string | null;
+  costLossMicros: number;
+};
+
+/** The store with the deferred-settle queue (store.settleLater) where it has one. */
+type Store = MeteringStore & { settleLater?: (input: SettleInput) => void };
 
 export function createProxy(deps: ProxyDeps): Proxy {
-  const { store, upstream, limits, metrics, logger } = deps;
+  const { upstream, limits, metrics, logger } = deps;
+  const store = deps.store as Store;
   const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
-  const keyCache = new KeyCache(deps.keyCacheTtlMs);
+  const holds = createHolds({ store, instanceId: deps.instanceId, keyCacheTtlMs: deps.keyCacheTtlMs });
   const flights = new Set<Flight>();
   let idleWaiters: Array<() => void> = [];
 
-  const overheadHeader = (ctx: RequestContext, upstreamMs = 0) => Math.max(0, performance.now() - ctx.startedAt - upstreamMs).toFixed(3);
+  const overhead = (ctx: RequestContext, upstreamMs = 0) => Math.max(0, performance.now() - ctx.startedAt - upstreamMs);
 
-  /** A refusal before anything was forwarded: OpenAI error body, an api_call line, a metric. */
-  function refuse(
-    res: ServerResponse,
-    ctx: RequestContext,
-    status: number,
-    message: string,
-    type: ApiErrorType,
-    code: string,
-    extra: { headers?: Record<string, string | number>; model?: string; param?: string; allocationId?: number } = {},
-  ): void {
-    sendApiError(res, status, message, type, code, { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overheadHeader(ctx), ...extra.headers }, extra.param);
-    metrics.rejection(code);
-    logApiCall(logger, {
-      service: 'proxy',
-      endpoint: ctx.endpoint,
-      status,
-      success: false,
-      latency_ms: Math.round(performance.now() - ctx.startedAt),
-      model: extra.model,
-      request_id: ctx.requestId,
-      reason: code,
-      allocation_id: extra.allocationId,
-    });
-  }
-
-  /** A 401 for a failed authentication: counted against the address, logged as a security event. */
-  async function refuseAuth(res: ServerResponse, ctx: RequestContext, refusal: AuthRefusal): Promise<null> {
-    await limits.authFailed(ctx.ip);
-    logSecurityEvent(logger, { event: 'auth_failed', reason: refusal.reason, ip: ctx.ip, request_id: ctx.requestId, endpoint: ctx.endpoint });
-    refuse(res, ctx, 401, refusal.message, 'authentication_error', refusal.code);
-    return null;
-  }
-
-  /**
-   * Bearer key → allocation and the id its rate limit is counted under (a prefix of the key's hash: unique
-   * across databases sharing one Redis, and not the key), or null with a 401/429 already sent. With
-   * `cached`, a read of the key from the last KEY_CACHE_TTL_MS may stand in for a fresh one (chat
-   * completions, where the hold re-checks the key atomically).
-   */
-  async function authenticate(
-    req: IncomingMessage,
-    res: ServerResponse,
-    ctx: RequestContext,
-    cached = false,
-  ): Promise<{ key: KeyRecord; limiterId: string; hash: string; cached: boolean } | null> {
-    const blocked = await limits.authBlocked(ctx.ip);
-    if (!blocked.ok) {
-      logSecurityEvent(logger, { event: 'auth_throttled', reason: 'too many failed authentications', ip: ctx.ip, request_id: ctx.requestId });
-      refuse(res, ctx, 429, `too many failed authentications from your address; retry in ${blocked.retryAfterSec} s`, 'rate_limit_error', 'auth_rate_limited', {
-        headers: { 'retry-after': blocked.retryAfterSec },
-      });
-      return null;
-    }
-    const header = req.headers.authorization;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) {
-      return refuseAuth(res, ctx, { reason: 'missing key', message: 'missing API key: send the header "Authorization: Bearer sk-arb-…" with the key you bought', code: 'missing_api_key' });
-    }
-    const token = m[1];
-    if (!looksLikeApiKey(token)) {
-      return refuseAuth(res, ctx, { reason: 'malformed key', message: 'invalid API key: arb keys look like sk-arb-… (check for a copy-paste error)', code: 'invalid_api_key' });
-    }
-    const hash = hashApiKey(token);
-    let key = cached ? keyCache.get(hash) : undefined;
-    const fromCache = key !== undefined;
-    key ??= await store.findKeyByHash(hash);
-    const refusal = keyRefusal(key);
-    if (refusal) {
-      keyCache.delete(hash);
-      return refuseAuth(res, ctx, refusal);
-    }
-    if (cached && !fromCache) keyCache.set(hash, key as KeyRecord);
-    return { key: key as KeyRecord, limiterId: `k${hash.slice(0, 24)}`, hash, cached: fromCache };
-  }
-
-  function remaining(key: KeyRecord): number {
-    return Math.max(0, key.tokensTotal - key.tokensUsed - key.tokensReserved);
-  }
+  // ------------------------------------------------------------------ flights (drain and shutdown)
 
   function track(res: ServerResponse): Flight {
     const flight: Flight = { signal: new AbortFlag(), reason: null, clientGone: false };
@@ -188,385 +203,569 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
   }
 
-  async function settleWithRetry(input: Parameters<MeteringStore['settle']>[0]): Promise<SettleResult | null> {
+  // ------------------------------------------------------------------ refusals (nothing was held)
+
+  /** Answers a failure before anything was held, in the protocol's shape; logs it (and counts failed authentications). */
+  async function refuse(protocol: Protocol, res: ServerResponse, ctx: RequestContext, e: unknown, key?: KeyRecord): Promise<void> {
+    const f = describeFailure(e);
+    if (f.status >= 500 && !(e instanceof DatabaseUnavailableError)) logger.error({ err: e, request_id: ctx.requestId, endpoint: ctx.endpoint }, 'request failed before it was held');
+    if (f.arbCode === 'ARB_UNAUTHENTICATED' || f.arbCode === 'ARB_KEY_REFUSED') {
+      await limits.authFailed(ctx.ip);
+      logSecurityEvent(logger, { event: 'auth_failed', reason: (e as { reason?: string }).reason ?? f.code, ip: ctx.ip, request_id: ctx.requestId, endpoint: ctx.endpoint });
+    }
+    sendFailure(protocol, res, ctx, f, { 'x-arb-overhead-ms': overhead(ctx).toFixed(3) });
+    metrics.rejection(f.code);
+    logApiCall(logger, {
+      service: 'proxy',
+      endpoint: ctx.endpoint,
+      status: f.status,
+      success: false,
+      latency_ms: Math.round(performance.now() - ctx.startedAt),
+      model: key?.model,
+      request_id: ctx.requestId,
+      ip: ctx.ip,
+      reason: f.code,
+      ...(key ? { allocation_id: key.allocationId, user_id: telegramId(key) } : {}),
+    });
+  }
+
+  function sendFailure(protocol: Protocol, res: ServerResponse, ctx: RequestContext, f: FailureView, headers: Record<string, string | number>): void {
+    sendJson(res, f.status, protocol.errorBody(f.kind, f.message, f.code, f.param), { 'x-request-id': ctx.requestId, ...headers, ...f.headers, ...(f.status === 413 ? { connection: 'close' } : {}) });
+  }
+
+  // ------------------------------------------------------------------ admit
+
+  /** The key the client presented: `Authorization: Bearer …` or `x-api-key` (Anthropic's clients). */
+  function presentedKey(req: IncomingMessage, protocol: Protocol): string {
+    const header = req.headers.authorization;
+    const bearer = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+    const xApiKey = req.headers['x-api-key'];
+    const token = bearer ?? (typeof xApiKey === 'string' && xApiKey.trim() ? xApiKey.trim() : undefined);
+    if (!token) throw new ProxyError('ARB_UNAUTHENTICATED', `missing API key: ${protocol.keyHint}`, { publicCode: 'missing_api_key' });
+    if (!looksLikeApiKey(token)) throw new ProxyError('ARB_UNAUTHENTICATED', 'invalid API key: arb keys look like sk-arb-… (check for a copy-paste error)');
+    return token;
+  }
+
+  /** The key for a request; `reuse` lets a read from the last second stand in (see hold.ts). */
+  async function authenticate(req: IncomingMessage, protocol: Protocol, ctx: RequestContext, reuse: boolean): Promise<KeyRead> {
+    const blocked = await limits.authBlocked(ctx.ip);
+    if (!blocked.ok) {
+      logSecurityEvent(logger, { event: 'auth_throttled', reason: 'too many failed authentications', ip: ctx.ip, request_id: ctx.requestId });
+      throw new ProxyError('ARB_RATE_LIMITED', `too many failed authentications from your address; retry in ${blocked.retryAfterSec} s`, {
+        publicCode: 'auth_rate_limited',
+        headers: { 'retry-after': blocked.retryAfterSec },
+      });
+    }
+    return holds.readKey(hashApiKey(presentedKey(req, protocol)), reuse);
+  }
+
+  async function rateLimit(read: KeyRead): Promise<LimitVerdict> {
+    const verdict = await limits.consumeKey(`k${read.hash.slice(0, 24)}`);
+    if (!verdict.ok) {
+      throw new ProxyError('ARB_RATE_LIMITED', `rate limit: ${deps.rateLimitRpm} requests per minute per key; retry in ${verdict.retryAfterSec} s`, {
+        headers: { 'retry-after': verdict.retryAfterSec },
+      });
+    }
+    return verdict;
+  }
+
+  /** The parsed request body; null when the client went away while sending it. */
+  async function readRequest(req: IncomingMessage, protocol: Protocol, key: KeyRecord): Promise<ParsedRequest | null> {
+    const raw = await readBody(req, maxBody);
+    if (raw === 'aborted') return null;
+    if (raw === 'too_large') throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is larger than ${maxBody} bytes (1 MiB)`);
+    // bodies that arrive together are parsed in turns of the event loop of their own, not all in one
+    if (raw.length > LARGE_BODY_BYTES) await nextTurn();
+    const request = protocol.parse(parseJsonObject(raw, protocol.example));
+    checkModel(request.model, key.model);
+    return request;
+  }
+
+  function checkDeclaredSize(req: IncomingMessage): void {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBody) {
+      throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${maxBody} bytes (1 MiB)`);
+    }
+  }
+
+  /** Stage 1. Throws a typed refusal; null when the client left before its body arrived. */
+  async function admit(protocol: Protocol, req: IncomingMessage, ctx: RequestContext, state: { key?: KeyRecord }): Promise<Admitted | null> {
+    checkDeclaredSize(req);
+    const read = await authenticate(req, protocol, ctx, true);
+    state.key = read.key;
+    const rate = await rateLimit(read);
+    await holds.checkNotEmpty(read, protocol.completion);
+    const request = await readRequest(req, protocol, read.key);
+    if (!request) return null;
+    const demand: HoldDemand = { requestId: ctx.requestId, prompt: request.prompt, requestedMaxTokens: request.maxTokens, choices: request.choices, completion: request.completion };
+    const hold = await holds.take(read, demand);
+    return { protocol, request, upstreamHeaders: protocol.upstreamHeaders(req), demand, read, rate, hold };
+  }
+
+  // ------------------------------------------------------------------ relay
+
+  function successHeaders(a: Admitted, ctx: RequestContext, upstreamMs: number, tokensLeftAfter: number): Record<string, string | number> {
+    return {
+      'x-request-id': ctx.requestId,
+      'x-arb-overhead-ms': overhead(ctx, upstreamMs).toFixed(3),
+      'x-ratelimit-limit-requests': a.rate.limit ?? deps.rateLimitRpm,
+      'x-ratelimit-remaining-requests': a.rate.remaining ?? 0,
+      'x-arb-tokens-remaining': Math.max(0, tokensLeftAfter),
+    };
+  }
+
+  /** Stage 2: forward; keep a whole body back, pass a stream on as it comes. Never throws. */
+  async function relay(a: Admitted, flight: Flight, res: ServerResponse, ctx: RequestContext): Promise<Relayed> {
+    const { protocol, request, hold } = a;
+    const r: Relayed = { forwarded: false, upstreamMs: 0 };
+    const model = a.read.key.model;
+    try {
+      const text = protocol.upstreamBody(request, model, hold.plan.maxTokens);
+      const sentAt = performance.now();
+      r.forwarded = !flight.signal.aborted;
+      try {
+        r.response = await upstream.post(protocol.upstreamPath, text, { stream: request.stream, signal: flight.signal, requestId: ctx.requestId, headers: a.upstreamHeaders });
+      } finally {
+        r.upstreamMs = performance.now() - sentAt;
+      }
+      const up = r.response;
+      metrics.upstreamLatency(model, r.upstreamMs / 1000);
+      if (up.failedOver) logger.warn({ request_id: ctx.requestId, primary_failure: up.primaryFailure, upstream: up.baseUrl }, 'upstream failover: the backup answered');
+      if (up.statusCode !== 200) {
+        r.refusal = await upstreamRefusal(up, ctx);
+        return r;
+      }
+      if (!request.stream) {
+        const bodyStart = performance.now();
+        r.body = await up.body.bytes();
+        r.upstreamMs += performance.now() - bodyStart;
+        try {
+          r.json = JSON.parse(r.body.toString('utf8'));
+        } catch {
+          r.json = undefined;
+        }
+        return r;
+      }
+      // the stream: headers now (with the tokens left while this request holds its share), then chunks as they come
+      r.meter = protocol.streamMeter();
+      res.writeHead(200, {
+        'content-type': String(up.headers['content-type'] ?? 'text/event-stream'),
+        'cache-control': 'no-cache',
+        ...successHeaders(a, ctx, r.upstreamMs, hold.available - hold.plan.hold),
+      });
+      // the headers go out at once when the upstream is still silent (a reasoning model thinking); when its
+      // first bytes are already here they share one write with them
+      if (up.body.readableLength === 0) res.flushHeaders();
+      const meter = r.meter;
+      const scrubber = createScrubber();
+      const body = up.body;
+      // backpressure: a slow client pauses the upstream until its socket drains
+      const resume = () => body.resume();
+      res.on('drain', resume);
+      try {
+        await body.forEach((chunk) => {
+          if (flight.clientGone) return true; // the abort that follows ends the read
+          meter.push(chunk);
+          const out = scrubber.push(chunk);
+          return out.length === 0 || res.write(out);
+        });
+      } catch (e) {
+        r.error = e;
+      } finally {
+        res.off('drain', resume);
+        const rest = scrubber.end();
+        if (rest.length > 0 && !flight.clientGone) res.write(rest);
+        meter.end();
+      }
+    } catch (e) {
+      r.error = e;
+    }
+    return r;
+  }
+
+  /** Maps an upstream answer other than 200 (before any output) to what the customer sees. Never charged. */
+  async function upstreamRefusal(up: UpstreamResponse, ctx: RequestContext): Promise<ProxyError> {
+    let text = '';
+    try {
+      text = (await up.body.text()).slice(0, 64 * 1024);
+    } catch {
+      /* body lost: keep the status */
+    }
+    let upstreamMessage = '';
+    try {
+      const j = JSON.parse(text) as { error?: { message?: unknown } };
+      if (typeof j?.error?.message === 'string') upstreamMessage = j.error.message;
+    } catch {
+      upstreamMessage = text.slice(0, 200);
+    }
+    upstreamMessage = redactText(upstreamMessage).slice(0, 500);
+    const s = up.statusCode;
+    logger.warn({ request_id: ctx.requestId, upstream_status: s, upstream_message: upstreamMessage }, 'upstream refused the request');
+    if (s === 401 || s === 402) {
+      logger.critical({ request_id: ctx.requestId, upstream_status: s }, s === 401 ? 'OpenRouter rejected the OPENROUTER_API_KEY' : 'OpenRouter credit exhausted: top up the OpenRouter account');
+      return new ProxyError('ARB_UPSTREAM_ACCOUNT', 'the upstream model provider refused the request (provider account problem); the operator has been alerted — retry later');
+    }
+    if (s === 429) {
+      const ra = Number(up.headers['retry-after']);
+      const retry = Number.isFinite(ra) && ra > 0 ? Math.ceil(ra) : 5;
+      return new ProxyError('ARB_UPSTREAM_RATE_LIMITED', `the upstream model provider is rate limiting; retry in ${retry} s`, { headers: { 'retry-after': retry } });
+    }
+    if (s === 408) return new ProxyError('ARB_UPSTREAM_TIMEOUT', 'the upstream model provider timed out; retry later');
+    if (s >= 400 && s < 500) return new ProxyError('ARB_UPSTREAM_REJECTED', `upstream refused the request: ${upstreamMessage || `status ${s}`}`, { status: s });
+    return new ProxyError('ARB_UPSTREAM', `the upstream model provider failed (status ${s}); retry later`, { publicCode: 'upstream_error' });
+  }
+
+  // ------------------------------------------------------------------ classify
+
+  /** Stage 3: the one place that decides the outcome, the status and whether the customer was served. */
+  function classify(a: Admitted, r: Relayed, flight: Flight): Outcome {
+    const none = () => '';
+    const aborted = (): UsageOutcome => (flight.reason === 'shutdown' ? 'shutdown' : 'client_abort');
+    const base = { usage: null, partial: null, delivered: none, answeredModel: null as string | null };
+    if (r.meter) {
+      // a stream: output reached the customer
+      const m = r.meter;
+      const o: Outcome = { ...base, outcome: 'ok', status: 200, served: true, usage: m.usage, partial: m.partial, delivered: () => m.deliveredText(), answeredModel: m.model };
+      if (flight.clientGone || (r.error !== undefined && flight.signal.aborted)) o.outcome = aborted();
+      else if (r.error !== undefined) {
+        o.outcome = isTimeoutError(r.error) ? 'timeout' : 'upstream_cut';
+        o.failure = describeError(r.error);
+      } else if (m.error !== null) {
+        o.outcome = 'upstream_error';
+        o.failure = `mid-stream error: ${m.error}`;
+      } else if (!m.done && !m.usage) {
+        o.outcome = 'upstream_cut';
+        o.failure = 'stream ended without its end marker';
+      }
+      if (!flight.clientGone && (o.outcome === 'upstream_cut' || o.outcome === 'timeout' || o.outcome === 'shutdown')) {
+        o.tail =
+          o.outcome === 'shutdown'
+            ? new ProxyError('ARB_SHUTTING_DOWN', 'the server is shutting down; the response was cut short (you are charged only for what you received)')
+            : new ProxyError(o.outcome === 'timeout' ? 'ARB_UPSTREAM_TIMEOUT' : 'ARB_UPSTREAM_CUT', `the upstream ${o.outcome === 'timeout' ? 'timed out' : 'connection was lost'} mid-stream; you are charged only for what you received`, { publicCode: o.outcome });
+      }
+      return o;
+    }
+    if (r.body && r.error === undefined) {
+      const json = r.json;
+      const usage = a.protocol.usageOf(json);
+      const body = r.body;
+      return { ...base, outcome: 'ok', status: 200, served: true, usage, delivered: () => (json === undefined ? body.toString('utf8') : a.protocol.outputText(json)), answeredModel: modelNamed(json) };
+    }
+    if (r.refusal) {
+      const f = describeFailure(r.refusal);
+      return { ...base, outcome: 'upstream_error', status: f.status, served: false, error: r.refusal, failure: `upstream status ${r.response?.statusCode}` };
+    }
+    const e = r.error;
+    const failure = describeError(e);
+    if (flight.signal.aborted) {
+      // the prompt reached the upstream: a client that walks away pays for it; our shutdown does not bill
+      const outcome = aborted();
+      return {
+        ...base,
+        outcome,
+        status: outcome === 'shutdown' ? 503 : 499,
+        served: outcome === 'client_abort' && r.forwarded,
+        error: outcome === 'shutdown' ? new ProxyError('ARB_SHUTTING_DOWN', 'the server is shutting down; retry shortly', { headers: { 'retry-after': 1 } }) : undefined,
+        failure,
+      };
+    }
+    if (e instanceof UpstreamTimeoutError || isTimeoutError(e)) {
+      return { ...base, outcome: 'timeout', status: 504, served: false, error: new ProxyError('ARB_UPSTREAM_TIMEOUT', 'the upstream model provider timed out; retry later'), failure };
+    }
+    if (e instanceof UpstreamError) {
+      return { ...base, outcome: 'upstream_error', status: 502, served: false, error: new ProxyError('ARB_UPSTREAM', 'the upstream model provider is unreachable; retry later'), failure };
+    }
+    // a whole body cut while it was read: the customer received nothing, so pays nothing
+    return { ...base, outcome: 'upstream_cut', status: 502, served: false, error: new ProxyError('ARB_UPSTREAM_CUT', 'the upstream connection was lost; retry'), failure };
+  }
+
+  // ------------------------------------------------------------------ settle
+
+  /** Stage 4: the charge, recorded exactly once (or queued when the database cannot record it now). */
+  async function settle(a: Admitted, r: Relayed, o: Outcome, ctx: RequestContext): Promise<Settlement> {
+    const { hold } = a;
+    const key = a.read.key;
+    // local counts only when no usage came (they cannot fail the settle)
+    let promptEstimate = 0;
+    let completionEstimate = 0;
+    if (!o.usage && o.served) {
+      try {
+        if (!o.partial) promptEstimate = await holds.promptTokens(hold, a.demand);
+        completionEstimate = await countTexts([o.delivered()], OUTPUT_EXACT_CHARS);
+      } catch {
+        promptEstimate ||= hold.promptBound;
+      }
+    }
+    const charge = computeCharge({ rule: hold.rule, usage: o.usage, partial: o.partial, served: o.served, promptEstimate, completionEstimate });
+    const costLossMicros = costAboveBasis(charge, hold, ctx, key);
+    const kept = r.body !== undefined && o.error === undefined;
+    const input: SettleRecord = {
+      requestId: ctx.requestId,
+      allocationId: key.allocationId,
+      model: key.model,
+      promptTokens: charge.promptTokens,
+      completionTokens: charge.completionTokens,
+      weightedTokens: charge.weightedTokens,
+      upstreamCostMicros: charge.upstreamCostMicros,
+      latencyMs: performance.now() - ctx.startedAt,
+      statusCode: o.status,
+      outcome: o.outcome,
+      estimated: charge.estimated,
+      stream: a.request.stream,
+      cacheReadTokens: charge.cacheReadTokens,
+      cacheWriteTokens: charge.cacheWriteTokens,
+      reasoningTokens: charge.reasoningTokens,
+      answeredModel: o.answeredModel,
+      costLossMicros,
+    };
+    let result: SettleResult | null = null;
+    try {
+      result = await settleWithRetry(input);
+    } catch (e) {
+      // Served means billed. A kept body is not delivered: its hold is released at no charge (queued) and
+      // the customer gets 503. A stream was delivered: its real charge is queued until the database takes it.
+      if (kept) {
+        o.error = e instanceof DatabaseUnavailableError ? e : new DatabaseUnavailableError('the charge could not be recorded', { cause: e });
+        o.status = 503;
+        o.outcome = 'withheld';
+        deferSettle({ ...input, promptTokens: 0, completionTokens: 0, weightedTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, statusCode: 503, outcome: 'withheld', estimated: false }, e, ctx);
+      } else deferSettle(input, e, ctx);
+      return { charge, charged: 0, lossTokens: 0, costLossMicros, deferred: true };
+    }
+    const charged = result?.charged ?? 0;
+    const lossTokens = result?.lossTokens ?? 0;
+    if (lossTokens > 0) logger.warn({ request_id: ctx.requestId, allocation_id: key.allocationId, loss_tokens: lossTokens }, 'usage exceeded the hold and the quota: excess recorded as operator loss');
+    return { charge, charged, lossTokens, costLossMicros, deferred: false };
+  }
+
+  /** store.settle, retried briefly on errors other than "the database cannot record now". */
+  async function settleWithRetry(input: SettleInput): Promise<SettleResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await store.settle(input);
       } catch (e) {
-        if (attempt >= 3) {
-          logger.critical({ err: e, request_id: input.requestId, allocation_id: input.allocationId }, 'settle failed: the hold stays until this daemon stops or restarts');
-          return null;
-        }
-        await new Promise((r) => setTimeout(r, attempt * 50));
+        if (e instanceof DatabaseUnavailableError || attempt >= 3) throw e;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 50));
       }
     }
   }
 
-  /** Every chat completion is tracked from arrival, so a shutdown drains (or aborts) it whatever its stage. */
-  async function chatCompletions(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  function deferSettle(input: SettleRecord, cause: unknown, ctx: RequestContext): void {
+    if (store.settleLater) {
+      store.settleLater(input);
+      logger.error({ err: cause, request_id: ctx.requestId, allocation_id: input.allocationId, weighted_tokens: input.weightedTokens }, 'settle failed: queued to retry until the database records it');
+    } else {
+      logger.critical({ err: cause, request_id: ctx.requestId, allocation_id: input.allocationId }, 'settle failed: the hold stays until this daemon stops or restarts');
+    }
+  }
+
+  /**
+   * The part of OpenRouter's reported cost above the cost basis of the tokens consumed (charged + lost),
+   * beyond COST_TOLERANCE_PERCENT: a dearer model or paid routing answered. It is operator loss, logged as
+   * a security event and recorded on the usage event (cost_loss); 0 when within the basis.
+   */
+  function costAboveBasis(charge: Charge, hold: Hold, ctx: RequestContext, key: KeyRecord): number {
+    const cost = charge.upstreamCostMicros;
+    if (cost <= 0) return 0;
+    const basis = Math.ceil((charge.weightedTokens * hold.rule.unitRate) / 1_000_000);
+    if (cost * 100 <= basis * (100 + COST_TOLERANCE_PERCENT) + 100) return 0;
+    const loss = cost - basis;
+    logSecurityEvent(logger, {
+      event: 'upstream_cost_above_basis',
+      reason: `the upstream reported ${cost} µ$ for tokens whose cost basis is ${basis} µ$ (a dearer model or paid routing answered)`,
+      ip: ctx.ip,
+      request_id: ctx.requestId,
+      allocation_id: key.allocationId,
+      model: key.model,
+      upstream_cost_micros: cost,
+      cost_basis_micros: basis,
+      cost_loss_micros: loss,
+    });
+    return loss;
+  }
+
+  // ------------------------------------------------------------------ respond and log
+
+  /** Stage 5: the response's end, the api_call line, the metrics. */
+  function respond(a: Admitted, r: Relayed, o: Outcome, s: Settlement, res: ServerResponse, flight: Flight, ctx: RequestContext): void {
+    const { protocol, hold } = a;
+    const key = a.read.key;
+    if (o.error && !res.headersSent) {
+      const f = describeFailure(o.error);
+      sendFailure(protocol, res, ctx, f, { 'x-arb-overhead-ms': overhead(ctx, r.upstreamMs).toFixed(3) });
+    } else if (r.body && !res.headersSent) {
+      if (!flight.clientGone) {
+        const body = createScrubber().body(r.body);
+        res.writeHead(200, {
+          'content-type': String(r.response?.headers['content-type'] ?? 'application/json'),
+          'content-length': body.length,
+          ...successHeaders(a, ctx, r.upstreamMs, hold.available - s.charged),
+        });
+        res.end(body);
+      }
+    } else if (res.headersSent && !res.writableEnded) {
+      if (o.tail && !flight.clientGone) {
+        const f = describeFailure(o.tail);
+        res.write(protocol.streamError(f.kind, f.message, f.code));
+      }
+      res.end();
+    }
+
+    const latencyMs = performance.now() - ctx.startedAt;
+    const { charge, charged, lossTokens } = s;
+    const revenueMicros = key.tokensTotal > 0 ? Math.floor((charged * key.pricePaid) / key.tokensTotal) : 0;
+    metrics.completion({
+      model: key.model,
+      status: o.status,
+      outcome: o.outcome,
+      promptTokens: charge.promptTokens,
+      completionTokens: charge.completionTokens,
+      weightedTokens: charged,
+      lossTokens,
+      revenueMicros,
+      upstreamCostMicros: charge.upstreamCostMicros,
+    });
+    const ownMs = Math.max(0, latencyMs - r.upstreamMs);
+    metrics.overhead(ownMs / 1000);
+    if (o.answeredModel && !sameModel(o.answeredModel, key.model)) {
+      logSecurityEvent(logger, { event: 'answered_model_mismatch', reason: `the upstream answered with ${o.answeredModel} for ${key.model}`, ip: ctx.ip, request_id: ctx.requestId, allocation_id: key.allocationId });
+    }
+    logApiCall(logger, {
+      service: 'proxy',
+      endpoint: ctx.endpoint,
+      status: o.status,
+      success: o.status === 200 && o.outcome === 'ok',
+      latency_ms: Math.round(latencyMs),
+      model: key.model,
+      request_id: ctx.requestId,
+      ip: ctx.ip,
+      allocation_id: key.allocationId,
+      user_id: telegramId(key),
+      outcome: o.outcome,
+      stream: a.request.stream,
+      prompt_tokens: charge.promptTokens,
+      completion_tokens: charge.completionTokens,
+      weighted_tokens: charged,
+      estimated: charge.estimated,
+      hold_tokens: hold.plan.hold,
+      upstream_cost_micros: charge.upstreamCostMicros,
+      overhead_ms: Math.round(ownMs * 1000) / 1000,
+      // rare fields only when they say something
+      ...(charge.cacheReadTokens ? { cache_read_tokens: charge.cacheReadTokens } : {}),
+      ...(charge.cacheWriteTokens ? { cache_write_tokens: charge.cacheWriteTokens } : {}),
+      ...(charge.reasoningTokens ? { reasoning_tokens: charge.reasoningTokens } : {}),
+      ...(lossTokens > 0 ? { loss_tokens: lossTokens } : {}),
+      ...(s.costLossMicros > 0 ? { cost_loss_micros: s.costLossMicros } : {}),
+      ...(s.deferred ? { settle: 'deferred' } : {}),
+      ...(a.request.dropped.length ? { dropped_fields: a.request.dropped } : {}),
+      ...(r.response?.failedOver ? { upstream: 'backup' } : {}),
+      ...(o.failure ? { failure: redactText(o.failure) } : {}),
+    });
+    if (latencyMs > SLOW_REQUEST_MS) {
+      logPerformance(logger, 'proxy_request', Math.round(latencyMs) / 1000, { endpoint: ctx.endpoint, model: key.model, request_id: ctx.requestId, user_id: telegramId(key), stream: a.request.stream });
+    }
+  }
+
+  // ------------------------------------------------------------------ the path
+
+  async function serve(name: ProtocolName, req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const protocol = protocols[name];
+    // tracked from arrival, so a shutdown drains (or aborts) it whatever its stage
     const flight = track(res);
     try {
-      await meteredCompletion(req, res, ctx, flight);
+      const state: { key?: KeyRecord } = {};
+      let admitted: Admitted | null;
+      try {
+        admitted = await admit(protocol, req, ctx, state);
+      } catch (e) {
+        return await refuse(protocol, res, ctx, e, state.key);
+      }
+      if (!admitted) return;
+      // holding tokens from here on: every path below settles exactly once
+      let relayed: Relayed = { forwarded: false, upstreamMs: 0 };
+      let outcome: Outcome | undefined;
+      try {
+        relayed = await relay(admitted, flight, res, ctx);
+        outcome = classify(admitted, relayed, flight);
+      } finally {
+        outcome ??= { outcome: 'upstream_error', status: 500, served: relayed.forwarded, usage: null, partial: null, delivered: () => '', answeredModel: null, failure: 'internal error' };
+        const settlement = await settle(admitted, relayed, outcome, ctx);
+        respond(admitted, relayed, outcome, settlement, res, flight, ctx);
+      }
     } finally {
       untrack(flight);
     }
   }
 
-  async function meteredCompletion(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, flight: Flight): Promise<void> {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBody) {
-      return refuse(res, ctx, 413, `request body is ${declared} bytes; the limit is ${maxBody} bytes (1 MiB)`, 'invalid_request_error', 'request_too_large', {
-        headers: { connection: 'close' },
-      });
-    }
-    const auth = await authenticate(req, res, ctx, true);
-    if (!auth) return;
-    const { key } = auth;
-    const limited = await limits.consumeKey(auth.limiterId);
-    if (!limited.ok) {
-      return refuse(res, ctx, 429, `rate limit: ${deps.rateLimitRpm} requests per minute per key; retry in ${limited.retryAfterSec} s`, 'rate_limit_error', 'rate_limit_exceeded', {
-        headers: { 'retry-after': limited.retryAfterSec },
-        allocationId: key.allocationId,
-      });
-    }
-    const raw = await readBody(req, maxBody);
-    if (raw === 'too_large') {
-      return refuse(res, ctx, 413, `request body is larger than ${maxBody} bytes (1 MiB)`, 'invalid_request_error', 'request_too_large', {
-        headers: { connection: 'close' },
-        allocationId: key.allocationId,
-      });
-    }
-    if (raw === 'aborted') return;
-    const parsed = parseChatBody(raw);
-    if ('error' in parsed) {
-      return refuse(res, ctx, 400, parsed.error, 'invalid_request_error', parsed.code, { param: parsed.param, allocationId: key.allocationId });
-    }
-    const body = parsed.body;
-    const requested = body.model as string;
-    if (!modelMatches(requested, key.model)) {
-      return refuse(res, ctx, 403, `model "${requested}" is not in this key's package; this key is for ${key.model} (GET /v1/models lists it)`, 'permission_error', 'model_not_allowed', {
-        param: 'model',
-        model: requested,
-        allocationId: key.allocationId,
-      });
-    }
-    const stream = body.stream === true;
-    const rule = ruleForRates(key.promptRate, key.completionRate);
-    // The hold is sized on a fast upper bound of the prompt tokens whenever that changes nothing for the
-    // customer (fastHoldPlan: same max_tokens, a hold never smaller); the tokenizer runs only when the bound
-    // would limit the request, or for an estimated charge (no usage came).
-    const promptBound = promptTokensUpperBound(body);
-    let promptExact: number | undefined;
-    const promptEstimate = () => (promptExact ??= estimatePromptTokens(body));
-    const holdInput = (k: KeyRecord): Omit<HoldInput, 'promptEstimate'> => ({
-      rule,
-      requestedMaxTokens: parsed.maxTokens,
-      modelMaxCompletionTokens: k.maxCompletionTokens,
-      contextLength: k.contextLength,
-      choices: parsed.choices,
-      available: remaining(k),
-    });
-
-    // Reserve: one atomic conditional UPDATE. The fast plan (no tokenizer) is tried first, with its
-    // headroom decided by the UPDATE itself, so a cached read of the key cannot make it pass; otherwise, or
-    // when refused, the exact estimate on a fresh read of the key, retried once with the smaller remainder.
-    const reserve = (p: HoldPlan, minRemaining?: number) =>
-      store.reserve({ allocationId: key.allocationId, requestId: ctx.requestId, instanceId: deps.instanceId, tokens: p.hold, minRemaining });
-    let plan: HoldPlan | null = fastHoldPlan(holdInput(key), promptBound);
-    let reserved = plan !== null && (await reserve(plan, fastHoldHeadroom(plan)));
-    // the latest read of the key; authenticate's serves the first exact attempt unless it was cached or
-    // the fast hold was already tried on it
-    let fresh: KeyRecord | undefined = plan || auth.cached ? undefined : key;
-    for (let attempt = 0; !reserved && attempt < 2; attempt++) {
-      if (attempt > 0 || !fresh) fresh = await store.getKey(key.allocationId);
-      if (!fresh || keyRefusal(fresh)) break;
-      plan = planHold({ ...holdInput(fresh), promptEstimate: promptEstimate() });
-      if (!plan) break;
-      reserved = await reserve(plan);
-    }
-    if (!reserved || !plan) {
-      keyCache.delete(auth.hash);
-      // revoked or expired since the key was read: the same answer authenticate gives
-      const refusal = keyRefusal(fresh);
-      if (refusal) return void (await refuseAuth(res, ctx, refusal));
-      const left = fresh ? remaining(fresh) : 0;
-      return refuse(
-        res,
-        ctx,
-        402,
-        `insufficient quota: ${left.toLocaleString('en-US')} of ${key.tokensTotal.toLocaleString('en-US')} tokens left (some may be held by requests in flight), not enough for this request; shorten the prompt or lower max_tokens, or buy a new package`,
-        'insufficient_quota',
-        'insufficient_quota',
-        { model: key.model, allocationId: key.allocationId },
-      );
-    }
-
-    // Holding tokens from here on: every path below settles exactly once.
-    const granted = plan as HoldPlan;
-    let statusCode = 0;
-    let outcome: UsageOutcome = 'ok';
-    let served = false;
-    let usage: UpstreamUsage | null = null;
-    let delivered = '';
-    let upstreamMs = 0;
-    let upstreamRes: UpstreamResponse | undefined;
-    /** the request left for the upstream (it may bill the prompt even if we abort) */
-    let forwarded = false;
-    let failure: string | undefined;
-    let pendingError: { status: number; message: string; type: ApiErrorType; code: string; headers?: Record<string, string | number> } | undefined;
-    let nonStreamBody: Buffer | undefined;
-    let streamTail: string | undefined;
-
+  async function countTokens(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const state: { key?: KeyRecord } = {};
     try {
-      // the body goes through unchanged except: the model id resolved, max_tokens set and capped, usage forced on
-      body.model = key.model;
-      delete body.max_completion_tokens;
-      body.max_tokens = granted.maxTokens;
-      if (stream) {
-        const so = body.stream_options;
-        body.stream_options = { ...(so && typeof so === 'object' ? (so as object) : {}), include_usage: true };
-      }
-      const forwardText = JSON.stringify(body);
-      const sentAt = performance.now();
-      forwarded = !flight.signal.aborted;
-      try {
-        upstreamRes = await upstream.chatCompletions(forwardText, { stream, signal: flight.signal, requestId: ctx.requestId });
-      } finally {
-        upstreamMs = performance.now() - sentAt;
-      }
-      metrics.upstreamLatency(key.model, upstreamMs / 1000);
-      if (upstreamRes.failedOver) {
-        logger.warn({ request_id: ctx.requestId, primary_failure: upstreamRes.primaryFailure, upstream: upstreamRes.baseUrl }, 'upstream failover: the backup answered');
-      }
-      if (upstreamRes.statusCode !== 200) {
-        pendingError = await upstreamErrorResponse(upstreamRes, logger, ctx);
-        statusCode = pendingError.status;
-        outcome = 'upstream_error';
-        failure = `upstream status ${upstreamRes.statusCode}`;
-      } else if (!stream) {
-        served = true;
-        const bodyStart = performance.now();
-        nonStreamBody = await upstreamRes.body.bytes();
-        upstreamMs += performance.now() - bodyStart;
-        let json: unknown;
-        try {
-          json = JSON.parse(nonStreamBody.toString('utf8'));
-        } catch {
-          json = undefined;
-        }
-        usage = readUsage((json as { usage?: unknown } | undefined)?.usage);
-        if (!usage) delivered = json === undefined ? nonStreamBody.toString('utf8') : completionText(json);
-        statusCode = 200;
-      } else {
-        served = true;
-        statusCode = 200;
-        res.writeHead(200, {
-          'content-type': String(upstreamRes.headers['content-type'] ?? 'text/event-stream'),
-          'cache-control': 'no-cache',
-          'x-request-id': ctx.requestId,
-          'x-arb-overhead-ms': overheadHeader(ctx, upstreamMs),
-        });
-        // the headers go out at once when the upstream is still silent (a reasoning model thinking); when
-        // its first bytes are already here they share one write with them
-        if (upstreamRes.body.readableLength === 0) res.flushHeaders();
-        const meter = new StreamMeter();
-        const upstreamBody = upstreamRes.body;
-        // backpressure: a slow client pauses the upstream until its socket drains
-        const resume = () => upstreamBody.resume();
-        res.on('drain', resume);
-        try {
-          await upstreamBody.forEach((chunk) => {
-            if (flight.clientGone) return true; // the abort that follows ends the read
-            meter.push(chunk);
-            return res.write(chunk);
-          });
-          if (flight.clientGone) outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
-          else if (meter.error !== null) {
-            outcome = 'upstream_error';
-            failure = `mid-stream error: ${meter.error}`;
-          } else if (!meter.done && !meter.usage) {
-            outcome = 'upstream_cut';
-            failure = 'stream ended without [DONE]';
-          }
-        } catch (e) {
-          if (flight.signal.aborted) outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
-          else if (isTimeoutError(e)) outcome = 'timeout';
-          else outcome = 'upstream_cut';
-          failure = describeError(e);
-        } finally {
-          res.off('drain', resume);
-        }
-        meter.end();
-        usage = meter.usage;
-        if (!usage) delivered = meter.deliveredText();
-        if (!flight.clientGone && (outcome === 'upstream_cut' || outcome === 'timeout' || outcome === 'shutdown')) {
-          const err =
-            outcome === 'shutdown'
-              ? apiError('the server is shutting down; the response was cut short (you are charged only for what you received)', 'server_error', 'shutting_down')
-              : apiError(`the upstream ${outcome === 'timeout' ? 'timed out' : 'connection was lost'} mid-stream; you are charged only for what you received`, 'upstream_error', outcome);
-          streamTail = `data: ${JSON.stringify(err)}\n\n`;
-        }
-      }
+      checkDeclaredSize(req);
+      const read = await authenticate(req, messages, ctx, true);
+      state.key = read.key;
+      await rateLimit(read);
+      // an exhausted key costs nothing, not even a count
+      await holds.checkNotEmpty(read, true);
+      const request = await readRequest(req, messages, read.key);
+      if (!request) return;
+      const inputTokens = await countPromptTokens(request.prompt);
+      sendJson(res, 200, { input_tokens: inputTokens }, { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overhead(ctx).toFixed(3) });
+      logApiCall(logger, { service: 'proxy', endpoint: ctx.endpoint, status: 200, success: true, latency_ms: Math.round(performance.now() - ctx.startedAt), model: read.key.model, request_id: ctx.requestId, ip: ctx.ip, user_id: telegramId(read.key), prompt_tokens: inputTokens });
     } catch (e) {
-      if (flight.signal.aborted) {
-        outcome = flight.reason === 'shutdown' ? 'shutdown' : 'client_abort';
-        // the prompt reached the upstream: a client that walks away pays for it; our shutdown does not bill
-        served = outcome === 'client_abort' && forwarded;
-        statusCode = outcome === 'shutdown' ? 503 : 499;
-        if (outcome === 'shutdown') pendingError = { status: 503, message: 'the server is shutting down; retry shortly', type: 'server_error', code: 'shutting_down' };
-      } else if (e instanceof UpstreamTimeoutError || isTimeoutError(e)) {
-        // (streams handle their own failures above; here the customer received nothing: no charge)
-        outcome = 'timeout';
-        served = false;
-        statusCode = 504;
-        pendingError = { status: 504, message: 'the upstream model provider timed out; retry later', type: 'upstream_error', code: 'upstream_timeout' };
-      } else if (e instanceof UpstreamError) {
-        outcome = 'upstream_error';
-        statusCode = 502;
-        pendingError = { status: 502, message: 'the upstream model provider is unreachable; retry later', type: 'upstream_error', code: 'upstream_unavailable' };
-      } else {
-        // a non-streamed body cut while it was read: the customer received nothing, so pays nothing
-        outcome = 'upstream_cut';
-        served = false;
-        statusCode = 502;
-        pendingError = { status: 502, message: 'the upstream connection was lost; retry', type: 'upstream_error', code: 'upstream_cut' };
-      }
-      failure = describeError(e);
-    } finally {
-      // Settle before the response ends, so a client that sees the end also sees its usage.
-      // (the exact prompt estimate is needed only when no usage came; it cannot fail the settle)
-      let chargedPrompt = 0;
-      if (!usage && served) {
-        try {
-          chargedPrompt = promptEstimate();
-        } catch {
-          chargedPrompt = promptBound;
-        }
-      }
-      const charge = computeCharge({ rule, usage, served, promptEstimate: chargedPrompt, deliveredText: delivered });
-      const latencyMs = performance.now() - ctx.startedAt;
-      const settled = await settleWithRetry({
-        requestId: ctx.requestId,
-        allocationId: key.allocationId,
-        model: key.model,
-        promptTokens: charge.promptTokens,
-        completionTokens: charge.completionTokens,
-        weightedTokens: charge.weightedTokens,
-        upstreamCostMicros: charge.upstreamCostMicros,
-        latencyMs,
-        statusCode,
-        outcome,
-        estimated: charge.estimated,
-        stream,
-      });
-      const charged = settled?.charged ?? 0;
-      const loss = settled?.lossTokens ?? 0;
-      if (loss > 0) logger.warn({ request_id: ctx.requestId, allocation_id: key.allocationId, loss_tokens: loss }, 'usage exceeded the hold and the quota: excess recorded as operator loss');
-
-      // Finish the response.
-      if (pendingError && !res.headersSent) {
-        const headers = { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overheadHeader(ctx, upstreamMs), ...pendingError.headers };
-        sendApiError(res, pendingError.status, pendingError.message, pendingError.type, pendingError.code, headers);
-      } else if (nonStreamBody && !res.headersSent) {
-        if (!flight.clientGone) {
-          res.writeHead(200, {
-            'content-type': String(upstreamRes?.headers['content-type'] ?? 'application/json'),
-            'content-length': nonStreamBody.length,
-            'x-request-id': ctx.requestId,
-            'x-arb-overhead-ms': overheadHeader(ctx, upstreamMs),
-          });
-          res.end(nonStreamBody);
-        }
-      } else if (res.headersSent && !res.writableEnded) {
-        if (streamTail && !flight.clientGone) res.write(streamTail);
-        res.end();
-      }
-
-      const revenueMicros = key.tokensTotal > 0 ? Math.floor((charged * key.pricePaid) / key.tokensTotal) : 0;
-      metrics.completion({
-        model: key.model,
-        status: statusCode,
-        outcome,
-        promptTokens: charge.promptTokens,
-        completionTokens: charge.completionTokens,
-        weightedTokens: charged,
-        lossTokens: loss,
-        revenueMicros,
-        upstreamCostMicros: charge.upstreamCostMicros,
-      });
-      metrics.overhead(Math.max(0, latencyMs - upstreamMs) / 1000);
-      logApiCall(logger, {
-        service: 'proxy',
-        endpoint: ctx.endpoint,
-        status: statusCode,
-        success: statusCode === 200 && outcome === 'ok',
-        latency_ms: Math.round(latencyMs),
-        model: key.model,
-        request_id: ctx.requestId,
-        allocation_id: key.allocationId,
-        user_id: key.userId,
-        outcome,
-        stream,
-        prompt_tokens: charge.promptTokens,
-        completion_tokens: charge.completionTokens,
-        weighted_tokens: charged,
-        estimated: charge.estimated,
-        hold_tokens: granted.hold,
-        upstream_cost_micros: charge.upstreamCostMicros,
-        overhead_ms: Math.round(Math.max(0, latencyMs - upstreamMs) * 1000) / 1000,
-        // rare fields only when they say something
-        ...(loss > 0 ? { loss_tokens: loss } : {}),
-        ...(upstreamRes?.failedOver ? { upstream: 'backup' } : {}),
-        ...(failure ? { failure: redactText(failure) } : {}),
-      });
+      await refuse(messages, res, ctx, e, state.key);
     }
   }
 
-  async function listModels(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const key = (await authenticate(req, res, ctx))?.key;
-    if (!key) return;
-    const owner = key.model.includes('/') ? key.model.split('/')[0] : 'openrouter';
-    sendJson(
-      res,
-      200,
-      {
-        object: 'list',
-        data: [{ id: key.model, object: 'model', created: 0, owned_by: owner, context_length: key.contextLength, max_completion_tokens: key.maxCompletionTokens }],
-      },
-      { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overheadHeader(ctx) },
-    );
-  }
-
-  async function keyInfo(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const key = (await authenticate(req, res, ctx))?.key;
-    if (!key) return;
-    const rule = ruleForRates(key.promptRate, key.completionRate);
-    sendJson(
-      res,
-      200,
-      {
-        data: {
-          key: key.maskedKey,
-          model: key.model,
-          status: key.status,
-          tokens_total: key.tokensTotal,
-          tokens_used: key.tokensUsed,
-          tokens_reserved: key.tokensReserved,
-          tokens_remaining: remaining(key),
-          expires_at: fromDbTime(key.expiresAt).toISOString(),
-          completion_weight: completionWeight(rule),
-          metering_rule: describeRule(rule),
-          rate_limit_rpm: deps.rateLimitRpm,
-        },
-      },
-      { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overheadHeader(ctx) },
-    );
+  /** GET /v1/models and /v1/key read the key fresh; refusals in OpenAI's shape. */
+  async function withKey(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, fn: (key: KeyRecord) => void): Promise<void> {
+    const state: { key?: KeyRecord } = {};
+    try {
+      const { key } = await authenticate(req, protocols.chat, ctx, false);
+      state.key = key;
+      fn(key);
+    } catch (e) {
+      await refuse(protocols.chat, res, ctx, e, state.key);
+    }
   }
 
   return {
-    chatCompletions,
-    listModels,
-    keyInfo,
+    serve,
+    countTokens,
+    listModels: (req, res, ctx) =>
+      withKey(req, res, ctx, (key) => {
+        const owner = key.model.includes('/') ? key.model.split('/')[0] : 'openrouter';
+        sendJson(
+          res,
+          200,
+          { object: 'list', data: [{ id: key.model, object: 'model', created: 0, owned_by: owner, context_length: key.contextLength, max_completion_tokens: key.maxCompletionTokens }] },
+          { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overhead(ctx).toFixed(3) },
+        );
+      }),
+    keyInfo: (req, res, ctx) =>
+      withKey(req, res, ctx, (key) => {
+        const rule = ruleForKey(key);
+        sendJson(
+          res,
+          200,
+          {
+            data: {
+              key: key.maskedKey,
+              model: key.model,
+              status: key.status,
+              tokens_total: key.tokensTotal,
+              tokens_used: key.tokensUsed,
+              tokens_reserved: key.tokensReserved,
+              tokens_remaining: tokensLeft(key),
+              expires_at: expiryIso(key),
+              completion_weight: completionWeight(rule),
+              token_weights: classWeights(rule),
+              metering_rule: describeRule(rule),
+              rate_limit_rpm: deps.rateLimitRpm,
+            },
+          },
+          { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overhead(ctx).toFixed(3) },
+        );
+      }),
     get inFlight() {
       return flights.size;
     },
@@ -584,142 +783,65 @@ export function createProxy(deps: ProxyDeps): Proxy {
   };
 }
 
-interface AuthRefusal {
-  reason: string;
-  message: string;
-  code: string;
+/** The customer's Telegram user id (log lines name customers by it), when the key read carries it. */
+function telegramId(key: KeyRecord): number | undefined {
+  return (key as KeyRecord & { telegramId?: number }).telegramId;
 }
 
-/** Why a key read from the database cannot be used (missing, revoked, expired), or null. */
-function keyRefusal(key: KeyRecord | undefined): AuthRefusal | null {
-  if (!key) return { reason: 'unknown key', message: 'invalid API key: no such key (it may have been mistyped)', code: 'invalid_api_key' };
-  if (key.status === 'revoked') return { reason: 'revoked key', message: `API key ${key.maskedKey} has been revoked; buy a new package in the shop bot`, code: 'key_revoked' };
-  if (key.status === 'expired' || key.expiresAt <= nowDb()) {
-    return { reason: 'expired key', message: `API key ${key.maskedKey} expired at ${key.expiresAt} UTC; buy a new package in the shop bot`, code: 'key_expired' };
-  }
-  return null;
+/** The `model` a whole response body names. */
+function modelNamed(json: unknown): string | null {
+  const m = (json as { model?: unknown } | null)?.model;
+  return typeof m === 'string' && m ? m : null;
 }
 
-/** A key's model accepts its full OpenRouter id or the short form after the slash. */
+/** A model id reduced to its words: no provider prefix, no date or version stamp, no order (claude-4.5-sonnet = claude-sonnet-4.5). */
+function modelWords(id: string): string {
+  const name = id.toLowerCase().replace(/^[^/]*\//, '').replace(/:.*$/, '');
+  return name
+    .replace(/-?\d{4}-?\d{2}-?\d{2}$/, '')
+    .split(/[-._]/)
+    .filter((w) => w && w !== 'latest')
+    .sort()
+    .join(' ');
+}
+
+/** Whether the model that answered is the package's (allowing OpenRouter's dated and reordered names). */
+export function sameModel(answered: string, keyModel: string): boolean {
+  return answered === keyModel || modelWords(answered) === modelWords(keyModel);
+}
+
+/** A requested model name as Anthropic spells it: no `anthropic/`, no date, no `-latest`, dots as dashes. */
+function anthropicName(name: string): string {
+  return name
+    .replace(/^anthropic\//, '')
+    .replace(/\[\w+\]$/, '')
+    .replace(/-(\d{8}|latest)$/, '')
+    .replace(/\./g, '-');
+}
+
+/**
+ * A key's model accepts its full OpenRouter id, the short form after the slash, and for Anthropic models
+ * the names Anthropic's clients use (`claude-sonnet-4-6`, dated ids).
+ */
 export function modelMatches(requested: string, keyModel: string): boolean {
   const r = requested.trim().toLowerCase();
   const k = keyModel.toLowerCase();
   if (r === k) return true;
   const slash = k.indexOf('/');
-  return slash >= 0 && r === k.slice(slash + 1);
+  if (slash >= 0 && r === k.slice(slash + 1)) return true;
+  return k.startsWith('anthropic/') && r.startsWith('claude') && anthropicName(r) === anthropicName(k);
 }
 
-type ParsedChat = { body: Record<string, unknown>; maxTokens: number | undefined; choices: number } | { error: string; code: string; param?: string };
-
-/** Validates the fields arb relies on; everything else passes through untouched. */
-export function parseChatBody(raw: Buffer): ParsedChat {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    return { error: `request body is not valid JSON (${(e as Error).message}); send a JSON object like {"model":"…","messages":[…]}`, code: 'invalid_json' };
+/** The requested model must be the key's (403); OpenRouter model suffixes (`:online`, `:nitro`) are refused (400). */
+function checkModel(requested: string, keyModel: string): void {
+  if (modelMatches(requested, keyModel)) return;
+  const colon = requested.indexOf(':');
+  if (colon > 0 && modelMatches(requested.slice(0, colon), keyModel)) {
+    throw new ProxyError(
+      'ARB_FIELD_NOT_ALLOWED',
+      `model: the suffix "${requested.slice(colon)}" selects OpenRouter routing or paid features, which this key does not include; use "${keyModel}"`,
+      { param: 'model' },
+    );
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    return { error: 'request body must be a JSON object like {"model":"…","messages":[…]}', code: 'invalid_body' };
-  }
-  const body = value as Record<string, unknown>;
-  if (typeof body.model !== 'string' || body.model.trim() === '') {
-    return { error: 'model: required; use the model of your key (GET /v1/models lists it)', code: 'invalid_body', param: 'model' };
-  }
-  if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    return { error: 'messages: required, a non-empty array like [{"role":"user","content":"Hello"}]', code: 'invalid_body', param: 'messages' };
-  }
-  for (const [i, m] of body.messages.entries()) {
-    if (!m || typeof m !== 'object' || Array.isArray(m) || typeof (m as { role?: unknown }).role !== 'string') {
-      return { error: `messages[${i}]: must be an object with a "role" (and "content")`, code: 'invalid_body', param: `messages[${i}]` };
-    }
-  }
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
-    return { error: 'stream: must be true or false', code: 'invalid_body', param: 'stream' };
-  }
-  if (body.stream_options !== undefined && body.stream_options !== null && (typeof body.stream_options !== 'object' || Array.isArray(body.stream_options))) {
-    return { error: 'stream_options: must be an object like {"include_usage":true}', code: 'invalid_body', param: 'stream_options' };
-  }
-  let maxTokens: number | undefined;
-  for (const field of ['max_tokens', 'max_completion_tokens'] as const) {
-    const v = body[field];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-      return { error: `${field}: must be a positive whole number of tokens, like 256`, code: 'invalid_body', param: field };
-    }
-    maxTokens = maxTokens === undefined ? v : Math.min(maxTokens, v);
-  }
-  let choices = 1;
-  if (body.n !== undefined && body.n !== null) {
-    if (typeof body.n !== 'number' || !Number.isInteger(body.n) || body.n < 1 || body.n > 128) {
-      return { error: 'n: must be a whole number from 1 to 128', code: 'invalid_body', param: 'n' };
-    }
-    choices = body.n;
-  }
-  return { body, maxTokens, choices };
-}
-
-/** Reads a request body up to `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
-  return new Promise((resolve) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (v: Buffer | 'too_large' | 'aborted') => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      resolve(v);
-    };
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.pause();
-        return finish('too_large');
-      }
-      parts.push(c);
-    };
-    req.on('data', onData);
-    req.once('end', () => finish(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
-    req.once('error', () => finish('aborted'));
-    req.once('close', () => finish(req.complete ? (parts.length === 1 ? parts[0] : Buffer.concat(parts)) : 'aborted'));
-  });
-}
-
-/** Maps an upstream non-200 answer (before any output) to what the customer sees. Never charged. */
-async function upstreamErrorResponse(
-  up: UpstreamResponse,
-  logger: Logger,
-  ctx: RequestContext,
-): Promise<{ status: number; message: string; type: ApiErrorType; code: string; headers?: Record<string, string | number> }> {
-  let text = '';
-  try {
-    text = (await up.body.text()).slice(0, 64 * 1024);
-  } catch {
-    /* body lost: keep the status */
-  }
-  let upstreamMessage = '';
-  try {
-    const j = JSON.parse(text) as { error?: { message?: unknown } };
-    if (typeof j?.error?.message === 'string') upstreamMessage = j.error.message;
-  } catch {
-    upstreamMessage = text.slice(0, 200);
-  }
-  upstreamMessage = redactText(upstreamMessage).slice(0, 500);
-  const s = up.statusCode;
-  logger.warn({ request_id: ctx.requestId, upstream_status: s, upstream_message: upstreamMessage }, 'upstream refused the request');
-  if (s === 401 || s === 402) {
-    logger.critical({ request_id: ctx.requestId, upstream_status: s }, s === 401 ? 'OpenRouter rejected the OPENROUTER_API_KEY' : 'OpenRouter credit exhausted: top up the OpenRouter account');
-    return { status: 502, message: 'the upstream model provider refused the request (provider account problem); the operator has been alerted — retry later', type: 'upstream_error', code: 'upstream_account' };
-  }
-  if (s === 429) {
-    const ra = Number(up.headers['retry-after']);
-    const retry = Number.isFinite(ra) && ra > 0 ? Math.ceil(ra) : 5;
-    return { status: 429, message: `the upstream model provider is rate limiting; retry in ${retry} s`, type: 'rate_limit_error', code: 'upstream_rate_limited', headers: { 'retry-after': retry } };
-  }
-  if (s === 408) return { status: 504, message: 'the upstream model provider timed out; retry later', type: 'upstream_error', code: 'upstream_timeout' };
-  if (s >= 400 && s < 500) {
-    return { status: s, message: `upstream refused the request: ${upstreamMessage || `status ${s}`}`, type: 'invalid_request_error', code: 'upstream_rejected' };
-  }
-  return { status: 502, message: `the upstream model provider failed (status ${s}); retry later`, type: 'upstream_error', code: 'upstream_error' };
+  throw new ProxyError('ARB_MODEL_NOT_ALLOWED', `model "${requested}" is not in this key's package; this key is for ${keyModel} (GET /v1/models lists it)`, { param: 'model' });
 }

@@ -3,10 +3,11 @@
  * and the Telegram webhook. One error boundary maps anything unexpected to a 500 in OpenAI's shape.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../src/logger.js';
 import type { Proxy, RequestContext } from './proxy.js';
+import type { ProtocolName } from './protocols/protocol.js';
 import type { Health } from './health.js';
 import type { ProxyMetrics } from './metrics.js';
 import { sendApiError, sendJson } from './respond.js';
@@ -24,17 +25,35 @@ export interface HttpDeps {
   webhook?: () => WebhookHandler | undefined;
   /** true once shutdown began: new requests get 503 */
   stopping: () => boolean;
+  /** METRICS_TOKEN: /metrics requires `Authorization: Bearer <token>` */
+  metricsToken?: string;
+  /** TRUST_PROXY: the client address comes from X-Forwarded-For (a reverse proxy is in front) */
+  trustProxy?: boolean;
 }
 
-type Route = 'chat' | 'models' | 'key' | 'health' | 'metrics' | 'webhook' | null;
+type Route = ProtocolName | 'count_tokens' | 'root' | 'models' | 'key' | 'health' | 'metrics' | 'webhook' | null;
+
+/** The metered endpoints and the protocol each speaks. */
+const PROTOCOL_ROUTES: Record<string, ProtocolName> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/responses': 'responses',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+  '/v1/messages': 'messages',
+};
 
 function route(method: string, path: string): { route: Route; endpoint: string } {
   let p = path;
   if (p.startsWith('/api/v1/')) p = p.slice(4);
   if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  const protocol = PROTOCOL_ROUTES[p];
+  if (protocol) return { route: method === 'POST' ? protocol : null, endpoint: p };
   switch (p) {
-    case '/v1/chat/completions':
-      return { route: method === 'POST' ? 'chat' : null, endpoint: p };
+    case '/':
+      // Claude Code checks the base URL with HEAD / before its first request
+      return { route: method === 'GET' || method === 'HEAD' ? 'root' : null, endpoint: p };
+    case '/v1/messages/count_tokens':
+      return { route: method === 'POST' ? 'count_tokens' : null, endpoint: p };
     case '/v1/models':
       return { route: method === 'GET' ? 'models' : null, endpoint: p };
     case '/v1/key':
@@ -65,23 +84,29 @@ export function newRequestId(): string {
   return `req_${Date.now().toString(16).padStart(12, '0')}${PROCESS_TAG}${requestCounter.toString(16).padStart(10, '0')}`;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const plainAddress = (a: string): string => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
 
 /**
- * The client's address: the socket peer, or — when the peer is a reverse proxy on this host (nginx in
- * daemon/deploy) — the address it reports in X-Real-IP / X-Forwarded-For.
+ * The client's address. Without TRUST_PROXY it is the socket peer: X-Forwarded-For is whatever the client
+ * wrote. With it the peer is a reverse proxy (nginx in daemon/deploy), which appends the address it saw
+ * to X-Forwarded-For: the last entry is that address, the ones before it the client's own claims.
  */
-export function clientIp(req: IncomingMessage): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  if (!LOOPBACK.has(peer)) return peer;
-  const real = req.headers['x-real-ip'];
-  if (typeof real === 'string' && real.trim()) return real.trim();
+export function clientIp(req: IncomingMessage, trustProxy = false): string {
+  const peer = plainAddress(req.socket.remoteAddress ?? 'unknown');
+  if (!trustProxy) return peer;
   const fwd = req.headers['x-forwarded-for'];
-  if (typeof fwd === 'string' && fwd.trim()) {
-    const parts = fwd.split(',');
-    return parts[parts.length - 1].trim() || peer;
-  }
+  const last = (Array.isArray(fwd) ? fwd.join(',') : (fwd ?? '')).split(',').pop()?.trim();
+  if (last) return plainAddress(last);
+  const real = req.headers['x-real-ip'];
+  if (typeof real === 'string' && real.trim()) return plainAddress(real.trim());
   return peer;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/** Compares an Authorization header with `Bearer <token>` in constant time. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
 }
 
 export function createHttpServer(deps: HttpDeps): Server {
@@ -90,7 +115,15 @@ export function createHttpServer(deps: HttpDeps): Server {
   async function dispatch(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, r: Route): Promise<void> {
     switch (r) {
       case 'chat':
-        return proxy.chatCompletions(req, res, ctx);
+      case 'responses':
+      case 'completions':
+      case 'embeddings':
+      case 'messages':
+        return proxy.serve(r, req, res, ctx);
+      case 'count_tokens':
+        return proxy.countTokens(req, res, ctx);
+      case 'root':
+        return sendJson(res, 200, { name: 'arb', api: '/v1' });
       case 'models':
         return proxy.listModels(req, res, ctx);
       case 'key':
@@ -100,6 +133,9 @@ export function createHttpServer(deps: HttpDeps): Server {
         return sendJson(res, httpStatus, report, { 'cache-control': 'no-store' });
       }
       case 'metrics': {
+        if (deps.metricsToken !== undefined && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
+          return sendApiError(res, 401, '/metrics needs Authorization: Bearer <METRICS_TOKEN>', 'invalid_request_error', 'unauthorized', { 'www-authenticate': 'Bearer realm="metrics"' });
+        }
         const text = await metrics.render();
         res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
         res.end(text);
@@ -111,7 +147,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         return bot.handleWebhook(req, res);
       }
       default:
-        return sendApiError(res, 404, `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, GET /v1/models, GET /v1/key)`, 'invalid_request_error', 'not_found');
+        return sendApiError(res, 404, `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, /v1/messages; GET /v1/models, /v1/key)`, 'invalid_request_error', 'not_found');
     }
   }
 
@@ -120,7 +156,7 @@ export function createHttpServer(deps: HttpDeps): Server {
     const q = (req.url ?? '/').indexOf('?');
     const path = q === -1 ? (req.url ?? '/') : (req.url ?? '/').slice(0, q);
     const { route: r, endpoint } = route(req.method ?? 'GET', path);
-    const ctx: RequestContext = { requestId: newRequestId(), startedAt, ip: clientIp(req), endpoint };
+    const ctx: RequestContext = { requestId: newRequestId(), startedAt, ip: clientIp(req, deps.trustProxy), endpoint };
     res.once('finish', () => metrics.httpRequest(r ?? 'unknown', res.statusCode));
     if (deps.stopping() && r !== 'health' && r !== 'metrics') {
       return sendApiError(res, 503, 'the server is shutting down; retry shortly', 'server_error', 'shutting_down', { connection: 'close', 'retry-after': 1 });

@@ -1,5 +1,5 @@
 /**
- * Forwards chat completions to OpenRouter over a keep-alive undici Agent. Fails over to
+ * Forwards requests (every protocol, by path) to OpenRouter over a keep-alive undici Agent. Fails over to
  * OPENROUTER_BACKUP_BASE_URL on a connection error, a timeout before the response headers, or a 5xx
  * status (all before any output reached the client). The OpenRouter key only ever goes into the
  * Authorization header; error messages are scrubbed of it.
@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { Agent, errors, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';
 
-export interface ChatUpstreamOptions {
+export interface UpstreamOptions {
   baseUrl: string;
   backupBaseUrl?: string;
   apiKey?: string;
@@ -184,12 +184,28 @@ export class AbortFlag extends EventEmitter {
   }
 }
 
-export interface ChatUpstream {
+export interface PostOptions {
+  stream: boolean;
+  signal: AbortFlag;
+  requestId: string;
+  /** extra request headers (e.g. anthropic-version) */
+  headers?: Record<string, string>;
+}
+
+export interface Upstream {
   readonly baseUrls: readonly string[];
-  /** POSTs `/chat/completions`; throws UpstreamError (502) / UpstreamTimeoutError (504) when no upstream answered. */
-  chatCompletions(body: string, opts: { stream: boolean; signal: AbortFlag; requestId: string }): Promise<UpstreamResponse>;
+  /**
+   * POSTs `body` to `path` under the base URL (e.g. `/chat/completions`); throws UpstreamError (502) /
+   * UpstreamTimeoutError (504) when no upstream answered.
+   */
+  post(path: string, body: string, opts: PostOptions): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
+
+/** The names daemon/main.ts wires the upstream by. */
+export type ChatUpstreamOptions = UpstreamOptions;
+export type ChatUpstream = Upstream;
+export const createChatUpstream = (options: UpstreamOptions): Upstream => createUpstream(options);
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
@@ -198,7 +214,7 @@ export function isTimeoutError(e: unknown): boolean {
   return code !== undefined && TIMEOUT_CODES.has(code);
 }
 
-export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
+export function createUpstream(options: UpstreamOptions): Upstream {
   const agent = new Agent({
     connect: { timeout: options.connectTimeoutMs ?? 10_000 },
     keepAliveTimeout: 30_000,
@@ -210,14 +226,24 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
   const apiKey = options.apiKey;
   const scrub = (text: string) => (apiKey ? text.split(apiKey).join('[REDACTED]') : text);
 
-  const targets = bases.map((b) => {
-    const u = new URL(`${b}/chat/completions`);
-    return { origin: u.origin, path: `${u.pathname}${u.search}` };
-  });
+  // origin and path of each base URL, per upstream path
+  const targets = new Map<string, Array<{ origin: string; path: string }>>();
+  const targetsFor = (path: string) => {
+    let t = targets.get(path);
+    if (!t) {
+      t = bases.map((b) => {
+        const u = new URL(`${b}${path}`);
+        return { origin: u.origin, path: `${u.pathname}${u.search}` };
+      });
+      targets.set(path, t);
+    }
+    return t;
+  };
 
   /** One POST to one base URL: resolves at the response headers; the body follows in UpstreamBody. */
-  function once(i: number, body: string, opts: { stream: boolean; signal: AbortFlag; requestId: string }): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
+  function once(target: { origin: string; path: string }, body: string, opts: PostOptions): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
     const headers: Record<string, string> = {
+      ...opts.headers,
       'content-type': 'application/json',
       accept: opts.stream ? 'text/event-stream' : 'application/json',
       'user-agent': 'arb',
@@ -234,7 +260,7 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
       signal.once('abort', onAbort);
       const stopListening = () => signal.off('abort', onAbort);
       agent.dispatch(
-        { origin: targets[i].origin, path: targets[i].path, method: 'POST', headers, body },
+        { origin: target.origin, path: target.path, method: 'POST', headers, body },
         {
           onRequestStart(c) {
             controller = c;
@@ -264,14 +290,15 @@ export function createChatUpstream(options: ChatUpstreamOptions): ChatUpstream {
 
   return {
     baseUrls: bases,
-    async chatCompletions(body, opts) {
+    async post(path, body, opts) {
+      const targets = targetsFor(path);
       let primaryFailure: string | undefined;
       let lastError: unknown;
       for (let i = 0; i < bases.length; i++) {
         const base = bases[i];
         const last = i === bases.length - 1;
         try {
-          const res = await once(i, body, opts);
+          const res = await once(targets[i], body, opts);
           if (res.statusCode >= 500 && !last) {
             primaryFailure = `status ${res.statusCode}`;
             res.body.dump();

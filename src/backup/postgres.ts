@@ -18,18 +18,20 @@
  * PGPASSWORD in their environment.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, createReadStream, existsSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { ArbError, InputError } from '../errors.js';
-import { BackupError, backupStamp, ensureWritableDir, MANIFEST_NAME, readManifest, sha256File } from './backup.js';
+import { BackupError, backupStamp, createPrivateFile, ENCRYPTION_OFF, ensureWritableDir, MANIFEST_NAME, publishBackupFile, readManifest, saveManifest, sha256File } from './backup.js';
+import { AGE_SUFFIX, encryptFile } from './encryption.js';
 import { isPidAlive } from '../metering/instances.js';
 import { toDbTime } from '../time.js';
-import { RestoreRefusedError, refuseNewerSchema, type BackupInspection, type LiveInstance } from './restore.js';
+import { findBackupFile, RestoreRefusedError, refuseNewerSchema, type BackupInspection, type LiveInstance } from './restore.js';
 
 export const PG_LATEST_NAME = 'arbitrage_latest.dump';
-const PG_TIMESTAMPED = /^arbitrage_(\d{8}-\d{6})(?:-(\d+))?\.dump$/;
+export const PG_SQL_LATEST_NAME = 'arbitrage_latest.sql';
+const PG_TIMESTAMPED = /^arbitrage_(\d{8}-\d{6})(?:-(\d+))?\.dump(?:\.age)?$/;
 const PG_MAGIC = 'PGDMP';
 /** tables every arb database has (the TOC of a dump must list them) */
 const ARB_TABLES = ['kysely_migration', 'users', 'transactions', 'ai_token_packages', 'ai_token_allocations'];
@@ -62,16 +64,19 @@ export function pgConnection(databaseUrl: string): { url: string; env: NodeJS.Pr
   return { url, env, shown: `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}` };
 }
 
-/** Runs a client tool; PgToolMissingError when it is not installed. stdout is kept (up to a few MB). */
-function runTool(tool: 'pg_dump' | 'pg_restore' | 'psql', args: string[], env: NodeJS.ProcessEnv): Promise<ToolResult> {
+/**
+ * Runs a client tool; PgToolMissingError when it is not installed. stdout is kept (up to a few MB), or
+ * goes straight to the file descriptor `stdoutFd`.
+ */
+function runTool(tool: 'pg_dump' | 'pg_restore' | 'psql', args: string[], env: NodeJS.ProcessEnv, stdoutFd?: number): Promise<ToolResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(tool, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tool, args, { env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       if (stdout.length < 8 << 20) stdout += d;
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 1 << 20) stderr += d;
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
@@ -100,8 +105,8 @@ function toolMessage(r: ToolResult): string {
 
 // ------------------------------------------------------------------------------------------ backup
 
-export type PgBackupStep = 'dump' | 'verify' | 'checksum' | 'publish' | 'prune';
-export const PG_BACKUP_STEPS: readonly PgBackupStep[] = ['dump', 'verify', 'checksum', 'publish', 'prune'];
+export type PgBackupStep = 'dump' | 'verify' | 'encrypt' | 'checksum' | 'publish' | 'prune';
+export const PG_BACKUP_STEPS: readonly PgBackupStep[] = ['dump', 'verify', 'encrypt', 'checksum', 'publish', 'prune'];
 
 export interface PgBackupOptions {
   databaseUrl: string;
@@ -109,6 +114,8 @@ export interface PgBackupOptions {
   keep?: number;
   now?: Date;
   dirSource?: string;
+  /** age recipients (BACKUP_ENCRYPTION_RECIPIENT): set ⇒ the dump and its SQL are published encrypted (.age) */
+  recipients?: readonly string[];
   onStep?: (step: PgBackupStep, state: 'start' | 'done', detail?: string) => void;
 }
 
@@ -119,8 +126,12 @@ export interface PgBackupResult {
   bytes: number;
   sha256: string;
   format: 'pg_dump custom';
+  /** the plain-SQL companion (`psql DB < file` restores it in one transaction) and its "latest" copy */
+  sql: string;
+  sqlLatest: string;
   /** 'ok': pg_restore read every entry back */
   integrity: 'ok';
+  encrypted: boolean;
   pruned: string[];
   kept: string[];
   tables: Record<string, number>;
@@ -136,14 +147,6 @@ export function listPgBackups(dir: string): string[] {
       const [, sb, nb] = PG_TIMESTAMPED.exec(b)!;
       return sb.localeCompare(sa) || Number(nb ?? 0) - Number(na ?? 0);
     });
-}
-
-function writeManifestFile(dir: string, entries: Map<string, string>): string {
-  const file = join(dir, MANIFEST_NAME);
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, [...entries.keys()].sort().map((n) => `${entries.get(n)}  ${n}\n`).join(''));
-  renameSync(tmp, file);
-  return file;
 }
 
 async function pgClient(databaseUrl: string): Promise<pg.Client> {
@@ -187,62 +190,122 @@ async function dumpDatabase(databaseUrl: string, file: string): Promise<Record<s
   }
 }
 
-/** Reads the whole archive back (TOC and every data block); throws when it is damaged. */
-async function readArchiveFully(file: string): Promise<void> {
-  const r = await runTool('pg_restore', ['--file=/dev/null', file], process.env);
-  if (r.code !== 0) throw new BackupError(`the dump ${basename(file)} could not be read back by pg_restore: ${toolMessage(r)}`);
+/**
+ * Writes the plain-SQL companion of a custom-format dump: pg_restore reads the whole archive back (every
+ * data block — this is also the dump's verification) into a script that replaces schema public in ONE
+ * transaction and stops at the first error, so the manual's `psql arbitrage_prod < arbitrage_latest.sql`
+ * restores everything or nothing, on an empty database as on the damaged one it replaces.
+ */
+async function writePlainSql(dump: string, target: string, shown: string): Promise<void> {
+  createPrivateFile(target);
+  const fd = openSync(target, 'a');
+  try {
+    writeSync(
+      fd,
+      [
+        `-- arb backup ${shown} of a PostgreSQL database, as plain SQL (pg_restore of the custom-format dump).`,
+        '-- Restores the whole database in one transaction; on any error nothing is changed:',
+        '--   psql arbitrage_prod < arbitrage_latest.sql',
+        '-- Stop the daemon first (systemctl stop arb, or docker-compose stop app). Everything in schema public is replaced.',
+        '\\set ON_ERROR_STOP on',
+        'BEGIN;',
+        CLEAR_PUBLIC_SCHEMA,
+        '',
+      ].join('\n'),
+    );
+    const r = await runTool('pg_restore', ['--no-owner', '--no-privileges', '--file=-', dump], process.env, fd);
+    if (r.code !== 0) throw new BackupError(`the dump ${basename(dump)} could not be read back by pg_restore: ${toolMessage(r)}`);
+    writeSync(fd, '\nCOMMIT;\n');
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** Takes a verified backup of the PostgreSQL database with pg_dump. */
+/** Timestamped dump name → its plain-SQL companion's name (`arbitrage_X.dump[.age]` → `arbitrage_X.sql[.age]`). */
+export function sqlCompanionName(dumpName: string): string {
+  return dumpName.replace(/\.dump(\.age)?$/, '.sql$1');
+}
+
+/** Takes a verified backup of the PostgreSQL database with pg_dump (custom format + a plain-SQL companion). */
 export async function createPgBackup(options: PgBackupOptions): Promise<PgBackupResult> {
   const dir = ensureWritableDir(options.dir, options.dirSource);
   const step = options.onStep ?? (() => {});
+  const encrypt = (options.recipients?.length ?? 0) > 0;
+  const suffix = encrypt ? AGE_SUFFIX : '';
   const stamp = backupStamp(options.now ?? new Date());
-  let name = `arbitrage_${stamp}.dump`;
-  for (let i = 2; existsSync(join(dir, name)); i++) name = `arbitrage_${stamp}-${i}.dump`;
-  const file = join(dir, name);
-  const partial = join(dir, `.${name}.partial`);
-  rmSync(partial, { force: true });
+  let base = `arbitrage_${stamp}`;
+  for (let i = 2; [`${base}.dump`, `${base}.dump${AGE_SUFFIX}`].some((n) => existsSync(join(dir, n))); i++) base = `arbitrage_${stamp}-${i}`;
+  const name = `${base}.dump${suffix}`;
+  const sqlName = `${base}.sql${suffix}`;
+  const partial = join(dir, `.${base}.dump.partial`);
+  const sqlPartial = join(dir, `.${base}.sql.partial`);
+  const temporary = [partial, sqlPartial, `${partial}${AGE_SUFFIX}`, `${sqlPartial}${AGE_SUFFIX}`];
+  for (const f of temporary) rmSync(f, { force: true });
   try {
     step('dump', 'start');
+    createPrivateFile(partial);
     const tables = await dumpDatabase(options.databaseUrl, partial);
     step('dump', 'done', `${statSync(partial).size.toLocaleString('en-US')} bytes`);
 
     step('verify', 'start');
-    await readArchiveFully(partial);
     await inspectToc(partial, name);
-    step('verify', 'done', 'pg_restore read it back');
+    await writePlainSql(partial, sqlPartial, `${base}.dump`);
+    step('verify', 'done', 'pg_restore read it back (plain SQL written)');
+
+    step('encrypt', 'start');
+    let dumpOut = partial;
+    let sqlOut = sqlPartial;
+    if (encrypt) {
+      await encryptFile(partial, (dumpOut = `${partial}${AGE_SUFFIX}`), options.recipients!);
+      await encryptFile(sqlPartial, (sqlOut = `${sqlPartial}${AGE_SUFFIX}`), options.recipients!);
+      rmSync(partial, { force: true });
+      rmSync(sqlPartial, { force: true });
+    }
+    step('encrypt', 'done', encrypt ? `age, ${options.recipients!.length} recipient${options.recipients!.length > 1 ? 's' : ''}` : ENCRYPTION_OFF);
 
     step('checksum', 'start');
-    const sha256 = await sha256File(partial);
+    const sha256 = await sha256File(dumpOut);
+    const sqlSha256 = await sha256File(sqlOut);
     step('checksum', 'done', sha256.slice(0, 16));
 
     step('publish', 'start');
-    renameSync(partial, file);
-    const latest = join(dir, PG_LATEST_NAME);
-    const latestTmp = join(dir, `.${PG_LATEST_NAME}.partial`);
-    copyFileSync(file, latestTmp);
-    renameSync(latestTmp, latest);
     const manifest = readManifest(dir);
-    manifest.set(name, sha256);
-    manifest.set(PG_LATEST_NAME, sha256);
+    const other = encrypt ? '' : AGE_SUFFIX;
+    const sqlPublished = publishBackupFile(dir, sqlOut, sqlName, `${PG_SQL_LATEST_NAME}${suffix}`, [`${PG_SQL_LATEST_NAME}${other}`], sqlSha256, manifest);
+    const { file, latest } = publishBackupFile(dir, dumpOut, name, `${PG_LATEST_NAME}${suffix}`, [`${PG_LATEST_NAME}${other}`], sha256, manifest);
     step('publish', 'done', name);
 
     step('prune', 'start');
     const pruned: string[] = [];
     if (options.keep !== undefined) {
       for (const old of listPgBackups(dir).slice(options.keep)) {
-        rmSync(join(dir, old), { force: true });
-        manifest.delete(old);
-        pruned.push(old);
+        for (const f of [old, sqlCompanionName(old)]) {
+          if (!existsSync(join(dir, f))) continue;
+          rmSync(join(dir, f), { force: true });
+          manifest.delete(f);
+          pruned.push(f);
+        }
       }
     }
-    for (const listed of [...manifest.keys()]) if (!existsSync(join(dir, listed))) manifest.delete(listed);
-    const manifestFile = writeManifestFile(dir, manifest);
+    const manifestFile = saveManifest(dir, manifest);
     step('prune', 'done', pruned.length ? `removed ${pruned.length}` : 'nothing to remove');
-    return { file, latest, manifest: manifestFile, bytes: statSync(file).size, sha256, format: 'pg_dump custom', integrity: 'ok', pruned, kept: listPgBackups(dir), tables };
+    return {
+      file,
+      latest,
+      sql: sqlPublished.file,
+      sqlLatest: sqlPublished.latest,
+      manifest: manifestFile,
+      bytes: statSync(file).size,
+      sha256,
+      format: 'pg_dump custom',
+      integrity: 'ok',
+      encrypted: encrypt,
+      pruned,
+      kept: listPgBackups(dir),
+      tables,
+    };
   } finally {
-    rmSync(partial, { force: true });
+    for (const f of temporary) rmSync(f, { force: true });
   }
 }
 
@@ -312,7 +375,9 @@ export async function inspectPgBackup(file: string, knownMigrations: readonly st
     throw new RestoreRefusedError(
       sqlite
         ? `file: ${shown} is an SQLite backup, but DATABASE_URL points arb at PostgreSQL; restore a .dump written by arb backup on PostgreSQL (or unset DATABASE_URL to restore the SQLite database)`
-        : `file: ${shown} is not a pg_dump archive (wrong header); pick a .dump file written by arb backup`,
+        : head.startsWith('--')
+          ? `file: ${shown} is the plain-SQL companion of a backup; arb restore takes the .dump file next to it (or load this one yourself: psql DB < ${shown})`
+          : `file: ${shown} is not a pg_dump archive (wrong header); pick a .dump file written by arb backup`,
       'file',
     );
   }
@@ -340,9 +405,7 @@ export async function inspectPgBackup(file: string, knownMigrations: readonly st
 
 /** Finds the dump an operator named: a path, a name in the backup directory, or "latest". */
 export function resolvePgBackupFile(text: string, backupDir: string): string {
-  const candidates = text === 'latest' ? [join(backupDir, PG_LATEST_NAME)] : [resolve(text), resolve(backupDir, text)];
-  for (const c of candidates) if (existsSync(c) && statSync(c).isFile()) return c;
-  throw new InputError(`file: no backup "${text}" (looked for ${[...new Set(candidates)].join(' and ')}); pass a path or a name from ${resolve(backupDir)} (see ls ${backupDir}), or "latest"`, 'file');
+  return findBackupFile(text, backupDir, PG_LATEST_NAME);
 }
 
 
@@ -373,6 +436,8 @@ export interface PgRestoreOptions {
   backup: PgBackupInspection;
   /** where the pre-restore dump of the current database goes (BACKUP_DIR) */
   dir: string;
+  /** age recipients: the pre-restore dump (in BACKUP_DIR, like every backup) is kept encrypted */
+  recipients?: readonly string[];
   now?: Date;
   onStep?: (step: PgRestoreStep, state: 'start' | 'done', detail?: string) => void;
 }
@@ -426,15 +491,21 @@ export async function restorePgBackup(options: PgRestoreOptions): Promise<PgRest
   const dir = ensureWritableDir(options.dir);
 
   step('keep-current', 'start');
-  const preRestore = join(dir, `arbitrage_${backupStamp(options.now ?? new Date())}.pre-restore.dump`);
+  const encrypt = (options.recipients?.length ?? 0) > 0;
+  const preRestore = join(dir, `arbitrage_${backupStamp(options.now ?? new Date())}.pre-restore.dump${encrypt ? AGE_SUFFIX : ''}`);
   const partial = `${preRestore}.partial`;
+  const plainPartial = `${partial}.plain`;
   rmSync(partial, { force: true });
+  rmSync(plainPartial, { force: true });
   try {
-    const dumped = await runTool('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--file=${partial}`, `--dbname=${conn.url}`], conn.env);
+    createPrivateFile(plainPartial);
+    const dumped = await runTool('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--file=${plainPartial}`, `--dbname=${conn.url}`], conn.env);
     if (dumped.code !== 0) throw new BackupError(`could not keep a copy of the current database (pg_dump: ${toolMessage(dumped)}); nothing was changed`);
-    renameSync(partial, preRestore);
+    if (encrypt) await encryptFile(plainPartial, partial, options.recipients!);
+    renameSync(encrypt ? partial : plainPartial, preRestore);
   } finally {
     rmSync(partial, { force: true });
+    rmSync(plainPartial, { force: true });
   }
   step('keep-current', 'done', basename(preRestore));
 

@@ -3,16 +3,18 @@
  * the current database is touched: the file must be an intact SQLite database (integrity_check, and
  * the SHA-256 in a neighbouring SHA256SUMS when it is listed there), an arb database (its kysely
  * migration table and core tables), and not newer than this arb's schema. The current database is kept
- * as `<db>.<stamp>.pre-restore`, the verified copy is moved in with an atomic rename, and migrations
+ * as `<db>.<stamp>.pre-restore` (a damaged one, which cannot be copied, is moved aside as
+ * `<db>.corrupt-<stamp>`), the verified copy is moved in with an atomic rename, and migrations
  * bring an older backup up to date. A refused or failed restore leaves the current database as it was.
  */
-import { closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { ArbError, InputError } from '../errors.js';
+import { ArbError, DatabaseCorruptError, InputError } from '../errors.js';
 import { isPidAlive } from '../metering/instances.js';
 import { toDbTime } from '../time.js';
 import { LATEST_NAME, backupStamp, readManifest, sha256File, tableCounts } from './backup.js';
+import { AGE_SUFFIX, withAgeSuffixIfOnly } from './encryption.js';
 
 export class RestoreRefusedError extends InputError {
   override readonly code = 'ARB_RESTORE_REFUSED';
@@ -35,7 +37,18 @@ export interface BackupInspection {
  * `latest` means arbitrage_latest.db there.
  */
 export function resolveBackupFile(text: string, backupDir: string): string {
-  const candidates = text === 'latest' ? [join(backupDir, LATEST_NAME)] : [resolve(text), resolve(backupDir, text)];
+  return findBackupFile(text, backupDir, LATEST_NAME);
+}
+
+/**
+ * A path as given, else a name inside the backup directory (either also found with `.age` when only the
+ * encrypted file exists); `latest` is `latestName` there, or its `.age` file — the newer when both exist.
+ */
+export function findBackupFile(text: string, backupDir: string, latestName: string): string {
+  const newest = (files: string[]) => files.filter((f) => existsSync(f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  const latest = join(backupDir, latestName);
+  const candidates =
+    text === 'latest' ? [newest([latest, `${latest}${AGE_SUFFIX}`]) ?? latest] : [resolve(text), resolve(backupDir, text)].map(withAgeSuffixIfOnly);
   for (const c of candidates) if (existsSync(c) && statSync(c).isFile()) return c;
   throw new InputError(`file: no backup "${text}" (looked for ${[...new Set(candidates)].join(' and ')}); pass a path or a name from ${resolve(backupDir)} (see ls ${backupDir}), or "latest"`, 'file');
 }
@@ -99,11 +112,40 @@ export async function inspectBackup(file: string, knownMigrations: readonly stri
 export type RestoreStep = 'copy' | 'keep-current' | 'replace';
 export const RESTORE_STEPS: readonly RestoreStep[] = ['copy', 'keep-current', 'replace'];
 
+/** The database a restore replaces: none, intact (copied aside), or damaged (moved aside, never read). */
+export type CurrentDatabase = { state: 'missing' } | { state: 'ok' } | { state: 'corrupt'; error: DatabaseCorruptError; detail: string };
+
+const CORRUPT_CODES = /^SQLITE_(CORRUPT|NOTADB)/;
+
+/**
+ * Looks at the live database before a restore: `quick_check` on a read-only connection. A damaged file
+ * (SQLITE_CORRUPT / NOTADB, a truncated file, a WAL of another file) is reported as such; any other
+ * failure (busy, permissions) is thrown, since moving an intact database aside would be wrong.
+ */
+export function checkCurrentDatabase(dbFile: string): CurrentDatabase {
+  if (!existsSync(dbFile)) return { state: 'missing' };
+  const corrupt = (detail: string): CurrentDatabase => ({ state: 'corrupt', detail, error: new DatabaseCorruptError(dbFile, detail) });
+  let sqlite: BetterSqlite3.Database | undefined;
+  try {
+    sqlite = new BetterSqlite3(dbFile, { readonly: true, fileMustExist: true, timeout: 5_000 });
+    const result = sqlite.pragma('quick_check', { simple: true });
+    return result === 'ok' ? { state: 'ok' } : corrupt(`quick_check: ${String(result).split('\n')[0]}`);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? '';
+    if (CORRUPT_CODES.test(code)) return corrupt(`${code}: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    sqlite?.close();
+  }
+}
+
 export interface RestoreOptions {
   /** the live database file (DB_NAME) */
   dbFile: string;
   /** a file already checked by inspectBackup */
   backup: BackupInspection;
+  /** what checkCurrentDatabase said (checked again here when absent) */
+  current?: CurrentDatabase;
   now?: Date;
   onStep?: (step: RestoreStep, state: 'start' | 'done', detail?: string) => void;
 }
@@ -111,43 +153,73 @@ export interface RestoreOptions {
 export interface RestoreResult {
   dbFile: string;
   restoredFrom: string;
-  /** where the previous database was kept (null when there was none) */
+  /** where the previous database was kept (null when there was none, or it was damaged) */
   preRestore: string | null;
+  /** a damaged previous database: where it was moved (with its -wal/-journal), and what was wrong */
+  corrupt: { movedTo: string; detail: string } | null;
   sha256: string;
 }
 
+/** Renames a damaged database and the files that belong to it to `<db>.corrupt-<stamp>` (kept for forensics). */
+function moveAside(dbFile: string, stamp: string): string {
+  let target = `${dbFile}.corrupt-${stamp}`;
+  for (let i = 2; existsSync(target); i++) target = `${dbFile}.corrupt-${stamp}-${i}`;
+  renameSync(dbFile, target);
+  for (const side of ['-wal', '-journal']) if (existsSync(`${dbFile}${side}`)) renameSync(`${dbFile}${side}`, `${target}${side}`);
+  rmSync(`${dbFile}-shm`, { force: true });
+  return target;
+}
+
 /**
- * Replaces the database with a verified backup. The old database is copied aside first (consistently,
- * with VACUUM INTO) and only then replaced by an atomic rename; any failure before the rename leaves it
- * untouched. Run migrations afterwards (the caller opens the restored database with openAndMigrate).
+ * Replaces the database with a verified backup. An intact old database is copied aside first
+ * (consistently, with VACUUM INTO, to `*.pre-restore`); a damaged one cannot be copied and is moved aside
+ * instead (`*.corrupt-<stamp>`). Only then is the backup renamed in; any failure before that leaves the
+ * old database where it was. Run migrations afterwards (the caller opens the restored database).
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const dbFile = resolve(options.dbFile);
   const step = options.onStep ?? (() => {});
+  const stamp = backupStamp(options.now ?? new Date());
   const staged = `${dbFile}.restore-tmp`;
   rmSync(staged, { force: true });
   let preRestore: string | null = null;
+  let corrupt: RestoreResult['corrupt'] = null;
   try {
     step('copy', 'start');
     copyFileSync(options.backup.file, staged);
+    chmodSync(staged, 0o600);
     const copied = await sha256File(staged);
     if (copied !== options.backup.sha256) throw new ArbError(`restore: the copy of ${basename(options.backup.file)} differs from the original (disk problem?); nothing was changed`);
     step('copy', 'done');
 
     step('keep-current', 'start');
-    if (existsSync(dbFile)) {
-      preRestore = `${dbFile}.${backupStamp(options.now ?? new Date())}.pre-restore`;
-      rmSync(preRestore, { force: true });
-      const current = new BetterSqlite3(dbFile, { fileMustExist: true, timeout: 10_000 });
+    let current = options.current ?? checkCurrentDatabase(dbFile);
+    if (current.state === 'ok') {
+      const target = `${dbFile}.${stamp}.pre-restore`;
+      const partial = `${target}.partial`;
+      rmSync(partial, { force: true });
       try {
-        current.prepare('vacuum into ?').run(preRestore);
-        // fold the WAL into the main file so no stale -wal is left next to the replacement
-        current.pragma('wal_checkpoint(TRUNCATE)');
-      } finally {
-        current.close();
+        const sqlite = new BetterSqlite3(dbFile, { fileMustExist: true, timeout: 10_000 });
+        try {
+          sqlite.prepare('vacuum into ?').run(partial);
+          // fold the WAL into the main file so no stale -wal is left next to the replacement
+          sqlite.pragma('wal_checkpoint(TRUNCATE)');
+        } finally {
+          sqlite.close();
+        }
+        chmodSync(partial, 0o600);
+        renameSync(partial, target);
+        preRestore = target;
+      } catch (e) {
+        rmSync(partial, { force: true });
+        const code = (e as { code?: string }).code ?? '';
+        // damage quick_check did not reach (VACUUM reads every row): the file cannot be copied
+        if (!CORRUPT_CODES.test(code)) throw e;
+        current = { state: 'corrupt', detail: `${code}: ${(e as Error).message}`, error: new DatabaseCorruptError(dbFile, `${code}: ${(e as Error).message}`) };
       }
     }
-    step('keep-current', 'done', preRestore ? basename(preRestore) : 'no current database');
+    if (current.state === 'corrupt') corrupt = { movedTo: moveAside(dbFile, stamp), detail: current.detail };
+    step('keep-current', 'done', preRestore ? basename(preRestore) : corrupt ? `damaged: moved aside as ${basename(corrupt.movedTo)}` : 'no current database');
 
     step('replace', 'start');
     for (const side of ['-wal', '-shm', '-journal']) rmSync(`${dbFile}${side}`, { force: true });
@@ -157,7 +229,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     rmSync(staged, { force: true });
     throw e;
   }
-  return { dbFile, restoredFrom: options.backup.file, preRestore, sha256: options.backup.sha256 };
+  return { dbFile, restoredFrom: options.backup.file, preRestore, corrupt, sha256: options.backup.sha256 };
 }
 
 export interface LiveInstance {

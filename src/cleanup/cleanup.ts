@@ -25,15 +25,17 @@ export interface CleanupPlan {
   now: string;
   keys: ExpiringKey[];
   logDir: string;
-  logRetentionDays: number;
-  logCutoff: Date;
+  /** null: rotated logs are kept (LOG_RETENTION_DAYS=0 and no --log-retention-days) */
+  logRetentionDays: number | null;
+  logCutoff: Date | null;
   logs: LogFileInfo[];
   logBytes: number;
 }
 
 export interface CleanupOptions {
   logDir: string;
-  logRetentionDays: number;
+  /** null keeps every rotated log */
+  logRetentionDays: number | null;
   now?: Date;
 }
 
@@ -46,15 +48,15 @@ export async function planCleanup(handle: DbHandle, options: CleanupOptions): Pr
     from ai_token_allocations a join users u on u.id = a.user_id
     where a.status = 'active' and a.expires_at < ${now}
     order by a.expires_at, a.id`.execute(handle.db);
-  const logs = pruneLogFiles(options.logDir, options.logRetentionDays, { dryRun: true, now: nowDate });
+  const logs = options.logRetentionDays === null ? null : pruneLogFiles(options.logDir, options.logRetentionDays, { dryRun: true, now: nowDate });
   return {
     now,
     keys: rows.rows.map((r) => ({ id: Number(r.id), apiKey: r.api_key, telegramId: Number(r.telegram_id), model: r.model, expiresAt: r.expires_at, tokensUnused: Number(r.unused) })),
     logDir: options.logDir,
     logRetentionDays: options.logRetentionDays,
-    logCutoff: logs.cutoff,
-    logs: logs.removed,
-    logBytes: logs.freedBytes,
+    logCutoff: logs?.cutoff ?? null,
+    logs: logs?.removed ?? [],
+    logBytes: logs?.freedBytes ?? 0,
   };
 }
 

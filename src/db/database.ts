@@ -61,6 +61,8 @@ export interface AiModelsTable {
   synced_at: Timestamp | null;
 }
 
+export type PackagePriceMode = 'formula' | 'fixed';
+
 export interface AiTokenPackagesTable {
   id: Id;
   model: string;
@@ -76,6 +78,8 @@ export interface AiTokenPackagesTable {
   is_available: number;
   /** why a sync put it on hold: 'margin' | 'gone' | null */
   hold_reason: string | null;
+  /** 'formula': priced by the settings, repriced when they or the rates change; 'fixed': the operator's explicit price */
+  price_mode: ColumnType<PackagePriceMode, PackagePriceMode | undefined, PackagePriceMode>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -102,11 +106,14 @@ export interface AiTokenAllocationsTable {
   alerted_usage_at: Timestamp | null;
   /** set when the 3-days-before-expiry alert was sent */
   alerted_expiry_at: Timestamp | null;
+  /** µ$: the package's cost when sold (null on rows written before it existed: the package's cost then) */
+  cost_basis: number | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
 
-export type UsageOutcome = 'ok' | 'upstream_error' | 'client_abort' | 'upstream_cut' | 'timeout' | 'shutdown';
+/** `withheld`: the response was not delivered because its charge could not be recorded (503, nothing charged) */
+export type UsageOutcome = 'ok' | 'upstream_error' | 'client_abort' | 'upstream_cut' | 'timeout' | 'shutdown' | 'withheld';
 
 export interface UsageEventsTable {
   id: Id;
@@ -162,6 +169,120 @@ export interface SettingsTable {
   updated_at: Timestamp;
 }
 
+/** Usage events summed per UTC day, model and key (src/stats/rollup.ts). */
+export interface UsageDailyTable {
+  id: Id;
+  /** UTC YYYY-MM-DD */
+  day: string;
+  model: string;
+  allocation_id: number;
+  requests: number;
+  failed_requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  weighted_tokens: number;
+  loss_tokens: number;
+  /** µ$ */
+  upstream_cost: number;
+  /** µ$: Σ per request ⌊weighted × price_paid / tokens_total⌋ (the revenue of the tokens used) */
+  used_revenue: number;
+}
+
+/** Usage, sales, refunds and top-ups summed per UTC day and model ('' = none). */
+export interface ModelDailyTable extends Omit<UsageDailyTable, 'allocation_id'> {
+  free_upstream_cost: number;
+  sales: number;
+  tokens_sold: number;
+  gross_sales: number;
+  cost: number;
+  free_grants: number;
+  free_grant_tokens: number;
+  free_grant_cost: number;
+  refunds: number;
+  refund_count: number;
+  topups: number;
+  topup_count: number;
+}
+
+/** Per source table, the highest id summed into the rollups. */
+export interface RollupStateTable {
+  id: Id;
+  source: string;
+  last_id: number;
+}
+
+export type TicketStatus = 'open' | 'closed';
+
+/** A customer's support request from the bot (/support, /paysupport, ✉️ Support). */
+export interface SupportTicketsTable {
+  id: Id;
+  user_id: number;
+  text: string;
+  /** telegram_payment_charge_id the customer named (payment support), if any */
+  charge_id: string | null;
+  status: TicketStatus;
+  /** admins the ticket reached when it was filed */
+  admins_reached: number;
+  created_at: Timestamp;
+  closed_at: Timestamp | null;
+  /** who closed it: `telegram:<id>` or `cli` */
+  closed_by: string | null;
+}
+
+/** Replies on a ticket: an admin's answer, or the customer's follow-up. */
+export interface SupportMessagesTable {
+  id: Id;
+  ticket_id: number;
+  author: 'customer' | 'admin' | 'operator';
+  author_telegram_id: number | null;
+  text: string;
+  /** 1 when it reached the other side */
+  delivered: number;
+  created_at: Timestamp;
+}
+
+/** A Stars payment given back through refundStarPayment, once per charge id. */
+export interface StarRefundsTable {
+  id: Id;
+  charge_id: string;
+  user_id: number;
+  stars: number;
+  /** µ$ the payment had credited */
+  credited: number;
+  /** µ$ taken back from the balance */
+  taken_back: number;
+  /** µ$ already spent and refunded anyway (--force): the operator's loss */
+  loss: number;
+  /** 'pending' between the claim and the ledger rows (a retry resumes it) */
+  status: 'pending' | 'done';
+  requested_by: string;
+  created_at: Timestamp;
+  completed_at: Timestamp | null;
+}
+
+/** Gift codes: only the hash of a code is stored; `amount` (µ$) or `package_id`, never both. */
+export interface GiftCodesTable {
+  id: Id;
+  code_hash: string;
+  /** codes made by one `arb codes create` share a batch name */
+  batch: string;
+  amount: number | null;
+  package_id: number | null;
+  expires_at: Timestamp | null;
+  created_at: Timestamp;
+  redeemed_at: Timestamp | null;
+  redeemed_by: number | null;
+  transaction_id: number | null;
+}
+
+/** State of the bot's guided conversations (grammY conversations plugin), shared by the replicas. */
+export interface BotConversationsTable {
+  id: Id;
+  key: string;
+  value: string;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   transactions: TransactionsTable;
@@ -174,6 +295,14 @@ export interface Database {
   instances: InstancesTable;
   processed_updates: ProcessedUpdatesTable;
   settings: SettingsTable;
+  usage_daily: UsageDailyTable;
+  model_daily: ModelDailyTable;
+  rollup_state: RollupStateTable;
+  support_tickets: SupportTicketsTable;
+  support_messages: SupportMessagesTable;
+  star_refunds: StarRefundsTable;
+  gift_codes: GiftCodesTable;
+  bot_conversations: BotConversationsTable;
 }
 
 export type User = Selectable<UsersTable>;

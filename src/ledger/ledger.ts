@@ -6,8 +6,9 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Allocation, Database, Transaction, TransactionType, User } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { InputError, InsufficientBalanceError, NotFoundError } from '../errors.js';
-import { logBusinessEvent, logTransaction, type Logger } from '../logger.js';
+import { logArbitrage, logBusinessEvent, logTransaction, type Logger } from '../logger.js';
 import { microsToUsd } from '../money.js';
 import { addDays, nowDb, toDbTime } from '../time.js';
 import { generateApiKey } from './keys.js';
@@ -15,8 +16,11 @@ import { generateApiKey } from './keys.js';
 export interface LedgerDeps {
   handle: DbHandle;
   logger?: Logger;
-  /** PACKAGE_VALIDITY_DAYS fallback when a package has none */
-  config?: Pick<Config, 'packageValidityDays'>;
+  /**
+   * PACKAGE_VALIDITY_DAYS fallback when a package has none; with MIN_PROFIT_MARGIN a sale is refused when
+   * the stored price is below the floor over the stored cost (settings changed, prices not yet updated)
+   */
+  config?: Pick<Config, 'packageValidityDays'> & Partial<Pick<Config, 'minProfitMarginBp'>>;
   /** Test seam: called at named points inside money transactions; throwing there must roll everything back. */
   faultPoint?: (stage: string) => void;
   now?: () => Date;
@@ -126,11 +130,6 @@ async function applyBalanceChange(
   return { transaction, balance: updated.balance };
 }
 
-function isUniqueViolation(e: unknown): boolean {
-  const err = e as { code?: string; message?: string };
-  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
-}
-
 async function findByReference(handle: DbHandle, reference: string): Promise<Transaction | undefined> {
   return handle.db.selectFrom('transactions').selectAll().where('reference', '=', reference).executeTakeFirst();
 }
@@ -142,6 +141,8 @@ export interface CreditInput {
   /** external id (telegram_payment_charge_id, …): a repeated reference credits nothing */
   reference?: string;
   note?: string;
+  /** where the money came from, logged with the event: 'telegram_stars', 'admin', 'cli', … */
+  source?: string;
   profile?: Omit<UserProfile, 'telegramId'>;
 }
 
@@ -151,7 +152,10 @@ export interface CreditResult {
   duplicate: boolean;
 }
 
-/** Credits (or, for a negative adjustment, debits) a balance. Idempotent on `reference`. */
+/**
+ * Credits (or, for a negative adjustment, debits) a balance. Idempotent on `reference`. Logged as a
+ * `balance_topup` / `balance_adjustment` business event: a balance change is not revenue.
+ */
 export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<CreditResult> {
   validateTelegramId(input.telegramId);
   if (!Number.isSafeInteger(input.amountMicros) || input.amountMicros === 0) {
@@ -194,13 +198,15 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
     throw e;
   }
   if (!result.duplicate && deps.logger) {
-    logTransaction(deps.logger, {
-      type: input.type,
+    // money in, not revenue: a business event, never a `"transaction":true` line (SPEC §8)
+    logBusinessEvent(deps.logger, {
+      event_type: input.type === 'topup' ? 'balance_topup' : 'balance_adjustment',
+      user_id: result.user.telegram_id,
       amount: microsToUsd(input.amountMicros),
       amount_micros: input.amountMicros,
-      user_id: result.user.telegram_id,
       transaction_id: result.transaction.id,
       balance_after: microsToUsd(result.transaction.balance_after),
+      ...(input.source ? { source: input.source } : {}),
     });
   }
   return result;
@@ -249,6 +255,14 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
       if (!pkg.is_available && !input.free) {
         throw new NotFoundError(`package_id: package ${input.packageId} is not available for sale${pkg.hold_reason ? ` (on hold: ${pkg.hold_reason})` : ''}; enable it first with \`arb package enable ${pkg.id}\``, 'package_id');
       }
+      const minMarginBp = deps.config?.minProfitMarginBp;
+      // the stored cost is rounded up to a µ$: compare with the least exact cost it can stand for (no false refusals)
+      if (!input.free && minMarginBp !== undefined && BigInt(pkg.price) * 10_000n < BigInt(Math.max(0, pkg.cost - 1)) * BigInt(10_000 + minMarginBp)) {
+        throw new NotFoundError(
+          `package_id: package ${pkg.id} is priced ${microsToUsd(pkg.price)} USD, below the margin floor over its cost at the current MIN_PROFIT_MARGIN; it is not sold until repriced: run \`arb package reprice --all\` (the daemon does it at start)`,
+          'package_id',
+        );
+      }
       pkgForLog = pkg;
       const user = await upsertUser(trx, { telegramId: input.telegramId, ...input.profile }, now);
       const price = input.free ? 0 : pkg.price;
@@ -266,6 +280,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
           tokens_reserved: 0,
           tokens_used: 0,
           price_paid: price,
+          cost_basis: pkg.cost,
           expires_at: toDbTime(addDays(nowDate, validity)),
           status: 'active',
           alerted_usage_at: null,
@@ -314,31 +329,48 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
     }
     throw e;
   }
-  if (!result.duplicate && deps.logger && pkgForLog) {
-    const price = result.allocation.price_paid;
-    const profit = input.free ? 0 : price - pkgForLog.cost;
-    logBusinessEvent(deps.logger, {
-      event_type: input.free ? 'token_package_granted' : 'token_package_sold',
-      package_id: input.packageId,
-      user_id: input.telegramId,
-      model: pkgForLog.model,
-      tokens: pkgForLog.tokens,
-      revenue: microsToUsd(price),
-      profit: microsToUsd(profit),
-      allocation_id: result.allocation.id,
-    });
-    if (!input.free) {
-      logTransaction(deps.logger, {
-        type: 'token_package_purchase',
-        amount: microsToUsd(price),
-        amount_micros: price,
-        user_id: input.telegramId,
-        package_id: input.packageId,
-        transaction_id: result.transaction.id,
-      });
-    }
-  }
+  if (!result.duplicate && deps.logger && pkgForLog) logSale(deps.logger, input, result, pkgForLog);
   return result;
+}
+
+/**
+ * The log lines of a sale (SPEC §8): the business event, the revenue `"transaction":true` line and the
+ * `"arbitrage":true` `package_sale` line; a free grant is a business event only (no revenue).
+ */
+function logSale(logger: Logger, input: PurchaseInput, result: PurchaseResult, pkg: { cost: number; model: string; tokens: number }): void {
+  const price = result.allocation.price_paid;
+  const profit = input.free ? 0 : price - pkg.cost;
+  logBusinessEvent(logger, {
+    event_type: input.free ? 'token_package_granted' : 'token_package_sold',
+    package_id: input.packageId,
+    user_id: input.telegramId,
+    model: pkg.model,
+    tokens: pkg.tokens,
+    revenue: microsToUsd(price),
+    profit: microsToUsd(profit),
+    allocation_id: result.allocation.id,
+  });
+  if (input.free) return;
+  logTransaction(logger, {
+    type: 'token_package_purchase',
+    amount: microsToUsd(price),
+    amount_micros: price,
+    user_id: input.telegramId,
+    package_id: input.packageId,
+    transaction_id: result.transaction.id,
+  });
+  logArbitrage(logger, {
+    operation: 'package_sale',
+    model: pkg.model,
+    tokens: pkg.tokens,
+    cost: microsToUsd(pkg.cost),
+    sell_price: microsToUsd(price),
+    profit: microsToUsd(profit),
+    margin_percent: pkg.cost === 0 ? 0 : Math.round((profit / pkg.cost) * 1000) / 10,
+    package_id: input.packageId,
+    user_id: input.telegramId,
+    allocation_id: result.allocation.id,
+  });
 }
 
 export interface RefundResult {

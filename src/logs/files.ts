@@ -1,15 +1,19 @@
 /**
  * The log files in LOG_DIR: the live file is always `arbitrage.log` (the manual's recipes grep that path);
- * a rotation renames it to `arbitrage-YYYYMMDD-HHMMSS.log` (UTC time of the rotation; `_01`, `_02`, …
- * appended when several rotations fall in the same second) so `ls`, `cat logs/arbitrage-*.log logs/arbitrage.log` and name order are
- * chronological. `arbitrage.log.N` files (logrotate's naming) are also recognised.
+ * a rotation renames it to `arbitrage.log.YYYYMMDD-HHMMSS` (SPEC §8; UTC time of the rotation; `_01`, `_02`,
+ * … appended when several rotations fall in the same second), so the manual's
+ * `find logs/ -name "*.log.*" -mtime +30 -delete` finds them and name order is chronological. Files
+ * rotated by earlier versions (`arbitrage-YYYYMMDD-HHMMSS.log`) and logrotate's `arbitrage.log.N` are read
+ * and pruned too.
  */
 import { readdirSync, statSync, unlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const LIVE_LOG_NAME = 'arbitrage.log';
 
-const DATED = /^arbitrage-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:_(\d+))?\.log$/;
+const DATED = /^arbitrage\.log\.(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:_(\d+))?$/;
+/** the name earlier versions rotated to */
+const DATED_OLD = /^arbitrage-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:_(\d+))?\.log$/;
 const NUMBERED = /^arbitrage\.log\.(\d+)$/;
 
 export interface LogFileInfo {
@@ -22,10 +26,10 @@ export interface LogFileInfo {
   live: boolean;
 }
 
-/** `arbitrage-20240115-103000.log` for a rotation at that UTC time; `seq` > 0 appends `_01`, `_02`, … */
+/** `arbitrage.log.20240115-103000` for a rotation at that UTC time; `seq` > 0 appends `_01`, `_02`, … */
 export function rotatedLogName(at: Date, seq = 0): string {
   const stamp = at.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-  return `arbitrage-${stamp}${seq > 0 ? `_${String(seq).padStart(2, '0')}` : ''}.log`;
+  return `${LIVE_LOG_NAME}.${stamp}${seq > 0 ? `_${String(seq).padStart(2, '0')}` : ''}`;
 }
 
 /** A free rotated-file name in `dir` for a rotation now. */
@@ -36,13 +40,13 @@ export function nextRotatedPath(dir: string, at: Date = new Date()): string {
   }
 }
 
-/** true for names the rotation produces (or logrotate's `arbitrage.log.N`). */
+/** true for names the rotation produces, earlier versions produced, or logrotate's `arbitrage.log.N`. */
 export function isRotatedLogName(name: string): boolean {
-  return DATED.test(name) || NUMBERED.test(name);
+  return DATED.test(name) || DATED_OLD.test(name) || NUMBERED.test(name);
 }
 
 function orderKey(name: string, mtimeMs: number): [number, number] {
-  const m = DATED.exec(name);
+  const m = DATED.exec(name) ?? DATED_OLD.exec(name);
   if (m) return [Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]), Number(m[7] ?? 0)];
   return [mtimeMs, 0];
 }

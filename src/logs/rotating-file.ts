@@ -60,7 +60,7 @@ export class RotatingLogFile {
     if (this.buffered) process.on('exit', this.exitHook);
   }
 
-  /** pino's destination interface: one call per log line. */
+  /** The logger's destination interface: one call per log line. */
   write(chunk: string): boolean {
     if (this.closed) return false;
     if (!this.buffered) {
@@ -91,7 +91,7 @@ export class RotatingLogFile {
     this.writeOut(data);
   }
 
-  /** pino calls this from `logger.flush(cb)`. */
+  /** The logger calls this from `logger.flush(cb)`. */
   flush(cb?: (err?: Error | null) => void): void {
     this.flushSync();
     cb?.(null);
@@ -109,7 +109,7 @@ export class RotatingLogFile {
   private open(): void {
     try {
       mkdirSync(this.dir, { recursive: true });
-      this.fd = openSync(this.path, 'a');
+      this.fd = openSync(this.path, 'a', 0o600);
       const st = fstatSync(this.fd);
       this.ino = st.ino;
       this.size = st.size;

@@ -27,12 +27,14 @@ export interface HoldInput {
   contextLength?: number | null;
   /** completions per request (`n`), default 1 */
   choices?: number;
+  /** false when the request produces no completion tokens (embeddings): the hold is the prompt's alone */
+  completion?: boolean;
   /** prompt-equivalent tokens the key can still spend (total − used − reserved) */
   available: number;
 }
 
 export interface HoldPlan {
-  /** the max_tokens sent upstream */
+  /** the max_tokens sent upstream (0 when the request produces no completion) */
   maxTokens: number;
   /** prompt-equivalent tokens to reserve */
   hold: number;
@@ -46,6 +48,7 @@ export interface HoldPlan {
 export function planHold(input: HoldInput): HoldPlan | null {
   const choices = Math.max(1, input.choices ?? 1);
   const pHold = promptHold(input.promptEstimate);
+  if (input.completion === false) return pHold <= input.available ? { maxTokens: 0, hold: pHold, promptHold: pHold } : null;
   const budget = input.available - pHold;
   if (budget <= 0) return null;
   let maxTokens = Math.floor(completionTokensAffordable(input.rule, budget) / choices);
@@ -69,9 +72,11 @@ export const FAST_HOLD_HEADROOM = 64;
  * forwards that cap, the exact estimate would forward the same max_tokens with a hold no larger (hold and
  * affordability are monotonic in the prompt). It may be taken only while the key has room for
  * `fastHoldHeadroom(plan)` tokens, so the larger hold cannot crowd out concurrent requests near the end
- * of a quota; the proxy puts that condition in the hold's own atomic UPDATE.
+ * of a quota; the proxy puts that condition in the hold's own atomic UPDATE. A request without completion
+ * (embeddings) forwards no cap: its fast plan is simply the plan for the bound.
  */
 export function fastHoldPlan(input: Omit<HoldInput, 'promptEstimate'>, promptBound: number): HoldPlan | null {
+  if (input.completion === false) return planHold({ ...input, promptEstimate: promptBound });
   const requested = input.requestedMaxTokens;
   const modelMax = input.modelMaxCompletionTokens || undefined;
   if (requested === undefined && modelMax === undefined) return null;
@@ -84,3 +89,4 @@ export function fastHoldPlan(input: Omit<HoldInput, 'promptEstimate'>, promptBou
 export function fastHoldHeadroom(plan: HoldPlan): number {
   return plan.hold * (FAST_HOLD_HEADROOM + 1);
 }
+

@@ -1,121 +1,159 @@
 /**
- * Local token counting with gpt-tokenizer (o200k_base). Used for the charge when the upstream sent no usage
- * (cut, disconnect): prompt estimate + the text actually delivered; and for the prompt part of a hold when
- * the cheap upper bound (`promptTokensUpperBound`, no tokenizer) would limit the request (see fastHoldPlan).
- *
- * The prompt rule is OpenAI's chat counting rule (and the simulator's): Σ over messages (3 + tokens of the
- * message's text) + 3. Tool definitions and non-text parts are counted as their JSON text, which
- * over-estimates rather than under-estimates.
+ * Local token counting with gpt-tokenizer (o200k_base), for every protocol: a request's prompt is given as
+ * a `PromptText` (a fixed overhead of tokens plus the texts whose tokens count, as the protocol adapter
+ * reads them from the body), and counted two ways:
+ * - `promptUpperBound`: no tokenizer, microseconds — every token is at least one UTF-8 byte. It sizes most
+ *   holds (see hold.ts).
+ * - `countPromptTokens`: the tokenizer, for holds near the end of a quota and for estimated charges (no
+ *   usage came). It never blocks the event loop and its cost per request is bounded:
+ *   - linear: runs without spaces (CJK, base64, "aaaa…") are cut into MAX_RUN-character pieces, since
+ *     gpt-tokenizer's byte-pair merge is quadratic in one pre-token (20,000 CJK characters took ~2 s in one
+ *     call), and its merge cache is kept small (a full 100k-entry cache churned by random text made every
+ *     lookup slow: 1 MB of random text took 14 s instead of 2 s);
+ *   - in slices: a large count waits for its turn of the event loop and gives it back every SLICE_MS
+ *     (turns.ts), so other requests and /health go on;
+ *   - bounded: at most `exactChars` characters per request go through the tokenizer; the rest is counted by
+ *     the byte bound, so the result never falls below the exact count by more than the piece cuts (it errs
+ *     high, never low: a hold or an estimated charge cannot be made small by padding a prompt).
  */
-import { countTokens } from 'gpt-tokenizer';
+import { countTokens, setMergeCacheSize } from 'gpt-tokenizer';
+import { nextTurn } from './turns.js';
 
-/** Texts longer than this are counted on a prefix and extrapolated (keeps the event loop responsive). */
-const EXACT_LIMIT = 64 * 1024;
+/** A prompt as the protocol counts it: `overhead` tokens plus the tokens of each text. */
+export interface PromptText {
+  overhead: number;
+  texts: string[];
+}
+
+/** Characters per request counted exactly by default; beyond, the byte bound. */
+export const EXACT_CHARS = 128 * 1024;
+
+/** Longest stretch of work between two yields to the event loop. */
+const SLICE_MS = 5;
+/** Texts shorter than this in all are counted at once (well under a millisecond). */
+const SMALL_CHARS = 8 * 1024;
+
+/** Longest text handed to the tokenizer in one call (cut at a space where there is one). */
+const MAX_CALL = 4096;
 
 /**
- * The longest run of non-space (or of space) characters handed to the tokenizer in one piece. gpt-tokenizer's
- * byte-pair merge is quadratic in the length of one pre-token, and a run without spaces (CJK text, a base64
- * blob, "aaaa…") is one pre-token: 20,000 CJK characters took ~2 s of blocked event loop in one call, 256 KiB
- * would take minutes. Longer runs are counted in pieces of this length: linear time, and at most about one
- * token more per cut than the whole run (an estimate that errs high, never below one token per piece).
+ * The longest run of non-space (or of space) characters handed to the tokenizer in one piece: longer runs
+ * are counted in pieces of this length — linear time, and at most about one token more per cut than the
+ * whole run.
  */
-const MAX_RUN = 128;
+const MAX_RUN = 64;
 const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}|\\s{${MAX_RUN + 1},}`, 'g');
 
 /** Special-token strings in customer text (`<|endoftext|>`…) are ordinary text, as providers treat them. */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-/** Tokens of a text. */
-export function countTextTokens(text: string): number {
-  if (text.length === 0) return 0;
-  if (text.length <= EXACT_LIMIT) return countInPieces(text);
-  const sample = countInPieces(text.slice(0, EXACT_LIMIT));
-  return Math.ceil((sample * text.length) / EXACT_LIMIT);
+let tokenizerReady = false;
+function tokenizer(): typeof countTokens {
+  if (!tokenizerReady) {
+    // (see the module comment: a large merge cache is slower than none on hostile text, and no faster on prose)
+    setMergeCacheSize(1024);
+    tokenizerReady = true;
+  }
+  return countTokens;
 }
 
-/** The tokenizer over `text`, with every run longer than MAX_RUN cut into MAX_RUN-character pieces. */
-function countInPieces(text: string): number {
-  let total = 0;
+/** Calls `fn` on the pieces of `text` the tokenizer may see in one call. */
+function forEachPiece(text: string, fn: (piece: string) => void): void {
   let from = 0;
   LONG_RUN.lastIndex = 0;
+  const plain = (end: number) => {
+    // ordinary text between long runs, in calls of at most MAX_CALL characters cut before a space
+    while (end - from > MAX_CALL) {
+      let cut = from + MAX_CALL;
+      let space = cut;
+      while (space > from + MAX_CALL / 2 && !isSpace(text.charCodeAt(space))) space--;
+      if (space > from + MAX_CALL / 2) cut = space;
+      else if (isHighSurrogate(text.charCodeAt(cut - 1))) cut--;
+      fn(text.slice(from, cut));
+      from = cut;
+    }
+    if (end > from) fn(text.slice(from, end));
+    from = end;
+  };
   for (let m = LONG_RUN.exec(text); m !== null; m = LONG_RUN.exec(text)) {
-    if (m.index > from) total += countTokens(text.slice(from, m.index), PLAIN_TEXT);
+    plain(m.index);
     const end = m.index + m[0].length;
     for (let i = m.index; i < end; ) {
       let j = Math.min(end, i + MAX_RUN);
       // never split a surrogate pair (an emoji) between two pieces
       if (j < end && isHighSurrogate(text.charCodeAt(j - 1)) && j - 1 > i) j--;
-      total += countTokens(text.slice(i, j), PLAIN_TEXT);
+      fn(text.slice(i, j));
       i = j;
     }
     from = end;
   }
-  if (from < text.length) total += countTokens(text.slice(from), PLAIN_TEXT);
-  return total;
+  plain(text.length);
+}
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 9 || code === 13;
 }
 
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
-/**
- * An upper bound of countTextTokens(text) without the tokenizer: every token is at least one byte of the
- * UTF-8 text, and a UTF-16 unit is at most 3 bytes (which also bounds the extrapolation of long texts).
- */
-export function textTokensUpperBound(text: string): number {
-  return text.length <= EXACT_LIMIT ? Buffer.byteLength(text, 'utf8') : 3 * text.length;
-}
-
-function contentTokens(content: unknown, count: (text: string) => number): number {
-  if (typeof content === 'string') return count(content);
-  if (Array.isArray(content)) {
-    let n = 0;
-    for (const part of content) {
-      if (part && typeof part === 'object') {
-        const text = (part as { text?: unknown }).text;
-        if (typeof text === 'string') n += count(text);
-        else n += count(JSON.stringify(part));
-      }
-    }
-    return n;
-  }
-  if (content === null || content === undefined) return 0;
-  return count(JSON.stringify(content));
-}
-
-/** The chat rule over a body, with `count` for each text. */
-function promptTokens(body: Record<string, unknown>, count: (text: string) => number): number {
-  const messages = body.messages;
-  let total = 3;
-  if (Array.isArray(messages)) {
-    for (const m of messages) {
-      total += 3;
-      if (!m || typeof m !== 'object') continue;
-      const msg = m as Record<string, unknown>;
-      total += contentTokens(msg.content, count);
-      if (msg.tool_calls !== undefined) total += count(JSON.stringify(msg.tool_calls));
-      if (msg.function_call !== undefined) total += count(JSON.stringify(msg.function_call));
-    }
-  }
-  for (const field of ['tools', 'functions', 'response_format'] as const) {
-    const v = body[field];
-    if (v !== undefined && v !== null) total += count(JSON.stringify(v));
-  }
+/** Tokens of a text, counted at once (for short texts and tests; requests use countPromptTokens). */
+export function countTextTokens(text: string): number {
+  const count = tokenizer();
+  let total = 0;
+  forEachPiece(text, (piece) => {
+    total += count(piece, PLAIN_TEXT);
+  });
   return total;
 }
 
-/**
- * Estimated prompt tokens of a chat completions body: messages by the chat rule, plus tool calls inside
- * messages, tool/function definitions and a response_format schema as JSON text.
- */
-export function estimatePromptTokens(body: Record<string, unknown>): number {
-  return promptTokens(body, countTextTokens);
+/** An upper bound of countTextTokens(text) without the tokenizer: every token is at least one byte. */
+export function textTokensUpperBound(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** An upper bound of the prompt's tokens, in microseconds. */
+export function promptUpperBound(prompt: PromptText): number {
+  let n = prompt.overhead;
+  for (const t of prompt.texts) n += Buffer.byteLength(t, 'utf8');
+  return n;
 }
 
 /**
- * A fast upper bound of estimatePromptTokens(body) (never below it): the same rule with every text
- * counted by textTokensUpperBound. Microseconds where the tokenizer takes ~0.1 ms per 1,000 tokens.
+ * The prompt's tokens by the tokenizer (see the module comment): exact for the first `exactChars`
+ * characters, the byte bound beyond; yields to the event loop every few milliseconds.
  */
-export function promptTokensUpperBound(body: Record<string, unknown>): number {
-  return promptTokens(body, textTokensUpperBound);
+export async function countPromptTokens(prompt: PromptText, exactChars = EXACT_CHARS): Promise<number> {
+  return prompt.overhead + (await countTexts(prompt.texts, exactChars));
+}
+
+/** Tokens of several texts (see countPromptTokens). */
+export async function countTexts(texts: readonly string[], exactChars = EXACT_CHARS): Promise<number> {
+  const count = tokenizer();
+  let total = 0;
+  let budget = exactChars;
+  let chars = 0;
+  for (const t of texts) chars += t.length;
+  if (chars > SMALL_CHARS) await nextTurn();
+  let sliceStart = performance.now();
+  for (const text of texts) {
+    if (budget <= 0) {
+      total += textTokensUpperBound(text);
+      continue;
+    }
+    const exact = text.length <= budget ? text : text.slice(0, isHighSurrogate(text.charCodeAt(budget - 1)) ? budget - 1 : budget);
+    budget -= exact.length;
+    if (exact.length < text.length) total += textTokensUpperBound(text.slice(exact.length));
+    const pieces: string[] = [];
+    forEachPiece(exact, (p) => pieces.push(p));
+    for (const piece of pieces) {
+      total += count(piece, PLAIN_TEXT);
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
+  }
+  return total;
 }

@@ -1,20 +1,33 @@
 /**
- * Reading what a response consumed (METERING.md §5): the usage is the LAST chunk with a non-null `usage`
- * (OpenRouter's usage chunk may still carry `choices`; chunks are never summed). When no usage came (cut,
- * disconnect, provider without usage), the charge is counted locally: the prompt estimate plus the tokens
- * of the text actually delivered, and the event is flagged `estimated`.
+ * Reading what a response consumed (METERING.md §5, §9), for every protocol the proxy speaks:
+ * - the usage is the upstream's own count, read from the whole body or from the stream — in a stream the
+ *   LAST usage seen (OpenRouter's usage chunk may still carry `choices`; chunks are never summed);
+ * - every token class is counted once: OpenAI-style usage reports cached tokens *inside* the prompt tokens
+ *   and reasoning tokens inside the completion tokens, Anthropic reports cache reads and writes *beside*
+ *   `input_tokens`; `TokenUsage` holds totals with the classes as parts of them;
+ * - when no usage came (cut, disconnect, a provider without usage), the charge is counted locally: the
+ *   prompt estimate (or the prompt side the stream did report) plus the text actually delivered, and the
+ *   event is flagged `estimated`.
  */
-import { meteringRule, weightedTokens, type MeteringRule } from '../pricing.js';
+import { meteringRule, weighTokenClasses, type MeteringRule } from '../pricing.js';
 import { parseDecimalScaled } from '../money.js';
 import { SseParser } from './sse.js';
-import { countTextTokens } from './tokens.js';
 
-export interface UpstreamUsage {
+/** One response's usage. Cache reads/writes are parts of `promptTokens`, reasoning a part of `completionTokens`. */
+export interface TokenUsage {
+  /** every input token, cached or not */
   promptTokens: number;
+  /** every output token, reasoning included */
   completionTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
   /** µ$ from usage.cost (rounded up), 0 when absent */
   costMicros: number;
 }
+
+/** The prompt side of a usage that a stream reported before it ended (Anthropic's `message_start`). */
+export type PromptUsage = Pick<TokenUsage, 'promptTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>;
 
 /** USD number (usage.cost) → µ$, rounded up; 0 for anything that is not a non-negative finite number. */
 export function usdToMicros(usd: unknown): number {
@@ -24,30 +37,76 @@ export function usdToMicros(usd: unknown): number {
   return v === null ? 0 : Number(v);
 }
 
-/** Reads an OpenAI/OpenRouter `usage` object; null when it is missing or has no token counts. */
-export function readUsage(usage: unknown): UpstreamUsage | null {
+function count(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.round(v) : 0;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function field(obj: unknown, key: string): unknown {
+  return obj && typeof obj === 'object' ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+function usageOf(prompt: number, completion: number, cacheRead: number, cacheWrite: number, reasoning: number, cost: unknown): TokenUsage {
+  // the parts never exceed their totals (a malformed usage cannot make a class negative)
+  const r = Math.min(cacheRead, prompt);
+  const w = Math.min(cacheWrite, prompt - r);
+  return { promptTokens: prompt, completionTokens: completion, cacheReadTokens: r, cacheWriteTokens: w, reasoningTokens: Math.min(reasoning, completion), costMicros: usdToMicros(cost) };
+}
+
+/**
+ * OpenAI-style `usage` (Chat Completions, legacy completions, embeddings; OpenRouter's extensions):
+ * `prompt_tokens` with `prompt_tokens_details.cached_tokens` / `cache_write_tokens` inside it,
+ * `completion_tokens` with `completion_tokens_details.reasoning_tokens` inside it. Null when it has no
+ * token counts. Embeddings report no completion tokens.
+ */
+export function readUsage(usage: unknown): TokenUsage | null {
   if (!usage || typeof usage !== 'object') return null;
   const u = usage as Record<string, unknown>;
   const p = u.prompt_tokens;
-  const c = u.completion_tokens;
-  if (typeof p !== 'number' || typeof c !== 'number' || !Number.isFinite(p) || !Number.isFinite(c)) return null;
-  return { promptTokens: Math.max(0, Math.round(p)), completionTokens: Math.max(0, Math.round(c)), costMicros: usdToMicros(u.cost) };
+  const c = u.completion_tokens ?? (isCount(p) && u.total_tokens === p ? 0 : undefined);
+  if (!isCount(p) || !isCount(c)) return null;
+  const pd = u.prompt_tokens_details;
+  const cd = u.completion_tokens_details;
+  return usageOf(count(p), count(c), count(field(pd, 'cached_tokens')), count(field(pd, 'cache_write_tokens')), count(field(cd, 'reasoning_tokens')), u.cost);
+}
+
+/** OpenAI Responses `usage`: `input_tokens` (+ `input_tokens_details.cached_tokens`), `output_tokens` (+ reasoning). */
+export function readResponsesUsage(usage: unknown): TokenUsage | null {
+  if (!usage || typeof usage !== 'object') return null;
+  const u = usage as Record<string, unknown>;
+  if (!isCount(u.input_tokens) || !isCount(u.output_tokens)) return null;
+  const id = u.input_tokens_details;
+  const od = u.output_tokens_details;
+  return usageOf(count(u.input_tokens), count(u.output_tokens), count(field(id, 'cached_tokens')), count(field(id, 'cache_write_tokens')), count(field(od, 'reasoning_tokens')), u.cost);
+}
+
+/** Anthropic Messages `usage`: cache reads and writes are reported beside `input_tokens`, not inside. */
+export function readAnthropicUsage(usage: unknown): TokenUsage | null {
+  if (!usage || typeof usage !== 'object') return null;
+  const u = usage as Record<string, unknown>;
+  if (!isCount(u.input_tokens) || !isCount(u.output_tokens)) return null;
+  const read = count(u.cache_read_input_tokens);
+  const write = count(u.cache_creation_input_tokens);
+  return usageOf(count(u.input_tokens) + read + write, count(u.output_tokens), read, write, 0, u.cost);
 }
 
 /** The metering rule of a key's model; every token counts 1 when the catalog has no fixed rates for it. */
-export function ruleForRates(promptRate: number | null, completionRate: number | null): MeteringRule {
+export function ruleForRates(promptRate: number | null, completionRate: number | null, cacheReadRate?: number | null, cacheWriteRate?: number | null): MeteringRule {
   try {
-    return meteringRule(promptRate, completionRate);
+    return meteringRule(promptRate, completionRate, { cacheReadRate, cacheWriteRate });
   } catch {
-    return { unitRate: 0, completionWeightNum: 1, completionWeightDen: 1 };
+    return meteringRule(0, 0);
   }
 }
 
-/** Appends the text a choice/delta carries (content, reasoning, refusal, tool-call arguments). */
-function collectText(part: unknown, out: string[]): void {
+/** Appends the text a chat choice's message or delta carries (content, reasoning, refusal, tool calls). */
+export function collectChatText(part: unknown, out: string[]): void {
   if (!part || typeof part !== 'object') return;
   const d = part as Record<string, unknown>;
-  for (const k of ['content', 'reasoning', 'reasoning_content', 'refusal'] as const) {
+  for (const k of ['content', 'reasoning', 'reasoning_content', 'refusal', 'text'] as const) {
     const v = d[k];
     if (typeof v === 'string' && v.length > 0) out.push(v);
   }
@@ -97,34 +156,46 @@ export function mayCarryUsageOrError(data: string): boolean {
   return false;
 }
 
-function parseObject(data: string): Record<string, unknown> | undefined {
+export function parseObject(data: string): Record<string, unknown> | undefined {
   let obj: unknown;
   try {
     obj = JSON.parse(data);
   } catch {
     return undefined;
   }
-  return obj && typeof obj === 'object' ? (obj as Record<string, unknown>) : undefined;
+  return obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>) : undefined;
+}
+
+function errorMessage(e: unknown): string {
+  const m = field(e, 'message');
+  return typeof m === 'string' ? m : typeof e === 'string' ? e : 'upstream error';
 }
 
 /**
- * Follows a streamed chat completion: usage, mid-stream error, [DONE] and the delivered text. The usage
- * and errors are read as the events arrive; the delivered text (needed only when no usage comes) is
- * extracted from the kept event data on demand, or whenever more than RETAIN_CHARS of it is waiting.
+ * Follows a streamed response as its bytes are forwarded: the usage, a mid-stream error, the protocol's
+ * end marker and the delivered text. Events that may carry usage, an error or the end are read as they
+ * arrive; the delivered text (needed only when no usage comes) is extracted from the kept event data on
+ * demand, or whenever more than RETAIN_CHARS of it is waiting. Subclasses say how their protocol spells
+ * these (`onEvent`, `textOf`).
  */
-export class StreamMeter {
-  private readonly parser = new SseParser((data) => this.event(data));
+export abstract class SseStreamMeter {
+  private readonly parser = new SseParser((data, event) => this.event(data, event));
   private readonly text: string[] = [];
   /** data of events not yet searched for delivered text */
   private pending: string[] = [];
   private pendingChars = 0;
-  /** the last non-null usage seen */
-  usage: UpstreamUsage | null = null;
-  /** a mid-stream `error` event's message */
+  /** the last complete usage seen */
+  usage: TokenUsage | null = null;
+  /** the prompt side, when the stream reported it before its final usage */
+  partial: PromptUsage | null = null;
+  /** a mid-stream error event's message */
   error: string | null = null;
+  /** the protocol's end marker arrived ([DONE], message_stop, response.completed) */
   done = false;
+  /** the model the upstream says answered, when a parsed event named it */
+  model: string | null = null;
 
-  /** Feeds bytes exactly as they are forwarded to the client. */
+  /** Feeds bytes exactly as they came from the upstream. */
   push(bytes: Uint8Array | string): void {
     this.parser.push(bytes);
   }
@@ -133,84 +204,242 @@ export class StreamMeter {
     this.parser.end();
   }
 
-  private event(data: string): void {
-    if (data === '[DONE]') {
-      this.done = true;
-      return;
-    }
-    if (mayCarryUsageOrError(data)) {
-      const obj = parseObject(data);
-      if (obj) {
-        if (obj.usage !== undefined && obj.usage !== null) {
-          const u = readUsage(obj.usage);
-          if (u) this.usage = u;
-        }
-        if (obj.error !== undefined && obj.error !== null) {
-          const e = obj.error as { message?: unknown };
-          this.error = typeof e?.message === 'string' ? e.message : 'upstream error';
-        }
-      }
-    }
+  /** Reads one event; returns true when its data should be kept for the delivered text. */
+  protected abstract onEvent(data: string, event: string): boolean;
+
+  /** Appends the text an event's parsed data carries. */
+  protected abstract textOf(obj: Record<string, unknown>, out: string[]): void;
+
+  protected noteModel(obj: Record<string, unknown> | undefined): void {
+    const m = obj?.model;
+    if (typeof m === 'string' && m) this.model = m;
+  }
+
+  protected noteError(e: unknown): void {
+    this.error = errorMessage(e);
+  }
+
+  private event(data: string, event: string): void {
+    if (!this.onEvent(data, event)) return;
     this.pending.push(data);
     this.pendingChars += data.length;
     if (this.pendingChars > RETAIN_CHARS) this.extractText();
   }
 
-  /** Moves the text of the pending events (all choices) into `text`, in stream order. */
+  /** Moves the text of the pending events into `text`, in stream order. */
   private extractText(): void {
     for (const data of this.pending) {
-      const choices = parseObject(data)?.choices;
-      if (!Array.isArray(choices)) continue;
-      for (const c of choices) {
-        const delta = (c as { delta?: unknown } | null)?.delta;
-        if (delta) collectText(delta, this.text);
-      }
+      const obj = parseObject(data);
+      if (obj) this.textOf(obj, this.text);
     }
     this.pending = [];
     this.pendingChars = 0;
   }
 
-  /** The text delivered so far (all choices). */
+  /** The text delivered so far. */
   deliveredText(): string {
     if (this.pending.length > 0) this.extractText();
     return this.text.join('');
   }
 }
 
-/** Text of a non-streamed completion's choices (for counting when it had no usage). */
-export function completionText(body: unknown): string {
-  const out: string[] = [];
-  const choices = (body as { choices?: unknown } | null)?.choices;
-  if (Array.isArray(choices)) for (const c of choices) collectText((c as { message?: unknown } | null)?.message, out);
-  return out.join('');
+/** A streamed chat completion (and, with `legacy`, a legacy completion: `choices[].text`). */
+export class StreamMeter extends SseStreamMeter {
+  constructor(private readonly legacy = false) {
+    super();
+  }
+
+  protected onEvent(data: string): boolean {
+    if (data === '[DONE]') {
+      this.done = true;
+      return false;
+    }
+    if (mayCarryUsageOrError(data)) {
+      const obj = parseObject(data);
+      if (obj) {
+        if (obj.usage !== undefined && obj.usage !== null) {
+          const u = readUsage(obj.usage);
+          if (u) {
+            this.usage = u;
+            this.noteModel(obj);
+          }
+        }
+        if (obj.error !== undefined && obj.error !== null) this.noteError(obj.error);
+      }
+    }
+    return true;
+  }
+
+  protected textOf(obj: Record<string, unknown>, out: string[]): void {
+    const choices = obj.choices;
+    if (!Array.isArray(choices)) return;
+    for (const c of choices) {
+      if (this.legacy) {
+        const t = field(c, 'text');
+        if (typeof t === 'string') out.push(t);
+      } else {
+        const delta = field(c, 'delta');
+        if (delta) collectChatText(delta, out);
+      }
+    }
+  }
+}
+
+const RESPONSES_END = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+/** A streamed OpenAI Responses answer: usage in `response.completed` (or incomplete/failed). */
+export class ResponsesStreamMeter extends SseStreamMeter {
+  protected onEvent(data: string, event: string): boolean {
+    const type = event || typeOfData(data);
+    if (type !== undefined && RESPONSES_END.has(type)) {
+      const response = field(parseObject(data), 'response');
+      const u = readResponsesUsage(field(response, 'usage'));
+      if (u) this.usage = u;
+      this.noteModel(response as Record<string, unknown> | undefined);
+      if (type === 'response.failed') this.noteError(field(response, 'error') ?? 'response failed');
+      else this.done = true;
+      return false;
+    }
+    if (type === 'error') {
+      const obj = parseObject(data);
+      this.noteError(field(obj, 'error') ?? obj);
+      return false;
+    }
+    return type === undefined || type.endsWith('.delta');
+  }
+
+  protected textOf(obj: Record<string, unknown>, out: string[]): void {
+    const d = obj.delta;
+    if (typeof d === 'string') out.push(d);
+  }
+}
+
+/**
+ * A streamed Anthropic Messages answer: `message_start` reports the prompt side (input and cache tokens),
+ * each `message_delta` the output so far (and, on newer APIs, the final prompt side); `message_stop` ends it.
+ */
+export class MessagesStreamMeter extends SseStreamMeter {
+  private prompt: { input: number; read: number; write: number; cost: unknown } | null = null;
+
+  protected onEvent(data: string, event: string): boolean {
+    const type = event || typeOfData(data);
+    switch (type) {
+      case 'message_start': {
+        const message = field(parseObject(data), 'message') as Record<string, unknown> | undefined;
+        this.noteModel(message);
+        this.notePrompt(field(message, 'usage'));
+        return false;
+      }
+      case 'message_delta': {
+        const usage = field(parseObject(data), 'usage');
+        this.notePrompt(usage);
+        const out = field(usage, 'output_tokens');
+        if (isCount(out) && this.prompt) {
+          const { input, read, write, cost } = this.prompt;
+          this.usage = readAnthropicUsage({ input_tokens: input, cache_read_input_tokens: read, cache_creation_input_tokens: write, output_tokens: out, cost: field(usage, 'cost') ?? cost });
+        }
+        return false;
+      }
+      case 'message_stop':
+        this.done = true;
+        return false;
+      case 'error':
+        this.noteError(field(parseObject(data), 'error'));
+        return false;
+      case 'content_block_delta':
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private notePrompt(usage: unknown): void {
+    if (!usage || typeof usage !== 'object') return;
+    const u = usage as Record<string, unknown>;
+    if (!isCount(u.input_tokens) && this.prompt) return; // a delta with output only
+    const prev = this.prompt;
+    this.prompt = {
+      input: isCount(u.input_tokens) ? count(u.input_tokens) : (prev?.input ?? 0),
+      read: isCount(u.cache_read_input_tokens) ? count(u.cache_read_input_tokens) : (prev?.read ?? 0),
+      write: isCount(u.cache_creation_input_tokens) ? count(u.cache_creation_input_tokens) : (prev?.write ?? 0),
+      cost: u.cost ?? prev?.cost,
+    };
+    const { input, read, write } = this.prompt;
+    this.partial = { promptTokens: input + read + write, cacheReadTokens: read, cacheWriteTokens: write };
+  }
+
+  protected textOf(obj: Record<string, unknown>, out: string[]): void {
+    const d = obj.delta;
+    for (const k of ['text', 'thinking', 'partial_json'] as const) {
+      const v = field(d, k);
+      if (typeof v === 'string') out.push(v);
+    }
+  }
+}
+
+/** The `"type"` of an event's JSON when the event had no `event:` line (read without parsing). */
+function typeOfData(data: string): string | undefined {
+  const m = /"type"\s*:\s*"([a-z_.]+)"/.exec(data.slice(0, 200));
+  return m ? m[1] : undefined;
 }
 
 export interface Charge {
   promptTokens: number;
   completionTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  /** prompt-equivalent tokens: every class weighed by its rate, summed and rounded up once */
   weightedTokens: number;
   upstreamCostMicros: number;
   estimated: boolean;
 }
 
+const NOTHING: Charge = { promptTokens: 0, completionTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, weightedTokens: 0, upstreamCostMicros: 0, estimated: false };
+
+/** Prompt-equivalent tokens of a usage under a rule. */
+export function weighUsage(rule: MeteringRule, u: Omit<TokenUsage, 'costMicros'>): number {
+  return weighTokenClasses(rule, {
+    input: Math.max(0, u.promptTokens - u.cacheReadTokens - u.cacheWriteTokens),
+    cacheRead: u.cacheReadTokens,
+    cacheWrite: u.cacheWriteTokens,
+    output: Math.max(0, u.completionTokens - u.reasoningTokens),
+    reasoning: u.reasoningTokens,
+  });
+}
+
 /**
  * What a request consumed, in prompt-equivalent tokens: from the upstream's usage when it sent one, else
- * counted locally (prompt estimate + delivered text). `served: false` (the upstream failed before any
+ * counted locally — the prompt side the stream reported (`partial`) or the prompt estimate, plus the
+ * tokens of the delivered text — and flagged estimated. `served: false` (the upstream failed before any
  * output) costs nothing.
  */
 export function computeCharge(input: {
   rule: MeteringRule;
-  usage: UpstreamUsage | null;
+  usage: TokenUsage | null;
+  partial?: PromptUsage | null;
   served: boolean;
+  /** local estimate of the prompt tokens (used only without usage) */
   promptEstimate: number;
-  deliveredText: string;
+  /** local count of the delivered text's tokens (used only without usage) */
+  completionEstimate: number;
 }): Charge {
   if (input.usage) {
-    const { promptTokens, completionTokens, costMicros } = input.usage;
-    return { promptTokens, completionTokens, weightedTokens: weightedTokens(input.rule, promptTokens, completionTokens), upstreamCostMicros: costMicros, estimated: false };
+    const u = input.usage;
+    return {
+      promptTokens: u.promptTokens,
+      completionTokens: u.completionTokens,
+      cacheReadTokens: u.cacheReadTokens,
+      cacheWriteTokens: u.cacheWriteTokens,
+      reasoningTokens: u.reasoningTokens,
+      weightedTokens: weighUsage(input.rule, u),
+      upstreamCostMicros: u.costMicros,
+      estimated: false,
+    };
   }
-  if (!input.served) return { promptTokens: 0, completionTokens: 0, weightedTokens: 0, upstreamCostMicros: 0, estimated: false };
-  const completionTokens = countTextTokens(input.deliveredText);
-  const promptTokens = input.promptEstimate;
-  return { promptTokens, completionTokens, weightedTokens: weightedTokens(input.rule, promptTokens, completionTokens), upstreamCostMicros: 0, estimated: true };
+  if (!input.served) return { ...NOTHING };
+  const prompt: PromptUsage = input.partial ?? { promptTokens: input.promptEstimate, cacheReadTokens: 0, cacheWriteTokens: 0 };
+  const u = { ...prompt, completionTokens: input.completionEstimate, reasoningTokens: 0 };
+  return { ...u, weightedTokens: weighUsage(input.rule, u), upstreamCostMicros: 0, estimated: true };
 }
+

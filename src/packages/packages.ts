@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
-import type { AiModel, AiTokenPackage, Category, Database } from '../db/database.js';
+import type { AiModel, AiTokenPackage, Category, Database, PackagePriceMode } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, type Logger } from '../logger.js';
@@ -114,6 +114,8 @@ export interface PackageValues {
   validity_days: number;
   category_id: number | null;
   subcategory_id: number | null;
+  /** 'fixed' when an explicit price was given, else 'formula' (follows the pricing settings) */
+  price_mode: PackagePriceMode;
 }
 
 export const MAX_PACKAGE_TOKENS = 10_000_000_000;
@@ -240,6 +242,7 @@ function validatePackage(
       validity_days: validity,
       category_id: category?.id ?? null,
       subcategory_id: subcategory?.id ?? null,
+      price_mode: pricing.explicit ? 'fixed' : 'formula',
     },
     pricing,
   };
@@ -534,7 +537,8 @@ export interface RepriceResult extends PackageResult {
 
 /**
  * Recomputes a package's cost and price at the model's current rates (or sets an explicit price, refused
- * below the margin floor). Lifts a margin hold; a manually disabled package stays disabled.
+ * below the margin floor). Without a price the package goes back to following the formula; with one it
+ * keeps that price (`price_mode: 'fixed'`). Lifts a margin hold; a manually disabled package stays disabled.
  */
 export async function repricePackage(deps: PackageDeps, id: number, opts: { priceUsd?: number | string | null } = {}): Promise<RepriceResult> {
   const result = await transact(deps.handle, async (trx) => {
@@ -552,6 +556,7 @@ export async function repricePackage(deps: PackageDeps, id: number, opts: { pric
       .set({
         cost: pricing.costMicros,
         price: pricing.priceMicros,
+        price_mode: pricing.explicit ? 'fixed' : 'formula',
         updated_at: nowDb(),
         ...(liftHold ? { is_available: 1, hold_reason: null } : {}),
       })
@@ -585,6 +590,7 @@ export function packageToJson(pkg: AiTokenPackage | (Omit<AiTokenPackage, 'id' |
     validity_days: pkg.validity_days,
     is_available: (pkg.is_available ?? 1) === 1,
     hold_reason: pkg.hold_reason ?? null,
+    price_mode: pkg.price_mode ?? 'formula',
     category_id: pkg.category_id,
     subcategory_id: pkg.subcategory_id,
   };

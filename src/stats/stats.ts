@@ -1,66 +1,111 @@
 /**
  * Business statistics for a time window (SPEC §6 `arb stats`, the bot's 📊 and `/token_stats`): one
- * function returning a plain object of integers (µ$, tokens, counts). Every figure comes from a handful
- * of aggregate SQL statements — no row loops — so it stays fast on millions of usage events.
+ * function returning a plain object of integers (µ$, tokens, counts). The figures come from the daily
+ * rollups plus a bounded raw read (src/stats/rollup.ts), so the time does not grow with the history.
  *
- * Definitions (also in the operations manual):
- * - a *sale* is an allocation created in the window; *gross sales* = Σ price_paid (0 for free grants);
+ * Definitions (what the cash says):
+ * - a *sale* is a paid allocation created in the window; *gross sales* = Σ price paid; a *free grant* is an
+ *   allocation given for nothing (`arb keys issue --free`, gift packages): counted on its own line with the
+ *   cost basis of its tokens, never as a sale or a loss;
  * - *refunds* = Σ refund transactions in the window; *revenue* = gross sales − refunds;
- * - *cost* = Σ cost basis (ai_token_packages.cost, tokens × unit rate) of the packages sold — what the
- *   tokens sold cost upstream if fully used; *profit* = revenue − cost; *margin* = profit / cost;
- * - *realised upstream cost* = Σ usage_events.upstream_cost (what OpenRouter reported) in the window;
+ * - *cost of tokens sold* = Σ cost basis (tokens × unit rate when sold) of the paid sales — what their
+ *   tokens cost upstream if fully used; *profit* = revenue − cost of tokens sold; *margin* (nominal) =
+ *   profit / cost of tokens sold;
+ * - *upstream spend* = Σ usage_events.upstream_cost: what OpenRouter actually charged for the requests in
+ *   the window (free grants' requests included, also shown apart);
+ * - *revenue of tokens used* = Σ per request ⌊charged tokens × price paid / tokens of the key⌋ (0 on free
+ *   grants); *realised margin* = (revenue of tokens used − upstream spend) / upstream spend;
  * - *tokens used* = Σ weighted (prompt-equivalent) tokens of usage events in the window; *loss tokens* =
  *   tokens served beyond what a key could pay (operator loss);
  * - *active keys* = allocations with status 'active' that have not expired (now, not windowed).
  */
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/database.js';
 import type { DbHandle } from '../db/dialect.js';
 import { toDbTime } from '../time.js';
+import { readWindow, rollUp, type DailyRow } from './rollup.js';
 
 export interface ModelSales {
   model: string;
+  /** paid sales */
   sales: number;
   freeGrants: number;
+  /** tokens of the paid sales */
   tokensSold: number;
   grossSalesMicros: number;
   refundsMicros: number;
   revenueMicros: number;
+  /** cost of tokens sold (paid sales) */
   costMicros: number;
   profitMicros: number;
+  /** profit / cost of tokens sold × 100, one decimal; null when nothing was sold */
+  marginPercent: number | null;
+  freeGrantTokens: number;
+  /** cost basis of the granted tokens */
+  freeGrantCostMicros: number;
+  requests: number;
+  tokensUsed: number;
+  /** upstream spend: what OpenRouter charged for this model's requests */
+  upstreamCostMicros: number;
+  usedRevenueMicros: number;
+  /** (revenue of tokens used − upstream spend) / upstream spend × 100; null without spend */
+  realisedMarginPercent: number | null;
 }
 
 export interface DaySales {
   /** UTC YYYY-MM-DD */
   day: string;
+  /** paid sales */
   sales: number;
   revenueMicros: number;
+  /** cost of tokens sold */
   costMicros: number;
   profitMicros: number;
+  freeGrants: number;
+  requests: number;
+  tokensUsed: number;
+  /** upstream spend */
+  upstreamCostMicros: number;
+  usedRevenueMicros: number;
 }
 
 export interface Stats {
   /** window start as stored time (UTC YYYY-MM-DD HH:MM:SS); null = all time */
   since: string | null;
   until: string;
+  /** paid sales */
   sales: number;
+  /** allocations granted for nothing (not sales; their cost is freeGrantCostMicros, not a loss) */
   freeGrants: number;
+  freeGrantTokens: number;
+  /** cost basis of the granted tokens */
+  freeGrantCostMicros: number;
+  /** upstream spend on the requests of free grants (part of upstreamCostMicros) */
+  freeGrantUpstreamCostMicros: number;
   grossSalesMicros: number;
   refundsMicros: number;
   revenueMicros: number;
+  /** cost of tokens sold: the cost basis of the paid sales */
   costMicros: number;
   profitMicros: number;
-  /** profit / cost × 100, one decimal; null when nothing was sold */
+  /** nominal margin: profit / cost of tokens sold × 100, one decimal; null when nothing was sold */
   marginPercent: number | null;
   topupsMicros: number;
   byModel: ModelSales[];
   byDay: DaySales[];
   activeKeys: number;
+  /** tokens of the paid sales */
   tokensSold: number;
   tokensUsed: number;
   lossTokens: number;
   requests: number;
   failedRequests: number;
+  /** upstream spend: what OpenRouter actually charged (usage.cost) for the window's requests */
   upstreamCostMicros: number;
+  /** revenue of the tokens used in the window */
+  usedRevenueMicros: number;
+  /** realised margin: (revenue of tokens used − upstream spend) / upstream spend × 100; null without spend */
+  realisedMarginPercent: number | null;
   /** µ$ remaining at OpenRouter; null when not asked or unreachable */
   openrouterCreditMicros: number | null;
   /** why the credit is null, e.g. "unavailable: OpenRouter GET /key timed out" */
@@ -75,9 +120,24 @@ export interface StatsOptions {
   creditRemainingMicros?: () => Promise<number>;
   /** default 2500 ms */
   creditTimeoutMs?: number;
+  /**
+   * sum new rows into the daily rollups first (default true; at most `rollupBudgetMs`, default 5 s); the
+   * figures are exact either way
+   */
+  rollUp?: boolean;
+  rollupBudgetMs?: number;
+  /** read everything raw, ignoring the rollups (the reference the rollups are tested against) */
+  useRollups?: boolean;
 }
 
 const n = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const percent = (part: number, whole: number): number | null => (whole === 0 ? null : Math.round((part / whole) * 1000) / 10);
+
+/** Runs `fn` on one consistent snapshot (the rollups and the raw rows above their watermarks must agree). */
+function snapshot<T>(handle: DbHandle, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  const trx = handle.db.transaction();
+  return (handle.dialect === 'postgres' ? trx.setIsolationLevel('repeatable read') : trx).execute(fn);
+}
 
 /** Computes the statistics for a window. */
 export async function computeStats(handle: DbHandle, options: StatsOptions = {}): Promise<Stats> {
@@ -85,124 +145,96 @@ export async function computeStats(handle: DbHandle, options: StatsOptions = {})
   const until = toDbTime(now);
   const since = options.since ? toDbTime(options.since) : null;
   const credit = fetchCredit(options);
-  const db = handle.db;
-
-  const allocWindow = since === null ? sql`1 = 1` : sql`a.created_at >= ${since}`;
-  const txWindow = since === null ? sql`1 = 1` : sql`t.created_at >= ${since}`;
-  const usageWindow = since === null ? sql`1 = 1` : sql`created_at >= ${since}`;
-
-  // one pass over the sales, grouped by model and day; both breakdowns are folded from it
-  const salesRows = await sql<{ model: string; day: string; sales: unknown; free_grants: unknown; tokens: unknown; gross: unknown; cost: unknown }>`
-    select a.model as model, substr(a.created_at, 1, 10) as day, count(*) as sales,
-           sum(case when a.price_paid = 0 then 1 else 0 end) as free_grants,
-           sum(a.tokens_total) as tokens, sum(a.price_paid) as gross, sum(p.cost) as cost
-    from ai_token_allocations a join ai_token_packages p on p.id = a.package_id
-    where ${allocWindow}
-    group by a.model, substr(a.created_at, 1, 10)`.execute(db);
-
-  const refundRows = await sql<{ model: string | null; refunds: unknown }>`
-    select a.model as model, sum(t.amount) as refunds
-    from transactions t left join ai_token_allocations a on a.id = t.allocation_id
-    where t.type = 'refund' and ${txWindow}
-    group by a.model`.execute(db);
-
-  const refundDayRows = await sql<{ day: string; refunds: unknown }>`
-    select substr(t.created_at, 1, 10) as day, sum(t.amount) as refunds
-    from transactions t where t.type = 'refund' and ${txWindow}
-    group by substr(t.created_at, 1, 10)`.execute(db);
-
-  const topups = await sql<{ topups: unknown }>`
-    select sum(t.amount) as topups from transactions t where t.type = 'topup' and ${txWindow}`.execute(db);
-
-  const usage = await sql<{ requests: unknown; failed: unknown; used: unknown; loss: unknown; upstream: unknown }>`
-    select count(*) as requests,
-           sum(case when outcome in ('upstream_error', 'upstream_cut', 'timeout') then 1 else 0 end) as failed,
-           sum(weighted_tokens) as used, sum(loss_tokens) as loss, sum(upstream_cost) as upstream
-    from usage_events where ${usageWindow}`.execute(db);
-
-  // a plain scan: through idx_ai_token_allocations_expires nearly every row would be a random lookup
-  const active = await sql<{ keys: unknown }>`
-    select sum(case when status = 'active' and expires_at > ${until} then 1 else 0 end) as keys from ai_token_allocations`.execute(db);
-
-  const refundsByModel = new Map<string | null, number>();
-  for (const r of refundRows.rows) refundsByModel.set(r.model, n(r.refunds));
-  const models = new Map<string, { sales: number; freeGrants: number; tokens: number; gross: number; cost: number }>();
-  const days = new Map<string, DaySales>();
-  for (const r of salesRows.rows) {
-    const m = models.get(r.model) ?? { sales: 0, freeGrants: 0, tokens: 0, gross: 0, cost: 0 };
-    m.sales += n(r.sales);
-    m.freeGrants += n(r.free_grants);
-    m.tokens += n(r.tokens);
-    m.gross += n(r.gross);
-    m.cost += n(r.cost);
-    models.set(r.model, m);
-    const d = days.get(r.day) ?? { day: r.day, sales: 0, revenueMicros: 0, costMicros: 0, profitMicros: 0 };
-    d.sales += n(r.sales);
-    d.revenueMicros += n(r.gross);
-    d.costMicros += n(r.cost);
-    d.profitMicros += n(r.gross) - n(r.cost);
-    days.set(r.day, d);
+  const useRollups = options.useRollups ?? true;
+  if (useRollups && options.rollUp !== false) {
+    // best effort: a busy or read-only database only means more of the answer is read raw
+    await rollUp(handle, { budgetMs: options.rollupBudgetMs ?? 5_000 }).catch(() => undefined);
   }
-  const byModel: ModelSales[] = [...models].map(([model, m]) => {
-    const refunds = refundsByModel.get(model) ?? 0;
-    refundsByModel.delete(model);
-    return {
-      model,
-      sales: m.sales,
-      freeGrants: m.freeGrants,
-      tokensSold: m.tokens,
-      grossSalesMicros: m.gross,
-      refundsMicros: refunds,
-      revenueMicros: m.gross - refunds,
-      costMicros: m.cost,
-      profitMicros: m.gross - refunds - m.cost,
-    };
+  const { rows, activeKeys } = await snapshot(handle, async (db) => {
+    const window = await readWindow(db, handle.dialect, since, { useRollups });
+    // through idx_ai_token_allocations_active (status, expires_at): only the unexpired keys are visited
+    const active = await sql<{ keys: unknown }>`select count(*) as keys from ai_token_allocations where status = 'active' and expires_at > ${until}`.execute(db);
+    return { rows: window.rows, activeKeys: n(active.rows[0]?.keys) };
   });
-  // refunds in the window for sales made before it
-  for (const [model, refunds] of refundsByModel) {
-    byModel.push({ model: model ?? '(unknown)', sales: 0, freeGrants: 0, tokensSold: 0, grossSalesMicros: 0, refundsMicros: refunds, revenueMicros: -refunds, costMicros: 0, profitMicros: -refunds });
-  }
-  byModel.sort((a, b) => b.revenueMicros - a.revenueMicros || b.sales - a.sales || a.model.localeCompare(b.model));
+  const creditResult = await credit;
+  return { ...foldStats(rows, since, until), activeKeys, openrouterCreditMicros: creditResult.micros, openrouterCreditNote: creditResult.note };
+}
 
-  for (const r of refundDayRows.rows) {
-    const d = days.get(r.day) ?? { day: r.day, sales: 0, revenueMicros: 0, costMicros: 0, profitMicros: 0 };
-    d.revenueMicros -= n(r.refunds);
-    d.profitMicros -= n(r.refunds);
+function foldStats(rows: DailyRow[], since: string | null, until: string): Omit<Stats, 'activeKeys' | 'openrouterCreditMicros' | 'openrouterCreditNote'> {
+  const models = new Map<string, DailyRow>();
+  const days = new Map<string, DaySales>();
+  const total: Record<string, number> = {};
+  for (const r of rows) {
+    const m = models.get(r.model) ?? { ...r, day: '' };
+    if (models.has(r.model)) for (const [k, v] of Object.entries(r)) if (typeof v === 'number') (m as unknown as Record<string, number>)[k] += v;
+    models.set(r.model, m);
+    for (const [k, v] of Object.entries(r)) if (typeof v === 'number') total[k] = (total[k] ?? 0) + v;
+    if (r.sales + r.free_grants + r.refund_count + r.requests === 0) continue; // a top-up-only day
+    const d = days.get(r.day) ?? { day: r.day, sales: 0, revenueMicros: 0, costMicros: 0, profitMicros: 0, freeGrants: 0, requests: 0, tokensUsed: 0, upstreamCostMicros: 0, usedRevenueMicros: 0 };
+    d.sales += r.sales;
+    d.revenueMicros += r.gross_sales - r.refunds;
+    d.costMicros += r.cost;
+    d.profitMicros += r.gross_sales - r.refunds - r.cost;
+    d.freeGrants += r.free_grants;
+    d.requests += r.requests;
+    d.tokensUsed += r.weighted_tokens;
+    d.upstreamCostMicros += r.upstream_cost;
+    d.usedRevenueMicros += r.used_revenue;
     days.set(r.day, d);
   }
-  const byDay = [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
-
-  const sum = (f: (m: ModelSales) => number) => byModel.reduce((acc, m) => acc + f(m), 0);
-  const grossSalesMicros = sum((m) => m.grossSalesMicros);
-  const refundsMicros = sum((m) => m.refundsMicros);
-  const revenueMicros = grossSalesMicros - refundsMicros;
-  const costMicros = sum((m) => m.costMicros);
-  const profitMicros = revenueMicros - costMicros;
-  const u = usage.rows[0];
-  const creditResult = await credit;
+  const byModel: ModelSales[] = [];
+  for (const m of models.values()) {
+    if (m.sales + m.free_grants + m.refund_count + m.requests === 0) continue; // top-ups only
+    const revenue = m.gross_sales - m.refunds;
+    byModel.push({
+      model: m.model === '' ? '(unknown)' : m.model,
+      sales: m.sales,
+      freeGrants: m.free_grants,
+      tokensSold: m.tokens_sold,
+      grossSalesMicros: m.gross_sales,
+      refundsMicros: m.refunds,
+      revenueMicros: revenue,
+      costMicros: m.cost,
+      profitMicros: revenue - m.cost,
+      marginPercent: percent(revenue - m.cost, m.cost),
+      freeGrantTokens: m.free_grant_tokens,
+      freeGrantCostMicros: m.free_grant_cost,
+      requests: m.requests,
+      tokensUsed: m.weighted_tokens,
+      upstreamCostMicros: m.upstream_cost,
+      usedRevenueMicros: m.used_revenue,
+      realisedMarginPercent: percent(m.used_revenue - m.upstream_cost, m.upstream_cost),
+    });
+  }
+  byModel.sort((a, b) => b.revenueMicros - a.revenueMicros || b.sales - a.sales || b.tokensUsed - a.tokensUsed || a.model.localeCompare(b.model));
+  const t = (k: string) => total[k] ?? 0;
+  const revenueMicros = t('gross_sales') - t('refunds');
+  const profitMicros = revenueMicros - t('cost');
   return {
     since,
     until,
-    sales: sum((m) => m.sales),
-    freeGrants: sum((m) => m.freeGrants),
-    grossSalesMicros,
-    refundsMicros,
+    sales: t('sales'),
+    freeGrants: t('free_grants'),
+    freeGrantTokens: t('free_grant_tokens'),
+    freeGrantCostMicros: t('free_grant_cost'),
+    freeGrantUpstreamCostMicros: t('free_upstream_cost'),
+    grossSalesMicros: t('gross_sales'),
+    refundsMicros: t('refunds'),
     revenueMicros,
-    costMicros,
+    costMicros: t('cost'),
     profitMicros,
-    marginPercent: costMicros === 0 ? null : Math.round((profitMicros / costMicros) * 1000) / 10,
-    topupsMicros: n(topups.rows[0]?.topups),
+    marginPercent: percent(profitMicros, t('cost')),
+    topupsMicros: t('topups'),
     byModel,
-    byDay,
-    activeKeys: n(active.rows[0]?.keys),
-    tokensSold: sum((m) => m.tokensSold),
-    tokensUsed: n(u?.used),
-    lossTokens: n(u?.loss),
-    requests: n(u?.requests),
-    failedRequests: n(u?.failed),
-    upstreamCostMicros: n(u?.upstream),
-    openrouterCreditMicros: creditResult.micros,
-    openrouterCreditNote: creditResult.note,
+    byDay: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+    tokensSold: t('tokens_sold'),
+    tokensUsed: t('weighted_tokens'),
+    lossTokens: t('loss_tokens'),
+    requests: t('requests'),
+    failedRequests: t('failed_requests'),
+    upstreamCostMicros: t('upstream_cost'),
+    usedRevenueMicros: t('used_revenue'),
+    realisedMarginPercent: percent(t('used_revenue') - t('upstream_cost'), t('upstream_cost')),
   };
 }
 

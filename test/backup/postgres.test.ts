@@ -157,7 +157,7 @@ test('arb restore on PostgreSQL refuses damaged, foreign, SQLite, tampered and n
   assert.match(live.stderr, /^error: the daemon is running on this database \(1 replica; pid 1 on some-other-host, heartbeat .* UTC\); stop every replica first/);
   await sql(url, 'delete from instances');
   assert.equal(await fingerprint(handle), before);
-  assert.deepEqual(readdirSync(env.backupDir).filter((f) => /pre-restore|\.sql$/.test(f)), [], 'no pre-restore copy, no leftover SQL');
+  assert.deepEqual(readdirSync(env.backupDir).filter((f) => /pre-restore|\.restore\.sql$/.test(f)), [], 'no pre-restore copy, no leftover SQL');
 });
 
 test('arb restore on PostgreSQL: a load that fails half-way is rolled back and the old data stays', { skip: SKIP }, async (t) => {

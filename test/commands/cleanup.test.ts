@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openAndMigrate, openDb, type OpenDbOptions } from '../../src/db/dialect.js';
@@ -102,4 +102,23 @@ test('arb cleanup: keys only (no old logs) needs no confirmation; a bad retentio
     assert.equal(b.code, 2, bad);
     assert.match(b.stderr, new RegExp(`^error: --log-retention-days: "${bad.replace('.', '\\.')}" is not a whole number between 1 and 36,500; use e\\.g\\. --log-retention-days 30`));
   }
+});
+
+test('arb cleanup: the retention defaults to LOG_RETENTION_DAYS (0 keeps every rotated log); the cleanup writes a performance line', async (t) => {
+  const { env } = await setup(t);
+  const week = await runArb(['cleanup', '--dry-run', '--json'], { ...env, env: { ...env.env, LOG_RETENTION_DAYS: '7' } });
+  assert.equal(week.code, 0, week.stderr);
+  assert.equal(JSON.parse(week.stdout).logs.retention_days, 7);
+  writeFileSync(join(env.logDir, 'arbitrage.log.20261101-000000'), '{"level":"INFO"}\n');
+  utimesSync(join(env.logDir, 'arbitrage.log.20261101-000000'), addDays(new Date(), -8), addDays(new Date(), -8));
+  const keep = await runArb(['cleanup', '--yes'], { ...env, env: { ...env.env, LOG_RETENTION_DAYS: '0' } });
+  assert.equal(keep.code, 0, keep.stderr);
+  assert.match(keep.stdout, /^kept every rotated log file \(LOG_RETENTION_DAYS=0; use --log-retention-days N to prune\)$/m);
+  assert.ok(existsSync(join(env.logDir, 'arbitrage-20260901-000000.log')));
+  const r = await runArb(['cleanup', '--yes', '--json'], { ...env, env: { ...env.env, LOG_RETENTION_DAYS: '7' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).logs.removed.map((f: { name: string }) => f.name), ['arbitrage-20260901-000000.log', 'arbitrage-20260902-000000.log', 'arbitrage.log.20261101-000000']);
+  const perf = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8').split('\n').filter((l) => l.includes('"performance":true'));
+  assert.equal(perf.length, 2, 'one per cleanup that changed something');
+  assert.match(perf[0], /"operation":"cleanup","execution_time":\d+(\.\d+)?,"success":true/);
 });

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { ARB_BIN, runArb } from '../support/cli.js';
 import { tempDir } from '../support/db.js';
 import { closeLogger, createLogger, logApiCall, logSecurityEvent, logTransaction } from '../../src/logger.js';
+import { openAndMigrate } from '../../src/db/dialect.js';
+import { arbEnv, seedShop } from './support.js';
 
 const HAVE_JQ = spawnSync('bash', ['-c', 'command -v jq'], { encoding: 'utf8' }).status === 0;
 const NO_JQ = 'jq is not installed (the manual recipes need it; .ci/run installs it)';
@@ -164,4 +166,55 @@ test('arb logs transactions --follow --json streams appended lines until SIGINT'
   const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => l.amount), [200, 12.34]);
   assert.equal(lines[1].amount_micros, 12_340_000);
+});
+
+test('arb logs errors shows the failure reason and request id; --request-id and --key filter, a whole key is never echoed', async (t) => {
+  const cwd = tempDir(t);
+  const env = arbEnv(cwd);
+  const handle = await openAndMigrate(env.db);
+  const shop = await seedShop(handle);
+  const [mine, other] = await handle.db.selectFrom('ai_token_allocations').select(['id', 'api_key']).where('id', 'in', [shop.allocations[0], shop.allocations[2]]).orderBy('id').execute();
+  await handle.close();
+  const logger = createLogger({ logDir: env.logDir });
+  logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 502, success: false, latency_ms: 40, request_id: 'req-aaa', allocation_id: mine.id, failure: 'upstream status 500' });
+  logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 40, request_id: 'req-bbb', allocation_id: other.id });
+  logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 40, request_id: 'req-ccc', allocation_id: mine.id });
+  logSecurityEvent(logger, { event: 'key_revoked', reason: 'revoked by the operator', key_masked: mine.api_key });
+  await closeLogger(logger);
+
+  const table = await runArb(['logs', 'errors'], { cwd, env: env.env });
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /│ error +│ request id/);
+  assert.match(table.stdout, /upstream status 500 +│ req-aaa/);
+  const errors = JSON.parse((await runArb(['logs', 'errors', '--json'], { cwd, env: env.env })).stdout);
+  assert.equal(errors.entries[0].failure_reason, 'upstream status 500');
+  assert.equal(errors.entries[0].request_id, 'req-aaa');
+
+  const request = JSON.parse((await runArb(['logs', '--request-id', 'req-bbb', '--json'], { cwd, env: env.env })).stdout);
+  assert.deepEqual([request.query, request.total, request.entries[0].request_id, request.filter.request_id], ['all', 1, 'req-bbb', 'req-bbb']);
+
+  const prefix = `${mine.api_key.split('…')[0]}…`;
+  const byKey = await runArb(['logs', '--key', prefix, '--json'], { cwd, env: env.env });
+  assert.equal(byKey.code, 0, byKey.stderr);
+  const doc = JSON.parse(byKey.stdout);
+  assert.deepEqual(doc.entries.map((e: { request_id?: string; event?: string }) => e.request_id ?? e.event), ['req-aaa', 'req-ccc', 'key_revoked'], 'api_call lines by allocation id, the security event by masked key');
+  assert.deepEqual(doc.filter.allocation_ids, [mine.id]);
+  const typed = await runArb(['logs', 'api-failures', '--key', prefix.replace('…', '...'), '--json'], { cwd, env: env.env });
+  assert.equal(JSON.parse(typed.stdout).total, 1, '"..." typed for "…"');
+
+  const full = shop.keys[0];
+  const byFullKey = await runArb(['logs', '--key', full, '--json'], { cwd, env: env.env });
+  assert.equal(byFullKey.code, 0, byFullKey.stderr);
+  assert.equal(JSON.parse(byFullKey.stdout).total, 3);
+  assert.ok(!byFullKey.stdout.includes(full) && !byFullKey.stderr.includes(full), 'the whole key is looked up by its hash and never printed');
+
+  for (const [args, pattern] of [
+    [['logs', '--key', 'AbCd'], /--key: "AbCd" is not a key; give it as logs and arb keys list show it, e.g. --key sk-arb-AbCd…/],
+    [['logs', 'errors', '--request-id', ''], /--request-id: "" is not a request id/],
+    [['logs'], /arb logs: name a query \(errors, transactions/],
+  ] as const) {
+    const r = await runArb([...args], { cwd, env: env.env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, pattern);
+  }
 });

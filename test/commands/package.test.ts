@@ -45,6 +45,7 @@ test('arb package create: the SPEC worked example, the bulk discount, and the br
       validity_days: 30,
       is_available: true,
       hold_reason: null,
+      price_mode: 'formula',
       category_id: null,
       subcategory_id: null,
       pricing: undefined,

@@ -49,11 +49,16 @@ test('ConfirmScreen: y answers yes; n, Enter and Esc answer no', async (t) => {
   }
 });
 
+const usage = { marginPercent: 25, freeGrantTokens: 0, freeGrantCostMicros: 0, requests: 0, tokensUsed: 0, upstreamCostMicros: 0, usedRevenueMicros: 0, realisedMarginPercent: null };
+const dayUsage = { freeGrants: 0, requests: 0, tokensUsed: 0, upstreamCostMicros: 0, usedRevenueMicros: 0 };
 const stats: Stats = {
   since: null,
   until: '2026-11-25 12:00:00',
   sales: 30,
   freeGrants: 1,
+  freeGrantTokens: 1_000_000,
+  freeGrantCostMicros: 250_000,
+  freeGrantUpstreamCostMicros: 0,
   grossSalesMicros: 120_000_000,
   refundsMicros: 0,
   revenueMicros: 120_000_000,
@@ -62,13 +67,13 @@ const stats: Stats = {
   marginPercent: 25,
   topupsMicros: 200_000_000,
   byModel: [
-    { model: 'openai/gpt-4', sales: 20, freeGrants: 0, tokensSold: 2_000_000, grossSalesMicros: 75_000_000, refundsMicros: 0, revenueMicros: 75_000_000, costMicros: 60_000_000, profitMicros: 15_000_000 },
-    { model: 'anthropic/claude-3-haiku', sales: 10, freeGrants: 1, tokensSold: 10_000_000, grossSalesMicros: 45_000_000, refundsMicros: 0, revenueMicros: 45_000_000, costMicros: 36_000_000, profitMicros: 9_000_000 },
+    { model: 'openai/gpt-4', sales: 20, freeGrants: 0, tokensSold: 2_000_000, grossSalesMicros: 75_000_000, refundsMicros: 0, revenueMicros: 75_000_000, costMicros: 60_000_000, profitMicros: 15_000_000, ...usage },
+    { model: 'anthropic/claude-3-haiku', sales: 10, freeGrants: 1, tokensSold: 10_000_000, grossSalesMicros: 45_000_000, refundsMicros: 0, revenueMicros: 45_000_000, costMicros: 36_000_000, profitMicros: 9_000_000, ...usage },
   ],
   byDay: [
-    { day: '2026-11-23', sales: 10, revenueMicros: 80_000_000, costMicros: 64_000_000, profitMicros: 16_000_000 },
-    { day: '2026-11-24', sales: 15, revenueMicros: 40_000_000, costMicros: 32_000_000, profitMicros: 8_000_000 },
-    { day: '2026-11-25', sales: 5, revenueMicros: 0, costMicros: 0, profitMicros: 0 },
+    { day: '2026-11-23', sales: 10, revenueMicros: 80_000_000, costMicros: 64_000_000, profitMicros: 16_000_000, ...dayUsage },
+    { day: '2026-11-24', sales: 15, revenueMicros: 40_000_000, costMicros: 32_000_000, profitMicros: 8_000_000, ...dayUsage },
+    { day: '2026-11-25', sales: 5, revenueMicros: 0, costMicros: 0, profitMicros: 0, ...dayUsage },
   ],
   activeKeys: 12,
   tokensSold: 12_000_000,
@@ -77,6 +82,8 @@ const stats: Stats = {
   requests: 1_234,
   failedRequests: 7,
   upstreamCostMicros: 12_345_678,
+  usedRevenueMicros: 15_000_000,
+  realisedMarginPercent: 21.5,
   openrouterCreditMicros: null,
   openrouterCreditNote: 'unavailable: OpenRouter GET /key timed out',
 };

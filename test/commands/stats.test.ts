@@ -26,17 +26,28 @@ test('arb stats --json: totals in USD and µ$, by model and day; revenue agrees 
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.equal(doc.window, 'all');
-  assert.equal(doc.sales, 4);
+  assert.equal(doc.sales, 3);
+  assert.equal(doc.free_grants, 1);
+  assert.equal(doc.free_grant_cost_micros, 250_000);
   assert.equal(doc.revenue_micros, 7_820_000 - 316_800);
   assert.equal(doc.revenue_usd, 7.5032);
-  assert.equal(doc.cost_micros, 6_500_000);
-  assert.equal(doc.profit_micros, 7_820_000 - 316_800 - 6_500_000);
+  assert.equal(doc.cost_of_tokens_sold_micros, 6_250_000);
+  assert.equal(doc.cost_micros, doc.cost_of_tokens_sold_micros);
+  assert.equal(doc.profit_micros, 7_820_000 - 316_800 - 6_250_000);
   assert.equal(doc.active_keys, 3);
-  assert.equal(doc.tokens_sold, 2_200_000);
+  assert.equal(doc.tokens_sold, 1_200_000);
   assert.equal(doc.tokens_used, 13_000);
+  assert.equal(doc.upstream_spend_micros, 92_500);
   assert.equal(doc.upstream_cost_micros, 92_500);
+  assert.equal(doc.revenue_of_tokens_used_micros, 115_700);
+  assert.equal(doc.realised_margin_percent, 25.1);
+  assert.equal(doc.margin_percent, 20.1, '(7.5032 − 6.25) / 6.25');
   assert.deepEqual(doc.openrouter_credit, { available: false, credit_usd: null, credit_micros: null, note: 'unavailable: OPENROUTER_API_KEY is not set' });
-  assert.deepEqual(Object.keys(doc.by_model[0]).sort(), ['cost_micros', 'cost_usd', 'free_grants', 'model', 'profit_micros', 'profit_usd', 'refunds_micros', 'refunds_usd', 'revenue_micros', 'revenue_usd', 'sales', 'tokens_sold']);
+  assert.deepEqual(Object.keys(doc.by_model[0]).sort(), [
+    'cost_micros', 'cost_of_tokens_sold_micros', 'cost_of_tokens_sold_usd', 'cost_usd', 'free_grant_cost_micros', 'free_grant_cost_usd', 'free_grant_tokens', 'free_grants',
+    'margin_percent', 'model', 'profit_micros', 'profit_usd', 'realised_margin_percent', 'refunds_micros', 'refunds_usd', 'requests', 'revenue_micros',
+    'revenue_of_tokens_used_micros', 'revenue_of_tokens_used_usd', 'revenue_usd', 'sales', 'tokens_sold', 'tokens_used', 'upstream_spend_micros', 'upstream_spend_usd',
+  ]);
   assert.equal(doc.by_day.length, 1);
 
   // the operations manual's recipe: sum the purchase and refund transaction lines of the log with jq
@@ -45,7 +56,7 @@ test('arb stats --json: totals in USD and µ$, by model and day; revenue agrees 
 
   const audit = await runArb(['audit', '--json'], env);
   assert.equal(audit.code, 0, audit.stdout);
-  assert.equal(JSON.parse(audit.stdout).checked.allocations, doc.sales);
+  assert.equal(JSON.parse(audit.stdout).checked.allocations, doc.sales + doc.free_grants);
 });
 
 test('arb stats (not a TTY): plain tables; --since windows; OpenRouter credit from the upstream', async (t) => {
@@ -57,6 +68,10 @@ test('arb stats (not a TTY): plain tables; --since windows; OpenRouter credit fr
   assert.match(r.stdout, /^Window: +last 7d/m);
   assert.match(r.stdout, /^Revenue: +\$7\.50 \(gross \$7\.82, refunds \$0\.32\)/m);
   assert.match(r.stdout, /^OpenRouter credit: +\$20\.00/m);
+  assert.match(r.stdout, /^Cost of tokens sold: +\$6\.25$/m);
+  assert.match(r.stdout, /^Free grants: +1 \(1,000,000 tokens, cost basis \$0\.25; not sales, not a loss\)$/m);
+  assert.match(r.stdout, /^Upstream spend: +\$0\.0925/m);
+  assert.match(r.stdout, /^Realised margin: +25\.1 %/m);
   assert.match(r.stdout, /^openai\/gpt-4 +2 +200,000 +\$7\.50 /m);
   assert.doesNotMatch(r.stdout, /\x1b\[/, 'no ANSI colours when piped');
   assert.doesNotMatch(r.stdout, /sk-or-v1/);

@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../support/db.js';
+import { CLAUDE_CODE_MODEL_VARS } from '../../src/client-settings.js';
 
 const ARB_BIN = fileURLToPath(new URL('../../bin/arb.js', import.meta.url));
 const hasCurl = spawnSync('sh', ['-c', 'command -v curl']).status === 0;
@@ -64,6 +65,22 @@ test('arb demo prints a key and a curl line that works as printed; Ctrl-C stops 
   const info = JSON.parse(k.stdout) as { data: { tokens_used: number; tokens_total: number } };
   assert.equal(info.data.tokens_total, 100_000);
   assert.ok(info.data.tokens_used > 60, 'both requests were metered');
+
+  // the Claude Code setting: a second key on the Claude package, every model setting pinned to it,
+  // exports that work as printed
+  const header = lines.findIndex((l) => l.startsWith('Claude Code ('));
+  assert.ok(header > 0, out);
+  const exports = lines.slice(header + 1).filter((l) => l.startsWith('export '));
+  const env = spawnSync('sh', ['-c', `${exports.join('\n')}\nenv`], { encoding: 'utf8' }).stdout;
+  const value = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(env)?.[1];
+  assert.equal(value('ANTHROPIC_BASE_URL'), baseUrl.replace(/\/v1$/, ''));
+  const claudeKey = value('ANTHROPIC_AUTH_TOKEN');
+  assert.match(claudeKey ?? '', /^sk-arb-/);
+  assert.notEqual(claudeKey, key);
+  for (const name of CLAUDE_CODE_MODEL_VARS) assert.equal(value(name), 'anthropic/claude-sonnet-4.6', name);
+  const ck = spawnSync('sh', ['-c', `curl -sS ${baseUrl}/key -H 'Authorization: Bearer ${claudeKey}'`], { encoding: 'utf8', timeout: 20_000 });
+  const claudeInfo = JSON.parse(ck.stdout) as { data: { model: string; tokens_total: number } };
+  assert.deepEqual([claudeInfo.data.model, claudeInfo.data.tokens_total], ['anthropic/claude-sonnet-4.6', 200_000]);
 
   child.kill('SIGINT');
   assert.equal(await exited, 0, `${out}\n${err}`);

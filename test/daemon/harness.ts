@@ -46,6 +46,8 @@ export interface StackOptions {
   backup?: boolean | SimulatorOptions;
   /** a primary base URL override (e.g. a dead port) */
   primaryBaseUrl?: string;
+  /** puts something between the daemon and the simulator (a recorder, an upstream that misbehaves): its base URL */
+  wrapUpstream?: (simBaseUrl: string) => Promise<string>;
   env?: Record<string, string>;
   /** package size in tokens, default 100,000 (openai/gpt-4: completion weight 2) */
   tokens?: number;
@@ -84,7 +86,7 @@ export async function startStack(t: After, opts: StackOptions = {}): Promise<Sta
   const handle = await tempDb(t as never, opts.dialect);
   const dir = tempDir(t as never);
   const config = createConfig({
-    OPENROUTER_BASE_URL: opts.primaryBaseUrl ?? sim.baseUrl,
+    OPENROUTER_BASE_URL: opts.primaryBaseUrl ?? (opts.wrapUpstream ? await opts.wrapUpstream(sim.baseUrl) : sim.baseUrl),
     ...(backup ? { OPENROUTER_BACKUP_BASE_URL: backup.baseUrl } : {}),
     OPENROUTER_API_KEY: 'sk-or-v1-test-upstream-key-000000000000',
     RATE_LIMIT_RPM: '100000',

@@ -333,7 +333,8 @@ test('client disconnect mid-stream aborts the upstream request and charges what 
 
 test('a key read kept from an earlier request decides nothing: revoked, expired or drained since, the answer is the one a fresh read gives', async (t) => {
   const { planHold, fastHoldPlan } = await import('../../src/metering/plan.js');
-  const { estimatePromptTokens, promptTokensUpperBound } = await import('../../src/metering/tokens.js');
+  const { countPromptTokens, promptUpperBound } = await import('../../src/metering/tokens.js');
+  const { chatPrompt } = await import('../../daemon/http/protocols/chat.js');
   const { ruleForRates } = await import('../../src/metering/usage.js');
   // a cache that outlives the test: a request reuses the read of the key the last successful one made
   const stack = await startStack(t, { daemon: { keyCacheTtlMs: 600_000 } });
@@ -392,8 +393,8 @@ test('a key read kept from an earlier request decides nothing: revoked, expired 
   const body = { model: 'openai/gpt-4', messages: HELLO, max_tokens: 16 };
   const m = await stack.handle.db.selectFrom('ai_models').selectAll().where('model_id', '=', 'openai/gpt-4').executeTakeFirstOrThrow();
   const input = { rule: ruleForRates(m.prompt_rate, m.completion_rate), requestedMaxTokens: 16, modelMaxCompletionTokens: m.max_completion_tokens, contextLength: m.context_length, choices: 1 };
-  const fast = fastHoldPlan({ ...input, available: 100_000 }, promptTokensUpperBound(body))!;
-  const exact = planHold({ ...input, available: 3000, promptEstimate: estimatePromptTokens(body) })!;
+  const fast = fastHoldPlan({ ...input, available: 100_000 }, promptUpperBound(chatPrompt(body)))!;
+  const exact = planHold({ ...input, available: 3000, promptEstimate: await countPromptTokens(chatPrompt(body)) })!;
   assert.ok(fast.hold > exact.hold && fast.hold * 65 > 3000, 'the test needs a fast hold bigger than the exact one, without headroom in 3,000 tokens');
   await ask();
   await settled(stack);

@@ -4,7 +4,7 @@ import { appendFileSync, readFileSync, utimesSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { tempDir } from '../support/db.js';
 import { closeLogger, createLogger, listLogFiles, logApiCall, logTransaction } from '../../src/logger.js';
-import { followLogs, queryLogs, summarizeApiCalls, type LogEntry } from '../../src/logs/query.js';
+import { failureReason, followLogs, queryLogs, summarizeApiCalls, type LogEntry } from '../../src/logs/query.js';
 
 function line(timestamp: string, level: string, fields: Record<string, unknown>, message = 'm'): string {
   return `${JSON.stringify({ timestamp, level, ...fields, message })}\n`;
@@ -228,4 +228,109 @@ test('summarizeApiCalls: total, failed and the nearest-rank p95 latency', async 
   const none = await summarizeApiCalls(dir, new Date(Date.now() + 60_000));
   assert.deepEqual(none, { total: 0, failed: 0, p95LatencyMs: null, malformed: 0 });
   assert.deepEqual(await summarizeApiCalls(join(dir, 'missing'), null), { total: 0, failed: 0, p95LatencyMs: null, malformed: 0 });
+});
+
+/** A shop's log: requests of two keys (api_call lines name the key only by allocation_id), errors with reasons. */
+function writeRequestLog(dir: string): void {
+  const logger = createLogger({ logDir: dir });
+  for (let i = 0; i < 30; i++) {
+    const failed = i % 10 === 3;
+    logApiCall(logger, {
+      service: 'proxy',
+      endpoint: '/v1/chat/completions',
+      status: failed ? 502 : 200,
+      success: !failed,
+      latency_ms: 100 + i,
+      request_id: `req-${i}`,
+      allocation_id: i % 2 ? 7 : 12,
+      ...(failed ? { failure: `upstream status 502 (attempt ${i})` } : {}),
+    });
+  }
+  logger.warn({ security_event: true, event: 'key_revoked', reason: 'revoked by the operator', key_masked: 'sk-arb-AbCd…wxyz', allocation_id: 7 }, 'security key_revoked');
+  logger.warn({ security_event: true, event: 'invalid_api_key', reason: 'revoked key', key: 'sk-arb-ZzZz…0000' }, 'security invalid_api_key');
+  logger.error({ request_id: 'req-13', err: { type: 'DatabaseUnavailableError', message: 'database is locked' } }, 'settle failed');
+  logger.info({ request_id: 'req-130' }, 'a request id that only starts like req-13');
+  return void closeLogger(logger);
+}
+
+test('--request-id and --key filters narrow any query; errors carry their reason', async (t) => {
+  const dir = tempDir(t);
+  await writeRequestLog(dir);
+
+  const one = await queryLogs(dir, 'all', { filter: { requestId: 'req-13' } });
+  assert.deepEqual(one.entries.map((e) => [e.request_id, e.message]), [['req-13', 'proxy /v1/chat/completions 502'], ['req-13', 'settle failed']], 'exactly that request, not req-130');
+  const oneError = await queryLogs(dir, 'errors', { filter: { requestId: 'req-13' } });
+  assert.equal(oneError.total, 2, 'the failed call (ERROR level) and the settle failure');
+  assert.deepEqual(oneError.entries.map(failureReason), ['upstream status 502 (attempt 13)', 'DatabaseUnavailableError: database is locked']);
+
+  const byId = await queryLogs(dir, 'all', { filter: { key: { prefixes: ['sk-arb-AbCd…'], allocationIds: [7] } } });
+  assert.equal(byId.total, 16, "the key's 15 calls (by allocation id) and its revocation (by masked key)");
+  assert.ok(byId.entries.every((e) => e.allocation_id === 7));
+  const byPrefix = await queryLogs(dir, 'security', { filter: { key: { prefixes: ['sk-arb-ZzZz'], allocationIds: [] } } });
+  assert.deepEqual(byPrefix.entries.map((e) => e.event), ['invalid_api_key']);
+  const failures = await queryLogs(dir, 'api-failures', { filter: { key: { prefixes: [], allocationIds: [7] } } });
+  assert.deepEqual(failures.entries.map((e) => e.request_id), ['req-3', 'req-13', 'req-23'], 'api-failures of key 7 only');
+  const both = await queryLogs(dir, 'all', { filter: { requestId: 'req-13', key: { prefixes: [], allocationIds: [12] } } });
+  assert.equal(both.total, 0, 'both filters must hold');
+
+  const tail = await queryLogs(dir, 'tail', { limit: 3, filter: { key: { prefixes: [], allocationIds: [12] } } });
+  assert.deepEqual(tail.entries.map((e) => e.request_id), ['req-24', 'req-26', 'req-28'], 'tail reads backwards through the needle hits');
+});
+
+test('followLogs applies the filter to new lines', async (t) => {
+  const dir = tempDir(t);
+  const logger = createLogger({ logDir: dir });
+  logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 1, request_id: 'before', allocation_id: 5 });
+  const initial = await queryLogs(dir, 'all', { filter: { key: { prefixes: [], allocationIds: [5] } } });
+  const seen: string[] = [];
+  const ac = new AbortController();
+  const timeout = setTimeout(() => ac.abort(), 20_000);
+  t.after(() => clearTimeout(timeout));
+  const done = followLogs(dir, 'tail', {
+    cursor: initial.cursor,
+    filter: { key: { prefixes: [], allocationIds: [5] } },
+    signal: ac.signal,
+    pollMs: 20,
+    onEntry: (e) => {
+      seen.push(e.request_id as string);
+      if (e.request_id === 'last') ac.abort();
+    },
+  });
+  for (let i = 0; i < 10; i++) logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 1, request_id: `r${i}`, allocation_id: i % 2 ? 5 : 6 });
+  logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 1, request_id: 'last', allocation_id: 5 });
+  await done;
+  await closeLogger(logger);
+  assert.deepEqual(seen, ['r1', 'r3', 'r5', 'r7', 'r9', 'last']);
+});
+
+test('ranges scanned on worker threads give the single-pass answer', async (t) => {
+  const dir = tempDir(t);
+  let seed = 11;
+  const rnd = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+  const write = (name: string, count: number, day: number) => {
+    let text = '';
+    for (let i = 0; i < count; i++) {
+      const ts = new Date(Date.UTC(2024, 0, day) + i * 1000).toISOString();
+      const r = rnd();
+      if (r < 0.2) text += tx(ts, r < 0.1 ? 'token_package_purchase' : 'refund', Math.round(rnd() * 30_000) / 100, i);
+      else if (r < 0.25) text += line(ts, 'ERROR', { request_id: `req-${i}`, failure: 'upstream status 502' });
+      else if (r < 0.26) text += '{"timestamp":"2024-01-02T00:00:00.000Z","transaction":true,"amount":\n';
+      else text += api(ts, r > 0.3, Math.floor(rnd() * 4000));
+    }
+    writeFileSync(join(dir, name), text);
+  };
+  write('arbitrage-20240102-000000.log', 4000, 1);
+  write('arbitrage-20240103-000000.log', 3000, 2);
+  write('arbitrage.log', 5000, 3);
+  for (const query of ['transactions', 'revenue', 'errors', 'api-failures', 'slow', 'high-value'] as const) {
+    const single = await queryLogs(dir, query, { limit: 7, workers: 0 });
+    for (const workers of [1, 3]) {
+      const split = await queryLogs(dir, query, { limit: 7, workers, rangeBytes: 20_000 });
+      assert.deepEqual(
+        { ...split, files: split.files.map((f) => f.name) },
+        { ...single, files: single.files.map((f) => f.name) },
+        `${query} on ${workers} thread(s) in 20 kB ranges`,
+      );
+    }
+  }
 });

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { meteringRule } from '../../src/pricing.js';
 import { planHold, promptHold } from '../../src/metering/plan.js';
 import { computeCharge, usdToMicros } from '../../src/metering/usage.js';
-import { countTextTokens, estimatePromptTokens } from '../../src/metering/tokens.js';
-import { countPromptTokens, simulatedText } from '../../src/catalog/simulator.js';
+import { countPromptTokens, countTextTokens } from '../../src/metering/tokens.js';
+import { chatPrompt } from '../../daemon/http/protocols/chat.js';
+import { countPromptTokens as simPromptTokens, simulatedText } from '../../src/catalog/simulator.js';
 
 const gpt4 = meteringRule(30_000_000, 60_000_000); // completion weight 2
 
@@ -33,25 +34,27 @@ test('no hold when the quota cannot pay the prompt plus one completion token (�
   assert.equal(planHold({ rule: gpt4, promptEstimate: 100, requestedMaxTokens: 10, modelMaxCompletionTokens: null, available: 0 }), null);
 });
 
-test('local prompt estimate follows the chat counting rule (same as the simulator for text)', () => {
+test('local prompt estimate follows the chat counting rule (same as the simulator for text)', async () => {
   const messages = [
     { role: 'system', content: 'You are terse.' },
     { role: 'user', content: [{ type: 'text', text: 'Hello there, how are you?' }] },
   ];
-  assert.equal(estimatePromptTokens({ messages }), countPromptTokens(messages));
+  assert.equal(await countPromptTokens(chatPrompt({ messages })), simPromptTokens(messages));
   assert.equal(countTextTokens(simulatedText(37)), 37);
 });
 
 test('charge: upstream usage when present; local count flagged estimated otherwise; nothing when never served', () => {
-  const withUsage = computeCharge({ rule: gpt4, usage: { promptTokens: 10, completionTokens: 7, costMicros: 720 }, served: true, promptEstimate: 99, deliveredText: 'x' });
-  assert.deepEqual(withUsage, { promptTokens: 10, completionTokens: 7, weightedTokens: 24, upstreamCostMicros: 720, estimated: false });
-  const local = computeCharge({ rule: gpt4, usage: null, served: true, promptEstimate: 12, deliveredText: simulatedText(5) });
-  assert.deepEqual(local, { promptTokens: 12, completionTokens: 5, weightedTokens: 22, upstreamCostMicros: 0, estimated: true });
-  const none = computeCharge({ rule: gpt4, usage: null, served: false, promptEstimate: 12, deliveredText: '' });
+  const classes = (promptTokens: number, completionTokens: number) => ({ promptTokens, completionTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+  const usage = (promptTokens: number, completionTokens: number, costMicros = 0) => ({ ...classes(promptTokens, completionTokens), costMicros });
+  const withUsage = computeCharge({ rule: gpt4, usage: usage(10, 7, 720), served: true, promptEstimate: 99, completionEstimate: 1 });
+  assert.deepEqual(withUsage, { ...classes(10, 7), weightedTokens: 24, upstreamCostMicros: 720, estimated: false });
+  const local = computeCharge({ rule: gpt4, usage: null, served: true, promptEstimate: 12, completionEstimate: countTextTokens(simulatedText(5)) });
+  assert.deepEqual(local, { ...classes(12, 5), weightedTokens: 22, upstreamCostMicros: 0, estimated: true });
+  const none = computeCharge({ rule: gpt4, usage: null, served: false, promptEstimate: 12, completionEstimate: 3 });
   assert.equal(none.weightedTokens, 0);
   // a fractional weight rounds up per request
   const r = meteringRule(3, 4);
-  assert.equal(computeCharge({ rule: r, usage: { promptTokens: 1, completionTokens: 1, costMicros: 0 }, served: true, promptEstimate: 0, deliveredText: '' }).weightedTokens, 3);
+  assert.equal(computeCharge({ rule: r, usage: usage(1, 1), served: true, promptEstimate: 0, completionEstimate: 0 }).weightedTokens, 3);
 });
 
 test('usage.cost USD → µ$ rounded up, junk → 0', () => {

@@ -46,7 +46,7 @@ test('StreamMeter: usage is the LAST chunk with non-null usage (never summed), e
   m.push(chunk({ choices: [{ index: 0, delta: { content: '' } }], usage: { prompt_tokens: 10, completion_tokens: 2, cost: 0.00042 } }));
   m.push('data: [DONE]\n\n');
   m.end();
-  assert.deepEqual(m.usage, { promptTokens: 10, completionTokens: 2, costMicros: 420 });
+  assert.deepEqual(m.usage, { promptTokens: 10, completionTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, costMicros: 420 });
   assert.equal(m.done, true);
   assert.equal(m.error, null);
   assert.equal(m.deliveredText(), 'Hello world');

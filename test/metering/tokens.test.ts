@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countTokens } from 'gpt-tokenizer';
-import { countTextTokens, estimatePromptTokens, promptTokensUpperBound, textTokensUpperBound } from '../../src/metering/tokens.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { countPromptTokens, countTextTokens, promptUpperBound, textTokensUpperBound } from '../../src/metering/tokens.js';
+import { chatPrompt } from '../../daemon/http/protocols/chat.js';
+
+const estimatePromptTokens = (body: Record<string, unknown>) => countPromptTokens(chatPrompt(body));
+const promptTokensUpperBound = (body: Record<string, unknown>) => promptUpperBound(chatPrompt(body));
 
 const TEXTS = [
   '',
@@ -24,14 +29,41 @@ test('textTokensUpperBound is never below the tokenizer count', () => {
   for (const t of TEXTS) assert.ok(textTokensUpperBound(t) >= countTextTokens(t), JSON.stringify(t.slice(0, 40)));
 });
 
-test('textTokensUpperBound also bounds the extrapolated count of texts past the exact limit', () => {
-  // a multi-byte prefix (counted exactly) followed by ASCII: the extrapolation scales the prefix's density
-  const long = '東京の '.repeat(70_000) + 'ascii text '.repeat(10_000);
-  assert.ok(long.length > 256 * 1024);
-  assert.ok(textTokensUpperBound(long) >= countTextTokens(long));
+test('countPromptTokens: exact within the per-request budget, the byte bound beyond — never below the exact count', async () => {
+  // prose first (few tokens per byte), then dense text past the budget: padding cannot make the count small
+  const texts = ['ascii text '.repeat(2_000), '東京の'.repeat(10_000), '🦊'.repeat(5_000)];
+  const exact = texts.reduce((n, t) => n + countTextTokens(t), 0);
+  for (const budget of [0, 1_000, 22_000, 30_000, 1_000_000]) {
+    const n = await countPromptTokens({ overhead: 7, texts }, budget);
+    assert.ok(n >= exact + 7, `budget ${budget}: ${n} < ${exact + 7}`);
+    assert.ok(n <= promptUpperBound({ overhead: 7, texts }));
+  }
+  assert.equal(await countPromptTokens({ overhead: 7, texts }, 1_000_000), exact + 7);
 });
 
-test('promptTokensUpperBound ≥ estimatePromptTokens on a corpus of chat bodies', () => {
+test('countPromptTokens never holds the event loop: 1 MiB of random text, emoji and CJK, several at once', async () => {
+  let seed = 7;
+  const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const random = Array.from({ length: 300_000 }, () => String.fromCharCode(0x21 + Math.floor(rnd() * 0x6000))).join('');
+  const emoji = Array.from({ length: 100_000 }, (_, i) => String.fromCodePoint(0x1f600 + (i % 80))).join('');
+  const cjk = Array.from({ length: 200_000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join('');
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  const started = performance.now();
+  const counts = await Promise.all([random, emoji, cjk, random].map((t) => countPromptTokens({ overhead: 3, texts: [t] })));
+  const took = performance.now() - started;
+  h.disable();
+  for (const n of counts) assert.ok(n > 0);
+  // on a machine so busy that an idle loop already waits for the CPU, that wait is allowed on top
+  const idle = monitorEventLoopDelay({ resolution: 5 });
+  idle.enable();
+  await new Promise((resolve) => setTimeout(resolve, Math.min(took, 3000)));
+  idle.disable();
+  const allowed = 100 + idle.max / 1e6;
+  assert.ok(h.max / 1e6 < allowed, `the event loop stalled ${(h.max / 1e6).toFixed(0)} ms (allowed ${allowed.toFixed(0)} ms)`);
+});
+
+test('promptTokensUpperBound ≥ estimatePromptTokens on a corpus of chat bodies', async () => {
   const bodies: Record<string, unknown>[] = [
     { messages: [{ role: 'user', content: 'Say hello in five words.' }] },
     { messages: TEXTS.map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content })) },
@@ -52,14 +84,14 @@ test('promptTokensUpperBound ≥ estimatePromptTokens on a corpus of chat bodies
     { messages: [{ role: 'user', content: 'lorem ipsum dolor '.repeat(3_000) + ' the end' }] },
   ];
   for (const [i, body] of bodies.entries()) {
-    const exact = estimatePromptTokens(body);
+    const exact = await estimatePromptTokens(body);
     const bound = promptTokensUpperBound(body);
     assert.ok(bound >= exact, `body ${i}: bound ${bound} < estimate ${exact}`);
   }
 });
 
-test('special-token strings in a prompt are counted as text, not refused', () => {
-  const n = estimatePromptTokens({ messages: [{ role: 'user', content: 'what is <|endoftext|>?' }] });
+test('special-token strings in a prompt are counted as text, not refused', async () => {
+  const n = await estimatePromptTokens({ messages: [{ role: 'user', content: 'what is <|endoftext|>?' }] });
   assert.ok(n > 6);
 });
 
@@ -70,7 +102,7 @@ test('long runs without spaces (CJK, one repeated letter, base64, whitespace) ar
   const cjk = '漢字かな交じり文'.repeat(8_000); // 64,000 characters, no space
   const n = countTextTokens(cjk);
   assert.ok(n >= cjk.length / 4 && n <= cjk.length, `${n} tokens for ${cjk.length} CJK characters`);
-  const letters = 'a'.repeat(300_000); // past the exact limit: a prefix counted and extrapolated
+  const letters = 'a'.repeat(300_000); // 4,688 pieces of 64 letters
   const l = countTextTokens(letters);
   assert.ok(l >= 300_000 / 16 && l <= 300_000 / 4, `${l} tokens for 300,000 × "a"`);
   const blob = Buffer.from(Array.from({ length: 48_000 }, (_, i) => (i * 7919) % 256)).toString('base64');
@@ -87,7 +119,7 @@ test('cutting a long run changes the count by at most one token per cut, and nev
   for (const text of samples) {
     const whole = countTokens(text, { disallowedSpecial: new Set<string>() });
     const pieces = countTextTokens(text);
-    const cuts = Math.ceil(text.length / 128);
+    const cuts = Math.ceil(text.length / 64);
     assert.ok(Math.abs(pieces - whole) <= cuts, `${JSON.stringify(text.slice(0, 12))}…: ${pieces} in pieces vs ${whole} whole (${cuts} cuts)`);
   }
   // 700 fox emoji are 1,400 UTF-16 units: a cut between the two halves of one would count replacement characters

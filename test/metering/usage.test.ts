@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SseParser } from '../../src/metering/sse.js';
-import { mayCarryUsageOrError, readUsage, StreamMeter, type UpstreamUsage } from '../../src/metering/usage.js';
+import { mayCarryUsageOrError, readUsage, StreamMeter, type TokenUsage } from '../../src/metering/usage.js';
 
 /** The meter's contract, computed the plain way: every event JSON-parsed as it arrives. */
-function eagerMeter(bytes: Buffer): { usage: UpstreamUsage | null; error: string | null; done: boolean; text: string } {
-  const out = { usage: null as UpstreamUsage | null, error: null as string | null, done: false, text: '' };
+function eagerMeter(bytes: Buffer): { usage: TokenUsage | null; error: string | null; done: boolean; text: string } {
+  const out = { usage: null as TokenUsage | null, error: null as string | null, done: false, text: '' };
   const p = new SseParser();
   for (const ev of [...p.push(bytes), ...p.end()]) {
     if (ev.data === '[DONE]') {

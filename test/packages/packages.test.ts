@@ -80,7 +80,7 @@ for (const dialect of testDialects()) {
       {
         id: 0, model: 'openai/gpt-4', tokens: 100000, description: 'GPT-4 Premium Access - 100k tokens',
         cost_usd: 3, price_usd: 3.75, profit_usd: 0.75, margin_percent: 25, cost_micros: 3000000, price_micros: 3750000,
-        validity_days: 30, is_available: true, hold_reason: null, category_id: null, subcategory_id: null,
+        validity_days: 30, is_available: true, hold_reason: null, price_mode: 'formula', category_id: null, subcategory_id: null,
       },
     );
     const created = lines.find((l) => l.business_event === true && l.event_type === 'package_created');

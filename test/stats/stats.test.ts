@@ -16,31 +16,39 @@ for (const dialect of testDialects()) {
     const shop = await seedShop(handle);
     const s = await computeStats(handle);
     assert.equal(s.since, null);
-    assert.equal(s.sales, 4);
+    assert.equal(s.sales, 3, 'paid sales');
     assert.equal(s.freeGrants, 1);
+    assert.equal(s.freeGrantTokens, 1_000_000);
+    assert.equal(s.freeGrantCostMicros, 250_000, 'the cost basis of the grant, on its own line');
     assert.equal(s.grossSalesMicros, 3_750_000 + 320_000 + 3_750_000);
     assert.equal(s.refundsMicros, 0);
     assert.equal(s.revenueMicros, 7_820_000);
-    assert.equal(s.costMicros, 3_000_000 * 2 + 250_000 * 2);
-    assert.equal(s.profitMicros, 1_320_000);
-    assert.equal(s.marginPercent, 20.3);
+    assert.equal(s.costMicros, 3_000_000 * 2 + 250_000, 'cost of tokens sold: paid sales only (the free grant is not a loss)');
+    assert.equal(s.profitMicros, 1_570_000);
+    assert.equal(s.marginPercent, 25.1);
     assert.equal(s.topupsMicros, 25_000_000);
     assert.equal(s.activeKeys, 4);
-    assert.equal(s.tokensSold, 2_200_000);
+    assert.equal(s.tokensSold, 1_200_000);
     assert.equal(s.tokensUsed, 13_000);
     assert.equal(s.requests, 4);
     assert.equal(s.failedRequests, 1);
-    assert.equal(s.upstreamCostMicros, 92_500);
+    assert.equal(s.upstreamCostMicros, 92_500, 'upstream spend: what OpenRouter charged');
+    // revenue of tokens used: ⌊1,000 × $3.75 / 100k⌋ + ⌊2,000 × $3.75 / 100k⌋ + ⌊10,000 × $0.32 / 1M⌋
+    assert.equal(s.usedRevenueMicros, 37_500 + 75_000 + 3_200);
+    assert.equal(s.realisedMarginPercent, 25.1, '(115,700 − 92,500) / 92,500');
+    assert.equal(s.freeGrantUpstreamCostMicros, 0);
     assert.equal(s.openrouterCreditMicros, null);
     assert.deepEqual(
-      s.byModel.map((m) => [m.model, m.sales, m.revenueMicros, m.costMicros]),
+      s.byModel.map((m) => [m.model, m.sales, m.freeGrants, m.revenueMicros, m.costMicros, m.freeGrantCostMicros, m.upstreamCostMicros, m.usedRevenueMicros, m.realisedMarginPercent]),
       [
-        ['openai/gpt-4', 2, 7_500_000, 6_000_000],
-        ['anthropic/claude-3-haiku', 2, 320_000, 500_000],
+        ['openai/gpt-4', 2, 0, 7_500_000, 6_000_000, 0, 90_000, 112_500, 25],
+        ['anthropic/claude-3-haiku', 1, 1, 320_000, 250_000, 250_000, 2_500, 3_200, 28],
       ],
     );
     const today = toDbTime(new Date()).slice(0, 10);
-    assert.deepEqual(s.byDay, [{ day: today, sales: 4, revenueMicros: 7_820_000, costMicros: 6_500_000, profitMicros: 1_320_000 }]);
+    assert.deepEqual(s.byDay, [
+      { day: today, sales: 3, revenueMicros: 7_820_000, costMicros: 6_250_000, profitMicros: 1_570_000, freeGrants: 1, requests: 4, tokensUsed: 13_000, upstreamCostMicros: 92_500, usedRevenueMicros: 115_700 },
+    ]);
 
     // a refund lowers revenue and the active keys
     const refund = await refundAllocation({ handle }, { allocationId: shop.allocations[1] });
@@ -55,7 +63,7 @@ for (const dialect of testDialects()) {
     // agreement: the ledger (purchases − refunds), the audit's counts, a clean audit
     const audit = await auditLedger(handle);
     assert.equal(audit.ok, true, audit.problems.join('\n'));
-    assert.equal(audit.checked.allocations, after.sales);
+    assert.equal(audit.checked.allocations, after.sales + after.freeGrants);
     assert.equal(audit.checked.usage_events, after.requests);
     const ledger = await sql<{ purchases: unknown; refunds: unknown; topups: unknown }>`
       select sum(case when type = 'purchase' then -amount else 0 end) as purchases,
@@ -72,16 +80,23 @@ for (const dialect of testDialects()) {
     await sql`update ai_token_allocations set created_at = ${old} where id = ${shop.allocations[0]}`.execute(handle.db);
     await addUsage(handle, shop.allocations[0], { requestId: 'old-1', model: GPT4.model, weighted: 500, upstreamCost: 15_000, at: addDays(new Date(), -9) });
     const week = await computeStats(handle, { since: addDays(new Date(), -7) });
-    assert.equal(week.sales, 3);
+    assert.equal(week.sales, 2);
     assert.equal(week.revenueMicros, 320_000 + 3_750_000);
     assert.equal(week.requests, 4);
     assert.equal(week.tokensUsed, 13_000);
     assert.equal(week.activeKeys, 4, 'active keys are counted now, not windowed');
     const all = await computeStats(handle, { since: null });
-    assert.equal(all.sales, 4);
+    assert.equal(all.sales, 3);
     assert.equal(all.requests, 5);
-    assert.equal(all.byDay.length, 2);
-    assert.equal(all.byDay[0].day, old.slice(0, 10));
+    assert.deepEqual(
+      all.byDay.map((d) => [d.day, d.sales, d.requests]),
+      [
+        [old.slice(0, 10), 1, 0],
+        [toDbTime(addDays(new Date(), -9)).slice(0, 10), 0, 1],
+        [toDbTime(new Date()).slice(0, 10), 2, 4],
+      ],
+      'days with sales or requests',
+    );
   });
 }
 

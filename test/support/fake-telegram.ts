@@ -11,6 +11,11 @@
  * - getUpdates long-polls a queue of pushed updates and 409s while a webhook is set; like Telegram, a new
  *   getUpdates ends one still waiting with 409 "terminated by other getUpdates request" (two bot instances
  *   polling), counted in `getUpdatesConflicts`.
+ * - inline buttons need exactly one action; `copy_text` texts are 1-256 characters;
+ * - sendPhoto takes multipart/form-data (grammY's InputFile upload); captions over 1024 characters → 400;
+ * - setMyCommands keeps one list per scope and language_code (getMyCommands reads them back);
+ * - refundStarPayment refunds a Stars payment made through `pay`/`successfulPaymentUpdate` once
+ *   (then 400 CHARGE_ALREADY_REFUNDED), and only to the user who paid.
  * Errors can be injected per method (429 with retry_after, 400, 403 …) and a chat can block the bot.
  *
  * Updates are delivered like Telegram does: POSTed to the webhook URL (with the secret header) when the
@@ -19,7 +24,7 @@
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InlineKeyboardButton, Message, MessageEntity, Update, User, UserFromGetMe } from 'grammy/types';
+import type { BotCommand, InlineKeyboardButton, Message, MessageEntity, Update, User, UserFromGetMe } from 'grammy/types';
 
 export interface TelegramApiError {
   error_code: number;
@@ -67,7 +72,21 @@ export interface ChatMessage {
   parse_mode?: string;
   inline_keyboard?: InlineKeyboardButton[][];
   invoice?: { title: string; description: string; payload: string; currency: string; total_amount: number; prices: { label: string; amount: number }[] };
+  /** sendPhoto: the uploaded bytes (the caption is `text`) */
+  photo?: Buffer;
+  /** the bot asked the user to reply to this message (reply_markup.force_reply) */
+  forceReply?: boolean;
+  /** for user messages: the message they replied to */
+  replyTo?: number;
   edits: number;
+}
+
+/** A Stars payment the fake knows about (for refundStarPayment). */
+export interface FakeStarPayment {
+  user_id: number;
+  charge_id: string;
+  total_amount: number;
+  refunded: boolean;
 }
 
 interface Failure {
@@ -120,6 +139,8 @@ export interface FakeTelegram {
   callbackUpdate(from: User, data: string, message?: ChatMessage): Update;
   preCheckoutUpdate(from: User, invoice: { payload: string; total_amount: number; currency?: string }): Update;
   successfulPaymentUpdate(from: User, payment: { payload: string; total_amount: number; charge_id: string; currency?: string }): Update;
+  /** the user answers `to` (a bot message) with a Telegram reply */
+  replyUpdate(from: User, text: string, to: ChatMessage): Update;
 
   /** hands an update to the bot (webhook POST or getUpdates) and waits until it was handled */
   deliver(update: Update, options?: { secretToken?: string | null }): Promise<DeliverResult>;
@@ -129,6 +150,12 @@ export interface FakeTelegram {
   press(from: User, label: string | RegExp): Promise<DeliverResult>;
   /** the user pays the newest invoice in their chat: pre_checkout_query, then (if the bot said ok) successful_payment */
   pay(from: User, chargeId: string): Promise<{ preCheckoutOk: boolean; errorMessage?: string }>;
+  /** the user replies (Telegram's reply) to the newest bot message that asked for one (force_reply), or to `to` */
+  reply(from: User, text: string, to?: ChatMessage): Promise<DeliverResult>;
+  /** Stars payments the fake has seen, by charge id */
+  readonly starPayments: ReadonlyMap<string, FakeStarPayment>;
+  /** the command list set for a scope (default: the default scope) and language code ('' = none) */
+  commandsFor(scope?: Record<string, unknown>, languageCode?: string): BotCommand[] | undefined;
 
   messages(chatId: number): ChatMessage[];
   /** messages the bot sent to the chat */
@@ -253,13 +280,48 @@ function bad(what: string): never {
   throw new ApiFailure(telegramErrors.badRequest(what));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * multipart/form-data as grammY sends it for uploads: text fields (objects as JSON text) plus file parts
+ * named by the `attach://<id>` strings in the fields; those fields get the file's bytes.
+ */
+export function parseMultipart(body: Buffer, contentType: string): Record<string, unknown> {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!boundary) throw new Error('multipart body without a boundary');
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  const fields: Record<string, string> = {};
+  const files: Record<string, Buffer> = {};
+  let pos = body.indexOf(delimiter);
+  while (pos >= 0) {
+    const start = pos + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const next = body.indexOf(delimiter, start);
+    if (next < 0) break;
+    const part = body.subarray(start + 2, next - 2); // skip the CRLF after the delimiter and before the next one
+    const split = part.indexOf('\r\n\r\n');
+    const head = part.subarray(0, split).toString('utf8');
+    const content = part.subarray(split + 4);
+    const name = /name="([^"]+)"/i.exec(head)?.[1];
+    if (name) {
+      if (/filename=/i.test(head)) files[name] = Buffer.from(content);
+      else fields[name] = content.toString('utf8');
+    }
+    pos = next;
+  }
+  const out: Record<string, unknown> = { ...fields };
+  for (const [key, value] of Object.entries(fields)) {
+    const attach = /^attach:\/\/(.+)$/.exec(value);
+    if (attach && files[attach[1]]) out[key] = files[attach[1]];
+  }
+  return out;
 }
 
 function postJson(url: string, body: string, headers: Record<string, string>): Promise<DeliverResult> {
@@ -315,6 +377,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   const ackWaiters: { updateId: number; resolve: () => void }[] = [];
   let closed = false;
   let getUpdatesConflicts = 0;
+  const starPayments = new Map<string, FakeStarPayment>();
+  const commandLists = new Map<string, BotCommand[]>();
+  const scopeKey = (scope: unknown, languageCode: unknown) => `${JSON.stringify(scope ?? { type: 'default' })}|${typeof languageCode === 'string' ? languageCode : ''}`;
 
   const chatOf = (chatId: number) => {
     let list = chats.get(chatId);
@@ -362,15 +427,25 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     if (typeof markup === 'string') markup = JSON.parse(markup);
     const rows = (markup as { inline_keyboard?: InlineKeyboardButton[][] }).inline_keyboard;
     if (!rows) return undefined;
+    const actions = ['callback_data', 'url', 'copy_text', 'web_app', 'login_url', 'switch_inline_query', 'switch_inline_query_current_chat', 'pay'];
     for (const row of rows) {
       for (const button of row) {
         if (!button.text) bad('text buttons are unallowed in the inline keyboard');
+        if (actions.filter((a) => a in button).length !== 1) bad(`BUTTON_TYPE_INVALID: button "${button.text}" needs exactly one action`);
         const data = (button as InlineKeyboardButton.CallbackButton).callback_data;
         if (data !== undefined && (Buffer.byteLength(data) > 64 || Buffer.byteLength(data) === 0)) bad('BUTTON_DATA_INVALID');
+        const copy = (button as InlineKeyboardButton.CopyTextButtonButton).copy_text;
+        if (copy !== undefined && (typeof copy.text !== 'string' || copy.text.length < 1 || copy.text.length > 256)) bad('BUTTON_COPY_TEXT_INVALID');
       }
     }
     keyboards.push(rows);
     return rows;
+  };
+
+  const forceReplyOf = (payload: Record<string, unknown>): boolean => {
+    let markup = payload.reply_markup as unknown;
+    if (typeof markup === 'string') markup = JSON.parse(markup);
+    return (markup as { force_reply?: boolean } | undefined)?.force_reply === true;
   };
 
   const toMessage = (m: ChatMessage): Message => {
@@ -379,8 +454,12 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       date: Math.floor(Date.now() / 1000),
       chat: { id: m.chat_id, type: 'private' as const, first_name: 'Customer' },
       from: m.fromBot ? botInfo : undefined,
-      ...(m.invoice ? { invoice: { title: m.invoice.title, description: m.invoice.description, start_parameter: '', currency: m.invoice.currency, total_amount: m.invoice.total_amount } } : { text: m.text }),
-      ...(m.entities.length ? { entities: m.entities.map(({ text: _t, ...e }) => e) } : {}),
+      ...(m.invoice
+        ? { invoice: { title: m.invoice.title, description: m.invoice.description, start_parameter: '', currency: m.invoice.currency, total_amount: m.invoice.total_amount } }
+        : m.photo
+          ? { photo: [{ file_id: `photo-${m.message_id}`, file_unique_id: `p${m.message_id}`, width: 1, height: 1 }], caption: m.text }
+          : { text: m.text }),
+      ...(m.entities.length ? { [m.photo ? 'caption_entities' : 'entities']: m.entities.map(({ text: _t, ...e }) => e) } : {}),
       ...(m.inline_keyboard ? { reply_markup: { inline_keyboard: m.inline_keyboard } } : {}),
       ...(m.edits ? { edit_date: Math.floor(Date.now() / 1000) } : {}),
     };
@@ -402,11 +481,24 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     logOut: () => true,
     close: () => true,
     setMyCommands: (p) => {
-      if (!Array.isArray(p.commands)) bad('commands is empty');
+      const commands = (typeof p.commands === 'string' ? JSON.parse(p.commands) : p.commands) as BotCommand[];
+      if (!Array.isArray(commands)) bad('commands is empty');
+      if (commands.length > 100) bad('too many commands');
+      for (const c of commands) {
+        if (typeof c.command !== 'string' || !/^[a-z0-9_]{1,32}$/.test(c.command)) bad(`BOT_COMMAND_INVALID: "${c.command}"`);
+        if (typeof c.description !== 'string' || c.description.length < 1 || c.description.length > 256) bad(`BOT_COMMAND_DESCRIPTION_INVALID for /${c.command}`);
+      }
+      const scope = p.scope as { type?: string; chat_id?: unknown } | undefined;
+      if (scope?.type === 'chat') asChatId(scope.chat_id);
+      if (p.language_code !== undefined && !/^[a-z]{2}$/.test(String(p.language_code))) bad('LANG_CODE_INVALID');
+      commandLists.set(scopeKey(scope, p.language_code), commands);
       return true;
     },
-    deleteMyCommands: () => true,
-    getMyCommands: () => [],
+    deleteMyCommands: (p) => {
+      commandLists.delete(scopeKey(p.scope, p.language_code));
+      return true;
+    },
+    getMyCommands: (p) => commandLists.get(scopeKey(p.scope, p.language_code)) ?? [],
     setWebhook: (p) => {
       if (typeof p.url !== 'string') bad('bad webhook: URL is empty');
       if (p.url === '') {
@@ -426,9 +518,31 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       const chatId = asChatId(p.chat_id);
       const shown = render(p);
       const inline_keyboard = keyboardOf(p);
-      const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, edits: 0 };
+      const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, forceReply: forceReplyOf(p), edits: 0 };
       chatOf(chatId).push(msg);
       return toMessage(msg);
+    },
+    sendPhoto: (p) => {
+      const chatId = asChatId(p.chat_id);
+      const photo = p.photo;
+      if (!Buffer.isBuffer(photo)) bad(typeof photo === 'string' ? 'wrong file identifier/HTTP URL specified' : 'there is no photo in the request');
+      if (photo.length === 0) bad('IMAGE_PROCESS_FAILED');
+      const shown = typeof p.caption === 'string' && p.caption.length > 0 ? render(p, 'caption') : { text: '', raw: '', entities: [] };
+      if (shown.text.length > 1024) bad('message caption is too long');
+      const inline_keyboard = keyboardOf(p);
+      const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, photo, edits: 0 };
+      chatOf(chatId).push(msg);
+      return toMessage(msg);
+    },
+    refundStarPayment: (p) => {
+      const userId = Number(p.user_id);
+      const chargeId = String(p.telegram_payment_charge_id ?? '');
+      const payment = starPayments.get(chargeId);
+      if (!payment) bad('CHARGE_NOT_FOUND');
+      if (payment.user_id !== userId) bad('USER_ID_INVALID');
+      if (payment.refunded) bad('CHARGE_ALREADY_REFUNDED');
+      payment.refunded = true;
+      return true;
     },
     editMessageText: (p) => {
       const msg = findMessage(p);
@@ -566,9 +680,11 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     let payload: Record<string, unknown> = {};
     try {
       const raw = await readBody(req);
-      if (raw.trim()) payload = JSON.parse(raw) as Record<string, unknown>;
+      const type = req.headers['content-type'] ?? '';
+      if (/^multipart\/form-data/i.test(type)) payload = parseMultipart(raw, type);
+      else if (raw.toString('utf8').trim()) payload = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
     } catch {
-      return send(400, { ok: false, error_code: 400, description: 'Bad Request: invalid JSON in the fake Bot API' });
+      return send(400, { ok: false, error_code: 400, description: 'Bad Request: invalid JSON or form data in the fake Bot API' });
     }
     if (gotToken !== token) return send(401, { ok: false, error_code: 401, description: 'Unauthorized' });
     const impl = methods[method];
@@ -666,6 +782,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     successfulPaymentUpdate(from, payment) {
       const chatId = from.id;
       const messageId = newMessageId(chatId);
+      if (payment.charge_id && !starPayments.has(payment.charge_id) && (payment.currency ?? 'XTR') === 'XTR') {
+        starPayments.set(payment.charge_id, { user_id: from.id, charge_id: payment.charge_id, total_amount: payment.total_amount, refunded: false });
+      }
       return {
         update_id: fake.nextUpdateId(),
         message: {
@@ -682,6 +801,13 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
           },
         },
       } as Update;
+    },
+    replyUpdate(from, text, to) {
+      const update = fake.messageUpdate(from, text);
+      const mine = chatOf(from.id)[chatOf(from.id).length - 1];
+      mine.replyTo = to.message_id;
+      (update.message as unknown as Record<string, unknown>).reply_to_message = toMessage(to);
+      return update;
     },
     async deliver(update, opts = {}) {
       if (webhook) {
@@ -729,6 +855,13 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       await fake.deliver(fake.successfulPaymentUpdate(from, { payload, total_amount, charge_id: chargeId, currency }));
       return { preCheckoutOk: true };
     },
+    async reply(from, text, to) {
+      const target = to ?? [...chatOf(from.id)].reverse().find((m) => m.fromBot && m.forceReply);
+      if (!target) throw new Error(`no bot message asking for a reply in chat ${from.id}`);
+      return fake.deliver(fake.replyUpdate(from, text, target));
+    },
+    starPayments,
+    commandsFor: (scope, languageCode) => commandLists.get(scopeKey(scope, languageCode)),
     messages: (chatId) => [...chatOf(chatId)],
     botMessages: (chatId) => chatOf(chatId).filter((m) => m.fromBot),
     lastBotMessage(chatId) {

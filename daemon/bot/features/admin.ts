@@ -16,7 +16,8 @@ import { cb, cbPattern } from '../callback-data.js';
 import { listAllPackages } from '../data.js';
 import { clip, MAX_TOAST_CHARS } from '../format.js';
 import { paging, say, show } from '../screens.js';
-import { ADMIN_COMMANDS, adminOnly } from '../middlewares/admin-gate.js';
+import { adminOnly } from '../middlewares/admin-gate.js';
+import { ADMIN_COMMANDS } from '../commands.js';
 import { isUnreachableUser } from '../api-errors.js';
 import type { StatsPeriodText } from '../locales/en.js';
 

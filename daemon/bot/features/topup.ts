@@ -101,6 +101,7 @@ export function topupFeature(): Composer<ShopContext> {
         type: 'topup',
         reference: payment.telegram_payment_charge_id,
         note: `Telegram Stars: ${stars} XTR`,
+        source: 'telegram_stars',
       },
     );
     if (result.duplicate) {

@@ -94,6 +94,23 @@ export const en = {
     cleanup: '🧹 Cleanup Expired',
     togglePackage: (id: number, available: boolean, description: string) => `${available ? '✅' : '⛔'} #${id} ${clip(description, 32)}`,
   },
+  /** descriptions in Telegram's command menu (1-256 characters) */
+  commands: {
+    start: 'Main menu',
+    shop: 'Buy AI tokens',
+    balance: 'Balance and top-up',
+    keys: 'My API keys',
+    redeem: 'Redeem a gift code',
+    support: 'Write to support',
+    paysupport: 'Payment support',
+    terms: 'Terms of service',
+    help: 'How it works',
+    admin: 'Admin menu',
+    token_stats: 'Arbitrage stats',
+    tickets: 'Open support tickets',
+    create_package: 'Create a package',
+    add_balance: 'Adjust a balance',
+  },
   menu: {
     welcome: (p: { firstName: string; balance: number }) =>
       `👋 Hello, ${esc(clip(p.firstName, 64))}!\n\n` +

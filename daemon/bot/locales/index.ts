@@ -1,17 +1,16 @@
 /**
- * Locale discovery: every `<language>.ts` file in this folder (`en`, `ru`, `pt-br`, …) whose default export
- * has the shape of en.ts is a locale. Adding a language means adding a file; nothing is registered by hand.
- * A user's `language_code` picks the locale (exact, then the base language), falling back to English; keys
- * missing from a file fall back to the English text.
+ * The bot's locales, imported statically: one file per language (`en` is the reference; every other file
+ * has its shape, checked by `satisfies Locale`). Adding a language = adding its file and one line in
+ * SHIPPED below. A user's `language_code` picks the locale (exact, then the base language), falling back
+ * to English; texts a file lacks fall back to the English ones.
  */
-import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import en, { type Locale } from './en.js';
+import ru from './ru.js';
 
 export type { Locale } from './en.js';
 
-const LOCALE_FILE = /^([a-z]{2,3}(?:-[a-z0-9]{2,8})?)\.(?:ts|js|mjs)$/i;
+/** Every locale besides English. */
+const SHIPPED: readonly Locale[] = [ru];
 
 export interface Locales {
   /** language code → locale; always has `en` */
@@ -31,7 +30,8 @@ function withFallback<T>(base: T, partial: unknown): T {
   return out as T;
 }
 
-export function createLocales(list: readonly Locale[]): Locales {
+/** Locales from a list (partial files allowed: what they lack is English). */
+export function createLocales(list: readonly (Partial<Locale> & { code: string })[]): Locales {
   const byCode = new Map<string, Locale>([['en', en]]);
   for (const locale of list) byCode.set(locale.code.toLowerCase(), withFallback(en, locale));
   return {
@@ -43,16 +43,5 @@ export function createLocales(list: readonly Locale[]): Locales {
   };
 }
 
-/** Imports every locale file next to this one. */
-export async function loadLocales(dir: string = dirname(fileURLToPath(import.meta.url))): Promise<Locales> {
-  const found: Locale[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const m = LOCALE_FILE.exec(name);
-    if (!m || m[1].toLowerCase() === 'index' || m[1].toLowerCase() === 'en') continue;
-    const mod = (await import(pathToFileURL(join(dir, name)).href)) as { default?: Partial<Locale> };
-    const locale = mod.default;
-    if (!locale || typeof locale !== 'object' || typeof locale.code !== 'string') continue;
-    found.push(locale as Locale);
-  }
-  return createLocales(found);
-}
+/** The shipped locales. */
+export const locales: Locales = createLocales(SHIPPED);

@@ -24,6 +24,22 @@ const TX_TYPES: Record<TransactionType, string> = { topup: 'Пополнение
 
 const ru = {
   code: 'ru',
+  commands: {
+    start: 'Главное меню',
+    shop: 'Купить AI-токены',
+    balance: 'Баланс и пополнение',
+    keys: 'Мои API-ключи',
+    redeem: 'Активировать подарочный код',
+    support: 'Написать в поддержку',
+    paysupport: 'Поддержка по платежам',
+    terms: 'Условия использования',
+    help: 'Как это работает',
+    admin: 'Меню администратора',
+    token_stats: 'Статистика',
+    tickets: 'Открытые обращения',
+    create_package: 'Создать пакет',
+    add_balance: 'Изменить баланс',
+  },
   btn: {
     aiTokens: '🤖 AI-токены',
     balance: '💰 Баланс',

@@ -6,7 +6,6 @@ import type { MiddlewareFn } from 'grammy';
 import { logSecurityEvent } from '../../../src/logger.js';
 import type { ShopContext } from '../context.js';
 
-export const ADMIN_COMMANDS = ['admin', 'token_stats', 'create_package', 'add_balance'] as const;
 
 /** What the user tried, for the log line (never message text beyond the command). */
 function attemptedAction(ctx: ShopContext): string {

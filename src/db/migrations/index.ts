@@ -1,5 +1,8 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './20261125_000000_initial.js';
+import { supportRefundsCodesMigration } from './20261206_120000_support_refunds_codes.js';
+import { packagePriceModeMigration } from './20261206_140000_package_price_mode.js';
+import { statsRollupsMigration } from './20261206_150000_stats_rollups.js';
 
 /** Every migration, by name, in order. Names are timestamps; files are frozen once released. */
 export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProvider {
@@ -7,9 +10,12 @@ export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProv
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         '20261125_000000_initial': initialMigration(dialect),
+        '20261206_120000_support_refunds_codes': supportRefundsCodesMigration(dialect),
+        '20261206_140000_package_price_mode': packagePriceModeMigration(),
+        '20261206_150000_stats_rollups': statsRollupsMigration(dialect),
       };
     },
   };
 }
 
-export const LATEST_MIGRATION = '20261125_000000_initial';
+export const LATEST_MIGRATION = '20261206_150000_stats_rollups';

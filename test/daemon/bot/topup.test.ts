@@ -53,8 +53,9 @@ test('Balance → Top up → 100 ⭐ invoice → pay → credited once at STARS_
   assert.match(h.fake.lastBotMessage(DAN).text, /Top-up · \+\$0\.65 → \$1\.95/);
   assert.equal((await auditLedger(h.handle)).ok, true);
 
-  const logLine = h.logs().find((l) => l.transaction === true && l.type === 'topup');
-  assert.ok(logLine);
+  const logLine = h.logs().find((l) => l.business_event === true && l.event_type === 'balance_topup' && l.source === 'telegram_stars');
+  assert.ok(logLine, 'a Stars payment is a balance_topup business event');
+  assert.ok(!h.logs().some((l) => l.transaction === true), 'and not a revenue transaction');
   assert.equal(logLine.amount, 1.3);
 });
 
