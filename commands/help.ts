@@ -160,6 +160,10 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'logs api-failures': logsExamples('api-failures', [['arb logs api-failures --key sk-arb-AbCd', "one key's failures"]]),
   'logs slow': logsExamples('slow'),
   'logs security': logsExamples('security'),
+  'logs all': [
+    ['arb logs --request-id req_0193…', 'every line of one request (the x-request-id a customer reports)'],
+    ['arb logs --key sk-arb-AbCd…', 'every line of one key'],
+  ],
   'logs tail': [
     ['arb logs tail', 'the last 50 lines'],
     ['arb logs tail --follow', 'keep printing new lines until Ctrl-C'],

@@ -184,8 +184,8 @@ test('arb logs errors shows the failure reason and request id; --request-id and 
 
   const table = await runArb(['logs', 'errors'], { cwd, env: env.env });
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /│ error +│ request id/);
-  assert.match(table.stdout, /upstream status 500 +│ req-aaa/);
+  assert.match(table.stdout, /^time \(UTC\) .* failure +request id$/m);
+  assert.match(table.stdout, /upstream status 500 +req-aaa/);
   const errors = JSON.parse((await runArb(['logs', 'errors', '--json'], { cwd, env: env.env })).stdout);
   assert.equal(errors.entries[0].failure_reason, 'upstream status 500');
   assert.equal(errors.entries[0].request_id, 'req-aaa');

@@ -93,7 +93,7 @@ test('arb stats on a terminal: the Ink dashboard with revenue and profit per day
   const out = raw.replace(/\x1b\[[0-9;]*m/g, '');
   assert.match(out, /arb stats — last 30d/);
   assert.match(out, /Revenue and profit per day — 3[01] days, \d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d \(UTC\)/);
-  assert.match(out, /█+▒+ +\$7\.50 +\$1\.00 +4\r?$/m);
+  assert.match(out, /█+▒+ +\$7\.50 +\$1\.25 +3\r?$/m);
   assert.match(out, /Margin by model/);
   assert.match(out, /Top keys by usage/);
   assert.match(out, /sk-arb-.{4}….{4} openai\/gpt-4 +█*░+ 3\.0 % +3,000 \/ 100,000 +\+3,000/);
