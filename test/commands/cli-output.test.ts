@@ -72,6 +72,13 @@ test('tables fit COLUMNS (60, 80, 120) and keep every key and number whole', asy
   }
   const tty = await runArbOnTty(['user', 'list'], { ...env, env: { ...env.env } });
   for (const line of tty.output.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/)) assert.ok([...line].length <= 120, line);
+  // the stats screen on a 60-column terminal: nothing wider, no number split over two lines
+  const narrow = spawnSync('script', ['-qec', `'${process.execPath}' '${ARB}' stats --since 30d`, '/dev/null'], { cwd: env.dir, env: { ...env.env, TERM: 'xterm', COLUMNS: '60' }, encoding: 'utf8' });
+  const screen = narrow.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+  assert.match(screen, /Revenue and profit per day/);
+  for (const line of screen.split(/\r?\n/)) assert.ok([...line].length <= 60, `60: ${line}`);
+  assert.match(screen, /^\$7\.82 +\$\d+\.\d\d +\$\d+\.\d\d +\d+\.\d %/m, 'the figures stay whole');
+  assert.match(screen, /2,200,000|1,200,000/, 'tokens sold whole');
 });
 
 test('--output table|json|csv on list commands; --output json is --json; contradictions and unknown formats are exit 2', async (t) => {
