@@ -20,6 +20,8 @@ import { registerLogsCommands } from './logs/index.js';
 import { registerDaemonCommands } from './daemon/index.js';
 import { registerDemoCommands } from './demo/index.js';
 import { registerCategoryCommands } from './category/index.js';
+import { registerSupportCommands } from './support/index.js';
+import { registerCodesCommands } from './codes/index.js';
 import { registerCompletionCommand } from './completion/index.js';
 import { applyHelpRegistry } from './help.js';
 
@@ -40,6 +42,8 @@ export function registerCommands(program: Command): void {
   registerDaemonCommands(program);
   registerDemoCommands(program);
   registerCategoryCommands(program);
+  registerSupportCommands(program);
+  registerCodesCommands(program);
   registerCompletionCommand(program);
   applyHelpRegistry(program);
 }

@@ -4,9 +4,11 @@
  * The output format is settled here for every command (ui/output.ts): `--output json` is `--json`, and
  * `--output csv` runs the JSON path and prints the document's list as CSV.
  */
+import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { InputError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
+import { classifyDbError } from '../src/db/errors.js';
+import { DatabaseCorruptError, DatabaseUnavailableError, InputError } from '../src/errors.js';
 import { documentToCsv, outputFormat, type OutputOptions } from './ui/output.js';
 
 export async function withContext(opts: OutputOptions & { follow?: boolean }, body: (ctx: CommandContext) => Promise<number | void>): Promise<void> {
@@ -30,9 +32,21 @@ export async function withContext(opts: OutputOptions & { follow?: boolean }, bo
     if (typeof code === 'number' && code !== 0) process.exitCode = code;
   } catch (e) {
     if (capture) process.stdout.write(captured); // a refusal's JSON document, as --json prints it
-    throw e;
+    throw asDatabaseError(e, ctx.config.databaseUrl ? 'PostgreSQL database (DATABASE_URL)' : resolve(ctx.config.dbName));
   } finally {
-    await ctx.close();
+    await ctx.close().catch(() => {});
   }
   if (capture && captured.trim() !== '') process.stdout.write(documentToCsv(captured, opts.output!.rowsKey));
+}
+
+/** A damaged or unwritable database is named as such (one line, exit 1), never as a bug. */
+function asDatabaseError(e: unknown, where: string): unknown {
+  if (e instanceof DatabaseUnavailableError) return e;
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const failure = classifyDbError(c);
+    if (failure?.kind === 'corrupt') return new DatabaseCorruptError(where, (c as Error).message, { cause: e });
+    // only SQLite's own codes: a refused connection here may as well be OpenRouter's
+    if (failure && String((c as { code?: unknown }).code).startsWith('SQLITE_')) return new DatabaseUnavailableError(`${failure.reason} (${where})`, { cause: e });
+  }
+  return e;
 }

@@ -1,24 +1,28 @@
 /**
- * The daemon's only composition root (SPEC §1): opens and migrates the database, builds the logger, the
- * upstream client, the metering proxy, /health, /metrics and (when TOKEN is set) the Telegram bot, registers
- * this process as an instance (heartbeat) after releasing the holds of instances that are gone, runs the
- * alert rules every 5 minutes, and shuts down in reverse order: stop accepting → drain in-flight requests
- * and streams (≤ 10 s, then abort them; each settles) → stop the bot → release leftovers and unregister →
- * close upstream/Redis → close the database → flush the log.
+ * The daemon's only composition root (SPEC §1): the ordered start steps, and their stop in reverse order
+ * (daemon/lifecycle.ts). Each loop or client lives in a module of its own; a new step is one line here.
+ *
+ * Start: check and open the database → metering store (applies the settles a previous run kept) →
+ * release the holds of instances that are gone → register this instance → leader lease → WAL
+ * checkpointer → Redis → OpenRouter and upstream clients → proxy, /health, /metrics → heartbeat → log
+ * retention → bot → reprice at start → alert loop → scheduled backups → listen → start the bot.
+ * Stop (SIGTERM): refuse new requests → stop the bot → drain in-flight requests and streams (the drain
+ * timeout, then abort them; each settles) → … → release leftover holds and unregister → save pending
+ * settles → close the database → flush the log.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Redis } from 'ioredis';
-import type { Config, Env } from '../src/config.js';
+import type { Config } from '../src/config.js';
 import { configSecrets } from '../src/config.js';
 import { openAndMigrate, type DbHandle } from '../src/db/dialect.js';
+import { checkSqliteDatabase } from '../src/db/integrity.js';
 import { closeLogger, createLogger, type Logger } from '../src/logger.js';
-import { openRouterClientFromConfig, type OpenRouterClient } from '../src/catalog/openrouter.js';
+import { openRouterClientFromConfig } from '../src/catalog/openrouter.js';
 import { createMeteringStore, releaseHolds } from '../src/metering/store.js';
-import { heartbeatInstance, newInstanceId, recoverOrphanedHolds, registerInstance, unregisterInstance, type InstanceInfo } from '../src/metering/instances.js';
+import { pendingSettlesLocation } from '../src/metering/pending-settles.js';
+import { newInstanceId, recoverOrphanedHolds, registerInstance, unregisterInstance, type InstanceInfo } from '../src/metering/instances.js';
 import { VERSION } from '../src/version.js';
-import { startLeaderElection, type Leadership } from '../src/scale/leader.js';
+import { startLeaderElection } from '../src/scale/leader.js';
 import { countLiveInstances } from '../src/scale/replicas.js';
 import { createChatUpstream, type ChatUpstreamOptions } from './http/upstream.js';
 import { createProxy, type Proxy } from './http/proxy.js';
@@ -26,49 +30,27 @@ import { createProxyLimits } from './http/limits.js';
 import { createProxyMetrics, type ProxyMetrics } from './http/metrics.js';
 import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
+import type { ShopBot, ShopBotDeps } from './bot/index.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
+import { createLifecycle, within } from './lifecycle.js';
+import { startRedis } from './redis.js';
+import { startHeartbeat } from './heartbeat.js';
+import { defaultAlertsRunner, startAlertLoop, type AlertsRunner } from './alert-scheduler.js';
 import { startLogRetention } from '../src/logs/retention.js';
 import { repriceAtStart } from '../src/packages/reprice.js';
 import { startBackupSchedule } from '../src/backup/schedule.js';
 
-/** The bot as the daemon uses it (daemon/bot/index.ts `createShopBot(deps)` provides it). */
-export interface ShopBot {
-  handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
-  start(): Promise<void> | void;
-  stop(): Promise<void> | void;
-  notifyAdmins(text: string): Promise<void> | void;
-}
+export type { AlertsRunner, FiringAlert } from './alert-scheduler.js';
 
-/** What the daemon hands the bot factory. */
-export interface DaemonBotDeps {
-  config: Config;
-  handle: DbHandle;
-  logger: Logger;
-  instanceId: string;
-  /** the public base URL customers are given (WEBHOOK_URL, else the address the daemon listens on) */
-  publicBaseUrl: () => string | undefined;
-  /** with replicas only the leader long-polls Telegram (src/scale/leader.ts) */
-  leadership: Leadership;
-  /** REDIS_HOST: the bot's per-user rate limit is shared by the replicas */
-  redis?: Redis;
-}
+/** What the daemon uses of the shop bot (daemon/bot/index.ts). */
+export type DaemonBot = Pick<ShopBot, 'handleWebhook' | 'start' | 'stop' | 'notifyAdmins'>;
 
-export type ShopBotFactory = (deps: DaemonBotDeps) => ShopBot | Promise<ShopBot>;
-
-/** An alert that fires: a rule name (for de-duplication) and the text sent to the admins. */
-export interface FiringAlert {
-  rule: string;
-  message: string;
-}
-
-/** Runs the alert rules once; returns the rules that fire. */
-export type AlertsRunner = (deps: { config: Config; handle: DbHandle; logger: Logger; openrouter: OpenRouterClient }) => Promise<FiringAlert[]>;
+/** Builds the bot (default: daemon/bot/index.js createShopBot when TOKEN is set). */
+export type ShopBotFactory = (deps: ShopBotDeps) => DaemonBot | Promise<DaemonBot>;
 
 export interface StartDaemonOptions {
   config: Config;
-  /** the environment the config came from (passed on to the bot/alerts; informational) */
-  env?: Env;
-  /** an already opened database (tests, `arb demo`); the daemon then does not close it */
+  /** an already opened database (tests, `arb demo`); the daemon then does not check or close it */
   handle?: DbHandle;
   /** default: LOG_DIR/arbitrage.log */
   logger?: Logger;
@@ -90,7 +72,7 @@ export interface StartDaemonOptions {
   bot?: ShopBotFactory | false;
   /** scheduled backups (BACKUP_INTERVAL_HOURS, src/backup/schedule.ts); default on when the daemon opens its own database */
   backups?: boolean;
-  /** the alert rules (default: src/alerts when present); false disables them */
+  /** the alert rules (default: src/alerts); false disables them */
   alerts?: AlertsRunner | false;
   /** where the start notice goes (stdout lines), default nowhere */
   print?: (line: string) => void;
@@ -112,7 +94,9 @@ export interface Daemon {
   readonly metrics: ProxyMetrics;
   readonly proxy: Proxy;
   /** the bot, when running */
-  readonly bot: ShopBot | undefined;
+  readonly bot: DaemonBot | undefined;
+  /** how long stop() lets in-flight requests finish before aborting them */
+  readonly drainTimeoutMs: number;
   /** resolves when no chat completion is in flight (every hold settled) */
   idle(): Promise<void>;
   /** graceful shutdown; idempotent */
@@ -121,19 +105,15 @@ export interface Daemon {
   abortInFlight(): void;
 }
 
-/**
- * Waits for `p` at most `ms`. The timer keeps the process alive (a shutdown waits its bounded time even
- * when nothing else is pending) and is cleared as soon as `p` settles.
- */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  clearTimeout(timer);
-  return settled;
-}
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** after the drain, aborted requests get this long to settle */
+const ABORT_GRACE_MS = 5_000;
 
-/** Longest a single shutdown step (closing the bot, the upstream pool, the database, …) may take. */
-const STEP_TIMEOUT_MS = 5_000;
+/** Opens the daemon's database: an SQLite file is checked first and refused when damaged (DatabaseCorruptError). */
+async function openDaemonDatabase(config: Config): Promise<DbHandle> {
+  if (!config.databaseUrl) checkSqliteDatabase(config.dbName);
+  return openAndMigrate({ dbName: config.dbName, databaseUrl: config.databaseUrl, poolSize: 20 });
+}
 
 /** Builds and starts the daemon. */
 export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
@@ -141,88 +121,34 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   const startedAt = Date.now();
   const print = options.print ?? (() => {});
   const logger = options.logger ?? createLogger({ logDir: config.logDir, level: config.logLevel, secrets: configSecrets(config), process: 'daemon' });
-  const ownsLogger = !options.logger;
-  const handle = options.handle ?? (await openAndMigrate({ dbName: config.dbName, databaseUrl: config.databaseUrl, poolSize: 20 }));
-  const ownsHandle = !options.handle;
-  const cleanups: Array<{ name: string; fn: () => Promise<void> | void }> = [];
-  const onStop = (name: string, fn: () => Promise<void> | void) => cleanups.push({ name, fn });
-  if (ownsHandle) onStop('database', () => handle.close());
-
+  const life = createLifecycle({ logger });
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
   const instance: InstanceInfo = newInstanceId();
   let stopping = false;
-  let bot: ShopBot | undefined;
+  let bot: DaemonBot | undefined;
   let botState: CheckState = 'disabled';
+  let publicUrl: string | undefined;
+  /** the drain runs until this time (set when stop() begins, so the bot's stop does not extend it) */
+  let drainUntil = Infinity;
 
   try {
-    // Holds of instances that are gone (crash, kill -9) are released before this one serves.
-    const recovered = await recoverOrphanedHolds(handle, { self: instance, staleAfterMs: options.staleAfterMs });
-    if (recovered.reservations > 0 || recovered.goneInstances.length > 0) {
-      logger.warn({ gone_instances: recovered.goneInstances, reservations: recovered.reservations, tokens: recovered.tokens }, 'released the holds of daemon instances that are gone');
-    }
-    await registerInstance(handle, instance);
-    onStop('instance', async () => {
-      const left = await releaseHolds(handle, [instance.instanceId]);
-      if (left.reservations > 0) logger.warn({ reservations: left.reservations, tokens: left.tokens }, 'released holds left by failed settlements');
-      await unregisterInstance(handle, instance.instanceId);
-    });
-    // One replica, the lease holder, does the work that must happen once: Telegram long polling, alert rules.
-    const leadership = await startLeaderElection(handle, { name: 'daemon-leader', holder: instance.instanceId, ttlMs: options.leaderLeaseMs, logger });
-    onStop('leader lease', () => leadership.stop());
-
-    // statement journals of the group commit's savepoints stay in memory (no temp file per batch)
-    handle.sqlite?.pragma('temp_store = MEMORY');
+    const handle = options.handle ?? (await life.step('database', () => openDaemonDatabase(config), (h) => h.close()));
+    const store = await life.step('metering store', async () => {
+      const s = createMeteringStore(handle, { logger, pendingSettlesAt: pendingSettlesLocation({ ...config, dbName: handle.file ?? config.dbName }), owner: instance.instanceId });
+      await s.applyPendingSettles();
+      return s;
+    }, (s) => s.close());
+    await life.step('release holds of gone instances', () => releaseGoneInstances(handle, instance, logger, options.staleAfterMs));
+    await life.step('instance', () => registerInstance(handle, instance), () => unregisterSelf(handle, instance, logger));
+    const leadership = await life.step('leader lease', () => startLeaderElection(handle, { name: 'daemon-leader', holder: instance.instanceId, ttlMs: options.leaderLeaseMs, logger }));
     if (handle.sqlite && handle.file && options.backgroundCheckpoints !== false) {
-      const checkpointer = startCheckpointer(handle.sqlite, handle.file, { logger });
-      onStop('WAL checkpointer', () => checkpointer.stop());
+      await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { logger, gate: handle.writeGate }));
     }
-
-    let redis: Redis | undefined;
-    if (config.redis) {
-      redis = new Redis({
-        host: config.redis.host,
-        port: config.redis.port,
-        password: config.redis.password,
-        maxRetriesPerRequest: 1,
-        enableOfflineQueue: false,
-        commandTimeout: 1_000, // a hung Redis counts as down: the limits fall back instead of stalling requests
-        lazyConnect: false,
-      });
-      redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error (rate limits fall back to this process)'));
-      const r = redis;
-      // serve without Redis if it is slow to come up: the in-memory insurance limiter covers the gap
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 3_000);
-        timer.unref();
-        function done() {
-          clearTimeout(timer);
-          r.off('ready', done);
-          resolve();
-        }
-        if (r.status === 'ready') done();
-        else r.once('ready', done);
-      });
-      if (r.status !== 'ready') logger.warn({ redis_status: r.status }, 'redis is not ready yet: rate limits are per process until it is');
-      onStop('redis', async () => {
-        try {
-          await r.quit();
-        } catch {
-          r.disconnect();
-        }
-      });
-    }
-
-    const openrouter = openRouterClientFromConfig(config, { headersTimeoutMs: 5_000, bodyTimeoutMs: 10_000 });
-    onStop('openrouter client', () => openrouter.close());
-    const upstream = createChatUpstream({
-      baseUrl: config.openrouterBaseUrl,
-      backupBaseUrl: config.openrouterBackupBaseUrl,
-      apiKey: config.openrouterApiKey,
-      ...options.upstream,
-    });
-    onStop('upstream', () => upstream.close());
+    const redis = config.redis ? (await life.step('redis', () => startRedis(config.redis!, { logger }))).client : undefined;
+    const openrouter = await life.step('openrouter client', () => openRouterClientFromConfig(config, { headersTimeoutMs: 5_000, bodyTimeoutMs: 10_000 }), (c) => c.close());
+    const upstream = await life.step('upstream', () => createChatUpstream({ baseUrl: config.openrouterBaseUrl, backupBaseUrl: config.openrouterBackupBaseUrl, apiKey: config.openrouterApiKey, maxInFlight: config.upstreamMaxConcurrency, ...options.upstream }), (u) => u.close());
 
     const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
-    const store = createMeteringStore(handle);
     const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis, replicas: () => countLiveInstances(handle, options.staleAfterMs), logger });
     const proxy = createProxy({ store, upstream, limits, metrics, logger, instanceId: instance.instanceId, rateLimitRpm: config.rateLimitRpm, keyCacheTtlMs: options.keyCacheTtlMs });
     const health = createHealth({
@@ -235,8 +161,10 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       startedAt,
       leader: () => leadership.isLeader,
       rateLimits: () => limits.mode(),
+      databaseWrites: store.database,
+      pendingSettles: () => store.pendingSettles,
     });
-    const server: Server = createHttpServer({
+    const server = createHttpServer({
       proxy,
       health,
       metrics,
@@ -247,25 +175,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       trustProxy: config.trustProxy,
     });
 
-    // Heartbeat, and release of other instances' stale holds.
-    const heartbeatMs = options.heartbeatMs ?? 15_000;
-    const heartbeat = setInterval(() => {
-      void (async () => {
-        try {
-          await heartbeatInstance(handle, instance);
-          const r = await recoverOrphanedHolds(handle, { self: instance, staleAfterMs: options.staleAfterMs });
-          if (r.reservations > 0) logger.warn({ gone_instances: r.goneInstances, reservations: r.reservations, tokens: r.tokens }, 'released the holds of daemon instances that are gone');
-        } catch (err) {
-          if (!stopping) logger.error({ err }, 'instance heartbeat failed');
-        }
-      })();
-    }, heartbeatMs);
-    heartbeat.unref();
-    onStop('heartbeat', () => clearInterval(heartbeat));
-    onStop('log retention', startLogRetention({ logDir: config.logDir, retentionDays: config.logRetentionDays, logger }).stop);
-
-    // The bot (only with TOKEN): built now so the webhook route exists, started once we listen.
-    let publicUrl: string | undefined;
+    await life.step('heartbeat', () => startHeartbeat({ handle, instance, logger, intervalMs: options.heartbeatMs, staleAfterMs: options.staleAfterMs }));
+    await life.step('log retention', () => startLogRetention({ logDir: config.logDir, retentionDays: config.logRetentionDays, logger }));
+    // The bot is built now so the webhook route exists, and started once the daemon listens.
     if (config.token && options.bot !== false) {
       try {
         const factory: ShopBotFactory = options.bot || (await import('./bot/index.js')).createShopBot;
@@ -276,63 +188,34 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         print(`warning: the Telegram bot could not be built (${(err as Error).message}); the proxy keeps running`);
       }
     }
-
     // Prices follow the settings before anything is sold (the admins are told what changed).
-    await repriceAtStart({ handle, logger, config, notifyAdmins: (text) => bot?.notifyAdmins(text) });
-
-    // Alert rules every 5 minutes (src/alerts; `arb alerts` runs the same rules on demand). A rule that
-    // starts firing is sent to the admins at once, then reminded hourly while it keeps firing.
+    await life.step('reprice at start', () => repriceAtStart({ handle, logger, config, notifyAdmins: (text) => bot?.notifyAdmins(text) }));
     if (options.alerts !== false) {
       const runner = options.alerts || defaultAlertsRunner;
-      const lastSent = new Map<string, number>();
-      const run = async () => {
-        if (!leadership.isLeader) return; // the leader replica runs the rules for the whole cluster
-        try {
-          const firing = await runner({ config, handle, logger, openrouter });
-          const now = Date.now();
-          for (const rule of [...lastSent.keys()]) if (!firing.some((f) => f.rule === rule)) lastSent.delete(rule);
-          for (const alert of firing) {
-            logger.warn({ alert: true, rule: alert.rule }, `alert: ${alert.message}`);
-            const sent = lastSent.get(alert.rule);
-            if (sent !== undefined && now - sent < 60 * 60_000) continue;
-            lastSent.set(alert.rule, now);
-            await bot?.notifyAdmins(`⚠️ ${alert.message}`);
-          }
-        } catch (err) {
-          logger.error({ err }, 'alert rules failed');
-        }
-      };
-      const timer = setInterval(() => void run(), options.alertsIntervalMs ?? 5 * 60_000);
-      timer.unref();
-      onStop('alerts', () => clearInterval(timer));
+      await life.step('alerts', () =>
+        startAlertLoop({ evaluate: () => runner({ config, handle, logger, openrouter }), notify: (text) => bot?.notifyAdmins(text), isLeader: () => leadership.isLeader, logger, intervalMs: options.alertsIntervalMs }),
+      );
     }
 
-    if (options.backups ?? ownsHandle) onStop('scheduled backups', startBackupSchedule({ config, handle, logger, isLeader: () => leadership.isLeader, notify: (text) => bot?.notifyAdmins(text) }).stop);
+    if (options.backups ?? !options.handle) {
+      await life.step('scheduled backups', () => startBackupSchedule({ config, handle, logger, isLeader: () => leadership.isLeader, notify: (text) => bot?.notifyAdmins(text) }));
+    }
 
-    // Listen.
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? config.port, options.host ?? config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = server.address() as AddressInfo;
-    const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
-    const hostPart = (a: string) => (a.includes(':') ? `[${a}]` : a);
-    const url = `http://${wildcard ? '127.0.0.1' : hostPart(addr.address)}:${addr.port}`;
-    const bound = `http://${hostPart(addr.address)}:${addr.port}`;
-    const reach = wildcard ? 'every interface: reachable from other hosts' : /^(127\.|::1$)/.test(addr.address) ? 'this host only; HOST=0.0.0.0 opens it to others' : 'this address only';
+    const { url, port, bound, reach } = await life.step(
+      'http server',
+      () => listen(server, options.port ?? config.port, options.host ?? config.host),
+      () => drainAndClose(server, proxy, Math.max(0, drainUntil - Date.now()), logger),
+      { stopTimeoutMs: drainTimeoutMs + ABORT_GRACE_MS + 2_000 },
+    );
     publicUrl = url;
     if (bot) {
       const b = bot;
       try {
-        await b.start();
-        botState = 'ok';
-        onStop('bot', async () => {
+        await life.step('bot', () => b.start(), () => {
           botState = 'disabled';
-          await b.stop();
+          return b.stop();
         });
+        botState = 'ok';
       } catch (err) {
         botState = 'error';
         bot = undefined;
@@ -340,51 +223,35 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         print(`warning: the Telegram bot failed to start (${(err as Error).message}); the proxy keeps running`);
       }
     }
+
     const mode = bot
       ? `with the Telegram bot (${config.webhookUrl ? 'webhook' : 'long polling'})`
       : config.token
         ? 'proxy-only (the Telegram bot is not running; see the log)'
         : 'proxy-only (no TOKEN: the Telegram bot is off)';
-    logger.info({ instance_id: instance.instanceId, host: addr.address, port: addr.port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${bound} (${reach}), ${mode}`);
-    print(`arb daemon ${VERSION} listening on ${bound} (${reach}) — ${mode}`);
+    logger.info({ instance_id: instance.instanceId, host: bound.host, port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${bound.url} (${reach}), ${mode}`);
+    print(`arb daemon ${VERSION} listening on ${bound.url} (${reach}) — ${mode}`);
     print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}`);
     if (config.trustProxy) print('  behind a reverse proxy (TRUST_PROXY): client addresses come from X-Forwarded-For');
 
-    const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     let stopped: Promise<void> | undefined;
     const stop = () => {
       stopped ??= (async () => {
-        stopping = true;
-        logger.info({ in_flight: proxy.inFlight }, 'shutting down: no new requests; draining in-flight requests');
-        // the bot stops taking updates now (its own drain runs alongside ours; stop() is idempotent)
-        const botStopping = Promise.resolve(bot?.stop()).catch((err: unknown) => logger.error({ err }, 'bot stop failed'));
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await within(proxy.idle(), drainTimeoutMs);
-        if (proxy.inFlight > 0) {
-          logger.warn({ in_flight: proxy.inFlight }, `requests still running after ${drainTimeoutMs} ms: aborting them (each is charged for what it delivered)`);
-          proxy.abortAll();
-          await within(proxy.idle(), 5_000);
-        }
-        server.closeAllConnections();
-        await within(closed, 1_000);
-        await botStopping;
-        for (const c of cleanups.reverse()) {
-          // every step is bounded: a stuck step is logged and the shutdown goes on
-          const step = Promise.resolve()
-            .then(c.fn)
-            .catch((err: unknown) => logger.error({ err, step: c.name }, 'shutdown step failed'));
-          if (!(await within(step, STEP_TIMEOUT_MS))) logger.error({ step: c.name }, `shutdown step did not finish within ${STEP_TIMEOUT_MS} ms; going on`);
-        }
+        stopping = true; // new requests get 503 from here on
+        drainUntil = Date.now() + drainTimeoutMs;
+        logger.info({ in_flight: proxy.inFlight, drain_timeout_ms: drainTimeoutMs }, 'shutting down: no new requests; draining in-flight requests');
+        // the bot stops taking updates at once, alongside the drain (its stop is idempotent)
+        void Promise.resolve(bot?.stop()).catch(() => {});
+        await life.stopAll();
         logger.info('arb daemon stopped');
-        if (ownsLogger) await closeLogger(logger);
+        if (!options.logger) await closeLogger(logger);
       })();
       return stopped;
     };
 
     return {
       url,
-      port: addr.port,
+      port,
       instanceId: instance.instanceId,
       handle,
       logger,
@@ -393,28 +260,75 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       get bot() {
         return bot;
       },
+      drainTimeoutMs,
       idle: () => proxy.idle(),
       stop,
       abortInFlight: () => proxy.abortAll(),
     };
   } catch (err) {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c.fn();
-      } catch {
-        /* best effort */
-      }
-    }
-    if (ownsLogger) await closeLogger(logger);
+    await life.stopAll();
+    if (!options.logger) await closeLogger(logger);
     throw err;
   }
+}
+
+/** Holds of instances that are gone (crash, kill -9) are released before this one serves. */
+async function releaseGoneInstances(handle: DbHandle, self: InstanceInfo, logger: Logger, staleAfterMs: number | undefined): Promise<void> {
+  const recovered = await recoverOrphanedHolds(handle, { self, staleAfterMs });
+  if (recovered.reservations > 0 || recovered.goneInstances.length > 0) {
+    logger.warn({ gone_instances: recovered.goneInstances, reservations: recovered.reservations, tokens: recovered.tokens }, 'released the holds of daemon instances that are gone');
+  }
+}
+
+async function unregisterSelf(handle: DbHandle, self: InstanceInfo, logger: Logger): Promise<void> {
+  const left = await releaseHolds(handle, [self.instanceId]);
+  if (left.reservations > 0) logger.warn({ reservations: left.reservations, tokens: left.tokens }, 'released holds left by failed settlements');
+  await unregisterInstance(handle, self.instanceId);
+}
+
+/**
+ * Listens; returns the URL the daemon is reached at on this host (http://HOST:PORT; loopback for a
+ * wildcard), the port, the address it is bound to and who can reach it.
+ */
+async function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number; bound: { host: string; url: string }; reach: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
+  const hostPart = (a: string) => (a.includes(':') ? `[${a}]` : a);
+  const reach = wildcard ? 'every interface: reachable from other hosts' : /^(127\.|::1$)/.test(addr.address) ? 'this host only; HOST=0.0.0.0 opens it to others' : 'this address only';
+  return {
+    url: `http://${wildcard ? '127.0.0.1' : hostPart(addr.address)}:${addr.port}`,
+    port: addr.port,
+    bound: { host: addr.address, url: `http://${hostPart(addr.address)}:${addr.port}` },
+    reach,
+  };
+}
+
+/** Stops the HTTP server: lets in-flight requests finish for `drainMs`, then aborts them (each settles for what it delivered). */
+async function drainAndClose(server: Server, proxy: Proxy, drainMs: number, logger: Logger): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await within(proxy.idle(), drainMs);
+  if (proxy.inFlight > 0) {
+    logger.warn({ in_flight: proxy.inFlight }, 'requests still running at the end of the drain time: aborting them (each is charged for what it delivered)');
+    proxy.abortAll();
+    await within(proxy.idle(), ABORT_GRACE_MS);
+  }
+  server.closeAllConnections();
+  await within(closed, 1_000);
 }
 
 /**
  * Stops the daemon on SIGTERM/SIGINT; a second signal aborts the requests still draining. `onStopped`
  * runs once the shutdown is complete. Returns an uninstaller.
  */
-export function installSignalHandlers(daemon: Pick<Daemon, 'stop' | 'abortInFlight'>, onStopped: () => void, print: (line: string) => void = () => {}): () => void {
+export function installSignalHandlers(daemon: Pick<Daemon, 'stop' | 'abortInFlight' | 'drainTimeoutMs'>, onStopped: () => void, print: (line: string) => void = () => {}): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count++;
@@ -423,7 +337,7 @@ export function installSignalHandlers(daemon: Pick<Daemon, 'stop' | 'abortInFlig
       daemon.abortInFlight();
       return;
     }
-    print(`${signal}: draining in-flight requests (up to 10 s), then stopping`);
+    print(`${signal}: draining in-flight requests (up to ${formatSeconds(daemon.drainTimeoutMs)}), then stopping`);
     const done = () => {
       uninstall();
       onStopped();
@@ -439,13 +353,7 @@ export function installSignalHandlers(daemon: Pick<Daemon, 'stop' | 'abortInFlig
   return uninstall;
 }
 
-/** The alert rules of src/alerts (also behind `arb alerts`): the rules that fire and are not skipped. */
-const defaultAlertsRunner: AlertsRunner = async ({ config, handle, openrouter }) => {
-  const { evaluateAlerts } = await import('../src/alerts/alerts.js');
-  const results = await evaluateAlerts({
-    handle,
-    logDir: config.logDir,
-    creditRemainingMicros: config.openrouterApiKey ? () => openrouter.creditRemainingMicros() : undefined,
-  });
-  return results.filter((r) => !r.ok && !r.skipped).map((r) => ({ rule: r.rule, message: r.message }));
-};
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+}

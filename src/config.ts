@@ -28,6 +28,8 @@ export interface Config {
   bulkDiscountBp: number;
   packageValidityDays: number;
   rateLimitRpm: number;
+  /** requests the proxy sends upstream at once; one more is refused with 503 (0 = no limit) */
+  upstreamMaxConcurrency: number;
   /** µ$ credited per Telegram Star. */
   starsMicrosPerStar: number;
   backupDir: string;
@@ -50,6 +52,8 @@ export interface Config {
   logLevel: LogLevelName;
   /** rotated log files older than this many days are deleted by the daemon once a day; 0 = never */
   logRetentionDays: number;
+  /** TERMS_TEXT: the shop's terms for /terms, as text or `@path` of a file (read when shown) */
+  termsText: string | undefined;
 }
 
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error' | 'critical';
@@ -77,6 +81,7 @@ export const CONFIG_VARIABLES = [
   ['BULK_DISCOUNT_PERCENTAGE', '5', 'bulk discount, percent'],
   ['PACKAGE_VALIDITY_DAYS', '30', 'key lifetime from purchase, days'],
   ['RATE_LIMIT_RPM', '60', 'proxy requests per minute per key'],
+  ['UPSTREAM_MAX_CONCURRENCY', '0', 'requests sent upstream at once; one more is refused with 503 and retry-after (0 = no limit)'],
   ['STARS_USD_RATE', '0.013', 'USD credited per Telegram Star'],
   ['BACKUP_DIR', 'backup', 'where arb backup writes and arb restore looks'],
   ['BACKUP_INTERVAL_HOURS', '24', 'the daemon takes a verified backup this often, in hours (0 = off)'],
@@ -90,6 +95,7 @@ export const CONFIG_VARIABLES = [
   ['LOG_DIR', 'logs', 'log directory (arbitrage.log)'],
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or critical'],
   ['LOG_RETENTION_DAYS', '30', 'the daemon deletes rotated logs older than this many days, once a day (0 = keep them)'],
+  ['TERMS_TEXT', '', "the shop's terms shown by /terms: text, or @file"],
 ] as const;
 
 export type Env = Record<string, string | undefined>;
@@ -242,6 +248,7 @@ export function createConfig(env: Env): Config {
     bulkDiscountBp: percentBp('BULK_DISCOUNT_PERCENTAGE', 100),
     packageValidityDays: int('PACKAGE_VALIDITY_DAYS', 1, 3650, 'a whole number of days 1-3650, like 30'),
     rateLimitRpm: int('RATE_LIMIT_RPM', 1, 1_000_000, 'requests per minute as a whole number like 60'),
+    upstreamMaxConcurrency: int('UPSTREAM_MAX_CONCURRENCY', 0, 10_000_000, 'a whole number of requests like 2000 (0 = no limit)'),
     starsMicrosPerStar,
     backupDir: text('BACKUP_DIR'),
     backupIntervalHours,
@@ -255,6 +262,7 @@ export function createConfig(env: Env): Config {
     logDir: text('LOG_DIR'),
     logLevel,
     logRetentionDays: int('LOG_RETENTION_DAYS', 0, 36_500, 'a whole number of days like 30 (0 = keep rotated logs)'),
+    termsText: get('TERMS_TEXT'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

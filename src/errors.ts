@@ -85,7 +85,8 @@ export class DatabaseCorruptError extends DatabaseUnavailableError {
     detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`the database ${file} is damaged (${detail}); restore it from a backup: arb restore backup/arbitrage_latest.db`, options);
+    super('database file damaged', options);
+    this.message = `the database ${file} is damaged (${detail}); restore it from a backup: arb restore backup/arbitrage_latest.db`;
   }
 }
 

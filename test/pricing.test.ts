@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { completionTokensAffordable, describeRule, meteringRule, parseOpenRouterRate, priceForPackage, weightedTokens } from '../src/pricing.js';
+import { completionTokensAffordable, describeRule, meteringRule, parseOpenRouterRate, priceForPackage, weightedTokens, weighTokenClasses } from '../src/pricing.js';
 import { createConfig } from '../src/config.js';
 import { InputError } from '../src/errors.js';
 
@@ -120,4 +120,22 @@ test('OpenRouter price strings: long decimals, exponents, router "-1", missing',
   assert.equal(parseOpenRouterRate('-1'), null);
   assert.equal(parseOpenRouterRate(undefined), null);
   assert.equal(parseOpenRouterRate('abc'), null);
+});
+
+test('token classes: each weighs its catalog rate over the prompt rate, summed exactly and rounded up once; the rule states the weights', () => {
+  // Claude Sonnet: $3 prompt, $15 completion, $0.30 cache read, $3.75 cache write per Mtok
+  const sonnet = meteringRule(3_000_000, 15_000_000, { cacheReadRate: 300_000, cacheWriteRate: 3_750_000 });
+  // 100 input + 7 × 0.1 + 3 × 1.25 + (10 + 2) × 5 = 100 + 0.7 + 3.75 + 60 = 164.45 → 165 (per class rounding would give 166)
+  assert.equal(weighTokenClasses(sonnet, { input: 100, cacheRead: 7, cacheWrite: 3, output: 10, reasoning: 2 }), 165);
+  assert.equal(weighTokenClasses(sonnet, { input: 0, cacheRead: 10, output: 0 }), 1);
+  assert.equal(weighTokenClasses(sonnet, { input: 5, output: 3 }), weightedTokens(sonnet, 5, 3));
+  assert.equal(describeRule(sonnet), 'a prompt token counts 1, a completion token counts 5 (reasoning included), a cache read counts 0.1 and a cache write counts 1.25');
+  // no cache rates listed: cached tokens count as prompt tokens, and the sentence stays as before
+  const gpt4 = meteringRule(30_000_000, 60_000_000, { cacheReadRate: null });
+  assert.equal(weighTokenClasses(gpt4, { input: 10, cacheRead: 10, output: 1 }), 22);
+  assert.equal(describeRule(gpt4), 'a prompt token counts 1, a completion token counts 2');
+  // a free model: every token of every class counts 1
+  assert.equal(weighTokenClasses(meteringRule(0, 0, { cacheReadRate: 0 }), { input: 1, cacheRead: 2, cacheWrite: 3, output: 4, reasoning: 5 }), 15);
+  // an embedding model: no completion weight
+  assert.equal(weighTokenClasses(meteringRule(20_000, 0), { input: 12, output: 0 }), 12);
 });

@@ -9,7 +9,8 @@ export function registerAuditCommand(program: Command): void {
     .action((opts: { json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { auditLedger } = await import('../../src/ledger/audit.js');
-        const report = await auditLedger(await ctx.db());
+        const { pendingSettlesLocation } = await import('../../src/metering/pending-settles.js');
+        const report = await auditLedger(await ctx.db(), { pendingSettlesAt: pendingSettlesLocation(ctx.config) });
         if (opts.json) {
           ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         } else if (report.ok) {

@@ -41,4 +41,29 @@ export function registerKeysCommands(program: Command): void {
         return runKeysIssue(ctx, telegramId, packageId, opts);
       }),
     );
+  keys
+    .command('refund')
+    .description('refund a purchase to the customer\'s balance and revoke its key (full price; --pro-rata: the unused share)')
+    .argument('<key-prefix>', 'e.g. sk-arb-AbCd (as shown by arb keys list) or the whole key')
+    .option('--pro-rata', 'refund only the share of the price for the tokens not used')
+    .option('--yes', 'refund without asking (needed when not on a terminal)')
+    .option('--json', 'print one JSON document')
+    .action((prefix: string, opts: { proRata?: boolean; yes?: boolean; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runKeysRefund } = await import('./refund.js');
+        return runKeysRefund(ctx, prefix, opts);
+      }),
+    );
+  keys
+    .command('replace')
+    .description('issue a new key for the same allocation (tokens, expiry, usage carry over) and revoke the old one; prints the key once')
+    .argument('<key-prefix>', 'e.g. sk-arb-AbCd (as shown by arb keys list) or the whole key')
+    .option('--yes', 'replace without asking (needed when not on a terminal)')
+    .option('--json', 'print one JSON document')
+    .action((prefix: string, opts: { yes?: boolean; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runKeysReplace } = await import('./replace.js');
+        return runKeysReplace(ctx, prefix, opts);
+      }),
+    );
 }

@@ -5,6 +5,7 @@
  */
 import { importedItemToJson, importPackages, PackageImportError, readImportFile, type ImportedItem, type ImportResult } from '../../src/packages/packages.js';
 import { packageMarginPercent } from '../../src/packages/packages.js';
+import { withPerformanceLog } from '../../src/logger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatPercent, formatUsd } from '../ui/format.js';
 import { writeJson } from '../ui/json.js';
@@ -34,7 +35,7 @@ export async function runPackageImport(ctx: CommandContext, file: string, opts: 
   progress.start(1);
   let result: ImportResult;
   try {
-    result = await importPackages({ handle, logger: ctx.logger(), config: ctx.config }, items, { dryRun: opts.dryRun, upsert: opts.upsert });
+    result = await withPerformanceLog(ctx.logger(), 'package_import', () => importPackages({ handle, logger: ctx.logger(), config: ctx.config }, items, { dryRun: opts.dryRun, upsert: opts.upsert }), { dry_run: Boolean(opts.dryRun) });
     progress.finish(1, 'done');
     progress.finish(2, opts.dryRun ? 'skipped' : 'done', opts.dryRun ? 'nothing stored' : summary(result));
   } catch (e) {

@@ -1,5 +1,6 @@
 /** `arb stats`: the stats service rendered as a dashboard (TTY), tables, or one JSON document; `--watch` refreshes. */
 import { computeStats, type Stats } from '../../src/stats/stats.js';
+import { withPerformanceLog } from '../../src/logger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatPercent, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
@@ -28,7 +29,7 @@ export async function runStats(ctx: CommandContext, opts: StatsOptions): Promise
     const since = parseSinceOption(opts.since, now);
     const client = await creditClient(ctx);
     try {
-      const stats = await computeStats(handle, { since, now, creditRemainingMicros: client?.creditRemainingMicros, creditTimeoutMs: 2_500 });
+      const stats = await withPerformanceLog(ctx.logger(), 'stats', () => computeStats(handle, { since, now, creditRemainingMicros: client?.creditRemainingMicros, creditTimeoutMs: 2_500 }));
       if (!client) stats.openrouterCreditNote = 'unavailable: OPENROUTER_API_KEY is not set';
       return stats;
     } finally {

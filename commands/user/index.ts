@@ -28,4 +28,17 @@ export function registerUserCommands(program: Command): void {
         return runUserList(ctx, opts);
       }),
     );
+  user
+    .command('refund')
+    .description('refund a Telegram Stars payment (refundStarPayment) and take its credit back from the balance, once')
+    .argument('<telegram_payment_charge_id>', "the payment's charge id (arb support show, or the balance_topup log line)")
+    .option('--force', 'refund even when the credit was already spent; the spent part is recorded as a loss')
+    .option('--yes', 'refund without asking (needed when not on a terminal)')
+    .option('--json', 'print one JSON document')
+    .action((chargeId: string, opts: { force?: boolean; yes?: boolean; json?: boolean }) =>
+      withContext(opts, async (ctx) => {
+        const { runUserRefund } = await import('./refund.js');
+        return runUserRefund(ctx, chargeId, opts);
+      }),
+    );
 }

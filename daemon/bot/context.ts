@@ -2,6 +2,7 @@
  * The bot's context type and the services every feature reads from it (set once per update by the
  * context middleware). No module state: everything hangs off the object createShopBot builds.
  */
+import type { ConversationFlavor } from '@grammyjs/conversations';
 import type { Context } from 'grammy';
 import type { Config } from '../../src/config.js';
 import type { DbHandle } from '../../src/db/dialect.js';
@@ -35,4 +36,8 @@ export interface ShopFlavor {
   customer: User | undefined;
 }
 
-export type ShopContext = Context & ShopFlavor;
+/** The context inside guided conversations (the conversations plugin installs `shop` and `t` there too). */
+export type ShopBaseContext = Context & ShopFlavor;
+
+/** The bot's context: the base plus `ctx.conversation` to enter guided conversations. */
+export type ShopContext = ConversationFlavor<ShopBaseContext>;

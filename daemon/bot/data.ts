@@ -44,6 +44,8 @@ export interface PackageView {
   model_name: string | null;
   prompt_rate: number | null;
   completion_rate: number | null;
+  input_cache_read_rate: number | null;
+  input_cache_write_rate: number | null;
 }
 
 function packageViews(handle: DbHandle) {
@@ -64,6 +66,8 @@ function packageViews(handle: DbHandle) {
       'm.name as model_name',
       'm.prompt_rate',
       'm.completion_rate',
+      'm.input_cache_read_rate',
+      'm.input_cache_write_rate',
     ]);
 }
 
@@ -111,6 +115,36 @@ export async function listAllPackages(handle: DbHandle, offset: number, limit: n
   const rows = await handle.db.selectFrom('ai_token_packages').selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute();
   const { n } = await handle.db.selectFrom('ai_token_packages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return { rows, total: Number(n) };
+}
+
+// ------------------------------------------------------------------------------------------ models
+
+export interface ModelChoice {
+  id: number;
+  modelId: string;
+  name: string;
+  promptRate: number;
+  completionRate: number;
+}
+
+/**
+ * Priced, listed models whose id or name contains every word of `query` (case-insensitive), shortest id
+ * first; or the one with row `id`.
+ */
+export async function searchModels(handle: DbHandle, by: { query?: string; id?: number; limit?: number }): Promise<ModelChoice[]> {
+  let q = handle.db
+    .selectFrom('ai_models')
+    .select(['id', 'model_id', 'name', 'prompt_rate', 'completion_rate'])
+    .where('is_active', '=', 1)
+    .where('prompt_rate', 'is not', null)
+    .where('completion_rate', 'is not', null);
+  if (by.id !== undefined) q = q.where('id', '=', by.id);
+  for (const word of (by.query ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 5)) {
+    const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where((eb) => eb.or([eb(sql`lower(model_id)`, 'like', sql`${like} escape '\\'`), eb(sql`lower(name)`, 'like', sql`${like} escape '\\'`)]));
+  }
+  const rows = await q.orderBy(sql`length(model_id)`).orderBy('model_id').limit(by.limit ?? 8).execute();
+  return rows.map((r) => ({ id: Number(r.id), modelId: r.model_id, name: r.name, promptRate: Number(r.prompt_rate), completionRate: Number(r.completion_rate) }));
 }
 
 // ------------------------------------------------------------------------------------------ keys

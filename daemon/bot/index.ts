@@ -13,6 +13,7 @@
  * address of the same daemon), else `http://127.0.0.1:PORT`, followed by `/v1`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { conversations } from '@grammyjs/conversations';
 import { Bot, type ApiClientOptions, type BotError } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import type { Redis } from 'ioredis';
@@ -23,20 +24,26 @@ import type { Logger } from '../../src/logger.js';
 import type { Leadership } from '../../src/scale/leader.js';
 import { apiErrorPolicy, describeBotError, isUnreachableUser, type ApiErrorPolicyOptions } from './api-errors.js';
 import { setCommandLists } from './commands.js';
-import type { ShopContext, ShopServices } from './context.js';
+import type { ShopBaseContext, ShopContext, ShopServices } from './context.js';
+import { dbConversationStorage } from './conversation-storage.js';
+import { createPackageConversation } from './features/create-package.js';
 import { createCustomerAlerts } from './customer-alerts.js';
 import { adminFeature } from './features/admin.js';
 import { balanceFeature } from './features/balance.js';
+import { categoriesFeature } from './features/categories.js';
 import { keysFeature } from './features/keys.js';
 import { fallbackFeature, menuFeature } from './features/menu.js';
+import { redeemFeature, type RedeemOptions } from './features/redeem.js';
+import { refundsFeature } from './features/refunds.js';
 import { shopFeature } from './features/shop.js';
+import { supportFeature } from './features/support.js';
 import { DEFAULT_STAR_AMOUNTS, topupFeature } from './features/topup.js';
 import en from './locales/en.js';
 import { locales } from './locales/index.js';
 import { answerCallbacks } from './middlewares/answer-callbacks.js';
 import { dedupUpdates } from './middlewares/dedup.js';
 import { rateLimit, type RateLimitOptions } from './middlewares/rate-limit.js';
-import { loadCustomer, shopContext } from './middlewares/setup.js';
+import { conversationContext, loadCustomer, shopContext } from './middlewares/setup.js';
 import { messageAdmins, operationalAlert } from './notifications.js';
 import { createBotPolling } from './polling.js';
 import { createUpdatePruning } from './pruning.js';
@@ -80,8 +87,10 @@ export interface ShopBotDeps {
   leadership?: Pick<Leadership, 'isLeader' | 'onChange'>;
   /** polling under `leadership`: wait before restarting polling that failed while leading, default 5 s */
   pollingRetryMs?: number;
-  /** REDIS_HOST: the per-user rate limit is shared by the replicas */
+  /** REDIS_HOST: the per-user rate limits are shared by the replicas */
   redis?: Redis;
+  /** wrong gift-code guesses allowed per user and window */
+  redeem?: Omit<RedeemOptions, 'redis'>;
 }
 
 export interface ShopBot {
@@ -158,12 +167,18 @@ export function createShopBot(deps: ShopBotDeps): ShopBot {
     rateLimit({ ...deps.rateLimit, redis: deps.redis }),
     loadCustomer,
     answerCallbacks,
+    conversations<ShopContext, ShopBaseContext>({ storage: dbConversationStorage(handle, now), plugins: [conversationContext(services)] }),
+    createPackageConversation(services),
     menuFeature(),
     shopFeature(),
     balanceFeature(),
     keysFeature(),
     topupFeature(),
+    redeemFeature({ ...deps.redeem, redis: deps.redis }),
+    supportFeature(),
     adminFeature(),
+    categoriesFeature(),
+    refundsFeature(),
     fallbackFeature(),
   );
   bot.catch((err) => {

@@ -1,17 +1,21 @@
 /**
  * Showing a screen: a button press edits the message it came from (one living menu instead of a trail of
- * messages); a command or typed text gets a new message. Texts are HTML.
+ * messages) — unless that message shows a full key, which stays as it is; a command or typed text gets a
+ * new message. Texts are HTML.
  */
 import { GrammyError, InlineKeyboard } from 'grammy';
-import type { ShopContext } from './context.js';
+import type { ShopBaseContext } from './context.js';
 import { cb } from './callback-data.js';
 
 const HTML = { parse_mode: 'HTML' as const, link_preview_options: { is_disabled: true } };
 
-export async function show(ctx: ShopContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
+/** A full key (not the masked form): a message showing one is never edited away. */
+const FULL_KEY = /sk-arb-[A-Za-z0-9_-]{22,}/;
+
+export async function show(ctx: ShopBaseContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
   const other = { ...HTML, reply_markup: keyboard };
   const message = ctx.callbackQuery?.message;
-  if (message && 'text' in message && message.text !== undefined) {
+  if (message && 'text' in message && message.text !== undefined && !FULL_KEY.test(message.text)) {
     try {
       await ctx.editMessageText(html, other);
       return;
@@ -24,22 +28,22 @@ export async function show(ctx: ShopContext, html: string, keyboard?: InlineKeyb
 }
 
 /** A new message, never an edit. */
-export async function say(ctx: ShopContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
+export async function say(ctx: ShopBaseContext, html: string, keyboard?: InlineKeyboard): Promise<void> {
   await ctx.reply(html, { ...HTML, reply_markup: keyboard });
 }
 
-export function mainMenuKeyboard(ctx: ShopContext): InlineKeyboard {
+export function mainMenuKeyboard(ctx: ShopBaseContext): InlineKeyboard {
   const { btn } = ctx.t;
   const kb = new InlineKeyboard().text(btn.aiTokens, cb.shop()).text(btn.balance, cb.balance()).row().text(btn.myKeys, cb.keys()).text(btn.help, cb.help());
   if (ctx.shop.isAdmin(ctx.from?.id)) kb.row().text(btn.admin, cb.admin());
   return kb;
 }
 
-export function backToMenu(ctx: ShopContext): InlineKeyboard {
+export function backToMenu(ctx: ShopBaseContext): InlineKeyboard {
   return new InlineKeyboard().text(ctx.t.btn.mainMenu, cb.menu());
 }
 
-export async function showMainMenu(ctx: ShopContext): Promise<void> {
+export async function showMainMenu(ctx: ShopBaseContext): Promise<void> {
   await show(ctx, ctx.t.menu.welcome({ firstName: ctx.from?.first_name ?? '', balance: ctx.customer?.balance ?? 0 }), mainMenuKeyboard(ctx));
 }
 

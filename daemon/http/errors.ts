@@ -46,6 +46,7 @@ const TABLE: Record<string, Row> = {
   ARB_DB_UNAVAILABLE: { status: 503, kind: 'unavailable', publicCode: 'service_unavailable' },
   ARB_DB_CORRUPT: { status: 503, kind: 'unavailable', publicCode: 'service_unavailable' },
   ARB_SHUTTING_DOWN: { status: 503, kind: 'unavailable', publicCode: 'shutting_down' },
+  ARB_UPSTREAM_BUSY: { status: 503, kind: 'unavailable', publicCode: 'server_busy' },
 };
 
 const INTERNAL: Row = { status: 500, kind: 'server', publicCode: 'internal_error' };

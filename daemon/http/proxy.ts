@@ -46,8 +46,8 @@ const SLOW_REQUEST_MS = 1000;
 const COST_TOLERANCE_PERCENT = 2;
 /** A body this large is parsed in a turn of the event loop of its own (a 1 MiB parse takes milliseconds). */
 const LARGE_BODY_BYTES = 64 * 1024;
-/** Delivered text counted exactly for an estimated charge (beyond, the byte bound). */
-const OUTPUT_EXACT_CHARS = 512 * 1024;
+/** Tokenizer work for the delivered text of an estimated charge (see tokens.ts; what it does not reach: the byte bound). */
+const OUTPUT_BUDGET = 4_000_000;
 
 export interface ProxyDeps {
   store: MeteringStore;
@@ -148,22 +148,11 @@ interface Settlement {
   deferred: boolean;
 }
 
-/** The settle input with the columns the store records beside the original ones. */
-type SettleRecord = SettleInput & {
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  reasoningTokens: number;
-  answeredModel: string | null;
-  costLossMicros: number;
-};
-
-/** The store with the deferred-settle queue (store.settleLater) where it has one. */
-type Store = MeteringStore & { settleLater?: (input: SettleInput) => void };
 
 export function createProxy(deps: ProxyDeps): Proxy {
   const { upstream, limits, metrics, logger } = deps;
-  const store = deps.store as Store;
-  const maxBody = deps.maxBodyBytes ?? MAX_BODY_BYTES;
+  const { store } = deps;
+  const bodyLimit = (protocol: Protocol) => deps.maxBodyBytes ?? protocol.maxBodyBytes;
   const holds = createHolds({ store, instanceId: deps.instanceId, keyCacheTtlMs: deps.keyCacheTtlMs });
   const flights = new Set<Flight>();
   let idleWaiters: Array<() => void> = [];
@@ -271,9 +260,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
   /** The parsed request body; null when the client went away while sending it. */
   async function readRequest(req: IncomingMessage, protocol: Protocol, key: KeyRecord): Promise<ParsedRequest | null> {
-    const raw = await readBody(req, maxBody);
+    const limit = bodyLimit(protocol);
+    const raw = await readBody(req, limit);
     if (raw === 'aborted') return null;
-    if (raw === 'too_large') throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is larger than ${maxBody} bytes (1 MiB)`);
+    if (raw === 'too_large') throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is larger than ${limit} bytes (${mib(limit)}); shorten the request`);
     // bodies that arrive together are parsed in turns of the event loop of their own, not all in one
     if (raw.length > LARGE_BODY_BYTES) await nextTurn();
     const request = protocol.parse(parseJsonObject(raw, protocol.example));
@@ -281,16 +271,17 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return request;
   }
 
-  function checkDeclaredSize(req: IncomingMessage): void {
+  function checkDeclaredSize(req: IncomingMessage, protocol: Protocol): void {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBody) {
-      throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${maxBody} bytes (1 MiB)`);
+    const limit = bodyLimit(protocol);
+    if (Number.isFinite(declared) && declared > limit) {
+      throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${limit} bytes (${mib(limit)}); shorten the request`);
     }
   }
 
   /** Stage 1. Throws a typed refusal; null when the client left before its body arrived. */
   async function admit(protocol: Protocol, req: IncomingMessage, ctx: RequestContext, state: { key?: KeyRecord }): Promise<Admitted | null> {
-    checkDeclaredSize(req);
+    checkDeclaredSize(req, protocol);
     const read = await authenticate(req, protocol, ctx, true);
     state.key = read.key;
     const rate = await rateLimit(read);
@@ -469,6 +460,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
         failure,
       };
     }
+    // refused before it was sent (UPSTREAM_MAX_CONCURRENCY): the upstream's own answer
+    if (e instanceof ProxyError) return { ...base, outcome: 'upstream_error', status: describeFailure(e).status, served: false, error: e, failure };
     if (e instanceof UpstreamTimeoutError || isTimeoutError(e)) {
       return { ...base, outcome: 'timeout', status: 504, served: false, error: new ProxyError('ARB_UPSTREAM_TIMEOUT', 'the upstream model provider timed out; retry later'), failure };
     }
@@ -491,7 +484,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (!o.usage && o.served) {
       try {
         if (!o.partial) promptEstimate = await holds.promptTokens(hold, a.demand);
-        completionEstimate = await countTexts([o.delivered()], OUTPUT_EXACT_CHARS);
+        completionEstimate = await countTexts([o.delivered()], OUTPUT_BUDGET);
       } catch {
         promptEstimate ||= hold.promptBound;
       }
@@ -499,7 +492,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const charge = computeCharge({ rule: hold.rule, usage: o.usage, partial: o.partial, served: o.served, promptEstimate, completionEstimate });
     const costLossMicros = costAboveBasis(charge, hold, ctx, key);
     const kept = r.body !== undefined && o.error === undefined;
-    const input: SettleRecord = {
+    const input: SettleInput = {
       requestId: ctx.requestId,
       allocationId: key.allocationId,
       model: key.model,
@@ -528,7 +521,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
         o.error = e instanceof DatabaseUnavailableError ? e : new DatabaseUnavailableError('the charge could not be recorded', { cause: e });
         o.status = 503;
         o.outcome = 'withheld';
-        deferSettle({ ...input, promptTokens: 0, completionTokens: 0, weightedTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, statusCode: 503, outcome: 'withheld', estimated: false }, e, ctx);
+        // the hold goes back at no charge; the event keeps what the operator paid upstream
+        deferSettle({ ...input, weightedTokens: 0, statusCode: 503, outcome: 'withheld' }, e, ctx);
       } else deferSettle(input, e, ctx);
       return { charge, charged: 0, lossTokens: 0, costLossMicros, deferred: true };
     }
@@ -550,13 +544,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
   }
 
-  function deferSettle(input: SettleRecord, cause: unknown, ctx: RequestContext): void {
-    if (store.settleLater) {
-      store.settleLater(input);
-      logger.error({ err: cause, request_id: ctx.requestId, allocation_id: input.allocationId, weighted_tokens: input.weightedTokens }, 'settle failed: queued to retry until the database records it');
-    } else {
-      logger.critical({ err: cause, request_id: ctx.requestId, allocation_id: input.allocationId }, 'settle failed: the hold stays until this daemon stops or restarts');
-    }
+  function deferSettle(input: SettleInput, cause: unknown, ctx: RequestContext): void {
+    store.settleLater(input);
+    logger.error({ err: cause, request_id: ctx.requestId, allocation_id: input.allocationId, weighted_tokens: input.weightedTokens }, 'settle failed: queued to retry until the database records it');
   }
 
   /**
@@ -700,7 +690,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   async function countTokens(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const state: { key?: KeyRecord } = {};
     try {
-      checkDeclaredSize(req);
+      checkDeclaredSize(req, messages);
       const read = await authenticate(req, messages, ctx, true);
       state.key = read.key;
       await rateLimit(read);
@@ -783,9 +773,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
   };
 }
 
-/** The customer's Telegram user id (log lines name customers by it), when the key read carries it. */
+function mib(bytes: number): string {
+  return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
+}
+
+/** The customer's Telegram user id (log lines name customers by it). */
 function telegramId(key: KeyRecord): number | undefined {
-  return (key as KeyRecord & { telegramId?: number }).telegramId;
+  return key.telegramId ?? undefined;
 }
 
 /** The `model` a whole response body names. */

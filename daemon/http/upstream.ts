@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { Agent, errors, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';
+import { ProxyError } from './errors.js';
 
 export interface UpstreamOptions {
   baseUrl: string;
@@ -17,8 +18,13 @@ export interface UpstreamOptions {
   headersTimeoutMs?: number;
   /** max silence between body chunks, default 120 s */
   bodyTimeoutMs?: number;
-  /** max sockets per upstream origin, default 256 */
+  /** max sockets per upstream origin; default: as many as requests (never a queue inside arb) */
   connections?: number;
+  /**
+   * UPSTREAM_MAX_CONCURRENCY: at most this many requests at the upstream at once; one more is refused
+   * at once (ARB_UPSTREAM_BUSY: 503 with retry-after), never queued. 0 or unset: no limit.
+   */
+  maxInFlight?: number;
 }
 
 export interface UpstreamResponse {
@@ -199,6 +205,8 @@ export interface Upstream {
    * UpstreamTimeoutError (504) when no upstream answered.
    */
   post(path: string, body: string, opts: PostOptions): Promise<UpstreamResponse>;
+  /** requests at the upstream now (sent, and not yet answered to the end) */
+  readonly inFlight?: number;
   close(): Promise<void>;
 }
 
@@ -218,7 +226,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const agent = new Agent({
     connect: { timeout: options.connectTimeoutMs ?? 10_000 },
     keepAliveTimeout: 30_000,
-    connections: options.connections ?? 256,
+    // a fixed pool made the 257th concurrent stream wait inside arb for a free socket (issue 15.1)
+    connections: options.connections ?? null,
     headersTimeout: options.headersTimeoutMs ?? 120_000,
     bodyTimeout: options.bodyTimeoutMs ?? 120_000,
   });
@@ -240,6 +249,9 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     return t;
   };
 
+  const maxInFlight = options.maxInFlight && options.maxInFlight > 0 ? options.maxInFlight : Infinity;
+  let inFlight = 0;
+
   /** One POST to one base URL: resolves at the response headers; the body follows in UpstreamBody. */
   function once(target: { origin: string; path: string }, body: string, opts: PostOptions): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
     const headers: Record<string, string> = {
@@ -258,7 +270,14 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       let upstreamBody: UpstreamBody | undefined;
       const onAbort = () => controller?.abort(new errors.RequestAbortedError());
       signal.once('abort', onAbort);
-      const stopListening = () => signal.off('abort', onAbort);
+      inFlight++;
+      let listening = true;
+      const stopListening = () => {
+        if (!listening) return;
+        listening = false;
+        inFlight--;
+        signal.off('abort', onAbort);
+      };
       agent.dispatch(
         { origin: target.origin, path: target.path, method: 'POST', headers, body },
         {
@@ -290,7 +309,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   return {
     baseUrls: bases,
+    get inFlight() {
+      return inFlight;
+    },
     async post(path, body, opts) {
+      if (inFlight >= maxInFlight) {
+        throw new ProxyError('ARB_UPSTREAM_BUSY', `the server is at its limit of ${maxInFlight} requests in progress; nothing was charged — retry in a second`, { headers: { 'retry-after': 1 } });
+      }
       const targets = targetsFor(path);
       let primaryFailure: string | undefined;
       let lastError: unknown;

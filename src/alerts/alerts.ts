@@ -12,6 +12,8 @@
  * - failed_purchases: in the last 24 h of the log, `purchase_failed` business events (a customer or
  *   operator tried to buy and was refused — insufficient balance, package unavailable, an error; written
  *   with `logPurchaseFailed`) over all attempts (those plus `token_package_sold`). Above 10 %.
+ * - upstream_cost_loss: in the last hour, what OpenRouter reported above the cost basis of the tokens
+ *   charged (usage_events.cost_loss: a dearer model or paid routing answered). Above $0.00 — any.
  */
 import { sql } from 'kysely';
 import type { DbHandle } from '../db/dialect.js';
@@ -21,7 +23,7 @@ import { formatUsd } from '../money.js';
 import { computeStats } from '../stats/stats.js';
 import { toDbTime } from '../time.js';
 
-export type AlertRule = 'error_rate' | 'p95_latency' | 'openrouter_credit' | 'revenue_today' | 'failed_purchases';
+export type AlertRule = 'error_rate' | 'p95_latency' | 'openrouter_credit' | 'revenue_today' | 'failed_purchases' | 'upstream_cost_loss';
 
 export interface AlertResult {
   rule: AlertRule;
@@ -42,6 +44,7 @@ export interface AlertThresholds {
   openrouterCreditMicros: number;
   revenueTodayMicros: number;
   failedPurchasesPercent: number;
+  upstreamCostLossMicros: number;
 }
 
 export const DEFAULT_THRESHOLDS: AlertThresholds = {
@@ -50,6 +53,7 @@ export const DEFAULT_THRESHOLDS: AlertThresholds = {
   openrouterCreditMicros: 10_000_000,
   revenueTodayMicros: 100_000_000,
   failedPurchasesPercent: 10,
+  upstreamCostLossMicros: 0,
 };
 
 export interface AlertDeps {
@@ -146,20 +150,37 @@ export async function evaluateAlerts(deps: AlertDeps): Promise<AlertResult[]> {
   } else {
     results.push(rateRule('failed_purchases', purchases.failed, purchases.attempts, t.failedPurchasesPercent, (rate) => `failed purchases ${rate} (${purchases.failed} of ${purchases.attempts} attempts in the last 24 h)`));
   }
+
+  {
+    const ok = requests.costLoss <= t.upstreamCostLossMicros;
+    results.push({
+      rule: 'upstream_cost_loss',
+      ok,
+      value: requests.costLoss,
+      threshold: t.upstreamCostLossMicros,
+      unit: 'micros',
+      message: ok
+        ? `upstream cost above the cost basis: none in the last ${windowText}`
+        : `upstream cost above the cost basis: ${formatUsd(requests.costLoss, { precise: true })} of operator loss on ${requests.costLossRequests} request${requests.costLossRequests === 1 ? '' : 's'} in the last ${windowText} (a dearer model or paid routing answered; see arb logs security)`,
+    });
+  }
   return results;
 }
 
-async function requestFigures(handle: DbHandle, since: string): Promise<{ total: number; failed: number; p95: number | null }> {
-  const counts = await sql<{ total: unknown; failed: unknown }>`
-    select count(*) as total, sum(case when outcome in ('upstream_error', 'upstream_cut', 'timeout') then 1 else 0 end) as failed
+async function requestFigures(handle: DbHandle, since: string): Promise<{ total: number; failed: number; p95: number | null; costLoss: number; costLossRequests: number }> {
+  const counts = await sql<{ total: unknown; failed: unknown; cost_loss: unknown; cost_loss_requests: unknown }>`
+    select count(*) as total, sum(case when outcome in ('upstream_error', 'upstream_cut', 'timeout') then 1 else 0 end) as failed,
+      sum(cost_loss) as cost_loss, sum(case when cost_loss > 0 then 1 else 0 end) as cost_loss_requests
     from usage_events where created_at >= ${since}`.execute(handle.db);
   const total = Number(counts.rows[0]?.total ?? 0);
   const failed = Number(counts.rows[0]?.failed ?? 0);
-  if (total === 0) return { total, failed, p95: null };
+  const costLoss = Number(counts.rows[0]?.cost_loss ?? 0);
+  const costLossRequests = Number(counts.rows[0]?.cost_loss_requests ?? 0);
+  if (total === 0) return { total, failed, p95: null, costLoss, costLossRequests };
   const rank = Math.ceil(0.95 * total);
   const p95 = await sql<{ latency_ms: unknown }>`
     select latency_ms from usage_events where created_at >= ${since} order by latency_ms limit 1 offset ${rank - 1}`.execute(handle.db);
-  return { total, failed, p95: Number(p95.rows[0]?.latency_ms ?? 0) };
+  return { total, failed, p95: Number(p95.rows[0]?.latency_ms ?? 0), costLoss, costLossRequests };
 }
 
 const PURCHASE_EVENTS = ['purchase_failed', 'token_package_sold'] as const;

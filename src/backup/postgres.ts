@@ -19,10 +19,10 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { ArbError, InputError } from '../errors.js';
+import { ArbError } from '../errors.js';
 import { BackupError, backupStamp, createPrivateFile, ENCRYPTION_OFF, ensureWritableDir, MANIFEST_NAME, publishBackupFile, readManifest, saveManifest, sha256File } from './backup.js';
 import { AGE_SUFFIX, encryptFile } from './encryption.js';
 import { isPidAlive } from '../metering/instances.js';

@@ -133,7 +133,7 @@ export function checkCurrentDatabase(dbFile: string): CurrentDatabase {
   } catch (e) {
     const code = (e as { code?: string }).code ?? '';
     if (CORRUPT_CODES.test(code)) return corrupt(`${code}: ${(e as Error).message}`);
-    throw e;
+    throw new ArbError(`cannot read the current database ${dbFile} (${code || 'error'}: ${(e as Error).message}); check its permissions and that no other program holds it locked, then rerun arb restore (nothing was changed)`, { cause: e });
   } finally {
     sqlite?.close();
   }
@@ -214,7 +214,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         rmSync(partial, { force: true });
         const code = (e as { code?: string }).code ?? '';
         // damage quick_check did not reach (VACUUM reads every row): the file cannot be copied
-        if (!CORRUPT_CODES.test(code)) throw e;
+        if (!CORRUPT_CODES.test(code)) {
+          throw new ArbError(`could not keep a copy of the current database as ${basename(target)} (${code || 'error'}: ${(e as Error).message}); free disk space next to it and rerun arb restore (nothing was changed)`, { cause: e });
+        }
         current = { state: 'corrupt', detail: `${code}: ${(e as Error).message}`, error: new DatabaseCorruptError(dbFile, `${code}: ${(e as Error).message}`) };
       }
     }

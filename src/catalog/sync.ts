@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { AiModelsTable, Database, NewAiModel } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, UpstreamError } from '../errors.js';
-import { logBusinessEvent, type Logger } from '../logger.js';
+import { logBusinessEvent, logPerformance, type Logger } from '../logger.js';
 import { parseOpenRouterRate, priceForPackage, type PricingConfig } from '../pricing.js';
 import { toDbTime } from '../time.js';
 import type { OpenRouterModel } from './types.js';
@@ -73,7 +73,11 @@ export const LAST_SYNC_SETTING = 'models_last_synced_at';
 const DEFAULT_PRICING: PricingConfig = { markupBp: 2500, minProfitMarginBp: 1000, bulkDiscountThreshold: 1_000_000, bulkDiscountBp: 500 };
 
 /** The fields arb keeps for one upstream model. */
-export type CatalogModelFields = Pick<AiModelsTable, 'model_id' | 'name' | 'prompt_rate' | 'completion_rate' | 'context_length' | 'max_completion_tokens'>;
+export type CatalogModelFields = Pick<AiModelsTable, 'model_id' | 'name' | 'prompt_rate' | 'completion_rate' | 'context_length' | 'max_completion_tokens'> & {
+  /** µ$/Mtok of cache reads / writes (the metering weights of those token classes), null when none is listed */
+  input_cache_read_rate: number | null;
+  input_cache_write_rate: number | null;
+};
 
 /** Maps an upstream entry to stored fields; null when it has no usable id. */
 export function catalogFields(m: OpenRouterModel): CatalogModelFields | null {
@@ -86,6 +90,8 @@ export function catalogFields(m: OpenRouterModel): CatalogModelFields | null {
     name: typeof m.name === 'string' && m.name.trim() !== '' ? m.name.trim() : id,
     prompt_rate: parseOpenRouterRate(pricing.prompt),
     completion_rate: parseOpenRouterRate(pricing.completion),
+    input_cache_read_rate: parseOpenRouterRate(pricing.input_cache_read),
+    input_cache_write_rate: parseOpenRouterRate(pricing.input_cache_write),
     context_length: positiveInt(m.context_length) ?? positiveInt(top.context_length),
     max_completion_tokens: positiveInt(top.max_completion_tokens),
   };
@@ -97,6 +103,7 @@ function positiveInt(v: unknown): number | null {
 
 /** Syncs the catalog from a model list or a client; see `SyncReport`. */
 export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | ModelSource, opts: SyncOptions = {}): Promise<SyncReport> {
+  const started = performance.now();
   const list = Array.isArray(source) ? source : await source.listModels();
   const pricing = opts.config ?? DEFAULT_PRICING;
   const now = toDbTime(opts.now ?? new Date());
@@ -131,8 +138,9 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
         continue;
       }
       const rateChanged = old.prompt_rate !== f.prompt_rate || old.completion_rate !== f.completion_rate;
+      const cacheRatesChanged = old.input_cache_read_rate !== f.input_cache_read_rate || old.input_cache_write_rate !== f.input_cache_write_rate;
       const fieldsChanged =
-        rateChanged || old.name !== f.name || old.context_length !== f.context_length || old.max_completion_tokens !== f.max_completion_tokens;
+        rateChanged || cacheRatesChanged || old.name !== f.name || old.context_length !== f.context_length || old.max_completion_tokens !== f.max_completion_tokens;
       const wasGone = old.is_active !== 1;
       if (rateChanged) {
         priceChanges.push({
@@ -184,6 +192,7 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
   });
 
   if (opts.logger) {
+    logPerformance(opts.logger, 'catalog_sync', (performance.now() - started) / 1000, { models: report.total });
     logBusinessEvent(opts.logger, {
       event_type: 'models_synced',
       total: report.total,

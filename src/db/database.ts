@@ -54,6 +54,9 @@ export interface AiModelsTable {
   completion_rate: number | null;
   context_length: number | null;
   max_completion_tokens: number | null;
+  /** µ$ per million cache-read / cache-write prompt tokens; null = none listed (billed as prompt tokens) */
+  input_cache_read_rate: ColumnType<number | null, number | null | undefined, number | null>;
+  input_cache_write_rate: ColumnType<number | null, number | null | undefined, number | null>;
   /** 1 while the model is listed upstream */
   is_active: number;
   created_at: Timestamp;
@@ -128,6 +131,14 @@ export interface UsageEventsTable {
   loss_tokens: number;
   /** µ$ the upstream reported (usage.cost), 0 when unknown */
   upstream_cost: number;
+  /** cache reads and writes (parts of prompt_tokens), reasoning (a part of completion_tokens) */
+  cache_read_tokens: ColumnType<number, number | undefined, number>;
+  cache_write_tokens: ColumnType<number, number | undefined, number>;
+  reasoning_tokens: ColumnType<number, number | undefined, number>;
+  /** the model the upstream said answered (null when it named none) */
+  answered_model: ColumnType<string | null, string | null | undefined, string | null>;
+  /** µ$ the upstream reported above the cost basis of the tokens charged (operator loss) */
+  cost_loss: ColumnType<number, number | undefined, number>;
   latency_ms: number;
   status_code: number;
   outcome: UsageOutcome;

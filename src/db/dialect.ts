@@ -11,7 +11,10 @@ import type PgModule from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
-import { ArbError } from '../errors.js';
+import { ArbError, DatabaseCorruptError } from '../errors.js';
+import { isCorruptionError } from './errors.js';
+import { inspectWal } from './integrity.js';
+import { createWriteGate, type WriteGate } from './write-gate.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -22,6 +25,8 @@ export interface DbHandle {
   readonly file: string | undefined;
   /** The raw better-sqlite3 connection, for backups and the metering hot path (SQLite only). */
   readonly sqlite: BetterSqlite3Type.Database | undefined;
+  /** pauses the hot path's group commit while a checkpoint catches up (SQLite only) */
+  readonly writeGate: WriteGate | undefined;
   readonly url: string | undefined;
   close(): Promise<void>;
 }
@@ -34,6 +39,10 @@ export interface OpenDbOptions {
   readonly?: boolean;
   /** PostgreSQL pool size */
   poolSize?: number;
+}
+
+function corrupt(file: string, cause: unknown): DatabaseCorruptError {
+  return new DatabaseCorruptError(file, (cause as Error).message, { cause });
 }
 
 export class DatabaseError extends ArbError {
@@ -64,6 +73,12 @@ export function openDb(options: OpenDbOptions): DbHandle {
     pool.on('error', () => {
       /* idle client errors surface on the next query */
     });
+    // A connection lost while a client is checked out (a transaction) is also emitted as 'error' on the
+    // client: without a listener it would be an uncaught exception that stops the daemon. The query in
+    // flight rejects with it anyway, and the store turns that into DatabaseUnavailableError.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     let closed = false;
     return {
@@ -71,6 +86,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
       dialect: 'postgres',
       file: undefined,
       sqlite: undefined,
+      writeGate: undefined,
       url: options.databaseUrl,
       async close() {
         if (closed) return;
@@ -81,6 +97,15 @@ export function openDb(options: OpenDbOptions): DbHandle {
   }
   const file = resolve(options.dbName ?? 'arbitrage.db');
   if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+  // A WAL of another file (the manual's cp after a crash) is refused before SQLite applies it: a
+  // connection would read the mix and, on close, checkpoint it into the file for good (src/db/integrity.ts).
+  let wal: ReturnType<typeof inspectWal> = { state: 'none' };
+  try {
+    wal = inspectWal(file);
+  } catch {
+    /* unreadable: SQLite says why when it opens the file */
+  }
+  if (wal.state === 'foreign') throw new DatabaseCorruptError(file, wal.detail);
   let sqlite: BetterSqlite3Type.Database;
   try {
     const BetterSqlite3 = requireDriver('better-sqlite3') as BetterSqlite3Ctor;
@@ -88,11 +113,17 @@ export function openDb(options: OpenDbOptions): DbHandle {
   } catch (cause) {
     throw new DatabaseError(`cannot open SQLite database ${file}: ${(cause as Error).message}`, { cause });
   }
-  if (!options.readonly) {
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
+  try {
+    if (!options.readonly) {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+    }
+    sqlite.pragma('foreign_keys = ON');
+  } catch (cause) {
+    sqlite.close();
+    if (isCorruptionError(cause)) throw corrupt(file, cause);
+    throw cause;
   }
-  sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   let closed = false;
   return {
@@ -100,6 +131,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
     dialect: 'sqlite',
     file,
     sqlite,
+    writeGate: createWriteGate(),
     url: undefined,
     async close() {
       if (closed) return;
@@ -113,6 +145,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
 export async function migrate(handle: DbHandle): Promise<string[]> {
   const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
   const { error, results } = await migrator.migrateToLatest();
+  if (error && isCorruptionError(error) && handle.file) throw corrupt(handle.file, error);
   if (error) throw new DatabaseError(`migration failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

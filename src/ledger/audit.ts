@@ -2,19 +2,54 @@
  * Ledger reconciliation (SPEC §7 invariants): each balance = sum of its ledger; each ledger row's
  * balance_after = running sum; tokens_used = sum of usage events; reserved = sum of open holds; no
  * negative balance; no allocation over its total. Aggregate SQL only, so it stays fast on big ledgers.
+ *
+ * Served means billed — a request that was served but not charged cannot hide from the audit:
+ * - a usage event that served something (status 2xx, prompt or completion tokens counted) but charged
+ *   nothing (weighted_tokens 0) and recorded no operator loss (loss_tokens 0) is a problem;
+ * - a hold whose daemon instance is gone (not registered; on this host a dead pid; anywhere a heartbeat
+ *   older than `staleAfterMs`) is a request that never settled: it may have delivered output;
+ * - settles the database refused and the daemon keeps for later (its pending-settles file) are listed.
  */
+import { hostname as osHostname } from 'node:os';
 import { sql } from 'kysely';
 import type { DbHandle } from '../db/dialect.js';
+import { isPidAlive } from '../metering/instances.js';
+import { pendingSettlesFiles, readPendingSettles } from '../metering/pending-settles.js';
+import type { SettleInput } from '../metering/store.js';
+import { toDbTime } from '../time.js';
 
 export interface AuditReport {
   ok: boolean;
   problems: string[];
-  checked: { users: number; transactions: number; allocations: number; usage_events: number; reservations: number };
+  checked: {
+    users: number;
+    transactions: number;
+    allocations: number;
+    usage_events: number;
+    reservations: number;
+    /** open holds whose daemon instance is gone */
+    orphaned_holds: number;
+    /** usage events that served output and charged nothing, with no recorded loss */
+    served_unbilled: number;
+    /** settles waiting in the pending-settles file */
+    pending_settles: number;
+  };
+}
+
+export interface AuditOptions {
+  /** where the daemons keep their pending-settles files (pendingSettlesLocation(config)); unset = not checked */
+  pendingSettlesAt?: string;
+  /** an instance whose heartbeat is older than this is gone, default 60 s (as the daemon decides) */
+  staleAfterMs?: number;
+  /** the host this audit runs on (pids are checked only for instances of this host) */
+  hostname?: string;
+  isAlive?: (pid: number) => boolean;
+  now?: Date;
 }
 
 const MAX_LISTED = 50;
 
-export async function auditLedger(handle: DbHandle): Promise<AuditReport> {
+export async function auditLedger(handle: DbHandle, options: AuditOptions = {}): Promise<AuditReport> {
   const { db } = handle;
   const problems: string[] = [];
   const push = (list: string[]) => {
@@ -67,6 +102,40 @@ export async function auditLedger(handle: DbHandle): Promise<AuditReport> {
     where not exists (select 1 from transactions t where t.allocation_id = a.id and t.type in ('purchase', 'adjustment'))`.execute(db);
   push(purchases.rows.map((r) => `allocation ${r.id}: no purchase or grant in the ledger`));
 
+  const unbilled = await sql<{ request_id: string; allocation_id: number; prompt_tokens: number; completion_tokens: number; status_code: number; created_at: string }>`
+    select request_id, allocation_id, prompt_tokens, completion_tokens, status_code, created_at from usage_events
+    where status_code between 200 and 299 and prompt_tokens + completion_tokens > 0 and weighted_tokens = 0 and loss_tokens = 0
+    order by id`.execute(db);
+  push(
+    unbilled.rows.map(
+      (r) =>
+        `usage event ${r.request_id} (allocation ${r.allocation_id}, ${r.created_at}): served (status ${r.status_code}, ${r.prompt_tokens} prompt + ${r.completion_tokens} completion tokens) but charged nothing and recorded no operator loss`,
+    ),
+  );
+
+  const orphaned = await orphanedHolds(handle, options);
+  push(
+    orphaned.map(
+      (h) =>
+        `allocation ${h.allocation_id}: hold of ${h.tokens} tokens for request ${h.request_id} (since ${h.created_at}) belongs to daemon instance ${h.instance_id}, which is ${h.why}: the request never settled and may have delivered output; the next daemon start releases the hold`,
+    ),
+  );
+
+  const pending: Array<SettleInput & { file: string }> = [];
+  for (const file of options.pendingSettlesAt ? pendingSettlesFiles(options.pendingSettlesAt) : []) {
+    try {
+      for (const p of readPendingSettles(file)) pending.push({ ...p, file });
+    } catch (e) {
+      push([`${file}: unreadable pending-settles file (${(e as Error).message})`]);
+    }
+  }
+  push(
+    pending.map(
+      (p) =>
+        `request ${p.requestId} (allocation ${p.allocationId}): a charge of ${p.weightedTokens} tokens served at ${p.now ?? '?'} is pending in ${p.file} (the database refused it); the daemon applies it when it starts or the database accepts writes`,
+    ),
+  );
+
   const count = async (table: 'users' | 'transactions' | 'ai_token_allocations' | 'usage_events' | 'reservations') =>
     Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   return {
@@ -78,6 +147,29 @@ export async function auditLedger(handle: DbHandle): Promise<AuditReport> {
       allocations: await count('ai_token_allocations'),
       usage_events: await count('usage_events'),
       reservations: await count('reservations'),
+      orphaned_holds: orphaned.length,
+      served_unbilled: unbilled.rows.length,
+      pending_settles: pending.length,
     },
   };
+}
+
+/** Open holds whose owner is gone, by the daemon's own rule (src/metering/instances.ts recoverOrphanedHolds). */
+async function orphanedHolds(handle: DbHandle, options: AuditOptions) {
+  const host = options.hostname ?? osHostname();
+  const isAlive = options.isAlive ?? isPidAlive;
+  const now = options.now ?? new Date();
+  const staleBefore = toDbTime(new Date(now.getTime() - (options.staleAfterMs ?? 60_000)));
+  const instances = new Map((await handle.db.selectFrom('instances').select(['instance_id', 'pid', 'hostname', 'heartbeat_at']).execute()).map((i) => [i.instance_id, i]));
+  const holds = await handle.db.selectFrom('reservations').select(['request_id', 'allocation_id', 'tokens', 'instance_id', 'created_at']).orderBy('id').execute();
+  const out: Array<(typeof holds)[number] & { why: string }> = [];
+  for (const h of holds) {
+    const i = instances.get(h.instance_id);
+    let why: string | undefined;
+    if (!i) why = 'not registered';
+    else if (i.hostname === host && i.pid !== process.pid && !isAlive(Number(i.pid))) why = `dead (pid ${i.pid} on ${host})`;
+    else if (i.heartbeat_at < staleBefore) why = `silent since ${i.heartbeat_at}`;
+    if (why) out.push({ ...h, why });
+  }
+  return out;
 }

@@ -40,7 +40,7 @@ function validateTelegramId(id: unknown): number {
   return id;
 }
 
-async function upsertUser(db: Kysely<Database>, profile: UserProfile, now: string): Promise<User> {
+export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now: string): Promise<User> {
   const telegramId = validateTelegramId(profile.telegramId);
   const updates: Record<string, string | null> = {};
   if (profile.username !== undefined) updates.username = profile.username;
@@ -95,7 +95,7 @@ export async function listTransactions(handle: DbHandle, userId: number, limit =
  * Applies a signed amount to a user's balance and writes its ledger row, inside `trx`.
  * Refuses (InsufficientBalanceError) when the balance would go negative.
  */
-async function applyBalanceChange(
+export async function applyBalanceChange(
   trx: Kysely<Database>,
   user: User,
   entry: { type: TransactionType; amount: number; reference?: string | null; packageId?: number | null; allocationId?: number | null; note?: string | null },
@@ -381,10 +381,11 @@ export interface RefundResult {
 }
 
 /**
- * Refunds the unused share of an allocation's price (price × unused / total, rounded down) and revokes
- * the key. Refused while requests are in flight on it. Idempotent: a refunded allocation refunds nothing.
+ * Refunds an allocation's price to the balance — the unused share (price × unused / total, rounded down;
+ * the default) or all of it (`share: 'full'`) — and revokes the key. Refused while requests are in flight
+ * on it. Idempotent: a refunded allocation refunds nothing.
  */
-export async function refundAllocation(deps: LedgerDeps, input: { allocationId: number; note?: string }): Promise<RefundResult> {
+export async function refundAllocation(deps: LedgerDeps, input: { allocationId: number; note?: string; share?: 'unused' | 'full' }): Promise<RefundResult> {
   const reference = `refund:allocation:${input.allocationId}`;
   const result = await transact(deps.handle, async (trx) => {
     const now = toDbTime(deps.now?.() ?? new Date());
@@ -397,7 +398,7 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
       throw new InputError(`allocation ${allocation.id} has requests in flight; retry in a few seconds`, 'allocation');
     }
     const unused = allocation.tokens_total - allocation.tokens_used;
-    const refund = Number((BigInt(allocation.price_paid) * BigInt(unused)) / BigInt(allocation.tokens_total));
+    const refund = input.share === 'full' ? allocation.price_paid : Number((BigInt(allocation.price_paid) * BigInt(unused)) / BigInt(allocation.tokens_total));
     const revoked = await trx
       .updateTable('ai_token_allocations')
       .set({ status: 'revoked', updated_at: now })

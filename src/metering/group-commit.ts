@@ -13,6 +13,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
+import type { WriteGate } from '../db/write-gate.js';
 
 export interface GroupCommit {
   /** Runs `op` (synchronous better-sqlite3 statements) in the next batch; resolves after its COMMIT. */
@@ -27,7 +28,7 @@ interface Op {
   value?: unknown;
 }
 
-export function createGroupCommit(db: Kysely<Database>, s: BetterSqlite3.Database): GroupCommit {
+export function createGroupCommit(db: Kysely<Database>, s: BetterSqlite3.Database, gate?: WriteGate): GroupCommit {
   let queue: Op[] = [];
   let scheduled = false;
   let opFailed = false;
@@ -65,10 +66,18 @@ export function createGroupCommit(db: Kysely<Database>, s: BetterSqlite3.Databas
       runEachInSavepoint.immediate(ops);
     }
   };
-  const flush = () =>
+  const flush = (): Promise<void> | void => {
+    if (gate?.paused) return void gate.whenOpen().then(flush);
+    return flushNow();
+  };
+  const flushNow = () =>
     db
       .connection()
       .execute(async () => {
+        if (gate?.paused) {
+          void gate.whenOpen().then(flush);
+          return;
+        }
         const ops = queue;
         queue = [];
         scheduled = false;

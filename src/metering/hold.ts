@@ -95,8 +95,7 @@ export interface Holds {
 
 /** The metering rule of a key's model (every class weighed by its catalog rate). */
 export function ruleForKey(key: KeyRecord): MeteringRule {
-  const k = key as KeyRecord & { cacheReadRate?: number | null; cacheWriteRate?: number | null };
-  return ruleForRates(key.promptRate, key.completionRate, k.cacheReadRate, k.cacheWriteRate);
+  return ruleForRates(key.promptRate, key.completionRate, key.cacheReadRate, key.cacheWriteRate);
 }
 
 /** The key's tokens left for new holds. */

@@ -12,9 +12,10 @@ export const KEY_COLUMNS = `a.id as allocationId, a.user_id as userId, a.package
   a.api_key as maskedKey, a.status as status, a.expires_at as expiresAt, a.tokens_total as tokensTotal,
   a.tokens_used as tokensUsed, a.tokens_reserved as tokensReserved, a.price_paid as pricePaid,
   m.prompt_rate as promptRate, m.completion_rate as completionRate,
-  m.max_completion_tokens as maxCompletionTokens, m.context_length as contextLength`;
+  m.max_completion_tokens as maxCompletionTokens, m.context_length as contextLength,
+  m.input_cache_read_rate as cacheReadRate, m.input_cache_write_rate as cacheWriteRate, u.telegram_id as telegramId`;
 
-export const KEY_FROM = 'ai_token_allocations a left join ai_models m on m.model_id = a.model';
+export const KEY_FROM = 'ai_token_allocations a left join ai_models m on m.model_id = a.model left join users u on u.id = a.user_id';
 
 /** A KEY_COLUMNS row read as an array (column order). */
 export function keyFromRow(r: unknown[] | undefined): KeyRecord | undefined {
@@ -35,6 +36,9 @@ export function keyFromRow(r: unknown[] | undefined): KeyRecord | undefined {
     completionRate: r[12] as number | null,
     maxCompletionTokens: r[13] as number | null,
     contextLength: r[14] as number | null,
+    cacheReadRate: r[15] as number | null,
+    cacheWriteRate: r[16] as number | null,
+    telegramId: r[17] as number | null,
   };
 }
 

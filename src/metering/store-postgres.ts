@@ -97,6 +97,11 @@ export function createPostgresMeteringStatements(handle: DbHandle): MeteringStat
               estimated: input.estimated ? 1 : 0,
               stream: input.stream ? 1 : 0,
               created_at: now,
+              cache_read_tokens: input.cacheReadTokens ?? 0,
+              cache_write_tokens: input.cacheWriteTokens ?? 0,
+              reasoning_tokens: input.reasoningTokens ?? 0,
+              answered_model: input.answeredModel ?? null,
+              cost_loss: input.costLossMicros ?? 0,
             })
             .execute();
           return { charged, lossTokens, released, duplicate: false };

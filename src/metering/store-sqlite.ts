@@ -31,8 +31,9 @@ export function createSqliteMeteringStatements(handle: DbHandle, s: BetterSqlite
   );
   const insertEvent = s.prepare(
     `insert into usage_events (request_id, allocation_id, model, prompt_tokens, completion_tokens, weighted_tokens, loss_tokens,
-       upstream_cost, latency_ms, status_code, outcome, estimated, stream, created_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       upstream_cost, latency_ms, status_code, outcome, estimated, stream, created_at,
+       cache_read_tokens, cache_write_tokens, reasoning_tokens, answered_model, cost_loss)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const probe = s.prepare(`insert into settings (key, value, updated_at) values ('db_write_probe', ?, ?) on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at`);
 
@@ -73,11 +74,16 @@ export function createSqliteMeteringStatements(handle: DbHandle, s: BetterSqlite
       input.estimated ? 1 : 0,
       input.stream ? 1 : 0,
       now,
+      input.cacheReadTokens ?? 0,
+      input.cacheWriteTokens ?? 0,
+      input.reasoningTokens ?? 0,
+      input.answeredModel ?? null,
+      input.costLossMicros ?? 0,
     );
     return { charged, lossTokens, released, duplicate: false };
   };
 
-  const batch = createGroupCommit(handle.db, s);
+  const batch = createGroupCommit(handle.db, s, handle.writeGate);
   return {
     // Reads need no write lock; they never decide a hold (the conditional UPDATE does).
     findKeyByHash: async (hash) => keyFromRow(byHash.get(hash) as unknown[] | undefined),

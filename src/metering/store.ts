@@ -38,6 +38,11 @@ export interface KeyRecord {
   completionRate: number | null;
   maxCompletionTokens: number | null;
   contextLength: number | null;
+  /** µ$/Mtok of cache reads / writes, null when the catalog lists none */
+  cacheReadRate: number | null;
+  cacheWriteRate: number | null;
+  /** the customer's Telegram user id (log lines name customers by it) */
+  telegramId: number | null;
 }
 
 export interface ReserveInput {
@@ -71,6 +76,14 @@ export interface SettleInput {
   outcome: UsageOutcome;
   estimated: boolean;
   stream: boolean;
+  /** token classes (parts of promptTokens / completionTokens), default 0 */
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
+  reasoningTokens?: number;
+  /** the model the upstream said answered */
+  answeredModel?: string | null;
+  /** µ$ the upstream reported above the cost basis of what was charged (operator loss), default 0 */
+  costLossMicros?: number;
   now?: string;
 }
 
@@ -117,7 +130,7 @@ export interface MeteringStatements {
  *   - streamed response (already delivered): `settleLater` the real charge.
  * - `settleLater` never throws: it keeps the settle in a bounded in-memory queue (idempotent by request id;
  *   `input.now` defaults to the time of the call, so the usage event keeps it) and retries with backoff
- *   until the database accepts it; the queue is saved beside the database (`<DB_NAME>.pending-settles.json`,
+ *   until the database accepts it; the queue is saved beside the database (`<DB_NAME>.pending-settles.<daemon>.json`,
  *   0600) whenever it changes and on `close()`, and `applyPendingSettles()` applies it at the next start.
  */
 export interface MeteringStore {
@@ -153,6 +166,8 @@ export interface MeteringStore {
   readonly database: Pick<DatabaseHealth, 'status' | 'probeIfDue'>;
   /** Settles kept by settleLater and not yet accepted. */
   readonly pendingSettles: number;
+  /** the file they are saved to, when they are kept across restarts */
+  readonly pendingSettlesFile: string | undefined;
   /** Applies the settles a previous run saved (before serving); they stay pending if the database refuses. */
   applyPendingSettles(): Promise<{ loaded: number; applied: number }>;
   /** Stops retrying and saves the pending settles (clean shutdown). */
@@ -161,8 +176,10 @@ export interface MeteringStore {
 
 export interface MeteringStoreOptions {
   logger?: Logger;
-  /** where pending settles are kept across restarts (pendingSettlesFile(DB_NAME)); default: memory only */
-  pendingSettlesFile?: string;
+  /** where pending settles are kept across restarts (pendingSettlesLocation(config)); default: memory only */
+  pendingSettlesAt?: string;
+  /** this daemon's name in its pending-settles file (the instance id), default a random one */
+  owner?: string;
   /** while the database is unhealthy, at most one write probe per this many ms, default 500 */
   probeEveryMs?: number;
   /** first retry of a pending settle after this many ms (doubling up to 5 s), default 100 */
@@ -187,7 +204,7 @@ export function createMeteringStore(handle: DbHandle, options: MeteringStoreOpti
     return value;
   };
   const settle = (input: SettleInput) => statements.settle(input).then(wrote, fail);
-  const queue = createSettleQueue({ settle, file: options.pendingSettlesFile, logger: options.logger, max: options.maxPendingSettles, retryMs: options.settleRetryMs });
+  const queue = createSettleQueue({ settle, location: options.pendingSettlesAt, owner: options.owner, logger: options.logger, max: options.maxPendingSettles, retryMs: options.settleRetryMs });
   health.onChange((s) => {
     if (s.state === 'ok' && queue.size > 0) void queue.flush();
   });
@@ -207,6 +224,7 @@ export function createMeteringStore(handle: DbHandle, options: MeteringStoreOpti
     get pendingSettles() {
       return queue.size;
     },
+    pendingSettlesFile: queue.file,
     applyPendingSettles: () => queue.load(),
     async close() {
       const { saved } = await queue.close();

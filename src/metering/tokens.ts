@@ -12,8 +12,11 @@
  *     lookup slow: 1 MB of random text took 14 s instead of 2 s);
  *   - in slices: a large count waits for its turn of the event loop and gives it back every SLICE_MS
  *     (turns.ts), so other requests and /health go on;
- *   - bounded: at most `exactChars` characters per request go through the tokenizer; the rest is counted by
- *     the byte bound, so the result never falls below the exact count by more than the piece cuts (it errs
+ *   - bounded: the tokenizer gets at most a budget of work per request, counted deterministically from the
+ *     text (an ASCII character costs 1, any other NON_ASCII_COST: merging multi-byte text is that much
+ *     slower), so ordinary prompts up to ~2 M characters are counted whole and hostile text (random
+ *     Unicode, emoji, CJK) costs at most ~250k characters of tokenizer work; what is left is counted by the
+ *     byte bound, so the result never falls below the exact count by more than the piece cuts (it errs
  *     high, never low: a hold or an estimated charge cannot be made small by padding a prompt).
  */
 import { countTokens, setMergeCacheSize } from 'gpt-tokenizer';
@@ -25,8 +28,10 @@ export interface PromptText {
   texts: string[];
 }
 
-/** Characters per request counted exactly by default; beyond, the byte bound. */
-export const EXACT_CHARS = 128 * 1024;
+/** Tokenizer work per request by default (see NON_ASCII_COST); what it does not reach is counted by the byte bound. */
+export const EXACT_BUDGET = 2_000_000;
+/** The work of one non-ASCII character relative to an ASCII one (measured: 5–15×). */
+const NON_ASCII_COST = 8;
 
 /** Longest stretch of work between two yields to the event loop. */
 const SLICE_MS = 5;
@@ -57,37 +62,36 @@ function tokenizer(): typeof countTokens {
   return countTokens;
 }
 
-/** Calls `fn` on the pieces of `text` the tokenizer may see in one call. */
-function forEachPiece(text: string, fn: (piece: string) => void): void {
+/** The pieces of `text` the tokenizer may see in one call: contiguous, in order, covering it. */
+function* pieces(text: string): Generator<string> {
   let from = 0;
-  LONG_RUN.lastIndex = 0;
-  const plain = (end: number) => {
-    // ordinary text between long runs, in calls of at most MAX_CALL characters cut before a space
-    while (end - from > MAX_CALL) {
+  // a regex of its own: a count may pause (await) between pieces while another one runs
+  const longRun = new RegExp(LONG_RUN);
+  for (;;) {
+    const m = longRun.exec(text);
+    const runStart = m ? m.index : text.length;
+    // ordinary text before the run, in calls of at most MAX_CALL characters cut before a space
+    while (runStart - from > MAX_CALL) {
       let cut = from + MAX_CALL;
       let space = cut;
       while (space > from + MAX_CALL / 2 && !isSpace(text.charCodeAt(space))) space--;
       if (space > from + MAX_CALL / 2) cut = space;
       else if (isHighSurrogate(text.charCodeAt(cut - 1))) cut--;
-      fn(text.slice(from, cut));
+      yield text.slice(from, cut);
       from = cut;
     }
-    if (end > from) fn(text.slice(from, end));
-    from = end;
-  };
-  for (let m = LONG_RUN.exec(text); m !== null; m = LONG_RUN.exec(text)) {
-    plain(m.index);
-    const end = m.index + m[0].length;
-    for (let i = m.index; i < end; ) {
+    if (runStart > from) yield text.slice(from, runStart);
+    if (!m) return;
+    const end = runStart + m[0].length;
+    for (let i = runStart; i < end; ) {
       let j = Math.min(end, i + MAX_RUN);
       // never split a surrogate pair (an emoji) between two pieces
       if (j < end && isHighSurrogate(text.charCodeAt(j - 1)) && j - 1 > i) j--;
-      fn(text.slice(i, j));
+      yield text.slice(i, j);
       i = j;
     }
     from = end;
   }
-  plain(text.length);
 }
 
 function isSpace(code: number): boolean {
@@ -102,9 +106,7 @@ function isHighSurrogate(code: number): boolean {
 export function countTextTokens(text: string): number {
   const count = tokenizer();
   let total = 0;
-  forEachPiece(text, (piece) => {
-    total += count(piece, PLAIN_TEXT);
-  });
+  for (const piece of pieces(text)) total += count(piece, PLAIN_TEXT);
   return total;
 }
 
@@ -121,39 +123,46 @@ export function promptUpperBound(prompt: PromptText): number {
 }
 
 /**
- * The prompt's tokens by the tokenizer (see the module comment): exact for the first `exactChars`
- * characters, the byte bound beyond; yields to the event loop every few milliseconds.
+ * The prompt's tokens by the tokenizer (see the module comment): exact within the work `budget`, the byte
+ * bound for the rest; yields to the event loop every few milliseconds.
  */
-export async function countPromptTokens(prompt: PromptText, exactChars = EXACT_CHARS): Promise<number> {
-  return prompt.overhead + (await countTexts(prompt.texts, exactChars));
+export async function countPromptTokens(prompt: PromptText, budget = EXACT_BUDGET): Promise<number> {
+  return prompt.overhead + (await countTexts(prompt.texts, budget));
+}
+
+/** The tokenizer work of a piece: its length, non-ASCII characters counted NON_ASCII_COST times. */
+function workOf(piece: string): number {
+  let work = piece.length;
+  for (let i = 0; i < piece.length; i++) if (piece.charCodeAt(i) > 0x7f) work += NON_ASCII_COST - 1;
+  return work;
 }
 
 /** Tokens of several texts (see countPromptTokens). */
-export async function countTexts(texts: readonly string[], exactChars = EXACT_CHARS): Promise<number> {
+export async function countTexts(texts: readonly string[], budget = EXACT_BUDGET): Promise<number> {
   const count = tokenizer();
   let total = 0;
-  let budget = exactChars;
   let chars = 0;
   for (const t of texts) chars += t.length;
   if (chars > SMALL_CHARS) await nextTurn();
+  let left = budget;
   let sliceStart = performance.now();
   for (const text of texts) {
-    if (budget <= 0) {
-      total += textTokensUpperBound(text);
-      continue;
-    }
-    const exact = text.length <= budget ? text : text.slice(0, isHighSurrogate(text.charCodeAt(budget - 1)) ? budget - 1 : budget);
-    budget -= exact.length;
-    if (exact.length < text.length) total += textTokensUpperBound(text.slice(exact.length));
-    const pieces: string[] = [];
-    forEachPiece(exact, (p) => pieces.push(p));
-    for (const piece of pieces) {
+    let counted = 0;
+    for (const piece of pieces(text)) {
+      const work = workOf(piece);
+      if (work > left) {
+        left = 0;
+        break;
+      }
+      left -= work;
       total += count(piece, PLAIN_TEXT);
+      counted += piece.length;
       if (performance.now() - sliceStart > SLICE_MS) {
         await nextTurn();
         sliceStart = performance.now();
       }
     }
+    if (counted < text.length) total += textTokensUpperBound(counted === 0 ? text : text.slice(counted));
   }
   return total;
 }

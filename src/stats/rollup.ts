@@ -68,7 +68,11 @@ const LEDGER_COLUMNS = ['refunds', 'refund_count', 'topups', 'topup_count'] as c
 
 const FAILED = sql`e.outcome in ('upstream_error', 'upstream_cut', 'timeout')`;
 
-/** Usage events matching `where`, summed per day and model (and key with `perKey`). */
+/**
+ * Usage events matching `where`, summed per day and model (and key with `perKey`). `cross join` keeps
+ * SQLite's planner on the events (a range) with one key lookup each: left to itself it walks every key
+ * ever sold and probes its events, which grows with the history.
+ */
 function usageAggregate(where: RawBuilder<unknown>, perKey: boolean) {
   const key = perKey ? sql`, e.allocation_id` : sql``;
   return sql`
@@ -80,8 +84,8 @@ function usageAggregate(where: RawBuilder<unknown>, perKey: boolean) {
            sum(e.upstream_cost) as upstream_cost,
            sum(case when a.tokens_total > 0 then (e.weighted_tokens * a.price_paid) / a.tokens_total else 0 end) as used_revenue
            ${perKey ? sql`` : sql`, sum(case when a.price_paid = 0 then e.upstream_cost else 0 end) as free_upstream_cost`}
-    from usage_events e join ai_token_allocations a on a.id = e.allocation_id
-    where ${where}
+    from usage_events e cross join ai_token_allocations a
+    where a.id = e.allocation_id and ${where}
     group by substr(e.created_at, 1, 10), e.model${key}`;
 }
 
@@ -231,12 +235,26 @@ export async function rollUp(handle: DbHandle, options: RollupOptions = {}): Pro
 // ---- reading a window -------------------------------------------------------------------------------------
 
 export interface WindowRead {
-  /** rows per day and model, the rollups and the raw reads folded together */
-  rows: DailyRow[];
+  /** sums per day (all models), in no order */
+  days: DailyRow[];
+  /** sums per model (all days; '' = no model), in no order */
+  models: DailyRow[];
 }
 
-function emptySums(): DailySums {
-  return Object.fromEntries(DAILY_COLUMNS.map((c) => [c, 0])) as DailySums;
+function emptyRow(day: string, model: string): DailyRow {
+  const row = { day, model } as DailyRow;
+  for (const c of DAILY_COLUMNS) row[c] = 0;
+  return row;
+}
+
+/** Adds the sums of `r` (a query row) to the row of `key` in `map`. */
+function addSums(map: Map<string, DailyRow>, key: string, day: string, model: string, r: Record<string, unknown>): void {
+  let row = map.get(key);
+  if (!row) map.set(key, (row = emptyRow(day, model)));
+  for (const c of DAILY_COLUMNS) {
+    const v = r[c];
+    if (v !== undefined && v !== null) row[c] += Number(v);
+  }
 }
 
 /**
@@ -257,7 +275,7 @@ function nextDayStart(stamp: string): string {
 }
 
 /**
- * Sums per day and model for the window starting at `since` (stored form; null = all time), exact: the
+ * Sums per day and per model for the window starting at `since` (stored form; null = all time), exact: the
  * rollups' whole days plus the raw rows of the first, partial day and the rows above the watermarks.
  * `useRollups: false` reads everything raw (the reference the rollups are tested against).
  */
@@ -267,34 +285,35 @@ export async function readWindow(db: Kysely<Database>, dialect: DialectName, sin
   // whole days: from the first day that starts at or after `since`
   const aligned = since !== null && since.slice(11) === '00:00:00';
   const edge = since === null ? null : aligned ? since : nextDayStart(since);
-  const fold = new Map<string, DailyRow>();
-  const add = (rows: Record<string, unknown>[]) => {
+  const days = new Map<string, DailyRow>();
+  const models = new Map<string, DailyRow>();
+  const addRaw = (rows: Record<string, unknown>[]) => {
     for (const r of rows) {
       const day = String(r.day);
       const model = String(r.model ?? '');
-      const k = `${day}\u0000${model}`;
-      let row = fold.get(k);
-      if (!row) fold.set(k, (row = { day, model, ...emptySums() }));
-      for (const c of DAILY_COLUMNS) if (r[c] !== undefined) row[c] += num(r[c]);
+      addSums(days, day, day, '', r);
+      addSums(models, model, '', model, r);
     }
   };
 
   if (useRollups) {
-    const q = db.selectFrom('model_daily').select(['day', 'model', ...DAILY_COLUMNS]);
-    add((await (edge === null ? q : q.where('day', '>=', edge.slice(0, 10))).execute()) as unknown as Record<string, unknown>[]);
+    // summed by SQL per day and per model: rows = days + models, not days × models
+    const sums = sql.raw(DAILY_COLUMNS.map((c) => `sum(${c}) as ${c}`).join(', '));
+    const inWindow = edge === null ? sql`1 = 1` : sql`day >= ${edge.slice(0, 10)}`;
+    for (const r of (await sql<Record<string, unknown>>`select day, ${sums} from model_daily where ${inWindow} group by day`.execute(db)).rows) addSums(days, String(r.day), String(r.day), '', r);
+    for (const r of (await sql<Record<string, unknown>>`select model, ${sums} from model_daily where ${inWindow} group by model`.execute(db)).rows) addSums(models, String(r.model), '', String(r.model), r);
   }
   // raw: the partial first day (every row, rolled up or not) …
   if (since !== null && !aligned) {
-    add((await usageAggregate(sql`e.created_at >= ${since} and e.created_at < ${edge}`, false).execute(db)).rows as Record<string, unknown>[]);
-    add((await salesAggregate(sql`a.created_at >= ${since} and a.created_at < ${edge}`).execute(db)).rows as Record<string, unknown>[]);
-    add((await ledgerAggregate(sql`t.created_at >= ${since} and t.created_at < ${edge}`).execute(db)).rows as Record<string, unknown>[]);
+    addRaw((await usageAggregate(sql`e.created_at >= ${since} and e.created_at < ${edge}`, false).execute(db)).rows as Record<string, unknown>[]);
+    addRaw((await salesAggregate(sql`a.created_at >= ${since} and a.created_at < ${edge}`).execute(db)).rows as Record<string, unknown>[]);
+    addRaw((await ledgerAggregate(sql`t.created_at >= ${since} and t.created_at < ${edge}`).execute(db)).rows as Record<string, unknown>[]);
   }
   // … and the rows above the watermarks in the whole days
-  const after = (alias: string, mark: number) => aboveMark(dialect, alias, mark, edge);
-  add((await usageAggregate(after('e', marks.usage_events), false).execute(db)).rows as Record<string, unknown>[]);
-  add((await salesAggregate(after('a', marks.ai_token_allocations)).execute(db)).rows as Record<string, unknown>[]);
-  add((await ledgerAggregate(after('t', marks.transactions)).execute(db)).rows as Record<string, unknown>[]);
-  return { rows: [...fold.values()] };
+  addRaw((await usageAggregate(aboveMark(dialect, 'e', marks.usage_events, edge), false).execute(db)).rows as Record<string, unknown>[]);
+  addRaw((await salesAggregate(aboveMark(dialect, 'a', marks.ai_token_allocations, edge)).execute(db)).rows as Record<string, unknown>[]);
+  addRaw((await ledgerAggregate(aboveMark(dialect, 't', marks.transactions, edge)).execute(db)).rows as Record<string, unknown>[]);
+  return { days: [...days.values()], models: [...models.values()] };
 }
 
 /** Usage per key for a window, for views that rank keys (rollups plus raw rows, as readWindow). */

@@ -23,7 +23,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { DbHandle } from '../db/dialect.js';
 import { toDbTime } from '../time.js';
-import { readWindow, rollUp, type DailyRow } from './rollup.js';
+import { DAILY_COLUMNS, readWindow, rollUp, type DailyRow, type DailySums, type WindowRead } from './rollup.js';
 
 export interface ModelSales {
   model: string;
@@ -150,40 +150,38 @@ export async function computeStats(handle: DbHandle, options: StatsOptions = {})
     // best effort: a busy or read-only database only means more of the answer is read raw
     await rollUp(handle, { budgetMs: options.rollupBudgetMs ?? 5_000 }).catch(() => undefined);
   }
-  const { rows, activeKeys } = await snapshot(handle, async (db) => {
+  const { window, activeKeys } = await snapshot(handle, async (db) => {
     const window = await readWindow(db, handle.dialect, since, { useRollups });
     // through idx_ai_token_allocations_active (status, expires_at): only the unexpired keys are visited
     const active = await sql<{ keys: unknown }>`select count(*) as keys from ai_token_allocations where status = 'active' and expires_at > ${until}`.execute(db);
-    return { rows: window.rows, activeKeys: n(active.rows[0]?.keys) };
+    return { window, activeKeys: n(active.rows[0]?.keys) };
   });
   const creditResult = await credit;
-  return { ...foldStats(rows, since, until), activeKeys, openrouterCreditMicros: creditResult.micros, openrouterCreditNote: creditResult.note };
+  return { ...foldStats(window, since, until), activeKeys, openrouterCreditMicros: creditResult.micros, openrouterCreditNote: creditResult.note };
 }
 
-function foldStats(rows: DailyRow[], since: string | null, until: string): Omit<Stats, 'activeKeys' | 'openrouterCreditMicros' | 'openrouterCreditNote'> {
-  const models = new Map<string, DailyRow>();
-  const days = new Map<string, DaySales>();
-  const total: Record<string, number> = {};
-  for (const r of rows) {
-    const m = models.get(r.model) ?? { ...r, day: '' };
-    if (models.has(r.model)) for (const [k, v] of Object.entries(r)) if (typeof v === 'number') (m as unknown as Record<string, number>)[k] += v;
-    models.set(r.model, m);
-    for (const [k, v] of Object.entries(r)) if (typeof v === 'number') total[k] = (total[k] ?? 0) + v;
-    if (r.sales + r.free_grants + r.refund_count + r.requests === 0) continue; // a top-up-only day
-    const d = days.get(r.day) ?? { day: r.day, sales: 0, revenueMicros: 0, costMicros: 0, profitMicros: 0, freeGrants: 0, requests: 0, tokensUsed: 0, upstreamCostMicros: 0, usedRevenueMicros: 0 };
-    d.sales += r.sales;
-    d.revenueMicros += r.gross_sales - r.refunds;
-    d.costMicros += r.cost;
-    d.profitMicros += r.gross_sales - r.refunds - r.cost;
-    d.freeGrants += r.free_grants;
-    d.requests += r.requests;
-    d.tokensUsed += r.weighted_tokens;
-    d.upstreamCostMicros += r.upstream_cost;
-    d.usedRevenueMicros += r.used_revenue;
-    days.set(r.day, d);
-  }
+function foldStats(window: WindowRead, since: string | null, until: string): Omit<Stats, 'activeKeys' | 'openrouterCreditMicros' | 'openrouterCreditNote'> {
+  const total = {} as DailyRow;
+  for (const c of DAILY_COLUMNS) total[c] = 0;
+  for (const m of window.models) for (const c of DAILY_COLUMNS) total[c] += m[c];
+  const byDay: DaySales[] = window.days
+    .filter((r) => r.sales + r.free_grants + r.refund_count + r.requests !== 0) // not a top-up-only day
+    .map((r) => ({
+      day: r.day,
+      sales: r.sales,
+      revenueMicros: r.gross_sales - r.refunds,
+      costMicros: r.cost,
+      profitMicros: r.gross_sales - r.refunds - r.cost,
+      freeGrants: r.free_grants,
+      requests: r.requests,
+      tokensUsed: r.weighted_tokens,
+      upstreamCostMicros: r.upstream_cost,
+      usedRevenueMicros: r.used_revenue,
+    }))
+    .sort((a, b) => a.day.localeCompare(b.day));
+  const models = window.models;
   const byModel: ModelSales[] = [];
-  for (const m of models.values()) {
+  for (const m of models) {
     if (m.sales + m.free_grants + m.refund_count + m.requests === 0) continue; // top-ups only
     const revenue = m.gross_sales - m.refunds;
     byModel.push({
@@ -207,7 +205,7 @@ function foldStats(rows: DailyRow[], since: string | null, until: string): Omit<
     });
   }
   byModel.sort((a, b) => b.revenueMicros - a.revenueMicros || b.sales - a.sales || b.tokensUsed - a.tokensUsed || a.model.localeCompare(b.model));
-  const t = (k: string) => total[k] ?? 0;
+  const t = (k: keyof DailySums) => total[k];
   const revenueMicros = t('gross_sales') - t('refunds');
   const profitMicros = revenueMicros - t('cost');
   return {
@@ -226,7 +224,7 @@ function foldStats(rows: DailyRow[], since: string | null, until: string): Omit<
     marginPercent: percent(profitMicros, t('cost')),
     topupsMicros: t('topups'),
     byModel,
-    byDay: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+    byDay,
     tokensSold: t('tokens_sold'),
     tokensUsed: t('weighted_tokens'),
     lossTokens: t('loss_tokens'),

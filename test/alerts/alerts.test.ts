@@ -92,3 +92,19 @@ test('failed purchases: purchase_failed over all attempts in the last 24 h of th
   assert.deepEqual(r.failed_purchases, { rule: 'failed_purchases', ok: false, value: 25, threshold: 10, unit: 'percent', message: 'failed purchases 25.0 % (1 of 4 attempts in the last 24 h) — above 10 %' });
   assert.equal(byRule(await evaluateAlerts({ handle, logDir, thresholds: { failedPurchasesPercent: 30 } })).failed_purchases.ok, true);
 });
+
+test('upstream cost above the cost basis: any operator loss in the last hour fires, with the amount and the requests', async (t) => {
+  const handle = await tempDb(t);
+  const shop = await seedShop(handle);
+  const quiet = byRule(await evaluateAlerts({ handle }));
+  assert.deepEqual(quiet.upstream_cost_loss, { rule: 'upstream_cost_loss', ok: true, value: 0, threshold: 0, unit: 'micros', message: 'upstream cost above the cost basis: none in the last hour' });
+  await addUsage(handle, shop.allocations[2], { requestId: 'dear1', model: 'openai/gpt-4', weighted: 20, upstreamCost: 525_000 });
+  await addUsage(handle, shop.allocations[2], { requestId: 'dear2', model: 'openai/gpt-4', weighted: 20, upstreamCost: 300_000 });
+  await handle.db.updateTable('usage_events').set({ cost_loss: 524_400 }).where('request_id', '=', 'dear1').execute();
+  await handle.db.updateTable('usage_events').set({ cost_loss: 299_400 }).where('request_id', '=', 'dear2').execute();
+  const r = byRule(await evaluateAlerts({ handle }));
+  assert.equal(r.upstream_cost_loss.ok, false);
+  assert.equal(r.upstream_cost_loss.value, 823_800);
+  assert.match(r.upstream_cost_loss.message, /^upstream cost above the cost basis: \$0\.8238 of operator loss on 2 requests in the last hour/);
+  assert.equal(byRule(await evaluateAlerts({ handle, thresholds: { upstreamCostLossMicros: 1_000_000 } })).upstream_cost_loss.ok, true);
+});

@@ -142,12 +142,14 @@ test('arb restore on PostgreSQL refuses damaged, foreign, SQLite, tampered and n
     [['restore', join(env.dir, 'listed', 'arbitrage_20260101-000000.dump'), '--yes'], /^error: file: arbitrage_20260101-000000\.dump does not match its SHA-256 in .*SHA256SUMS/],
     [['restore', good], /^error: arb restore needs confirmation and there is no terminal to ask on; rerun with --yes/],
   ];
-  for (const [args, message] of cases) {
-    const r = await runArb(args, env);
+  // all refusals are read-only: run them side by side
+  const results = await Promise.all(cases.map(([args]) => runArb(args, env)));
+  cases.forEach(([args, message], i) => {
+    const r = results[i];
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message, args.join(' '));
     assert.doesNotMatch(r.stderr, /password|postgres:\/\//i);
-  }
+  });
   assert.equal(await fingerprint(handle), before, 'no refused restore changed the database');
 
   // a replica of the daemon is alive (fresh heartbeat on another host)

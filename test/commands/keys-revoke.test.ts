@@ -35,3 +35,20 @@ test('arb keys revoke confirms on a terminal and needs --yes elsewhere; answerin
   assert.match(yes.output, /revoked sk-arb-/);
   assert.equal(await status(), 'revoked');
 });
+
+test('arb keys refund, keys replace and user refund change nothing without --yes when there is no terminal to ask on', async (t) => {
+  const { env, shop } = await setup(t);
+  for (const args of [
+    ['keys', 'refund', shop.keys[0]],
+    ['keys', 'replace', shop.keys[0]],
+  ]) {
+    const r = await runArb(args, env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `error: arb ${args.join(' ')} needs confirmation and there is no terminal to ask on; rerun with --yes to confirm (nothing was changed)\n`);
+  }
+  const keys = JSON.parse((await runArb(['keys', 'list', '--json'], env)).stdout).keys as { id: number; status: string }[];
+  assert.equal(keys.find((k) => k.id === shop.allocations[0])!.status, 'active', 'not refunded, not replaced');
+  const refund = await runArb(['user', 'refund', 'stxANY'], { ...env, env: { ...env.env, TOKEN: '123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345' } });
+  assert.equal(refund.code, 2);
+  assert.match(refund.stderr, /^error: arb user refund stxANY needs confirmation/);
+});

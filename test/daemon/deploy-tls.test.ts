@@ -73,8 +73,13 @@ test('nginx-lb.conf: TLS in front of two replicas found by DNS, the openai clien
   // the daemons saw the client's address (X-Forwarded-For from nginx, believed with TRUST_PROXY), not nginx's
   const bad = new OpenAI({ apiKey: 'sk-arb-wrong-key-000000000000000000', baseURL: `https://localhost:${httpsPort}/v1`, maxRetries: 0, fetch: tlsFetch });
   await assert.rejects(bad.models.list(), (e: unknown) => (e as { status?: number }).status === 401);
-  const failures = [...stack.logs.lines(), ...secondLogs.lines()].filter((l) => l.security_event === true && l.event === 'auth_failed');
+  const lines = [...stack.logs.lines(), ...secondLogs.lines()];
+  const failures = lines.filter((l) => l.security_event === true && l.event === 'auth_failed');
   assert.deepEqual(failures.map((l) => l.ip), ['127.0.0.5']);
+  const calls = lines.filter((l) => l.api_call === true && l.service === 'proxy');
+  assert.ok(calls.length >= 8, `${calls.length} api_call lines`);
+  assert.deepEqual([...new Set(calls.map((l) => l.ip))], ['127.0.0.5'], 'every api_call line carries the client address');
+  for (const id of seen) assert.ok(calls.some((l) => l.request_id === id), `api_call line for ${id}`);
 
   // plain HTTP: redirected to HTTPS, except Let's Encrypt's challenge files
   const redirect = await plainGet(httpPort, '/v1/models');

@@ -65,8 +65,10 @@ export interface Stack {
   logs: ReturnType<typeof captureLogger>;
   /** the daemon's OpenAI base URL (…/v1) */
   baseURL: string;
-  /** buys the package for a (new) customer through the ledger; returns the key and its allocation id */
-  buyKey(opts?: { telegramId?: number; free?: boolean }): Promise<{ key: string; allocationId: number }>;
+  /** buys the package (or another one) for a (new) customer through the ledger; returns the key and its allocation id */
+  buyKey(opts?: { telegramId?: number; free?: boolean; pkg?: AiTokenPackage }): Promise<{ key: string; allocationId: number }>;
+  /** creates another package (any catalog model) */
+  addPackage(model: string, tokens: number): Promise<AiTokenPackage>;
   client(key: string, opts?: { maxRetries?: number }): OpenAI;
 }
 
@@ -110,10 +112,12 @@ export async function startStack(t: After, opts: StackOptions = {}): Promise<Sta
     baseURL,
     async buyKey(o = {}) {
       const telegramId = o.telegramId ?? nextTelegramId++;
-      if (!o.free) await creditUser({ handle }, { telegramId, amountMicros: pkg.price, type: 'topup', reference: `test-topup-${telegramId}-${pkg.id}` });
-      const r = await purchasePackage({ handle, config }, { telegramId, packageId: pkg.id, free: o.free });
+      const bought = o.pkg ?? pkg;
+      if (!o.free) await creditUser({ handle }, { telegramId, amountMicros: bought.price, type: 'topup', reference: `test-topup-${telegramId}-${bought.id}` });
+      const r = await purchasePackage({ handle, config }, { telegramId, packageId: bought.id, free: o.free });
       return { key: r.apiKey!, allocationId: r.allocation.id };
     },
+    addPackage: (model, tokens) => seedPackage(handle, { config, model, tokens }),
     client(key, o = {}) {
       return new OpenAI({ apiKey: key, baseURL, maxRetries: o.maxRetries ?? 0, timeout: 20_000 });
     },

@@ -118,7 +118,9 @@ test('kill -9 mid-stream leaves a hold; the next start releases it; SIGTERM stop
   const held = await allocation(handle, alloc.id);
   assert.ok(held.tokens_reserved > 0);
   assert.equal(held.tokens_used, 0);
-  assert.equal((await auditLedger(handle)).ok, true, 'a hold with its reservation row is consistent');
+  const audit = await auditLedger(handle);
+  assert.equal(audit.checked.orphaned_holds, 1, 'the audit names the open hold of the dead daemon');
+  assert.match(audit.problems.join('\n'), /belongs to daemon instance \S+, which is dead \(pid \d+/);
 
   const second = await spawnDaemon(dir, env);
   children.push(second.child);

@@ -2,13 +2,15 @@
  * METERING.md "What proves it": 200 concurrent requests on a key whose quota covers ~20 of them never
  * spend more than the key holds; what the key was charged equals its usage events and what the simulator
  * served (weighted); no hold is left open; the ledger audit is clean. Then again with a third of the
- * requests cut or failing upstream, and (PostgreSQL) across two daemon replicas.
+ * requests cut or failing upstream, (PostgreSQL) across two daemon replicas, and with every protocol at
+ * once — Messages, Responses, Chat and legacy Completions on one Claude key, stream and not, with faults
+ * and cache/reasoning classes — plus Embeddings on a second key.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { openAndMigrate } from '../../src/db/dialect.js';
-import { meteringRule, weightedTokens } from '../../src/pricing.js';
+import { meteringRule, weightedTokens, weighTokenClasses } from '../../src/pricing.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import type { SimFault } from '../../src/catalog/simulator.js';
 import { startDaemon, type Daemon } from '../../daemon/main.js';
@@ -122,3 +124,76 @@ test('no overspend across two daemon replicas on one PostgreSQL database', { ski
   await replica.stop();
 });
 
+
+/** The four generating protocols, stream and not, each request with its own fault (a prompt marker) or none. */
+const MIX: Array<{ path: string; body: (prompt: string, stream: boolean) => Record<string, unknown> }> = [
+  { path: '/v1/messages', body: (p, stream) => ({ model: 'claude-sonnet-4-6', max_tokens: MAX_TOKENS, system: 'Be brief.', messages: [{ role: 'user', content: p }], stream }) },
+  { path: '/v1/chat/completions', body: (p, stream) => ({ model: 'anthropic/claude-sonnet-4.6', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: p }], stream }) },
+  { path: '/v1/responses', body: (p, stream) => ({ model: 'anthropic/claude-sonnet-4.6', max_output_tokens: MAX_TOKENS, input: [{ role: 'user', content: p }], stream }) },
+  { path: '/v1/completions', body: (p, stream) => ({ model: 'anthropic/claude-sonnet-4.6', max_tokens: MAX_TOKENS, prompt: p, stream }) },
+];
+const MARKERS = ['', '[sim:fault=cut:5]', '', '[sim:fault=status:500]', '[sim:cache_read=4][sim:reasoning=3]', '[sim:fault=midstream:3]', '', '[sim:fault=no_usage]', '[sim:cache_write=5]'];
+
+for (const dialect of testDialects()) {
+  test(`no overspend with every protocol at once: Messages, Responses, Chat, Completions (stream and not, faults, cache and reasoning) and Embeddings (${dialect})`, async (t) => {
+    const sonnet = meteringRule(3_000_000, 15_000_000, { cacheReadRate: 300_000, cacheWriteRate: 3_750_000 });
+    // ~20 answers of MAX_TOKENS at completion weight 5
+    const stack = await startStack(t, { dialect, model: 'anthropic/claude-sonnet-4.6', tokens: 20 * (30 + 5 * MAX_TOKENS) });
+    const { key, allocationId } = await stack.buyKey();
+    const now = '2026-01-01 00:00:00';
+    await stack.handle.db
+      .insertInto('ai_models')
+      .values({ model_id: 'openai/text-embedding-3-small', name: 'Embedding', prompt_rate: 20_000, completion_rate: 0, context_length: 8192, max_completion_tokens: null, is_active: 1, created_at: now, updated_at: now, synced_at: now })
+      .execute();
+    const emb = await stack.buyKey({ pkg: await stack.addPackage('openai/text-embedding-3-small', 200) });
+    const post = async (k: string, path: string, body: Record<string, unknown>) => {
+      try {
+        const r = await fetch(`${stack.daemon.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        await r.text();
+        return r.status;
+      } catch {
+        return -2;
+      }
+    };
+    const results = await Promise.all(
+      Array.from({ length: CONCURRENCY }, (_, i) => {
+        if (i % 10 === 9) return post(emb.key, '/v1/embeddings', { model: 'text-embedding-3-small', input: [`embed me ${i}`, 'and me'] });
+        const m = MIX[i % MIX.length];
+        return post(key, m.path, m.body(`Say hello in five words. ${MARKERS[i % MARKERS.length]}`, i % 3 !== 0));
+      }),
+    );
+    await stack.daemon.idle();
+    await stack.sim.idle();
+    assert.ok(results.every((s) => [200, 402, 502].includes(s)), `unexpected statuses: ${[...new Set(results)].join(', ')}`);
+
+    // each key: never over its total, charges = its events, no hold left, and each event = what the
+    // simulator served for that request (exactly with usage; never less when estimated)
+    const byRequest = new Map(stack.sim.requests.map((r) => [String(r.headers['x-request-id']), r]));
+    for (const [id, rule] of [
+      [allocationId, sonnet],
+      [emb.allocationId, meteringRule(20_000, 0)],
+    ] as const) {
+      const a = await allocation(stack.handle, id);
+      const events = await usageEvents(stack.handle, id);
+      assert.ok(a.tokens_used <= a.tokens_total, `overspent: used ${a.tokens_used} of ${a.tokens_total}`);
+      assert.equal(a.tokens_used, events.reduce((n, e) => n + e.weighted_tokens, 0));
+      assert.equal(a.tokens_reserved, 0);
+      assert.equal(events.reduce((n, e) => n + e.loss_tokens, 0), 0, 'holds covered the real usage');
+      for (const e of events) {
+        const rec = byRequest.get(e.request_id);
+        assert.ok(rec, `event ${e.request_id} was never forwarded`);
+        const served = rec.status === 200 ? weighTokenClasses(rule, rec.tokens) : 0;
+        if (e.estimated) assert.ok(e.weighted_tokens >= served && e.weighted_tokens <= served + 12, `${rec.endpoint} estimated ${e.weighted_tokens} for ${served} served`);
+        else assert.equal(e.weighted_tokens, served, `${rec.endpoint} ${e.outcome}: charged ${e.weighted_tokens}, served ${served}`);
+      }
+      assert.ok(a.tokens_used > a.tokens_total / 2, 'the quota was used');
+    }
+    const events = await usageEvents(stack.handle, allocationId);
+    assert.equal(events.length + (await usageEvents(stack.handle, emb.allocationId)).length, stack.sim.requests.length, 'every forwarded request has one usage event');
+    for (const o of ['ok', 'upstream_error', 'upstream_cut'] as const) assert.ok(events.some((e) => e.outcome === o), `outcome ${o} occurred`);
+    assert.ok(events.some((e) => e.cache_read_tokens > 0) && events.some((e) => e.reasoning_tokens > 0 || e.completion_tokens > MAX_TOKENS - 1));
+    assert.ok(results.filter((s) => s === 402).length > 0, 'the quota ran out');
+    assert.equal(await openReservations(stack.handle), 0);
+    assert.deepEqual((await auditLedger(stack.handle)).problems, []);
+  });
+}

@@ -12,14 +12,16 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { startStack, usageEvents } from './harness.js';
 
+/** The hostile prompts, built in the customers' thread (so the daemon's loop never pays for them). */
+const PROMPTS = `
 let seed = 11;
 const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-const PROMPTS = {
-  random: Array.from({ length: 200_000 }, () => String.fromCharCode(0x21 + Math.floor(rnd() * 0x5000))).join(''),
-  emoji: Array.from({ length: 100_000 }, (_, i) => String.fromCodePoint(0x1f300 + ((i * 37) % 700))).join(''),
-  cjk: Array.from({ length: 200_000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join(''),
-  mixed: Array.from({ length: 120 }, (_, i) => `word${i} ${'漢字'.repeat(400)} 🦊🦊 ${'x'.repeat(300)}`).join('\n'),
-};
+const PROMPTS = [
+  Array.from({ length: 200000 }, () => String.fromCharCode(0x21 + Math.floor(rnd() * 0x5000))).join(''),
+  Array.from({ length: 100000 }, (_, i) => String.fromCodePoint(0x1f300 + ((i * 37) % 700))).join(''),
+  Array.from({ length: 200000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join(''),
+  Array.from({ length: 120 }, (_, i) => 'word' + i + ' ' + '漢字'.repeat(400) + ' 🦊🦊 ' + 'x'.repeat(300)).join('\\n'),
+];`;
 
 /** The longest delay an idle event loop sees on this machine right now (CPU contention, GC). */
 async function idleStall(ms: number): Promise<number> {
@@ -36,8 +38,11 @@ async function idleStall(ms: number): Promise<number> {
  */
 const CUSTOMERS = `
 const { parentPort, workerData } = require('node:worker_threads');
+${PROMPTS}
 (async () => {
-  const { url, key, bodies, health } = workerData;
+  const { url, key, health } = workerData;
+  const bodies = Array.from({ length: 16 }, (_, i) => JSON.stringify({ model: 'gpt-4', max_tokens: 50, messages: [{ role: 'user', content: PROMPTS[i % PROMPTS.length] }] }));
+  parentPort.postMessage('ready');
   let healthOk = 0;
   let stop = false;
   const poll = (async () => {
@@ -58,14 +63,15 @@ const { parentPort, workerData } = require('node:worker_threads');
 })();`;
 
 async function storm(url: string, key: string, health: string) {
-  const prompts = Object.values(PROMPTS);
-  const bodies = Array.from({ length: 16 }, (_, i) => JSON.stringify({ model: 'gpt-4', max_tokens: 50, messages: [{ role: 'user', content: prompts[i % prompts.length] }] }));
   const h = monitorEventLoopDelay({ resolution: 5 });
-  const started = performance.now();
-  h.enable();
+  let started = 0;
   const { statuses, healthOk } = await new Promise<{ statuses: number[]; healthOk: number }>((resolve, reject) => {
-    const w = new Worker(CUSTOMERS, { eval: true, workerData: { url, key, bodies, health } });
-    w.once('message', resolve);
+    const w = new Worker(CUSTOMERS, { eval: true, workerData: { url, key, health } });
+    w.on('message', (m: 'ready' | { statuses: number[]; healthOk: number }) => {
+      if (m !== 'ready') return resolve(m);
+      started = performance.now();
+      h.enable();
+    });
     w.once('error', reject);
   });
   h.disable();

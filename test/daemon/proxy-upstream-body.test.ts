@@ -142,6 +142,9 @@ test('an upstream answering with a dearer model: the model mismatch and the cost
     assert.equal(costs[i].cost_basis_micros, basis);
     assert.equal(costs[i].cost_loss_micros, e.upstream_cost - basis);
     assert.ok(e.upstream_cost > 15 * basis);
+    // recorded on the usage event: operator loss, beside the model that answered
+    assert.equal(e.cost_loss, e.upstream_cost - basis);
+    assert.equal(e.answered_model, 'openai/gpt-4-32k-0613');
   }
   assert.equal(await openReservations(stack.handle), 0);
 });

@@ -407,3 +407,27 @@ test('a key read kept from an earlier request decides nothing: revoked, expired 
   assert.equal(await openReservations(stack.handle), 0);
   assert.equal((await auditLedger(stack.handle)).ok, true);
 });
+
+test('api_call lines name the customer by Telegram user id and carry the client address; a proxied request over 1 s writes a performance line', async (t) => {
+  const stack = await startStack(t);
+  const { key } = await stack.buyKey({ telegramId: 987_654_321 });
+  await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 3 });
+  stack.sim.queueFault({ kind: 'slow', delayMs: 1100 });
+  const { response } = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 3 }).withResponse();
+  const slowId = response.headers.get('x-request-id');
+  await settled(stack);
+  const calls = stack.logs.lines().filter((l) => l.api_call === true);
+  assert.equal(calls.length, 2);
+  for (const c of calls) {
+    assert.equal(c.user_id, 987_654_321, 'the Telegram user id, not the internal one');
+    assert.equal(c.ip, '127.0.0.1');
+  }
+  const perf = stack.logs.lines().filter((l) => l.performance === true);
+  assert.equal(perf.length, 1, 'only the slow request');
+  assert.equal(perf[0].operation, 'proxy_request');
+  assert.equal(perf[0].request_id, slowId);
+  assert.equal(perf[0].user_id, 987_654_321);
+  assert.ok((perf[0].execution_time as number) >= 1.1 && (perf[0].execution_time as number) < 10, String(perf[0].execution_time));
+  // the manual's recipe finds it
+  assert.match(JSON.stringify(perf[0]), /"execution_time":[1-9]/);
+});

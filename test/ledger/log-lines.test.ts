@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { creditUser, purchasePackage, refundAllocation } from '../../src/ledger/ledger.js';
+import { refundStarsPayment, starsTopupNote } from '../../src/ledger/stars-refunds.js';
 import { closeLogger, createLogger } from '../../src/logger.js';
 import { tempDir } from '../support/db.js';
 import { addPackage, arbEnvDb, CLAUDE, GPT4, runArb } from '../commands/support.js';
@@ -36,7 +37,7 @@ test("the manual's daily-revenue recipe equals arb stats revenue: top-ups are bu
   const claude = await addPackage(handle, CLAUDE, { tokens: 1_000_000, cost: 250_000, price: 320_000 });
   const deps = { handle, logger, config: { packageValidityDays: 30 } };
   // $162.00 of top-ups (the issue's report: the recipe printed top-ups + sales)
-  await creditUser(deps, { telegramId: 1001, amountMicros: 150_000_000, type: 'topup', reference: 'stars-1', source: 'telegram_stars' });
+  await creditUser(deps, { telegramId: 1001, amountMicros: 150_000_000, type: 'topup', reference: 'stars-1', note: starsTopupNote(11_539), source: 'telegram_stars' });
   await creditUser(deps, { telegramId: 1002, amountMicros: 12_000_000, type: 'topup', reference: 'stars-2' });
   await creditUser(deps, { telegramId: 1002, amountMicros: 1_000_000, type: 'adjustment', note: 'goodwill' });
   const sold = [
@@ -49,9 +50,12 @@ test("the manual's daily-revenue recipe equals arb stats revenue: top-ups are bu
   // the ledger's refund path: the unused share of the last sale goes back to the customer
   const refund = await refundAllocation(deps, { allocationId: sold[3].allocation.id, note: 'customer asked' });
   assert.equal(refund.refundedMicros, 3_750_000);
+  // the bot's Stars refund after 1001 spent $7.50 of the $150 it credited: the spent part is a refund (the operator's loss)
+  const stars = await refundStarsPayment({ ...deps, refund: async () => {} }, { chargeId: 'stars-1', force: true, requestedBy: 'cli' });
+  assert.equal(stars.lossMicros, 7_500_000);
   await closeLogger(logger);
 
-  // gross sales 3.75 + 3.75 + 0.32 + 3.75 = 11.57, refund −3.75 → revenue 7.82
+  // gross sales 3.75 + 3.75 + 0.32 + 3.75 = 11.57, refunds −3.75 and −7.50 → revenue 0.32
   const recipe = bash(
     env.dir,
     `grep '"transaction":true' logs/arbitrage.log | \\
@@ -59,15 +63,15 @@ grep "$(date +%Y-%m-%d)" | \\
 jq -r '.amount' | \\
 awk '{sum+=$1} END {print "Daily Revenue: $" sum}'`,
   );
-  assert.equal(recipe, 'Daily Revenue: $7.82');
+  assert.equal(recipe, 'Daily Revenue: $0.32');
 
   const stats = await runArb(['stats', '--json', '--since', '24h'], env);
   assert.equal(stats.code, 0, stats.stderr);
   const doc = JSON.parse(stats.stdout);
-  assert.equal(doc.revenue_usd, 7.82);
+  assert.equal(doc.revenue_usd, 0.32);
   assert.equal(doc.free_grants, 1);
   const today = new Date().toISOString().slice(0, 10);
-  assert.equal(doc.by_day.find((d: { day: string }) => d.day === today)?.revenue_usd, 7.82);
+  assert.equal(doc.by_day.find((d: { day: string }) => d.day === today)?.revenue_usd, 0.32);
   assert.equal(Number(recipe.replace('Daily Revenue: $', '')), doc.revenue_usd);
 
   const lines = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -80,6 +84,7 @@ awk '{sum+=$1} END {print "Daily Revenue: $" sum}'`,
       ['token_package_purchase', 0.32, 1002],
       ['token_package_purchase', 3.75, 1002],
       ['refund', -3.75, 1002],
+      ['refund', -7.5, 1001],
     ],
     'only revenue events are transactions, with the Telegram user id',
   );

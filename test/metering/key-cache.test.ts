@@ -23,6 +23,9 @@ const key = (allocationId: number, status: KeyRecord['status'] = 'active', expir
   completionRate: 60_000_000,
   maxCompletionTokens: 4096,
   contextLength: 8191,
+  cacheReadRate: null,
+  cacheWriteRate: null,
+  telegramId: 1001,
 });
 
 test('KeyCache: a read lives ttlMs; revoked or expired reads are never kept; the oldest goes first when full; ttl 0 keeps nothing', () => {

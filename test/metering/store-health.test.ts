@@ -16,7 +16,7 @@ import { auditLedger } from '../../src/ledger/audit.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import { hashApiKey } from '../../src/ledger/keys.js';
 import { createMeteringStore, type SettleInput } from '../../src/metering/store.js';
-import { pendingSettlesFile, readPendingSettles } from '../../src/metering/pending-settles.js';
+import { pendingSettlesFiles, readPendingSettles } from '../../src/metering/pending-settles.js';
 import { createPgDatabase, PG_SKIP_REASON, tempDir } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
 import { fillDisk, mountTmpfs } from '../support/tmpfs.js';
@@ -72,7 +72,7 @@ test('a full disk (real tmpfs): reserve refuses, settle throws, settleLater appl
   const disk = await onSmallDisk(t);
   if (!disk) return;
   const { file, handle, allocationId } = disk;
-  const store = createMeteringStore(handle, { pendingSettlesFile: pendingSettlesFile(file), probeEveryMs: 20, settleRetryMs: 20 });
+  const store = createMeteringStore(handle, { pendingSettlesAt: file, probeEveryMs: 20, settleRetryMs: 20 });
   for (const id of ['a', 'b', 'c']) assert.equal(await store.reserve({ allocationId, requestId: id, instanceId: 'i1', tokens: 100 }), true);
   // every write must now grow the WAL
   handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
@@ -103,7 +103,7 @@ test('a full disk (real tmpfs): reserve refuses, settle throws, settleLater appl
   assert.deepEqual(await counters(handle, allocationId), { tokens_used: 60, tokens_reserved: 100 });
   assert.equal(await store.reserve({ allocationId, requestId: 'e', instanceId: 'i1', tokens: 10 }), true);
   for (const id of ['c', 'e']) await store.settle(settleInput(id, allocationId, 5));
-  assert.equal(existsSync(pendingSettlesFile(file)), false, 'nothing pending: no file');
+  assert.deepEqual(pendingSettlesFiles(file), [], 'nothing pending: no file');
   await store.close();
   assert.deepEqual((await auditLedger(handle)).problems, []);
 });
@@ -112,9 +112,11 @@ test('a full disk at shutdown: the pending settles are saved beside the database
   const disk = await onSmallDisk(t);
   if (!disk) return;
   const { file, handle, allocationId } = disk;
-  const pendingFile = pendingSettlesFile(file);
-  const store = createMeteringStore(handle, { pendingSettlesFile: pendingFile, probeEveryMs: 20, settleRetryMs: 20 });
-  assert.ok(existsSync(`${pendingFile}.ballast`), 'room kept for the file');
+  const store = createMeteringStore(handle, { pendingSettlesAt: file, owner: 'daemon-1', probeEveryMs: 20, settleRetryMs: 20 });
+  const pendingFile = `${file}.pending-settles.daemon-1.json`;
+  assert.equal(store.pendingSettlesFile, pendingFile);
+  const ballast = `${file}.pending-settles.ballast`;
+  assert.ok(existsSync(ballast), 'room kept for the file');
   for (const id of ['s1', 's2']) assert.equal(await store.reserve({ allocationId, requestId: id, instanceId: 'i1', tokens: 100 }), true);
   handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
   const filler = join(disk.dir, 'filler');
@@ -132,10 +134,10 @@ test('a full disk at shutdown: the pending settles are saved beside the database
   // space comes back; the next start applies the file before serving
   rmSync(filler);
   rmSync(join(disk.dir, 'filler-2'));
-  const next = createMeteringStore(handle, { pendingSettlesFile: pendingFile });
+  const next = createMeteringStore(handle, { pendingSettlesAt: file, owner: 'daemon-2' });
   assert.deepEqual(await next.applyPendingSettles(), { loaded: 2, applied: 2 });
-  assert.equal(existsSync(pendingFile), false);
-  assert.ok(existsSync(`${pendingFile}.ballast`), 'the ballast is back');
+  assert.deepEqual(pendingSettlesFiles(file), [], 'the file taken over and emptied');
+  assert.ok(existsSync(ballast), 'the ballast is back');
   assert.deepEqual(await counters(handle, allocationId), { tokens_used: 100, tokens_reserved: 0 });
   // applied twice (a crash before the file was removed) changes nothing
   const again = await next.settle(settleInput('s1', allocationId, 70));

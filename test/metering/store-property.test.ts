@@ -14,6 +14,8 @@ import { createConfig } from '../../src/config.js';
 import { createMeteringStore, type MeteringStore, type SettleInput, type SettleResult } from '../../src/metering/store.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import { auditLedger } from '../../src/ledger/audit.js';
+import { registerInstance } from '../../src/metering/instances.js';
+import { hostname } from 'node:os';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { tempDb, testDialects } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
@@ -250,6 +252,11 @@ for (const dialect of testDialects()) {
     const seed = Number(process.env.ARB_PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
     t.diagnostic(`seed ${seed} (replay: ARB_PROPERTY_SEED=${seed})`);
     await runSequence(store, handle, model, seed, dialect === 'postgres' ? 120 : 250);
+    // the holds still open belong to instance 'live' (running) and 'dead' (gone: the audit names them)
+    await registerInstance(handle, { instanceId: 'live', pid: process.pid, hostname: hostname() });
+    const deadHolds = [...model.holds.values()].filter((h) => h.instanceId === 'dead').length;
+    assert.equal((await auditLedger(handle)).checked.orphaned_holds, deadHolds, `seed ${seed}: holds of the gone instance reported`);
+    await store.releaseHolds(['dead']);
     assert.deepEqual((await auditLedger(handle)).problems, [], `seed ${seed}: audit`);
     // the run exercised every kind of settle
     const events = [...model.settled.values()];

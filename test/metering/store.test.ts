@@ -24,6 +24,11 @@ async function keyWith(handle: DbHandle, tokens: number) {
   return { key: r.apiKey!, allocationId: r.allocation.id };
 }
 
+/** The daemon instances the tests' holds belong to, alive (the audit reports holds of gone instances). */
+async function liveInstances(handle: DbHandle, ...ids: string[]) {
+  for (const instanceId of ids) await registerInstance(handle, { instanceId, pid: process.pid, hostname: newInstanceId().hostname });
+}
+
 async function counters(handle: DbHandle, id: number) {
   return handle.db.selectFrom('ai_token_allocations').select(['tokens_total', 'tokens_used', 'tokens_reserved']).where('id', '=', id).executeTakeFirstOrThrow();
 }
@@ -36,6 +41,7 @@ for (const dialect of testDialects()) {
   test(`reserve: concurrent holds never exceed the quota (${dialect})`, async (t) => {
     const handle = await tempDb(t, dialect);
     const store = createMeteringStore(handle);
+    await liveInstances(handle, 'i1');
     const { key, allocationId } = await keyWith(handle, 250);
     const found = await store.findKeyByHash(hashApiKey(key));
     assert.equal(found?.allocationId, allocationId);
@@ -101,6 +107,7 @@ for (const dialect of testDialects()) {
   test(`holds: expired or revoked keys take no hold; a hold released by recovery is not released twice (${dialect})`, async (t) => {
     const handle = await tempDb(t, dialect);
     const store = createMeteringStore(handle);
+    await liveInstances(handle, 'i1', 'alive');
     const { allocationId } = await keyWith(handle, 100);
     assert.equal(await store.reserve({ allocationId, requestId: 'late', instanceId: 'i1', tokens: 10, now: '2999-01-01 00:00:00' }), false);
     await handle.db.updateTable('ai_token_allocations').set({ status: 'revoked' }).where('id', '=', allocationId).execute();
@@ -149,6 +156,7 @@ for (const dialect of testDialects()) {
   test(`one batch: a failing operation changes nothing of its own and nothing of the others submitted with it (${dialect})`, async (t) => {
     const handle = await tempDb(t, dialect);
     const store = createMeteringStore(handle);
+    await liveInstances(handle, 'i1');
     const { allocationId } = await keyWith(handle, 1000);
     assert.equal(await store.reserve({ allocationId, requestId: 'done', instanceId: 'i1', tokens: 10 }), true);
     await store.settle(settleInput('done', allocationId, 7));

@@ -29,16 +29,18 @@ test('textTokensUpperBound is never below the tokenizer count', () => {
   for (const t of TEXTS) assert.ok(textTokensUpperBound(t) >= countTextTokens(t), JSON.stringify(t.slice(0, 40)));
 });
 
-test('countPromptTokens: exact within the per-request budget, the byte bound beyond — never below the exact count', async () => {
+test('countPromptTokens: exact within its work budget, the byte bound beyond — never below the exact count', async () => {
   // prose first (few tokens per byte), then dense text past the budget: padding cannot make the count small
   const texts = ['ascii text '.repeat(2_000), '東京の'.repeat(10_000), '🦊'.repeat(5_000)];
   const exact = texts.reduce((n, t) => n + countTextTokens(t), 0);
-  for (const budget of [0, 1_000, 22_000, 30_000, 1_000_000]) {
+  const bound = promptUpperBound({ overhead: 7, texts });
+  assert.equal(await countPromptTokens({ overhead: 7, texts }, 0), bound, 'no budget: the byte bound');
+  for (const budget of [1_000, 22_000, 100_000, 250_000]) {
     const n = await countPromptTokens({ overhead: 7, texts }, budget);
-    assert.ok(n >= exact + 7, `budget ${budget}: ${n} < ${exact + 7}`);
-    assert.ok(n <= promptUpperBound({ overhead: 7, texts }));
+    assert.ok(n >= exact + 7 && n <= bound, `budget ${budget}: ${n} outside [${exact + 7}, ${bound}]`);
   }
-  assert.equal(await countPromptTokens({ overhead: 7, texts }, 1_000_000), exact + 7);
+  assert.ok((await countPromptTokens({ overhead: 7, texts }, 100_000)) > exact + 7, 'the CJK past the budget was bounded');
+  assert.equal(await countPromptTokens({ overhead: 7, texts }), exact + 7, 'the default budget counts ordinary prompts whole');
 });
 
 test('countPromptTokens never holds the event loop: 1 MiB of random text, emoji and CJK, several at once', async () => {

@@ -79,6 +79,8 @@ export interface ChatMessage {
   /** for user messages: the message they replied to */
   replyTo?: number;
   edits: number;
+  /** order of the last send or edit in this fake (what the user looked at last) */
+  touched?: number;
 }
 
 /** A Stars payment the fake knows about (for refundStarPayment). */
@@ -146,7 +148,7 @@ export interface FakeTelegram {
   deliver(update: Update, options?: { secretToken?: string | null }): Promise<DeliverResult>;
   /** the user types `text` */
   send(from: User, text: string): Promise<DeliverResult>;
-  /** the user taps the button labelled `label` on the newest message in their chat that shows it */
+  /** the user taps the button labelled `label` on the message sent or edited last that shows it */
   press(from: User, label: string | RegExp): Promise<DeliverResult>;
   /** the user pays the newest invoice in their chat: pre_checkout_query, then (if the bot said ok) successful_payment */
   pay(from: User, chargeId: string): Promise<{ preCheckoutOk: boolean; errorMessage?: string }>;
@@ -160,9 +162,14 @@ export interface FakeTelegram {
   messages(chatId: number): ChatMessage[];
   /** messages the bot sent to the chat */
   botMessages(chatId: number): ChatMessage[];
+  /** the bot message sent or edited last: the screen the user is looking at */
   lastBotMessage(chatId: number): ChatMessage;
-  /** labels of the buttons on the newest bot message with a keyboard */
+  /** labels of the buttons on the bot message with a keyboard that was sent or edited last */
   buttons(chatId: number): string[];
+  /** the texts of every copy_text button the bot sent to the chat, oldest first, with their messages */
+  copyTexts(chatId: number): { text: string; label: string; message: ChatMessage }[];
+  /** the newest bot message whose text matches */
+  findBotMessage(chatId: number, pattern: RegExp): ChatMessage | undefined;
   findButton(chatId: number, label: string | RegExp): { button: InlineKeyboardButton; message: ChatMessage } | undefined;
   /** answers to callback queries (toasts/alerts) in order */
   readonly callbackAnswers: { callback_query_id: string; text?: string; show_alert?: boolean }[];
@@ -381,6 +388,11 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   const commandLists = new Map<string, BotCommand[]>();
   const scopeKey = (scope: unknown, languageCode: unknown) => `${JSON.stringify(scope ?? { type: 'default' })}|${typeof languageCode === 'string' ? languageCode : ''}`;
 
+  let touches = 0;
+  const touch = (m: ChatMessage) => {
+    m.touched = ++touches;
+    return m;
+  };
   const chatOf = (chatId: number) => {
     let list = chats.get(chatId);
     if (!list) chats.set(chatId, (list = []));
@@ -519,7 +531,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       const shown = render(p);
       const inline_keyboard = keyboardOf(p);
       const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, forceReply: forceReplyOf(p), edits: 0 };
-      chatOf(chatId).push(msg);
+      chatOf(chatId).push(touch(msg));
       return toMessage(msg);
     },
     sendPhoto: (p) => {
@@ -531,7 +543,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       if (shown.text.length > 1024) bad('message caption is too long');
       const inline_keyboard = keyboardOf(p);
       const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, photo, edits: 0 };
-      chatOf(chatId).push(msg);
+      chatOf(chatId).push(touch(msg));
       return toMessage(msg);
     },
     refundStarPayment: (p) => {
@@ -552,6 +564,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
         throw new ApiFailure(telegramErrors.notModified());
       }
       Object.assign(msg, shown, { parse_mode: p.parse_mode, inline_keyboard, edits: msg.edits + 1 });
+      touch(msg);
       return toMessage(msg);
     },
     editMessageReplyMarkup: (p) => {
@@ -560,6 +573,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       if (sameKeyboard(inline_keyboard, msg.inline_keyboard)) throw new ApiFailure(telegramErrors.notModified());
       msg.inline_keyboard = inline_keyboard;
       msg.edits += 1;
+      touch(msg);
       return toMessage(msg);
     },
     deleteMessage: (p) => {
@@ -603,7 +617,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
         invoice: { title, description, payload, currency: String(p.currency), total_amount: prices.reduce((s, x) => s + x.amount, 0), prices },
         edits: 0,
       };
-      chatOf(chatId).push(msg);
+      chatOf(chatId).push(touch(msg));
       return toMessage(msg);
     },
     answerPreCheckoutQuery: (p) => {
@@ -713,6 +727,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+
+  /** the bot's messages, the one sent or edited last first */
+  const byTouch = (chatId: number) => chatOf(chatId).filter((m) => m.fromBot).sort((a, b) => (b.touched ?? 0) - (a.touched ?? 0));
 
   const chatFor = (user: User) => ({ id: user.id, type: 'private' as const, first_name: user.first_name, username: user.username });
 
@@ -866,18 +883,26 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     botMessages: (chatId) => chatOf(chatId).filter((m) => m.fromBot),
     lastBotMessage(chatId) {
       const list = fake.botMessages(chatId);
-      const last = list[list.length - 1];
-      if (!last) throw new Error(`the bot sent nothing to chat ${chatId}`);
-      return last;
+      if (list.length === 0) throw new Error(`the bot sent nothing to chat ${chatId}`);
+      return list.reduce((a, b) => ((b.touched ?? 0) >= (a.touched ?? 0) ? b : a));
     },
     buttons(chatId) {
-      const withKeyboard = [...chatOf(chatId)].reverse().find((m) => m.fromBot && m.inline_keyboard?.length);
+      const withKeyboard = byTouch(chatId).find((m) => m.inline_keyboard?.length);
       return withKeyboard?.inline_keyboard?.flat().map((b) => b.text) ?? [];
     },
+    copyTexts(chatId) {
+      return fake.botMessages(chatId).flatMap((message) =>
+        (message.inline_keyboard ?? []).flat().flatMap((b) => {
+          const copy = (b as InlineKeyboardButton.CopyTextButtonButton).copy_text;
+          return copy ? [{ text: copy.text, label: b.text, message }] : [];
+        }),
+      );
+    },
+    findBotMessage: (chatId, pattern) => [...fake.botMessages(chatId)].reverse().find((m) => pattern.test(m.text)),
     findButton(chatId, label) {
       const matches = (text: string) => (typeof label === 'string' ? text === label : label.test(text));
-      for (const message of [...chatOf(chatId)].reverse()) {
-        if (!message.fromBot || !message.inline_keyboard) continue;
+      for (const message of byTouch(chatId)) {
+        if (!message.inline_keyboard) continue;
         const button = message.inline_keyboard.flat().find((b) => matches(b.text));
         if (button) return { button, message };
       }

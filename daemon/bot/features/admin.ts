@@ -3,14 +3,15 @@
  * enable/disable) · 🧹 Cleanup Expired; `/token_stats`, `/create_package`, `/add_balance`.
  * Every admin command and callback passes the admin gate first (ADMIN_ID_LIST checked each time).
  */
-import { Composer, InlineKeyboard } from 'grammy';
+import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import { InputError } from '../../../src/errors.js';
 import { creditUser } from '../../../src/ledger/ledger.js';
 import { parseUsd } from '../../../src/money.js';
 import { createPackage, setPackageAvailability } from '../../../src/packages/packages.js';
 import { applyCleanup, planCleanup } from '../../../src/cleanup/cleanup.js';
 import { computeStats, type Stats } from '../../../src/stats/stats.js';
-import { addDays } from '../../../src/time.js';
+import { listTickets } from '../../../src/support/tickets.js';
+import { addDays, toDbTime } from '../../../src/time.js';
 import type { ShopContext } from '../context.js';
 import { cb, cbPattern } from '../callback-data.js';
 import { listAllPackages } from '../data.js';
@@ -20,6 +21,8 @@ import { adminOnly } from '../middlewares/admin-gate.js';
 import { ADMIN_COMMANDS } from '../commands.js';
 import { isUnreachableUser } from '../api-errors.js';
 import type { StatsPeriodText } from '../locales/en.js';
+import { fillDays, renderRevenueChart } from '../chart.js';
+import { CREATE_PACKAGE } from './create-package.js';
 
 export const ADMIN_PAGE_SIZE = 8;
 export const TOP_MODELS = 5;
@@ -35,12 +38,17 @@ export function splitArgs(text: string): { value: string; quoted: boolean }[] {
   return out;
 }
 
-function adminMenuKeyboard(ctx: ShopContext): InlineKeyboard {
+async function adminMenuKeyboard(ctx: ShopContext): Promise<InlineKeyboard> {
   const { btn } = ctx.t;
+  const { total: openTickets } = await listTickets(ctx.shop.handle, { status: 'open', limit: 0 });
   return new InlineKeyboard()
     .text(btn.stats, cb.adminStats())
     .row()
     .text(btn.managePackages, cb.adminPackages(0))
+    .row()
+    .text(btn.tickets(openTickets), cb.adminTickets(0))
+    .row()
+    .text(btn.categories, cb.adminCategories())
     .row()
     .text(btn.cleanup, cb.adminCleanup())
     .row()
@@ -50,23 +58,41 @@ function adminMenuKeyboard(ctx: ShopContext): InlineKeyboard {
 const backToAdmin = (ctx: ShopContext) => new InlineKeyboard().text(ctx.t.btn.back, cb.admin());
 
 function period(s: Stats): StatsPeriodText {
-  return { revenue: s.revenueMicros, cost: s.costMicros, profit: s.profitMicros, marginPercent: s.marginPercent, sales: s.sales };
+  return {
+    revenue: s.revenueMicros,
+    cost: s.costMicros,
+    profit: s.profitMicros,
+    marginPercent: s.marginPercent,
+    sales: s.sales,
+    upstreamSpend: s.upstreamCostMicros,
+    revenueOfTokensUsed: s.usedRevenueMicros,
+    realisedMarginPercent: s.realisedMarginPercent,
+    freeGrants: s.freeGrants,
+    freeGrantTokens: s.freeGrantTokens,
+    freeGrantCost: s.freeGrantCostMicros,
+  };
 }
 
+/** Days on the 📊 chart. */
+export const CHART_DAYS = 30;
+
+/** The figures (today, 7 days, all time — as src/stats computes them) and, beside them, the chart per day. */
 async function showStats(ctx: ShopContext): Promise<void> {
   const { handle } = ctx.shop;
   const now = ctx.shop.now();
   const midnight = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const [today, week, all] = [
-    await computeStats(handle, { since: midnight, now }),
-    await computeStats(handle, { since: addDays(now, -7), now }),
-    await computeStats(handle, { since: null, now }),
-  ];
+  const chartFrom = addDays(midnight, -(CHART_DAYS - 1));
+  const today = await computeStats(handle, { since: midnight, now });
+  const week = await computeStats(handle, { since: addDays(now, -7), now, rollUp: false });
+  const month = await computeStats(handle, { since: chartFrom, now, rollUp: false });
+  const all = await computeStats(handle, { since: null, now, rollUp: false });
   const top = all.byModel
     .filter((m) => m.sales > 0)
     .slice(0, TOP_MODELS)
     .map((m) => ({ model: m.model, sales: m.sales, revenue: m.revenueMicros, profit: m.profitMicros }));
   await show(ctx, ctx.t.admin.stats({ today: period(today), week: period(week), all: period(all), top }), backToAdmin(ctx));
+  const days = fillDays(month.byDay, chartFrom.toISOString().slice(0, 10), midnight.toISOString().slice(0, 10));
+  await ctx.replyWithPhoto(new InputFile(renderRevenueChart(days), 'arbitrage-stats.png'), { caption: ctx.t.admin.chartCaption(CHART_DAYS) });
 }
 
 async function showPackages(ctx: ShopContext, requestedPage: number): Promise<void> {
@@ -89,13 +115,26 @@ async function showPackages(ctx: ShopContext, requestedPage: number): Promise<vo
   await show(ctx, text, kb);
 }
 
+/** Enabling happens at once; taking a package on sale off sale asks first. */
 async function togglePackage(ctx: ShopContext, packageId: number, page: number): Promise<void> {
-  const { handle, logger } = ctx.shop;
-  const current = await handle.db.selectFrom('ai_token_packages').select('is_available').where('id', '=', packageId).executeTakeFirst();
+  const { handle } = ctx.shop;
+  const current = await handle.db.selectFrom('ai_token_packages').selectAll().where('id', '=', packageId).executeTakeFirst();
   if (!current) return showPackages(ctx, page);
-  const enable = current.is_available !== 1;
+  if (current.is_available !== 1) return setAvailability(ctx, packageId, true, page);
+  const { n } = await handle.db
+    .selectFrom('ai_token_allocations')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('package_id', '=', packageId)
+    .where('status', '=', 'active')
+    .where('expires_at', '>', toDbTime(ctx.shop.now()))
+    .executeTakeFirstOrThrow();
+  const kb = new InlineKeyboard().text(ctx.t.btn.disablePackage(packageId), cb.adminDisable(packageId, page)).row().text(ctx.t.btn.back, cb.adminPackages(page));
+  await show(ctx, ctx.t.admin.confirmDisable({ id: packageId, description: current.description, price: current.price, activeKeys: Number(n) }), kb);
+}
+
+async function setAvailability(ctx: ShopContext, packageId: number, enable: boolean, page: number): Promise<void> {
   try {
-    await setPackageAvailability(handle, packageId, enable, { logger });
+    await setPackageAvailability(ctx.shop.handle, packageId, enable, { logger: ctx.shop.logger });
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     await ctx.answerCallbackQuery({ text: clip(err.message, MAX_TOAST_CHARS), show_alert: true });
@@ -194,14 +233,15 @@ export function adminFeature(): Composer<ShopContext> {
   const gated = composer.filter((ctx) => cbPattern.admin.test(ctx.callbackQuery?.data ?? '') || ctx.hasCommand([...ADMIN_COMMANDS]));
   gated.use(adminOnly);
 
-  const menu = (ctx: ShopContext) => show(ctx, ctx.t.admin.menu, adminMenuKeyboard(ctx));
+  const menu = async (ctx: ShopContext) => show(ctx, ctx.t.admin.menu, await adminMenuKeyboard(ctx));
   gated.command('admin', menu);
   gated.callbackQuery(cbPattern.adminMenu, menu);
   gated.command('token_stats', showStats);
   gated.callbackQuery(cbPattern.adminStats, showStats);
   gated.callbackQuery(cbPattern.adminPackages, (ctx) => showPackages(ctx, Number(ctx.match[1])));
   gated.callbackQuery(cbPattern.adminToggle, (ctx) => togglePackage(ctx, Number(ctx.match[1]), Number(ctx.match[2])));
-  gated.callbackQuery(cbPattern.adminCreate, (ctx) => show(ctx, ctx.t.admin.createHelp, new InlineKeyboard().text(ctx.t.btn.back, cb.adminPackages(0))));
+  gated.callbackQuery(cbPattern.adminDisable, (ctx) => setAvailability(ctx, Number(ctx.match[1]), false, Number(ctx.match[2])));
+  gated.callbackQuery(cbPattern.adminCreate, (ctx) => ctx.conversation.enter(CREATE_PACKAGE));
   gated.callbackQuery(cbPattern.adminCleanup, cleanupExpired);
   gated.command('create_package', createPackageCommand);
   gated.command('add_balance', addBalanceCommand);

@@ -13,7 +13,7 @@ async function showBalance(ctx: ShopContext): Promise<void> {
   const customer = ctx.customer;
   if (!customer) return;
   const rows = await listTransactions(ctx.shop.handle, customer.id, LEDGER_TAIL);
-  const kb = new InlineKeyboard().text(ctx.t.btn.topUp, cb.topup()).row().text(ctx.t.btn.mainMenu, cb.menu());
+  const kb = new InlineKeyboard().text(ctx.t.btn.topUp, cb.topup()).row().text(ctx.t.btn.redeem, cb.redeem()).row().text(ctx.t.btn.mainMenu, cb.menu());
   await show(
     ctx,
     ctx.t.balance.show({

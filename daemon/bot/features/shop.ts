@@ -1,6 +1,8 @@
 /**
  * 🤖 AI Tokens: categories → paged packages → details (model, tokens, price, validity, weighting rule)
- * → Buy → Confirm → one ledger transaction → the key, once, as a spoiler with the base URL and a curl line.
+ * → Buy → Confirm → one ledger transaction → a receipt, and the key in a message of its own
+ * (key-message.ts). Short of balance: "Pay N ⭐ and buy" pays exactly what is missing and buys once the
+ * payment arrives (topup.ts), or a top-up that offers to continue with this package.
  *
  * Exactly once: the confirm button carries a random nonce that becomes the purchase reference, so a double
  * tap (or a replay of the callback) buys nothing twice — the ledger returns the first purchase as a duplicate.
@@ -15,13 +17,14 @@ import { cb, cbPattern, newNonce, parseCategory, type CategoryRef } from '../cal
 import { getPackageView, listShopCategories, listShopPackages, type PackageView } from '../data.js';
 import { backToMenu, paging, say, show } from '../screens.js';
 import { isUnreachableUser } from '../api-errors.js';
+import { sendKey } from '../key-message.js';
 import type { PackageText } from '../locales/en.js';
 
 export const SHOP_PAGE_SIZE = 6;
 
-function ruleOf(pkg: Pick<PackageView, 'prompt_rate' | 'completion_rate'>): MeteringRule | null {
+function ruleOf(pkg: Pick<PackageView, 'prompt_rate' | 'completion_rate' | 'input_cache_read_rate' | 'input_cache_write_rate'>): MeteringRule | null {
   try {
-    return meteringRule(pkg.prompt_rate, pkg.completion_rate);
+    return meteringRule(pkg.prompt_rate, pkg.completion_rate, { cacheReadRate: pkg.input_cache_read_rate, cacheWriteRate: pkg.input_cache_write_rate });
   } catch {
     return null;
   }
@@ -40,12 +43,6 @@ function packageText(pkg: PackageView): PackageText {
     promptRate: pkg.prompt_rate,
     completionRate: pkg.completion_rate,
   };
-}
-
-/** A ready-to-paste request against the proxy (contains the key; only ever shown inside a spoiler). */
-export function curlLine(apiBaseUrl: string, key: string, model: string): string {
-  const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello!' }] });
-  return `curl ${apiBaseUrl}/chat/completions -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" -d '${body}'`;
 }
 
 async function showShop(ctx: ShopContext): Promise<void> {
@@ -89,68 +86,90 @@ async function showPackage(ctx: ShopContext, packageId: number, category: Catego
   await show(ctx, ctx.t.shop.details(packageText(pkg)), kb);
 }
 
-function insufficientKeyboard(ctx: ShopContext, packageId: number): InlineKeyboard {
-  return new InlineKeyboard().text(ctx.t.btn.topUp, cb.topup()).row().text(ctx.t.btn.back, cb.package(packageId, 'a', 0));
+/** Stars that cover `missingMicros` at the configured rate (Telegram's minimum is 1 ⭐). */
+export function starsFor(missingMicros: number, microsPerStar: number): number {
+  return Math.max(1, Math.ceil(missingMicros / microsPerStar));
 }
 
-async function askConfirmation(ctx: ShopContext, packageId: number): Promise<void> {
+function insufficientKeyboard(ctx: ShopContext, packageId: number, missingMicros: number): InlineKeyboard {
+  const stars = starsFor(missingMicros, ctx.shop.config.starsMicrosPerStar);
+  return new InlineKeyboard()
+    .text(ctx.t.btn.payAndBuy(stars), cb.payAndBuy(packageId))
+    .row()
+    .text(ctx.t.btn.topUp, cb.topupFor(packageId))
+    .row()
+    .text(ctx.t.btn.back, cb.package(packageId, 'a', 0));
+}
+
+export async function showInsufficient(ctx: ShopContext, packageId: number, price: number, balance: number): Promise<void> {
+  const stars = starsFor(price - balance, ctx.shop.config.starsMicrosPerStar);
+  await show(ctx, ctx.t.shop.insufficient({ price, balance, stars }), insufficientKeyboard(ctx, packageId, price - balance));
+}
+
+export async function askConfirmation(ctx: ShopContext, packageId: number): Promise<void> {
   const pkg = await getPackageView(ctx.shop.handle, packageId);
   if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
   const balance = ctx.customer?.balance ?? 0;
-  if (balance < pkg.price) return show(ctx, ctx.t.shop.insufficient({ price: pkg.price, balance }), insufficientKeyboard(ctx, pkg.id));
+  if (balance < pkg.price) return showInsufficient(ctx, pkg.id, pkg.price, balance);
   const kb = new InlineKeyboard().text(ctx.t.btn.confirm, cb.confirm(pkg.id, newNonce())).row().text(ctx.t.btn.cancel, cb.package(pkg.id, 'a', 0));
   await show(ctx, ctx.t.shop.confirm({ description: pkg.description, model: pkg.model, tokens: pkg.tokens, price: pkg.price, balance }), kb);
 }
 
-async function completePurchase(ctx: ShopContext, packageId: number, nonce: string): Promise<void> {
+export type BuyOutcome =
+  | { kind: 'bought' }
+  | { kind: 'duplicate' }
+  | { kind: 'insufficient'; priceMicros: number; balanceMicros: number }
+  | { kind: 'unavailable' };
+
+/**
+ * Buys a package for the customer with `reference` (a repeated reference buys nothing) and hands over the
+ * key: the receipt (`show`: an edit of the confirmation screen, or a new message), then the key in a
+ * message of its own. Refusals are returned for the caller to explain.
+ */
+export async function buyAndDeliver(ctx: ShopContext, packageId: number, reference: string, channel: string): Promise<BuyOutcome> {
   const { handle, logger, config } = ctx.shop;
   const telegramId = ctx.from!.id;
   let result;
   try {
-    result = await purchasePackage({ handle, logger, config }, { telegramId, packageId, reference: `tg-buy:${telegramId}:${nonce}` });
+    result = await purchasePackage({ handle, logger, config }, { telegramId, packageId, reference });
   } catch (err) {
     // counted by the "failed purchases > 10 %" alert rule
-    logPurchaseFailed(logger, { user_id: telegramId, package_id: packageId, reason: err instanceof Error ? err.message : String(err), channel: 'telegram' });
-    if (err instanceof InsufficientBalanceError) {
-      return show(ctx, ctx.t.shop.insufficient({ price: err.neededMicros, balance: err.balanceMicros }), insufficientKeyboard(ctx, packageId));
-    }
-    if (err instanceof NotFoundError) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
+    logPurchaseFailed(logger, { user_id: telegramId, package_id: packageId, reason: err instanceof Error ? err.message : String(err), channel });
+    if (err instanceof InsufficientBalanceError) return { kind: 'insufficient', priceMicros: err.neededMicros, balanceMicros: err.balanceMicros };
+    if (err instanceof NotFoundError) return { kind: 'unavailable' };
     throw err;
   }
-  if (result.duplicate || result.apiKey === null) {
-    await ctx.answerCallbackQuery({ text: ctx.t.shop.alreadyPurchased, show_alert: true });
-    return;
-  }
+  if (result.duplicate || result.apiKey === null) return { kind: 'duplicate' };
   const pkg = await getPackageView(handle, packageId);
   const { allocation } = result;
-  const html = ctx.t.shop.purchased({
+  const receiptKb = new InlineKeyboard().text(ctx.t.btn.myKeys, cb.keys()).text(ctx.t.btn.mainMenu, cb.menu());
+  const receipt = {
     description: pkg?.description ?? allocation.model,
     model: allocation.model,
     tokens: allocation.tokens_total,
     price: allocation.price_paid,
     balance: result.transaction.balance_after,
     expiresAt: allocation.expires_at,
-    key: result.apiKey,
-    baseUrl: ctx.shop.apiBaseUrl,
-    rule: pkg ? ruleOf(pkg) : null,
-    curl: curlLine(ctx.shop.apiBaseUrl, result.apiKey, allocation.model),
-  });
-  const kb = new InlineKeyboard().text(ctx.t.btn.myKeys, cb.keys()).text(ctx.t.btn.mainMenu, cb.menu());
-  // The key exists only in this message: if editing the confirm screen fails, send it as a new message.
+  };
+  await show(ctx, ctx.t.shop.receipt(receipt), receiptKb);
   try {
-    await show(ctx, html, kb);
+    await sendKey(ctx, { key: result.apiKey, model: allocation.model, description: pkg?.description ?? null, tokens: allocation.tokens_total, expiresAt: allocation.expires_at, baseUrl: ctx.shop.apiBaseUrl });
   } catch (err) {
     if (isUnreachableUser(err)) throw err;
-    try {
-      await say(ctx, html, kb);
-    } catch (err2) {
-      logger.error(
-        { telegram_user_id: telegramId, allocation_id: allocation.id, error: (err2 as Error).message },
-        'the purchased key could not be delivered to the customer; revoke it and issue a new one (arb keys revoke / arb keys issue --free)',
-      );
-      throw err2;
-    }
+    logger.error(
+      { telegram_user_id: telegramId, allocation_id: allocation.id, error: (err as Error).message },
+      'the message with the purchased key could not be sent; the customer can get a new key with 🔁 Replace key (or arb keys replace)',
+    );
+    await say(ctx, ctx.t.shop.keyNotDelivered, receiptKb);
   }
+  return { kind: 'bought' };
+}
+
+async function completePurchase(ctx: ShopContext, packageId: number, nonce: string): Promise<void> {
+  const outcome = await buyAndDeliver(ctx, packageId, `tg-buy:${ctx.from!.id}:${nonce}`, 'telegram');
+  if (outcome.kind === 'duplicate') await ctx.answerCallbackQuery({ text: ctx.t.shop.alreadyPurchased, show_alert: true });
+  else if (outcome.kind === 'insufficient') await showInsufficient(ctx, packageId, outcome.priceMicros, outcome.balanceMicros);
+  else if (outcome.kind === 'unavailable') await show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
 }
 
 export function shopFeature(): Composer<ShopContext> {

@@ -4,7 +4,7 @@
  */
 import type { MiddlewareFn } from 'grammy';
 import { ensureUser, findUserByTelegramId } from '../../../src/ledger/ledger.js';
-import type { ShopContext, ShopServices } from '../context.js';
+import type { ShopBaseContext, ShopContext, ShopServices } from '../context.js';
 
 export function shopContext(services: ShopServices): MiddlewareFn<ShopContext> {
   return async (ctx, next) => {
@@ -32,3 +32,13 @@ export const loadCustomer: MiddlewareFn<ShopContext> = async (ctx, next) => {
   }
   await next();
 };
+
+/** Inside guided conversations: the same services and the user's locale (the plugin builds its own contexts). */
+export function conversationContext(services: ShopServices): MiddlewareFn<ShopBaseContext> {
+  return async (ctx, next) => {
+    ctx.shop = services;
+    ctx.t = services.locales.pick(ctx.from?.language_code);
+    ctx.customer = undefined;
+    await next();
+  };
+}

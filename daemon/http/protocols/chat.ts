@@ -13,6 +13,7 @@ import {
   allowList,
   field,
   keepClientTools,
+  MAX_BODY_BYTES,
   openAiError,
   openAiStreamError,
   optionalBoolean,
@@ -64,6 +65,7 @@ export const chat: Protocol = {
   upstreamPath: '/chat/completions',
   example: '{"model":"…","messages":[{"role":"user","content":"Hello"}]}',
   completion: true,
+  maxBodyBytes: MAX_BODY_BYTES,
   keyHint: 'send the header "Authorization: Bearer sk-arb-…" with the key you bought',
 
   parse(raw) {
@@ -90,7 +92,7 @@ export const chat: Protocol = {
       throw new InputError(`service_tier: "${String(tier)}" is billed above the package's rates; use "auto" or leave it out`, 'service_tier');
     }
     const { body, dropped } = pick(raw, FIELDS);
-    keepClientTools(body, dropped);
+    keepClientTools(body, dropped, (type) => type === undefined || type === 'function' || type === 'custom');
     return { model, stream, maxTokens: caps.length ? Math.min(...caps) : undefined, choices, completion: true, prompt: chatPrompt(raw), body, dropped };
   },
 

@@ -6,7 +6,7 @@
 import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
 import { readUsage, StreamMeter } from '../../../src/metering/usage.js';
-import { allowList, field, openAiError, openAiStreamError, optionalBoolean, optionalCount, optionalObject, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
+import { allowList, field, MAX_BODY_BYTES, openAiError, openAiStreamError, optionalBoolean, optionalCount, optionalObject, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
 
 const FIELDS = allowList([
   'model', 'prompt', 'suffix', 'max_tokens', 'stream', 'stream_options', 'n', 'best_of', 'echo', 'logprobs',
@@ -33,6 +33,7 @@ export const completions: Protocol = {
   upstreamPath: '/completions',
   example: '{"model":"…","prompt":"Once upon a time","max_tokens":64}',
   completion: true,
+  maxBodyBytes: MAX_BODY_BYTES,
   keyHint: 'send the header "Authorization: Bearer sk-arb-…" with the key you bought',
 
   parse(raw) {

@@ -5,7 +5,7 @@
 import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
 import { readUsage, StreamMeter } from '../../../src/metering/usage.js';
-import { allowList, field, openAiError, openAiStreamError, pick, requireString, type Protocol } from './protocol.js';
+import { allowList, field, MAX_BODY_BYTES, openAiError, openAiStreamError, pick, requireString, type Protocol } from './protocol.js';
 import { addTokensOrText } from './completions.js';
 
 const FIELDS = allowList(['model', 'input', 'encoding_format', 'dimensions', 'user', 'input_type']);
@@ -15,6 +15,7 @@ export const embeddings: Protocol = {
   upstreamPath: '/embeddings',
   example: '{"model":"…","input":"The food was delicious"}',
   completion: false,
+  maxBodyBytes: MAX_BODY_BYTES,
   keyHint: 'send the header "Authorization: Bearer sk-arb-…" with the key you bought',
 
   parse(raw) {

@@ -11,15 +11,22 @@ import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
 import { MessagesStreamMeter, readAnthropicUsage } from '../../../src/metering/usage.js';
 import type { ErrorKind } from '../errors.js';
-import { addContent, addJson, allowList, field, keepClientTools, optionalBoolean, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
+import { addContent, addJson, AGENT_BODY_BYTES, allowList, field, keepClientTools, optionalBoolean, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
 
 const FIELDS = allowList(
   [
     'model', 'messages', 'system', 'max_tokens', 'stream', 'metadata', 'stop_sequences', 'temperature', 'top_p',
     'top_k', 'tools', 'tool_choice', 'thinking', 'context_management', 'output_config', 'service_tier',
   ],
-  { mcp_servers: 'remote MCP servers are called and billed by the provider' },
+  {
+    mcp_servers: 'remote MCP servers are called and billed by the provider',
+    fallbacks: 'OpenRouter routing and billing options are set by the operator, not per request',
+    speed: 'fast mode is billed at premium rates',
+  },
 );
+
+/** Anthropic's client-side tools (the client runs them; custom tools have no type); other typed tools run at the provider. */
+const CLIENT_TOOL = /^(bash|text_editor|computer|memory)_/;
 
 /** The smallest extended-thinking budget Anthropic accepts. */
 const MIN_THINKING_BUDGET = 1024;
@@ -30,13 +37,15 @@ function addBlocks(p: PromptText, content: unknown): void {
   for (const block of content) {
     const b = block as Record<string, unknown> | null;
     if (!b || typeof b !== 'object') continue;
-    if (b.type === 'tool_use') {
-      if (typeof b.name === 'string') p.texts.push(b.name);
-      addJson(p, b.input);
-    } else if (b.type === 'tool_result') addBlocks(p, b.content);
+    if (b.type === 'tool_use') p.texts.push(JSON.stringify(b));
+    else if (b.type === 'tool_result') {
+      if (typeof b.tool_use_id === 'string') p.texts.push(b.tool_use_id);
+      p.overhead += 2;
+      addBlocks(p, b.content);
+    }
     else if (b.type === 'thinking' && typeof b.thinking === 'string') p.texts.push(b.thinking);
     else if (b.type === 'redacted_thinking' && typeof b.data === 'string') p.texts.push(b.data);
-    else addContent(p, [b]);
+    else addContent(p, [b], 2);
   }
 }
 
@@ -91,6 +100,7 @@ export const messages: Protocol = {
   upstreamPath: '/messages',
   example: '{"model":"…","max_tokens":1024,"messages":[{"role":"user","content":"Hello"}]}',
   completion: true,
+  maxBodyBytes: AGENT_BODY_BYTES,
   keyHint: 'send the header "x-api-key: sk-arb-…" (or "Authorization: Bearer sk-arb-…") with the key you bought',
 
   parse(raw) {
@@ -110,7 +120,11 @@ export const messages: Protocol = {
       throw new InputError('thinking: must be an object like {"type":"enabled","budget_tokens":2048}', 'thinking');
     }
     const { body, dropped } = pick(raw, FIELDS);
-    keepClientTools(body, dropped);
+    keepClientTools(body, dropped, (type) => type === undefined || type === 'custom' || CLIENT_TOOL.test(type));
+    const tier = raw.service_tier;
+    if (tier !== undefined && tier !== null && tier !== 'auto' && tier !== 'standard_only') {
+      throw new InputError(`service_tier: "${String(tier)}" is billed above the package's rates; use "auto" or leave it out`, 'service_tier');
+    }
     return { model, stream, maxTokens: optionalTokens(raw, 'max_tokens'), choices: 1, completion: true, prompt: messagesPrompt(raw), body, dropped };
   },
 

@@ -11,6 +11,15 @@ import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
 import type { SseStreamMeter, TokenUsage } from '../../../src/metering/usage.js';
 import { ProxyError, type ErrorKind } from '../errors.js';
+import { MAX_BODY_BYTES } from '../body.js';
+
+export { MAX_BODY_BYTES };
+/**
+ * The body limit of the agent protocols (Messages, Responses): a coding agent resends its whole session
+ * with every call, and Claude Code's pass 1 MiB after some turns (the tokens are metered anyway; a 4 MiB
+ * parse takes a few milliseconds, in a turn of the event loop of its own).
+ */
+export const AGENT_BODY_BYTES = 4 * 1024 * 1024;
 
 export type ProtocolName = 'chat' | 'responses' | 'completions' | 'embeddings' | 'messages';
 
@@ -42,6 +51,8 @@ export interface Protocol {
   readonly keyHint: string;
   /** whether its requests produce completion tokens (false: embeddings) */
   readonly completion: boolean;
+  /** the largest request body it accepts */
+  readonly maxBodyBytes: number;
   /** Validates the body and keeps what may be forwarded; throws InputError / ProxyError naming the field. */
   parse(body: Record<string, unknown>): ParsedRequest;
   /** The body sent upstream: the kept fields, the package's model, the granted output cap, usage on. */
@@ -95,26 +106,29 @@ export function pick(body: Record<string, unknown>, list: AllowList): { body: Re
   return { body: kept, dropped };
 }
 
-/** Tool types billed by the provider per use rather than per token (web search, code execution, …). */
-const SERVER_TOOL = /^(web_search|web_fetch|file_search|code_interpreter|code_execution|image_generation|mcp)/;
-
 /**
- * The tools that may be forwarded: tools the provider bills per use (web search, code execution, remote
- * MCP) are left out — Codex sends a web_search tool with every request, so refusing it would break it; the
- * model answers without it.
+ * Keeps the tools the client runs itself (`keep` says which types: functions, custom tools, the client-side
+ * tools of the protocol) and leaves out the ones the provider runs and bills per use (web search, web fetch,
+ * code execution, file search, remote MCP, image generation, OpenRouter's own tools): Codex sends a
+ * web_search tool with every request and Claude Code's WebSearch call sends a web_search server tool, so
+ * refusing them would break those clients; the model answers without them. A `tool_choice` naming one
+ * tool goes too when a tool was left out, and any `tool_choice` when no tool is left.
  */
-export function keepClientTools(body: Record<string, unknown>, dropped: string[]): void {
+export function keepClientTools(body: Record<string, unknown>, dropped: string[], keep: (type: string | undefined) => boolean): void {
   const tools = body.tools;
   if (!Array.isArray(tools)) return;
   const kept = tools.filter((t, i) => {
     const type = (t as { type?: unknown } | null)?.type;
-    const server = typeof type === 'string' && SERVER_TOOL.test(type);
-    if (server) dropped.push(`tools[${i}]:${type}`);
-    return !server;
+    const ok = keep(typeof type === 'string' ? type : undefined);
+    if (!ok) dropped.push(`tools[${i}]:${String(type)}`);
+    return ok;
   });
-  if (kept.length !== tools.length) {
-    if (kept.length === 0) delete body.tools;
-    else body.tools = kept;
+  if (kept.length === tools.length) return;
+  if (kept.length === 0) delete body.tools;
+  else body.tools = kept;
+  if (body.tool_choice !== undefined && (kept.length === 0 || (typeof body.tool_choice === 'object' && body.tool_choice !== null))) {
+    delete body.tool_choice;
+    dropped.push('tool_choice');
   }
 }
 
@@ -156,15 +170,20 @@ export const IMAGE_TOKENS = 2500;
 
 const IMAGE_PART = new Set(['image_url', 'input_image', 'image']);
 
-/** Adds a message content (a string, or an array of parts) to a prompt: text as text, images at IMAGE_TOKENS, other parts as their JSON. */
-export function addContent(p: PromptText, content: unknown): void {
+/**
+ * Adds a message content (a string, or an array of parts) to a prompt: text as text (plus `perPart`
+ * tokens for the part's own fields), images at IMAGE_TOKENS, other parts as their JSON.
+ */
+export function addContent(p: PromptText, content: unknown, perPart = 0): void {
   if (typeof content === 'string') p.texts.push(content);
   else if (Array.isArray(content)) {
     for (const part of content) {
       if (!part || typeof part !== 'object') continue;
       const x = part as Record<string, unknown>;
-      if (typeof x.text === 'string') p.texts.push(x.text);
-      else if (typeof x.type === 'string' && IMAGE_PART.has(x.type)) p.overhead += IMAGE_TOKENS;
+      if (typeof x.text === 'string') {
+        p.texts.push(x.text);
+        p.overhead += perPart;
+      } else if (typeof x.type === 'string' && IMAGE_PART.has(x.type)) p.overhead += IMAGE_TOKENS;
       else p.texts.push(JSON.stringify(part));
     }
   } else if (content !== null && content !== undefined) p.texts.push(JSON.stringify(content));

@@ -9,7 +9,7 @@ import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
 import { readResponsesUsage, ResponsesStreamMeter } from '../../../src/metering/usage.js';
 import type { ErrorKind } from '../errors.js';
-import { addContent, addJson, allowList, field, keepClientTools, openAiError, optionalBoolean, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
+import { addContent, addJson, AGENT_BODY_BYTES, allowList, field, keepClientTools, openAiError, optionalBoolean, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
 
 const FIELDS = allowList(
   [
@@ -20,6 +20,9 @@ const FIELDS = allowList(
   ],
   { background: 'a background response reports its usage after the request ends, so it cannot be metered; send it in the foreground' },
 );
+
+/** Tools the client runs itself; the rest (web_search, file_search, code_interpreter, image_generation, mcp) the provider bills per use. */
+const CLIENT_TOOLS = new Set(['function', 'custom', 'namespace', 'local_shell', 'shell', 'apply_patch', 'computer_use_preview']);
 
 /** The prompt of a Responses body: 3 per input item plus its text, tools and a text format as JSON. */
 export function responsesPrompt(body: Record<string, unknown>): PromptText {
@@ -32,9 +35,12 @@ export function responsesPrompt(body: Record<string, unknown>): PromptText {
       p.overhead += 3;
       if (!item || typeof item !== 'object') continue;
       const it = item as Record<string, unknown>;
-      if (it.content !== undefined) addContent(p, it.content);
-      else if (typeof it.arguments === 'string') p.texts.push(typeof it.name === 'string' ? it.name + it.arguments : it.arguments);
-      else if (it.output !== undefined) addContent(p, it.output);
+      if (it.content !== undefined) addContent(p, it.content, 2);
+      else if (typeof it.arguments === 'string') p.texts.push(JSON.stringify(it));
+      else if (it.output !== undefined) {
+        addContent(p, it.output, 2);
+        if (typeof it.call_id === 'string') p.texts.push(it.call_id);
+      }
       else if (typeof it.input === 'string') p.texts.push(it.input);
       else {
         addJson(p, it.summary);
@@ -74,6 +80,7 @@ export const responses: Protocol = {
   upstreamPath: '/responses',
   example: '{"model":"…","input":"Hello"}',
   completion: true,
+  maxBodyBytes: AGENT_BODY_BYTES,
   keyHint: 'send the header "Authorization: Bearer sk-arb-…" with the key you bought',
 
   parse(raw) {
@@ -92,7 +99,11 @@ export const responses: Protocol = {
     }
     const stream = optionalBoolean(raw, 'stream');
     const { body, dropped } = pick(raw, FIELDS);
-    keepClientTools(body, dropped);
+    keepClientTools(body, dropped, (type) => type !== undefined && CLIENT_TOOLS.has(type));
+    const tier = raw.service_tier;
+    if (tier !== undefined && tier !== null && tier !== 'auto' && tier !== 'default' && tier !== 'flex') {
+      throw new InputError(`service_tier: "${String(tier)}" is billed above the package's rates; use "auto" or leave it out`, 'service_tier');
+    }
     return { model, stream, maxTokens: optionalTokens(raw, 'max_output_tokens'), choices: 1, completion: true, prompt: responsesPrompt(raw), body, dropped };
   },
 
@@ -102,7 +113,9 @@ export const responses: Protocol = {
   outputText,
   streamMeter: () => new ResponsesStreamMeter(),
   errorBody: openAiError,
+  // the Responses error event (type, code, message, param) with OpenAI's `error` object too: the openai
+  // SDK raises a stream event carrying one as an APIError
   streamError(kind: ErrorKind, message: string, code: string) {
-    return `event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param: null })}\n\n`;
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param: null, ...(openAiError(kind, message, code) as object) })}\n\n`;
   },
 };

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './20261125_000000_initial.js';
+import { tokenClassesMigration } from './20261206_110000_token_classes.js';
 import { supportRefundsCodesMigration } from './20261206_120000_support_refunds_codes.js';
 import { packagePriceModeMigration } from './20261206_140000_package_price_mode.js';
 import { statsRollupsMigration } from './20261206_150000_stats_rollups.js';
@@ -10,6 +11,7 @@ export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProv
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         '20261125_000000_initial': initialMigration(dialect),
+        '20261206_110000_token_classes': tokenClassesMigration(),
         '20261206_120000_support_refunds_codes': supportRefundsCodesMigration(dialect),
         '20261206_140000_package_price_mode': packagePriceModeMigration(),
         '20261206_150000_stats_rollups': statsRollupsMigration(dialect),

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { purchasePackage } from '../../../src/ledger/ledger.js';
 import { toDbTime } from '../../../src/time.js';
+import { PNG } from 'pngjs';
+import { CHART_COLORS } from '../../../daemon/bot/chart.js';
 import { seedPackage } from '../../support/seed.js';
 import { ADMIN_ID, startBotHarness } from './harness.js';
 
@@ -84,42 +86,66 @@ test('an admin creates a package, credits a customer, sees the stats, disables a
   await h.fake.send(admin, '/add_balance');
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /^Usage: \/add_balance <telegram_id> <usd>/);
 
-  // a sale, then the stats
+  // a sale and a free grant, then the stats: what src/stats says, the grant on its own line
   await purchasePackage({ handle: h.handle }, { telegramId: CUSTOMER, packageId: 2 });
+  await purchasePackage({ handle: h.handle }, { telegramId: CUSTOMER, packageId: 1, free: true });
   await h.fake.send(admin, '/token_stats');
-  const stats = h.fake.lastBotMessage(ADMIN_ID).text;
+  const stats = h.fake.findBotMessage(ADMIN_ID, /Arbitrage stats/)!.text;
   for (const period of ['Today', '7 days', 'All time']) {
-    assert.match(stats, new RegExp(`${period}: revenue \\$3\\.75 · cost \\$3\\.00 · profit \\$0\\.75 · margin 25\\.0 % · 1 sale`), stats);
+    assert.match(
+      stats,
+      new RegExp(
+        `${period}\\nRevenue \\$3\\.75 · cost of tokens sold \\$3\\.00 · profit \\$0\\.75 · margin 25\\.0 % · 1 sale\\n` +
+          `Upstream spend \\$0\\.00 · revenue of tokens used \\$0\\.00 · realised margin —\\n` +
+          `Free grants: 1 \\(50,000 tokens, cost basis \\$1\\.50\\) — not sales`,
+      ),
+      stats,
+    );
   }
   assert.match(stats, /Top models \(all time\):\n1\. openai\/gpt-4 — 1 sale · revenue \$3\.75 · profit \$0\.75/);
+  // …and beside the figures, the chart: a PNG of revenue and profit per day
+  const chart = h.fake.lastBotMessage(ADMIN_ID);
+  assert.ok(chart.photo, 'a photo next to the figures');
+  assert.match(chart.text, /Revenue \(blue\) and profit \(green/);
+  const image = PNG.sync.read(chart.photo);
+  assert.deepEqual([image.width, image.height], [800, 400]);
+  const colour = (x: number, y: number) => [...image.data.subarray((y * image.width + x) * 4, (y * image.width + x) * 4 + 3)].join(',');
+  const rightmost = (rgb: readonly number[]) => {
+    for (let x = image.width - 1; x >= 0; x--) for (let y = 0; y < image.height; y++) if (colour(x, y) === rgb.join(',')) return x;
+    return -1;
+  };
+  assert.ok(rightmost(CHART_COLORS.revenue) > image.width * 0.9, "today's revenue bar is at the right end");
+  assert.ok(rightmost(CHART_COLORS.profit) > image.width * 0.9, "today's profit bar beside it");
 
   // the same through the menu: 🤖 AI Token Arbitrage → 📊 Arbitrage Stats
   await h.fake.send(admin, '/start');
   await h.fake.press(admin, '🤖 AI Token Arbitrage');
-  assert.deepEqual(h.fake.buttons(ADMIN_ID), ['📊 Arbitrage Stats', '📦 Manage Packages', '🧹 Cleanup Expired', '🏠 Main menu']);
+  assert.deepEqual(h.fake.buttons(ADMIN_ID), ['📊 Arbitrage Stats', '📦 Manage Packages', '🎫 Support tickets (0)', '🗂 Categories', '🧹 Cleanup Expired', '🏠 Main menu']);
+  const photos = h.fake.botMessages(ADMIN_ID).filter((m) => m.photo).length;
   await h.fake.press(admin, '📊 Arbitrage Stats');
-  assert.equal(h.fake.lastBotMessage(ADMIN_ID).text, stats);
+  assert.equal(h.fake.findBotMessage(ADMIN_ID, /Arbitrage stats/)!.text, stats);
+  assert.equal(h.fake.botMessages(ADMIN_ID).filter((m) => m.photo).length, photos + 1);
 
-  // 📦 Manage Packages → disable #2 → gone from the shop; enable again
+  // 📦 Manage Packages → disabling #2, which is on sale, asks first; then it is gone from the shop; enable again at once
   await h.fake.press(admin, '⬅️ Back');
   await h.fake.press(admin, '📦 Manage Packages');
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /Packages \(2\) · page 1 of 1[\s\S]*✅ #2 openai\/gpt-4 · 100,000 tokens · \$3\.75/);
   await h.fake.press(admin, /^✅ #2 /);
+  assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /Take package #2 off sale\?[\s\S]*customers will no longer see or buy it\. The 1 active key already sold keeps working/);
+  assert.equal((await h.handle.db.selectFrom('ai_token_packages').select('is_available').where('id', '=', 2).executeTakeFirstOrThrow()).is_available, 1, 'nothing changed yet');
+  await h.fake.press(admin, '⛔ Take #2 off sale');
   assert.equal(h.fake.callbackAnswers.at(-1)?.text, 'Package #2 disabled.');
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /⛔ #2 openai\/gpt-4/);
   await h.fake.press(customer, '🤖 AI Tokens');
   assert.ok(!h.fake.buttons(CUSTOMER).some((b) => b.startsWith('GPT-4 Premium')), JSON.stringify(h.fake.buttons(CUSTOMER)));
   await h.fake.press(admin, /^⛔ #2 /);
   assert.equal((await h.handle.db.selectFrom('ai_token_packages').select('is_available').where('id', '=', 2).executeTakeFirstOrThrow()).is_available, 1);
-  await h.fake.press(admin, '➕ Create Package');
-  assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /\/create_package gpt-4 100000 "GPT-4 Premium Access - 100k tokens"/);
 
   // 🧹 Cleanup Expired: the key past its expiry becomes expired; money stays
   await h.handle.db.updateTable('ai_token_allocations').set({ expires_at: toDbTime(new Date(Date.now() - 60_000)) }).execute();
   await h.fake.press(admin, '⬅️ Back');
-  await h.fake.press(admin, '⬅️ Back');
   await h.fake.press(admin, '🧹 Cleanup Expired');
-  assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /Marked 1 key past expiry as expired/);
+  assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /Marked 2 keys past expiry as expired/);
   assert.equal((await h.handle.db.selectFrom('ai_token_allocations').select('status').executeTakeFirstOrThrow()).status, 'expired');
   await h.fake.press(admin, '⬅️ Back');
   await h.fake.press(admin, '🧹 Cleanup Expired');

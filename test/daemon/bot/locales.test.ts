@@ -32,7 +32,7 @@ test('a partial language file falls back to English for what it lacks', () => {
   assert.equal(de.btn.balance, '💰 Guthaben');
   assert.equal(de.menu.fallback, 'Bitte die Knöpfe unten benutzen.');
   assert.equal(de.btn.aiTokens, en.btn.aiTokens);
-  assert.equal(de.shop.insufficient({ price: 3_750_000, balance: 0 }), en.shop.insufficient({ price: 3_750_000, balance: 0 }));
+  assert.equal(de.shop.insufficient({ price: 3_750_000, balance: 0, stars: 289 }), en.shop.insufficient({ price: 3_750_000, balance: 0, stars: 289 }));
   assert.equal(partial.pick('pt-BR').btn.balance, '💰 Saldo');
   assert.equal(partial.pick('pt').code, 'en');
 });

@@ -12,7 +12,7 @@ import { startBotHarness } from './harness.js';
 
 const ALICE = 4242;
 
-test('a customer browses, is refused without balance, buys once, and sees the key once as a spoiler', async (t) => {
+test('a customer browses, is refused without balance, buys once, and gets the key in a message of its own that stays', async (t) => {
   const h = await startBotHarness(t);
   const pkg = await seedPackage(h.handle, { description: 'GPT-4 Premium Access - 100k tokens' });
   const alice = h.fake.user(ALICE, { first_name: 'Alice' });
@@ -46,8 +46,9 @@ test('a customer browses, is refused without balance, buys once, and sees the ke
   await h.fake.press(alice, '🛒 Buy for $3.75');
   const refusal = h.fake.lastBotMessage(ALICE);
   assert.match(refusal.text, /Not enough balance/);
-  assert.match(refusal.text, /costs \$3\.75; your balance is \$0\.00/);
+  assert.match(refusal.text, /costs \$3\.75; your balance is \$0\.00, \$3\.75 short/);
   assert.ok(h.fake.buttons(ALICE).includes('⭐ Top up with Stars'));
+  assert.ok(h.fake.buttons(ALICE).includes('⭐ Pay 289 ⭐ and buy'), JSON.stringify(h.fake.buttons(ALICE)));
   assert.equal((await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 0);
   assert.equal((await h.handle.db.selectFrom('transactions').selectAll().execute()).length, 0);
 
@@ -58,18 +59,31 @@ test('a customer browses, is refused without balance, buys once, and sees the ke
   assert.match(h.fake.lastBotMessage(ALICE).text, /Confirm your purchase[\s\S]*Balance: \$10\.00 → \$6\.25/);
   await h.fake.press(alice, '✅ Confirm purchase');
 
-  const done = h.fake.lastBotMessage(ALICE);
-  assert.match(done.text, /Purchase complete/);
-  const spoilers = done.entities.filter((e) => e.type === 'spoiler');
-  const keyEntity = spoilers.find((e) => /^sk-arb-[A-Za-z0-9_-]+$/.test(e.text));
-  assert.ok(keyEntity, `the key is in a spoiler: ${JSON.stringify(done.entities)}`);
-  const key = keyEntity.text;
-  assert.match(done.text, /Base URL: http:\/\/127\.0\.0\.1:\d+\/v1/);
-  const curl = spoilers.find((e) => e.text.startsWith('curl '));
-  assert.ok(curl, 'a ready curl line, inside a spoiler because it carries the key');
-  assert.ok(curl.text.includes(`${h.shopBot.apiBaseUrl}/chat/completions`));
-  assert.ok(curl.text.includes(`Authorization: Bearer ${key}`));
-  assert.ok(curl.text.includes('"model":"openai/gpt-4"'));
+  // the confirmation turns into a receipt; the key comes in a message of its own
+  const receipt = h.fake.findBotMessage(ALICE, /Purchase complete/)!;
+  assert.ok(receipt, 'a receipt');
+  assert.match(receipt.text, /Your API key is in the next message/);
+  assert.deepEqual(receipt.inline_keyboard?.flat().map((b) => b.text), ['🔑 My Keys', '🏠 Main menu']);
+  const keyMessage = h.fake.lastBotMessage(ALICE);
+  assert.notEqual(keyMessage.message_id, receipt.message_id);
+  const [copy] = h.fake.copyTexts(ALICE);
+  assert.equal(copy.label, '📋 Copy key');
+  assert.equal(copy.message.message_id, keyMessage.message_id);
+  const key = copy.text;
+  assert.match(key, /^sk-arb-[A-Za-z0-9_-]{32}$/);
+  assert.ok(!receipt.text.includes(key), 'the receipt never shows the key');
+  assert.deepEqual(
+    keyMessage.inline_keyboard?.flat().map((b) => Object.keys(b).sort()),
+    [['copy_text', 'text']],
+    'the key message has no button that could turn it into another screen',
+  );
+  assert.ok(keyMessage.entities.some((e) => e.type === 'spoiler' && e.text === key), 'the key itself is in a spoiler');
+  const base = h.shopBot.apiBaseUrl;
+  assert.match(keyMessage.text, new RegExp(`Base URL: ${base.replace(/[./]/g, '\\$&')}`));
+  const blocks = keyMessage.entities.filter((e) => e.type === 'pre').map((e) => e.text);
+  assert.ok(blocks.some((b) => b.includes(`curl ${base}/chat/completions`) && b.includes(`Authorization: Bearer ${key}`) && b.includes('"model":"openai/gpt-4"')), 'a ready curl');
+  assert.ok(blocks.includes(`export OPENAI_BASE_URL='${base}'\nexport OPENAI_API_KEY='${key}'`), 'ready OpenAI SDK settings');
+  assert.ok(!keyMessage.text.includes('ANTHROPIC_'), 'no Claude Code settings for an OpenAI model');
 
   const allocations = await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute();
   assert.equal(allocations.length, 1);
@@ -78,13 +92,16 @@ test('a customer browses, is refused without balance, buys once, and sees the ke
   const user = await h.handle.db.selectFrom('users').selectAll().where('telegram_id', '=', ALICE).executeTakeFirstOrThrow();
   assert.equal(user.balance, 6_250_000);
 
-  // My Keys: masked key, remaining tokens, expiry — never the full key again
+  // My Keys (from the receipt): masked key, remaining tokens, expiry — the key message stays as it was
+  const keyText = keyMessage.text;
   await h.fake.press(alice, '🔑 My Keys');
-  const keys = h.fake.lastBotMessage(ALICE).text;
+  const keys = h.fake.findBotMessage(ALICE, /Your keys/)!.text;
   assert.ok(keys.includes(allocations[0].api_key), keys);
   assert.match(keys, /100,000 of 100,000 tokens left · expires \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
-  const everything = h.fake.messages(ALICE).map((m) => m.text).join('\n') + JSON.stringify(h.fake.calls.filter((c) => c.method !== 'editMessageText' || !String(c.payload.text).includes('Purchase complete')));
-  assert.equal(everything.split(key).length - 1, 0, 'apart from the purchase message, the key appears nowhere');
+  assert.equal(keyMessage.edits, 0);
+  assert.equal(keyMessage.text, keyText);
+  assert.ok(h.fake.messages(ALICE).includes(keyMessage), 'never deleted');
+  assert.equal(h.fake.calls.filter((c) => c.method === 'editMessageText' && c.payload.message_id === keyMessage.message_id).length, 0);
   assert.equal(h.fake.calls.filter((c) => JSON.stringify(c.payload).includes(key)).length, 1, 'the key was sent exactly once');
   assert.ok(!h.logText().includes(key), 'the key never reaches the log');
 
@@ -151,7 +168,8 @@ test('a package description with HTML and Markdown characters is shown literally
   await h.fake.press(carol, '🛒 Buy for $3.75');
   assert.ok(h.fake.lastBotMessage(31337).text.includes(description));
   await h.fake.press(carol, '✅ Confirm purchase');
-  assert.ok(h.fake.lastBotMessage(31337).text.includes(`Purchase complete: ${description}`));
+  assert.ok(h.fake.findBotMessage(31337, /Purchase complete/)!.text.includes(`Purchase complete: ${description}`));
+  assert.ok(h.fake.lastBotMessage(31337).text.includes(`Your API key · ${description}`));
   await h.fake.press(carol, '🔑 My Keys');
   assert.ok(h.fake.lastBotMessage(31337).text.includes(description.slice(0, 30)));
   assert.equal(h.fake.calls.filter((c) => !c.ok).length, 0, JSON.stringify(h.fake.calls.filter((c) => !c.ok)));

@@ -1,11 +1,11 @@
 /**
  * Telegram Stars top-ups: the XTR invoice, the pre_checkout_query answer, crediting once per
- * telegram_payment_charge_id, and /paysupport.
+ * telegram_payment_charge_id.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditLedger } from '../../../src/ledger/audit.js';
-import { ADMIN_ID, startBotHarness } from './harness.js';
+import { startBotHarness } from './harness.js';
 
 const DAN = 5150;
 
@@ -76,17 +76,6 @@ test('a pre_checkout_query that does not match an invoice we issued is declined'
     assert.match(String(a.error_message), /no longer valid/);
   }
   assert.equal(h.logs().filter((l) => l.security_event === true && l.event === 'invoice_rejected').length, cases.length);
-});
-
-test('/paysupport explains, and with text forwards the request to the admins', async (t) => {
-  const h = await startBotHarness(t);
-  const dan = h.fake.user(DAN, { first_name: 'Dan', username: 'dan_the_man' });
-  await h.fake.send(dan, '/paysupport');
-  assert.match(h.fake.lastBotMessage(DAN).text, /Payment support[\s\S]*exactly once/);
-  await h.fake.send(dan, '/paysupport I paid 100 stars <at> 14:05 & nothing');
-  assert.match(h.fake.lastBotMessage(DAN).text, /Sent to the operator/);
-  const toAdmin = h.fake.lastBotMessage(ADMIN_ID).text;
-  assert.match(toAdmin, /Payment support request from Dan @dan_the_man \(id 5150\):\nI paid 100 stars <at> 14:05 & nothing/);
 });
 
 test('Russian users get the Russian texts; unknown languages fall back to English', async (t) => {
