@@ -5,6 +5,9 @@
  * 2. `arb models --sync --json` of the simulator's 371 models (OpenRouter's catalog snapshot) into an
  *    empty database, and again with nothing changed — goal: within 1 s. Baseline: `node` fetching the
  *    same /models document (the network and JSON part no sync can avoid).
+ * 3. `arb package import` of BENCH_IMPORT_ITEMS items (default 10,000) as a dry run: the table of every
+ *    row (`--all`) and the default summary with the first rows, against the `--json` path (issue 14 measured
+ *    25 s for the table, all of it cli-table3 rendering, and 0.75 s with --json).
  *
  *   npm run bench -- cli          BENCH_RUNS (default 7)
  *
@@ -14,7 +17,7 @@
  * load is printed: with other work on it, wall-clock times are noise).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +102,25 @@ if (role === 'sim') {
     console.log(`  again, nothing changed        ${fmt(again)}   ${verdict(again)}`);
     console.log(`  baseline: node fetching /models ${fmt(fetchOnly)}   (${fetchOnly.stdout.trim()} models)`);
     if (synced.sync?.total !== 371) process.exitCode = 1;
+
+    const importItems = Number(process.env.BENCH_IMPORT_ITEMS ?? 10_000);
+    console.log(`\narb package import of ${importItems.toLocaleString('en-US')} items, dry run (median of ${runs}):`);
+    const file = join(dir, 'import.json');
+    const models = ['openai/gpt-4', 'openai/gpt-3.5-turbo', 'anthropic/claude-3-haiku'];
+    writeFileSync(file, JSON.stringify(Array.from({ length: importItems }, (_, i) => ({ model: models[i % models.length], tokens: 1000 * (i + 1), description: `bench package ${i + 1}` }))));
+    const importEnv = { ...env, DB_NAME: resyncDb };
+    const all = timed(process.execPath, [...cli, 'package', 'import', file, '--dry-run', '--all'], { cwd: dir, env: importEnv });
+    const rows = all.stdout.split('\n').filter((l) => /^ +\d+ +would be created /.test(l)).length;
+    if (rows !== importItems) {
+      console.error(`the --all table shows ${rows} rows, expected ${importItems}`);
+      process.exitCode = 1;
+    }
+    const asJson = median(runs, () => timed(process.execPath, [...cli, 'package', 'import', file, '--dry-run', '--json'], { cwd: dir, env: importEnv }));
+    const asTable = median(runs, () => timed(process.execPath, [...cli, 'package', 'import', file, '--dry-run', '--all'], { cwd: dir, env: importEnv }));
+    const firstRows = median(runs, () => timed(process.execPath, [...cli, 'package', 'import', file, '--dry-run'], { cwd: dir, env: importEnv }));
+    console.log(`  --all (a table of every row)  ${fmt(asTable)}   ratio ${(cost(asTable) / cost(asJson)).toFixed(2)}× the --json path`);
+    console.log(`  summary and the first rows    ${fmt(firstRows)}   ratio ${(cost(firstRows) / cost(asJson)).toFixed(2)}× the --json path`);
+    console.log(`  baseline: --json              ${fmt(asJson)}`);
     console.log(`\nmachine: ${machineLoad()} at the end`);
   } finally {
     sim.child.kill();

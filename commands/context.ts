@@ -18,7 +18,8 @@ export interface CommandContext {
   close(): Promise<void>;
 }
 
-export function createCommandContext(opts: { json?: boolean; env?: NodeJS.ProcessEnv } = {}): CommandContext {
+/** `stdout` replaces process.stdout (run.ts captures a JSON document there for `--output csv`). */
+export function createCommandContext(opts: { json?: boolean; env?: NodeJS.ProcessEnv; stdout?: NodeJS.WritableStream } = {}): CommandContext {
   const config = loadConfig(opts.env ?? process.env);
   let handle: Promise<DbHandle> | undefined;
   let logger: Logger | undefined;
@@ -34,7 +35,7 @@ export function createCommandContext(opts: { json?: boolean; env?: NodeJS.Proces
       return logger;
     },
     interactive: Boolean(process.stdout.isTTY) && !opts.json && process.env.ARB_NO_TTY !== '1',
-    stdout: process.stdout,
+    stdout: opts.stdout ?? process.stdout,
     stderr: process.stderr,
     async close() {
       if (handle) await (await handle).close();

@@ -1,6 +1,7 @@
 /**
  * Registers every command group. Registration files only declare commands and options; each action
- * imports its implementation when it runs.
+ * imports its implementation when it runs. Help groups and examples come from one registry (help.ts),
+ * applied after every group is registered.
  */
 import type { Command } from 'commander';
 import { registerConfigCommands } from './config/index.js';
@@ -21,6 +22,8 @@ import { registerDemoCommands } from './demo/index.js';
 import { registerCategoryCommands } from './category/index.js';
 import { registerSupportCommands } from './support/index.js';
 import { registerCodesCommands } from './codes/index.js';
+import { registerCompletionCommand } from './completion/index.js';
+import { applyHelpRegistry } from './help.js';
 
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
@@ -41,4 +44,6 @@ export function registerCommands(program: Command): void {
   registerCategoryCommands(program);
   registerSupportCommands(program);
   registerCodesCommands(program);
+  registerCompletionCommand(program);
+  applyHelpRegistry(program);
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
 
 export function registerCategoryCommands(program: Command): void {
   const category = program.command('category').description('package categories: create, list, rename, delete (refused while packages use one)');
@@ -19,6 +20,7 @@ export function registerCategoryCommands(program: Command): void {
     .command('list')
     .description('every category with its parent and how many packages use it')
     .option('--json', 'print one JSON document')
+    .addOption(outputOption('categories'))
     .action((opts: { json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runCategoryList } = await import('./category.js');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
 
 export function registerCodesCommands(program: Command): void {
   const codes = program.command('codes').description('gift codes for sales outside Telegram (customers redeem them with /redeem in the bot)');
@@ -22,6 +23,7 @@ export function registerCodesCommands(program: Command): void {
     .description('codes with what they are worth and whether they were used (never the codes themselves)')
     .option('--batch <name>', 'only one batch (as printed by arb codes create)')
     .option('--json', 'print one JSON document')
+    .addOption(outputOption('codes'))
     .action((opts: { batch?: string; json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runCodesList } = await import('./codes.js');

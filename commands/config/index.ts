@@ -10,4 +10,12 @@ export function registerConfigCommands(program: Command): void {
       const { runConfigCheck } = await import('./check.js');
       process.exitCode = runConfigCheck(opts);
     });
+  config
+    .command('show')
+    .description('the effective configuration: every variable, its value (secrets masked) and where it came from (environment, .env, default)')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { json?: boolean }) => {
+      const { runConfigShow } = await import('./show.js');
+      process.exitCode = runConfigShow(opts);
+    });
 }

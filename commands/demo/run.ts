@@ -4,7 +4,7 @@
  * creates a package, credits a demo customer and buys the package through the ledger (exactly what the
  * bot does), then prints the key, the base URL and a curl line that works as printed. Ctrl-C stops it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createConfig, readEnv } from '../../src/config.js';
@@ -31,6 +31,14 @@ export interface DemoInfo {
   simulator_url: string;
   /** the Claude package's key and the Claude Code environment that uses it */
   claude_code: { key: string; model: string; env: Record<string, string> };
+  /** with --keep: the line that opens the kept shop in another terminal */
+  explore?: string;
+}
+
+/** `DB_NAME=… LOG_DIR=… arb stats`, quoted for sh where a path needs it. */
+export function exploreLine(dbFile: string, logDir: string): string {
+  const q = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
+  return `DB_NAME=${q(dbFile)} LOG_DIR=${q(logDir)} arb stats`;
 }
 
 /** The curl lines printed by the demo (single-quoted JSON: they work as printed in sh/bash/zsh). */
@@ -41,11 +49,14 @@ export function demoCurlLines(baseUrl: string, key: string, model: string): { cu
   return { curl: post(false), curl_stream: post(true), curl_key: `curl -sS ${baseUrl}/key -H 'Authorization: Bearer ${key}'` };
 }
 
-export async function runDemo(opts: { port?: string; db?: string; json?: boolean }): Promise<void> {
+export async function runDemo(opts: { port?: string; db?: string; keep?: string; json?: boolean }): Promise<void> {
   const requestedPort = parsePortOption(opts.port, DEMO_PORT);
   const out = (line = '') => process.stdout.write(`${line}\n`);
   const tmp = mkdtempSync(join(tmpdir(), 'arb-demo-'));
-  const dbFile = opts.db ? resolve(opts.db) : join(tmp, 'demo.db');
+  const keep = opts.keep ? resolve(opts.keep) : undefined;
+  if (keep) mkdirSync(keep, { recursive: true });
+  const dbFile = opts.db ? resolve(opts.db) : keep ? join(keep, 'arbitrage.db') : join(tmp, 'demo.db');
+  const logDir = keep ? join(keep, 'logs') : join(tmp, 'logs');
 
   const { startSimulator } = await import('../../src/catalog/simulator.js');
   const { openAndMigrate } = await import('../../src/db/dialect.js');
@@ -68,7 +79,7 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
     OPENROUTER_BACKUP_BASE_URL: '',
     OPENROUTER_API_KEY: '',
     DB_NAME: dbFile,
-    LOG_DIR: join(tmp, 'logs'),
+    LOG_DIR: logDir,
   });
   const logger = createLogger({ logDir: config.logDir, level: config.logLevel, process: 'daemon' });
   const handle = await openAndMigrate({ dbName: dbFile });
@@ -106,6 +117,7 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
       database: dbFile,
       simulator_url: sim.baseUrl,
       claude_code: { key: claudeKey, model: claudePkg.model, env: claudeCodeEnv(daemon.url, claudeKey, claudePkg.model) },
+      ...(keep ? { explore: exploreLine(dbFile, logDir) } : {}),
     };
     if (opts.json) {
       out(JSON.stringify(info));
@@ -115,7 +127,7 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
       out(`  package    #${pkg.id} ${pkg.model}, ${pkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(pkg.price)} (a completion token counts 2)`);
       out(`  package    #${claudePkg.id} ${claudePkg.model}, ${claudePkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(claudePkg.price)} (for Claude Code, below)`);
       out(`  customer   Telegram id ${DEMO_TELEGRAM_ID}: topped up ${formatUsd(pkg.price + claudePkg.price)} and bought both packages`);
-      out(`  database   ${dbFile}${opts.db ? '' : ' (temporary)'}`);
+      out(`  database   ${dbFile}${opts.db || keep ? '' : ' (temporary)'}`);
       out();
       out(`API key:   ${key}`);
       out(`Base URL:  ${baseUrl}`);
@@ -133,6 +145,11 @@ export async function runDemo(opts: { port?: string; db?: string; json?: boolean
       out();
       out(`Claude Code (a second key, for package #${claudePkg.id} ${claudePkg.model}, ${claudePkg.tokens.toLocaleString('en-US')} tokens): paste into a shell, then run claude`);
       for (const line of shellExports(info.claude_code.env)) out(line);
+      if (info.explore) {
+        out();
+        out(`Kept in ${keep} after the demo stops. Explore it in another terminal:`);
+        out(`  ${info.explore}`);
+      }
       out('Press Ctrl-C to stop.');
     }
     await new Promise<void>((resolveStop) => installSignalHandlers(daemon!, resolveStop, (l) => process.stderr.write(`${l}\n`)));

@@ -1,13 +1,14 @@
 /** `arb keys list|revoke|issue`. */
 import { InputError, InsufficientBalanceError, NotFoundError } from '../../src/errors.js';
 import { logPurchaseFailed } from '../../src/alerts/alerts.js';
-import { listKeys, revokeKey, type KeyRow } from '../../src/keys/keys.js';
+import { findOneKey, listKeys, revokeKey, type KeyRow } from '../../src/keys/keys.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
 import { renderTable } from '../ui/table.js';
 import { parseIdArg, parseTelegramIdArg } from '../ui/options.js';
+import { confirm } from '../ui/screens.js';
 
 export function keyToJson(k: KeyRow) {
   return {
@@ -42,14 +43,29 @@ export async function runKeysList(ctx: CommandContext, opts: { user?: string; js
     `${renderTable(
       ['id', 'key', 'user', 'model', 'used / total', 'remaining', 'status', 'expires (UTC)'],
       keys.map((k) => [k.id, k.apiKey, k.telegramId, k.model, `${formatCount(k.tokensUsed)} / ${formatCount(k.tokensTotal)}`, formatCount(k.tokensRemaining), k.status, k.expiresAt]),
-      { align: ['right', 'left', 'right', 'left', 'right', 'right', 'left', 'left'] },
+      // the key, who holds it and what is left matter most; the expiry is the first to go on a narrow terminal
+      { align: ['right', 'left', 'right', 'left', 'right', 'right', 'left', 'left'], priority: [1, 0, 2, 5, 6, 3, 4, 7] },
     )}\n`,
   );
   return 0;
 }
 
-export async function runKeysRevoke(ctx: CommandContext, prefix: string, opts: { json?: boolean }): Promise<number> {
-  const result = await revokeKey(await ctx.db(), prefix, { logger: ctx.logger() });
+export async function runKeysRevoke(ctx: CommandContext, prefix: string, opts: { yes?: boolean; json?: boolean }): Promise<number> {
+  const handle = await ctx.db();
+  const key = await findOneKey(handle, prefix);
+  if (key.status !== 'revoked') {
+    const ok = await confirm(ctx, {
+      yes: opts.yes,
+      action: `arb keys revoke ${prefix}`,
+      question: `Revoke ${key.apiKey}? Requests with it will get 401; nothing is refunded.`,
+      details: [`key ${key.apiKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, ${formatCount(key.tokensRemaining)} of ${formatCount(key.tokensTotal)} tokens left, paid ${formatUsd(key.pricePaidMicros)}, expires ${key.expiresAt} UTC`],
+    });
+    if (!ok) {
+      ctx.stderr.write('not revoked; nothing was changed\n');
+      return 1;
+    }
+  }
+  const result = await revokeKey(handle, prefix, { logger: ctx.logger() });
   if (opts.json) writeJson(ctx.stdout, { revoked: !result.alreadyRevoked, already_revoked: result.alreadyRevoked, key: keyToJson(result.key) });
   else if (result.alreadyRevoked) ctx.stdout.write(`${result.key.apiKey} (id ${result.key.id}) was already revoked; nothing changed\n`);
   else ctx.stdout.write(`revoked ${result.key.apiKey} (id ${result.key.id}, user ${result.key.telegramId}, ${result.key.model}); requests with it now get 401\n`);

@@ -4,11 +4,22 @@ import { refundAllocation } from '../../src/ledger/ledger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
+import { confirm } from '../ui/screens.js';
 
-export async function runKeysRefund(ctx: CommandContext, prefix: string, opts: { proRata?: boolean; json?: boolean }): Promise<number> {
+export async function runKeysRefund(ctx: CommandContext, prefix: string, opts: { proRata?: boolean; yes?: boolean; json?: boolean }): Promise<number> {
   const handle = await ctx.db();
   const key = await findOneKey(handle, prefix);
   const share = opts.proRata ? 'unused' : 'full';
+  const ok = await confirm(ctx, {
+    yes: opts.yes,
+    action: `arb keys refund ${prefix}`,
+    question: `Refund ${opts.proRata ? 'the unused share of' : 'the full price of'} ${key.apiKey} to user ${key.telegramId}'s balance and revoke the key?`,
+    details: [`key ${key.apiKey} (id ${key.id}): ${key.model}, ${formatCount(key.tokensUsed)} of ${formatCount(key.tokensTotal)} tokens used, paid ${formatUsd(key.pricePaidMicros)}, ${key.status}`],
+  });
+  if (!ok) {
+    ctx.stderr.write('not refunded; nothing was changed\n');
+    return 1;
+  }
   const result = await refundAllocation({ handle, logger: ctx.logger() }, { allocationId: key.id, share, note: `arb keys refund${opts.proRata ? ' --pro-rata' : ''}` });
   const already = result.transaction !== null && result.refundedMicros === 0;
   if (opts.json) {

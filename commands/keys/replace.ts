@@ -3,10 +3,24 @@ import { findOneKey } from '../../src/keys/keys.js';
 import { replaceKey } from '../../src/keys/replace.js';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../ui/json.js';
+import { confirm } from '../ui/screens.js';
 
-export async function runKeysReplace(ctx: CommandContext, prefix: string, opts: { json?: boolean }): Promise<number> {
+export async function runKeysReplace(ctx: CommandContext, prefix: string, opts: { yes?: boolean; json?: boolean }): Promise<number> {
   const handle = await ctx.db();
   const key = await findOneKey(handle, prefix);
+  // a key that cannot be replaced is refused by replaceKey with its reason; ask only when something will change
+  if (key.status === 'active') {
+    const ok = await confirm(ctx, {
+      yes: opts.yes,
+      action: `arb keys replace ${prefix}`,
+      question: `Replace ${key.apiKey}? The customer's current key stops working at once.`,
+      details: [`key ${key.apiKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, expires ${key.expiresAt} UTC`],
+    });
+    if (!ok) {
+      ctx.stderr.write('not replaced; nothing was changed\n');
+      return 1;
+    }
+  }
   const result = await replaceKey(handle, key.id, { logger: ctx.logger(), by: 'cli' });
   const a = result.allocation;
   // the one place this key reaches a screen: it is being handed over

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
 
 export interface LogsOptions {
   since: string;
@@ -40,7 +41,9 @@ export function registerLogsCommands(program: Command): void {
   // `arb logs --request-id …` (no query named) runs the hidden default query: every line, filtered
   const commands: [string, string, { isDefault?: boolean; hidden?: boolean }][] = [['all', 'every line (use with --request-id or --key)', { isDefault: true, hidden: true }], ...QUERIES.map(([n, d]): [string, string, object] => [n, d, {}])];
   for (const [name, description, config] of commands) {
-    queryOptions(logs.command(name, config).description(description)).action((opts: LogsOptions) =>
+    queryOptions(logs.command(name, config).description(description))
+      .addOption(outputOption(name === 'revenue' ? 'days' : 'entries'))
+      .action((opts: LogsOptions) =>
       withContext(opts, async (ctx) => {
         const { runLogsQuery } = await import('./query.js');
         return runLogsQuery(ctx, name, opts);

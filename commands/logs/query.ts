@@ -205,12 +205,21 @@ function durationText(e: LogEntry): string {
 interface View {
   head: string[];
   row(e: LogEntry): Cell[];
+  /** importance of each column when the terminal is narrow (ui/table.ts); default: left to right */
+  priority?: number[];
+  /** columns never cut besides the time (ids: a cut id finds nothing) */
+  keep?: number[];
+  /** narrowest a column is cut to before less important ones are hidden (ui/table.ts Column.min) */
+  min?: (number | undefined)[];
 }
 
 const VIEWS: Record<LogQueryName, View> = {
   errors: {
-    head: ['time (UTC)', 'level', 'message', 'error', 'request id'],
-    row: (e) => [time(e), str(e.level), clip(str(e.message), 60), clip(failureReason(e), 60), str(e.request_id)],
+    head: ['time (UTC)', 'level', 'message', 'failure', 'request id'],
+    row: (e) => [time(e), str(e.level), clip(str(e.message), 70), clip(failureReason(e), 70), str(e.request_id)],
+    priority: [0, 4, 3, 1, 2],
+    keep: [4],
+    min: [undefined, undefined, undefined, 24],
   },
   transactions: {
     head: ['time (UTC)', 'type', 'user', 'package', 'amount'],
@@ -225,8 +234,11 @@ const VIEWS: Record<LogQueryName, View> = {
     row: (e) => [time(e), str(e.type), str(e.user_id), str(e.package_id), formatUsd(entryAmountMicros(e), { precise: true })],
   },
   'api-failures': {
-    head: ['time (UTC)', 'service', 'endpoint', 'status', 'latency', 'model', 'request id', 'error'],
-    row: (e) => [time(e), str(e.service), str(e.endpoint), str(e.status), durationText(e), str(e.model), str(e.request_id), clip(failureReason(e), 50)],
+    head: ['time (UTC)', 'endpoint', 'status', 'failure', 'latency', 'model', 'request id', 'service'],
+    row: (e) => [time(e), str(e.endpoint), str(e.status), clip(failureReason(e), 60), durationText(e), str(e.model), str(e.request_id), str(e.service)],
+    priority: [0, 3, 2, 1, 5, 6, 4, 7],
+    keep: [6],
+    min: [undefined, undefined, undefined, 24],
   },
   slow: {
     head: ['time (UTC)', 'kind', 'operation', 'duration', 'message'],
@@ -238,8 +250,11 @@ const VIEWS: Record<LogQueryName, View> = {
   },
   tail: { head: ['time (UTC)', 'level', 'message'], row: (e) => [time(e), str(e.level), clip(str(e.message), 100)] },
   all: {
-    head: ['time (UTC)', 'level', 'kind', 'message', 'error', 'request id'],
+    head: ['time (UTC)', 'level', 'kind', 'message', 'failure', 'request id'],
     row: (e) => [time(e), str(e.level), kind(e), clip(str(e.message), 60), clip(failureReason(e), 50), str(e.request_id)],
+    priority: [0, 4, 5, 2, 1, 3],
+    keep: [5],
+    min: [undefined, undefined, undefined, undefined, 24],
   },
 };
 
@@ -286,6 +301,9 @@ export function screenProps(r: LogQueryResult, parsed: ParsedLogsOptions): LogsS
     head: view.head,
     rows: r.entries.map((e) => view.row(e).map((c) => (c === null || c === undefined ? '' : String(c)))),
     levelColumn: levelCol >= 0 ? levelCol : undefined,
+    priority: view.priority,
+    keep: view.keep,
+    min: view.min,
     days: r.query === 'revenue' ? r.days.map((d) => ({ day: d.day, purchases: d.purchases, revenue: formatUsd(d.revenueMicros), revenueMicros: d.revenueMicros })) : undefined,
   };
 }
@@ -298,7 +316,8 @@ export function renderText(r: LogQueryResult, parsed: ParsedLogsOptions): string
     parts.push(renderTable(['day (UTC)', 'purchases', 'revenue'], rows, { align: ['left', 'right', 'right'] }));
   } else if (r.entries.length > 0) {
     const view = VIEWS[r.query];
-    parts.push(renderTable(view.head, r.entries.map(view.row)));
+    const columns = view.head.map((header, i) => ({ header, align: 'left' as const, priority: view.priority?.[i], min: view.min?.[i], ...(i === 0 || view.keep?.includes(i) ? { keep: true } : {}) }));
+    parts.push(renderTable(columns, r.entries.map(view.row)));
   }
   parts.push(summaryText(r, parsed));
   return parts.join('\n');

@@ -53,7 +53,11 @@ export async function runModels(ctx: CommandContext, query: string | undefined, 
     });
     return 0;
   }
-  if (report) ctx.stdout.write(`${renderSyncReport(report)}\n\n`);
+  if (report) {
+    // the operator asked what changed; the whole market table stays under `arb models`
+    ctx.stdout.write(`${renderSyncReport(report)}\n`);
+    return 0;
+  }
   if (rows.length === 0) {
     if (synced === null && !opts.sync) ctx.stdout.write('the model catalog is empty; fetch it with arb models --sync\n');
     else ctx.stdout.write(`no model matches "${query ?? ''}"${opts.all ? '' : ' (arb models --all also shows models gone upstream)'}\n`);
@@ -72,7 +76,7 @@ export async function runModels(ctx: CommandContext, query: string | undefined, 
         p100k && p1m ? `${formatPercent(p100k.marginPercent)} / ${formatPercent(p1m.marginPercent)}` : 'no fixed price',
         row.packages,
       ]),
-      { align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'] },
+      { align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], priority: [0, 1, 2, 5, 3, 4, 6, 7] },
     )}\n`,
   );
   ctx.stdout.write(`${formatCount(rows.length)} model(s)${synced ? `; catalog synced ${synced} UTC` : ''}\n`);
@@ -112,11 +116,19 @@ export function renderSyncReport(r: SyncReport): string {
     `synced ${formatCount(r.total)} models from OpenRouter${r.previousSyncAt ? ` (previous sync ${r.previousSyncAt} UTC)` : ' (first sync)'}: ${r.added.length} new, ${r.updated.length} updated, ${r.removed.length} gone, ${r.reactivated.length} back, ${r.unchanged} unchanged`,
   ];
   if (r.priceChanges.length) {
-    lines.push('price changes:');
-    for (const c of r.priceChanges) {
-      lines.push(`  ${c.model}: in ${formatRate(c.oldPromptRate)} → ${formatRate(c.newPromptRate)}, out ${formatRate(c.oldCompletionRate)} → ${formatRate(c.newCompletionRate)}`);
-    }
+    const change = (from: number | null, to: number | null) => (from === to ? formatRate(to) : `${formatRate(from)} → ${formatRate(to)}`);
+    const pct = (from: number | null, to: number | null) => (from && to !== null && from !== to ? `${to > from ? '+' : ''}${(((to - from) / from) * 100).toFixed(1)} %` : '');
+    lines.push(`price changes (${formatCount(r.priceChanges.length)}):`);
+    lines.push(
+      renderTable(
+        [{ header: 'model', priority: 0 }, { header: 'in $/Mtok', priority: 1 }, { header: 'in', align: 'right', priority: 3 }, { header: 'out $/Mtok', priority: 2 }, { header: 'out', align: 'right', priority: 4 }],
+        r.priceChanges.map((c) => [c.model, change(c.oldPromptRate, c.newPromptRate), pct(c.oldPromptRate, c.newPromptRate), change(c.oldCompletionRate, c.newCompletionRate), pct(c.oldCompletionRate, c.newCompletionRate)]),
+      ),
+    );
+  } else {
+    lines.push('no price changes');
   }
+  if (r.added.length && r.previousSyncAt) lines.push(`new upstream: ${r.added.slice(0, 20).join(', ')}${r.added.length > 20 ? `, … (${formatCount(r.added.length)} in all; arb models lists them)` : ''}`);
   if (r.removed.length) lines.push(`gone upstream: ${r.removed.slice(0, 20).join(', ')}${r.removed.length > 20 ? ', …' : ''}`);
   if (r.holds.length) {
     lines.push('packages put on hold (not for sale until arb package reprice <id> or arb package enable <id>):');

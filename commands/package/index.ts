@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
+import type { PackageImportOptions } from './import.js';
 
 export interface PackageCreateOptions {
   price?: string;
@@ -33,11 +35,13 @@ export function registerPackageCommands(program: Command): void {
     );
   pkg
     .command('import')
-    .description('bulk import from a JSON array; all or nothing (a bad item names its index and field)')
+    .description('bulk import from a JSON array; all or nothing (a bad item names its index and field); importing the same file again changes nothing')
     .argument('<file.json>', 'JSON array of {model, tokens, description, category_id?, subcategory_id?, price_usd?, validity_days?}')
-    .option('--dry-run', 'validate and price every item; store nothing')
+    .option('--dry-run', 'say what would be created, updated or left unchanged; store nothing')
+    .option('--upsert', 'update packages that already exist (same model, tokens and description) to the file\'s price, validity and categories')
+    .option('--all', `list every item (default: a summary and the first rows)`)
     .option('--json', 'print one JSON document')
-    .action((file: string, opts: { dryRun?: boolean; json?: boolean }) =>
+    .action((file: string, opts: PackageImportOptions) =>
       withContext(opts, async (ctx) => {
         const { runPackageImport } = await import('./import.js');
         return runPackageImport(ctx, file, opts);
@@ -48,6 +52,7 @@ export function registerPackageCommands(program: Command): void {
     .description('packages on sale (--all: also disabled and on hold)')
     .option('--all', 'include unavailable packages')
     .option('--json', 'print one JSON document')
+    .addOption(outputOption('packages'))
     .action((opts: { all?: boolean; json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runPackageList } = await import('./manage.js');

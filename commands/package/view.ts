@@ -88,6 +88,7 @@ export function packageRowsTable(pkgs: readonly (Parameters<typeof packageToJson
       (p.is_available ?? 1) === 1 ? 'yes' : p.hold_reason ? `hold: ${p.hold_reason}` : 'no',
       p.description,
     ]),
-    { align: ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'left'] },
+    // on a narrow terminal the description shrinks first, then days, cost, on sale and margin are hidden
+    { align: ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'left'], priority: [0, 1, 3, 6, 2, 5, 7, 4, 8] },
   );
 }

@@ -12,8 +12,10 @@ export interface RevenueBar {
   count: number;
 }
 
-export function RevenueBars({ bars, barWidth, unit, amountWidth, countWidth }: { bars: RevenueBar[]; barWidth: number; unit: string; amountWidth: number; countWidth: number }) {
+/** The bar is as long as `width` allows (at most 40 cells) after the day and the figures. */
+export function RevenueBars({ bars, width = 100, unit, amountWidth, countWidth }: { bars: RevenueBar[]; width?: number; unit: string; amountWidth: number; countWidth: number }) {
   const max = Math.max(1, ...bars.map((d) => d.revenueMicros));
+  const barWidth = Math.max(5, Math.min(40, width - (bars[0]?.day.length ?? 10) - 1 - 1 - amountWidth - 1 - countWidth - 1 - unit.length));
   return (
     <Box flexDirection="column">
       {bars.map((d) => {

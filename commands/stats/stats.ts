@@ -1,29 +1,76 @@
-/** `arb stats`: the stats service rendered as a dashboard (TTY), tables, or one JSON document. */
+/** `arb stats`: the stats service rendered as a dashboard (TTY), tables, or one JSON document; `--watch` refreshes. */
 import { computeStats, type Stats } from '../../src/stats/stats.js';
 import { withPerformanceLog } from '../../src/logger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatPercent, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
 import { parseSinceOption } from '../ui/options.js';
-import { printScreen } from '../ui/screens.js';
+import { printScreen, startLiveScreen } from '../ui/screens.js';
 import { renderKeyValues, renderTable } from '../ui/table.js';
+import { checkWatchable, parseIntervalOption, repeatUntilStopped, watchFooter } from '../ui/watch.js';
+import type { StatsScreenProps } from '../screens/StatsScreen.js';
 import type { StatsOptions } from './index.js';
 
+/** "last 30d", "all time", "since 2026-01-31" — what the operator asked for, named as they typed it. */
+export function windowLabelFor(text: string): string {
+  const t = text.trim();
+  if (t === 'all') return 'all time';
+  return /^\d+[mhdw]$/.test(t) ? `last ${t}` : `since ${t}`;
+}
+
 export async function runStats(ctx: CommandContext, opts: StatsOptions): Promise<number> {
-  const now = new Date();
-  const since = parseSinceOption(opts.since, now);
+  const intervalMs = parseIntervalOption(opts.interval);
+  parseSinceOption(opts.since);
+  checkWatchable(ctx, opts, 'arb stats');
   const handle = await ctx.db();
-  const client = await creditClient(ctx);
-  let stats: Stats;
-  try {
-    stats = await withPerformanceLog(ctx.logger(), 'stats', () => computeStats(handle, { since, now, creditRemainingMicros: client?.creditRemainingMicros, creditTimeoutMs: 2_500 }));
-  } finally {
-    await client?.close();
+  const windowLabel = windowLabelFor(opts.since);
+  const compute = async (): Promise<Stats> => {
+    const now = new Date();
+    const since = parseSinceOption(opts.since, now);
+    const client = await creditClient(ctx);
+    try {
+      const stats = await withPerformanceLog(ctx.logger(), 'stats', () => computeStats(handle, { since, now, creditRemainingMicros: client?.creditRemainingMicros, creditTimeoutMs: 2_500 }));
+      if (!client) stats.openrouterCreditNote = 'unavailable: OPENROUTER_API_KEY is not set';
+      return stats;
+    } finally {
+      await client?.close();
+    }
+  };
+  const screenProps = async (stats: Stats, maxPoints: number): Promise<StatsScreenProps> => {
+    const { dailySeries, marginByModel, topKeysByUsage } = await import('../../src/stats/insights.js');
+    const since = parseSinceOption(opts.since);
+    return {
+      stats,
+      windowLabel,
+      series: dailySeries(stats.byDay, { since: stats.since, until: stats.until }, maxPoints),
+      margins: marginByModel(stats.byModel),
+      topKeys: await topKeysByUsage(handle, { since, limit: 5 }),
+    };
+  };
+  const load = async () => (await import('../screens/StatsScreen.js')).StatsScreen;
+
+  if (opts.watch) {
+    if (opts.json) {
+      await repeatUntilStopped(intervalMs, async () => {
+        ctx.stdout.write(`${JSON.stringify(statsToJson(await compute(), opts.since))}\n`);
+      });
+      return 0;
+    }
+    const screen = await startLiveScreen(ctx, load);
+    try {
+      await repeatUntilStopped(intervalMs, async () => {
+        // keep the whole frame on the terminal so it redraws in place: fewer chart rows on a short one
+        const rows = (ctx.stdout as { rows?: number }).rows ?? 40;
+        screen.update({ ...(await screenProps(await compute(), Math.max(7, rows - 30))), footer: watchFooter(intervalMs) });
+      });
+    } finally {
+      await screen.close();
+    }
+    return 0;
   }
-  if (!client) stats.openrouterCreditNote = 'unavailable: OPENROUTER_API_KEY is not set';
-  const windowLabel = since === null ? 'all time' : `since ${opts.since}`;
+  const stats = await compute();
   if (opts.json) writeJson(ctx.stdout, statsToJson(stats, opts.since));
-  else if (ctx.interactive) await printScreen(ctx, async () => (await import('../screens/StatsScreen.js')).StatsScreen, { stats, windowLabel });
+  else if (ctx.interactive) await printScreen(ctx, load, await screenProps(stats, 31));
   else ctx.stdout.write(`${renderStatsTables(stats, windowLabel)}\n`);
   return 0;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
 
 export function registerSupportCommands(program: Command): void {
   const support = program.command('support').description('customer support tickets from the bot (/support, /paysupport, ✉️ Support)');
@@ -8,6 +9,7 @@ export function registerSupportCommands(program: Command): void {
     .description('open tickets, newest first (--all: closed ones too)')
     .option('--all', 'include closed tickets')
     .option('--json', 'print one JSON document')
+    .addOption(outputOption('tickets'))
     .action((opts: { all?: boolean; json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runSupportList } = await import('./support.js');

@@ -6,6 +6,7 @@
 import type { ComponentType } from 'react';
 import { InputError } from '../../src/errors.js';
 import type { CommandContext } from '../context.js';
+import { screenWidth } from './terminal.js';
 
 type ScreenContext = Pick<CommandContext, 'interactive' | 'stdout' | 'stderr'>;
 
@@ -19,11 +20,42 @@ async function loadInk(stdout?: NodeJS.WritableStream) {
   return { ink, createElement: react.createElement };
 }
 
+/** Screens lay themselves out to `width`, the terminal's columns, given by printScreen and startLiveScreen. */
+export type WidthProps = { width?: number };
+
 /** Renders a static screen once (no terminal session) and writes it to stdout. */
 export async function printScreen<P extends object>(ctx: ScreenContext, load: () => Promise<ComponentType<P>>, props: P): Promise<void> {
   const [{ ink, createElement }, Component] = await Promise.all([loadInk(ctx.stdout), load()]);
-  const columns = (ctx.stdout as { columns?: number }).columns || Number(process.env.COLUMNS) || 100;
-  ctx.stdout.write(`${ink.renderToString(createElement(Component, props), { columns })}\n`);
+  const columns = screenWidth(ctx.stdout as { isTTY?: boolean; columns?: number });
+  ctx.stdout.write(`${ink.renderToString(createElement(Component, { width: columns, ...props }), { columns })}\n`);
+}
+
+/** A screen redrawn in place (`--watch`): `update` renders new props, `close` leaves the last frame. */
+export interface LiveScreen<P> {
+  update(props: P): void;
+  close(): Promise<void>;
+}
+
+/** Starts a live screen on the terminal; each update is laid out to the terminal's current width. */
+export async function startLiveScreen<P extends object>(ctx: ScreenContext, load: () => Promise<ComponentType<P>>): Promise<LiveScreen<P>> {
+  const [{ ink, createElement }, Component] = await Promise.all([loadInk(ctx.stdout), load()]);
+  const out = ctx.stdout as NodeJS.WriteStream;
+  const view = (props: P) => createElement(Component, { width: screenWidth(out), ...props });
+  let instance: ReturnType<typeof ink.render> | undefined;
+  let closed = false;
+  return {
+    update(props) {
+      if (closed) return;
+      if (instance) instance.rerender(view(props));
+      else instance = ink.render(view(props), { stdout: out, patchConsole: false, exitOnCtrlC: false });
+    },
+    async close() {
+      if (closed || !instance) return;
+      closed = true;
+      instance.unmount();
+      await instance.waitUntilExit();
+    },
+  };
 }
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';

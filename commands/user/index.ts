@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { outputOption } from '../ui/output.js';
 
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('customers and balances');
@@ -20,6 +21,7 @@ export function registerUserCommands(program: Command): void {
     .command('list')
     .description('customers with balance, keys and money spent')
     .option('--json', 'print one JSON document')
+    .addOption(outputOption('users'))
     .action((opts: { json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runUserList } = await import('./list.js');
@@ -31,8 +33,9 @@ export function registerUserCommands(program: Command): void {
     .description('refund a Telegram Stars payment (refundStarPayment) and take its credit back from the balance, once')
     .argument('<telegram_payment_charge_id>', "the payment's charge id (arb support show, or the balance_topup log line)")
     .option('--force', 'refund even when the credit was already spent; the spent part is recorded as a loss')
+    .option('--yes', 'refund without asking (needed when not on a terminal)')
     .option('--json', 'print one JSON document')
-    .action((chargeId: string, opts: { force?: boolean; json?: boolean }) =>
+    .action((chargeId: string, opts: { force?: boolean; yes?: boolean; json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runUserRefund } = await import('./refund.js');
         return runUserRefund(ctx, chargeId, opts);

@@ -3,9 +3,19 @@ import { botApiStarRefunder, refundStarsPayment } from '../../src/ledger/stars-r
 import type { CommandContext } from '../context.js';
 import { formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
+import { confirm } from '../ui/screens.js';
 
-export async function runUserRefund(ctx: CommandContext, chargeId: string, opts: { force?: boolean; json?: boolean }): Promise<number> {
+export async function runUserRefund(ctx: CommandContext, chargeId: string, opts: { force?: boolean; yes?: boolean; json?: boolean }): Promise<number> {
   const refund = botApiStarRefunder(ctx.config);
+  const ok = await confirm(ctx, {
+    yes: opts.yes,
+    action: `arb user refund ${chargeId}`,
+    question: `Refund Stars payment ${chargeId} to the customer and take its credit back from their balance?`,
+  });
+  if (!ok) {
+    ctx.stderr.write('not refunded; nothing was changed\n');
+    return 1;
+  }
   const result = await refundStarsPayment({ handle: await ctx.db(), logger: ctx.logger(), refund }, { chargeId, force: opts.force, requestedBy: 'cli' });
   const p = result.payment;
   if (opts.json) {

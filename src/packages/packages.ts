@@ -79,17 +79,29 @@ export class PackageImportError extends InputError {
   }
 }
 
+/**
+ * What an import did with an item. A package is identified by model, tokens and description: an item
+ * matching a stored package is `unchanged` (left as it is), or with `upsert` `updated` when its price,
+ * validity or categories differ.
+ */
+export type ImportStatus = 'created' | 'updated' | 'unchanged';
+
 export interface ImportedItem {
   index: number;
-  /** the stored row; null in a dry run */
+  status: ImportStatus;
+  /** the stored row (after an update); null for a created item in a dry run */
   package: AiTokenPackage | null;
   pricing: PackagePrice;
   values: PackageValues;
+  /** what an update changes (or, with upsert off, would change), e.g. "price $3.75 → $4.00" */
+  changes: string[];
 }
 
 export interface ImportResult {
   dryRun: boolean;
+  upsert: boolean;
   items: ImportedItem[];
+  counts: Record<ImportStatus, number>;
 }
 
 /** Validated column values of a package (before insert). */
@@ -332,21 +344,40 @@ export async function createPackage(deps: PackageDeps, input: CreatePackageInput
 
 const ITEM_KEYS = new Set(['model', 'tokens', 'description', 'category_id', 'subcategory_id', 'price_usd', 'validity_days']);
 
+const identityOf = (v: Pick<PackageValues, 'model' | 'tokens' | 'description'>) => `${v.model}\u0000${v.tokens}\u0000${v.description}`;
+
+/** Differences between a stored package and an import item's values, as the operator reads them. */
+function packageChanges(pkg: AiTokenPackage, v: PackageValues): string[] {
+  const changes: string[] = [];
+  if (pkg.price !== v.price) changes.push(`price ${formatUsd(pkg.price)} → ${formatUsd(v.price)}`);
+  if (pkg.cost !== v.cost) changes.push(`cost ${formatUsd(pkg.cost, { precise: true })} → ${formatUsd(v.cost, { precise: true })}`);
+  if (pkg.validity_days !== v.validity_days) changes.push(`validity_days ${pkg.validity_days} → ${v.validity_days}`);
+  if (pkg.category_id !== v.category_id) changes.push(`category_id ${pkg.category_id ?? 'none'} → ${v.category_id ?? 'none'}`);
+  if (pkg.subcategory_id !== v.subcategory_id) changes.push(`subcategory_id ${pkg.subcategory_id ?? 'none'} → ${v.subcategory_id ?? 'none'}`);
+  return changes;
+}
+
 /**
  * Bulk import (SPEC §6): validates every item first, then stores all of them in one transaction, or
- * none. A refused import throws PackageImportError naming each bad item and field.
+ * none. A refused import throws PackageImportError naming each bad item and field. Importing the same
+ * file again changes nothing: an item whose model, tokens and description match a stored package is
+ * `unchanged`; with `upsert` such a package is updated to the item's price, validity and categories.
  */
-export async function importPackages(deps: PackageDeps, items: unknown, opts: { dryRun?: boolean } = {}): Promise<ImportResult> {
+export async function importPackages(deps: PackageDeps, items: unknown, opts: { dryRun?: boolean; upsert?: boolean } = {}): Promise<ImportResult> {
   if (!Array.isArray(items)) {
     throw new InputError('file: expected a JSON array of packages like [{"model":"gpt-4","tokens":100000,"description":"…"}]', 'file');
   }
   if (items.length === 0) throw new InputError('file: the array is empty; nothing to import', 'file');
   const dryRun = opts.dryRun ?? false;
+  const upsert = opts.upsert ?? false;
 
   const run = async (db: Kysely<Database>): Promise<ImportResult> => {
-    const catalog = await loadCatalog(db);
+    const [catalog, stored] = await Promise.all([loadCatalog(db), db.selectFrom('ai_token_packages').selectAll().orderBy('id').execute()]);
+    const existing = new Map<string, AiTokenPackage>();
+    for (const p of stored) if (!existing.has(identityOf(p))) existing.set(identityOf(p), p);
     const problems: ImportProblem[] = [];
     const valid: Array<{ index: number; values: PackageValues; pricing: PackagePrice }> = [];
+    const firstIndex = new Map<string, number>();
     items.forEach((raw, index) => {
       if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
         problems.push({ index, model: null, field: 'item', message: 'item: expected an object like {"model":"gpt-4","tokens":100000,"description":"…"}' });
@@ -375,22 +406,61 @@ export async function importPackages(deps: PackageDeps, items: unknown, opts: { 
       );
       if ('problems' in checked) {
         for (const p of checked.problems) problems.push({ index, model, field: p.field, message: p.message });
-      } else {
-        valid.push({ index, ...checked });
+        return;
       }
+      const identity = identityOf(checked.values);
+      const first = firstIndex.get(identity);
+      if (first !== undefined) {
+        problems.push({
+          index,
+          model,
+          field: 'description',
+          message: `description: item ${first + 1} has the same model, tokens and description (a package is identified by the three); remove one or change its description`,
+        });
+        return;
+      }
+      firstIndex.set(identity, index);
+      valid.push({ index, ...checked });
     });
     if (problems.length) throw new PackageImportError(problems, items.length);
-    if (dryRun) return { dryRun, items: valid.map((v) => ({ ...v, package: null })) };
+
     const now = nowDb();
-    const stored: ImportedItem[] = [];
-    for (const v of valid) stored.push({ ...v, package: await insertPackage(db, v.values, now) });
-    return { dryRun, items: stored };
+    const out: ImportedItem[] = [];
+    for (const v of valid) {
+      const match = existing.get(identityOf(v.values));
+      if (!match) {
+        out.push({ ...v, status: 'created', changes: [], package: dryRun ? null : await insertPackage(db, v.values, now) });
+        continue;
+      }
+      const changes = packageChanges(match, v.values);
+      if (!upsert || changes.length === 0) {
+        out.push({ ...v, status: 'unchanged', changes, package: match });
+        continue;
+      }
+      const { cost, price, validity_days, category_id, subcategory_id } = v.values;
+      const liftHold = match.hold_reason === 'margin';
+      const updated = dryRun
+        ? { ...match, cost, price, validity_days, category_id, subcategory_id }
+        : await db
+            .updateTable('ai_token_packages')
+            .set({ cost, price, validity_days, category_id, subcategory_id, updated_at: now, ...(liftHold ? { is_available: 1, hold_reason: null } : {}) })
+            .where('id', '=', match.id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+      out.push({ ...v, status: 'updated', changes, package: updated });
+    }
+    const counts: Record<ImportStatus, number> = { created: 0, updated: 0, unchanged: 0 };
+    for (const i of out) counts[i.status] += 1;
+    return { dryRun, upsert, items: out, counts };
   };
 
   const result = dryRun ? await run(deps.handle.db) : await transact(deps.handle, run);
-  for (const item of result.items) if (item.package) logCreated(deps.logger, item.package, item.pricing);
   if (deps.logger && !dryRun) {
-    logBusinessEvent(deps.logger, { event_type: 'packages_imported', count: result.items.length });
+    for (const item of result.items) {
+      if (item.status === 'created' && item.package) logCreated(deps.logger, item.package, item.pricing);
+      if (item.status === 'updated' && item.package) logCreated(deps.logger, item.package, item.pricing, 'package_repriced');
+    }
+    logBusinessEvent(deps.logger, { event_type: 'packages_imported', count: result.counts.created, created: result.counts.created, updated: result.counts.updated, unchanged: result.counts.unchanged });
   }
   return result;
 }
@@ -526,7 +596,7 @@ export function packageToJson(pkg: AiTokenPackage | (Omit<AiTokenPackage, 'id' |
   };
 }
 
-/** JSON of an import item (a dry run has no id). */
+/** JSON of an import item (a package created in a dry run has no id), with what the import did. */
 export function importedItemToJson(item: ImportedItem) {
-  return item.package ? packageToJson(item.package) : packageToJson({ id: null, ...item.values });
+  return { status: item.status, ...(item.package ? packageToJson(item.package) : packageToJson({ id: null, ...item.values })), changes: item.changes };
 }

@@ -24,8 +24,8 @@ test('arb alerts: every rule evaluated; exit 1 while one fires (revenue today be
 
   const text = await runArb(['alerts'], env);
   assert.equal(text.code, 1);
-  assert.match(text.stdout, /│ revenue_today +│ ALERT +│ revenue today \$7\.82 \(3 sales since 00:00 UTC\) — below \$100\.00 +│/);
-  assert.match(text.stdout, /│ failed_purchases +│ ok +│ failed purchases: no purchase attempts in the last 24 h +│/);
+  assert.match(text.stdout, /^revenue_today +ALERT +revenue today \$7\.82 \(3 sales since 00:00 UTC\) — below \$100\.00$/m);
+  assert.match(text.stdout, /^failed_purchases +ok +failed purchases: no purchase attempts in the last 24 h$/m);
   assert.match(text.stdout, /^3 alert\(s\) firing: error_rate, p95_latency, revenue_today$/m);
   assert.doesNotMatch(text.stdout + text.stderr, /sk-or-v1/);
 });

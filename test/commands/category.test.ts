@@ -42,8 +42,8 @@ test("arb category create|list|rename|delete; with categories 1/1 and 1/2 the ma
 
   const list = await runArb(['category', 'list'], env);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /│ +1 │ AI Models +│ +│ +1 │ +1 │/);
-  assert.match(list.stdout, /│ +2 │ Claude +│ 1 AI Models +│ +0 │ +0 │/);
+  assert.match(list.stdout, /^ 1 +AI Models +1 +1$/m);
+  assert.match(list.stdout, /^ 2 +Claude +1 AI Models +0 +0$/m);
 
   for (const [args, code, pattern] of [
     [['category', 'create', 'AI Models'], 2, /^error: name: category 1 "AI Models" already exists; use its id, or pick another name\n$/],

@@ -9,6 +9,7 @@ import { ConfirmScreen } from '../../commands/screens/ConfirmScreen.js';
 import { StatsScreen } from '../../commands/screens/StatsScreen.js';
 import { PackageScreen } from '../../commands/screens/PackageScreen.js';
 import type { Stats } from '../../src/stats/stats.js';
+import { dailySeries, marginByModel, type TopKey } from '../../src/stats/insights.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
@@ -87,18 +88,77 @@ const stats: Stats = {
   openrouterCreditNote: 'unavailable: OpenRouter GET /key timed out',
 };
 
-test('StatsScreen: totals, a daily-revenue bar chart scaled to the best day, top models', (t) => {
-  const { lastFrame, unmount } = render(<StatsScreen stats={stats} windowLabel="all time" barWidth={40} />);
+const topKeys: TopKey[] = [
+  { allocationId: 7, apiKey: 'sk-arb-AbCd…wxyz', telegramId: 1001, model: 'openai/gpt-4', tokensTotal: 100_000, tokensUsed: 92_500, tokensInWindow: 12_000, requests: 40, quotaPercent: 92.5, status: 'active', expiresAt: '2026-12-20 00:00:00' },
+  { allocationId: 9, apiKey: 'sk-arb-EfGh…stuv', telegramId: 1002, model: 'anthropic/claude-3-haiku', tokensTotal: 1_000_000, tokensUsed: 250_000, tokensInWindow: 250_000, requests: 12, quotaPercent: 25, status: 'active', expiresAt: '2026-12-22 00:00:00' },
+];
+
+function statsProps(width: number, s: Stats = stats) {
+  return { stats: s, windowLabel: 'all time', width, series: dailySeries(s.byDay, { since: s.since, until: s.until }), margins: marginByModel(s.byModel), topKeys };
+}
+
+test('StatsScreen: totals, revenue and profit per day (days without sales included), margin bars, top keys with quota used', (t) => {
+  const { lastFrame, unmount } = render(<StatsScreen {...statsProps(100)} />);
   t.after(unmount);
   const frame = lastFrame()!;
   assert.match(frame, /arb stats — all time \(beginning → 2026-11-25 12:00:00 UTC\)/);
   assert.match(frame, /Revenue +Cost +Profit +Margin +Sales +Active keys/);
   assert.match(frame, /\$120\.00 +\$96\.00 +\$24\.00 +25\.0 % +30 \(1 free\) +12/);
-  assert.match(frame, /3,456,789 +1,234 \(7 failed\) +\$12\.35 +unavailable/);
-  assert.match(frame, /^2026-11-23 █{40} +\$80\.00 +10 sales$/m);
-  assert.match(frame, /^2026-11-24 █{20} {20} +\$40\.00 +15 sales$/m);
-  assert.match(frame, /^2026-11-25 {41} +\$0\.00 +5 sales$/m);
-  assert.match(frame, /^openai\/gpt-4 +20 sales +\$75\.00 profit +\$15\.00$/m);
+  assert.match(frame, /3,456,789 +1,234 \(7 failed\) +\$12\.35 /);
+  assert.match(frame, /^OpenRouter credit\nunavailable$/m, 'a figure that does not fit moves to the next line whole');
+  assert.match(frame, /^Revenue and profit per day — 3 days, 2026-11-23 → 2026-11-25 \(UTC\)$/m);
+  // the best day's bar is the longest; its profit part is solid, the rest (cost) shaded
+  const day23 = /^11-23 (█+)(▒+) +\$80\.00 +\$16\.00 +10$/m.exec(frame);
+  const day24 = /^11-24 (█+)(▒+) +\$40\.00 +\$8\.00 +15$/m.exec(frame);
+  assert.ok(day23 && day24, frame);
+  assert.equal(day23[1].length + day23[2].length, 2 * (day24[1].length + day24[2].length));
+  assert.equal(day23[1].length * 5, day23[1].length + day23[2].length, 'profit is a fifth of revenue');
+  assert.match(frame, /^11-25 +\$0\.00 +\$0\.00 +5$/m);
+  assert.match(frame, /^openai\/gpt-4 +█+ +25\.0 % +\$15\.00$/m);
+  assert.match(frame, /^sk-arb-AbCd…wxyz openai\/gpt-4 +█+░* 92\.5 % +92,500 \/ 100,000$/m);
+});
+
+test('StatsScreen at 60, 80 and 120 columns: every line fits and no number is split', (t) => {
+  for (const width of [60, 80, 120]) {
+    const { lastFrame, unmount } = render(<StatsScreen {...statsProps(width, { ...stats, revenueMicros: 3_501_000_000, upstreamCostMicros: 123_456_789_000 })} />);
+    t.after(unmount);
+    const frame = lastFrame()!;
+    for (const line of frame.split('\n')) assert.ok([...line].length <= width, `${width}: ${JSON.stringify(line)} is ${[...line].length} wide`);
+    // the figures move to the next line instead of wrapping inside a number
+    assert.match(frame, /\$3,501\.00/, `${width}: revenue whole`);
+    assert.match(frame, /\$123,456\.79/, `${width}: upstream cost whole`);
+    assert.match(frame, /3,456,789/, `${width}`);
+    assert.match(frame, /1,234 \(7 failed\)/, `${width}`);
+    assert.match(frame, /92\.5 % +92,500 \/ 100,000/, `${width}: quota use whole`);
+  }
+});
+
+test('StatsScreen: a 30-day window is labelled 30 days and charts every day, empty ones too; long windows fold into weeks or months', (t) => {
+  const s: Stats = { ...stats, since: '2026-10-27 12:00:00' };
+  const series = dailySeries(s.byDay, { since: s.since, until: s.until });
+  assert.equal(series.points.length, 30);
+  const { lastFrame, unmount } = render(<StatsScreen {...statsProps(80, s)} windowLabel="last 30d" series={series} />);
+  t.after(unmount);
+  const frame = lastFrame()!;
+  assert.match(frame, /^arb stats — last 30d/m);
+  assert.match(frame, /^Revenue and profit per day — 30 days, 2026-10-27 → 2026-11-25 \(UTC\)$/m);
+  assert.doesNotMatch(frame, /last 14 days/);
+  assert.match(frame, /^10-27 ·$/m, 'the first day, without sales, is on the chart');
+  assert.match(frame, /^11-22 ·$/m);
+
+  const quarter = dailySeries(s.byDay, { since: '2026-08-27 12:00:00', until: s.until });
+  assert.equal(quarter.unit, 'week');
+  assert.equal(quarter.days, 91);
+  assert.equal(quarter.points[0].day, '2026-08-27', 'the first week starts where the window does (a Thursday)');
+  assert.equal(quarter.points[1].day, '2026-08-31', 'then weeks start on Mondays');
+  assert.equal(quarter.points.reduce((a, p) => a + p.revenueMicros, 0), 120_000_000, 'folding keeps every dollar');
+  assert.equal(quarter.points.reduce((a, p) => a + p.sales, 0), 30);
+  const long = render(<StatsScreen {...statsProps(80, s)} windowLabel="last 90d" series={quarter} />);
+  t.after(long.unmount);
+  assert.match(long.lastFrame()!, /^Revenue and profit per week — 91 days, 2026-08-27 → 2026-11-25 \(UTC\), per week$/m);
+  const year = dailySeries(s.byDay, { since: '2025-11-25 12:00:00', until: s.until });
+  assert.equal(year.unit, 'month');
+  assert.deepEqual([year.days, year.points.length, year.points[0].day, year.points[1].day], [366, 13, '2025-11-25', '2025-12-01']);
 });
 
 test('PackageScreen: the pricing breakdown', (t) => {

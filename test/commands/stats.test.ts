@@ -65,14 +65,14 @@ test('arb stats (not a TTY): plain tables; --since windows; OpenRouter credit fr
   const { env } = await seeded(t, { OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: 'sk-or-v1-statstest0000' });
   const r = await runArb(['stats', '--since', '7d'], env);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Window: +since 7d/m);
+  assert.match(r.stdout, /^Window: +last 7d/m);
   assert.match(r.stdout, /^Revenue: +\$7\.50 \(gross \$7\.82, refunds \$0\.32\)/m);
   assert.match(r.stdout, /^OpenRouter credit: +\$20\.00/m);
   assert.match(r.stdout, /^Cost of tokens sold: +\$6\.25$/m);
   assert.match(r.stdout, /^Free grants: +1 \(1,000,000 tokens, cost basis \$0\.25; not sales, not a loss\)$/m);
   assert.match(r.stdout, /^Upstream spend: +\$0\.0925/m);
   assert.match(r.stdout, /^Realised margin: +25\.1 %/m);
-  assert.match(r.stdout, /│ openai\/gpt-4 +│ +2 │ +200,000 │ +\$7\.50 │/);
+  assert.match(r.stdout, /^openai\/gpt-4 +2 +200,000 +\$7\.50 /m);
   assert.doesNotMatch(r.stdout, /\x1b\[/, 'no ANSI colours when piped');
   assert.doesNotMatch(r.stdout, /sk-or-v1/);
 });
@@ -85,13 +85,17 @@ test('arb stats: a bad --since is exit 2 naming the option and the fix', async (
   assert.equal(r.stdout, '');
 });
 
-test('arb stats on a terminal: the Ink dashboard with a daily-revenue bar chart', async (t) => {
+test('arb stats on a terminal: the Ink dashboard with revenue and profit per day, margin by model and top keys', async (t) => {
   const { env } = await seeded(t);
   // `script` gives the CLI a pseudo-terminal, the way an operator runs it
-  const out = execFileSync('script', ['-qec', `${process.execPath} ${join(ROOT, 'bin', 'arb.js')} stats`, '/dev/null'], { cwd: env.dir, env: { ...env.env, COLUMNS: '120', TERM: 'xterm' }, encoding: 'utf8' });
-  assert.match(out, /arb stats — all time/);
-  assert.match(out, /Daily revenue/);
-  assert.match(out, /█{40}/);
-  assert.match(out, /Top models/);
-  assert.match(out, /openai\/gpt-4/);
+  const raw = execFileSync('script', ['-qec', `${process.execPath} ${join(ROOT, 'bin', 'arb.js')} stats --since 30d`, '/dev/null'], { cwd: env.dir, env: { ...env.env, COLUMNS: '120', TERM: 'xterm' }, encoding: 'utf8' });
+  assert.match(raw, /\x1b\[32m█/, 'coloured on a terminal');
+  const out = raw.replace(/\x1b\[[0-9;]*m/g, '');
+  assert.match(out, /arb stats — last 30d/);
+  assert.match(out, /Revenue and profit per day — 3[01] days, \d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d \(UTC\)/);
+  assert.match(out, /█+▒+ +\$7\.50 +\$1\.25 +3\r?$/m);
+  assert.match(out, /Margin by model/);
+  assert.match(out, /Top keys by usage/);
+  assert.match(out, /sk-arb-.{4}….{4} openai\/gpt-4 +█*░+ 3\.0 % +3,000 \/ 100,000 +\+3,000/);
+  for (const line of out.split(/\r?\n/)) assert.ok([...line].length <= 120, line);
 });

@@ -35,8 +35,8 @@ test('arb support list|show|close', async (t) => {
 
   const list = await runArb(['support', 'list'], env);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /│ +2 │ open +│ Ann @ann +│ +4101 │ .* │ +0 │ stxCH-1 │ Refund please/);
-  assert.match(list.stdout, /│ +1 │ open +│ Ann @ann +│ +4101 │ .* │ +1 │ +│ My key stopped working/);
+  assert.match(list.stdout, /^2 +open +Ann @ann +4101 +.* +0 +stxCH-1 +Refund please$/m);
+  assert.match(list.stdout, /^1 +open +Ann @ann +4101 +.* +1 +My key stopped working$/m);
   const json = JSON.parse((await runArb(['support', 'list', '--json'], env)).stdout);
   assert.deepEqual(json.tickets.map((x: { id: number }) => x.id), [2, 1]);
   assert.equal(json.tickets[0].charge_id, 'stxCH-1');
@@ -76,11 +76,11 @@ test('arb user refund: Telegram refunds once, the credit comes back off the bala
   await handle.close();
   void shop;
 
-  const ok = await runArb(['user', 'refund', 'stxSMALL'], env);
+  const ok = await runArb(['user', 'refund', 'stxSMALL', '--yes'], env);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /refunded 100 ⭐ to user 1004 \(charge stxSMALL\); took back \$1\.30 of the \$1\.30 credited; balance now \$0\.00/);
   assert.equal(fake.starPayments.get('stxSMALL')?.refunded, true);
-  const again = await runArb(['user', 'refund', 'stxSMALL', '--json'], env);
+  const again = await runArb(['user', 'refund', 'stxSMALL', '--json', '--yes'], env);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(again.stdout).already_refunded, true);
   assert.equal(fake.calls.filter((c) => c.method === 'refundStarPayment').length, 1);
@@ -89,21 +89,21 @@ test('arb user refund: Telegram refunds once, the credit comes back off the bala
   const h = openDb(env.db);
   await creditUser({ handle: h }, { telegramId: 1001, amountMicros: -30_000_000, type: 'adjustment', note: 'spent elsewhere' });
   await h.close();
-  const refused = await runArb(['user', 'refund', 'stxBIG'], env);
+  const refused = await runArb(['user', 'refund', 'stxBIG', '--yes'], env);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /already spent \$14\.07 of the \$26\.00 this payment credited \(balance \$11\.93\); refunding it would cost you \$14\.07\. Nothing was changed; re-run with --force/);
   assert.equal(fake.starPayments.get('stxBIG')?.refunded, false);
-  const forced = await runArb(['user', 'refund', 'stxBIG', '--force', '--json'], env);
+  const forced = await runArb(['user', 'refund', 'stxBIG', '--force', '--json', '--yes'], env);
   assert.equal(forced.code, 0, forced.stderr);
   const doc = JSON.parse(forced.stdout);
   assert.equal(doc.loss_micros, 14_070_000);
   assert.equal(doc.taken_back_micros, 11_930_000);
   assert.equal(doc.balance_after_micros, 0);
 
-  const unknown = await runArb(['user', 'refund', 'stxNOPE'], env);
+  const unknown = await runArb(['user', 'refund', 'stxNOPE', '--yes'], env);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /no Stars payment with charge id "stxNOPE"/);
-  const noToken = await runArb(['user', 'refund', 'stxBIG'], { ...env, env: { ...env.env, TOKEN: undefined } });
+  const noToken = await runArb(['user', 'refund', 'stxBIG', '--yes'], { ...env, env: { ...env.env, TOKEN: undefined } });
   assert.equal(noToken.code, 2);
   assert.match(noToken.stderr, /TOKEN: not set/);
 
@@ -129,21 +129,21 @@ test('arb keys refund (full or --pro-rata, key revoked) and arb keys replace (ne
 
   // key 0: 3,000 of 100,000 used, $3.75 paid → pro rata $3.6375
   const before = await balance(1001);
-  const proRata = await runArb(['keys', 'refund', shop.keys[0], '--pro-rata'], env);
+  const proRata = await runArb(['keys', 'refund', shop.keys[0], '--pro-rata', '--yes'], env);
   assert.equal(proRata.code, 0, proRata.stderr);
   assert.match(proRata.stdout, /refunded \$3\.64 \(the unused 97,000 of 100,000 tokens\) to user 1001's balance and revoked sk-arb-/);
   assert.equal((await balance(1001)) - before, 3_637_500);
-  assert.match((await runArb(['keys', 'refund', shop.keys[0]], env)).stdout, /was refunded before; nothing changed/);
+  assert.match((await runArb(['keys', 'refund', shop.keys[0], '--yes'], env)).stdout, /was refunded before; nothing changed/);
 
   // key 2 (user 1002, unused): full price
-  const full = await runArb(['keys', 'refund', shop.keys[2], '--json'], env);
+  const full = await runArb(['keys', 'refund', shop.keys[2], '--json', '--yes'], env);
   assert.equal(full.code, 0, full.stderr);
   const doc = JSON.parse(full.stdout);
   assert.equal(doc.refunded_micros, 3_750_000);
   assert.equal(doc.status, 'revoked');
 
   // replace key 1: a new key for the same allocation
-  const replaced = await runArb(['keys', 'replace', shop.keys[1].slice(0, 14)], env);
+  const replaced = await runArb(['keys', 'replace', shop.keys[1].slice(0, 14), '--yes'], env);
   assert.equal(replaced.code, 0, replaced.stderr);
   const newKey = /\n(sk-arb-[A-Za-z0-9_-]+)\n$/.exec(replaced.stdout)![1];
   const h = openDb(env.db);

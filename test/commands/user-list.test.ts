@@ -28,5 +28,5 @@ test('arb user list: balances, keys and money in/out per customer', async (t) =>
   );
   assert.equal(users[0].balance_usd, 15.93);
   const table = await runArb(['user', 'list'], env);
-  assert.match(table.stdout, /│ +1001 │ +│ +\$15\.93 │ +2 \(2\) │ +\$4\.07 │ +\$20\.00 │/);
+  assert.match(table.stdout, /^ +1001 +\$15\.93 +2 \(2\) +\$4\.07 +\$20\.00 /m);
 });
