@@ -14,7 +14,7 @@
  *   high-value    grep '"transaction":true' | jq 'select(.amount >= 100)' | wc -l   arb logs high-value --json
  * and, for information, the manual's high-value regex grep (a different answer) and arb on one thread
  * (ARB_LOG_THREADS=0). arb prints one entry (--limit 1) so output size does not dominate. The CLI runs as
- * compiled JS (dist/, or a fresh compile into .tmp/bench-dist). Each command runs twice; the faster run
+ * JS compiled into .tmp/bench-dist for this run (what npm install builds into dist/). Each command runs twice; the faster run
  * counts. The machine's load is printed before and after: on a shared machine the figures are noise.
  */
 import { spawnSync } from 'node:child_process';
@@ -139,9 +139,8 @@ function bash(script: string): string {
   return r.stdout.trim();
 }
 
-/** The shipped CLI runs compiled JS (npm install builds dist/); else the project is compiled for this run. */
+/** The shipped CLI runs compiled JS (npm install builds dist/): the project is compiled for this run (dist/ may be stale). */
 function cliCommand(): { argv: string[]; label: string } {
-  if (existsSync(join(root, 'dist', 'src', 'logs', 'fields.js'))) return { argv: [join(root, 'bin', 'arb.js')], label: 'dist/ (built JS)' };
   if (process.env.BENCH_FROM_SOURCE === '1') return { argv: [join(root, 'bin', 'arb.js')], label: 'the TypeScript sources via tsx (BENCH_FROM_SOURCE=1)' };
   const out = join(root, '.tmp', 'bench-dist');
   rmSync(out, { recursive: true, force: true });
@@ -152,7 +151,7 @@ function cliCommand(): { argv: string[]; label: string } {
   }
   const runner = join(out, 'run.mjs');
   writeFileSync(runner, `const { runCli } = await import(${JSON.stringify(pathToFileURL(join(out, 'bin', 'main.js')).href)});\nawait runCli(process.argv);\n`);
-  return { argv: [runner], label: 'JS compiled into .tmp/bench-dist for this run (dist/ is not built)' };
+  return { argv: [runner], label: 'JS compiled into .tmp/bench-dist for this run' };
 }
 
 const cli = cliCommand();

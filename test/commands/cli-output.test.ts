@@ -100,7 +100,7 @@ test('--output table|json|csv on list commands; --output json is --json; contrad
   for (const [args, rows] of [
     [['package', 'list'], 2],
     [['user', 'list'], 3],
-    [['alerts'], 5],
+    [['alerts'], 6],
     [['models'], 2],
   ] as const) {
     const r = await runArb([...args, '--output', 'csv'], env);

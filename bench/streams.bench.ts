@@ -1,0 +1,389 @@
+/**
+ * `npm run bench streams`: many long streams (issue 15.1). N concurrent streaming chat completions of 100
+ * tokens spaced 200 ms apart (~20 s each), opened over a few seconds, first through a bare pass-through
+ * proxy, then through arb — the simulator, the bare proxy and arb each in its own process, this one the
+ * clients. Every stream must arrive intact (100 content deltas, the usage chunk, [DONE]) and, through arb,
+ * be billed exactly (one usage event each, tokens used = Σ prompt + 2 × completion for openai/gpt-4).
+ *
+ * Printed for both, and arb over bare (goals: CPU ≤ 1.3×, memory per open stream ≤ 1.3×, TTFB p50 within
+ * 5 ms of bare's, p99 of the largest gap between chunks within 25 ms of bare's):
+ *   - CPU time of the serving process from the first stream opened to the last closed;
+ *   - memory per open stream: (RSS with all streams open − RSS before) / N, after a full GC each time;
+ *     also the V8 heap (+ external buffers) the same way, and the active handles and timers per stream;
+ *   - time to first byte p50/p99 and the p99 over streams of each stream's largest gap between chunks.
+ *
+ *   npm run bench -- streams                  (2,000 streams)
+ *   npm run bench -- streams BENCH_STREAMS=10000   the big run (needs ~21,000 open files per process:
+ *                                             the bench raises its limit with ulimit -n when allowed)
+ *   BENCH_RAMP_S (default 5): the streams are opened evenly over this many seconds
+ *   BENCH_PROFILE=DIR: a CPU profile of arb's process during the run, written into DIR
+ *   BENCH_HEAP=1: also a heap snapshot of arb and of bare with every stream open, and the objects that
+ *   grow per stream (by constructor, count and bytes per stream) — what arb keeps that bare does not
+ *
+ * The machine's load is printed before and after: on a shared machine the timings are noise (the CPU and
+ * memory per stream are the steadier figures).
+ */
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getHeapSnapshot } from 'node:v8';
+import { Agent, request } from 'undici';
+import { announce, machineLoad, percentile, startRole } from './support/harness.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
+const RAMP_S = Number(process.env.BENCH_RAMP_S ?? 5);
+const TOKENS = 100;
+const SPACING_MS = 200;
+const HEAP = process.env.BENCH_HEAP === '1';
+
+const BODY = (model: string) =>
+  JSON.stringify({ model, stream: true, stream_options: { include_usage: true }, max_tokens: TOKENS, messages: [{ role: 'user', content: 'Tell me a long story.' }] });
+
+// ---------------------------------------------------------------- what every serving role answers over IPC
+
+type Probe = 'cpu' | 'mem' | 'handles' | 'heap' | 'billing';
+
+/** Answers the parent's probes: CPU time, memory after a full GC, active resources, a heap summary. */
+function answerProbes(extra: Partial<Record<Probe, () => Promise<unknown>>> = {}): void {
+  process.on('message', async (m: { probe: Probe; id: number }) => {
+    let value: unknown;
+    if (m.probe === 'cpu') value = process.cpuUsage();
+    else if (m.probe === 'mem') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      value = process.memoryUsage();
+    } else if (m.probe === 'handles') {
+      const counts: Record<string, number> = {};
+      for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
+      value = counts;
+    } else if (m.probe === 'heap') value = await heapSummary();
+    else value = await extra[m.probe]?.();
+    process.send?.({ id: m.id, value });
+  });
+}
+
+/** Self size and count of the heap's objects by constructor (a V8 heap snapshot, parsed here). */
+async function heapSummary(): Promise<Record<string, [number, number]>> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const chunks: Buffer[] = [];
+  for await (const c of getHeapSnapshot()) chunks.push(c as Buffer);
+  const snap = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }; nodes: number[]; strings: string[] };
+  const fields = snap.snapshot.meta.node_fields;
+  const types = snap.snapshot.meta.node_types[0];
+  const [iType, iName, iSize] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
+  const out: Record<string, [number, number]> = {};
+  for (let i = 0; i < snap.nodes.length; i += fields.length) {
+    const type = types[snap.nodes[i + iType]];
+    const text = snap.strings[snap.nodes[i + iName]];
+    // strings by their first characters (digits folded), to tell what kind of text is kept
+    const name =
+      type === 'object' || type === 'closure'
+        ? `${type === 'closure' ? 'closure ' : ''}${text}`
+        : type === 'string' || type === 'concatenated string' || type === 'sliced string'
+          ? `(${type}) ${JSON.stringify(text.slice(0, 24).replace(/[0-9]/g, '#'))}`
+          : `(${type})`;
+    const e = (out[name] ??= [0, 0]);
+    e[0]++;
+    e[1] += snap.nodes[i + iSize];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- roles (child processes)
+
+async function roleSim(): Promise<void> {
+  const { startSimulator } = await import('../src/catalog/simulator.js');
+  const sim = await startSimulator({ chunkDelayMs: SPACING_MS, completionTokens: TOKENS });
+  answerProbes();
+  announce({ url: sim.baseUrl });
+}
+
+/** The baseline: a pass-through proxy in a few lines, without a connection cap either. */
+async function roleBare(target: string): Promise<void> {
+  const agent = new Agent({ connections: null, keepAliveTimeout: 30_000 });
+  const server = createServer(async (req, res) => {
+    const parts: Buffer[] = [];
+    for await (const c of req) parts.push(c as Buffer);
+    const up = await request(`${target}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
+    res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
+    for await (const c of up.body) res.write(c);
+    res.end();
+  });
+  server.keepAliveTimeout = 65_000;
+  server.maxHeadersCount = 0;
+  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => r()));
+  answerProbes();
+  announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
+}
+
+async function roleArb(target: string): Promise<void> {
+  const { createConfig } = await import('../src/config.js');
+  const { openAndMigrate } = await import('../src/db/dialect.js');
+  const { syncModels } = await import('../src/catalog/sync.js');
+  const { loadFixtureModels } = await import('../src/catalog/simulator.js');
+  const { createPackage } = await import('../src/packages/packages.js');
+  const { purchasePackage } = await import('../src/ledger/ledger.js');
+  const { startDaemon } = await import('../daemon/main.js');
+  const { sql } = await import('kysely');
+  const dir = mkdtempSync(join(tmpdir(), 'arb-bench-streams-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const config = createConfig({ OPENROUTER_BASE_URL: target, DB_NAME: join(dir, 'bench.db'), LOG_DIR: join(dir, 'logs'), RATE_LIMIT_RPM: '1000000' });
+  const handle = await openAndMigrate({ dbName: config.dbName });
+  await syncModels(handle, loadFixtureModels());
+  const { package: pkg } = await createPackage({ handle, config }, { model: 'gpt-4', tokens: 5_000_000_000, description: 'bench' });
+  const { apiKey, allocation } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: pkg.id, free: true });
+  const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false });
+  answerProbes({
+    billing: async () => {
+      const e = await sql<{ n: unknown; w: unknown }>`select count(*) as n, sum(weighted_tokens) as w from usage_events where status_code = 200`.execute(handle.db);
+      const a = await sql<{ used: unknown; reserved: unknown }>`select tokens_used as used, tokens_reserved as reserved from ai_token_allocations where id = ${allocation.id}`.execute(handle.db);
+      return { events: Number(e.rows[0].n), weighted: Number(e.rows[0].w ?? 0), used: Number(a.rows[0].used), reserved: Number(a.rows[0].reserved) };
+    },
+  });
+  process.once('SIGTERM', () => {
+    void daemon.stop().then(() => handle.close()).finally(() => process.exit(0));
+  });
+  announce({ url: daemon.url, key: apiKey });
+}
+
+// ---------------------------------------------------------------- the clients
+
+let probeId = 0;
+function probe<T>(child: ChildProcess, what: Probe): Promise<T> {
+  const id = ++probeId;
+  return new Promise((resolve) => {
+    const on = (m: { id: number; value: T }) => {
+      if (m?.id !== id) return;
+      child.off('message', on);
+      resolve(m.value);
+    };
+    child.on('message', on);
+    child.send({ probe: what, id });
+  });
+}
+
+interface StreamResult {
+  ok: boolean;
+  ttfbMs: number;
+  maxGapMs: number;
+  prompt: number;
+  completion: number;
+  problem?: string;
+}
+
+/** Streams that have their first byte and have not ended, and how many ever had it. */
+const live = { open: 0, started: 0, failed: 0 };
+
+/** Opens one stream and reads it to the end, timing the first byte and the gaps between chunks. */
+async function oneStream(agent: Agent, url: string, headers: Record<string, string>, body: string): Promise<StreamResult> {
+  const t0 = performance.now();
+  const out: StreamResult = { ok: false, ttfbMs: Number.NaN, maxGapMs: 0, prompt: 0, completion: 0 };
+  try {
+    const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, dispatcher: agent });
+    if (res.statusCode !== 200) {
+      live.failed++;
+      out.problem = `status ${res.statusCode}: ${(await res.body.text()).slice(0, 200)}`;
+      return out;
+    }
+    let last = 0;
+    let text = '';
+    try {
+      for await (const chunk of res.body) {
+        const now = performance.now();
+        if (last === 0) {
+          out.ttfbMs = now - t0;
+          live.open++;
+          live.started++;
+        } else out.maxGapMs = Math.max(out.maxGapMs, now - last);
+        last = now;
+        text += chunk;
+      }
+    } finally {
+      if (last !== 0) live.open--;
+      else live.failed++;
+    }
+    const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+    const deltas = events.filter((e) => e.includes('"delta":{"content"') || e.includes('"delta":{"role":"assistant","content"')).length;
+    const usageEvent = events.filter((e) => e.includes('"usage":{')).at(-1);
+    const usage = usageEvent ? (JSON.parse(usageEvent) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage : undefined;
+    out.prompt = usage?.prompt_tokens ?? 0;
+    out.completion = usage?.completion_tokens ?? 0;
+    out.ok = events.at(-1) === '[DONE]' && usage !== undefined && out.completion === TOKENS && deltas >= TOKENS - 1;
+    if (!out.ok) out.problem = `${deltas} deltas, usage ${JSON.stringify(usage)}, ends ${JSON.stringify(events.at(-1))}`;
+  } catch (e) {
+    if (Number.isNaN(out.ttfbMs) && !String((e as Error).message).includes('status')) live.failed++;
+    out.problem = (e as Error).message;
+  }
+  return out;
+}
+
+interface Phase {
+  name: string;
+  /** the warm-up stream, before the measurement */
+  warmUp: StreamResult;
+  results: StreamResult[];
+  cpuMs: number;
+  memPerStream: { rss: number; heap: number };
+  /** streams open (first byte in, not ended) when the server was looked at */
+  openAtProbe: number;
+  handles: Record<string, number>;
+  heap?: Record<string, [number, number]>;
+  heapBefore?: Record<string, [number, number]>;
+}
+
+async function phase(name: string, server: ChildProcess, url: string, headers: Record<string, string>, body: string): Promise<Phase> {
+  // generous timeouts: on a loaded machine a slow accept is a figure (TTFB), not a failure
+  const agent = new Agent({ connections: null, keepAliveTimeout: 60_000, headersTimeout: 120_000, bodyTimeout: 120_000, connect: { timeout: 120_000 } });
+  // one warm-up stream: code paths compiled, pools and caches filled
+  const warmUp = await oneStream(agent, url, headers, body);
+  const mem0 = await probe<NodeJS.MemoryUsage>(server, 'mem');
+  const heapBefore = HEAP ? await probe<Record<string, [number, number]>>(server, 'heap') : undefined;
+  const cpu0 = await probe<NodeJS.CpuUsage>(server, 'cpu');
+  live.started = 0;
+  live.failed = 0;
+  const started = performance.now();
+  const every = (RAMP_S * 1000) / STREAMS;
+  const pending: Promise<StreamResult>[] = [];
+  for (let i = 0; i < STREAMS; i++) {
+    const due = started + i * every;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(oneStream(agent, url, headers, body));
+  }
+  // look at the server once every stream has its first byte (each then has ~20 s to go)
+  const deadline = performance.now() + 60_000;
+  while (live.started + live.failed < STREAMS && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const openAtProbe = live.open;
+  const mem1 = await probe<NodeJS.MemoryUsage>(server, 'mem');
+  const handles = await probe<Record<string, number>>(server, 'handles');
+  const heap = HEAP ? await probe<Record<string, [number, number]>>(server, 'heap') : undefined;
+  const results = await Promise.all(pending);
+  const cpu1 = await probe<NodeJS.CpuUsage>(server, 'cpu');
+  await agent.close();
+  return {
+    name,
+    warmUp,
+    results,
+    cpuMs: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000,
+    memPerStream: { rss: (mem1.rss - mem0.rss) / openAtProbe, heap: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / openAtProbe },
+    openAtProbe,
+    handles,
+    heap,
+    heapBefore,
+  };
+}
+
+function report(p: Phase): { ttfb50: number; gap99: number } {
+  const ok = p.results.filter((r) => r.ok);
+  const ttfb = ok.map((r) => r.ttfbMs).sort((a, b) => a - b);
+  const gaps = ok.map((r) => r.maxGapMs).sort((a, b) => a - b);
+  const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+  const perStream = Object.entries(p.handles)
+    .filter(([, n]) => n >= p.openAtProbe / 4)
+    .map(([k, n]) => `${k} ${(n / p.openAtProbe).toFixed(2)}`)
+    .join(', ');
+  console.log(`\n${p.name}: ${ok.length} of ${p.results.length} streams intact`);
+  const problems = p.results.filter((r) => !r.ok).slice(0, 3);
+  for (const r of problems) console.log(`  problem: ${r.problem}`);
+  console.log(`  CPU of the serving process       ${(p.cpuMs / 1000).toFixed(2)} s (${((p.cpuMs * 1000) / STREAMS).toFixed(0)} µs per stream)`);
+  console.log(`  memory per open stream           RSS ${kb(p.memPerStream.rss)}, V8 heap + external ${kb(p.memPerStream.heap)} (${p.openAtProbe} streams open when measured)`);
+  console.log(`  active resources per stream      ${perStream || '(none at a quarter per stream or more)'}`);
+  console.log(`  time to first byte               p50 ${percentile(ttfb, 50).toFixed(1)} ms, p99 ${percentile(ttfb, 99).toFixed(1)} ms`);
+  console.log(`  largest gap between chunks       p50 ${percentile(gaps, 50).toFixed(1)} ms, p99 ${percentile(gaps, 99).toFixed(1)} ms (chunks ${SPACING_MS} ms apart)`);
+  return { ttfb50: percentile(ttfb, 50), gap99: percentile(gaps, 99) };
+}
+
+/** What grows per stream in `p` (heap objects by constructor, minus the baseline), beside the same in `base`. */
+function heapGrowth(p: Phase, base: Phase): void {
+  const growth = (x: Phase) => {
+    const out = new Map<string, [number, number]>();
+    for (const [k, [n, b]] of Object.entries(x.heap ?? {})) {
+      const [n0, b0] = x.heapBefore?.[k] ?? [0, 0];
+      out.set(k, [(n - n0) / x.openAtProbe, (b - b0) / x.openAtProbe]);
+    }
+    return out;
+  };
+  const a = growth(p);
+  const b = growth(base);
+  const rows = [...a].sort((x, y) => y[1][1] - x[1][1]).slice(0, 40);
+  console.log(`\nheap growth per open stream, by constructor (${p.name} | ${base.name}): objects, bytes`);
+  for (const [k, [n, bytes]] of rows) {
+    const [bn, bb] = b.get(k) ?? [0, 0];
+    console.log(`  ${k.slice(0, 48).padEnd(48)} ${n.toFixed(2).padStart(7)} ${bytes.toFixed(0).padStart(7)} B  | ${bn.toFixed(2).padStart(7)} ${bb.toFixed(0).padStart(7)} B`);
+  }
+  const total = (m: Map<string, [number, number]>) => [...m.values()].reduce((s, [, x]) => s + x, 0);
+  console.log(`  total (self sizes)                               ${total(a).toFixed(0).padStart(15)} B  | ${total(b).toFixed(0).padStart(15)} B`);
+}
+
+/**
+ * Each stream is a socket here and two in a proxy (client and upstream): when the file limit is lower,
+ * the bench runs itself again under `ulimit -n` (children inherit it), or says how to raise it.
+ */
+function ensureFileLimit(): void {
+  const need = 2 * STREAMS + 1024;
+  const soft = Number(spawnSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim());
+  if (!(soft < need) || process.env.ARB_BENCH_ULIMIT === '1') return;
+  const r = spawnSync('bash', ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath, ...process.execArgv, SELF, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, ARB_BENCH_ULIMIT: '1' } });
+  if (r.status !== 0) console.error(`${STREAMS} streams need ${need} open files per process (the limit is ${soft}); run it after: ulimit -n ${need}`);
+  process.exit(r.status ?? 1);
+}
+
+async function main(): Promise<void> {
+  ensureFileLimit();
+  const children: ChildProcess[] = [];
+  const nodeArgs = ['--expose-gc', '--max-old-space-size=4096'];
+  try {
+    console.log(`streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s; machine: ${machineLoad()} (other helpers share the cores)`);
+    const sim = await startRole(SELF, 'sim', [], nodeArgs);
+    children.push(sim.child);
+    const bare = await startRole(SELF, 'bare', [sim.info.url], nodeArgs);
+    children.push(bare.child);
+    const barePhase = await phase('bare pass-through', bare.child, `${bare.info.url}/chat/completions`, {}, BODY('openai/gpt-4'));
+    bare.child.kill('SIGTERM');
+    // BENCH_PROFILE=DIR: a CPU profile of arb's process (node --cpu-prof), written when it exits
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile]);
+    children.push(arb.child);
+    const arbPhase = await phase('arb', arb.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, BODY('gpt-4'));
+    // settles finish right after each stream's end
+    await new Promise((r) => setTimeout(r, 1000));
+    const billing = await probe<{ events: number; weighted: number; used: number; reserved: number }>(arb.child, 'billing');
+
+    const b = report(barePhase);
+    const a = report(arbPhase);
+    // openai/gpt-4: a completion token weighs 2 prompt tokens
+    const served = [arbPhase.warmUp, ...arbPhase.results].filter((r) => r.ok).reduce((s, r) => s + r.prompt + 2 * r.completion, 0);
+    const intact = arbPhase.results.filter((r) => r.ok).length;
+    const billedOk = billing.events === intact + 1 && billing.weighted === served && billing.used === served && billing.reserved === 0;
+    console.log(`\narb billing: ${billing.events.toLocaleString('en-US')} usage events (${intact.toLocaleString('en-US')} intact streams + the warm-up), ${billing.weighted.toLocaleString('en-US')} tokens charged for ${served.toLocaleString('en-US')} served by the upstream, ${billing.reserved} still held: ${billedOk ? 'exact' : 'NOT EXACT'}`);
+    const cpu = arbPhase.cpuMs / barePhase.cpuMs;
+    const mem = arbPhase.memPerStream.rss / barePhase.memPerStream.rss;
+    const verdict = (okay: boolean) => (okay ? 'met' : 'NOT MET');
+    console.log('\narb over bare');
+    console.log(`  CPU                          ${cpu.toFixed(2)}×   (goal ≤ 1.3×) ${verdict(cpu <= 1.3)}`);
+    console.log(`  memory per open stream (RSS) ${mem.toFixed(2)}×   (goal ≤ 1.3×) ${verdict(mem <= 1.3)}`);
+    console.log(`  TTFB p50                     ${(a.ttfb50 - b.ttfb50).toFixed(1)} ms more  (goal within 5 ms) ${verdict(a.ttfb50 - b.ttfb50 <= 5)}`);
+    console.log(`  largest gap p99              ${(a.gap99 - b.gap99).toFixed(1)} ms more  (goal within 25 ms) ${verdict(a.gap99 - b.gap99 <= 25)}`);
+    if (HEAP) {
+      console.log('\n(BENCH_HEAP=1: the heap snapshots stop each server for seconds, so the timings and RSS above are not meaningful in this mode)');
+      heapGrowth(arbPhase, barePhase);
+    }
+    console.log(`\nmachine: ${machineLoad()} at the end`);
+    if (!billedOk || arbPhase.results.some((r) => !r.ok) || barePhase.results.some((r) => !r.ok)) process.exitCode = 1;
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+  }
+}
+
+const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
+const arg = process.argv[process.argv.indexOf(`--role=${role}`) + 1];
+if (role === 'sim') await roleSim();
+else if (role === 'bare') await roleBare(arg);
+else if (role === 'arb') await roleArb(arg);
+else await main();
