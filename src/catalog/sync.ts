@@ -1,15 +1,19 @@
 /**
  * Model catalog sync (SPEC §6 `arb models --sync`): stores OpenRouter's model list in `ai_models`, reports
- * what changed since the last sync, and puts packages on hold when their model's new price breaks the
- * margin floor (hold_reason 'margin') or the model is gone upstream (hold_reason 'gone'). Nothing is ever
- * deleted; everything happens in one transaction.
+ * what changed since the last sync, reprices the packages priced by the formula whose model's rates changed
+ * (each change an `"arbitrage":true` `package_repriced` line, trigger 'sync'), and puts packages on hold
+ * when the model is gone upstream (hold_reason 'gone') or, for fixed prices, when the new cost puts the
+ * price below the margin floor (hold_reason 'margin'). Packages of unknown price mode are decided first, at
+ * the rates they were sold at (see src/packages/reprice.ts). Nothing is ever deleted; everything happens
+ * in one transaction.
  */
 import type { Kysely } from 'kysely';
-import type { AiModelsTable, Database, NewAiModel } from '../db/database.js';
+import type { AiModelsTable, AiTokenPackage, Database, NewAiModel } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, UpstreamError } from '../errors.js';
 import { logBusinessEvent, logPerformance, type Logger } from '../logger.js';
-import { parseOpenRouterRate, priceForPackage, type PricingConfig } from '../pricing.js';
+import { parseOpenRouterRate, priceForPackage, type PackagePrice, type PricingConfig } from '../pricing.js';
+import { decideUnknownPriceModes, logPackageRepriced, logPriceModeDecisions, type PriceModeDecision } from '../packages/reprice.js';
 import { toDbTime } from '../time.js';
 import type { OpenRouterModel } from './types.js';
 
@@ -46,6 +50,14 @@ export interface PackageHold {
   floorMicros: number | null;
 }
 
+/** A formula package repriced by the sync to its model's new rates. */
+export interface SyncRepriced {
+  package: AiTokenPackage;
+  previousPriceMicros: number;
+  previousCostMicros: number;
+  pricing: PackagePrice;
+}
+
 export interface SyncReport {
   /** models listed upstream (after skipping malformed entries) */
   total: number;
@@ -60,6 +72,10 @@ export interface SyncReport {
   unchanged: number;
   priceChanges: PriceChange[];
   holds: PackageHold[];
+  /** formula packages repriced to their model's new rates */
+  repriced: SyncRepriced[];
+  /** packages of unknown price mode decided before the rates changed */
+  decided: PriceModeDecision[];
   /** upstream entries that could not be stored (no id), by index */
   skipped: Array<{ index: number; reason: string }>;
   syncedAt: string;
@@ -121,6 +137,8 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
   }
 
   const report = await transact(handle, async (trx) => {
+    // decided at the rates the packages were sold at, before this sync changes them
+    const decided = await decideUnknownPriceModes(trx, pricing, now);
     const existing = new Map((await trx.selectFrom('ai_models').selectAll().execute()).map((row) => [row.model_id, row]));
     const added: string[] = [];
     const updated: string[] = [];
@@ -179,7 +197,7 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
     }
     await trx.updateTable('ai_models').set({ synced_at: now }).where('is_active', '=', 1).execute();
 
-    const holds = await holdPackages(trx, now, pricing, removed, priceChanges);
+    const { holds, repriced } = await repriceAndHoldPackages(trx, now, pricing, removed, priceChanges);
     const previousSyncAt = await getSetting(trx, LAST_SYNC_SETTING);
     await putSetting(trx, LAST_SYNC_SETTING, now, now);
 
@@ -188,7 +206,7 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
     removed.sort();
     reactivated.sort();
     priceChanges.sort((a, b) => a.model.localeCompare(b.model));
-    return { total: upstream.size, added, updated, reactivated, removed, unchanged, priceChanges, holds, skipped, syncedAt: now, previousSyncAt };
+    return { total: upstream.size, added, updated, reactivated, removed, unchanged, priceChanges, holds, repriced, decided, skipped, syncedAt: now, previousSyncAt };
   });
 
   if (opts.logger) {
@@ -201,7 +219,10 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
       removed: report.removed.length,
       price_changes: report.priceChanges.length,
       holds: report.holds.length,
+      repriced: report.repriced.length,
     });
+    logPriceModeDecisions(opts.logger, report.decided, pricing, 'sync');
+    for (const r of report.repriced) logPackageRepriced(opts.logger, r, 'sync');
     for (const h of report.holds) {
       opts.logger.warn(
         { business_event: true, event_type: 'package_on_hold', package_id: h.packageId, model: h.model, reason: h.reason },
@@ -212,34 +233,51 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
   return report;
 }
 
-async function holdPackages(
+/**
+ * For the models whose rates changed: formula packages take the formula's price at the new rates (every
+ * one, on sale or not; a hold stays as it is); fixed prices (and undecided ones) on sale that now break the
+ * margin floor go on hold, as do formula packages whose model lost its fixed price. Packages on sale of
+ * models gone upstream go on hold.
+ */
+async function repriceAndHoldPackages(
   trx: Kysely<Database>,
   now: string,
   pricing: PricingConfig,
   removed: string[],
   priceChanges: PriceChange[],
-): Promise<PackageHold[]> {
+): Promise<{ holds: PackageHold[]; repriced: SyncRepriced[] }> {
   const changed = new Map(priceChanges.map((c) => [c.model, c]));
   const models = [...removed, ...changed.keys()];
-  if (models.length === 0) return [];
+  if (models.length === 0) return { holds: [], repriced: [] };
   const gone = new Set(removed);
-  const packages = await trx
-    .selectFrom('ai_token_packages')
-    .select(['id', 'model', 'tokens', 'price'])
-    .where('is_available', '=', 1)
-    .where('model', 'in', models)
-    .orderBy('id')
-    .execute();
+  const packages: AiTokenPackage[] = [];
+  for (let i = 0; i < models.length; i += 200) {
+    packages.push(...(await trx.selectFrom('ai_token_packages').selectAll().where('model', 'in', models.slice(i, i + 200)).execute()));
+  }
+  packages.sort((a, b) => a.id - b.id);
   const holds: PackageHold[] = [];
+  const repriced: SyncRepriced[] = [];
   for (const p of packages) {
     if (gone.has(p.model)) {
-      holds.push({ packageId: p.id, model: p.model, reason: 'gone', priceMicros: p.price, newCostMicros: null, floorMicros: null });
+      if (p.is_available === 1) holds.push({ packageId: p.id, model: p.model, reason: 'gone', priceMicros: p.price, newCostMicros: null, floorMicros: null });
       continue;
     }
     const c = changed.get(p.model)!;
     const rates = { tokens: p.tokens, promptRate: c.newPromptRate, completionRate: c.newCompletionRate };
     const at = refusedAsNull(() => priceForPackage(rates, pricing));
-    // the stored price must still pass the exact margin-floor test an explicit price faces
+    if (p.price_mode === 'formula' && at) {
+      if (at.priceMicros === p.price && at.costMicros === p.cost) continue;
+      const row = await trx
+        .updateTable('ai_token_packages')
+        .set({ cost: at.costMicros, price: at.priceMicros, updated_at: now })
+        .where('id', '=', p.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      repriced.push({ package: row, previousPriceMicros: p.price, previousCostMicros: p.cost, pricing: at });
+      continue;
+    }
+    if (p.is_available !== 1) continue;
+    // a fixed price must still pass the exact margin-floor test an explicit price faces
     const stillSellable = at !== null && refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: p.price }, pricing)) !== null;
     if (!stillSellable) {
       holds.push({ packageId: p.id, model: p.model, reason: 'margin', priceMicros: p.price, newCostMicros: at?.costMicros ?? null, floorMicros: at?.floorMicros ?? null });
@@ -247,11 +285,11 @@ async function holdPackages(
   }
   for (const reason of ['gone', 'margin'] as const) {
     const ids = holds.filter((h) => h.reason === reason).map((h) => h.packageId);
-    if (ids.length) {
-      await trx.updateTable('ai_token_packages').set({ is_available: 0, hold_reason: reason, updated_at: now }).where('id', 'in', ids).execute();
+    for (let i = 0; i < ids.length; i += 200) {
+      await trx.updateTable('ai_token_packages').set({ is_available: 0, hold_reason: reason, updated_at: now }).where('id', 'in', ids.slice(i, i + 200)).execute();
     }
   }
-  return holds;
+  return { holds, repriced };
 }
 
 function refusedAsNull<T>(fn: () => T): T | null {

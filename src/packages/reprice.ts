@@ -213,23 +213,28 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
   return report;
 }
 
+/** The `"arbitrage":true` `package_repriced` line of one formula package whose price or cost changed. */
+export function logPackageRepriced(logger: Logger, r: Pick<RepricedPackage, 'package' | 'previousPriceMicros' | 'previousCostMicros' | 'pricing'>, trigger: string): void {
+  logArbitrage(logger, {
+    operation: 'package_repriced',
+    model: r.package.model,
+    tokens: r.package.tokens,
+    cost: microsToUsd(r.package.cost),
+    sell_price: microsToUsd(r.package.price),
+    profit: microsToUsd(r.package.price - r.package.cost),
+    margin_percent: r.pricing.marginPercent,
+    package_id: r.package.id,
+    previous_sell_price: microsToUsd(r.previousPriceMicros),
+    previous_cost: microsToUsd(r.previousCostMicros),
+    trigger,
+  });
+}
+
 function logReport(logger: Logger, report: RepriceAllReport, trigger: string): void {
   logPriceModeDecisions(logger, report.decided, report.settings, trigger);
   for (const r of report.repriced) {
     if (r.previousPriceMicros === r.package.price && r.previousCostMicros === r.package.cost) continue; // only a hold lifted
-    logArbitrage(logger, {
-      operation: 'package_repriced',
-      model: r.package.model,
-      tokens: r.package.tokens,
-      cost: microsToUsd(r.package.cost),
-      sell_price: microsToUsd(r.package.price),
-      profit: microsToUsd(r.package.price - r.package.cost),
-      margin_percent: r.pricing.marginPercent,
-      package_id: r.package.id,
-      previous_sell_price: microsToUsd(r.previousPriceMicros),
-      previous_cost: microsToUsd(r.previousCostMicros),
-      trigger,
-    });
+    logPackageRepriced(logger, r, trigger);
   }
   for (const f of report.fixed) {
     if (!f.heldNow) continue;
