@@ -94,6 +94,7 @@ function syncToJson(r: SyncReport) {
     unchanged: r.unchanged,
     previous_sync_at: r.previousSyncAt,
     synced_at: r.syncedAt,
+    embedding_models: { listed: r.embeddings.listed, count: r.embeddings.count, kept: r.embeddings.kept },
     price_changes: r.priceChanges.map((c) => ({
       model: c.model,
       old_prompt_rate: c.oldPromptRate,
@@ -125,8 +126,13 @@ function syncToJson(r: SyncReport) {
 
 export function renderSyncReport(r: SyncReport): string {
   const lines = [
-    `synced ${formatCount(r.total)} models from OpenRouter${r.previousSyncAt ? ` (previous sync ${r.previousSyncAt} UTC)` : ' (first sync)'}: ${r.added.length} new, ${r.updated.length} updated, ${r.removed.length} gone, ${r.reactivated.length} back, ${r.unchanged} unchanged`,
+    `synced ${formatCount(r.total)} models from OpenRouter${r.embeddings.count ? `, ${formatCount(r.embeddings.count)} of them for embeddings` : ''}${r.previousSyncAt ? ` (previous sync ${r.previousSyncAt} UTC)` : ' (first sync)'}: ${r.added.length} new, ${r.updated.length} updated, ${r.removed.length} gone, ${r.reactivated.length} back, ${r.unchanged} unchanged`,
   ];
+  if (!r.embeddings.listed) {
+    lines.push(
+      `note: OpenRouter lists no embedding models here (GET /embeddings/models: not found), so none were added${r.embeddings.kept ? `; the ${formatCount(r.embeddings.kept)} stored by an earlier sync are left as they were` : ''}`,
+    );
+  }
   if (r.priceChanges.length) {
     const change = (from: number | null, to: number | null) => (from === to ? formatRate(to) : `${formatRate(from)} → ${formatRate(to)}`);
     const pct = (from: number | null, to: number | null) => (from && to !== null && from !== to ? `${to > from ? '+' : ''}${(((to - from) / from) * 100).toFixed(1)} %` : '');

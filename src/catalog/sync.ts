@@ -20,6 +20,8 @@ import type { OpenRouterModel } from './types.js';
 /** Anything that can list OpenRouter models (the client, or a test double of it). */
 export interface ModelSource {
   listModels(): Promise<OpenRouterModel[]>;
+  /** the embedding models (listed apart upstream); null or absent: the upstream has no such listing */
+  listEmbeddingModels?(): Promise<OpenRouterModel[] | null>;
 }
 
 export interface SyncOptions {
@@ -80,10 +82,19 @@ export interface SyncReport {
   skipped: Array<{ index: number; reason: string }>;
   syncedAt: string;
   previousSyncAt: string | null;
+  /**
+   * The embedding-model listing (`GET /embeddings/models`): `listed` false when the upstream has none (a
+   * 404): then no embedding model is added, and the ones a previous sync stored are left as they were
+   * (`kept`), neither updated nor marked gone.
+   */
+  embeddings: { listed: boolean; count: number; kept: number };
 }
 
 /** `settings` key holding the time of the last sync (UTC `YYYY-MM-DD HH:MM:SS`). */
 export const LAST_SYNC_SETTING = 'models_last_synced_at';
+
+/** `settings` key holding the ids (JSON array) the last embedding-model listing returned. */
+export const EMBEDDING_MODELS_SETTING = 'models_embedding_ids';
 
 /** SPEC §2 defaults, used when no config is passed. */
 const DEFAULT_PRICING: PricingConfig = { markupBp: 2500, minProfitMarginBp: 1000, bulkDiscountThreshold: 1_000_000, bulkDiscountBp: 500 };
@@ -121,6 +132,8 @@ function positiveInt(v: unknown): number | null {
 export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | ModelSource, opts: SyncOptions = {}): Promise<SyncReport> {
   const started = performance.now();
   const list = Array.isArray(source) ? source : await source.listModels();
+  // a plain list is the whole catalog (embedding models included); a client lists embedding models apart
+  const embeddingList = Array.isArray(source) ? [] : source.listEmbeddingModels ? await source.listEmbeddingModels() : null;
   const pricing = opts.config ?? DEFAULT_PRICING;
   const now = toDbTime(opts.now ?? new Date());
 
@@ -135,11 +148,23 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
     // an empty list is an upstream fault, not every model retiring at once
     throw new UpstreamError('OpenRouter returned no models; the catalog was left unchanged');
   }
+  const embeddingIds = new Set<string>();
+  (embeddingList ?? []).forEach((entry, index) => {
+    const fields = catalogFields(entry);
+    if (!fields) skipped.push({ index, reason: 'no model id (embedding models)' });
+    else if (!upstream.has(fields.model_id)) {
+      upstream.set(fields.model_id, fields);
+      embeddingIds.add(fields.model_id);
+    }
+  });
 
   const report = await transact(handle, async (trx) => {
     // decided at the rates the packages were sold at, before this sync changes them
     const decided = await decideUnknownPriceModes(trx, pricing, now);
     const existing = new Map((await trx.selectFrom('ai_models').selectAll().execute()).map((row) => [row.model_id, row]));
+    // without an embedding listing, the embedding models of the last one are left as they are
+    const rememberedEmbeddings = parseIdList(await getSetting(trx, EMBEDDING_MODELS_SETTING));
+    const kept = embeddingList === null ? new Set([...rememberedEmbeddings].filter((id) => !upstream.has(id) && existing.get(id)?.is_active === 1)) : new Set<string>();
     const added: string[] = [];
     const updated: string[] = [];
     const reactivated: string[] = [];
@@ -190,7 +215,7 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
         .execute();
     }
     for (const old of existing.values()) {
-      if (old.is_active === 1 && !upstream.has(old.model_id)) removed.push(old.model_id);
+      if (old.is_active === 1 && !upstream.has(old.model_id) && !kept.has(old.model_id)) removed.push(old.model_id);
     }
     for (let i = 0; i < removed.length; i += 200) {
       await trx.updateTable('ai_models').set({ is_active: 0, updated_at: now }).where('model_id', 'in', removed.slice(i, i + 200)).execute();
@@ -200,13 +225,15 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
     const { holds, repriced } = await repriceAndHoldPackages(trx, now, pricing, removed, priceChanges);
     const previousSyncAt = await getSetting(trx, LAST_SYNC_SETTING);
     await putSetting(trx, LAST_SYNC_SETTING, now, now);
+    if (embeddingList !== null) await putSetting(trx, EMBEDDING_MODELS_SETTING, JSON.stringify([...embeddingIds].sort()), now);
 
     added.sort();
     updated.sort();
     removed.sort();
     reactivated.sort();
     priceChanges.sort((a, b) => a.model.localeCompare(b.model));
-    return { total: upstream.size, added, updated, reactivated, removed, unchanged, priceChanges, holds, repriced, decided, skipped, syncedAt: now, previousSyncAt };
+    const embeddings = { listed: embeddingList !== null, count: embeddingIds.size, kept: kept.size };
+    return { total: upstream.size, added, updated, reactivated, removed, unchanged, priceChanges, holds, repriced, decided, skipped, syncedAt: now, previousSyncAt, embeddings };
   });
 
   if (opts.logger) {
@@ -220,7 +247,15 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
       price_changes: report.priceChanges.length,
       holds: report.holds.length,
       repriced: report.repriced.length,
+      embedding_models: report.embeddings.count,
+      embedding_listing: report.embeddings.listed,
     });
+    if (!report.embeddings.listed && !Array.isArray(source)) {
+      opts.logger.info(
+        { event_type: 'embedding_models_unlisted', kept: report.embeddings.kept },
+        `OpenRouter lists no embedding models (GET /embeddings/models: not found); no embedding model was added${report.embeddings.kept ? `, ${report.embeddings.kept} stored one(s) left as they were` : ''}`,
+      );
+    }
     logPriceModeDecisions(opts.logger, report.decided, pricing, 'sync');
     for (const r of report.repriced) logPackageRepriced(opts.logger, r, 'sync');
     for (const h of report.holds) {
@@ -309,6 +344,16 @@ async function getSetting(db: Kysely<Database>, key: string): Promise<string | n
 async function putSetting(db: Kysely<Database>, key: string, value: string, now: string): Promise<void> {
   const res = await db.updateTable('settings').set({ value, updated_at: now }).where('key', '=', key).executeTakeFirst();
   if (Number(res.numUpdatedRows) === 0) await db.insertInto('settings').values({ key, value, updated_at: now }).execute();
+}
+
+function parseIdList(text: string | null): Set<string> {
+  if (!text) return new Set();
+  try {
+    const ids: unknown = JSON.parse(text);
+    return new Set(Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : []);
+  } catch {
+    return new Set();
+  }
 }
 
 /** Time of the last successful sync, or null when the catalog was never synced. */

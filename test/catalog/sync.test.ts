@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDb, testDialects } from '../support/db.js';
 import { defaultTestConfig, seedPackage } from '../support/seed.js';
-import { loadFixtureModels, startSimulator, type OpenRouterModel } from '../../src/catalog/simulator.js';
+import { DEFAULT_EMBEDDING_MODELS, loadFixtureModels, startSimulator, type OpenRouterModel } from '../../src/catalog/simulator.js';
 import { createOpenRouterClient } from '../../src/catalog/openrouter.js';
 import { lastSyncAt, syncModels, LAST_SYNC_SETTING } from '../../src/catalog/sync.js';
 import { UpstreamError } from '../../src/errors.js';
@@ -187,6 +187,50 @@ test('sync from the OpenRouter client against the simulator', async (t) => {
   const client = createOpenRouterClient({ baseUrl: sim.baseUrl, apiKey: 'sk-or-sync' });
   t.after(() => client.close());
   const report = await syncModels(handle, client);
-  assert.equal(report.added.length, 371);
+  assert.equal(report.added.length, 373);
+  assert.deepEqual(report.embeddings, { listed: true, count: 2, kept: 0 });
   assert.equal(sim.requests.filter((r) => r.endpoint === 'models').length, 1);
+  assert.equal(sim.requests.filter((r) => r.endpoint === 'embedding_models').length, 1);
+});
+
+test('embedding models come from GET /embeddings/models (listed apart upstream) with their prompt price; a listing that is not there (404) adds none and is noted, not an error', async (t) => {
+  const handle = await tempDb(t);
+  const sim = await startSimulator({ apiKey: 'sk-or-sync' });
+  t.after(() => sim.close());
+  const client = createOpenRouterClient({ baseUrl: sim.baseUrl, apiKey: 'sk-or-sync' });
+  t.after(() => client.close());
+  const { logger, lines } = captureLogger();
+  let report = await syncModels(handle, client, { logger });
+  assert.deepEqual(report.embeddings, { listed: true, count: 2, kept: 0 });
+  const small = await handle.db.selectFrom('ai_models').selectAll().where('model_id', '=', 'openai/text-embedding-3-small').executeTakeFirstOrThrow();
+  assert.deepEqual([small.prompt_rate, small.completion_rate, small.context_length, small.is_active], [20_000, 0, 8192, 1]);
+  assert.ok(lines.some((l) => l.event_type === 'models_synced' && l.embedding_models === 2));
+
+  // an upstream without the listing: nothing fails, nothing is added, the stored embedding models stay as they were
+  sim.setEmbeddingModels(null);
+  report = await syncModels(handle, client, { logger });
+  assert.deepEqual(report.embeddings, { listed: false, count: 0, kept: 2 });
+  assert.deepEqual([report.removed, report.added], [[], []]);
+  assert.equal(report.total, 371);
+  assert.ok(lines.some((l) => l.event_type === 'embedding_models_unlisted' && /no embedding model was added, 2 stored one\(s\) left as they were/.test(String(l.message))));
+  assert.equal((await handle.db.selectFrom('ai_models').select('is_active').where('model_id', '=', 'openai/text-embedding-3-large').executeTakeFirstOrThrow()).is_active, 1);
+
+  // listed again without one of them: that one is gone upstream
+  sim.setEmbeddingModels(DEFAULT_EMBEDDING_MODELS.filter((m) => m.id === 'openai/text-embedding-3-small'));
+  report = await syncModels(handle, client);
+  assert.deepEqual(report.removed, ['openai/text-embedding-3-large']);
+  assert.deepEqual(report.embeddings, { listed: true, count: 1, kept: 0 });
+
+  // a fresh catalog from an upstream without the listing: no embedding models at all
+  const fresh = await tempDb(t);
+  const bare = await startSimulator({ apiKey: 'sk-or-sync', embeddingModels: null });
+  t.after(() => bare.close());
+  const bareClient = createOpenRouterClient({ baseUrl: bare.baseUrl, apiKey: 'sk-or-sync' });
+  t.after(() => bareClient.close());
+  report = await syncModels(fresh, bareClient);
+  assert.deepEqual([report.total, report.embeddings], [371, { listed: false, count: 0, kept: 0 }]);
+
+  // any other failure of the listing fails the sync, as a failing /models does: the catalog is left unchanged
+  sim.queueFault({ kind: 'status', status: 500, endpoint: 'embedding_models' });
+  await assert.rejects(syncModels(handle, client), (err: unknown) => err instanceof UpstreamError && /GET \/embeddings\/models failed: HTTP 500/.test(err.message));
 });

@@ -20,7 +20,7 @@ test('arb models: empty catalog hint; --sync from OpenRouter; market analysis fi
 
   const sync = await runArb(['models', 'gpt-4', '--sync'], env);
   assert.equal(sync.code, 0, sync.stderr);
-  assert.match(sync.stdout, /^synced 371 models from OpenRouter \(first sync\): 371 new, 0 updated, 0 gone, 0 back, 0 unchanged$/m);
+  assert.match(sync.stdout, /^synced 373 models from OpenRouter, 2 of them for embeddings \(first sync\): 373 new, 0 updated, 0 gone, 0 back, 0 unchanged$/m);
   assert.doesNotMatch(sync.stdout, /in \$\/Mtok +out/, 'a sync prints what changed, not the market table');
   const market = await runArb(['models', 'gpt-4'], env);
   assert.match(market.stdout, /^openai\/gpt-4 +\$30\.00 +\$60\.00 +2 +\$3\.75 +\$35\.63 +25\.0 % \/ 18\.8 % +0$/m);
