@@ -98,6 +98,7 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'package reprice': [
     ['arb package reprice 3', "recompute at the model's current rates"],
     ['arb package reprice 3 --price 4.50', 'set an explicit price'],
+    ['arb package reprice 3 --formula', 'let a fixed price follow the formula again'],
     ['arb package reprice --all', 'every package priced by the formula'],
   ],
   models: [

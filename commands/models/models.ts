@@ -3,6 +3,7 @@ import { marketAnalysis, type MarketRow } from '../../src/catalog/market.js';
 import { lastSyncAt, syncModels, type SyncReport } from '../../src/catalog/sync.js';
 import type { Config } from '../../src/config.js';
 import { priceForPackage } from '../../src/pricing.js';
+import { describePriceModeDecisions } from '../../src/packages/reprice.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatPercent, formatRate, formatUsd } from '../ui/format.js';
 import { money, writeJson } from '../ui/json.js';
@@ -93,6 +94,7 @@ function syncToJson(r: SyncReport) {
     unchanged: r.unchanged,
     previous_sync_at: r.previousSyncAt,
     synced_at: r.syncedAt,
+    embedding_models: { listed: r.embeddings.listed, count: r.embeddings.count, kept: r.embeddings.kept },
     price_changes: r.priceChanges.map((c) => ({
       model: c.model,
       old_prompt_rate: c.oldPromptRate,
@@ -108,13 +110,29 @@ function syncToJson(r: SyncReport) {
       new_cost_micros: h.newCostMicros,
       floor_micros: h.floorMicros,
     })),
+    repriced: r.repriced.map((p) => ({
+      package_id: p.package.id,
+      model: p.package.model,
+      tokens: p.package.tokens,
+      ...money('previous_price', p.previousPriceMicros),
+      ...money('price', p.package.price),
+      ...money('previous_cost', p.previousCostMicros),
+      ...money('cost', p.package.cost),
+      margin_percent: p.pricing.marginPercent,
+    })),
+    price_modes_decided: r.decided.map((d) => ({ package_id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.price), ...money('formula_price', d.formulaPriceMicros) })),
   };
 }
 
 export function renderSyncReport(r: SyncReport): string {
   const lines = [
-    `synced ${formatCount(r.total)} models from OpenRouter${r.previousSyncAt ? ` (previous sync ${r.previousSyncAt} UTC)` : ' (first sync)'}: ${r.added.length} new, ${r.updated.length} updated, ${r.removed.length} gone, ${r.reactivated.length} back, ${r.unchanged} unchanged`,
+    `synced ${formatCount(r.total)} models from OpenRouter${r.embeddings.count ? `, ${formatCount(r.embeddings.count)} of them for embeddings` : ''}${r.previousSyncAt ? ` (previous sync ${r.previousSyncAt} UTC)` : ' (first sync)'}: ${r.added.length} new, ${r.updated.length} updated, ${r.removed.length} gone, ${r.reactivated.length} back, ${r.unchanged} unchanged`,
   ];
+  if (!r.embeddings.listed) {
+    lines.push(
+      `note: OpenRouter lists no embedding models here (GET /embeddings/models: not found), so none were added${r.embeddings.kept ? `; the ${formatCount(r.embeddings.kept)} stored by an earlier sync are left as they were` : ''}`,
+    );
+  }
   if (r.priceChanges.length) {
     const change = (from: number | null, to: number | null) => (from === to ? formatRate(to) : `${formatRate(from)} → ${formatRate(to)}`);
     const pct = (from: number | null, to: number | null) => (from && to !== null && from !== to ? `${to > from ? '+' : ''}${(((to - from) / from) * 100).toFixed(1)} %` : '');
@@ -130,6 +148,17 @@ export function renderSyncReport(r: SyncReport): string {
   }
   if (r.added.length && r.previousSyncAt) lines.push(`new upstream: ${r.added.slice(0, 20).join(', ')}${r.added.length > 20 ? `, … (${formatCount(r.added.length)} in all; arb models lists them)` : ''}`);
   if (r.removed.length) lines.push(`gone upstream: ${r.removed.slice(0, 20).join(', ')}${r.removed.length > 20 ? ', …' : ''}`);
+  lines.push(...describePriceModeDecisions(r.decided));
+  const changed = r.repriced.filter((p) => p.previousPriceMicros !== p.package.price);
+  if (changed.length) {
+    lines.push(`packages priced by the formula, repriced to the new rates (${formatCount(changed.length)}):`);
+    for (const p of changed.slice(0, 20)) {
+      lines.push(
+        `  package ${p.package.id} (${p.package.model}, ${formatCount(p.package.tokens)} tokens): ${formatUsd(p.previousPriceMicros)} → ${formatUsd(p.package.price)} (cost now ${formatUsd(p.package.cost, { precise: true })}, margin ${formatPercent(p.pricing.marginPercent)})`,
+      );
+    }
+    if (changed.length > 20) lines.push(`  … and ${formatCount(changed.length - 20)} more (arb package list)`);
+  }
   if (r.holds.length) {
     lines.push('packages put on hold (not for sale until arb package reprice <id> or arb package enable <id>):');
     for (const h of r.holds) {

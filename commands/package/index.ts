@@ -77,12 +77,13 @@ export function registerPackageCommands(program: Command): void {
   }
   pkg
     .command('reprice')
-    .description("recompute a package's cost and price at the model's current rates and settings (or set --price); --all: every package priced by the formula")
+    .description("recompute a package's cost and price at the model's current rates and settings and let it follow the formula (or set a fixed --price); --all: every package priced by the formula")
     .argument('[id]', 'package id (or --all)')
     .option('--price <usd>', 'explicit price in USD, kept when the settings change (refused below the margin floor)')
+    .option('--formula', 'price the package by the formula from now on (also the default without --price): a fixed price goes back to following the settings')
     .option('--all', 'reprice every formula-priced package; list fixed-price ones with their margin; hold those below the floor')
     .option('--json', 'print one JSON document')
-    .action((id: string | undefined, opts: { price?: string; all?: boolean; json?: boolean }) =>
+    .action((id: string | undefined, opts: { price?: string; formula?: boolean; all?: boolean; json?: boolean }) =>
       withContext(opts, async (ctx) => {
         const { runPackageReprice, runPackageRepriceAll } = await import('./manage.js');
         return opts.all ? runPackageRepriceAll(ctx, id, opts) : runPackageReprice(ctx, id, opts);

@@ -25,23 +25,32 @@ export async function runPackageAvailability(ctx: CommandContext, idText: string
   return 0;
 }
 
-export async function runPackageReprice(ctx: CommandContext, idText: string | undefined, opts: { price?: string; json?: boolean }): Promise<number> {
+export async function runPackageReprice(ctx: CommandContext, idText: string | undefined, opts: { price?: string; formula?: boolean; json?: boolean }): Promise<number> {
   if (idText === undefined) throw new InputError('id: give the package id to reprice (arb package reprice 3), or --all for every package', 'id');
+  if (opts.formula && opts.price !== undefined) {
+    throw new InputError('formula: --formula prices the package by the formula, --price fixes its price; give one of them', 'formula');
+  }
   const result = await repricePackage({ handle: await ctx.db(), logger: ctx.logger(), config: ctx.config }, parseId(idText), { priceUsd: opts.price });
   const pkg = result.package;
   if (opts.json) {
     writeJson(ctx.stdout, { ...packageToJson(pkg), pricing: pricingJson(result.pricing), previous: { ...money('cost', result.previous.costMicros), ...money('price', result.previous.priceMicros) } });
   } else {
     ctx.stdout.write(`${renderPricing(pricingView(`repriced package ${pkg.id}: price ${formatUsd(result.previous.priceMicros)} → ${formatUsd(pkg.price)}, cost ${formatUsd(result.previous.costMicros)} → ${formatUsd(pkg.cost)}`, pkg, result.pricing, ctx.config))}\n`);
+    ctx.stdout.write(
+      pkg.price_mode === 'fixed'
+        ? `fixed price: kept when the settings change (arb package reprice ${pkg.id} --formula lets it follow the formula)\n`
+        : 'priced by the formula: follows the pricing settings and the upstream rates\n',
+    );
     ctx.stdout.write(pkg.is_available ? 'on sale\n' : `off sale${pkg.hold_reason ? ` (hold: ${pkg.hold_reason})` : ''}; arb package enable ${pkg.id} puts it on sale\n`);
   }
   return 0;
 }
 
 /** `arb package reprice --all`: every formula package at the current settings; fixed prices listed with their margin. */
-export async function runPackageRepriceAll(ctx: CommandContext, idText: string | undefined, opts: { price?: string; json?: boolean }): Promise<number> {
+export async function runPackageRepriceAll(ctx: CommandContext, idText: string | undefined, opts: { price?: string; formula?: boolean; json?: boolean }): Promise<number> {
   if (idText !== undefined) throw new InputError(`id: --all reprices every package; drop "${idText}", or drop --all to reprice package ${idText} alone`, 'id');
   if (opts.price !== undefined) throw new InputError('price: --price sets one package\'s price; use arb package reprice <id> --price USD (without --all)', 'price');
+  if (opts.formula) throw new InputError('formula: --formula puts one fixed-price package on the formula; use arb package reprice <id> --formula (without --all)', 'formula');
   const report = await repriceAllPackages({ handle: await ctx.db(), logger: ctx.logger(), config: ctx.config }, { liftMarginHolds: true, trigger: 'command' });
   if (opts.json) writeJson(ctx.stdout, repriceReportJson(report));
   else ctx.stdout.write(`${describeReprice(report)}\n`);
@@ -64,5 +73,6 @@ export function repriceReportJson(report: RepriceAllReport) {
       hold_lifted: f.holdLifted,
     })),
     skipped: report.skipped.map((k) => ({ id: k.package.id, model: k.package.model, reason: k.reason })),
+    price_modes_decided: report.decided.map((d) => ({ id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.price), ...money('formula_price', d.formulaPriceMicros) })),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * OpenRouter client for the catalog endpoints (`/models`, `/key`, `/credits`) on undici, with
+ * OpenRouter client for the catalog endpoints (`/models`, `/embeddings/models`, `/key`, `/credits`) on undici, with
  * connect/headers/body timeouts and typed errors. The API key goes only into the Authorization header;
  * it is scrubbed from every error message.
  */
@@ -43,6 +43,11 @@ export interface OpenRouterClientOptions {
 export interface OpenRouterClient {
   readonly baseUrl: string;
   listModels(): Promise<OpenRouterModel[]>;
+  /**
+   * The embedding models, which OpenRouter lists apart from `/models` (`GET /embeddings/models`); null when
+   * the upstream has no such listing (HTTP 404), any other failure throws as `listModels` does.
+   */
+  listEmbeddingModels(): Promise<OpenRouterModel[] | null>;
   getKey(): Promise<OpenRouterKeyInfo>;
   getCredits(): Promise<OpenRouterCredits>;
   /** Remaining credit in µ$: `/key` limit_remaining when not null, else `/credits` total − usage. */
@@ -112,6 +117,14 @@ export function createOpenRouterClient(options: OpenRouterClientOptions): OpenRo
   const client: OpenRouterClient = {
     baseUrl: bases[0],
     listModels: () => data<OpenRouterModel[]>('/models', Array.isArray),
+    async listEmbeddingModels() {
+      try {
+        return await data<OpenRouterModel[]>('/embeddings/models', Array.isArray);
+      } catch (err) {
+        if (err instanceof UpstreamError && err.status === 404) return null;
+        throw err;
+      }
+    },
     getKey: () => data<OpenRouterKeyInfo>('/key', isObject),
     getCredits: () => data<OpenRouterCredits>('/credits', isObject),
     async creditRemainingMicros() {

@@ -64,7 +64,8 @@ export interface AiModelsTable {
   synced_at: Timestamp | null;
 }
 
-export type PackagePriceMode = 'formula' | 'fixed';
+/** 'unknown': stored before price modes were recorded; the next reprice decides it (see the price-mode migration) */
+export type PackagePriceMode = 'formula' | 'fixed' | 'unknown';
 
 export interface AiTokenPackagesTable {
   id: Id;
@@ -81,7 +82,7 @@ export interface AiTokenPackagesTable {
   is_available: number;
   /** why a sync put it on hold: 'margin' | 'gone' | null */
   hold_reason: string | null;
-  /** 'formula': priced by the settings, repriced when they or the rates change; 'fixed': the operator's explicit price */
+  /** 'formula': priced by the settings, repriced when they or the rates change; 'fixed': the operator's explicit price; 'unknown': not decided yet */
   price_mode: ColumnType<PackagePriceMode, PackagePriceMode | undefined, PackagePriceMode>;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -5,8 +5,16 @@
  * settings; one whose explicit price now breaks the margin floor is put on hold, so nothing is ever sold
  * below the floor. The daemon runs this at start (`repriceAtStart`, reported to the admins in Telegram);
  * `arb package reprice --all` runs it on demand (and also lifts the margin holds a formula price cures).
+ *
+ * Packages stored before price modes were recorded have the mode 'unknown' (the creator may or may not
+ * have typed --price). The first reprice decides each one at the settings of that run: a stored price equal
+ * to the formula's price means 'formula' (it follows from now on), any other price means 'fixed' (kept,
+ * listed with its margin, checked against the floor like every fixed price). Each decision is logged as a
+ * `package_price_mode_decided` business event and shown in the report; `arb package reprice <id> --formula`
+ * puts a package decided 'fixed' back on the formula.
  */
-import type { AiModel, AiTokenPackage } from '../db/database.js';
+import type { Kysely } from 'kysely';
+import type { AiModel, AiTokenPackage, Database } from '../db/database.js';
 import { transact } from '../db/dialect.js';
 import { InputError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, type Logger } from '../logger.js';
@@ -38,6 +46,17 @@ export interface FixedPricePackage {
   holdLifted: boolean;
 }
 
+/** A package of unknown price mode (stored before modes were recorded) decided by a reprice. */
+export interface PriceModeDecision {
+  /** the row after the decision (before any reprice of the same run) */
+  package: AiTokenPackage;
+  mode: 'formula' | 'fixed';
+  /** the formula's price at the settings and rates the decision used */
+  formulaPriceMicros: number;
+  /** the formula's cost basis at those rates */
+  costMicros: number;
+}
+
 export interface SkippedPackage {
   package: AiTokenPackage;
   reason: string;
@@ -50,6 +69,8 @@ export interface RepriceAllReport {
   unchanged: number;
   fixed: FixedPricePackage[];
   skipped: SkippedPackage[];
+  /** packages of unknown price mode decided by this run */
+  decided: PriceModeDecision[];
 }
 
 export interface RepriceAllOptions {
@@ -68,6 +89,61 @@ function refusedAsNull<T>(fn: () => T): T | null {
   }
 }
 
+/**
+ * Decides the price mode of every 'unknown' package whose model is offered with a fixed price (see the
+ * module note), inside the caller's transaction, at the given settings and the stored rates. Packages
+ * whose model is gone or unpriced stay 'unknown' until a later run can price them.
+ */
+export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: PricingConfig, now: string = nowDb()): Promise<PriceModeDecision[]> {
+  const unknown = await trx.selectFrom('ai_token_packages').selectAll().where('price_mode', '=', 'unknown').orderBy('id').execute();
+  if (unknown.length === 0) return [];
+  const ids = [...new Set(unknown.map((p) => p.model))];
+  const models = new Map<string, AiModel>();
+  for (let i = 0; i < ids.length; i += 200) {
+    for (const m of await trx.selectFrom('ai_models').selectAll().where('model_id', 'in', ids.slice(i, i + 200)).execute()) models.set(m.model_id, m);
+  }
+  const decisions: PriceModeDecision[] = [];
+  for (const pkg of unknown) {
+    const model = models.get(pkg.model);
+    if (!model || model.is_active !== 1) continue;
+    const formula = refusedAsNull(() => priceForPackage({ tokens: pkg.tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate }, settings));
+    if (!formula) continue;
+    const mode = formula.priceMicros === pkg.price ? 'formula' : 'fixed';
+    const row = await trx
+      .updateTable('ai_token_packages')
+      .set({ price_mode: mode, updated_at: now })
+      .where('id', '=', pkg.id)
+      .where('price_mode', '=', 'unknown')
+      .returningAll()
+      .executeTakeFirst();
+    // another replica decided it first (PostgreSQL): its decision stands
+    if (row) decisions.push({ package: row, mode, formulaPriceMicros: formula.priceMicros, costMicros: formula.costMicros });
+  }
+  return decisions;
+}
+
+/** One `package_price_mode_decided` business event per decision. */
+export function logPriceModeDecisions(logger: Logger, decisions: readonly PriceModeDecision[], settings: PricingConfig, trigger: string): void {
+  for (const d of decisions) {
+    const p = d.package;
+    logBusinessEvent(logger, {
+      event_type: 'package_price_mode_decided',
+      package_id: p.id,
+      model: p.model,
+      tokens: p.tokens,
+      price_mode: d.mode,
+      price: microsToUsd(p.price),
+      formula_price: microsToUsd(d.formulaPriceMicros),
+      cost: microsToUsd(d.costMicros),
+      margin_percent: packageMarginPercent(d.costMicros, p.price),
+      markup_percent: settings.markupBp / 100,
+      trigger,
+    }, d.mode === 'formula'
+      ? `package ${p.id} (${p.model}) follows the formula: its price ${formatUsd(p.price)} is the formula's price at the current settings`
+      : `package ${p.id} (${p.model}) keeps its price ${formatUsd(p.price)} (the formula gives ${formatUsd(d.formulaPriceMicros)}); arb package reprice ${p.id} --formula lets it follow the formula`);
+  }
+}
+
 /** Reprices every package by the current settings and rates, in one transaction (see the module note). */
 export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOptions = {}): Promise<RepriceAllReport> {
   const settings: PricingConfig = {
@@ -77,10 +153,11 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
     bulkDiscountBp: deps.config.bulkDiscountBp,
   };
   const report = await transact(deps.handle, async (trx) => {
+    const now = nowDb();
+    const decided = await decideUnknownPriceModes(trx, settings, now);
     const packages = await trx.selectFrom('ai_token_packages').selectAll().orderBy('id').execute();
     const models = new Map<string, AiModel>((await trx.selectFrom('ai_models').selectAll().execute()).map((m) => [m.model_id, m]));
-    const out: RepriceAllReport = { settings, repriced: [], unchanged: 0, fixed: [], skipped: [] };
-    const now = nowDb();
+    const out: RepriceAllReport = { settings, repriced: [], unchanged: 0, fixed: [], skipped: [], decided };
     for (const pkg of packages) {
       const model = models.get(pkg.model);
       if (!model || model.is_active !== 1) {
@@ -93,7 +170,7 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
         out.skipped.push({ package: pkg, reason: `model ${pkg.model} has no fixed per-token price upstream` });
         continue;
       }
-      if (pkg.price_mode === 'fixed') {
+      if (pkg.price_mode !== 'formula') {
         const meetsFloor = refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: pkg.price }, settings)) !== null;
         let row = pkg;
         const heldNow = !meetsFloor && pkg.is_available === 1;
@@ -136,22 +213,28 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
   return report;
 }
 
+/** The `"arbitrage":true` `package_repriced` line of one formula package whose price or cost changed. */
+export function logPackageRepriced(logger: Logger, r: Pick<RepricedPackage, 'package' | 'previousPriceMicros' | 'previousCostMicros' | 'pricing'>, trigger: string): void {
+  logArbitrage(logger, {
+    operation: 'package_repriced',
+    model: r.package.model,
+    tokens: r.package.tokens,
+    cost: microsToUsd(r.package.cost),
+    sell_price: microsToUsd(r.package.price),
+    profit: microsToUsd(r.package.price - r.package.cost),
+    margin_percent: r.pricing.marginPercent,
+    package_id: r.package.id,
+    previous_sell_price: microsToUsd(r.previousPriceMicros),
+    previous_cost: microsToUsd(r.previousCostMicros),
+    trigger,
+  });
+}
+
 function logReport(logger: Logger, report: RepriceAllReport, trigger: string): void {
+  logPriceModeDecisions(logger, report.decided, report.settings, trigger);
   for (const r of report.repriced) {
     if (r.previousPriceMicros === r.package.price && r.previousCostMicros === r.package.cost) continue; // only a hold lifted
-    logArbitrage(logger, {
-      operation: 'package_repriced',
-      model: r.package.model,
-      tokens: r.package.tokens,
-      cost: microsToUsd(r.package.cost),
-      sell_price: microsToUsd(r.package.price),
-      profit: microsToUsd(r.package.price - r.package.cost),
-      margin_percent: r.pricing.marginPercent,
-      package_id: r.package.id,
-      previous_sell_price: microsToUsd(r.previousPriceMicros),
-      previous_cost: microsToUsd(r.previousCostMicros),
-      trigger,
-    });
+    logPackageRepriced(logger, r, trigger);
   }
   for (const f of report.fixed) {
     if (!f.heldNow) continue;
@@ -160,12 +243,13 @@ function logReport(logger: Logger, report: RepriceAllReport, trigger: string): v
       `package ${f.package.id} (${f.package.model}) put on hold: its fixed price ${formatUsd(f.package.price)} is below the margin floor ${formatUsd(f.floorMicros)} at the current settings`,
     );
   }
-  if (report.repriced.length > 0 || report.fixed.some((f) => f.heldNow)) {
+  if (report.repriced.length > 0 || report.fixed.some((f) => f.heldNow) || report.decided.length > 0) {
     logBusinessEvent(logger, {
       event_type: 'packages_repriced',
       repriced: report.repriced.length,
       held: report.fixed.filter((f) => f.heldNow).length,
       fixed_price: report.fixed.length,
+      price_modes_decided: report.decided.length,
       markup_percent: report.settings.markupBp / 100,
       min_profit_margin: report.settings.minProfitMarginBp / 10_000,
       trigger,
@@ -173,9 +257,25 @@ function logReport(logger: Logger, report: RepriceAllReport, trigger: string): v
   }
 }
 
-/** true when the run changed a price or put a package on hold (what the admins are told about). */
+/** true when the run changed a price, put a package on hold or decided a price mode (what the admins are told about). */
 export function repriceChangedSomething(report: RepriceAllReport): boolean {
-  return report.repriced.some((r) => r.previousPriceMicros !== r.package.price) || report.fixed.some((f) => f.heldNow);
+  return report.repriced.some((r) => r.previousPriceMicros !== r.package.price) || report.fixed.some((f) => f.heldNow) || report.decided.length > 0;
+}
+
+/** Report lines for price-mode decisions (shared by the reprice and the sync summaries). */
+export function describePriceModeDecisions(decisions: readonly PriceModeDecision[]): string[] {
+  if (!decisions.length) return [];
+  const lines = [`${decisions.length} package(s) stored before price modes were recorded, now decided:`];
+  for (const d of decisions.slice(0, 20)) {
+    const p = d.package;
+    lines.push(
+      d.mode === 'formula'
+        ? `#${p.id} ${p.model}: follows the formula (its price ${formatUsd(p.price)} is the formula's price)`
+        : `#${p.id} ${p.model}: keeps its price ${formatUsd(p.price)} as a fixed price (the formula gives ${formatUsd(d.formulaPriceMicros)}); to let it follow the formula: arb package reprice ${p.id} --formula`,
+    );
+  }
+  if (decisions.length > 20) lines.push(`… and ${decisions.length - 20} more (arb package list --all --json shows each price_mode)`);
+  return lines;
 }
 
 function settingsLine(s: PricingConfig): string {
@@ -185,6 +285,7 @@ function settingsLine(s: PricingConfig): string {
 /** The plain-text summary sent to the admins (and printed by the CLI). */
 export function describeReprice(report: RepriceAllReport, heading = 'Package prices follow the pricing settings'): string {
   const lines = [`${heading} (${settingsLine(report.settings)}):`];
+  lines.push(...describePriceModeDecisions(report.decided));
   const changed = report.repriced.filter((r) => r.previousPriceMicros !== r.package.price);
   if (changed.length) {
     lines.push(`${changed.length} package(s) repriced:`);
@@ -200,13 +301,13 @@ export function describeReprice(report: RepriceAllReport, heading = 'Package pri
   }
   const kept = report.fixed.filter((f) => !f.heldNow);
   if (kept.length) {
-    lines.push(`${kept.length} fixed-price package(s) keep their price:`);
+    lines.push(`${kept.length} fixed-price package(s) keep their price (arb package reprice <id> --formula lets one follow the formula):`);
     for (const f of kept.slice(0, 20)) {
       lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.price)}, margin ${f.marginPercent.toFixed(1)} %${f.belowFloor ? ` — below the floor ${formatUsd(f.floorMicros)}, on hold` : ''}`);
     }
     if (kept.length > 20) lines.push(`… and ${kept.length - 20} more (arb package reprice --all)`);
   }
-  if (!changed.length && !held.length) lines.push('no price changed.');
+  if (!changed.length && !held.length && !report.decided.length) lines.push('no price changed.');
   return lines.join('\n');
 }
 

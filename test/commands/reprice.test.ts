@@ -7,6 +7,10 @@ import { tempDir } from '../support/db.js';
 import { defaultTestConfig, seedCatalog } from '../support/seed.js';
 import { createPackage } from '../../src/packages/packages.js';
 import { arbEnvDb, runArb } from './support.js';
+import { Migrator } from 'kysely';
+import { migrationProvider } from '../../src/db/migrations/index.js';
+import { loadFixtureModels } from '../../src/catalog/fixture.js';
+import { catalogFields } from '../../src/catalog/sync.js';
 
 test('arb package reprice --all reads the manual\'s .env line, reprices the formula packages, lists the fixed ones with their margin; bad combinations are exit 2', async (t) => {
   const env = await arbEnvDb(t, tempDir(t));
@@ -52,4 +56,51 @@ test('arb package reprice --all reads the manual\'s .env line, reprices the form
 
   const log = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8');
   assert.equal(log.split('\n').filter((l) => l.includes('"arbitrage":true') && l.includes('"operation":"package_repriced"')).length, 1);
+});
+
+test('arb package reprice on a database from before price modes: --all decides and prints each mode; <id> --formula lets a fixed price follow the formula; bad combinations are exit 2', async (t) => {
+  const env = await arbEnvDb(t, tempDir(t));
+  const handle = openDb(env.db);
+  const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
+  assert.equal((await migrator.migrateTo('20261206_120000_support_refunds_codes')).error, undefined);
+  const gpt4 = catalogFields(loadFixtureModels().find((m) => m.id === 'openai/gpt-4')!)!;
+  const then = '2026-11-30 12:00:00';
+  await handle.db.insertInto('ai_models').values({ ...gpt4, is_active: 1, created_at: then, updated_at: then, synced_at: then }).execute();
+  const old = { model: 'openai/gpt-4', validity_days: 30, is_available: 1, hold_reason: null, category_id: null, subcategory_id: null, created_at: then, updated_at: then };
+  await handle.db
+    .insertInto('ai_token_packages')
+    .values([
+      { ...old, tokens: 100_000, description: 'GPT-4 100k', cost: 3_000_000, price: 3_750_000 },
+      { ...old, tokens: 200_000, description: 'GPT-4 promo', cost: 6_000_000, price: 7_000_000 },
+    ])
+    .execute();
+  await handle.close();
+
+  const r = await runArb(['package', 'reprice', '--all'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^2 package\(s\) stored before price modes were recorded, now decided:$/m);
+  assert.match(r.stdout, /^#1 openai\/gpt-4: follows the formula \(its price \$3\.75 is the formula's price\)$/m);
+  assert.match(r.stdout, /^#2 openai\/gpt-4: keeps its price \$7\.00 as a fixed price \(the formula gives \$7\.50\); to let it follow the formula: arb package reprice 2 --formula$/m);
+  assert.match(r.stdout, /^#2 openai\/gpt-4: \$7\.00, margin 16\.7 %$/m);
+  const log = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8');
+  assert.equal(log.split('\n').filter((l) => l.includes('"business_event":true') && l.includes('"event_type":"package_price_mode_decided"')).length, 2);
+
+  for (const [args, message] of [
+    [['package', 'reprice', '2', '--formula', '--price', '8'], /^error: formula: --formula prices the package by the formula, --price fixes its price; give one of them\n$/],
+    [['package', 'reprice', '--all', '--formula'], /^error: formula: --formula puts one fixed-price package on the formula; use arb package reprice <id> --formula \(without --all\)\n$/],
+  ] as const) {
+    const bad = await runArb(args, env);
+    assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
+    assert.match(bad.stderr, message);
+  }
+  const json = JSON.parse((await runArb(['package', 'list', '--all', '--json'], env)).stdout);
+  assert.deepEqual(json.packages.map((p: Record<string, unknown>) => [p.id, p.price_usd, p.price_mode]), [[1, 3.75, 'formula'], [2, 7, 'fixed']]);
+
+  const formula = await runArb(['package', 'reprice', '2', '--formula'], env);
+  assert.equal(formula.code, 0, formula.stderr);
+  assert.match(formula.stdout, /^repriced package 2: price \$7\.00 → \$7\.50/m);
+  assert.match(formula.stdout, /^priced by the formula: follows the pricing settings and the upstream rates$/m);
+  const fixed = await runArb(['package', 'reprice', '1', '--price', '4.00'], env);
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.match(fixed.stdout, /^fixed price: kept when the settings change \(arb package reprice 1 --formula lets it follow the formula\)$/m);
 });

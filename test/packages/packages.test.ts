@@ -227,7 +227,7 @@ for (const dialect of testDialects()) {
 
   test(`[${dialect}] reprice: recomputes at current rates and lifts a margin hold; explicit prices respect the floor`, async (t) => {
     const handle = await tempDb(t, dialect);
-    const pkg = await seedPackage(handle, { model: 'gpt-4' });
+    const pkg = await seedPackage(handle, { model: 'gpt-4', priceUsd: '3.75' }); // fixed: held by the sync below
     const manual = await seedPackage(handle, { model: 'gpt-4', tokens: 200_000 });
     await setPackageAvailability(handle, manual.id, false);
     const raised: OpenRouterModel[] = loadFixtureModels().map((m) => (m.id === 'openai/gpt-4' ? { ...m, pricing: { ...m.pricing, prompt: '0.00004', completion: '0.00008' } } : m));

@@ -92,9 +92,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Starts the simulator; see `Simulator`. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   let models = opts.models ?? loadFixtureModels();
-  const embeddingModels = opts.embeddingModels ?? DEFAULT_EMBEDDING_MODELS;
+  // null: no embedding listing at all (GET /embeddings/models answers 404, as an upstream without one would)
+  let embeddingModels = opts.embeddingModels === undefined ? DEFAULT_EMBEDDING_MODELS : opts.embeddingModels;
   let modelIndex = indexModels(models);
-  const embeddingIndex = indexModels(embeddingModels);
+  let embeddingIndex = indexModels(embeddingModels ?? []);
   const chunkDelayMs = opts.chunkDelayMs ?? 2;
   const defaultCompletion = opts.completionTokens ?? 40;
   let credits = { limit: null as number | null, usage: 0, totalCredits: 100, ...opts.credits };
@@ -205,6 +206,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return sendJson(res, fault.status, errorBody(fault.status, fault.message ?? defaultMessage(fault.status)), headers);
     }
 
+    if (endpoint === 'embedding_models' && embeddingModels === null) {
+      rec.status = 404;
+      return sendJson(res, 404, openRouterError(404, `Not Found: ${req.method} ${url.pathname}`));
+    }
     if (endpoint === 'models' || endpoint === 'embedding_models') {
       rec.status = 200;
       return sendJson(res, 200, { data: endpoint === 'models' ? models : embeddingModels });
@@ -414,6 +419,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     setModels(next) {
       models = next;
       modelIndex = indexModels(models);
+    },
+    setEmbeddingModels(next) {
+      embeddingModels = next;
+      embeddingIndex = indexModels(next ?? []);
     },
     setCredits(next) {
       credits = { ...credits, ...next };

@@ -87,8 +87,11 @@ export interface SimulatorOptions {
   port?: number;
   /** the model list (`data` array); defaults to the 371-model fixture */
   models?: OpenRouterModel[];
-  /** the embedding models (`GET /embeddings/models`, accepted by `/embeddings`); defaults to two OpenAI ones */
-  embeddingModels?: OpenRouterModel[];
+  /**
+   * the embedding models (`GET /embeddings/models`, accepted by `/embeddings`); defaults to two OpenAI ones;
+   * null: no listing (`GET /embeddings/models` answers 404) and no embedding model is served
+   */
+  embeddingModels?: OpenRouterModel[] | null;
   /** when set, every request must carry `Authorization: Bearer <apiKey>` */
   apiKey?: string;
   /** delay between stream chunks (ms), default 2; 0 writes as fast as possible */
@@ -111,6 +114,8 @@ export interface Simulator {
   queueFault(fault: SimFault): void;
   /** replaces the model list served by `/models` and accepted by the model endpoints */
   setModels(models: OpenRouterModel[]): void;
+  /** replaces the embedding models (`GET /embeddings/models`, accepted by `/embeddings`); null: the listing answers 404 */
+  setEmbeddingModels(models: OpenRouterModel[] | null): void;
   setCredits(credits: { limit?: number | null; usage?: number; totalCredits?: number }): void;
   /** clears the record, the faults and the served-cost counter */
   reset(): void;
