@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { closeLogger, createLogger } from '../../src/logger.js';
 import { tempDir } from '../support/db.js';
-import { seedCatalog } from '../support/seed.js';
 import { ARB, arbEnv, runArb, runArbOnTty, seedShop, type ArbEnv } from './support.js';
 
 const SGR = /\x1b\[[0-9;]*m/;
@@ -36,18 +35,6 @@ test('a reader that goes away (| head -3) ends the command with status 0 and no 
     const r = spawnSync('bash', ['-c', `'${process.execPath}' '${ARB}' ${args} | head -3; echo "arb exit \${PIPESTATUS[0]}" >&2`], { cwd: env.dir, env: env.env, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.stdout.split('\n').length, 4, `${args}: head printed 3 lines`);
     assert.equal(r.stderr, 'arb exit 0\n', `${args}: quiet, status 0`);
-  }
-});
-
-test('every kind of command, whose reader is gone before it writes (| head -n 0), ends with status 0 and nothing on stderr', async (t) => {
-  const env = await shop(t);
-  const handle = await openAndMigrate(env.db);
-  await seedCatalog(handle);
-  await handle.close();
-  // the reader exits at once; arb starts after it is gone, so its first write meets a closed pipe (EPIPE)
-  for (const args of ['models', 'models --json', 'keys list', 'package list --output csv', 'stats', 'stats --json', 'user list', 'logs transactions', '--help']) {
-    const r = spawnSync('bash', ['-c', `(sleep 0.2; '${process.execPath}' '${ARB}' ${args}) | head -n 0; echo "arb exit \${PIPESTATUS[0]}" >&2`], { cwd: env.dir, env: env.env, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.stderr, 'arb exit 0\n', `arb ${args}: quiet, status 0`);
   }
 });
 
