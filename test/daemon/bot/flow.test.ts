@@ -48,6 +48,13 @@ test('Pay N ⭐ and buy: exactly what is missing, the purchase completes after t
   assert.equal(h.fake.copyTexts(PAT).length, 1);
   assert.equal((await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 1);
   assert.equal((await h.handle.db.selectFrom('transactions').selectAll().execute()).length, 3);
+  // …and again after a restart (the bot's memory of update ids is not what stops it: the charge id is)
+  await h.restart();
+  await h.fake.deliver(h.fake.successfulPaymentUpdate(pat, { payload: invoice.payload, total_amount: 58, charge_id: 'stxBUY-1' }));
+  assert.equal(h.fake.copyTexts(PAT).length, 1);
+  assert.equal((await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 1);
+  assert.equal((await h.handle.db.selectFrom('transactions').selectAll().execute()).length, 3);
+  assert.equal(await balanceOf(h, PAT), 3_000_000 + 58 * 13_000 - 3_750_000);
 
   // a cent short: one Star, Telegram's minimum
   const sam = h.fake.user(7071);
