@@ -134,7 +134,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   try {
     const handle = options.handle ?? (await life.step('database', () => openDaemonDatabase(config), (h) => h.close()));
     const store = await life.step('metering store', async () => {
-      const s = createMeteringStore(handle, { logger, pendingSettlesAt: pendingSettlesLocation({ ...config, dbName: handle.file ?? config.dbName }), owner: instance.instanceId });
+      // pending settles go beside the database really opened: its SQLite file, or LOG_DIR on PostgreSQL (never the cwd)
+      const s = createMeteringStore(handle, { logger, pendingSettlesAt: pendingSettlesLocation({ logDir: config.logDir, dbName: handle.file ?? config.dbName, databaseUrl: handle.file ? undefined : (handle.url ?? config.databaseUrl ?? handle.dialect) }), owner: instance.instanceId });
       await s.applyPendingSettles();
       return s;
     }, (s) => s.close());

@@ -14,16 +14,9 @@ import { startDaemon, type Daemon } from '../../daemon/main.js';
 import { captureLogger } from '../daemon/harness.js';
 import { createPgDatabase, PG_SKIP_REASON, tempDir } from '../support/db.js';
 import { ageKey } from './age-key.js';
+import { until } from '../support/wait.js';
 
 type Lines = ReturnType<typeof captureLogger>;
-
-async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const created = (logs: Lines) => logs.lines().filter((l) => l.event_type === 'backup_created' && l.scheduled === true);
 
@@ -50,7 +43,7 @@ test('the daemon takes verified backups every BACKUP_INTERVAL_HOURS and keeps BA
   const dir = tempDir(t);
   const logs = captureLogger();
   await daemon(t, daemonConfig(dir), logs);
-  await until('three scheduled backups', () => created(logs).length >= 3);
+  await until('three scheduled backups', () => created(logs).length >= 3, 60_000, 50);
   const backups = readdirSync(join(dir, 'backup')).filter((f) => /^arbitrage_\d{8}/.test(f));
   assert.equal(backups.length, 2, `pruned to BACKUP_KEEP: ${backups.join(' ')}`);
   assert.equal(spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(dir, 'backup') }).status, 0);
@@ -66,7 +59,7 @@ test('with two replicas only the leader takes the scheduled backups', async (t) 
   const second = captureLogger();
   await daemon(t, config, first, 60_000);
   await daemon(t, config, second, 60_000);
-  await until('two backups by the leader', () => created(first).length >= 2);
+  await until('two backups by the leader', () => created(first).length >= 2, 60_000, 50);
   assert.equal(created(second).length, 0, 'the standby took none while the leader took two');
 });
 
@@ -83,13 +76,13 @@ test('BACKUP_INTERVAL_HOURS=0 turns the schedule off; a standby never backs up; 
   const attempts: boolean[] = [];
   const config = daemonConfig(dir, { BACKUP_INTERVAL_HOURS: '0.0003' }); // 1.08 s
   const s1 = startBackupSchedule({ config, handle, logger: logs.logger, isLeader: () => true, onAttempt: (o) => attempts.push(o.ok) });
-  await until('the first backup', () => attempts.length === 1);
+  await until('the first backup', () => attempts.length === 1, 60_000, 50);
   await s1.stop();
   assert.deepEqual(attempts, [true]);
   const standby: boolean[] = [];
   const s2 = startBackupSchedule({ config, handle, logger: logs.logger, isLeader: () => false, onAttempt: (o) => standby.push(o.ok) });
   const s3 = startBackupSchedule({ config, handle, logger: logs.logger, isLeader: () => true, onAttempt: (o) => attempts.push(o.ok) });
-  await until('the next backup, one interval after the last', () => attempts.length === 2);
+  await until('the next backup, one interval after the last', () => attempts.length === 2, 60_000, 50);
   await Promise.all([s2.stop(), s3.stop()]);
   assert.deepEqual(standby, [], 'a standby never takes one');
   // what a restart sees: the newest backup on disk decides, not the process's start
@@ -110,7 +103,7 @@ test('scheduled backups on PostgreSQL, encrypted: a .dump.age and its .sql.age',
   const config = daemonConfig(dir, { DATABASE_URL: url, BACKUP_INTERVAL_HOURS: '0.0003', BACKUP_ENCRYPTION_RECIPIENT: key.recipient });
   const attempts: { ok: boolean; error?: Error }[] = [];
   const schedule = startBackupSchedule({ config, handle, logger: logs.logger, isLeader: () => true, onAttempt: (o) => attempts.push(o) });
-  await until('a scheduled PostgreSQL backup', () => attempts.length === 1);
+  await until('a scheduled PostgreSQL backup', () => attempts.length === 1, 60_000, 50);
   await schedule.stop();
   assert.equal(attempts[0].ok, true, attempts[0].error?.message);
   const files = readdirSync(join(dir, 'backup')).sort();

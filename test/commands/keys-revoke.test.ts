@@ -36,7 +36,7 @@ test('arb keys revoke confirms on a terminal and needs --yes elsewhere; answerin
   assert.equal(await status(), 'revoked');
 });
 
-test('arb keys refund, keys replace and user refund change nothing without --yes when there is no terminal to ask on', async (t) => {
+test('arb keys refund, keys replace and user refund change nothing without --yes when there is no terminal to ask on, and ask on one', async (t) => {
   const { env, shop } = await setup(t);
   for (const args of [
     ['keys', 'refund', shop.keys[0]],
@@ -48,6 +48,17 @@ test('arb keys refund, keys replace and user refund change nothing without --yes
   }
   const keys = JSON.parse((await runArb(['keys', 'list', '--json'], env)).stdout).keys as { id: number; status: string }[];
   assert.equal(keys.find((k) => k.id === shop.allocations[0])!.status, 'active', 'not refunded, not replaced');
+  // on a terminal they ask; "n" changes nothing
+  for (const args of [
+    ['keys', 'refund', shop.keys[0]],
+    ['keys', 'replace', shop.keys[0]],
+  ]) {
+    const no = await runArbOnTty(args, env, { waitFor: '(y/N)', answer: 'n' });
+    assert.equal(no.code, 1, `${args.join(' ')}: ${no.output}`);
+    assert.match(no.output, /nothing was changed/);
+  }
+  const after = JSON.parse((await runArb(['keys', 'list', '--json'], env)).stdout).keys as { id: number; status: string; api_key: string }[];
+  assert.deepEqual(after, keys, 'answering no changed no key');
   const refund = await runArb(['user', 'refund', 'stxANY'], { ...env, env: { ...env.env, TOKEN: '123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345' } });
   assert.equal(refund.code, 2);
   assert.match(refund.stderr, /^error: arb user refund stxANY needs confirmation/);

@@ -8,6 +8,7 @@ import { tempDir } from '../support/db.js';
 import { closeLogger, createLogger, logApiCall, logSecurityEvent, logTransaction } from '../../src/logger.js';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { arbEnv, seedShop } from './support.js';
+import { until } from '../support/wait.js';
 
 const HAVE_JQ = spawnSync('bash', ['-c', 'command -v jq'], { encoding: 'utf8' }).status === 0;
 const NO_JQ = 'jq is not installed (the manual recipes need it; .ci/run installs it)';
@@ -216,5 +217,50 @@ test('arb logs errors shows the failure reason and request id; --request-id and 
     const r = await runArb([...args], { cwd, env: env.env });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, pattern);
+  }
+});
+
+test('arb logs tail --follow takes the same filters: --request-id and --key stream only the matching new lines', async (t) => {
+  const cwd = tempDir(t);
+  const env = arbEnv(cwd);
+  const handle = await openAndMigrate(env.db);
+  const shop = await seedShop(handle);
+  const [mine, other] = await handle.db.selectFrom('ai_token_allocations').select(['id', 'api_key']).where('id', 'in', [shop.allocations[0], shop.allocations[2]]).orderBy('id').execute();
+  await handle.close();
+  mkdirSync(env.logDir, { recursive: true });
+  appendFileSync(join(env.logDir, 'arbitrage.log'), '');
+
+  const follow = (filter: string[]) => {
+    const child = spawn(process.execPath, [ARB_BIN, 'logs', 'tail', '--follow', '--json', '--limit', '1', ...filter], { cwd, env: env.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    const out = { stdout: '', stderr: '', child };
+    child.stdout.on('data', (d) => (out.stdout += d));
+    child.stderr.on('data', (d) => (out.stderr += d));
+    return out;
+  };
+  const byRequest = follow(['--request-id', 'req-want']);
+  const byKey = follow(['--key', `${mine.api_key.split('…')[0]}…`]);
+  const lines = (o: { stdout: string }) => o.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id?: string; allocation_id?: number });
+
+  // keep appending until both followers have seen their match (they may start reading after the first lines);
+  // every round writes the non-matching line first, so a follower that ignored its filter would print it first
+  let round = 0;
+  await until('both followers printed their matching line', async () => {
+    round += 1;
+    const logger = createLogger({ logDir: env.logDir });
+    logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 5, request_id: `req-other-${round}`, allocation_id: other.id });
+    logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 5, request_id: 'req-want', allocation_id: mine.id });
+    await closeLogger(logger);
+    await new Promise((r) => setTimeout(r, 300));
+    return lines(byRequest).length > 0 && lines(byKey).length > 0;
+  }, 45_000, 0);
+
+  for (const [o, what] of [[byRequest, '--request-id'], [byKey, '--key']] as const) {
+    assert.ok(lines(o).length >= 1, `${what}: ${o.stdout} ${o.stderr}`);
+    assert.deepEqual([...new Set(lines(o).map((l) => l.request_id))], ['req-want'], `${what} follows only its own lines: ${o.stdout}`);
+    assert.ok(lines(o).every((l) => l.allocation_id === mine.id));
+    const exit = new Promise<number | null>((resolve) => o.child.on('close', (code) => resolve(code)));
+    o.child.kill('SIGINT');
+    assert.equal(await exit, 0, o.stderr);
   }
 });

@@ -90,13 +90,12 @@ test('renderTable: a header bold and the rule dim only with colour; plain string
   assert.match(renderTable(['n', 'name'], [[5, 'a'], [1234, 'b']], { width: 80, color: false }), /^ {3}5 {2}a\n1234 {2}b$/m);
 });
 
-test('10,000 rows render in well under a second (the import list used to take 25 s in cli-table3)', () => {
+test('10,000 rows render whole: a header, its rule and every row (bench/cli.bench.ts measures the speed against cli-table3)', () => {
   const many = Array.from({ length: 10_000 }, (_, i) => [i + 1, `vendor/model-${i % 10}`, '100,000', '$3.75', 'yes', `package ${i}`]);
-  const t0 = performance.now();
   const out = renderTable(head, many, { width: 100, color: false });
-  const ms = performance.now() - t0;
-  assert.equal(out.split('\n').length, 10_002);
-  assert.ok(ms < 5_000, `${ms} ms`); // a wide safety bound; bench/cli.bench.ts measures the real ratio
+  const lines = out.split('\n');
+  assert.equal(lines.length, 10_002);
+  assert.match(lines.at(-1)!, /^10000 +vendor\/model-9 +100,000 +\$3\.75 +yes +package 9999$/);
 });
 
 test('CSV: RFC 4180 quoting, nested objects flattened, every field of every row; --json and --output csv conflict', () => {

@@ -6,16 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSilentLogger } from '../../src/logger.js';
 import { scheduleAlerts, startAlertLoop, REMIND_EVERY_MS, type AlertMemory } from '../../daemon/alert-scheduler.js';
+import { until } from '../support/wait.js';
 
 const logger = createSilentLogger();
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('alert schedule: a new rule is sent at once, reminded after an hour, forgotten when it stops firing', () => {
   const credit = { rule: 'openrouter_credit', message: 'OpenRouter credit $4.20 — below $10.00' };

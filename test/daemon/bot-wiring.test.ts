@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { startFakeTelegram } from '../support/fake-telegram.js';
+import { until } from '../support/wait.js';
 import { startStack } from './harness.js';
 
 async function freePort(): Promise<number> {
@@ -42,14 +43,18 @@ test('long polling: the bot answers inside the daemon; alerts reach the admins o
   await tg.send(user, '/start');
   assert.ok(tg.botMessages(31337).length >= 1, 'the bot answered /start');
 
-  while (ticks < 3) await new Promise((r) => setTimeout(r, 20));
+  await until('three runs of the alert rules', () => ticks >= 3);
   const alerts = tg.callsOf('sendMessage').filter((p) => p.chat_id === 777);
   assert.equal(alerts.length, 1, 'a firing rule is sent once, not every 5 minutes');
   assert.match(String(alerts[0].text), /OpenRouter credit \$4\.20/);
 
+  // a polling bot always holds a getUpdates open; stop() closes it and starts no other
+  await until('a long poll held open while polling', () => tg.waitingPolls === 1);
   await stack.daemon.stop();
+  await until('the bot closed its long poll', () => tg.waitingPolls === 0);
   const polls = tg.callsOf('getUpdates').length;
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 100)); // a polling loop still running would be holding a new poll by now
+  assert.equal(tg.waitingPolls, 0, 'no new long poll after stop');
   assert.equal(tg.callsOf('getUpdates').length, polls, 'polling stopped');
 });
 

@@ -4,17 +4,19 @@
  *   database refuses writes, paid requests are not served, and everything works again once space returns;
  * - the operations manual's recovery by copying, done for real: a daemon serving requests, `arb backup`,
  *   more requests, `kill -9`, `cp backup/arbitrage_latest.db arbitrage.db`, start again — the daemon refuses
- *   to start (exit 1, the damaged file named, `arb restore` as the fix) and so does `arb audit`.
+ *   to start (exit 1, the damaged file named, `arb restore` as the fix) and so does `arb audit`;
+ * - a file damaged under a running daemon: /health 503 naming `arb restore`, paid requests refused before
+ *   anything reaches the upstream.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { rmSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startSimulator } from '../../src/catalog/simulator.js';
 import { createConfig } from '../../src/config.js';
-import { openAndMigrate } from '../../src/db/dialect.js';
+import { openAndMigrate, openDb } from '../../src/db/dialect.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { createSilentLogger } from '../../src/logger.js';
@@ -127,4 +129,43 @@ test("the manual's recovery by copying after a crash, for real: the daemon and a
   assert.equal(audit.code, 1);
   assert.match(audit.stderr, /^error: the database .*arbitrage\.db is damaged .*arb restore/m);
   assert.ok(existsSync(`${env.DB_NAME}-wal`), 'nothing was applied: the evidence is intact for arb restore');
+});
+
+test('a database found damaged at run time: /health is 503 naming arb restore and a paid request is refused, never served unbilled', async (t) => {
+  const sim = await startSimulator({ chunkDelayMs: 1 });
+  t.after(() => sim.close());
+  const dir = tempDir(t);
+  const dbName = join(dir, 'arbitrage.db');
+  const config = createConfig({ OPENROUTER_BASE_URL: sim.baseUrl, DB_NAME: dbName, LOG_DIR: join(dir, 'logs'), RATE_LIMIT_RPM: '100000' });
+  const seeded = await openAndMigrate({ dbName });
+  const pkg = await seedPackage(seeded, { config });
+  const { apiKey } = await purchasePackage({ handle: seeded, config }, { telegramId: 4040, packageId: pkg.id, free: true });
+  seeded.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
+  const pages = (seeded.sqlite!.prepare(`select pageno from dbstat where name = 'ai_token_allocations'`).all() as Array<{ pageno: number }>).map((r) => r.pageno);
+  const pageSize = Number(seeded.sqlite!.pragma('page_size', { simple: true }));
+  await seeded.close();
+  // the allocations' pages overwritten on disk (a bad sector, a botched copy): the schema still reads
+  const fd = openSync(dbName, 'r+');
+  for (const p of pages) writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (p - 1) * pageSize);
+  closeSync(fd);
+
+  // handed the open file directly, so the start-up check does not stand in the way: the damage shows at run time
+  const handle = openDb({ dbName });
+  const daemon = await startDaemon({ config, handle, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false, backgroundCheckpoints: false });
+  t.after(async () => {
+    await daemon.stop();
+    await handle.close();
+  });
+  const client = new OpenAI({ apiKey: apiKey!, baseURL: `${daemon.url}/v1`, maxRetries: 0 });
+  const outcome = await client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 5 }).then(
+    () => 'served',
+    (e: unknown) => (e as { status?: number }).status,
+  );
+  assert.notEqual(outcome, 'served', 'a paid request is not served on a damaged database');
+  assert.ok(typeof outcome === 'number' && outcome >= 500, `refused with a server error: ${outcome}`);
+  assert.equal(sim.requests.length, 0, 'nothing reached the upstream, so nothing was served unbilled');
+  const down = await health(daemon.url);
+  assert.equal(down.status, 503);
+  assert.equal(down.body.checks.database, 'error');
+  assert.match(down.body.errors?.database ?? '', /arb restore/);
 });

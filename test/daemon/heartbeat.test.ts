@@ -12,16 +12,9 @@ import { purchasePackage } from '../../src/ledger/ledger.js';
 import { toDbTime } from '../../src/time.js';
 import { tempDb } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
+import { until } from '../support/wait.js';
 
 const logger = createSilentLogger();
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('heartbeat: refreshes this instance (re-registering it if removed) and releases the holds of a gone one', async (t) => {
   const handle = await tempDb(t);

@@ -20,14 +20,7 @@ import { seedPackage } from '../support/seed.js';
 import { tempDir } from '../support/db.js';
 import { fillDisk, mountTmpfs } from '../support/tmpfs.js';
 import { captureLogger, HELLO } from './harness.js';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { until } from '../support/wait.js';
 
 test('a full disk: a held-back answer is 503 and free, a delivered stream is charged once there is room, new requests 503', async (t) => {
   const fs = mountTmpfs(8 * 1024 * 1024);
@@ -55,7 +48,7 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
   sim.setFault({ kind: 'slow', delayMs: 800 });
   const whole = post({});
   const stream = post({ stream: true });
-  await until('both forwarded', () => sim.requests.length === 2);
+  await until('both forwarded', () => sim.requests.length === 2, 15_000);
   handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
   const filler = join(fs.dir, 'filler');
   fillDisk(filler);
@@ -87,7 +80,7 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
   // room again: the kept settles are applied; every delivered answer is charged, the held-back one is not
   rmSync(filler);
   rmSync(join(fs.dir, 'filler-2'));
-  await until('the kept settles applied', async () => (await handle.db.selectFrom('usage_events').select('id').execute()).length === 2);
+  await until('the kept settles applied', async () => (await handle.db.selectFrom('usage_events').select('id').execute()).length === 2, 15_000);
   const events = await handle.db.selectFrom('usage_events').selectAll().where('allocation_id', '=', alloc.id).orderBy('id').execute();
   const delivered = events.filter((e) => e.weighted_tokens > 0);
   assert.equal(delivered.length, 1, 'one answer delivered, one charged');

@@ -31,6 +31,7 @@ test("slow operations write performance lines (operation, execution_time in seco
   for (const args of [
     ['stats', '--json'],
     ['package', 'import', join(ROOT, 'fixtures', 'packages-valid.json'), '--dry-run', '--json'],
+    ['backup', '--json'],
   ]) {
     const r = await runArb(args, env);
     assert.equal(r.code, 0, r.stderr);
@@ -47,8 +48,10 @@ test("slow operations write performance lines (operation, execution_time in seco
       ['tiny', undefined],
       ['stats', true],
       ['package_import', true],
+      ['backup', undefined],
     ],
   );
+  assert.match(String(perf[6].file), /arbitrage_.*\.db$/, 'arb backup itself writes the line, naming the file');
   for (const l of perf) assert.equal(typeof l.execution_time, 'number');
   assert.equal(perf[3].execution_time, 0, 'rounded to the millisecond: never 1e-7, which the grep would take for slow');
 

@@ -20,6 +20,7 @@ import { pendingSettlesFiles, readPendingSettles } from '../../src/metering/pend
 import { createPgDatabase, PG_SKIP_REASON, tempDir } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
 import { fillDisk, mountTmpfs } from '../support/tmpfs.js';
+import { until } from '../support/wait.js';
 
 async function keyWith(handle: DbHandle, tokens: number) {
   const config = createConfig({});
@@ -30,14 +31,6 @@ async function keyWith(handle: DbHandle, tokens: number) {
 
 function settleInput(requestId: string, allocationId: number, weightedTokens: number, extra: Partial<SettleInput> = {}): SettleInput {
   return { requestId, allocationId, model: 'openai/gpt-4', promptTokens: 10, completionTokens: weightedTokens, weightedTokens, upstreamCostMicros: 5, latencyMs: 3, statusCode: 200, outcome: 'ok', estimated: false, stream: true, ...extra };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const isUnavailable = (reason: RegExp) => (e: unknown) => {

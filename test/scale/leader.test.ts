@@ -10,6 +10,7 @@ import { openAndMigrate } from '../../src/db/dialect.js';
 import { createLease, startLeaderElection, type Leadership } from '../../src/scale/leader.js';
 import { newInstanceId } from '../../src/metering/instances.js';
 import { tempDb, testDialects } from '../support/db.js';
+import { until } from '../support/wait.js';
 
 const id = () => newInstanceId().instanceId;
 
@@ -81,7 +82,8 @@ test('election: the first daemon leads at once; a stopped leader hands over to a
   // these statements are single autocommit writes that never hold a transaction across an await)
   const other = handle.dialect === 'postgres' ? await openAndMigrate({ databaseUrl: handle.url!, poolSize: 2 }) : handle;
   if (other !== handle) t.after(() => other.close());
-  const a = await startLeaderElection(handle, { name: 'daemon-leader', holder: id(), ttlMs: 1_500, renewMs: 100 });
+  const holderA = id();
+  const a = await startLeaderElection(handle, { name: 'daemon-leader', holder: holderA, ttlMs: 1_500, renewMs: 100 });
   t.after(() => a.stop());
   const b = await startLeaderElection(other, { name: 'daemon-leader', holder: id(), ttlMs: 1_500, renewMs: 100 });
   t.after(() => b.stop());
@@ -91,8 +93,18 @@ test('election: the first daemon leads at once; a stopped leader hands over to a
   const seenB: boolean[] = [];
   a.onChange((l) => void seenA.push(l));
   b.onChange((l) => void seenB.push(l));
-  await new Promise((r) => setTimeout(r, 400)); // several renewals: nothing changes
+  // the leader renews for longer than the TTL (the lease row's stamp, in whole seconds, moves on at least
+  // twice): nothing changes hands and no listener hears anything
+  const started = Date.now();
+  const stamps = new Set<string>();
+  await until('renewals of the lease for longer than its TTL', async () => {
+    const row = await handle.db.selectFrom('settings').select(['value', 'updated_at']).where('key', '=', 'lease:daemon-leader').executeTakeFirstOrThrow();
+    assert.equal(row.value, holderA, 'the lease stays with the leader');
+    stamps.add(String(row.updated_at));
+    return stamps.size >= 3 && Date.now() - started > 1_500;
+  }, 10_000, 50);
   assert.deepEqual([seenA, seenB], [[], []]);
+  assert.deepEqual([a.isLeader, b.isLeader], [true, false]);
 
   await a.stop();
   assert.equal(a.isLeader, false);

@@ -126,6 +126,8 @@ export interface FakeTelegram {
   readonly calls: RecordedCall[];
   /** how many waiting getUpdates were ended by another getUpdates (more than one bot instance polling) */
   readonly getUpdatesConflicts: number;
+  /** getUpdates requests held open right now (a polling bot always has one; 0 once it stopped polling) */
+  readonly waitingPolls: number;
   /** payloads of successful calls to `method` */
   callsOf(method: string): Record<string, unknown>[];
   /** the webhook the bot registered, if any */
@@ -741,6 +743,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     callbackAnswers,
     get getUpdatesConflicts() {
       return getUpdatesConflicts;
+    },
+    get waitingPolls() {
+      return pollers.size;
     },
     get webhook() {
       return webhook;

@@ -87,8 +87,14 @@ test('an admin creates a package, credits a customer, sees the stats, disables a
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /^Usage: \/add_balance <telegram_id> <usd>/);
 
   // a sale and a free grant, then the stats: what src/stats says, the grant on its own line
-  await purchasePackage({ handle: h.handle }, { telegramId: CUSTOMER, packageId: 2 });
+  const sold = await purchasePackage({ handle: h.handle }, { telegramId: CUSTOMER, packageId: 2 });
   await purchasePackage({ handle: h.handle }, { telegramId: CUSTOMER, packageId: 1, free: true });
+  // the customer used a tenth of the key: $0.375 of revenue used, for which OpenRouter charged $0.25
+  await h.handle.db.updateTable('ai_token_allocations').set({ tokens_used: 10_000 }).where('id', '=', sold.allocation.id).execute();
+  await h.handle.db
+    .insertInto('usage_events')
+    .values({ request_id: 'req-admin-stats', allocation_id: sold.allocation.id, model: 'openai/gpt-4', prompt_tokens: 10_000, completion_tokens: 0, weighted_tokens: 10_000, loss_tokens: 0, upstream_cost: 250_000, latency_ms: 1, status_code: 200, outcome: 'ok', estimated: 0, stream: 0, created_at: toDbTime(new Date()) })
+    .execute();
   await h.fake.send(admin, '/token_stats');
   const stats = h.fake.findBotMessage(ADMIN_ID, /Arbitrage stats/)!.text;
   for (const period of ['Today', '7 days', 'All time']) {
@@ -96,7 +102,7 @@ test('an admin creates a package, credits a customer, sees the stats, disables a
       stats,
       new RegExp(
         `${period}\\nRevenue \\$3\\.75 · cost of tokens sold \\$3\\.00 · profit \\$0\\.75 · margin 25\\.0 % · 1 sale\\n` +
-          `Upstream spend \\$0\\.00 · revenue of tokens used \\$0\\.00 · realised margin —\\n` +
+          `Upstream spend \\$0\\.25 · revenue of tokens used \\$0\\.38 · realised margin 50\\.0 %\\n` +
           `Free grants: 1 \\(50,000 tokens, cost basis \\$1\\.50\\) — not sales`,
       ),
       stats,

@@ -48,6 +48,13 @@ test('Pay N ⭐ and buy: exactly what is missing, the purchase completes after t
   assert.equal(h.fake.copyTexts(PAT).length, 1);
   assert.equal((await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 1);
   assert.equal((await h.handle.db.selectFrom('transactions').selectAll().execute()).length, 3);
+  // …and again after a restart (the bot's memory of update ids is not what stops it: the charge id is)
+  await h.restart();
+  await h.fake.deliver(h.fake.successfulPaymentUpdate(pat, { payload: invoice.payload, total_amount: 58, charge_id: 'stxBUY-1' }));
+  assert.equal(h.fake.copyTexts(PAT).length, 1);
+  assert.equal((await h.handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 1);
+  assert.equal((await h.handle.db.selectFrom('transactions').selectAll().execute()).length, 3);
+  assert.equal(await balanceOf(h, PAT), 3_000_000 + 58 * 13_000 - 3_750_000);
 
   // a cent short: one Star, Telegram's minimum
   const sam = h.fake.user(7071);
@@ -164,4 +171,19 @@ test('command lists: customer commands per language; admin commands only in the 
   const admin = names(h.fake.commandsFor({ type: 'chat', chat_id: ADMIN_ID }));
   assert.deepEqual(admin, [...customer, 'admin', 'token_stats', 'tickets', 'create_package', 'add_balance']);
   for (const c of ['admin', 'token_stats', 'create_package', 'add_balance', 'tickets']) assert.ok(!customer.includes(c), `${c} is not in the customers' list`);
+  // every list in each shipped language: the same commands, described in that language
+  const describe = (list: { command: string; description: string }[] | undefined, command: string) => list?.find((c) => c.command === command)?.description;
+  const customerRu = h.fake.commandsFor(undefined, 'ru');
+  assert.deepEqual(names(customerRu), customer);
+  assert.notEqual(describe(customerRu, 'shop'), describe(h.fake.commandsFor(), 'shop'), 'the Russian list is in Russian');
+  const adminScope = { type: 'chat', chat_id: ADMIN_ID };
+  assert.match(describe(h.fake.commandsFor(adminScope), 'admin') ?? '', /^[\x20-\x7e]+$/, 'an admin the bot does not know yet: English');
+  // only the admins' chats get the admin list: no other chat scope was set
+  const scopes = h.fake.callsOf('setMyCommands').map((p) => JSON.stringify(p.scope ?? { type: 'default' }));
+  assert.deepEqual([...new Set(scopes)].sort(), [JSON.stringify({ type: 'default' }), JSON.stringify(adminScope)].sort(), scopes.join(' '));
+  // an admin whose Telegram speaks Russian gets the admin list in Russian (set at the next start)
+  await h.fake.send(h.fake.user(ADMIN_ID, { language_code: 'ru' }), '/start');
+  await h.restart();
+  assert.deepEqual(names(h.fake.commandsFor(adminScope)), admin);
+  assert.match(describe(h.fake.commandsFor(adminScope), 'admin') ?? '', /[а-яА-Я]/, 'in the admin\'s language');
 });

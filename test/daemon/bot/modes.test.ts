@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { seedPackage } from '../../support/seed.js';
+import { until } from '../../support/wait.js';
 import { startBotHarness, WEBHOOK_SECRET } from './harness.js';
 
 function post(url: string, body: string, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; body: string }> {
@@ -88,10 +89,13 @@ test('long polling mode: no WEBHOOK_URL → deleteWebhook, getUpdates with allow
   const user = await h.handle.db.selectFrom('users').selectAll().where('telegram_id', '=', 9090).executeTakeFirstOrThrow();
   assert.equal(user.balance, 1_250_000 + 650_000);
 
+  await until('a long poll held open while polling', () => h.fake.waitingPolls === 1);
   await h.shopBot.stop();
+  await until('the bot closed its long poll', () => h.fake.waitingPolls === 0);
   const polls = h.fake.callsOf('getUpdates').length;
   await h.shopBot.stop(); // idempotent
-  await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 50)); // a polling loop still running would be holding a new poll by now
+  assert.equal(h.fake.waitingPolls, 0, 'no new long poll after stop');
   assert.equal(h.fake.callsOf('getUpdates').length, polls, 'no polling after stop');
 });
 

@@ -6,12 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPeriodic } from '../../../daemon/bot/periodic.js';
 
-test('runs on its timer, never twice at once, and stop() waits for the run in flight', async () => {
+test('runs on its timer, never twice at once, and stop() waits for the run in flight', async (t) => {
+  // the timer under test control: a tick happens exactly when the test says, so "nothing started" is a fact
+  t.mock.timers.enable({ apis: ['setInterval'] });
   let runs = 0;
   let active = 0;
   let maxActive = 0;
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
+  let release: () => void = () => {};
   const errors: unknown[] = [];
   const p = createPeriodic(
     5,
@@ -19,29 +20,40 @@ test('runs on its timer, never twice at once, and stop() waits for the run in fl
       runs += 1;
       active += 1;
       maxActive = Math.max(maxActive, active);
-      await gate;
+      await new Promise<void>((r) => (release = r));
       active -= 1;
       return runs;
     },
     (e) => errors.push(e),
   );
+  const settle = () => new Promise((r) => setImmediate(r));
   const joined = [p.run(), p.run()];
+  assert.equal(runs, 1, 'a run asked for during a run joins it');
   p.start();
-  const deadline = Date.now() + 2000;
-  while (Date.now() < deadline && runs === 0) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 30)); // several ticks pass while the first run is held
+  t.mock.timers.tick(30); // six ticks while the first run is held
+  await settle();
+  assert.equal(runs, 1, 'ticks during a run join it instead of starting another');
+  release();
+  assert.deepEqual(await Promise.all(joined), [1, 1]);
+
+  t.mock.timers.tick(5); // the next tick, nothing in flight: the timer starts a run
+  await settle();
+  assert.equal(runs, 2, 'the timer runs the task');
   const stopped = p.stop();
   let done = false;
   void stopped.then(() => (done = true));
-  await new Promise((r) => setImmediate(r));
+  await settle();
   assert.equal(done, false, 'stop() waits for the run in flight');
   release();
   await stopped;
-  assert.deepEqual(await Promise.all(joined), [1, 1], 'a run asked for during a run joins it');
+  t.mock.timers.tick(50); // ten more intervals: the timer is gone
+  await settle();
+  assert.equal(runs, 2, 'no run after stop()');
   assert.equal(maxActive, 1);
-  assert.equal(runs, 1, 'ticks during a run join it instead of starting another');
-  const after = await p.run();
-  assert.equal(after, 2, 'run() still works after stop');
+
+  const after = p.run();
+  release();
+  assert.equal(await after, 3, 'run() still works after stop');
   assert.deepEqual(errors, []);
 });
 

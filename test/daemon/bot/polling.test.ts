@@ -8,15 +8,12 @@ import { Writable } from 'node:stream';
 import { Bot } from 'grammy';
 import { createLogger } from '../../../src/logger.js';
 import { createBotPolling } from '../../../daemon/bot/polling.js';
+import { startLeaderElection } from '../../../src/scale/leader.js';
+import { newInstanceId } from '../../../src/metering/instances.js';
+import { toDbTime } from '../../../src/time.js';
 import { startFakeTelegram, type FakeTelegram } from '../../support/fake-telegram.js';
-
-async function until(what: string, check: () => boolean, deadlineMs = 5_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { tempDb } from '../../support/db.js';
+import { until } from '../../support/wait.js';
 
 function setup(fake: FakeTelegram) {
   const bot = new Bot(fake.token, { client: { apiRoot: fake.apiRoot }, botInfo: fake.botInfo });
@@ -24,22 +21,6 @@ function setup(fake: FakeTelegram) {
   bot.on('message:text', (ctx) => void seen.push(ctx.message.text));
   const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }), level: 'debug' });
   return { bot, seen, logger };
-}
-
-function fakeLeadership(initial: boolean) {
-  const listeners = new Set<(leader: boolean) => unknown>();
-  const l = {
-    isLeader: initial,
-    onChange(fn: (leader: boolean) => unknown) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
-    set(leader: boolean) {
-      l.isLeader = leader;
-      for (const fn of listeners) void fn(leader);
-    },
-  };
-  return l;
 }
 
 test('without leadership: getUpdates from start() to stop(); updates are handled; stop is idempotent', async (t) => {
@@ -57,17 +38,24 @@ test('without leadership: getUpdates from start() to stop(); updates are handled
   assert.equal(polling.running, false);
 });
 
-test('with leadership: a standby polls once it leads, stops when it steps down, and restarts a failed poll while leading', async (t) => {
+test('with leadership (the real lease on a database): a standby polls once it leads, stops when it steps down, and restarts a failed poll while leading', async (t) => {
   const fake = await startFakeTelegram();
   t.after(() => fake.close());
   const { bot, seen, logger } = setup(fake);
-  const leadership = fakeLeadership(false);
+  const handle = await tempDb(t);
+  const lease = { name: 'bot-polling-test', ttlMs: 1_500, renewMs: 50 };
+  const other = await startLeaderElection(handle, { ...lease, holder: newInstanceId().instanceId });
+  t.after(() => other.stop());
+  const leadership = await startLeaderElection(handle, { ...lease, holder: newInstanceId().instanceId });
+  t.after(() => leadership.stop());
+  assert.deepEqual([other.isLeader, leadership.isLeader], [true, false]);
   const polling = createBotPolling({ bot, logger, allowedUpdates: ['message'], timeoutSeconds: 1, leadership, retryMs: 50 });
   t.after(() => polling.stop());
   await polling.start();
   assert.equal(polling.running, false, 'a standby does not poll');
+  assert.equal(fake.calls.filter((c) => c.method === 'getUpdates').length, 0);
 
-  leadership.set(true);
+  await other.stop(); // the leader hands the lease over
   await until('polling after taking the lead', () => polling.running);
   await fake.send(fake.user(2), 'first');
   assert.deepEqual(seen, ['first']);
@@ -80,10 +68,14 @@ test('with leadership: a standby polls once it leads, stops when it steps down, 
   assert.deepEqual(seen, ['first', 'second']);
   assert.ok(fake.calls.filter((c) => c.method === 'getUpdates').length > before + 1);
 
-  leadership.set(false);
-  await until('polling stopped after stepping down', () => !polling.running);
-  leadership.set(true);
-  await until('polling again after leading again', () => polling.running);
+  // another replica (on another host) holds the lease now: this one steps down and stops polling
+  await handle.db.updateTable('settings').set({ value: 'elsewhere:4242:abcdef', updated_at: toDbTime(new Date()) }).where('key', '=', 'lease:bot-polling-test').execute();
+  await until('stepped down', () => !leadership.isLeader);
+  await until('polling stopped after stepping down', () => !polling.running && fake.waitingPolls === 0);
+  // that replica goes silent: past the TTL this one takes the lease and polls again
+  await until('polling again after leading again', () => leadership.isLeader && polling.running);
+  await fake.send(fake.user(2), 'third');
+  assert.deepEqual(seen, ['first', 'second', 'third']);
   await polling.stop();
   assert.equal(polling.running, false);
 });

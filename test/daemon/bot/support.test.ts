@@ -115,6 +115,15 @@ test('no admin reachable: the ticket is stored and the customer told so, truthfu
   // /tickets is for admins only
   await h.fake.send(eve, '/tickets');
   assert.match(h.fake.lastBotMessage(6060).text, /only for the shop’s administrators/);
+
+  // the issue's case word for word: `/paysupport <text>` while the send to the admin fails with `chat not found`
+  h.fake.failNext('sendMessage', telegramErrors.badRequest('chat not found'), { match: (p) => Number(p.chat_id) === ADMIN_ID });
+  await h.fake.send(eve, '/paysupport I was charged twice');
+  const ack = h.fake.lastBotMessage(6060).text;
+  assert.match(ack, /saved as ticket #3, but no operator could be reached right now/);
+  assert.doesNotMatch(ack, /Sent to the operator/);
+  const third = await h.handle.db.selectFrom('support_tickets').selectAll().where('id', '=', 3).executeTakeFirstOrThrow();
+  assert.deepEqual([third.text, third.admins_reached, third.status], ['I was charged twice', 0, 'open']);
 });
 
 test('💸 Refund from a ticket: confirm, Telegram refunds once, the credit is taken back; a spent credit asks before recording a loss', async (t) => {
