@@ -77,6 +77,15 @@ test('/paysupport: a ticket with the payment, every admin gets it, the admin ans
   await h.fake.deliver(forged);
   assert.match(h.fake.lastBotMessage(DAN).text, /only for the shop’s administrators/);
   assert.ok(h.logs().some((l) => l.security_event === true && l.event === 'admin_access_denied' && l.telegram_user_id === DAN));
+
+  // one admin unreachable, the other not: the ticket reaches the one who can be reached, and says so
+  h.fake.failNext('sendMessage', telegramErrors.badRequest('chat not found'), { match: (p) => Number(p.chat_id) === 900002 });
+  await h.fake.send(dan, '/support the key says 402');
+  assert.match(h.fake.lastBotMessage(DAN).text, /We got your message — ticket #2\./);
+  assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /^🎫 #2 · Support ticket from Dan[\s\S]*the key says 402/);
+  assert.doesNotMatch(h.fake.lastBotMessage(900002).text, /#2/);
+  const second = await h.handle.db.selectFrom('support_tickets').selectAll().where('id', '=', 2).executeTakeFirstOrThrow();
+  assert.equal(second.admins_reached, 1);
 });
 
 test('no admin reachable: the ticket is stored and the customer told so, truthfully', async (t) => {
