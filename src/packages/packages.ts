@@ -354,6 +354,10 @@ function packageChanges(pkg: AiTokenPackage, v: PackageValues): string[] {
   if (pkg.validity_days !== v.validity_days) changes.push(`validity_days ${pkg.validity_days} → ${v.validity_days}`);
   if (pkg.category_id !== v.category_id) changes.push(`category_id ${pkg.category_id ?? 'none'} → ${v.category_id ?? 'none'}`);
   if (pkg.subcategory_id !== v.subcategory_id) changes.push(`subcategory_id ${pkg.subcategory_id ?? 'none'} → ${v.subcategory_id ?? 'none'}`);
+  // an undecided mode (stored before modes were recorded) is left to the next reprice unless something else changes
+  if (pkg.price_mode !== v.price_mode && pkg.price_mode !== 'unknown') {
+    changes.push(v.price_mode === 'fixed' ? 'price_mode formula → fixed' : 'price_mode fixed → formula');
+  }
   return changes;
 }
 
@@ -437,13 +441,13 @@ export async function importPackages(deps: PackageDeps, items: unknown, opts: { 
         out.push({ ...v, status: 'unchanged', changes, package: match });
         continue;
       }
-      const { cost, price, validity_days, category_id, subcategory_id } = v.values;
+      const { cost, price, validity_days, category_id, subcategory_id, price_mode } = v.values;
       const liftHold = match.hold_reason === 'margin';
       const updated = dryRun
-        ? { ...match, cost, price, validity_days, category_id, subcategory_id }
+        ? { ...match, cost, price, validity_days, category_id, subcategory_id, price_mode }
         : await db
             .updateTable('ai_token_packages')
-            .set({ cost, price, validity_days, category_id, subcategory_id, updated_at: now, ...(liftHold ? { is_available: 1, hold_reason: null } : {}) })
+            .set({ cost, price, validity_days, category_id, subcategory_id, price_mode, updated_at: now, ...(liftHold ? { is_available: 1, hold_reason: null } : {}) })
             .where('id', '=', match.id)
             .returningAll()
             .executeTakeFirstOrThrow();

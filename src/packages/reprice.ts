@@ -126,7 +126,11 @@ export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: P
 export function logPriceModeDecisions(logger: Logger, decisions: readonly PriceModeDecision[], settings: PricingConfig, trigger: string): void {
   for (const d of decisions) {
     const p = d.package;
-    logBusinessEvent(logger, {
+    const message =
+      d.mode === 'formula'
+        ? `package ${p.id} (${p.model}) follows the formula: its price ${formatUsd(p.price)} is the formula's price at the current settings`
+        : `package ${p.id} (${p.model}) keeps its price ${formatUsd(p.price)} (the formula gives ${formatUsd(d.formulaPriceMicros)}); arb package reprice ${p.id} --formula lets it follow the formula`;
+    const event = {
       event_type: 'package_price_mode_decided',
       package_id: p.id,
       model: p.model,
@@ -138,9 +142,8 @@ export function logPriceModeDecisions(logger: Logger, decisions: readonly PriceM
       margin_percent: packageMarginPercent(d.costMicros, p.price),
       markup_percent: settings.markupBp / 100,
       trigger,
-    }, d.mode === 'formula'
-      ? `package ${p.id} (${p.model}) follows the formula: its price ${formatUsd(p.price)} is the formula's price at the current settings`
-      : `package ${p.id} (${p.model}) keeps its price ${formatUsd(p.price)} (the formula gives ${formatUsd(d.formulaPriceMicros)}); arb package reprice ${p.id} --formula lets it follow the formula`);
+    };
+    logBusinessEvent(logger, event, message);
   }
 }
 

@@ -53,9 +53,9 @@ test('arb package import is idempotent: a second import leaves everything unchan
   const d = JSON.parse(dry.stdout);
   assert.deepEqual([d.dry_run, d.created, d.updated, d.unchanged], [true, 1, 1, 1]);
   assert.deepEqual(d.packages.map((p: { status: string; id: number | null }) => [p.status, p.id]), [['updated', 1], ['unchanged', 2], ['created', null]]);
-  assert.deepEqual(d.packages[0].changes, ['price $3.75 → $4.00']);
+  assert.deepEqual(d.packages[0].changes, ['price $3.75 → $4.00', 'price_mode formula → fixed']);
   const dryText = await runArb(['package', 'import', edited, '--dry-run', '--upsert'], env);
-  assert.match(dryText.stdout, /^ +1 +would be updated +1 +openai\/gpt-4 +100,000 +\$4\.00 .*price \$3\.75 → \$4\.00$/m);
+  assert.match(dryText.stdout, /^ +1 +would be updated +1 +openai\/gpt-4 +100,000 +\$4\.00 .*price \$3\.75 → \$4\.00; price_mode formula → fixed$/m);
   assert.match(dryText.stdout, /^dry run: 1 would be created, 1 would be updated, 1 unchanged \(3 items\); nothing was stored$/m);
   assert.equal(await packageCount(env.db), 2, 'a dry run stores nothing');
 
@@ -66,7 +66,8 @@ test('arb package import is idempotent: a second import leaves everything unchan
   const upsert = await runArb(['package', 'import', edited, '--upsert', '--json'], env);
   assert.deepEqual([JSON.parse(upsert.stdout).created, JSON.parse(upsert.stdout).updated, JSON.parse(upsert.stdout).unchanged], [0, 1, 2]);
   const list = JSON.parse((await runArb(['package', 'list', '--json'], env)).stdout).packages;
-  assert.deepEqual(list.map((p: { id: number; price_micros: number }) => [p.id, p.price_micros]), [[1, 4_000_000], [2, 600_000], [3, 7_500_000]]);
+  // the price the file gives is kept when the settings change; the others follow the formula
+  assert.deepEqual(list.map((p: { id: number; price_micros: number; price_mode: string }) => [p.id, p.price_micros, p.price_mode]), [[1, 4_000_000, 'fixed'], [2, 600_000, 'formula'], [3, 7_500_000, 'formula']]);
 
   const dup = join(env.dir, 'dup.json');
   writeFileSync(dup, JSON.stringify([{ model: 'gpt-4', tokens: 5000, description: 'x' }, { model: 'openai/gpt-4', tokens: 5000, description: ' x ' }]));
