@@ -18,9 +18,25 @@ export async function runDaemon(opts: { host?: string; port?: string }): Promise
   // The daemon process is this command's whole job: it is the one place the CLI reaches into daemon/.
   const { startDaemon, installSignalHandlers } = await import('../../daemon/main.js');
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  const daemon = await startDaemon({ config, host: opts.host, port, print });
+  // A signal that arrives while the daemon starts (it may already be listening and have printed its
+  // banner) is kept, not left to the default action that would kill it without draining: it stops the
+  // daemon as soon as the start is complete.
+  let early: NodeJS.Signals | undefined;
+  const keep = (signal: NodeJS.Signals) => {
+    early ??= signal;
+  };
+  process.on('SIGTERM', keep);
+  process.on('SIGINT', keep);
+  let daemon: Awaited<ReturnType<typeof startDaemon>>;
+  try {
+    daemon = await startDaemon({ config, host: opts.host, port, print });
+  } finally {
+    process.off('SIGTERM', keep);
+    process.off('SIGINT', keep);
+  }
   await new Promise<void>((resolve) => {
     installSignalHandlers(daemon, resolve, print);
+    if (early) process.kill(process.pid, early);
   });
   print('arb daemon stopped');
 }

@@ -176,3 +176,19 @@ test('daemon/arb.service: the unit systemd runs (verified with systemd-analyze w
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.trim(), '', `systemd-analyze warnings:\n${r.stderr}`);
 });
+
+test('SIGTERM the moment the daemon says it is listening still drains and stops cleanly (exit 0)', async (t) => {
+  const dir = tempDir(t);
+  const dbEnv = await tempDbEnv(t as never, dir);
+  const env = { ...dbEnv, OPENROUTER_BASE_URL: 'http://127.0.0.1:9', LOG_DIR: join(dir, 'logs') };
+  for (let round = 0; round < 3; round++) {
+    const d = await spawnDaemon(dir, env);
+    t.after(() => {
+      if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+    });
+    d.child.kill('SIGTERM'); // no grace period after the banner
+    assert.equal(await d.exited, 0, `round ${round}: ${d.output()}`);
+    assert.equal(d.child.signalCode, null, 'not killed by the default action of the signal');
+    assert.match(d.output(), /arb daemon stopped/);
+  }
+});
