@@ -52,14 +52,14 @@ const CLAUDE = 'anthropic/claude-sonnet-4.6';
 /** The baseline: a pass-through proxy in a few lines. */
 async function roleBare(target: string): Promise<void> {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => void (async () => {
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
     const up = await request(`${target}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
     res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
     for await (const c of up.body) res.write(c);
     res.end();
-  });
+  })().catch(() => res.destroy()));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
