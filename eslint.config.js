@@ -2,9 +2,10 @@
 // promise nobody waits for (a lost rejection, an unawaited write, an async callback where a sync one is
 // expected). Formatting is Prettier's job (.prettierrc.json).
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'node_modules/', '.tmp/', 'fixtures/', 'logs/', 'backup/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
@@ -30,7 +31,8 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's test/describe/it return a promise the runner itself tracks; awaiting them at the top
-        // level of a test file is not how node:test is used (subtests through `t.test` still count)
+        // level of a test file is not how node:test is used. The name match also lets an unawaited `t.test`
+        // subtest through; node:test itself fails a subtest still running when its parent ends.
         { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
