@@ -19,7 +19,7 @@
  * non-streaming, 1 = only streaming; default both), BENCH_MESSAGES (0 = no Messages row).
  */
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,14 +52,18 @@ const CLAUDE = 'anthropic/claude-sonnet-4.6';
 /** The baseline: a pass-through proxy in a few lines. */
 async function roleBare(target: string): Promise<void> {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
-  const server = createServer(async (req, res) => {
+  // an async listener's rejection would be unhandled: a failed relay ends its response instead
+  const server = createServer((req, res) => {
+    relay(req, res).catch(() => res.destroy());
+  });
+  async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
     const up = await request(`${target}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
     res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
     for await (const c of up.body) res.write(c);
     res.end();
-  });
+  }
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });

@@ -24,7 +24,7 @@
  * memory per stream are the steadier figures).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +49,14 @@ type Probe = 'cpu' | 'mem' | 'handles' | 'heap' | 'billing';
 
 /** Answers the parent's probes: CPU time, memory after a full GC, active resources, a heap summary. */
 function answerProbes(extra: Partial<Record<Probe, () => Promise<unknown>>> = {}): void {
-  process.on('message', async (m: { probe: Probe; id: number }) => {
+  process.on('message', (m: { probe: Probe; id: number }) => {
+    // a probe that fails ends the role loudly (the parent sees the exit) instead of leaving it unanswered
+    answer(m).catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+  });
+  async function answer(m: { probe: Probe; id: number }): Promise<void> {
     let value: unknown;
     if (m.probe === 'cpu') value = process.cpuUsage();
     else if (m.probe === 'mem') {
@@ -64,7 +71,7 @@ function answerProbes(extra: Partial<Record<Probe, () => Promise<unknown>>> = {}
     } else if (m.probe === 'heap') value = await heapSummary();
     else value = await extra[m.probe]?.();
     process.send?.({ id: m.id, value });
-  });
+  }
 }
 
 /** Self size and count of the heap's objects by constructor (a V8 heap snapshot, parsed here). */
@@ -106,14 +113,18 @@ async function roleSim(): Promise<void> {
 /** The baseline: a pass-through proxy in a few lines, without a connection cap either. */
 async function roleBare(target: string): Promise<void> {
   const agent = new Agent({ connections: null, keepAliveTimeout: 30_000 });
-  const server = createServer(async (req, res) => {
+  // an async listener's rejection would be unhandled: a failed relay ends its response instead
+  const server = createServer((req, res) => {
+    relay(req, res).catch(() => res.destroy());
+  });
+  async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
     const up = await request(`${target}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
     res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
     for await (const c of up.body) res.write(c);
     res.end();
-  });
+  }
   server.keepAliveTimeout = 65_000;
   server.maxHeadersCount = 0;
   await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => r()));

@@ -238,7 +238,7 @@ export function parseOpenRouterRate(value: unknown): number | null {
   const m = /^(\d+)(?:\.(\d+))?(?:[eE]([-+]?\d+))?$/.exec(text);
   if (!m) return null;
   let digits = m[1] + (m[2] ?? '');
-  let exp = 12 - (m[2] ?? '').length + Number(m[3] ?? 0);
+  const exp = 12 - (m[2] ?? '').length + Number(m[3] ?? 0);
   digits = digits.replace(/^0+(?=\d)/, '');
   let v: bigint;
   if (exp >= 0) v = BigInt(digits) * 10n ** BigInt(exp);

@@ -24,7 +24,9 @@ export function createPeriodic<T>(intervalMs: number, task: () => Promise<T>, on
     run,
     start() {
       if (timer || intervalMs <= 0) return;
-      timer = setInterval(() => run().catch(onError), intervalMs);
+      timer = setInterval(() => {
+        run().catch(onError);
+      }, intervalMs);
       timer.unref();
     },
     async stop() {

@@ -102,7 +102,7 @@ export function createGroupCommit(db: Kysely<Database>, s: BetterSqlite3.Databas
         queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
         if (!scheduled) {
           scheduled = true;
-          setImmediate(flush);
+          setImmediate(() => void flush()); // flush settles every queued op (a failure rejects them) and never rejects
         }
       });
     },

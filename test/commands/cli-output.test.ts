@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { closeLogger, createLogger } from '../../src/logger.js';
 import { tempDir } from '../support/db.js';
 import { ARB, arbEnv, runArb, runArbOnTty, seedShop, type ArbEnv } from './support.js';
 
+// eslint-disable-next-line no-control-regex -- an ANSI colour code is what these assertions look for
 const SGR = /\x1b\[[0-9;]*m/;
 
 async function shop(t: Parameters<typeof tempDir>[0]): Promise<ArbEnv> {
@@ -71,10 +73,10 @@ test('tables fit COLUMNS (60, 80, 120) and keep every key and number whole', asy
     if (columns === 120) assert.match(r.stdout, /expires \(UTC\)/, 'everything fits at 120');
   }
   const tty = await runArbOnTty(['user', 'list'], { ...env, env: { ...env.env } });
-  for (const line of tty.output.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/)) assert.ok([...line].length <= 120, line);
+  for (const line of stripVTControlCharacters(tty.output).split(/\r?\n/)) assert.ok([...line].length <= 120, line);
   // the stats screen on a 60-column terminal: nothing wider, no number split over two lines
   const narrow = spawnSync('script', ['-qec', `'${process.execPath}' '${ARB}' stats --since 30d`, '/dev/null'], { cwd: env.dir, env: { ...env.env, TERM: 'xterm', COLUMNS: '60' }, encoding: 'utf8' });
-  const screen = narrow.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+  const screen = stripVTControlCharacters(narrow.stdout);
   assert.match(screen, /Revenue and profit per day/);
   for (const line of screen.split(/\r?\n/)) assert.ok([...line].length <= 60, `60: ${line}`);
   assert.match(screen, /^\$7\.82 +\$\d+\.\d\d +\$\d+\.\d\d +\d+\.\d %/m, 'the figures stay whole');

@@ -1,11 +1,11 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tempDir } from '../support/db.js';
 import { arbEnv, runArb } from './support.js';
 
-async function fakeDaemon(t: Parameters<typeof tempDir>[0], status: number, body: unknown): Promise<number> {
+async function fakeDaemon(t: TestContext, status: number, body: unknown): Promise<number> {
   const server: Server = createServer((req, res) => {
     if (req.url !== '/health') {
       res.writeHead(404).end();

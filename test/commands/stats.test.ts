@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { openAndMigrate } from '../../src/db/dialect.js';
 import { createLogger } from '../../src/logger.js';
 import { refundAllocation } from '../../src/ledger/ledger.js';
@@ -73,6 +74,7 @@ test('arb stats (not a TTY): plain tables; --since windows; OpenRouter credit fr
   assert.match(r.stdout, /^Upstream spend: +\$0\.0925/m);
   assert.match(r.stdout, /^Realised margin: +25\.1 %/m);
   assert.match(r.stdout, /^openai\/gpt-4 +2 +200,000 +\$7\.50 /m);
+  // eslint-disable-next-line no-control-regex -- the assertion is about ANSI escapes
   assert.doesNotMatch(r.stdout, /\x1b\[/, 'no ANSI colours when piped');
   assert.doesNotMatch(r.stdout, /sk-or-v1/);
 });
@@ -89,8 +91,9 @@ test('arb stats on a terminal: the Ink dashboard with revenue and profit per day
   const { env } = await seeded(t);
   // `script` gives the CLI a pseudo-terminal, the way an operator runs it
   const raw = execFileSync('script', ['-qec', `${process.execPath} ${join(ROOT, 'bin', 'arb.js')} stats --since 30d`, '/dev/null'], { cwd: env.dir, env: { ...env.env, COLUMNS: '120', TERM: 'xterm' }, encoding: 'utf8' });
+  // eslint-disable-next-line no-control-regex -- the assertion is about ANSI colours
   assert.match(raw, /\x1b\[32m█/, 'coloured on a terminal');
-  const out = raw.replace(/\x1b\[[0-9;]*m/g, '');
+  const out = stripVTControlCharacters(raw);
   assert.match(out, /arb stats — last 30d/);
   assert.match(out, /Revenue and profit per day — 3[01] days, \d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d \(UTC\)/);
   assert.match(out, /█+▒+ +\$7\.50 +\$1\.25 +3\r?$/m);

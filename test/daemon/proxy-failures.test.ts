@@ -143,7 +143,9 @@ for (const [protocol, drive] of Object.entries(DRIVERS)) {
     const stack = await startStack(t, { model: SONNET, tokens: 500_000, sim: { chunkDelayMs: 5, completionTokens: 2000 }, daemon: { drainTimeoutMs: 150 } });
     const { key, allocationId } = await stack.buyKey();
     let stopping: Promise<void> | undefined;
-    const run = await drive(stack, key, { onDelta: (n) => n === 3 && (stopping ??= stack.daemon.stop()) });
+    const run = await drive(stack, key, { onDelta: (n) => {
+        if (n === 3) stopping ??= stack.daemon.stop();
+      } });
     await stopping;
     assert.ok(isApiError(run.error), `the client is told: ${String(run.error)}`);
     assert.match(String((run.error as Error).message), /shutting down/);

@@ -8,7 +8,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import OpenAI from 'openai';
 import { simulatedText } from '../../src/catalog/simulator.js';
 import type { SimRequestRecord } from '../../src/catalog/simulator.js';
 import { meteringRule, weighTokenClasses, type MeteringRule } from '../../src/pricing.js';

@@ -683,7 +683,10 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     }
   }
 
-  const server: Server = createServer(async (req, res) => {
+  const server: Server = createServer((req, res) => {
+    serve(req, res).catch(() => res.destroy());
+  });
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const send = (status: number, body: unknown) => {
       if (res.headersSent || res.destroyed) return;
       const text = JSON.stringify(body);
@@ -726,7 +729,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       record.error = { error_code: 500, description: String(e) };
       send(500, { ok: false, error_code: 500, description: `Internal Server Error: ${(e as Error).message}` });
     }
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 

@@ -9,34 +9,34 @@
  * - indexes for the raw reads at a window's edge (allocations by created_at) and for counting active keys
  *   without visiting every allocation ever sold.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 
 export function statsRollupsMigration(dialect: 'sqlite' | 'postgres'): Migration {
   const pg = dialect === 'postgres';
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   type Db = Kysely<any>;
+  type Table = CreateTableBuilder<string, string>; // a table under construction, its columns by name
   const sums = ['requests', 'failed_requests', 'prompt_tokens', 'completion_tokens', 'weighted_tokens', 'loss_tokens', 'upstream_cost', 'used_revenue'];
   const salesSums = ['free_upstream_cost', 'sales', 'tokens_sold', 'gross_sales', 'cost', 'free_grants', 'free_grant_tokens', 'free_grant_cost', 'refunds', 'refund_count', 'topups', 'topup_count'];
   return {
     async up(db: Db) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const id = (t: any) => (pg ? t.addColumn('id', 'bigserial', (c: any) => c.primaryKey()) : t.addColumn('id', 'integer', (c: any) => c.primaryKey().autoIncrement()));
+      const id = (t: Table): Table => (pg ? t.addColumn('id', 'bigserial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()));
 
       let t = id(db.schema.createTable('usage_daily'))
-        .addColumn('day', 'text', (c: any) => c.notNull())
-        .addColumn('model', 'text', (c: any) => c.notNull())
-        .addColumn('allocation_id', 'bigint', (c: any) => c.notNull());
-      for (const s of sums) t = t.addColumn(s, 'bigint', (c: any) => c.notNull().defaultTo(0));
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('allocation_id', 'bigint', (c) => c.notNull());
+      for (const s of sums) t = t.addColumn(s, 'bigint', (c) => c.notNull().defaultTo(0));
       await t.addUniqueConstraint('usage_daily_day_key_model', ['day', 'allocation_id', 'model']).execute();
       await db.schema.createIndex('idx_usage_daily_allocation').on('usage_daily').column('allocation_id').execute();
 
-      t = id(db.schema.createTable('model_daily')).addColumn('day', 'text', (c: any) => c.notNull()).addColumn('model', 'text', (c: any) => c.notNull());
-      for (const s of [...sums, ...salesSums]) t = t.addColumn(s, 'bigint', (c: any) => c.notNull().defaultTo(0));
+      t = id(db.schema.createTable('model_daily')).addColumn('day', 'text', (c) => c.notNull()).addColumn('model', 'text', (c) => c.notNull());
+      for (const s of [...sums, ...salesSums]) t = t.addColumn(s, 'bigint', (c) => c.notNull().defaultTo(0));
       await t.addUniqueConstraint('model_daily_day_model', ['day', 'model']).execute();
 
       await id(db.schema.createTable('rollup_state'))
-        .addColumn('source', 'text', (c: any) => c.notNull().unique())
-        .addColumn('last_id', 'bigint', (c: any) => c.notNull().defaultTo(0))
+        .addColumn('source', 'text', (c) => c.notNull().unique())
+        .addColumn('last_id', 'bigint', (c) => c.notNull().defaultTo(0))
         .execute();
       await db.insertInto('rollup_state').values([{ source: 'usage_events' }, { source: 'ai_token_allocations' }, { source: 'transactions' }]).execute();
 
