@@ -2,7 +2,7 @@
  * The one `Database` interface (SPEC §7). Money columns are integer µ$; timestamps are UTC text
  * `YYYY-MM-DD HH:MM:SS` on both SQLite and PostgreSQL so the manual's SQL works as written.
  */
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 type Id = Generated<number>;
 /** UTC `YYYY-MM-DD HH:MM:SS`. */
@@ -322,9 +322,5 @@ export type Category = Selectable<CategoriesTable>;
 export type AiModel = Selectable<AiModelsTable>;
 export type NewAiModel = Insertable<AiModelsTable>;
 export type AiTokenPackage = Selectable<AiTokenPackagesTable>;
-export type NewAiTokenPackage = Insertable<AiTokenPackagesTable>;
-export type AiTokenPackageUpdate = Updateable<AiTokenPackagesTable>;
 export type Allocation = Selectable<AiTokenAllocationsTable>;
-export type UsageEvent = Selectable<UsageEventsTable>;
 export type NewUsageEvent = Insertable<UsageEventsTable>;
-export type Reservation = Selectable<ReservationsTable>;

@@ -82,11 +82,6 @@ export async function findUserByTelegramId(handle: DbHandle, telegramId: number)
   return handle.db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
 }
 
-export async function getBalance(handle: DbHandle, telegramId: number): Promise<number> {
-  const user = await findUserByTelegramId(handle, telegramId);
-  return user?.balance ?? 0;
-}
-
 export async function listTransactions(handle: DbHandle, userId: number, limit = 10): Promise<Transaction[]> {
   return handle.db.selectFrom('transactions').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(limit).execute();
 }

@@ -79,11 +79,6 @@ export async function getCategory(db: Kysely<Database>, id: number, field = 'cat
   return row;
 }
 
-/** All categories, by id. */
-export async function listCategories(handle: DbHandle): Promise<Category[]> {
-  return handle.db.selectFrom('categories').selectAll().orderBy('id').execute();
-}
-
 /** Creates a category (a subcategory with `parentId`); a sibling of the same name is refused. */
 export async function createCategory(deps: CategoryDeps, input: { name: string; parentId?: number | null }): Promise<Category> {
   const name = cleanName(input.name);

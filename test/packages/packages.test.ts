@@ -11,9 +11,9 @@ import type { OpenRouterModel } from '../../src/catalog/types.js';
 import { syncModels } from '../../src/catalog/sync.js';
 import { createLogger } from '../../src/logger.js';
 import { InputError, NotFoundError } from '../../src/errors.js';
+import { ensureCategory } from '../../src/packages/categories.js';
 import {
   createPackage,
-  ensureCategory,
   getPackage,
   importedItemToJson,
   importPackages,
@@ -23,7 +23,7 @@ import {
   readImportFile,
   repricePackage,
   setPackageAvailability,
-} from '../../src/packages/index.js';
+} from '../../src/packages/packages.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 
 const config = defaultTestConfig();
