@@ -1,7 +1,7 @@
 /** `arb keys list|revoke|issue`. */
 import { InputError, InsufficientBalanceError, NotFoundError } from '../../src/errors.js';
 import { logPurchaseFailed } from '../../src/alerts/alerts.js';
-import { findOneKey, listKeys, revokeKey, type KeyRow } from '../../src/keys/keys.js';
+import { findOneKey, listKeys, revokeKey, type KeyRow } from '../../src/keys/allocations.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';

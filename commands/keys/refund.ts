@@ -1,5 +1,5 @@
 /** `arb keys refund <key-prefix> [--pro-rata]`: the price back to the balance, the key revoked. */
-import { findOneKey } from '../../src/keys/keys.js';
+import { findOneKey } from '../../src/keys/allocations.js';
 import { refundAllocation } from '../../src/ledger/ledger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';

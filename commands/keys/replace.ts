@@ -1,5 +1,5 @@
 /** `arb keys replace <key-prefix>`: a new key for the same allocation, printed once; the old one stops working. */
-import { findOneKey } from '../../src/keys/keys.js';
+import { findOneKey } from '../../src/keys/allocations.js';
 import { replaceKey } from '../../src/keys/replace.js';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../ui/json.js';

@@ -14,7 +14,7 @@ import { renderTable, type Cell } from '../ui/table.js';
 import { printScreen } from '../ui/screens.js';
 import type { LogsScreenProps } from './LogsScreen.js';
 import type { LogsOptions } from './index.js';
-import { KEY_PREFIX, looksLikeApiKey, maskApiKey } from '../../src/ledger/keys.js';
+import { KEY_PREFIX, looksLikeApiKey, maskApiKey } from '../../src/keys/api-key.js';
 
 export interface ParsedLogsOptions {
   since: Date | null;
@@ -84,7 +84,7 @@ async function buildFilter(ctx: CommandContext, parsed: ParsedLogsOptions): Prom
     const haveDb = Boolean(ctx.config.databaseUrl) || existsSync(ctx.config.dbName);
     if (haveDb) {
       try {
-        const { findKeys } = await import('../../src/keys/keys.js');
+        const { findKeys } = await import('../../src/keys/allocations.js');
         const keys = await findKeys(await ctx.db(), parsed.key.lookup);
         for (const k of keys) {
           allocationIds.push(k.id);

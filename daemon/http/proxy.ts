@@ -21,7 +21,7 @@ import { logApiCall, logPerformance, logSecurityEvent, redactText } from '../../
 import { DatabaseUnavailableError, UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';
 import type { UsageOutcome } from '../../src/db/database.js';
 import { classWeights, completionWeight, describeRule } from '../../src/pricing.js';
-import { hashApiKey, looksLikeApiKey } from '../../src/ledger/keys.js';
+import { hashApiKey, looksLikeApiKey } from '../../src/keys/api-key.js';
 import type { KeyRecord, MeteringStore, SettleInput, SettleResult } from '../../src/metering/store.js';
 import { createHolds, expiryIso, ruleForKey, tokensLeft, type Hold, type HoldDemand, type KeyRead } from '../../src/metering/hold.js';
 import { countPromptTokens, countTexts } from '../../src/metering/tokens.js';

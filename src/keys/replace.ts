@@ -6,7 +6,7 @@
 import type { Allocation } from '../db/database.js';
 import type { DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
-import { generateApiKey } from '../ledger/keys.js';
+import { generateApiKey } from './api-key.js';
 import { logSecurityEvent, type Logger } from '../logger.js';
 import { toDbTime } from '../time.js';
 

@@ -11,7 +11,7 @@ import { InputError, InsufficientBalanceError, NotFoundError } from '../errors.j
 import { logArbitrage, logBusinessEvent, logTransaction, type Logger } from '../logger.js';
 import { microsToUsd } from '../money.js';
 import { addDays, nowDb, toDbTime } from '../time.js';
-import { generateApiKey } from './keys.js';
+import { generateApiKey } from '../keys/api-key.js';
 
 export interface LedgerDeps {
   handle: DbHandle;

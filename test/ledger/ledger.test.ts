@@ -4,7 +4,7 @@ import { tempDb, testDialects, PG_SKIP_REASON } from '../support/db.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { creditUser, ensureUser, purchasePackage, refundAllocation, listTransactions } from '../../src/ledger/ledger.js';
 import { auditLedger } from '../../src/ledger/audit.js';
-import { hashApiKey, looksLikeApiKey, maskApiKey } from '../../src/ledger/keys.js';
+import { hashApiKey, looksLikeApiKey, maskApiKey } from '../../src/keys/api-key.js';
 import { InsufficientBalanceError, InputError, NotFoundError } from '../../src/errors.js';
 import { nowDb } from '../../src/time.js';
 

@@ -9,7 +9,7 @@ import { createMeteringStore, type SettleInput } from '../../src/metering/store.
 import { newInstanceId, recoverOrphanedHolds, registerInstance, heartbeatInstance } from '../../src/metering/instances.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import { auditLedger } from '../../src/ledger/audit.js';
-import { hashApiKey } from '../../src/ledger/keys.js';
+import { hashApiKey } from '../../src/keys/api-key.js';
 import { toDbTime } from '../../src/time.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { tempDb, testDialects } from '../support/db.js';

@@ -1,12 +1,13 @@
 /**
- * Operator views of customer keys (SPEC §6 `arb keys`): list (masked only), find by a prefix of the
- * masked form or of the full key, revoke. Selling/granting a key is `purchasePackage` in src/ledger.
+ * The key allocations customers bought (SPEC §6 `arb keys`): list (masked only), find by a prefix of the
+ * masked form or of the full key, revoke. Selling a key is `purchasePackage` (src/ledger/ledger.ts); the
+ * key text itself (generate, hash, mask) is ./api-key.ts.
  */
 import { sql } from 'kysely';
 import type { AllocationStatus } from '../db/database.js';
 import type { DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
-import { hashApiKey, KEY_PREFIX, looksLikeApiKey } from '../ledger/keys.js';
+import { hashApiKey, KEY_PREFIX, looksLikeApiKey } from './api-key.js';
 import { logSecurityEvent, type Logger } from '../logger.js';
 import { toDbTime } from '../time.js';
 
