@@ -88,10 +88,10 @@ async function buildFilter(ctx: CommandContext, parsed: ParsedLogsOptions): Prom
         const keys = await findKeys(await ctx.db(), parsed.key.lookup);
         for (const k of keys) {
           allocationIds.push(k.id);
-          prefixes.add(k.apiKey);
+          prefixes.add(k.maskedKey);
         }
         if (keys.length === 0) ctx.stderr.write(`note: no key in the database matches ${parsed.key.shown}; matching the masked key in log lines only\n`);
-        else if (keys.length > 1) ctx.stderr.write(`note: ${parsed.key.shown} matches ${keys.length} keys (${keys.map((k) => k.apiKey).join(', ')}); showing the lines of all of them\n`);
+        else if (keys.length > 1) ctx.stderr.write(`note: ${parsed.key.shown} matches ${keys.length} keys (${keys.map((k) => k.maskedKey).join(', ')}); showing the lines of all of them\n`);
       } catch (e) {
         if (e instanceof InputError) throw e;
         ctx.stderr.write(`note: the database could not be read (${(e as Error).message}); matching the masked key in log lines only\n`);

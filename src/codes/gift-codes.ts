@@ -10,7 +10,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Insertable } from 'kysely';
-import type { Allocation, GiftCodesTable, Transaction } from '../db/database.js';
+import type { GiftCodesTable, Transaction } from '../db/database.js';
+import type { KeyAllocation } from '../keys/allocations.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { logBusinessEvent } from '../logger.js';
@@ -173,7 +174,7 @@ export class GiftCodeRefused extends InputError {
 
 export type RedeemResult =
   | { kind: 'credited'; codeId: number; amountMicros: number; balanceMicros: number; transaction: Transaction }
-  | { kind: 'granted'; codeId: number; packageId: number; allocation: Allocation; apiKey: string | null };
+  | { kind: 'granted'; codeId: number; packageId: number; allocation: KeyAllocation; apiKey: string | null };
 
 /** Redeems a code for a customer exactly once; refusals throw GiftCodeRefused. */
 export async function redeemCode(deps: LedgerDeps, input: { telegramId: number; code: string; profile?: { username?: string | null; firstName?: string | null; languageCode?: string | null } }): Promise<RedeemResult> {

@@ -322,5 +322,5 @@ export type Category = Selectable<CategoriesTable>;
 export type AiModel = Selectable<AiModelsTable>;
 export type NewAiModel = Insertable<AiModelsTable>;
 export type AiTokenPackage = Selectable<AiTokenPackagesTable>;
-export type Allocation = Selectable<AiTokenAllocationsTable>;
+export type AllocationRow = Selectable<AiTokenAllocationsTable>;
 export type NewUsageEvent = Insertable<UsageEventsTable>;

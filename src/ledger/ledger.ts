@@ -4,13 +4,14 @@
  */
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
-import type { Allocation, Database, Transaction, TransactionType, User } from '../db/database.js';
+import type { Database, Transaction, TransactionType, User } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { InputError, InsufficientBalanceError, NotFoundError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, logTransaction, type Logger } from '../logger.js';
 import { microsToUsd } from '../money.js';
 import { addDays, nowDb, toDbTime } from '../time.js';
+import { allocationFromRow, type KeyAllocation } from '../keys/allocations.js';
 import { generateApiKey } from '../keys/api-key.js';
 
 export interface LedgerDeps {
@@ -218,7 +219,7 @@ export interface PurchaseInput {
 }
 
 export interface PurchaseResult {
-  allocation: Allocation;
+  allocation: KeyAllocation;
   /** the full key, shown once; null for a duplicate */
   apiKey: string | null;
   transaction: Transaction;
@@ -232,8 +233,8 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
     throw new InputError(`package_id: "${input.packageId}" is not a package id; see \`arb package list\``, 'package_id');
   }
   const duplicateOf = async (db: Kysely<Database>, tx: Transaction): Promise<PurchaseResult> => {
-    const allocation = await db.selectFrom('ai_token_allocations').selectAll().where('id', '=', tx.allocation_id!).executeTakeFirstOrThrow();
-    return { allocation, apiKey: null, transaction: tx, duplicate: true };
+    const row = await db.selectFrom('ai_token_allocations').selectAll().where('id', '=', tx.allocation_id!).executeTakeFirstOrThrow();
+    return { allocation: allocationFromRow(row, input.telegramId), apiKey: null, transaction: tx, duplicate: true };
   };
   const key = generateApiKey();
   let pkgForLog: { cost: number; price: number; model: string; tokens: number } | undefined;
@@ -263,7 +264,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
       const price = input.free ? 0 : pkg.price;
       if (user.balance < price) throw new InsufficientBalanceError(user.balance, price);
       const validity = pkg.validity_days || deps.config?.packageValidityDays || 30;
-      const allocation = await trx
+      const row = await trx
         .insertInto('ai_token_allocations')
         .values({
           user_id: user.id,
@@ -285,6 +286,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
         })
         .returningAll()
         .executeTakeFirstOrThrow();
+      const allocation = allocationFromRow(row, input.telegramId);
       deps.faultPoint?.('purchase:after-allocation');
       let transaction: Transaction;
       if (input.free) {
@@ -333,7 +335,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
  * `"arbitrage":true` `package_sale` line; a free grant is a business event only (no revenue).
  */
 function logSale(logger: Logger, input: PurchaseInput, result: PurchaseResult, pkg: { cost: number; model: string; tokens: number }): void {
-  const price = result.allocation.price_paid;
+  const price = result.allocation.pricePaidMicros;
   const profit = input.free ? 0 : price - pkg.cost;
   logBusinessEvent(logger, {
     event_type: input.free ? 'token_package_granted' : 'token_package_sold',
@@ -369,8 +371,7 @@ function logSale(logger: Logger, input: PurchaseInput, result: PurchaseResult, p
 }
 
 export interface RefundResult {
-  allocation: Allocation;
-  telegramId: number;
+  allocation: KeyAllocation;
   transaction: Transaction | null;
   refundedMicros: number;
 }
@@ -388,7 +389,7 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
     if (!allocation) throw new NotFoundError(`allocation: no key allocation ${input.allocationId}`, 'allocation');
     const dup = await trx.selectFrom('transactions').selectAll().where('reference', '=', reference).executeTakeFirst();
     const user = await trx.selectFrom('users').selectAll().where('id', '=', allocation.user_id).executeTakeFirstOrThrow();
-    if (dup) return { allocation, telegramId: user.telegram_id, transaction: dup, refundedMicros: 0 };
+    if (dup) return { allocation: allocationFromRow(allocation, user.telegram_id), transaction: dup, refundedMicros: 0 };
     if (allocation.tokens_reserved > 0) {
       throw new InputError(`allocation ${allocation.id} has requests in flight; retry in a few seconds`, 'allocation');
     }
@@ -400,22 +401,22 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
       .where('id', '=', allocation.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    if (refund <= 0) return { allocation: revoked, telegramId: user.telegram_id, transaction: null, refundedMicros: 0 };
+    if (refund <= 0) return { allocation: allocationFromRow(revoked, user.telegram_id), transaction: null, refundedMicros: 0 };
     const { transaction } = await applyBalanceChange(
       trx,
       user,
       { type: 'refund', amount: refund, reference, packageId: allocation.package_id, allocationId: allocation.id, note: input.note ?? null },
       now,
     );
-    return { allocation: revoked, telegramId: user.telegram_id, transaction, refundedMicros: refund };
+    return { allocation: allocationFromRow(revoked, user.telegram_id), transaction, refundedMicros: refund };
   });
   if (result.refundedMicros > 0 && deps.logger) {
     logTransaction(deps.logger, {
       type: 'refund',
       amount: -microsToUsd(result.refundedMicros),
       amount_micros: -result.refundedMicros,
-      user_id: result.telegramId,
-      package_id: result.allocation.package_id,
+      user_id: result.allocation.telegramId,
+      package_id: result.allocation.packageId,
       allocation_id: result.allocation.id,
     });
   }

@@ -36,10 +36,11 @@ for (const dialect of testDialects()) {
 
     const bought = await purchasePackage(deps, { telegramId: 1001, packageId: pkg, reference: 'buy-1' });
     assert.ok(bought.apiKey && looksLikeApiKey(bought.apiKey), 'a full key is handed out once');
-    assert.equal(bought.allocation.api_key, maskApiKey(bought.apiKey!));
-    assert.equal(bought.allocation.api_key_hash, hashApiKey(bought.apiKey!));
-    assert.ok(!JSON.stringify(bought.allocation).includes(bought.apiKey!), 'the stored row never holds the key');
-    assert.equal(bought.allocation.tokens_total, 100_000);
+    assert.equal(bought.allocation.maskedKey, maskApiKey(bought.apiKey!));
+    const stored = await handle.db.selectFrom('ai_token_allocations').selectAll().where('id', '=', bought.allocation.id).executeTakeFirstOrThrow();
+    assert.equal(stored.api_key_hash, hashApiKey(bought.apiKey!));
+    assert.ok(!JSON.stringify(stored).includes(bought.apiKey!), 'the stored row never holds the key');
+    assert.equal(bought.allocation.tokensTotal, 100_000);
     assert.equal(bought.transaction.amount, -3_750_000);
     assert.equal(bought.transaction.balance_after, 6_250_000);
 
@@ -83,7 +84,7 @@ for (const dialect of testDialects()) {
     const free = await purchasePackage({ handle }, { telegramId: 7, packageId: pkg, free: true });
     assert.equal(free.transaction.type, 'adjustment');
     assert.equal(free.transaction.amount, 0);
-    assert.equal(free.allocation.price_paid, 0);
+    assert.equal(free.allocation.pricePaidMicros, 0);
     assert.equal((await auditLedger(handle)).ok, true);
   });
 

@@ -44,7 +44,7 @@ for (const dialect of testDialects()) {
     await liveInstances(handle, 'i1');
     const { key, allocationId } = await keyWith(handle, 250);
     const found = await store.findKeyByHash(hashApiKey(key));
-    assert.equal(found?.allocationId, allocationId);
+    assert.equal(found?.id, allocationId);
     assert.equal(found?.promptRate, 30_000_000);
     assert.equal(found?.completionRate, 60_000_000);
     assert.equal(found?.maxCompletionTokens, 4096);

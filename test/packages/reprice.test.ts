@@ -98,7 +98,7 @@ for (const dialect of testDialects()) {
     assert.ok(lines.some((l) => l.event_type === 'package_on_hold' && l.package_id === p.promo.id));
     await assert.rejects(purchasePackage({ handle, config }, { telegramId: 42, packageId: p.promo.id }), NotFoundError);
     const sold = await purchasePackage({ handle, config, logger }, { telegramId: 42, packageId: p.gpt4.id });
-    assert.equal(sold.allocation.price_paid, 4_050_000);
+    assert.equal(sold.allocation.pricePaidMicros, 4_050_000);
 
     await new Promise((r) => setImmediate(r));
     assert.equal(notified.length, 1);

@@ -65,10 +65,10 @@ async function doReplace(ctx: ShopContext, allocationId: number, hashPrefix: str
     if (err instanceof InputError) return show(ctx, ctx.t.keys.cannotReplace, back);
     throw err;
   }
-  const pkg = await ctx.shop.handle.db.selectFrom('ai_token_packages').select('description').where('id', '=', result.allocation.package_id).executeTakeFirst();
+  const pkg = await ctx.shop.handle.db.selectFrom('ai_token_packages').select('description').where('id', '=', result.allocation.packageId).executeTakeFirst();
   await show(ctx, ctx.t.keys.replaced(result.oldMasked), back);
   const a = result.allocation;
-  await sendKey(ctx, { key: result.apiKey, model: a.model, description: pkg?.description ?? null, tokens: a.tokens_total, expiresAt: a.expires_at, baseUrl: ctx.shop.apiBaseUrl });
+  await sendKey(ctx, { key: result.apiKey, model: a.model, description: pkg?.description ?? null, tokens: a.tokensTotal, expiresAt: a.expiresAt, baseUrl: ctx.shop.apiBaseUrl });
 }
 
 export function keysFeature(): Composer<ShopContext> {

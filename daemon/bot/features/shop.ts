@@ -146,14 +146,14 @@ export async function buyAndDeliver(ctx: ShopContext, packageId: number, referen
   const receipt = {
     description: pkg?.description ?? allocation.model,
     model: allocation.model,
-    tokens: allocation.tokens_total,
-    price: allocation.price_paid,
+    tokens: allocation.tokensTotal,
+    price: allocation.pricePaidMicros,
     balance: result.transaction.balance_after,
-    expiresAt: allocation.expires_at,
+    expiresAt: allocation.expiresAt,
   };
   await show(ctx, ctx.t.shop.receipt(receipt), receiptKb);
   try {
-    await sendKey(ctx, { key: result.apiKey, model: allocation.model, description: pkg?.description ?? null, tokens: allocation.tokens_total, expiresAt: allocation.expires_at, baseUrl: ctx.shop.apiBaseUrl });
+    await sendKey(ctx, { key: result.apiKey, model: allocation.model, description: pkg?.description ?? null, tokens: allocation.tokensTotal, expiresAt: allocation.expiresAt, baseUrl: ctx.shop.apiBaseUrl });
   } catch (err) {
     if (isUnreachableUser(err)) throw err;
     logger.error(
