@@ -32,8 +32,8 @@ export async function runPackageReprice(ctx: CommandContext, idText: string | un
   if (opts.json) {
     writeJson(ctx.stdout, { ...packageToJson(pkg), pricing: pricingJson(result.pricing), previous: { ...money('cost', result.previous.costMicros), ...money('price', result.previous.priceMicros) } });
   } else {
-    ctx.stdout.write(`${renderPricing(pricingView(`repriced package ${pkg.id}: price ${formatUsd(result.previous.priceMicros)} → ${formatUsd(pkg.price)}, cost ${formatUsd(result.previous.costMicros)} → ${formatUsd(pkg.cost)}`, pkg, result.pricing, ctx.config))}\n`);
-    ctx.stdout.write(pkg.is_available ? 'on sale\n' : `off sale${pkg.hold_reason ? ` (hold: ${pkg.hold_reason})` : ''}; arb package enable ${pkg.id} puts it on sale\n`);
+    ctx.stdout.write(`${renderPricing(pricingView(`repriced package ${pkg.id}: price ${formatUsd(result.previous.priceMicros)} → ${formatUsd(pkg.priceMicros)}, cost ${formatUsd(result.previous.costMicros)} → ${formatUsd(pkg.costMicros)}`, pkg, result.pricing, ctx.config))}\n`);
+    ctx.stdout.write(pkg.available ? 'on sale\n' : `off sale${pkg.holdReason ? ` (hold: ${pkg.holdReason})` : ''}; arb package enable ${pkg.id} puts it on sale\n`);
   }
   return 0;
 }

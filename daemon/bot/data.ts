@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { DbHandle } from '../../src/db/dialect.js';
-import type { AiTokenPackage } from '../../src/db/database.js';
+import { packageFromRow, type Package } from '../../src/packages/packages.js';
 
 // ------------------------------------------------------------------------------------------ updates
 
@@ -111,8 +111,8 @@ export async function getPackageView(handle: DbHandle, packageId: number): Promi
 }
 
 /** Every package (admin view), newest first. */
-export async function listAllPackages(handle: DbHandle, offset: number, limit: number): Promise<{ rows: AiTokenPackage[]; total: number }> {
-  const rows = await handle.db.selectFrom('ai_token_packages').selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute();
+export async function listAllPackages(handle: DbHandle, offset: number, limit: number): Promise<{ rows: Package[]; total: number }> {
+  const rows = (await handle.db.selectFrom('ai_token_packages').selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute()).map(packageFromRow);
   const { n } = await handle.db.selectFrom('ai_token_packages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return { rows, total: Number(n) };
 }

@@ -321,6 +321,6 @@ export type Transaction = Selectable<TransactionsTable>;
 export type Category = Selectable<CategoriesTable>;
 export type AiModel = Selectable<AiModelsTable>;
 export type NewAiModel = Insertable<AiModelsTable>;
-export type AiTokenPackage = Selectable<AiTokenPackagesTable>;
+export type PackageRow = Selectable<AiTokenPackagesTable>;
 export type AllocationRow = Selectable<AiTokenAllocationsTable>;
 export type NewUsageEvent = Insertable<UsageEventsTable>;

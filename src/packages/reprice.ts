@@ -6,17 +6,17 @@
  * below the floor. The daemon runs this at start (`repriceAtStart`, reported to the admins in Telegram);
  * `arb package reprice --all` runs it on demand (and also lifts the margin holds a formula price cures).
  */
-import type { AiModel, AiTokenPackage } from '../db/database.js';
+import type { AiModel } from '../db/database.js';
 import { transact } from '../db/dialect.js';
 import { InputError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, type Logger } from '../logger.js';
 import { formatUsd, microsToUsd } from '../money.js';
 import { priceForPackage, type PackagePrice, type PricingConfig } from '../pricing.js';
 import { nowDb } from '../time.js';
-import { packageMarginPercent, type PackageDeps } from './packages.js';
+import { packageFromRow, packageMarginPercent, type Package, type PackageDeps } from './packages.js';
 
 export interface RepricedPackage {
-  package: AiTokenPackage;
+  package: Package;
   previousPriceMicros: number;
   previousCostMicros: number;
   pricing: PackagePrice;
@@ -25,7 +25,7 @@ export interface RepricedPackage {
 }
 
 export interface FixedPricePackage {
-  package: AiTokenPackage;
+  package: Package;
   /** cost basis at the model's current rates */
   costMicros: number;
   /** lowest acceptable price at the current settings */
@@ -39,7 +39,7 @@ export interface FixedPricePackage {
 }
 
 export interface SkippedPackage {
-  package: AiTokenPackage;
+  package: Package;
   reason: string;
 }
 
@@ -77,7 +77,7 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
     bulkDiscountBp: deps.config.bulkDiscountBp,
   };
   const report = await transact(deps.handle, async (trx) => {
-    const packages = await trx.selectFrom('ai_token_packages').selectAll().orderBy('id').execute();
+    const packages = (await trx.selectFrom('ai_token_packages').selectAll().orderBy('id').execute()).map(packageFromRow);
     const models = new Map<string, AiModel>((await trx.selectFrom('ai_models').selectAll().execute()).map((m) => [m.model_id, m]));
     const out: RepriceAllReport = { settings, repriced: [], unchanged: 0, fixed: [], skipped: [] };
     const now = nowDb();
@@ -93,32 +93,34 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
         out.skipped.push({ package: pkg, reason: `model ${pkg.model} has no fixed per-token price upstream` });
         continue;
       }
-      if (pkg.price_mode === 'fixed') {
-        const meetsFloor = refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: pkg.price }, settings)) !== null;
+      if (pkg.priceMode === 'fixed') {
+        const meetsFloor = refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: pkg.priceMicros }, settings)) !== null;
         let row = pkg;
-        const heldNow = !meetsFloor && pkg.is_available === 1;
-        const holdLifted = meetsFloor && opts.liftMarginHolds === true && pkg.hold_reason === 'margin';
+        const heldNow = !meetsFloor && pkg.available;
+        const holdLifted = meetsFloor && opts.liftMarginHolds === true && pkg.holdReason === 'margin';
         if (heldNow || holdLifted) {
-          row = await trx
-            .updateTable('ai_token_packages')
-            .set(heldNow ? { is_available: 0, hold_reason: 'margin', updated_at: now } : { is_available: 1, hold_reason: null, updated_at: now })
-            .where('id', '=', pkg.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          row = packageFromRow(
+            await trx
+              .updateTable('ai_token_packages')
+              .set(heldNow ? { is_available: 0, hold_reason: 'margin', updated_at: now } : { is_available: 1, hold_reason: null, updated_at: now })
+              .where('id', '=', pkg.id)
+              .returningAll()
+              .executeTakeFirstOrThrow(),
+          );
         }
         out.fixed.push({
           package: row,
           costMicros: formula.costMicros,
           floorMicros: formula.floorMicros,
-          marginPercent: packageMarginPercent(formula.costMicros, pkg.price),
+          marginPercent: packageMarginPercent(formula.costMicros, pkg.priceMicros),
           belowFloor: !meetsFloor,
           heldNow,
           holdLifted,
         });
         continue;
       }
-      const liftHold = opts.liftMarginHolds === true && pkg.hold_reason === 'margin';
-      if (formula.priceMicros === pkg.price && formula.costMicros === pkg.cost && !liftHold) {
+      const liftHold = opts.liftMarginHolds === true && pkg.holdReason === 'margin';
+      if (formula.priceMicros === pkg.priceMicros && formula.costMicros === pkg.costMicros && !liftHold) {
         out.unchanged++;
         continue;
       }
@@ -128,7 +130,7 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
         .where('id', '=', pkg.id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      out.repriced.push({ package: row, previousPriceMicros: pkg.price, previousCostMicros: pkg.cost, pricing: formula, holdLifted: liftHold });
+      out.repriced.push({ package: packageFromRow(row), previousPriceMicros: pkg.priceMicros, previousCostMicros: pkg.costMicros, pricing: formula, holdLifted: liftHold });
     }
     return out;
   });
@@ -138,14 +140,14 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
 
 function logReport(logger: Logger, report: RepriceAllReport, trigger: string): void {
   for (const r of report.repriced) {
-    if (r.previousPriceMicros === r.package.price && r.previousCostMicros === r.package.cost) continue; // only a hold lifted
+    if (r.previousPriceMicros === r.package.priceMicros && r.previousCostMicros === r.package.costMicros) continue; // only a hold lifted
     logArbitrage(logger, {
       operation: 'package_repriced',
       model: r.package.model,
       tokens: r.package.tokens,
-      cost: microsToUsd(r.package.cost),
-      sell_price: microsToUsd(r.package.price),
-      profit: microsToUsd(r.package.price - r.package.cost),
+      cost: microsToUsd(r.package.costMicros),
+      sell_price: microsToUsd(r.package.priceMicros),
+      profit: microsToUsd(r.package.priceMicros - r.package.costMicros),
       margin_percent: r.pricing.marginPercent,
       package_id: r.package.id,
       previous_sell_price: microsToUsd(r.previousPriceMicros),
@@ -156,8 +158,8 @@ function logReport(logger: Logger, report: RepriceAllReport, trigger: string): v
   for (const f of report.fixed) {
     if (!f.heldNow) continue;
     logger.warn(
-      { business_event: true, event_type: 'package_on_hold', package_id: f.package.id, model: f.package.model, reason: 'margin', price: microsToUsd(f.package.price), floor: microsToUsd(f.floorMicros), trigger },
-      `package ${f.package.id} (${f.package.model}) put on hold: its fixed price ${formatUsd(f.package.price)} is below the margin floor ${formatUsd(f.floorMicros)} at the current settings`,
+      { business_event: true, event_type: 'package_on_hold', package_id: f.package.id, model: f.package.model, reason: 'margin', price: microsToUsd(f.package.priceMicros), floor: microsToUsd(f.floorMicros), trigger },
+      `package ${f.package.id} (${f.package.model}) put on hold: its fixed price ${formatUsd(f.package.priceMicros)} is below the margin floor ${formatUsd(f.floorMicros)} at the current settings`,
     );
   }
   if (report.repriced.length > 0 || report.fixed.some((f) => f.heldNow)) {
@@ -175,7 +177,7 @@ function logReport(logger: Logger, report: RepriceAllReport, trigger: string): v
 
 /** true when the run changed a price or put a package on hold (what the admins are told about). */
 export function repriceChangedSomething(report: RepriceAllReport): boolean {
-  return report.repriced.some((r) => r.previousPriceMicros !== r.package.price) || report.fixed.some((f) => f.heldNow);
+  return report.repriced.some((r) => r.previousPriceMicros !== r.package.priceMicros) || report.fixed.some((f) => f.heldNow);
 }
 
 function settingsLine(s: PricingConfig): string {
@@ -185,24 +187,24 @@ function settingsLine(s: PricingConfig): string {
 /** The plain-text summary sent to the admins (and printed by the CLI). */
 export function describeReprice(report: RepriceAllReport, heading = 'Package prices follow the pricing settings'): string {
   const lines = [`${heading} (${settingsLine(report.settings)}):`];
-  const changed = report.repriced.filter((r) => r.previousPriceMicros !== r.package.price);
+  const changed = report.repriced.filter((r) => r.previousPriceMicros !== r.package.priceMicros);
   if (changed.length) {
     lines.push(`${changed.length} package(s) repriced:`);
     for (const r of changed.slice(0, 20)) {
-      lines.push(`#${r.package.id} ${r.package.model} ${r.package.tokens.toLocaleString('en-US')} tokens: ${formatUsd(r.previousPriceMicros)} → ${formatUsd(r.package.price)} (margin ${r.pricing.marginPercent.toFixed(1)} %)`);
+      lines.push(`#${r.package.id} ${r.package.model} ${r.package.tokens.toLocaleString('en-US')} tokens: ${formatUsd(r.previousPriceMicros)} → ${formatUsd(r.package.priceMicros)} (margin ${r.pricing.marginPercent.toFixed(1)} %)`);
     }
     if (changed.length > 20) lines.push(`… and ${changed.length - 20} more (arb package list)`);
   }
   const held = report.fixed.filter((f) => f.heldNow);
   if (held.length) {
     lines.push(`${held.length} fixed-price package(s) put on hold (price below the margin floor):`);
-    for (const f of held) lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.price)} < floor ${formatUsd(f.floorMicros)}; fix with arb package reprice ${f.package.id} [--price USD]`);
+    for (const f of held) lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)} < floor ${formatUsd(f.floorMicros)}; fix with arb package reprice ${f.package.id} [--price USD]`);
   }
   const kept = report.fixed.filter((f) => !f.heldNow);
   if (kept.length) {
     lines.push(`${kept.length} fixed-price package(s) keep their price:`);
     for (const f of kept.slice(0, 20)) {
-      lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.price)}, margin ${f.marginPercent.toFixed(1)} %${f.belowFloor ? ` — below the floor ${formatUsd(f.floorMicros)}, on hold` : ''}`);
+      lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)}, margin ${f.marginPercent.toFixed(1)} %${f.belowFloor ? ` — below the floor ${formatUsd(f.floorMicros)}, on hold` : ''}`);
     }
     if (kept.length > 20) lines.push(`… and ${kept.length - 20} more (arb package reprice --all)`);
   }

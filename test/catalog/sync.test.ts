@@ -95,8 +95,8 @@ for (const dialect of testDialects()) {
     const rows = await handle.db.selectFrom('ai_token_packages').select(['id', 'is_available', 'hold_reason', 'price']).orderBy('id').execute();
     assert.deepEqual(rows, [
       { id: gpt4.id, is_available: 0, hold_reason: 'margin', price: 3_750_000 },
-      { id: turbo.id, is_available: 1, hold_reason: null, price: turbo.price },
-      { id: disabledGpt4.id, is_available: 0, hold_reason: null, price: disabledGpt4.price },
+      { id: turbo.id, is_available: 1, hold_reason: null, price: turbo.priceMicros },
+      { id: disabledGpt4.id, is_available: 0, hold_reason: null, price: disabledGpt4.priceMicros },
     ]);
 
     // the model turning into a router model (no fixed price) also holds its packages

@@ -57,7 +57,7 @@ for (const dialect of testDialects()) {
 
     const moved = await deleteCategory(deps, claude.id, { moveTo: 3 });
     assert.deepEqual(moved.movedPackages, [pkg.id]);
-    assert.equal((await getPackage(handle, pkg.id)).subcategory_id, 3);
+    assert.equal((await getPackage(handle, pkg.id)).subcategoryId, 3);
     await deleteCategory(deps, 3, { moveTo: ai.id });
     assert.deepEqual((await listCategoryViews(handle)).map((v) => [v.id, v.packageCount]), [[1, 1]]);
   });
