@@ -10,12 +10,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Insertable } from 'kysely';
-import type { GiftCodesTable, Transaction } from '../db/database.js';
+import type { GiftCodesTable } from '../db/database.js';
 import type { KeyAllocation } from '../keys/allocations.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { logBusinessEvent } from '../logger.js';
-import { creditUser, ensureUser, purchasePackage, type LedgerDeps } from '../ledger/ledger.js';
+import { creditUser, ensureUser, purchasePackage, type LedgerDeps, type LedgerEntry } from '../ledger/ledger.js';
 import { microsToUsd, parseUsd } from '../money.js';
 import { addDays, toDbTime } from '../time.js';
 
@@ -173,7 +173,7 @@ export class GiftCodeRefused extends InputError {
 }
 
 export type RedeemResult =
-  | { kind: 'credited'; codeId: number; amountMicros: number; balanceMicros: number; transaction: Transaction }
+  | { kind: 'credited'; codeId: number; amountMicros: number; balanceMicros: number; transaction: LedgerEntry }
   | { kind: 'granted'; codeId: number; packageId: number; allocation: KeyAllocation; apiKey: string | null };
 
 /** Redeems a code for a customer exactly once; refusals throw GiftCodeRefused. */

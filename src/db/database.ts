@@ -317,7 +317,7 @@ export interface Database {
 }
 
 export type User = Selectable<UsersTable>;
-export type Transaction = Selectable<TransactionsTable>;
+export type TransactionRow = Selectable<TransactionsTable>;
 export type Category = Selectable<CategoriesTable>;
 export type AiModel = Selectable<AiModelsTable>;
 export type NewAiModel = Insertable<AiModelsTable>;

@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
-import type { Database, Transaction, TransactionType, User } from '../db/database.js';
+import type { Database, TransactionRow, TransactionType, User } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { InputError, InsufficientBalanceError, NotFoundError } from '../errors.js';
@@ -83,8 +83,44 @@ export async function findUserByTelegramId(handle: DbHandle, telegramId: number)
   return handle.db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
 }
 
-export async function listTransactions(handle: DbHandle, userId: number, limit = 10): Promise<Transaction[]> {
-  return handle.db.selectFrom('transactions').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(limit).execute();
+/** One ledger row: a signed change of a user's balance and the balance after it. */
+export interface LedgerEntry {
+  id: number;
+  /** users.id */
+  userId: number;
+  type: TransactionType;
+  /** signed µ$ */
+  amountMicros: number;
+  balanceAfterMicros: number;
+  /** unique where external (telegram_payment_charge_id, purchase request id, …) */
+  reference: string | null;
+  packageId: number | null;
+  allocationId: number | null;
+  note: string | null;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
+  createdAt: string;
+}
+
+/** The ledger entry of a `transactions` row (numbers as numbers: PostgreSQL returns bigints as text). */
+export function ledgerEntryFromRow(r: TransactionRow): LedgerEntry {
+  return {
+    id: Number(r.id),
+    userId: Number(r.user_id),
+    type: r.type,
+    amountMicros: Number(r.amount),
+    balanceAfterMicros: Number(r.balance_after),
+    reference: r.reference,
+    packageId: r.package_id === null ? null : Number(r.package_id),
+    allocationId: r.allocation_id === null ? null : Number(r.allocation_id),
+    note: r.note,
+    createdAt: r.created_at,
+  };
+}
+
+/** A user's latest ledger entries, newest first. */
+export async function listTransactions(handle: DbHandle, userId: number, limit = 10): Promise<LedgerEntry[]> {
+  const rows = await handle.db.selectFrom('transactions').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(limit).execute();
+  return rows.map(ledgerEntryFromRow);
 }
 
 /**
@@ -96,7 +132,7 @@ export async function applyBalanceChange(
   user: User,
   entry: { type: TransactionType; amount: number; reference?: string | null; packageId?: number | null; allocationId?: number | null; note?: string | null },
   now: string,
-): Promise<{ transaction: Transaction; balance: number }> {
+): Promise<{ transaction: LedgerEntry; balance: number }> {
   const updated = await trx
     .updateTable('users')
     .set((eb) => ({ balance: eb('balance', '+', entry.amount), updated_at: now }))
@@ -108,7 +144,7 @@ export async function applyBalanceChange(
     const current = await trx.selectFrom('users').select('balance').where('id', '=', user.id).executeTakeFirstOrThrow();
     throw new InsufficientBalanceError(current.balance, -entry.amount);
   }
-  const transaction = await trx
+  const row = await trx
     .insertInto('transactions')
     .values({
       user_id: user.id,
@@ -123,10 +159,10 @@ export async function applyBalanceChange(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { transaction, balance: updated.balance };
+  return { transaction: ledgerEntryFromRow(row), balance: updated.balance };
 }
 
-async function findByReference(handle: DbHandle, reference: string): Promise<Transaction | undefined> {
+async function findByReference(handle: DbHandle, reference: string): Promise<TransactionRow | undefined> {
   return handle.db.selectFrom('transactions').selectAll().where('reference', '=', reference).executeTakeFirst();
 }
 
@@ -144,7 +180,7 @@ export interface CreditInput {
 
 export interface CreditResult {
   user: User;
-  transaction: Transaction;
+  transaction: LedgerEntry;
   duplicate: boolean;
 }
 
@@ -170,7 +206,7 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
         const dup = await trx.selectFrom('transactions').selectAll().where('reference', '=', input.reference).executeTakeFirst();
         if (dup) {
           const user = await trx.selectFrom('users').selectAll().where('id', '=', dup.user_id).executeTakeFirstOrThrow();
-          return { user, transaction: dup, duplicate: true };
+          return { user, transaction: ledgerEntryFromRow(dup), duplicate: true };
         }
       }
       const user = await upsertUser(trx, { telegramId: input.telegramId, ...input.profile }, now);
@@ -188,7 +224,7 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
       const dup = await findByReference(deps.handle, input.reference);
       if (dup) {
         const user = await deps.handle.db.selectFrom('users').selectAll().where('id', '=', dup.user_id).executeTakeFirstOrThrow();
-        return { user, transaction: dup, duplicate: true };
+        return { user, transaction: ledgerEntryFromRow(dup), duplicate: true };
       }
     }
     throw e;
@@ -201,7 +237,7 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
       amount: microsToUsd(input.amountMicros),
       amount_micros: input.amountMicros,
       transaction_id: result.transaction.id,
-      balance_after: microsToUsd(result.transaction.balance_after),
+      balance_after: microsToUsd(result.transaction.balanceAfterMicros),
       ...(input.source ? { source: input.source } : {}),
     });
   }
@@ -222,7 +258,7 @@ export interface PurchaseResult {
   allocation: KeyAllocation;
   /** the full key, shown once; null for a duplicate */
   apiKey: string | null;
-  transaction: Transaction;
+  transaction: LedgerEntry;
   duplicate: boolean;
 }
 
@@ -232,9 +268,9 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
   if (!Number.isSafeInteger(input.packageId) || input.packageId <= 0) {
     throw new InputError(`package_id: "${input.packageId}" is not a package id; see \`arb package list\``, 'package_id');
   }
-  const duplicateOf = async (db: Kysely<Database>, tx: Transaction): Promise<PurchaseResult> => {
+  const duplicateOf = async (db: Kysely<Database>, tx: TransactionRow): Promise<PurchaseResult> => {
     const row = await db.selectFrom('ai_token_allocations').selectAll().where('id', '=', tx.allocation_id!).executeTakeFirstOrThrow();
-    return { allocation: allocationFromRow(row, input.telegramId), apiKey: null, transaction: tx, duplicate: true };
+    return { allocation: allocationFromRow(row, input.telegramId), apiKey: null, transaction: ledgerEntryFromRow(tx), duplicate: true };
   };
   const key = generateApiKey();
   let pkgForLog: { cost: number; price: number; model: string; tokens: number } | undefined;
@@ -288,9 +324,9 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
         .executeTakeFirstOrThrow();
       const allocation = allocationFromRow(row, input.telegramId);
       deps.faultPoint?.('purchase:after-allocation');
-      let transaction: Transaction;
+      let transaction: LedgerEntry;
       if (input.free) {
-        transaction = await trx
+        const row = await trx
           .insertInto('transactions')
           .values({
             user_id: user.id,
@@ -305,6 +341,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        transaction = ledgerEntryFromRow(row);
       } else {
         ({ transaction } = await applyBalanceChange(
           trx,
@@ -372,7 +409,7 @@ function logSale(logger: Logger, input: PurchaseInput, result: PurchaseResult, p
 
 export interface RefundResult {
   allocation: KeyAllocation;
-  transaction: Transaction | null;
+  transaction: LedgerEntry | null;
   refundedMicros: number;
 }
 
@@ -389,7 +426,7 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
     if (!allocation) throw new NotFoundError(`allocation: no key allocation ${input.allocationId}`, 'allocation');
     const dup = await trx.selectFrom('transactions').selectAll().where('reference', '=', reference).executeTakeFirst();
     const user = await trx.selectFrom('users').selectAll().where('id', '=', allocation.user_id).executeTakeFirstOrThrow();
-    if (dup) return { allocation: allocationFromRow(allocation, user.telegram_id), transaction: dup, refundedMicros: 0 };
+    if (dup) return { allocation: allocationFromRow(allocation, user.telegram_id), transaction: ledgerEntryFromRow(dup), refundedMicros: 0 };
     if (allocation.tokens_reserved > 0) {
       throw new InputError(`allocation ${allocation.id} has requests in flight; retry in a few seconds`, 'allocation');
     }

@@ -41,8 +41,8 @@ for (const dialect of testDialects()) {
     assert.equal(stored.api_key_hash, hashApiKey(bought.apiKey!));
     assert.ok(!JSON.stringify(stored).includes(bought.apiKey!), 'the stored row never holds the key');
     assert.equal(bought.allocation.tokensTotal, 100_000);
-    assert.equal(bought.transaction.amount, -3_750_000);
-    assert.equal(bought.transaction.balance_after, 6_250_000);
+    assert.equal(bought.transaction.amountMicros, -3_750_000);
+    assert.equal(bought.transaction.balanceAfterMicros, 6_250_000);
 
     // double tap: same reference buys nothing more
     const again = await purchasePackage(deps, { telegramId: 1001, packageId: pkg, reference: 'buy-1' });
@@ -83,7 +83,7 @@ for (const dialect of testDialects()) {
     await handle.db.updateTable('ai_token_packages').set({ is_available: 1 }).execute();
     const free = await purchasePackage({ handle }, { telegramId: 7, packageId: pkg, free: true });
     assert.equal(free.transaction.type, 'adjustment');
-    assert.equal(free.transaction.amount, 0);
+    assert.equal(free.transaction.amountMicros, 0);
     assert.equal(free.allocation.pricePaidMicros, 0);
     assert.equal((await auditLedger(handle)).ok, true);
   });

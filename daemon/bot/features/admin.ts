@@ -214,8 +214,8 @@ async function addBalanceCommand(ctx: ShopContext): Promise<void> {
     return say(ctx, ctx.t.admin.failed(err.message));
   }
   if (result.duplicate) return say(ctx, ctx.t.admin.balanceAddedDuplicate);
-  const amount = result.transaction.amount;
-  const balance = result.transaction.balance_after;
+  const amount = result.transaction.amountMicros;
+  const balance = result.transaction.balanceAfterMicros;
   await say(ctx, ctx.t.admin.balanceAdded({ telegramId, amount, balance }));
   if (telegramId !== ctx.from!.id) {
     const t = ctx.shop.locales.pick(result.user.language_code);

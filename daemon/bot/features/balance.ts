@@ -18,7 +18,7 @@ async function showBalance(ctx: ShopContext): Promise<void> {
     ctx,
     ctx.t.balance.show({
       balance: customer.balance,
-      rows: rows.map((r) => ({ type: r.type, amount: r.amount, balanceAfter: r.balance_after, createdAt: r.created_at, note: r.type === 'purchase' ? r.note : null })),
+      rows: rows.map((r) => ({ type: r.type, amount: r.amountMicros, balanceAfter: r.balanceAfterMicros, createdAt: r.createdAt, note: r.type === 'purchase' ? r.note : null })),
     }),
     kb,
   );

@@ -148,7 +148,7 @@ export async function buyAndDeliver(ctx: ShopContext, packageId: number, referen
     model: allocation.model,
     tokens: allocation.tokensTotal,
     price: allocation.pricePaidMicros,
-    balance: result.transaction.balance_after,
+    balance: result.transaction.balanceAfterMicros,
     expiresAt: allocation.expiresAt,
   };
   await show(ctx, ctx.t.shop.receipt(receipt), receiptKb);

@@ -186,7 +186,7 @@ async function creditPayment(ctx: ShopContext): Promise<void> {
     logger.info({ telegram_user_id: ctx.from!.id, transaction_id: result.transaction.id }, 'Stars payment already credited; replay ignored');
     return;
   }
-  const balance = result.transaction.balance_after;
+  const balance = result.transaction.balanceAfterMicros;
   let text = ctx.t.topup.credited({ stars, amount: amountMicros, balance });
   const next = new InlineKeyboard();
   const pkg = parsed?.kind === 'topup' && parsed.packageId !== undefined ? await getPackageView(handle, parsed.packageId) : undefined;
