@@ -318,7 +318,7 @@ export interface Database {
 
 export type User = Selectable<UsersTable>;
 export type TransactionRow = Selectable<TransactionsTable>;
-export type Category = Selectable<CategoriesTable>;
+export type CategoryRow = Selectable<CategoriesTable>;
 export type AiModel = Selectable<AiModelsTable>;
 export type NewAiModel = Insertable<AiModelsTable>;
 export type PackageRow = Selectable<AiTokenPackagesTable>;

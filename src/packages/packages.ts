@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
-import type { AiModel, Category, Database, PackagePriceMode, PackageRow } from '../db/database.js';
+import type { AiModel, Database, PackagePriceMode, PackageRow } from '../db/database.js';
+import { categoryFromRow, type Category } from './categories.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, type Logger } from '../logger.js';
@@ -84,17 +85,6 @@ export function packageFromRow(r: PackageRow): Package {
 export interface PackageResult {
   package: Package;
   pricing: PackagePrice;
-}
-
-/** One bulk-import item as written in the JSON file. */
-export interface PackageImportItem {
-  model: string;
-  tokens: number;
-  description: string;
-  category_id?: number | null;
-  subcategory_id?: number | null;
-  price_usd?: number | string | null;
-  validity_days?: number | null;
 }
 
 export interface ImportProblem {
@@ -223,7 +213,7 @@ async function loadCatalog(db: Kysely<Database>): Promise<Catalog> {
     db.selectFrom('ai_models').selectAll().execute(),
     db.selectFrom('categories').selectAll().execute(),
   ]);
-  return { models, categories: new Map(categories.map((c) => [c.id, c])) };
+  return { models, categories: new Map(categories.map((c) => [Number(c.id), categoryFromRow(c)])) };
 }
 
 type Problem = { field: string; message: string };
@@ -259,10 +249,10 @@ function validatePackage(
   );
   const category = attempt(names.category, () => parseCategory(catalog, input.categoryId, names.category));
   const subcategory = attempt(names.subcategory, () => parseCategory(catalog, input.subcategoryId, names.subcategory));
-  if (category && subcategory && subcategory.parent_id !== null && subcategory.parent_id !== category.id) {
+  if (category && subcategory && subcategory.parentId !== null && subcategory.parentId !== category.id) {
     problems.push({
       field: names.subcategory,
-      message: `${names.subcategory}: category ${subcategory.id} (${subcategory.name}) belongs to category ${subcategory.parent_id}, not ${category.id}`,
+      message: `${names.subcategory}: category ${subcategory.id} (${subcategory.name}) belongs to category ${subcategory.parentId}, not ${category.id}`,
     });
   }
   const priceMicros = attempt(names.price, () =>
