@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { DbHandle } from '../../src/db/dialect.js';
+import { allocationFromRow, type KeyAllocation } from '../../src/keys/allocations.js';
 import { packageFromRow, type Package } from '../../src/packages/packages.js';
 
 // ------------------------------------------------------------------------------------------ updates
@@ -149,24 +150,18 @@ export async function searchModels(handle: DbHandle, by: { query?: string; id?: 
 
 // ------------------------------------------------------------------------------------------ keys
 
-export interface KeyView {
-  id: number;
-  api_key: string;
-  model: string;
-  tokens_total: number;
-  tokens_used: number;
-  tokens_reserved: number;
-  expires_at: string;
-  status: string;
+/** A customer's key in the bot: the allocation (its stored status) and its package's description. */
+export interface CustomerKey extends KeyAllocation {
   description: string | null;
 }
 
 /** A customer's keys, newest first; expired/revoked ones after the active ones. */
-export async function listCustomerKeys(handle: DbHandle, userId: number, limit: number): Promise<{ rows: KeyView[]; total: number }> {
+export async function listCustomerKeys(handle: DbHandle, userId: number, limit: number): Promise<{ rows: CustomerKey[]; total: number }> {
   const rows = await handle.db
     .selectFrom('ai_token_allocations as a')
+    .innerJoin('users as u', 'u.id', 'a.user_id')
     .leftJoin('ai_token_packages as p', 'p.id', 'a.package_id')
-    .select(['a.id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.expires_at', 'a.status', 'p.description'])
+    .select(['a.id', 'a.package_id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.price_paid', 'a.expires_at', 'a.status', 'a.created_at', 'u.telegram_id', 'p.description'])
     .where('a.user_id', '=', userId)
     .orderBy(sql`case when a.status = 'active' then 0 else 1 end`)
     .orderBy('a.id', 'desc')
@@ -177,7 +172,7 @@ export async function listCustomerKeys(handle: DbHandle, userId: number, limit: 
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('user_id', '=', userId)
     .executeTakeFirstOrThrow();
-  return { rows, total: Number(n) };
+  return { rows: rows.map((r) => ({ ...allocationFromRow(r, r.telegram_id), description: r.description })), total: Number(n) };
 }
 
 // ------------------------------------------------------------------------------------------ alerts
