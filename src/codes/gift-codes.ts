@@ -210,7 +210,7 @@ export async function redeemCode(deps: LedgerDeps, input: { telegramId: number; 
   let result: RedeemResult;
   if (code.amount !== null) {
     const credit = await creditUser(deps, { telegramId: input.telegramId, amountMicros: Number(code.amount), type: 'topup', reference, note: `gift code #${code.id}`, source: 'gift_code' });
-    result = { kind: 'credited', codeId: Number(code.id), amountMicros: Number(code.amount), balanceMicros: Number(credit.user.balance), transaction: credit.transaction };
+    result = { kind: 'credited', codeId: Number(code.id), amountMicros: Number(code.amount), balanceMicros: Number(credit.user.balanceMicros), transaction: credit.transaction };
     await handle.db.updateTable('gift_codes').set({ transaction_id: credit.transaction.id }).where('id', '=', code.id).execute();
   } else {
     const grant = await purchasePackage(deps, { telegramId: input.telegramId, packageId: Number(code.package_id), reference, free: true });

@@ -316,7 +316,7 @@ export interface Database {
   bot_conversations: BotConversationsTable;
 }
 
-export type User = Selectable<UsersTable>;
+export type UserRow = Selectable<UsersTable>;
 export type TransactionRow = Selectable<TransactionsTable>;
 export type CategoryRow = Selectable<CategoriesTable>;
 export type AiModel = Selectable<AiModelsTable>;

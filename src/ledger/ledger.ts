@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
-import type { Database, TransactionRow, TransactionType, User } from '../db/database.js';
+import type { Database, TransactionRow, TransactionType, UserRow } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { InputError, InsufficientBalanceError, NotFoundError } from '../errors.js';
@@ -41,6 +41,34 @@ function validateTelegramId(id: unknown): number {
   return id;
 }
 
+/** A customer: a Telegram user with a balance. */
+export interface User {
+  /** users.id (the ledger's and allocations' user_id) */
+  id: number;
+  telegramId: number;
+  username: string | null;
+  firstName: string | null;
+  languageCode: string | null;
+  balanceMicros: number;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The user of a `users` row (numbers as numbers: PostgreSQL returns bigints as text). */
+export function userFromRow(r: UserRow): User {
+  return {
+    id: Number(r.id),
+    telegramId: Number(r.telegram_id),
+    username: r.username,
+    firstName: r.first_name,
+    languageCode: r.language_code,
+    balanceMicros: Number(r.balance),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
 export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now: string): Promise<User> {
   const telegramId = validateTelegramId(profile.telegramId);
   const updates: Record<string, string | null> = {};
@@ -50,15 +78,16 @@ export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now
   const existing = await db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
   if (existing) {
     const changed = Object.entries(updates).some(([k, v]) => (existing as Record<string, unknown>)[k] !== v);
-    if (!changed) return existing;
-    return db
+    if (!changed) return userFromRow(existing);
+    const row = await db
       .updateTable('users')
       .set({ ...updates, updated_at: now })
       .where('id', '=', existing.id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    return userFromRow(row);
   }
-  return db
+  const row = await db
     .insertInto('users')
     .values({
       telegram_id: telegramId,
@@ -72,6 +101,7 @@ export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now
     .onConflict((oc) => oc.column('telegram_id').doUpdateSet({ updated_at: now }))
     .returningAll()
     .executeTakeFirstOrThrow();
+  return userFromRow(row);
 }
 
 /** Creates the user on first contact; refreshes name/language when they change. */
@@ -80,7 +110,8 @@ export async function ensureUser(handle: DbHandle, profile: UserProfile): Promis
 }
 
 export async function findUserByTelegramId(handle: DbHandle, telegramId: number): Promise<User | undefined> {
-  return handle.db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
+  const row = await handle.db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
+  return row && userFromRow(row);
 }
 
 /** One ledger row: a signed change of a user's balance and the balance after it. */
@@ -129,7 +160,7 @@ export async function listTransactions(handle: DbHandle, userId: number, limit =
  */
 export async function applyBalanceChange(
   trx: Kysely<Database>,
-  user: User,
+  user: Pick<User | UserRow, 'id'>,
   entry: { type: TransactionType; amount: number; reference?: string | null; packageId?: number | null; allocationId?: number | null; note?: string | null },
   now: string,
 ): Promise<{ transaction: LedgerEntry; balance: number }> {
@@ -206,14 +237,14 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
         const dup = await trx.selectFrom('transactions').selectAll().where('reference', '=', input.reference).executeTakeFirst();
         if (dup) {
           const user = await trx.selectFrom('users').selectAll().where('id', '=', dup.user_id).executeTakeFirstOrThrow();
-          return { user, transaction: ledgerEntryFromRow(dup), duplicate: true };
+          return { user: userFromRow(user), transaction: ledgerEntryFromRow(dup), duplicate: true };
         }
       }
       const user = await upsertUser(trx, { telegramId: input.telegramId, ...input.profile }, now);
       deps.faultPoint?.('credit:before-update');
       const { transaction, balance } = await applyBalanceChange(trx, user, { type: input.type, amount: input.amountMicros, reference: input.reference, note: input.note }, now);
       deps.faultPoint?.('credit:after-insert');
-      return { user: { ...user, balance }, transaction, duplicate: false };
+      return { user: { ...user, balanceMicros: balance }, transaction, duplicate: false };
     });
   let result: CreditResult;
   try {
@@ -224,7 +255,7 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
       const dup = await findByReference(deps.handle, input.reference);
       if (dup) {
         const user = await deps.handle.db.selectFrom('users').selectAll().where('id', '=', dup.user_id).executeTakeFirstOrThrow();
-        return { user, transaction: ledgerEntryFromRow(dup), duplicate: true };
+        return { user: userFromRow(user), transaction: ledgerEntryFromRow(dup), duplicate: true };
       }
     }
     throw e;
@@ -233,7 +264,7 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
     // money in, not revenue: a business event, never a `"transaction":true` line (SPEC §8)
     logBusinessEvent(deps.logger, {
       event_type: input.type === 'topup' ? 'balance_topup' : 'balance_adjustment',
-      user_id: result.user.telegram_id,
+      user_id: result.user.telegramId,
       amount: microsToUsd(input.amountMicros),
       amount_micros: input.amountMicros,
       transaction_id: result.transaction.id,
@@ -298,7 +329,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
       pkgForLog = pkg;
       const user = await upsertUser(trx, { telegramId: input.telegramId, ...input.profile }, now);
       const price = input.free ? 0 : pkg.price;
-      if (user.balance < price) throw new InsufficientBalanceError(user.balance, price);
+      if (user.balanceMicros < price) throw new InsufficientBalanceError(user.balanceMicros, price);
       const validity = pkg.validity_days || deps.config?.packageValidityDays || 30;
       const row = await trx
         .insertInto('ai_token_allocations')
@@ -332,7 +363,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
             user_id: user.id,
             type: 'adjustment',
             amount: 0,
-            balance_after: user.balance,
+            balance_after: user.balanceMicros,
             reference: input.reference ?? null,
             package_id: pkg.id,
             allocation_id: allocation.id,

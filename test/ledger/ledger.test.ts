@@ -27,12 +27,12 @@ for (const dialect of testDialects()) {
     const pkg = await insertPackage(handle);
 
     const { user } = await creditUser(deps, { telegramId: 1001, amountMicros: 10_000_000, type: 'topup', reference: 'charge-1' });
-    assert.equal(user.balance, 10_000_000);
+    assert.equal(user.balanceMicros, 10_000_000);
 
     // the same external payment delivered twice credits once
     const replay = await creditUser(deps, { telegramId: 1001, amountMicros: 10_000_000, type: 'topup', reference: 'charge-1' });
     assert.equal(replay.duplicate, true);
-    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balance, 10_000_000);
+    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balanceMicros, 10_000_000);
 
     const bought = await purchasePackage(deps, { telegramId: 1001, packageId: pkg, reference: 'buy-1' });
     assert.ok(bought.apiKey && looksLikeApiKey(bought.apiKey), 'a full key is handed out once');
@@ -49,7 +49,7 @@ for (const dialect of testDialects()) {
     assert.equal(again.duplicate, true);
     assert.equal(again.apiKey, null);
     assert.equal(again.allocation.id, bought.allocation.id);
-    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balance, 6_250_000);
+    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balanceMicros, 6_250_000);
 
     // used a quarter, refund three quarters of the price
     await handle.db.updateTable('ai_token_allocations').set({ tokens_used: 25_000 }).where('id', '=', bought.allocation.id).execute();
@@ -76,7 +76,7 @@ for (const dialect of testDialects()) {
     await assert.rejects(purchasePackage({ handle }, { telegramId: 7, packageId: pkg }), /not available/);
     await assert.rejects(creditUser({ handle }, { telegramId: 7, amountMicros: -2_000_000, type: 'adjustment' }), InsufficientBalanceError);
     await assert.rejects(creditUser({ handle }, { telegramId: 7, amountMicros: -1, type: 'topup' }), InputError);
-    assert.equal((await ensureUser(handle, { telegramId: 7 })).balance, 1_000_000);
+    assert.equal((await ensureUser(handle, { telegramId: 7 })).balanceMicros, 1_000_000);
     assert.equal((await handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 0);
     assert.equal((await handle.db.selectFrom('transactions').selectAll().execute()).length, 1);
     // a free grant is recorded as a zero adjustment and moves no money

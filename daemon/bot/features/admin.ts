@@ -218,7 +218,7 @@ async function addBalanceCommand(ctx: ShopContext): Promise<void> {
   const balance = result.transaction.balanceAfterMicros;
   await say(ctx, ctx.t.admin.balanceAdded({ telegramId, amount, balance }));
   if (telegramId !== ctx.from!.id) {
-    const t = ctx.shop.locales.pick(result.user.language_code);
+    const t = ctx.shop.locales.pick(result.user.languageCode);
     try {
       await ctx.api.sendMessage(telegramId, t.admin.customerCredited({ amount, balance }), { parse_mode: 'HTML' });
     } catch (err) {

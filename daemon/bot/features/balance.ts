@@ -17,7 +17,7 @@ async function showBalance(ctx: ShopContext): Promise<void> {
   await show(
     ctx,
     ctx.t.balance.show({
-      balance: customer.balance,
+      balance: customer.balanceMicros,
       rows: rows.map((r) => ({ type: r.type, amount: r.amountMicros, balanceAfter: r.balanceAfterMicros, createdAt: r.createdAt, note: r.type === 'purchase' ? r.note : null })),
     }),
     kb,

@@ -109,7 +109,7 @@ export async function showInsufficient(ctx: ShopContext, packageId: number, pric
 export async function askConfirmation(ctx: ShopContext, packageId: number): Promise<void> {
   const pkg = await getPackageView(ctx.shop.handle, packageId);
   if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
-  const balance = ctx.customer?.balance ?? 0;
+  const balance = ctx.customer?.balanceMicros ?? 0;
   if (balance < pkg.price) return showInsufficient(ctx, pkg.id, pkg.price, balance);
   const kb = new InlineKeyboard().text(ctx.t.btn.confirm, cb.confirm(pkg.id, newNonce())).row().text(ctx.t.btn.cancel, cb.package(pkg.id, 'a', 0));
   await show(ctx, ctx.t.shop.confirm({ description: pkg.description, model: pkg.model, tokens: pkg.tokens, price: pkg.price, balance }), kb);

@@ -93,7 +93,7 @@ async function sendTopupInvoice(ctx: ShopContext, stars: number, packageId?: num
 async function sendBuyInvoice(ctx: ShopContext, packageId: number): Promise<void> {
   const pkg = await getPackageView(ctx.shop.handle, packageId);
   if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, new InlineKeyboard().text(ctx.t.btn.aiTokens, cb.shop()));
-  const balance = ctx.customer?.balance ?? 0;
+  const balance = ctx.customer?.balanceMicros ?? 0;
   if (balance >= pkg.price) return askConfirmation(ctx, packageId);
   const rate = ctx.shop.config.starsMicrosPerStar;
   const stars = starsFor(pkg.price - balance, rate);
@@ -132,7 +132,7 @@ async function answerPreCheckout(ctx: ShopContext): Promise<void> {
   if (parsed.kind === 'buy') {
     // take the Stars only if the purchase will go through: the package still sells at a price they cover
     const pkg = await getPackageView(ctx.shop.handle, parsed.packageId);
-    const balance = ctx.customer?.balance ?? 0;
+    const balance = ctx.customer?.balanceMicros ?? 0;
     if (!pkg || !pkg.is_available || balance + parsed.stars * ctx.shop.config.starsMicrosPerStar < pkg.price) {
       await ctx.answerPreCheckoutQuery(false, { error_message: ctx.t.topup.purchaseChanged });
       return;
