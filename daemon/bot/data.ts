@@ -4,6 +4,7 @@
  * (processed updates, alert flags).
  */
 import { sql } from 'kysely';
+import type { PackageRow } from '../../src/db/database.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { allocationFromRow, type KeyAllocation } from '../../src/keys/allocations.js';
 import { packageFromRow, type Package } from '../../src/packages/packages.js';
@@ -31,45 +32,35 @@ export async function pruneProcessedUpdates(handle: DbHandle, before: string): P
 
 // ------------------------------------------------------------------------------------------ catalog
 
-export interface PackageView {
-  id: number;
-  model: string;
-  tokens: number;
-  description: string;
-  price: number;
-  cost: number;
-  validity_days: number;
-  is_available: number;
-  hold_reason: string | null;
-  category_id: number | null;
-  model_name: string | null;
-  prompt_rate: number | null;
-  completion_rate: number | null;
-  input_cache_read_rate: number | null;
-  input_cache_write_rate: number | null;
+/** A package in the shop: the package and its model's name and rates (null when the model is not in the catalog). */
+export interface PackageView extends Package {
+  modelName: string | null;
+  /** µ$/Mtok */
+  promptRate: number | null;
+  completionRate: number | null;
+  cacheReadRate: number | null;
+  cacheWriteRate: number | null;
 }
 
 function packageViews(handle: DbHandle) {
   return handle.db
     .selectFrom('ai_token_packages as p')
     .leftJoin('ai_models as m', 'm.model_id', 'p.model')
-    .select([
-      'p.id',
-      'p.model',
-      'p.tokens',
-      'p.description',
-      'p.price',
-      'p.cost',
-      'p.validity_days',
-      'p.is_available',
-      'p.hold_reason',
-      'p.category_id',
-      'm.name as model_name',
-      'm.prompt_rate',
-      'm.completion_rate',
-      'm.input_cache_read_rate',
-      'm.input_cache_write_rate',
-    ]);
+    .selectAll('p')
+    .select(['m.name as model_name', 'm.prompt_rate', 'm.completion_rate', 'm.input_cache_read_rate', 'm.input_cache_write_rate']);
+}
+
+type PackageViewRow = PackageRow & { model_name: string | null; prompt_rate: number | null; completion_rate: number | null; input_cache_read_rate: number | null; input_cache_write_rate: number | null };
+
+function packageView(r: PackageViewRow): PackageView {
+  return {
+    ...packageFromRow(r),
+    modelName: r.model_name,
+    promptRate: r.prompt_rate,
+    completionRate: r.completion_rate,
+    cacheReadRate: r.input_cache_read_rate,
+    cacheWriteRate: r.input_cache_write_rate,
+  };
 }
 
 export interface ShopCategory {
@@ -104,11 +95,12 @@ export async function listShopPackages(handle: DbHandle, category: number | 'a',
   if (category === 0) count = count.where('p.category_id', 'is', null);
   else if (category !== 'a') count = count.where('p.category_id', '=', category);
   const { n } = await count.executeTakeFirstOrThrow();
-  return { rows, total: Number(n) };
+  return { rows: rows.map(packageView), total: Number(n) };
 }
 
 export async function getPackageView(handle: DbHandle, packageId: number): Promise<PackageView | undefined> {
-  return packageViews(handle).where('p.id', '=', packageId).executeTakeFirst();
+  const row = await packageViews(handle).where('p.id', '=', packageId).executeTakeFirst();
+  return row && packageView(row);
 }
 
 /** Every package (admin view), newest first. */
