@@ -169,45 +169,41 @@ export async function listCustomerKeys(handle: DbHandle, userId: number, limit: 
 
 // ------------------------------------------------------------------------------------------ alerts
 
-export interface AlertCandidate {
-  id: number;
-  telegram_id: number;
-  language_code: string | null;
-  api_key: string;
-  model: string;
-  tokens_total: number;
-  tokens_used: number;
-  expires_at: string;
+/** An active key a customer may be told about: the allocation and its holder's language. */
+export interface AlertCandidate extends KeyAllocation {
+  languageCode: string | null;
 }
 
 function alertCandidates(handle: DbHandle) {
   return handle.db
     .selectFrom('ai_token_allocations as a')
     .innerJoin('users as u', 'u.id', 'a.user_id')
-    .select(['a.id', 'u.telegram_id', 'u.language_code', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.expires_at'])
+    .select(['a.id', 'a.package_id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.price_paid', 'a.status', 'a.expires_at', 'a.created_at', 'u.telegram_id', 'u.language_code'])
     .where('a.status', '=', 'active');
 }
 
 /** Active keys at or past 80 % used that were not told yet. */
 export async function usageAlertCandidates(handle: DbHandle, now: string, limit = 200): Promise<AlertCandidate[]> {
-  return alertCandidates(handle)
+  const rows = await alertCandidates(handle)
     .where('a.alerted_usage_at', 'is', null)
     .where('a.expires_at', '>', now)
     .where(sql<boolean>`a.tokens_used * 5 >= a.tokens_total * 4`)
     .orderBy('a.id')
     .limit(limit)
     .execute();
+  return rows.map((r) => ({ ...allocationFromRow(r, r.telegram_id), languageCode: r.language_code }));
 }
 
 /** Active, unexpired keys expiring before `horizon` that were not told yet. */
 export async function expiryAlertCandidates(handle: DbHandle, now: string, horizon: string, limit = 200): Promise<AlertCandidate[]> {
-  return alertCandidates(handle)
+  const rows = await alertCandidates(handle)
     .where('a.alerted_expiry_at', 'is', null)
     .where('a.expires_at', '>', now)
     .where('a.expires_at', '<=', horizon)
     .orderBy('a.id')
     .limit(limit)
     .execute();
+  return rows.map((r) => ({ ...allocationFromRow(r, r.telegram_id), languageCode: r.language_code }));
 }
 
 /**
