@@ -56,7 +56,7 @@ export interface User {
 }
 
 /** The user of a `users` row (numbers as numbers: PostgreSQL returns bigints as text). */
-export function userFromRow(r: UserRow): User {
+function userFromRow(r: UserRow): User {
   return {
     id: Number(r.id),
     telegramId: Number(r.telegram_id),
@@ -133,7 +133,7 @@ export interface LedgerEntry {
 }
 
 /** The ledger entry of a `transactions` row (numbers as numbers: PostgreSQL returns bigints as text). */
-export function ledgerEntryFromRow(r: TransactionRow): LedgerEntry {
+function ledgerEntryFromRow(r: TransactionRow): LedgerEntry {
   return {
     id: Number(r.id),
     userId: Number(r.user_id),
