@@ -1,6 +1,5 @@
 /** `arb category create|list|rename|delete`: thin wrappers over src/packages/categories.ts. */
-import type { Category } from '../../src/db/database.js';
-import { createCategory, deleteCategory, listCategoryViews, renameCategory } from '../../src/packages/categories.js';
+import { createCategory, deleteCategory, listCategoryViews, renameCategory, type Category } from '../../src/packages/categories.js';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../ui/json.js';
 import { parseIdArg } from '../ui/options.js';
@@ -9,14 +8,14 @@ import { renderTable } from '../ui/table.js';
 const HINT = 'see arb category list';
 
 function categoryJson(c: Category) {
-  return { id: c.id, name: c.name, parent_id: c.parent_id, created_at: c.created_at };
+  return { id: c.id, name: c.name, parent_id: c.parentId, created_at: c.createdAt };
 }
 
 export async function runCategoryCreate(ctx: CommandContext, name: string, opts: { parent?: string; json?: boolean }): Promise<number> {
   const parentId = opts.parent === undefined ? null : parseIdArg(opts.parent, 'parent', HINT);
   const created = await createCategory({ handle: await ctx.db(), logger: ctx.logger() }, { name, parentId });
   if (opts.json) writeJson(ctx.stdout, categoryJson(created));
-  else ctx.stdout.write(`created category ${created.id} "${created.name}"${created.parent_id === null ? '' : ` under ${created.parent_id}`}\n`);
+  else ctx.stdout.write(`created category ${created.id} "${created.name}"${created.parentId === null ? '' : ` under ${created.parentId}`}\n`);
   return 0;
 }
 

@@ -89,12 +89,12 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
     const report = await syncModels(handle, catalog, { config, logger });
     await catalog.close();
     const { package: pkg } = await createPackage({ handle, config, logger }, { model: 'gpt-4', tokens: 100_000, description: 'Demo: GPT-4, 100k tokens' });
-    await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: pkg.price, type: 'topup', reference: `demo-topup-${pkg.id}`, note: 'demo top-up' });
+    await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: pkg.priceMicros, type: 'topup', reference: `demo-topup-${pkg.id}`, note: 'demo top-up' });
     const bought = await purchasePackage({ handle, logger, config }, { telegramId: DEMO_TELEGRAM_ID, packageId: pkg.id, reference: `demo-purchase-${pkg.id}`, profile: { username: 'demo', firstName: 'Demo' } });
     const key = bought.apiKey;
     if (!key) throw new Error('the demo package was already bought in this database; run `arb demo` without --db, or with a new file');
     const { package: claudePkg } = await createPackage({ handle, config, logger }, { model: DEMO_CLAUDE_MODEL, tokens: 200_000, description: 'Demo: Claude Sonnet, 200k tokens (Claude Code)' });
-    await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: claudePkg.price, type: 'topup', reference: `demo-topup-${claudePkg.id}`, note: 'demo top-up' });
+    await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: claudePkg.priceMicros, type: 'topup', reference: `demo-topup-${claudePkg.id}`, note: 'demo top-up' });
     const claudeBought = await purchasePackage({ handle, logger, config }, { telegramId: DEMO_TELEGRAM_ID, packageId: claudePkg.id, reference: `demo-purchase-${claudePkg.id}`, profile: { username: 'demo', firstName: 'Demo' } });
     const claudeKey = claudeBought.apiKey!;
 
@@ -112,7 +112,7 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
       base_url: baseUrl,
       model: pkg.model,
       tokens: pkg.tokens,
-      price_usd: pkg.price / 1e6,
+      price_usd: pkg.priceMicros / 1e6,
       ...lines,
       database: dbFile,
       simulator_url: sim.baseUrl,
@@ -124,9 +124,9 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
     } else {
       out('arb demo — the whole loop on this machine, no accounts needed');
       out(`  upstream   OpenRouter simulator at ${sim.baseUrl} (${report.total} models synced into the catalog)`);
-      out(`  package    #${pkg.id} ${pkg.model}, ${pkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(pkg.price)} (a completion token counts 2)`);
-      out(`  package    #${claudePkg.id} ${claudePkg.model}, ${claudePkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(claudePkg.price)} (for Claude Code, below)`);
-      out(`  customer   Telegram id ${DEMO_TELEGRAM_ID}: topped up ${formatUsd(pkg.price + claudePkg.price)} and bought both packages`);
+      out(`  package    #${pkg.id} ${pkg.model}, ${pkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(pkg.priceMicros)} (a completion token counts 2)`);
+      out(`  package    #${claudePkg.id} ${claudePkg.model}, ${claudePkg.tokens.toLocaleString('en-US')} tokens, ${formatUsd(claudePkg.priceMicros)} (for Claude Code, below)`);
+      out(`  customer   Telegram id ${DEMO_TELEGRAM_ID}: topped up ${formatUsd(pkg.priceMicros + claudePkg.priceMicros)} and bought both packages`);
       out(`  database   ${dbFile}${opts.db || keep ? '' : ' (temporary)'}`);
       out();
       out(`API key:   ${key}`);

@@ -1,7 +1,7 @@
 /** `arb keys list|revoke|issue`. */
 import { InputError, InsufficientBalanceError, NotFoundError } from '../../src/errors.js';
 import { logPurchaseFailed } from '../../src/alerts/alerts.js';
-import { findOneKey, listKeys, revokeKey, type KeyRow } from '../../src/keys/keys.js';
+import { findOneKey, listKeys, revokeKey, type KeyAllocation } from '../../src/keys/allocations.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';
@@ -10,17 +10,20 @@ import { renderTable } from '../ui/table.js';
 import { parseIdArg, parseTelegramIdArg } from '../ui/options.js';
 import { confirm } from '../ui/screens.js';
 
-export function keyToJson(k: KeyRow) {
+/** Tokens neither used nor held (as stored: a hand-edited row may show less than 0). */
+const remaining = (k: KeyAllocation) => k.tokensTotal - k.tokensUsed - k.tokensReserved;
+
+export function keyToJson(k: KeyAllocation) {
   return {
     id: k.id,
     telegram_id: k.telegramId,
     package_id: k.packageId,
     model: k.model,
-    api_key: k.apiKey,
+    api_key: k.maskedKey,
     tokens_total: k.tokensTotal,
     tokens_used: k.tokensUsed,
     tokens_reserved: k.tokensReserved,
-    tokens_remaining: k.tokensRemaining,
+    tokens_remaining: remaining(k),
     ...money('price_paid', k.pricePaidMicros),
     status: k.status,
     expires_at: k.expiresAt,
@@ -42,7 +45,7 @@ export async function runKeysList(ctx: CommandContext, opts: { user?: string; js
   ctx.stdout.write(
     `${renderTable(
       ['id', 'key', 'user', 'model', 'used / total', 'remaining', 'status', 'expires (UTC)'],
-      keys.map((k) => [k.id, k.apiKey, k.telegramId, k.model, `${formatCount(k.tokensUsed)} / ${formatCount(k.tokensTotal)}`, formatCount(k.tokensRemaining), k.status, k.expiresAt]),
+      keys.map((k) => [k.id, k.maskedKey, k.telegramId, k.model, `${formatCount(k.tokensUsed)} / ${formatCount(k.tokensTotal)}`, formatCount(remaining(k)), k.status, k.expiresAt]),
       // the key, who holds it and what is left matter most; the expiry is the first to go on a narrow terminal
       { align: ['right', 'left', 'right', 'left', 'right', 'right', 'left', 'left'], priority: [1, 0, 2, 5, 6, 3, 4, 7] },
     )}\n`,
@@ -57,8 +60,8 @@ export async function runKeysRevoke(ctx: CommandContext, prefix: string, opts: {
     const ok = await confirm(ctx, {
       yes: opts.yes,
       action: `arb keys revoke ${prefix}`,
-      question: `Revoke ${key.apiKey}? Requests with it will get 401; nothing is refunded.`,
-      details: [`key ${key.apiKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, ${formatCount(key.tokensRemaining)} of ${formatCount(key.tokensTotal)} tokens left, paid ${formatUsd(key.pricePaidMicros)}, expires ${key.expiresAt} UTC`],
+      question: `Revoke ${key.maskedKey}? Requests with it will get 401; nothing is refunded.`,
+      details: [`key ${key.maskedKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, ${formatCount(remaining(key))} of ${formatCount(key.tokensTotal)} tokens left, paid ${formatUsd(key.pricePaidMicros)}, expires ${key.expiresAt} UTC`],
     });
     if (!ok) {
       ctx.stderr.write('not revoked; nothing was changed\n');
@@ -67,8 +70,8 @@ export async function runKeysRevoke(ctx: CommandContext, prefix: string, opts: {
   }
   const result = await revokeKey(handle, prefix, { logger: ctx.logger() });
   if (opts.json) writeJson(ctx.stdout, { revoked: !result.alreadyRevoked, already_revoked: result.alreadyRevoked, key: keyToJson(result.key) });
-  else if (result.alreadyRevoked) ctx.stdout.write(`${result.key.apiKey} (id ${result.key.id}) was already revoked; nothing changed\n`);
-  else ctx.stdout.write(`revoked ${result.key.apiKey} (id ${result.key.id}, user ${result.key.telegramId}, ${result.key.model}); requests with it now get 401\n`);
+  else if (result.alreadyRevoked) ctx.stdout.write(`${result.key.maskedKey} (id ${result.key.id}) was already revoked; nothing changed\n`);
+  else ctx.stdout.write(`revoked ${result.key.maskedKey} (id ${result.key.id}, user ${result.key.telegramId}, ${result.key.model}); requests with it now get 401\n`);
   return 0;
 }
 
@@ -94,17 +97,17 @@ export async function runKeysIssue(ctx: CommandContext, telegramIdText: string, 
     writeJson(ctx.stdout, {
       allocation_id: a.id,
       telegram_id: telegramId,
-      package_id: a.package_id,
+      package_id: a.packageId,
       model: a.model,
-      tokens: a.tokens_total,
+      tokens: a.tokensTotal,
       free: Boolean(opts.free),
-      ...money('price', a.price_paid),
+      ...money('price', a.pricePaidMicros),
       api_key: result.apiKey,
-      api_key_masked: a.api_key,
-      expires_at: a.expires_at,
+      api_key_masked: a.maskedKey,
+      expires_at: a.expiresAt,
     });
   } else {
-    ctx.stdout.write(`${opts.free ? 'granted' : `sold for ${formatUsd(a.price_paid)}`}: package ${a.package_id} (${a.model}, ${formatCount(a.tokens_total)} tokens) to user ${telegramId}, key id ${a.id}, expires ${a.expires_at} UTC\n`);
+    ctx.stdout.write(`${opts.free ? 'granted' : `sold for ${formatUsd(a.pricePaidMicros)}`}: package ${a.packageId} (${a.model}, ${formatCount(a.tokensTotal)} tokens) to user ${telegramId}, key id ${a.id}, expires ${a.expiresAt} UTC\n`);
     ctx.stdout.write(`API key (shown once — hand it over now; arb keeps only its hash):\n${result.apiKey}\n`);
   }
   return 0;

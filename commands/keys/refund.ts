@@ -1,5 +1,5 @@
 /** `arb keys refund <key-prefix> [--pro-rata]`: the price back to the balance, the key revoked. */
-import { findOneKey } from '../../src/keys/keys.js';
+import { findOneKey } from '../../src/keys/allocations.js';
 import { refundAllocation } from '../../src/ledger/ledger.js';
 import type { CommandContext } from '../context.js';
 import { formatCount, formatUsd } from '../ui/format.js';
@@ -13,8 +13,8 @@ export async function runKeysRefund(ctx: CommandContext, prefix: string, opts: {
   const ok = await confirm(ctx, {
     yes: opts.yes,
     action: `arb keys refund ${prefix}`,
-    question: `Refund ${opts.proRata ? 'the unused share of' : 'the full price of'} ${key.apiKey} to user ${key.telegramId}'s balance and revoke the key?`,
-    details: [`key ${key.apiKey} (id ${key.id}): ${key.model}, ${formatCount(key.tokensUsed)} of ${formatCount(key.tokensTotal)} tokens used, paid ${formatUsd(key.pricePaidMicros)}, ${key.status}`],
+    question: `Refund ${opts.proRata ? 'the unused share of' : 'the full price of'} ${key.maskedKey} to user ${key.telegramId}'s balance and revoke the key?`,
+    details: [`key ${key.maskedKey} (id ${key.id}): ${key.model}, ${formatCount(key.tokensUsed)} of ${formatCount(key.tokensTotal)} tokens used, paid ${formatUsd(key.pricePaidMicros)}, ${key.status}`],
   });
   if (!ok) {
     ctx.stderr.write('not refunded; nothing was changed\n');
@@ -25,8 +25,8 @@ export async function runKeysRefund(ctx: CommandContext, prefix: string, opts: {
   if (opts.json) {
     writeJson(ctx.stdout, {
       allocation_id: key.id,
-      api_key: key.apiKey,
-      telegram_id: result.telegramId,
+      api_key: key.maskedKey,
+      telegram_id: result.allocation.telegramId,
       share,
       already_refunded: already,
       ...money('refunded', result.refundedMicros),
@@ -38,14 +38,14 @@ export async function runKeysRefund(ctx: CommandContext, prefix: string, opts: {
     return 0;
   }
   if (already) {
-    ctx.stdout.write(`${key.apiKey} (id ${key.id}) was refunded before; nothing changed\n`);
+    ctx.stdout.write(`${key.maskedKey} (id ${key.id}) was refunded before; nothing changed\n`);
     return 0;
   }
   const basis = opts.proRata ? `the unused ${formatCount(key.tokensTotal - key.tokensUsed)} of ${formatCount(key.tokensTotal)} tokens` : 'the full price';
   ctx.stdout.write(
     result.refundedMicros > 0
-      ? `refunded ${formatUsd(result.refundedMicros)} (${basis}) to user ${result.telegramId}'s balance and revoked ${key.apiKey} (id ${key.id})\n`
-      : `revoked ${key.apiKey} (id ${key.id}); nothing to refund (${key.pricePaidMicros === 0 ? 'a free grant' : 'no unused tokens'})\n`,
+      ? `refunded ${formatUsd(result.refundedMicros)} (${basis}) to user ${result.allocation.telegramId}'s balance and revoked ${key.maskedKey} (id ${key.id})\n`
+      : `revoked ${key.maskedKey} (id ${key.id}); nothing to refund (${key.pricePaidMicros === 0 ? 'a free grant' : 'no unused tokens'})\n`,
   );
   return 0;
 }

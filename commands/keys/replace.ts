@@ -1,5 +1,5 @@
 /** `arb keys replace <key-prefix>`: a new key for the same allocation, printed once; the old one stops working. */
-import { findOneKey } from '../../src/keys/keys.js';
+import { findOneKey } from '../../src/keys/allocations.js';
 import { replaceKey } from '../../src/keys/replace.js';
 import type { CommandContext } from '../context.js';
 import { writeJson } from '../ui/json.js';
@@ -13,8 +13,8 @@ export async function runKeysReplace(ctx: CommandContext, prefix: string, opts: 
     const ok = await confirm(ctx, {
       yes: opts.yes,
       action: `arb keys replace ${prefix}`,
-      question: `Replace ${key.apiKey}? The customer's current key stops working at once.`,
-      details: [`key ${key.apiKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, expires ${key.expiresAt} UTC`],
+      question: `Replace ${key.maskedKey}? The customer's current key stops working at once.`,
+      details: [`key ${key.maskedKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, expires ${key.expiresAt} UTC`],
     });
     if (!ok) {
       ctx.stderr.write('not replaced; nothing was changed\n');
@@ -25,7 +25,7 @@ export async function runKeysReplace(ctx: CommandContext, prefix: string, opts: 
   const a = result.allocation;
   // the one place this key reaches a screen: it is being handed over
   if (opts.json) {
-    writeJson(ctx.stdout, { allocation_id: a.id, telegram_id: key.telegramId, old_api_key_masked: result.oldMasked, api_key: result.apiKey, api_key_masked: a.api_key, model: a.model, expires_at: a.expires_at });
+    writeJson(ctx.stdout, { allocation_id: a.id, telegram_id: key.telegramId, old_api_key_masked: result.oldMasked, api_key: result.apiKey, api_key_masked: a.maskedKey, model: a.model, expires_at: a.expiresAt });
     return 0;
   }
   ctx.stdout.write(`replaced ${result.oldMasked} (id ${a.id}, user ${key.telegramId}, ${a.model}); the old key now gets 401; tokens and expiry are unchanged\n`);

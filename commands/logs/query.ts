@@ -14,7 +14,7 @@ import { renderTable, type Cell } from '../ui/table.js';
 import { printScreen } from '../ui/screens.js';
 import type { LogsScreenProps } from './LogsScreen.js';
 import type { LogsOptions } from './index.js';
-import { KEY_PREFIX, looksLikeApiKey, maskApiKey } from '../../src/ledger/keys.js';
+import { KEY_PREFIX, looksLikeApiKey, maskApiKey } from '../../src/keys/api-key.js';
 
 export interface ParsedLogsOptions {
   since: Date | null;
@@ -84,14 +84,14 @@ async function buildFilter(ctx: CommandContext, parsed: ParsedLogsOptions): Prom
     const haveDb = Boolean(ctx.config.databaseUrl) || existsSync(ctx.config.dbName);
     if (haveDb) {
       try {
-        const { findKeys } = await import('../../src/keys/keys.js');
+        const { findKeys } = await import('../../src/keys/allocations.js');
         const keys = await findKeys(await ctx.db(), parsed.key.lookup);
         for (const k of keys) {
           allocationIds.push(k.id);
-          prefixes.add(k.apiKey);
+          prefixes.add(k.maskedKey);
         }
         if (keys.length === 0) ctx.stderr.write(`note: no key in the database matches ${parsed.key.shown}; matching the masked key in log lines only\n`);
-        else if (keys.length > 1) ctx.stderr.write(`note: ${parsed.key.shown} matches ${keys.length} keys (${keys.map((k) => k.apiKey).join(', ')}); showing the lines of all of them\n`);
+        else if (keys.length > 1) ctx.stderr.write(`note: ${parsed.key.shown} matches ${keys.length} keys (${keys.map((k) => k.maskedKey).join(', ')}); showing the lines of all of them\n`);
       } catch (e) {
         if (e instanceof InputError) throw e;
         ctx.stderr.write(`note: the database could not be read (${(e as Error).message}); matching the masked key in log lines only\n`);

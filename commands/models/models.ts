@@ -115,12 +115,12 @@ function syncToJson(r: SyncReport) {
       model: p.package.model,
       tokens: p.package.tokens,
       ...money('previous_price', p.previousPriceMicros),
-      ...money('price', p.package.price),
+      ...money('price', p.package.priceMicros),
       ...money('previous_cost', p.previousCostMicros),
-      ...money('cost', p.package.cost),
+      ...money('cost', p.package.costMicros),
       margin_percent: p.pricing.marginPercent,
     })),
-    price_modes_decided: r.decided.map((d) => ({ package_id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.price), ...money('formula_price', d.formulaPriceMicros) })),
+    price_modes_decided: r.decided.map((d) => ({ package_id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.priceMicros), ...money('formula_price', d.formulaPriceMicros) })),
   };
 }
 
@@ -149,12 +149,12 @@ export function renderSyncReport(r: SyncReport): string {
   if (r.added.length && r.previousSyncAt) lines.push(`new upstream: ${r.added.slice(0, 20).join(', ')}${r.added.length > 20 ? `, … (${formatCount(r.added.length)} in all; arb models lists them)` : ''}`);
   if (r.removed.length) lines.push(`gone upstream: ${r.removed.slice(0, 20).join(', ')}${r.removed.length > 20 ? ', …' : ''}`);
   lines.push(...describePriceModeDecisions(r.decided));
-  const changed = r.repriced.filter((p) => p.previousPriceMicros !== p.package.price);
+  const changed = r.repriced.filter((p) => p.previousPriceMicros !== p.package.priceMicros);
   if (changed.length) {
     lines.push(`packages priced by the formula, repriced to the new rates (${formatCount(changed.length)}):`);
     for (const p of changed.slice(0, 20)) {
       lines.push(
-        `  package ${p.package.id} (${p.package.model}, ${formatCount(p.package.tokens)} tokens): ${formatUsd(p.previousPriceMicros)} → ${formatUsd(p.package.price)} (cost now ${formatUsd(p.package.cost, { precise: true })}, margin ${formatPercent(p.pricing.marginPercent)})`,
+        `  package ${p.package.id} (${p.package.model}, ${formatCount(p.package.tokens)} tokens): ${formatUsd(p.previousPriceMicros)} → ${formatUsd(p.package.priceMicros)} (cost now ${formatUsd(p.package.costMicros, { precise: true })}, margin ${formatPercent(p.pricing.marginPercent)})`,
       );
     }
     if (changed.length > 20) lines.push(`  … and ${formatCount(changed.length - 20)} more (arb package list)`);

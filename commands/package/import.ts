@@ -92,9 +92,9 @@ function importTable(items: readonly ImportedItem[], dryRun: boolean): string {
         p.id ?? '-',
         p.model,
         formatCount(p.tokens),
-        formatUsd(p.price),
-        formatPercent(packageMarginPercent(p.cost, p.price)),
-        p.validity_days,
+        formatUsd(p.priceMicros),
+        formatPercent(packageMarginPercent(p.costMicros, p.priceMicros)),
+        p.validityDays,
         p.description,
         i.changes.join('; '),
       ];

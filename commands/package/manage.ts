@@ -35,13 +35,13 @@ export async function runPackageReprice(ctx: CommandContext, idText: string | un
   if (opts.json) {
     writeJson(ctx.stdout, { ...packageToJson(pkg), pricing: pricingJson(result.pricing), previous: { ...money('cost', result.previous.costMicros), ...money('price', result.previous.priceMicros) } });
   } else {
-    ctx.stdout.write(`${renderPricing(pricingView(`repriced package ${pkg.id}: price ${formatUsd(result.previous.priceMicros)} → ${formatUsd(pkg.price)}, cost ${formatUsd(result.previous.costMicros)} → ${formatUsd(pkg.cost)}`, pkg, result.pricing, ctx.config))}\n`);
+    ctx.stdout.write(`${renderPricing(pricingView(`repriced package ${pkg.id}: price ${formatUsd(result.previous.priceMicros)} → ${formatUsd(pkg.priceMicros)}, cost ${formatUsd(result.previous.costMicros)} → ${formatUsd(pkg.costMicros)}`, pkg, result.pricing, ctx.config))}\n`);
     ctx.stdout.write(
-      pkg.price_mode === 'fixed'
+      pkg.priceMode === 'fixed'
         ? `fixed price: kept when the settings change (arb package reprice ${pkg.id} --formula lets it follow the formula)\n`
         : 'priced by the formula: follows the pricing settings and the upstream rates\n',
     );
-    ctx.stdout.write(pkg.is_available ? 'on sale\n' : `off sale${pkg.hold_reason ? ` (hold: ${pkg.hold_reason})` : ''}; arb package enable ${pkg.id} puts it on sale\n`);
+    ctx.stdout.write(pkg.available ? 'on sale\n' : `off sale${pkg.holdReason ? ` (hold: ${pkg.holdReason})` : ''}; arb package enable ${pkg.id} puts it on sale\n`);
   }
   return 0;
 }
@@ -73,6 +73,6 @@ export function repriceReportJson(report: RepriceAllReport) {
       hold_lifted: f.holdLifted,
     })),
     skipped: report.skipped.map((k) => ({ id: k.package.id, model: k.package.model, reason: k.reason })),
-    price_modes_decided: report.decided.map((d) => ({ id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.price), ...money('formula_price', d.formulaPriceMicros) })),
+    price_modes_decided: report.decided.map((d) => ({ id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.priceMicros), ...money('formula_price', d.formulaPriceMicros) })),
   };
 }

@@ -1,6 +1,5 @@
 /** Shared package output: the pricing breakdown (text and JSON) and the package table. */
-import type { AiTokenPackage } from '../../src/db/database.js';
-import { packageMarginPercent, packageToJson } from '../../src/packages/packages.js';
+import { packageMarginPercent, packageToJson, type Package } from '../../src/packages/packages.js';
 import type { PackagePrice } from '../../src/pricing.js';
 import type { Config } from '../../src/config.js';
 import { formatCount, formatPercent, formatRate, formatUsd } from '../ui/format.js';
@@ -28,14 +27,14 @@ export interface PricingView {
   explicit: boolean;
 }
 
-export function pricingView(title: string, pkg: Pick<AiTokenPackage, 'model' | 'tokens' | 'description' | 'validity_days'> & { id: number | null }, pricing: PackagePrice, config: Config): PricingView {
+export function pricingView(title: string, pkg: Pick<Package, 'model' | 'tokens' | 'description' | 'validityDays'> & { id: number | null }, pricing: PackagePrice, config: Config): PricingView {
   return {
     title,
     packageId: pkg.id,
     model: pkg.model,
     tokens: pkg.tokens,
     description: pkg.description,
-    validityDays: pkg.validity_days,
+    validityDays: pkg.validityDays,
     costMicros: pricing.costMicros,
     priceMicros: pricing.priceMicros,
     profitMicros: pricing.profitMicros,
@@ -81,11 +80,11 @@ export function packageRowsTable(pkgs: readonly (Parameters<typeof packageToJson
       p.id ?? '-',
       p.model,
       formatCount(p.tokens),
-      formatUsd(p.cost),
-      formatUsd(p.price),
-      formatPercent(packageMarginPercent(p.cost, p.price)),
-      p.validity_days,
-      (p.is_available ?? 1) === 1 ? 'yes' : p.hold_reason ? `hold: ${p.hold_reason}` : 'no',
+      formatUsd(p.costMicros),
+      formatUsd(p.priceMicros),
+      formatPercent(packageMarginPercent(p.costMicros, p.priceMicros)),
+      p.validityDays,
+      (p.available ?? true) ? 'yes' : p.holdReason ? `hold: ${p.holdReason}` : 'no',
       p.description,
     ]),
     // on a narrow terminal the description shrinks first, then days, cost, on sale and margin are hidden

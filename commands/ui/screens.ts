@@ -20,9 +20,6 @@ async function loadInk(stdout?: NodeJS.WritableStream) {
   return { ink, createElement: react.createElement };
 }
 
-/** Screens lay themselves out to `width`, the terminal's columns, given by printScreen and startLiveScreen. */
-export type WidthProps = { width?: number };
-
 /** Renders a static screen once (no terminal session) and writes it to stdout. */
 export async function printScreen<P extends object>(ctx: ScreenContext, load: () => Promise<ComponentType<P>>, props: P): Promise<void> {
   const [{ ink, createElement }, Component] = await Promise.all([loadInk(ctx.stdout), load()]);

@@ -22,16 +22,16 @@ export async function runUserCredit(ctx: CommandContext, telegramIdText: string,
   );
   if (opts.json) {
     printJson(ctx, {
-      telegram_id: user.telegram_id,
+      telegram_id: user.telegramId,
       amount_usd: microsToUsd(amountMicros),
       amount_micros: amountMicros,
-      balance_usd: microsToUsd(user.balance),
-      balance_micros: user.balance,
+      balance_usd: microsToUsd(user.balanceMicros),
+      balance_micros: user.balanceMicros,
       transaction_id: transaction.id,
       type: transaction.type,
     });
   } else {
-    ctx.stdout.write(`credited ${formatUsd(amountMicros, { precise: true })} to ${user.telegram_id}; balance now ${formatUsd(user.balance, { precise: true })} (ledger row ${transaction.id})\n`);
+    ctx.stdout.write(`credited ${formatUsd(amountMicros, { precise: true })} to ${user.telegramId}; balance now ${formatUsd(user.balanceMicros, { precise: true })} (ledger row ${transaction.id})\n`);
   }
   return 0;
 }

@@ -6,7 +6,7 @@ import type { ConversationFlavor } from '@grammyjs/conversations';
 import type { Context } from 'grammy';
 import type { Config } from '../../src/config.js';
 import type { DbHandle } from '../../src/db/dialect.js';
-import type { User } from '../../src/db/database.js';
+import type { User } from '../../src/ledger/ledger.js';
 import type { Logger } from '../../src/logger.js';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Locale, Locales } from './locales/index.js';

@@ -37,18 +37,18 @@ export async function runCustomerAlerts(deps: CustomerAlertDeps): Promise<number
   for (const { kind, rows } of kinds) {
     for (const row of rows) {
       if (!(await claimAlert(deps.handle, row.id, kind, nowText))) continue;
-      const t = deps.locales.pick(row.language_code);
-      const key = { masked: row.api_key, model: row.model, total: row.tokens_total, used: row.tokens_used, expiresAt: row.expires_at };
+      const t = deps.locales.pick(row.languageCode);
+      const key = { masked: row.maskedKey, model: row.model, total: row.tokensTotal, used: row.tokensUsed, expiresAt: row.expiresAt };
       try {
-        await deps.api.sendMessage(row.telegram_id, kind === 'usage' ? t.alerts.usage(key) : t.alerts.expiry(key), { parse_mode: 'HTML' });
+        await deps.api.sendMessage(row.telegramId, kind === 'usage' ? t.alerts.usage(key) : t.alerts.expiry(key), { parse_mode: 'HTML' });
         sent += 1;
-        deps.logger.info({ business_event: true, event_type: `customer_alert_${kind}`, user_id: row.telegram_id, allocation_id: row.id, model: row.model }, `customer told: key ${kind === 'usage' ? '80 % used' : 'expires soon'}`);
+        deps.logger.info({ business_event: true, event_type: `customer_alert_${kind}`, user_id: row.telegramId, allocation_id: row.id, model: row.model }, `customer told: key ${kind === 'usage' ? '80 % used' : 'expires soon'}`);
       } catch (err) {
         if (isUnreachableUser(err)) {
-          deps.logger.info({ telegram_user_id: row.telegram_id, allocation_id: row.id }, 'customer alert not delivered: the user blocked the bot or cannot be reached');
+          deps.logger.info({ telegram_user_id: row.telegramId, allocation_id: row.id }, 'customer alert not delivered: the user blocked the bot or cannot be reached');
         } else {
           await releaseAlert(deps.handle, row.id, kind);
-          deps.logger.warn({ telegram_user_id: row.telegram_id, allocation_id: row.id, error: (err as Error).message }, 'customer alert failed; will retry on the next run');
+          deps.logger.warn({ telegram_user_id: row.telegramId, allocation_id: row.id, error: (err as Error).message }, 'customer alert failed; will retry on the next run');
         }
       }
     }

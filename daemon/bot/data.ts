@@ -4,8 +4,10 @@
  * (processed updates, alert flags).
  */
 import { sql } from 'kysely';
+import type { PackageRow } from '../../src/db/database.js';
 import type { DbHandle } from '../../src/db/dialect.js';
-import type { AiTokenPackage } from '../../src/db/database.js';
+import { allocationFromRow, type KeyAllocation } from '../../src/keys/allocations.js';
+import { packageFromRow, type Package } from '../../src/packages/packages.js';
 
 // ------------------------------------------------------------------------------------------ updates
 
@@ -30,45 +32,35 @@ export async function pruneProcessedUpdates(handle: DbHandle, before: string): P
 
 // ------------------------------------------------------------------------------------------ catalog
 
-export interface PackageView {
-  id: number;
-  model: string;
-  tokens: number;
-  description: string;
-  price: number;
-  cost: number;
-  validity_days: number;
-  is_available: number;
-  hold_reason: string | null;
-  category_id: number | null;
-  model_name: string | null;
-  prompt_rate: number | null;
-  completion_rate: number | null;
-  input_cache_read_rate: number | null;
-  input_cache_write_rate: number | null;
+/** A package in the shop: the package and its model's name and rates (null when the model is not in the catalog). */
+export interface PackageView extends Package {
+  modelName: string | null;
+  /** µ$/Mtok */
+  promptRate: number | null;
+  completionRate: number | null;
+  cacheReadRate: number | null;
+  cacheWriteRate: number | null;
 }
 
 function packageViews(handle: DbHandle) {
   return handle.db
     .selectFrom('ai_token_packages as p')
     .leftJoin('ai_models as m', 'm.model_id', 'p.model')
-    .select([
-      'p.id',
-      'p.model',
-      'p.tokens',
-      'p.description',
-      'p.price',
-      'p.cost',
-      'p.validity_days',
-      'p.is_available',
-      'p.hold_reason',
-      'p.category_id',
-      'm.name as model_name',
-      'm.prompt_rate',
-      'm.completion_rate',
-      'm.input_cache_read_rate',
-      'm.input_cache_write_rate',
-    ]);
+    .selectAll('p')
+    .select(['m.name as model_name', 'm.prompt_rate', 'm.completion_rate', 'm.input_cache_read_rate', 'm.input_cache_write_rate']);
+}
+
+type PackageViewRow = PackageRow & { model_name: string | null; prompt_rate: number | null; completion_rate: number | null; input_cache_read_rate: number | null; input_cache_write_rate: number | null };
+
+function packageView(r: PackageViewRow): PackageView {
+  return {
+    ...packageFromRow(r),
+    modelName: r.model_name,
+    promptRate: r.prompt_rate,
+    completionRate: r.completion_rate,
+    cacheReadRate: r.input_cache_read_rate,
+    cacheWriteRate: r.input_cache_write_rate,
+  };
 }
 
 export interface ShopCategory {
@@ -103,16 +95,17 @@ export async function listShopPackages(handle: DbHandle, category: number | 'a',
   if (category === 0) count = count.where('p.category_id', 'is', null);
   else if (category !== 'a') count = count.where('p.category_id', '=', category);
   const { n } = await count.executeTakeFirstOrThrow();
-  return { rows, total: Number(n) };
+  return { rows: rows.map(packageView), total: Number(n) };
 }
 
 export async function getPackageView(handle: DbHandle, packageId: number): Promise<PackageView | undefined> {
-  return packageViews(handle).where('p.id', '=', packageId).executeTakeFirst();
+  const row = await packageViews(handle).where('p.id', '=', packageId).executeTakeFirst();
+  return row && packageView(row);
 }
 
 /** Every package (admin view), newest first. */
-export async function listAllPackages(handle: DbHandle, offset: number, limit: number): Promise<{ rows: AiTokenPackage[]; total: number }> {
-  const rows = await handle.db.selectFrom('ai_token_packages').selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute();
+export async function listAllPackages(handle: DbHandle, offset: number, limit: number): Promise<{ rows: Package[]; total: number }> {
+  const rows = (await handle.db.selectFrom('ai_token_packages').selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute()).map(packageFromRow);
   const { n } = await handle.db.selectFrom('ai_token_packages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return { rows, total: Number(n) };
 }
@@ -149,24 +142,18 @@ export async function searchModels(handle: DbHandle, by: { query?: string; id?: 
 
 // ------------------------------------------------------------------------------------------ keys
 
-export interface KeyView {
-  id: number;
-  api_key: string;
-  model: string;
-  tokens_total: number;
-  tokens_used: number;
-  tokens_reserved: number;
-  expires_at: string;
-  status: string;
+/** A customer's key in the bot: the allocation (its stored status) and its package's description. */
+export interface CustomerKey extends KeyAllocation {
   description: string | null;
 }
 
 /** A customer's keys, newest first; expired/revoked ones after the active ones. */
-export async function listCustomerKeys(handle: DbHandle, userId: number, limit: number): Promise<{ rows: KeyView[]; total: number }> {
+export async function listCustomerKeys(handle: DbHandle, userId: number, limit: number): Promise<{ rows: CustomerKey[]; total: number }> {
   const rows = await handle.db
     .selectFrom('ai_token_allocations as a')
+    .innerJoin('users as u', 'u.id', 'a.user_id')
     .leftJoin('ai_token_packages as p', 'p.id', 'a.package_id')
-    .select(['a.id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.expires_at', 'a.status', 'p.description'])
+    .select(['a.id', 'a.package_id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.price_paid', 'a.expires_at', 'a.status', 'a.created_at', 'u.telegram_id', 'p.description'])
     .where('a.user_id', '=', userId)
     .orderBy(sql`case when a.status = 'active' then 0 else 1 end`)
     .orderBy('a.id', 'desc')
@@ -177,50 +164,46 @@ export async function listCustomerKeys(handle: DbHandle, userId: number, limit: 
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('user_id', '=', userId)
     .executeTakeFirstOrThrow();
-  return { rows, total: Number(n) };
+  return { rows: rows.map((r) => ({ ...allocationFromRow(r, r.telegram_id), description: r.description })), total: Number(n) };
 }
 
 // ------------------------------------------------------------------------------------------ alerts
 
-export interface AlertCandidate {
-  id: number;
-  telegram_id: number;
-  language_code: string | null;
-  api_key: string;
-  model: string;
-  tokens_total: number;
-  tokens_used: number;
-  expires_at: string;
+/** An active key a customer may be told about: the allocation and its holder's language. */
+export interface AlertCandidate extends KeyAllocation {
+  languageCode: string | null;
 }
 
 function alertCandidates(handle: DbHandle) {
   return handle.db
     .selectFrom('ai_token_allocations as a')
     .innerJoin('users as u', 'u.id', 'a.user_id')
-    .select(['a.id', 'u.telegram_id', 'u.language_code', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.expires_at'])
+    .select(['a.id', 'a.package_id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.price_paid', 'a.status', 'a.expires_at', 'a.created_at', 'u.telegram_id', 'u.language_code'])
     .where('a.status', '=', 'active');
 }
 
 /** Active keys at or past 80 % used that were not told yet. */
 export async function usageAlertCandidates(handle: DbHandle, now: string, limit = 200): Promise<AlertCandidate[]> {
-  return alertCandidates(handle)
+  const rows = await alertCandidates(handle)
     .where('a.alerted_usage_at', 'is', null)
     .where('a.expires_at', '>', now)
     .where(sql<boolean>`a.tokens_used * 5 >= a.tokens_total * 4`)
     .orderBy('a.id')
     .limit(limit)
     .execute();
+  return rows.map((r) => ({ ...allocationFromRow(r, r.telegram_id), languageCode: r.language_code }));
 }
 
 /** Active, unexpired keys expiring before `horizon` that were not told yet. */
 export async function expiryAlertCandidates(handle: DbHandle, now: string, horizon: string, limit = 200): Promise<AlertCandidate[]> {
-  return alertCandidates(handle)
+  const rows = await alertCandidates(handle)
     .where('a.alerted_expiry_at', 'is', null)
     .where('a.expires_at', '>', now)
     .where('a.expires_at', '<=', horizon)
     .orderBy('a.id')
     .limit(limit)
     .execute();
+  return rows.map((r) => ({ ...allocationFromRow(r, r.telegram_id), languageCode: r.language_code }));
 }
 
 /**

@@ -44,7 +44,7 @@ export function backToMenu(ctx: ShopBaseContext): InlineKeyboard {
 }
 
 export async function showMainMenu(ctx: ShopBaseContext): Promise<void> {
-  await show(ctx, ctx.t.menu.welcome({ firstName: ctx.from?.first_name ?? '', balance: ctx.customer?.balance ?? 0 }), mainMenuKeyboard(ctx));
+  await show(ctx, ctx.t.menu.welcome({ firstName: ctx.from?.first_name ?? '', balance: ctx.customer?.balanceMicros ?? 0 }), mainMenuKeyboard(ctx));
 }
 
 /** Page count and a clamped page index for `total` items. */

@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Update } from 'grammy/types';
 import { logSecurityEvent, type Logger } from '../../src/logger.js';
+import { readBody } from '../../src/request-body.js';
 
 export const TELEGRAM_WEBHOOK_PATH = '/telegram/webhook';
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
@@ -33,27 +34,6 @@ function reply(res: ServerResponse, status: number, body: Record<string, unknown
   res.end(text);
 }
 
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 export function createWebhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     if (req.method !== 'POST') {
@@ -75,15 +55,20 @@ export function createWebhookHandler(deps: WebhookDeps): (req: IncomingMessage, 
       req.resume();
       return reply(res, 503, { ok: false, error: 'shutting down; retry later' }, { 'retry-after': '5' });
     }
+    const body = await readBody(req, MAX_WEBHOOK_BODY_BYTES);
+    if (body === 'too_large') {
+      req.resume();
+      return reply(res, 413, { ok: false, error: `body over ${MAX_WEBHOOK_BODY_BYTES} bytes` });
+    }
+    if (body === 'aborted') return;
     let update: Update;
     try {
-      const parsed = JSON.parse(await readBody(req, MAX_WEBHOOK_BODY_BYTES)) as Update;
+      const parsed = JSON.parse(body.toString('utf8')) as Update;
       if (typeof parsed !== 'object' || parsed === null || !Number.isSafeInteger(parsed.update_id)) {
         return reply(res, 400, { ok: false, error: 'expected a Telegram Update object with an integer update_id' });
       }
       update = parsed;
-    } catch (err) {
-      if (err instanceof BodyTooLarge) return reply(res, 413, { ok: false, error: `body over ${MAX_WEBHOOK_BODY_BYTES} bytes` });
+    } catch {
       return reply(res, 400, { ok: false, error: 'body is not valid JSON' });
     }
     try {

@@ -1,41 +1,14 @@
 /**
- * The request body: read up to a size limit, checked for nesting depth (a linear scan of the bytes, before
- * anything recursive touches it: JSON nested 10,000 levels deep parses, then overflows the stack of the
- * first recursive walk), parsed as one JSON object. Failures are 400s naming the fix.
+ * The proxy's request body, once read (src/request-body.ts, up to a size limit): checked for nesting depth
+ * (a linear scan of the bytes, before anything recursive touches it: JSON nested 10,000 levels deep parses,
+ * then overflows the stack of the first recursive walk), parsed as one JSON object. Failures are 400s
+ * naming the fix.
  */
-import type { IncomingMessage } from 'node:http';
 import { ProxyError } from './errors.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Deepest nesting of objects and arrays accepted in a request body. */
 export const MAX_JSON_DEPTH = 100;
-
-/** Reads a request body up to `limit` bytes. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
-  return new Promise((resolve) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (v: Buffer | 'too_large' | 'aborted') => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      resolve(v);
-    };
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.pause();
-        return finish('too_large');
-      }
-      parts.push(c);
-    };
-    req.on('data', onData);
-    req.once('end', () => finish(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
-    req.once('error', () => finish('aborted'));
-    req.once('close', () => finish(req.complete ? (parts.length === 1 ? parts[0] : Buffer.concat(parts)) : 'aborted'));
-  });
-}
 
 /** The deepest nesting of `{`/`[` in JSON text (strings skipped); stops counting past `limit`. */
 export function jsonDepth(b: Buffer, limit = MAX_JSON_DEPTH): number {

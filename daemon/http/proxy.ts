@@ -21,8 +21,8 @@ import { logApiCall, logPerformance, logSecurityEvent, redactText } from '../../
 import { DatabaseUnavailableError, UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';
 import type { UsageOutcome } from '../../src/db/database.js';
 import { classWeights, completionWeight, describeRule } from '../../src/pricing.js';
-import { hashApiKey, looksLikeApiKey } from '../../src/ledger/keys.js';
-import type { KeyRecord, MeteringStore, SettleInput, SettleResult } from '../../src/metering/store.js';
+import { hashApiKey, looksLikeApiKey } from '../../src/keys/api-key.js';
+import type { MeteredKey, MeteringStore, SettleInput, SettleResult } from '../../src/metering/store.js';
 import { createHolds, expiryIso, ruleForKey, tokensLeft, type Hold, type HoldDemand, type KeyRead } from '../../src/metering/hold.js';
 import { countPromptTokens, countTexts } from '../../src/metering/tokens.js';
 import { nextTurn } from '../../src/metering/turns.js';
@@ -32,7 +32,8 @@ import { AbortFlag, describeError, isTimeoutError } from './upstream.js';
 import type { LimitVerdict, ProxyLimits } from './limits.js';
 import type { ProxyMetrics } from './metrics.js';
 import { sendJson } from './respond.js';
-import { MAX_BODY_BYTES, parseJsonObject, readBody } from './body.js';
+import { readBody } from '../../src/request-body.js';
+import { MAX_BODY_BYTES, parseJsonObject } from './body.js';
 import { describeFailure, ProxyError, type FailureView } from './errors.js';
 import { createStreamScrubber, scrubJson } from './scrub.js';
 import { protocols } from './protocols/index.js';
@@ -194,7 +195,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   // ------------------------------------------------------------------ refusals (nothing was held)
 
   /** Answers a failure before anything was held, in the protocol's shape; logs it (and counts failed authentications). */
-  async function refuse(protocol: Protocol, res: ServerResponse, ctx: RequestContext, e: unknown, key?: KeyRecord): Promise<void> {
+  async function refuse(protocol: Protocol, res: ServerResponse, ctx: RequestContext, e: unknown, key?: MeteredKey): Promise<void> {
     const f = describeFailure(e);
     if (f.status >= 500 && !(e instanceof DatabaseUnavailableError)) logger.error({ err: e, request_id: ctx.requestId, endpoint: ctx.endpoint }, 'request failed before it was held');
     if (f.arbCode === 'ARB_UNAUTHENTICATED' || f.arbCode === 'ARB_KEY_REFUSED') {
@@ -213,7 +214,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       request_id: ctx.requestId,
       ip: ctx.ip,
       reason: f.code,
-      ...(key ? { allocation_id: key.allocationId, user_id: telegramId(key) } : {}),
+      ...(key ? { allocation_id: key.id, user_id: telegramId(key) } : {}),
     });
   }
 
@@ -258,7 +259,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   /** The parsed request body; null when the client went away while sending it. */
-  async function readRequest(req: IncomingMessage, protocol: Protocol, key: KeyRecord): Promise<ParsedRequest | null> {
+  async function readRequest(req: IncomingMessage, protocol: Protocol, key: MeteredKey): Promise<ParsedRequest | null> {
     const limit = bodyLimit(protocol);
     const raw = await readBody(req, limit);
     if (raw === 'aborted') return null;
@@ -279,7 +280,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   /** Stage 1. Throws a typed refusal; null when the client left before its body arrived. */
-  async function admit(protocol: Protocol, req: IncomingMessage, ctx: RequestContext, state: { key?: KeyRecord }): Promise<Admitted | null> {
+  async function admit(protocol: Protocol, req: IncomingMessage, ctx: RequestContext, state: { key?: MeteredKey }): Promise<Admitted | null> {
     checkDeclaredSize(req, protocol);
     const read = await authenticate(req, protocol, ctx, true);
     state.key = read.key;
@@ -492,7 +493,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const kept = r.body !== undefined && o.error === undefined;
     const input: SettleInput = {
       requestId: ctx.requestId,
-      allocationId: key.allocationId,
+      allocationId: key.id,
       model: key.model,
       promptTokens: charge.promptTokens,
       completionTokens: charge.completionTokens,
@@ -526,7 +527,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
     const charged = result?.charged ?? 0;
     const lossTokens = result?.lossTokens ?? 0;
-    if (lossTokens > 0) logger.warn({ request_id: ctx.requestId, allocation_id: key.allocationId, loss_tokens: lossTokens }, 'usage exceeded the hold and the quota: excess recorded as operator loss');
+    if (lossTokens > 0) logger.warn({ request_id: ctx.requestId, allocation_id: key.id, loss_tokens: lossTokens }, 'usage exceeded the hold and the quota: excess recorded as operator loss');
     return { charge, charged, lossTokens, costLossMicros, deferred: false };
   }
 
@@ -552,7 +553,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
    * beyond COST_TOLERANCE_PERCENT: a dearer model or paid routing answered. It is operator loss, logged as
    * a security event and recorded on the usage event (cost_loss); 0 when within the basis.
    */
-  function costAboveBasis(charge: Charge, hold: Hold, ctx: RequestContext, key: KeyRecord): number {
+  function costAboveBasis(charge: Charge, hold: Hold, ctx: RequestContext, key: MeteredKey): number {
     const cost = charge.upstreamCostMicros;
     if (cost <= 0) return 0;
     const basis = Math.ceil((charge.weightedTokens * hold.rule.unitRate) / 1_000_000);
@@ -563,7 +564,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       reason: `the upstream reported ${cost} µ$ for tokens whose cost basis is ${basis} µ$ (a dearer model or paid routing answered)`,
       ip: ctx.ip,
       request_id: ctx.requestId,
-      allocation_id: key.allocationId,
+      allocation_id: key.id,
       model: key.model,
       upstream_cost_micros: cost,
       cost_basis_micros: basis,
@@ -601,7 +602,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
     const latencyMs = performance.now() - ctx.startedAt;
     const { charge, charged, lossTokens } = s;
-    const revenueMicros = key.tokensTotal > 0 ? Math.floor((charged * key.pricePaid) / key.tokensTotal) : 0;
+    const revenueMicros = key.tokensTotal > 0 ? Math.floor((charged * key.pricePaidMicros) / key.tokensTotal) : 0;
     metrics.completion({
       model: key.model,
       status: o.status,
@@ -616,7 +617,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const ownMs = Math.max(0, latencyMs - r.upstreamMs);
     metrics.overhead(ownMs / 1000);
     if (o.answeredModel && !sameModel(o.answeredModel, key.model)) {
-      logSecurityEvent(logger, { event: 'answered_model_mismatch', reason: `the upstream answered with ${o.answeredModel} for ${key.model}`, ip: ctx.ip, request_id: ctx.requestId, allocation_id: key.allocationId });
+      logSecurityEvent(logger, { event: 'answered_model_mismatch', reason: `the upstream answered with ${o.answeredModel} for ${key.model}`, ip: ctx.ip, request_id: ctx.requestId, allocation_id: key.id });
     }
     logApiCall(logger, {
       service: 'proxy',
@@ -627,7 +628,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       model: key.model,
       request_id: ctx.requestId,
       ip: ctx.ip,
-      allocation_id: key.allocationId,
+      allocation_id: key.id,
       user_id: telegramId(key),
       outcome: o.outcome,
       stream: a.request.stream,
@@ -661,7 +662,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     // tracked from arrival, so a shutdown drains (or aborts) it whatever its stage
     const flight = track(res);
     try {
-      const state: { key?: KeyRecord } = {};
+      const state: { key?: MeteredKey } = {};
       let admitted: Admitted | null;
       try {
         admitted = await admit(protocol, req, ctx, state);
@@ -686,7 +687,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   async function countTokens(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const state: { key?: KeyRecord } = {};
+    const state: { key?: MeteredKey } = {};
     try {
       checkDeclaredSize(req, messages);
       const read = await authenticate(req, messages, ctx, true);
@@ -705,8 +706,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   /** GET /v1/models and /v1/key read the key fresh; refusals in OpenAI's shape. */
-  async function withKey(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, fn: (key: KeyRecord) => void): Promise<void> {
-    const state: { key?: KeyRecord } = {};
+  async function withKey(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, fn: (key: MeteredKey) => void): Promise<void> {
+    const state: { key?: MeteredKey } = {};
     try {
       const { key } = await authenticate(req, protocols.chat, ctx, false);
       state.key = key;
@@ -776,7 +777,7 @@ function mib(bytes: number): string {
 }
 
 /** The customer's Telegram user id (log lines name customers by it). */
-function telegramId(key: KeyRecord): number | undefined {
+function telegramId(key: MeteredKey): number | undefined {
   return key.telegramId ?? undefined;
 }
 

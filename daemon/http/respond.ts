@@ -1,21 +1,11 @@
 /**
- * Response helpers: JSON bodies and OpenAI's error shape `{"error":{"message","type","code"}}`. Messages
- * are written by arb and never contain a key.
+ * Response helpers: JSON bodies, and the errors answered outside any protocol route (an unknown path,
+ * /metrics without its token, shutdown) in OpenAI's error shape `{"error":{"message","type","code"}}`,
+ * through the one error table (./errors.ts). Messages are written by arb and never contain a key.
  */
 import type { ServerResponse } from 'node:http';
-
-export type ApiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'insufficient_quota'
-  | 'rate_limit_error'
-  | 'upstream_error'
-  | 'server_error';
-
-export interface ApiErrorBody {
-  error: { message: string; type: ApiErrorType; code: string; param?: string | null };
-}
+import { describeFailure } from './errors.js';
+import { openAiError } from './protocols/protocol.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -24,18 +14,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function apiError(message: string, type: ApiErrorType, code: string, param?: string): ApiErrorBody {
-  return { error: { message, type, code, ...(param ? { param } : {}) } };
-}
-
-export function sendApiError(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  type: ApiErrorType,
-  code: string,
-  headers: Record<string, string | number> = {},
-  param?: string,
-): void {
-  sendJson(res, status, apiError(message, type, code, param), headers);
+/** Answers `e` (a ProxyError, or anything thrown) with the status, OpenAI error shape and headers the table gives it. */
+export function sendOpenAiFailure(res: ServerResponse, e: unknown, headers: Record<string, string | number> = {}): void {
+  const f = describeFailure(e);
+  sendJson(res, f.status, openAiError(f.kind, f.message, f.code, f.param), { ...headers, ...f.headers });
 }

@@ -10,7 +10,8 @@ import type { Proxy, RequestContext } from './proxy.js';
 import type { ProtocolName } from './protocols/protocol.js';
 import type { Health } from './health.js';
 import type { ProxyMetrics } from './metrics.js';
-import { sendApiError, sendJson } from './respond.js';
+import { ProxyError } from './errors.js';
+import { sendJson, sendOpenAiFailure } from './respond.js';
 
 export interface WebhookHandler {
   handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
@@ -134,7 +135,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       }
       case 'metrics': {
         if (deps.metricsToken !== undefined && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
-          return sendApiError(res, 401, '/metrics needs Authorization: Bearer <METRICS_TOKEN>', 'invalid_request_error', 'unauthorized', { 'www-authenticate': 'Bearer realm="metrics"' });
+          return sendOpenAiFailure(res, new ProxyError('ARB_METRICS_UNAUTHORIZED', '/metrics needs Authorization: Bearer <METRICS_TOKEN>', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } }));
         }
         const text = await metrics.render();
         res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
@@ -143,11 +144,14 @@ export function createHttpServer(deps: HttpDeps): Server {
       }
       case 'webhook': {
         const bot = deps.webhook?.();
-        if (!bot) return sendApiError(res, 404, 'no Telegram webhook here: the bot runs by long polling or is disabled', 'invalid_request_error', 'not_found');
+        if (!bot) return sendOpenAiFailure(res, new ProxyError('ARB_NOT_FOUND', 'no Telegram webhook here: the bot runs by long polling or is disabled'));
         return bot.handleWebhook(req, res);
       }
       default:
-        return sendApiError(res, 404, `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, /v1/messages; GET /v1/models, /v1/key)`, 'invalid_request_error', 'not_found');
+        return sendOpenAiFailure(
+          res,
+          new ProxyError('ARB_NOT_FOUND', `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, /v1/messages; GET /v1/models, /v1/key)`),
+        );
     }
   }
 
@@ -159,11 +163,11 @@ export function createHttpServer(deps: HttpDeps): Server {
     const ctx: RequestContext = { requestId: newRequestId(), startedAt, ip: clientIp(req, deps.trustProxy), endpoint };
     res.once('finish', () => metrics.httpRequest(r ?? 'unknown', res.statusCode));
     if (deps.stopping() && r !== 'health' && r !== 'metrics') {
-      return sendApiError(res, 503, 'the server is shutting down; retry shortly', 'server_error', 'shutting_down', { connection: 'close', 'retry-after': 1 });
+      return sendOpenAiFailure(res, new ProxyError('ARB_SHUTTING_DOWN', 'the server is shutting down; retry shortly', { headers: { connection: 'close', 'retry-after': 1 } }));
     }
     dispatch(req, res, ctx, r).catch((err: unknown) => {
       logger.error({ err, request_id: ctx.requestId, endpoint }, 'unhandled error in HTTP handler');
-      if (!res.headersSent) sendApiError(res, 500, `internal error (request ${ctx.requestId}); retry, and report it if it persists`, 'server_error', 'internal_error');
+      if (!res.headersSent) sendOpenAiFailure(res, new ProxyError('ARB_INTERNAL', `internal error (request ${ctx.requestId}); retry, and report it if it persists`));
       else res.destroy();
     });
   });

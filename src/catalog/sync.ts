@@ -8,12 +8,13 @@
  * in one transaction.
  */
 import type { Kysely } from 'kysely';
-import type { AiModelsTable, AiTokenPackage, Database, NewAiModel } from '../db/database.js';
+import type { AiModelsTable, Database, NewAiModel } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, UpstreamError } from '../errors.js';
 import { logBusinessEvent, logPerformance, type Logger } from '../logger.js';
 import { parseOpenRouterRate, priceForPackage, type PackagePrice, type PricingConfig } from '../pricing.js';
 import { decideUnknownPriceModes, logPackageRepriced, logPriceModeDecisions, type PriceModeDecision } from '../packages/reprice.js';
+import { packageFromRow, type Package } from '../packages/packages.js';
 import { toDbTime } from '../time.js';
 import type { OpenRouterModel } from './types.js';
 
@@ -54,7 +55,7 @@ export interface PackageHold {
 
 /** A formula package repriced by the sync to its model's new rates. */
 export interface SyncRepriced {
-  package: AiTokenPackage;
+  package: Package;
   previousPriceMicros: number;
   previousCostMicros: number;
   pricing: PackagePrice;
@@ -285,37 +286,37 @@ async function repriceAndHoldPackages(
   const models = [...removed, ...changed.keys()];
   if (models.length === 0) return { holds: [], repriced: [] };
   const gone = new Set(removed);
-  const packages: AiTokenPackage[] = [];
+  const packages: Package[] = [];
   for (let i = 0; i < models.length; i += 200) {
-    packages.push(...(await trx.selectFrom('ai_token_packages').selectAll().where('model', 'in', models.slice(i, i + 200)).execute()));
+    packages.push(...(await trx.selectFrom('ai_token_packages').selectAll().where('model', 'in', models.slice(i, i + 200)).execute()).map(packageFromRow));
   }
   packages.sort((a, b) => a.id - b.id);
   const holds: PackageHold[] = [];
   const repriced: SyncRepriced[] = [];
   for (const p of packages) {
     if (gone.has(p.model)) {
-      if (p.is_available === 1) holds.push({ packageId: p.id, model: p.model, reason: 'gone', priceMicros: p.price, newCostMicros: null, floorMicros: null });
+      if (p.available) holds.push({ packageId: p.id, model: p.model, reason: 'gone', priceMicros: p.priceMicros, newCostMicros: null, floorMicros: null });
       continue;
     }
     const c = changed.get(p.model)!;
     const rates = { tokens: p.tokens, promptRate: c.newPromptRate, completionRate: c.newCompletionRate };
     const at = refusedAsNull(() => priceForPackage(rates, pricing));
-    if (p.price_mode === 'formula' && at) {
-      if (at.priceMicros === p.price && at.costMicros === p.cost) continue;
+    if (p.priceMode === 'formula' && at) {
+      if (at.priceMicros === p.priceMicros && at.costMicros === p.costMicros) continue;
       const row = await trx
         .updateTable('ai_token_packages')
         .set({ cost: at.costMicros, price: at.priceMicros, updated_at: now })
         .where('id', '=', p.id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      repriced.push({ package: row, previousPriceMicros: p.price, previousCostMicros: p.cost, pricing: at });
+      repriced.push({ package: packageFromRow(row), previousPriceMicros: p.priceMicros, previousCostMicros: p.costMicros, pricing: at });
       continue;
     }
-    if (p.is_available !== 1) continue;
+    if (!p.available) continue;
     // a fixed price must still pass the exact margin-floor test an explicit price faces
-    const stillSellable = at !== null && refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: p.price }, pricing)) !== null;
+    const stillSellable = at !== null && refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: p.priceMicros }, pricing)) !== null;
     if (!stillSellable) {
-      holds.push({ packageId: p.id, model: p.model, reason: 'margin', priceMicros: p.price, newCostMicros: at?.costMicros ?? null, floorMicros: at?.floorMicros ?? null });
+      holds.push({ packageId: p.id, model: p.model, reason: 'margin', priceMicros: p.priceMicros, newCostMicros: at?.costMicros ?? null, floorMicros: at?.floorMicros ?? null });
     }
   }
   for (const reason of ['gone', 'margin'] as const) {

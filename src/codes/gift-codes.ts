@@ -10,11 +10,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Insertable } from 'kysely';
-import type { Allocation, GiftCodesTable, Transaction } from '../db/database.js';
+import type { GiftCodesTable } from '../db/database.js';
+import type { KeyAllocation } from '../keys/allocations.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { logBusinessEvent } from '../logger.js';
-import { creditUser, ensureUser, purchasePackage, type LedgerDeps } from '../ledger/ledger.js';
+import { creditUser, ensureUser, purchasePackage, type LedgerDeps, type LedgerEntry } from '../ledger/ledger.js';
 import { microsToUsd, parseUsd } from '../money.js';
 import { addDays, toDbTime } from '../time.js';
 
@@ -172,8 +173,8 @@ export class GiftCodeRefused extends InputError {
 }
 
 export type RedeemResult =
-  | { kind: 'credited'; codeId: number; amountMicros: number; balanceMicros: number; transaction: Transaction }
-  | { kind: 'granted'; codeId: number; packageId: number; allocation: Allocation; apiKey: string | null };
+  | { kind: 'credited'; codeId: number; amountMicros: number; balanceMicros: number; transaction: LedgerEntry }
+  | { kind: 'granted'; codeId: number; packageId: number; allocation: KeyAllocation; apiKey: string | null };
 
 /** Redeems a code for a customer exactly once; refusals throw GiftCodeRefused. */
 export async function redeemCode(deps: LedgerDeps, input: { telegramId: number; code: string; profile?: { username?: string | null; firstName?: string | null; languageCode?: string | null } }): Promise<RedeemResult> {
@@ -209,7 +210,7 @@ export async function redeemCode(deps: LedgerDeps, input: { telegramId: number; 
   let result: RedeemResult;
   if (code.amount !== null) {
     const credit = await creditUser(deps, { telegramId: input.telegramId, amountMicros: Number(code.amount), type: 'topup', reference, note: `gift code #${code.id}`, source: 'gift_code' });
-    result = { kind: 'credited', codeId: Number(code.id), amountMicros: Number(code.amount), balanceMicros: Number(credit.user.balance), transaction: credit.transaction };
+    result = { kind: 'credited', codeId: Number(code.id), amountMicros: Number(code.amount), balanceMicros: Number(credit.user.balanceMicros), transaction: credit.transaction };
     await handle.db.updateTable('gift_codes').set({ transaction_id: credit.transaction.id }).where('id', '=', code.id).execute();
   } else {
     const grant = await purchasePackage(deps, { telegramId: input.telegramId, packageId: Number(code.package_id), reference, free: true });

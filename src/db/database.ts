@@ -2,7 +2,7 @@
  * The one `Database` interface (SPEC §7). Money columns are integer µ$; timestamps are UTC text
  * `YYYY-MM-DD HH:MM:SS` on both SQLite and PostgreSQL so the manual's SQL works as written.
  */
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 type Id = Generated<number>;
 /** UTC `YYYY-MM-DD HH:MM:SS`. */
@@ -317,15 +317,11 @@ export interface Database {
   bot_conversations: BotConversationsTable;
 }
 
-export type User = Selectable<UsersTable>;
-export type Transaction = Selectable<TransactionsTable>;
-export type Category = Selectable<CategoriesTable>;
+export type UserRow = Selectable<UsersTable>;
+export type TransactionRow = Selectable<TransactionsTable>;
+export type CategoryRow = Selectable<CategoriesTable>;
 export type AiModel = Selectable<AiModelsTable>;
 export type NewAiModel = Insertable<AiModelsTable>;
-export type AiTokenPackage = Selectable<AiTokenPackagesTable>;
-export type NewAiTokenPackage = Insertable<AiTokenPackagesTable>;
-export type AiTokenPackageUpdate = Updateable<AiTokenPackagesTable>;
-export type Allocation = Selectable<AiTokenAllocationsTable>;
-export type UsageEvent = Selectable<UsageEventsTable>;
+export type PackageRow = Selectable<AiTokenPackagesTable>;
+export type AllocationRow = Selectable<AiTokenAllocationsTable>;
 export type NewUsageEvent = Insertable<UsageEventsTable>;
-export type Reservation = Selectable<ReservationsTable>;

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3Type from 'better-sqlite3';
 import type PgModule from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
 import { ArbError, DatabaseCorruptError } from '../errors.js';
@@ -162,8 +162,6 @@ export async function openAndMigrate(options: OpenDbOptions): Promise<DbHandle> 
   return handle;
 }
 
-export type Tx = Kysely<Database> | Transaction<Database>;
-
 /**
  * One write transaction. On SQLite it begins IMMEDIATE (takes the write lock up front, so a concurrent
  * writer waits on the busy timeout instead of failing with SQLITE_BUSY on upgrade); on PostgreSQL it is
@@ -186,11 +184,4 @@ export async function transact<T>(handle: DbHandle, fn: (trx: Kysely<Database>) 
       throw e;
     }
   });
-}
-
-/** SQL expression for "now" as stored text, for use inside queries. */
-export function sqlNow(handle: DbHandle) {
-  return handle.dialect === 'postgres'
-    ? sql<string>`to_char(now() at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS')`
-    : sql<string>`datetime('now')`;
 }

@@ -3,10 +3,10 @@
  * one stops working at once — tokens, expiry and usage stay with the allocation, so nothing is lost or
  * granted. Both halves are logged as security events (the old key revoked, the new one issued).
  */
-import type { Allocation } from '../db/database.js';
 import type { DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
-import { generateApiKey } from '../ledger/keys.js';
+import { allocationFromRow, type KeyAllocation } from './allocations.js';
+import { generateApiKey } from './api-key.js';
 import { logSecurityEvent, type Logger } from '../logger.js';
 import { toDbTime } from '../time.js';
 
@@ -14,7 +14,7 @@ import { toDbTime } from '../time.js';
 export class KeyAlreadyReplacedError extends InputError {}
 
 export interface ReplaceKeyResult {
-  allocation: Allocation;
+  allocation: KeyAllocation;
   /** the new full key, shown once */
   apiKey: string;
   /** masked form of the key that stopped working */
@@ -60,5 +60,5 @@ export async function replaceKey(handle: DbHandle, allocationId: number, options
     logSecurityEvent(options.logger, { event: 'key_revoked', reason: 'replaced by a new key for the same allocation', key_masked: before.api_key, ...common });
     logSecurityEvent(options.logger, { event: 'key_issued', reason: `replacement for ${before.api_key}`, key_masked: key.masked, ...common });
   }
-  return { allocation: updated, apiKey: key.key, oldMasked: before.api_key };
+  return { allocation: allocationFromRow(updated, before.telegram_id), apiKey: key.key, oldMasked: before.api_key };
 }

@@ -4,14 +4,15 @@
  */
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
-import type { Allocation, Database, Transaction, TransactionType, User } from '../db/database.js';
+import type { Database, TransactionRow, TransactionType, UserRow } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { InputError, InsufficientBalanceError, NotFoundError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, logTransaction, type Logger } from '../logger.js';
 import { microsToUsd } from '../money.js';
 import { addDays, nowDb, toDbTime } from '../time.js';
-import { generateApiKey } from './keys.js';
+import { allocationFromRow, type KeyAllocation } from '../keys/allocations.js';
+import { generateApiKey } from '../keys/api-key.js';
 
 export interface LedgerDeps {
   handle: DbHandle;
@@ -40,6 +41,34 @@ function validateTelegramId(id: unknown): number {
   return id;
 }
 
+/** A customer: a Telegram user with a balance. */
+export interface User {
+  /** users.id (the ledger's and allocations' user_id) */
+  id: number;
+  telegramId: number;
+  username: string | null;
+  firstName: string | null;
+  languageCode: string | null;
+  balanceMicros: number;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The user of a `users` row (numbers as numbers: PostgreSQL returns bigints as text). */
+function userFromRow(r: UserRow): User {
+  return {
+    id: Number(r.id),
+    telegramId: Number(r.telegram_id),
+    username: r.username,
+    firstName: r.first_name,
+    languageCode: r.language_code,
+    balanceMicros: Number(r.balance),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
 export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now: string): Promise<User> {
   const telegramId = validateTelegramId(profile.telegramId);
   const updates: Record<string, string | null> = {};
@@ -49,15 +78,16 @@ export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now
   const existing = await db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
   if (existing) {
     const changed = Object.entries(updates).some(([k, v]) => (existing as Record<string, unknown>)[k] !== v);
-    if (!changed) return existing;
-    return db
+    if (!changed) return userFromRow(existing);
+    const row = await db
       .updateTable('users')
       .set({ ...updates, updated_at: now })
       .where('id', '=', existing.id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    return userFromRow(row);
   }
-  return db
+  const row = await db
     .insertInto('users')
     .values({
       telegram_id: telegramId,
@@ -71,6 +101,7 @@ export async function upsertUser(db: Kysely<Database>, profile: UserProfile, now
     .onConflict((oc) => oc.column('telegram_id').doUpdateSet({ updated_at: now }))
     .returningAll()
     .executeTakeFirstOrThrow();
+  return userFromRow(row);
 }
 
 /** Creates the user on first contact; refreshes name/language when they change. */
@@ -79,16 +110,48 @@ export async function ensureUser(handle: DbHandle, profile: UserProfile): Promis
 }
 
 export async function findUserByTelegramId(handle: DbHandle, telegramId: number): Promise<User | undefined> {
-  return handle.db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
+  const row = await handle.db.selectFrom('users').selectAll().where('telegram_id', '=', telegramId).executeTakeFirst();
+  return row && userFromRow(row);
 }
 
-export async function getBalance(handle: DbHandle, telegramId: number): Promise<number> {
-  const user = await findUserByTelegramId(handle, telegramId);
-  return user?.balance ?? 0;
+/** One ledger row: a signed change of a user's balance and the balance after it. */
+export interface LedgerEntry {
+  id: number;
+  /** users.id */
+  userId: number;
+  type: TransactionType;
+  /** signed µ$ */
+  amountMicros: number;
+  balanceAfterMicros: number;
+  /** unique where external (telegram_payment_charge_id, purchase request id, …) */
+  reference: string | null;
+  packageId: number | null;
+  allocationId: number | null;
+  note: string | null;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
+  createdAt: string;
 }
 
-export async function listTransactions(handle: DbHandle, userId: number, limit = 10): Promise<Transaction[]> {
-  return handle.db.selectFrom('transactions').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(limit).execute();
+/** The ledger entry of a `transactions` row (numbers as numbers: PostgreSQL returns bigints as text). */
+function ledgerEntryFromRow(r: TransactionRow): LedgerEntry {
+  return {
+    id: Number(r.id),
+    userId: Number(r.user_id),
+    type: r.type,
+    amountMicros: Number(r.amount),
+    balanceAfterMicros: Number(r.balance_after),
+    reference: r.reference,
+    packageId: r.package_id === null ? null : Number(r.package_id),
+    allocationId: r.allocation_id === null ? null : Number(r.allocation_id),
+    note: r.note,
+    createdAt: r.created_at,
+  };
+}
+
+/** A user's latest ledger entries, newest first. */
+export async function listTransactions(handle: DbHandle, userId: number, limit = 10): Promise<LedgerEntry[]> {
+  const rows = await handle.db.selectFrom('transactions').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(limit).execute();
+  return rows.map(ledgerEntryFromRow);
 }
 
 /**
@@ -97,10 +160,10 @@ export async function listTransactions(handle: DbHandle, userId: number, limit =
  */
 export async function applyBalanceChange(
   trx: Kysely<Database>,
-  user: User,
+  user: Pick<User | UserRow, 'id'>,
   entry: { type: TransactionType; amount: number; reference?: string | null; packageId?: number | null; allocationId?: number | null; note?: string | null },
   now: string,
-): Promise<{ transaction: Transaction; balance: number }> {
+): Promise<{ transaction: LedgerEntry; balance: number }> {
   const updated = await trx
     .updateTable('users')
     .set((eb) => ({ balance: eb('balance', '+', entry.amount), updated_at: now }))
@@ -112,7 +175,7 @@ export async function applyBalanceChange(
     const current = await trx.selectFrom('users').select('balance').where('id', '=', user.id).executeTakeFirstOrThrow();
     throw new InsufficientBalanceError(current.balance, -entry.amount);
   }
-  const transaction = await trx
+  const row = await trx
     .insertInto('transactions')
     .values({
       user_id: user.id,
@@ -127,10 +190,10 @@ export async function applyBalanceChange(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { transaction, balance: updated.balance };
+  return { transaction: ledgerEntryFromRow(row), balance: updated.balance };
 }
 
-async function findByReference(handle: DbHandle, reference: string): Promise<Transaction | undefined> {
+async function findByReference(handle: DbHandle, reference: string): Promise<TransactionRow | undefined> {
   return handle.db.selectFrom('transactions').selectAll().where('reference', '=', reference).executeTakeFirst();
 }
 
@@ -148,7 +211,7 @@ export interface CreditInput {
 
 export interface CreditResult {
   user: User;
-  transaction: Transaction;
+  transaction: LedgerEntry;
   duplicate: boolean;
 }
 
@@ -174,14 +237,14 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
         const dup = await trx.selectFrom('transactions').selectAll().where('reference', '=', input.reference).executeTakeFirst();
         if (dup) {
           const user = await trx.selectFrom('users').selectAll().where('id', '=', dup.user_id).executeTakeFirstOrThrow();
-          return { user, transaction: dup, duplicate: true };
+          return { user: userFromRow(user), transaction: ledgerEntryFromRow(dup), duplicate: true };
         }
       }
       const user = await upsertUser(trx, { telegramId: input.telegramId, ...input.profile }, now);
       deps.faultPoint?.('credit:before-update');
       const { transaction, balance } = await applyBalanceChange(trx, user, { type: input.type, amount: input.amountMicros, reference: input.reference, note: input.note }, now);
       deps.faultPoint?.('credit:after-insert');
-      return { user: { ...user, balance }, transaction, duplicate: false };
+      return { user: { ...user, balanceMicros: balance }, transaction, duplicate: false };
     });
   let result: CreditResult;
   try {
@@ -192,7 +255,7 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
       const dup = await findByReference(deps.handle, input.reference);
       if (dup) {
         const user = await deps.handle.db.selectFrom('users').selectAll().where('id', '=', dup.user_id).executeTakeFirstOrThrow();
-        return { user, transaction: dup, duplicate: true };
+        return { user: userFromRow(user), transaction: ledgerEntryFromRow(dup), duplicate: true };
       }
     }
     throw e;
@@ -201,11 +264,11 @@ export async function creditUser(deps: LedgerDeps, input: CreditInput): Promise<
     // money in, not revenue: a business event, never a `"transaction":true` line (SPEC §8)
     logBusinessEvent(deps.logger, {
       event_type: input.type === 'topup' ? 'balance_topup' : 'balance_adjustment',
-      user_id: result.user.telegram_id,
+      user_id: result.user.telegramId,
       amount: microsToUsd(input.amountMicros),
       amount_micros: input.amountMicros,
       transaction_id: result.transaction.id,
-      balance_after: microsToUsd(result.transaction.balance_after),
+      balance_after: microsToUsd(result.transaction.balanceAfterMicros),
       ...(input.source ? { source: input.source } : {}),
     });
   }
@@ -223,10 +286,10 @@ export interface PurchaseInput {
 }
 
 export interface PurchaseResult {
-  allocation: Allocation;
+  allocation: KeyAllocation;
   /** the full key, shown once; null for a duplicate */
   apiKey: string | null;
-  transaction: Transaction;
+  transaction: LedgerEntry;
   duplicate: boolean;
 }
 
@@ -236,9 +299,9 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
   if (!Number.isSafeInteger(input.packageId) || input.packageId <= 0) {
     throw new InputError(`package_id: "${input.packageId}" is not a package id; see \`arb package list\``, 'package_id');
   }
-  const duplicateOf = async (db: Kysely<Database>, tx: Transaction): Promise<PurchaseResult> => {
-    const allocation = await db.selectFrom('ai_token_allocations').selectAll().where('id', '=', tx.allocation_id!).executeTakeFirstOrThrow();
-    return { allocation, apiKey: null, transaction: tx, duplicate: true };
+  const duplicateOf = async (db: Kysely<Database>, tx: TransactionRow): Promise<PurchaseResult> => {
+    const row = await db.selectFrom('ai_token_allocations').selectAll().where('id', '=', tx.allocation_id!).executeTakeFirstOrThrow();
+    return { allocation: allocationFromRow(row, input.telegramId), apiKey: null, transaction: ledgerEntryFromRow(tx), duplicate: true };
   };
   const key = generateApiKey();
   let pkgForLog: { cost: number; price: number; model: string; tokens: number } | undefined;
@@ -266,9 +329,9 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
       pkgForLog = pkg;
       const user = await upsertUser(trx, { telegramId: input.telegramId, ...input.profile }, now);
       const price = input.free ? 0 : pkg.price;
-      if (user.balance < price) throw new InsufficientBalanceError(user.balance, price);
+      if (user.balanceMicros < price) throw new InsufficientBalanceError(user.balanceMicros, price);
       const validity = pkg.validity_days || deps.config?.packageValidityDays || 30;
-      const allocation = await trx
+      const row = await trx
         .insertInto('ai_token_allocations')
         .values({
           user_id: user.id,
@@ -290,16 +353,17 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
         })
         .returningAll()
         .executeTakeFirstOrThrow();
+      const allocation = allocationFromRow(row, input.telegramId);
       deps.faultPoint?.('purchase:after-allocation');
-      let transaction: Transaction;
+      let transaction: LedgerEntry;
       if (input.free) {
-        transaction = await trx
+        const row = await trx
           .insertInto('transactions')
           .values({
             user_id: user.id,
             type: 'adjustment',
             amount: 0,
-            balance_after: user.balance,
+            balance_after: user.balanceMicros,
             reference: input.reference ?? null,
             package_id: pkg.id,
             allocation_id: allocation.id,
@@ -308,6 +372,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        transaction = ledgerEntryFromRow(row);
       } else {
         ({ transaction } = await applyBalanceChange(
           trx,
@@ -338,7 +403,7 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
  * `"arbitrage":true` `package_sale` line; a free grant is a business event only (no revenue).
  */
 function logSale(logger: Logger, input: PurchaseInput, result: PurchaseResult, pkg: { cost: number; model: string; tokens: number }): void {
-  const price = result.allocation.price_paid;
+  const price = result.allocation.pricePaidMicros;
   const profit = input.free ? 0 : price - pkg.cost;
   logBusinessEvent(logger, {
     event_type: input.free ? 'token_package_granted' : 'token_package_sold',
@@ -374,9 +439,8 @@ function logSale(logger: Logger, input: PurchaseInput, result: PurchaseResult, p
 }
 
 export interface RefundResult {
-  allocation: Allocation;
-  telegramId: number;
-  transaction: Transaction | null;
+  allocation: KeyAllocation;
+  transaction: LedgerEntry | null;
   refundedMicros: number;
 }
 
@@ -393,7 +457,7 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
     if (!allocation) throw new NotFoundError(`allocation: no key allocation ${input.allocationId}`, 'allocation');
     const dup = await trx.selectFrom('transactions').selectAll().where('reference', '=', reference).executeTakeFirst();
     const user = await trx.selectFrom('users').selectAll().where('id', '=', allocation.user_id).executeTakeFirstOrThrow();
-    if (dup) return { allocation, telegramId: user.telegram_id, transaction: dup, refundedMicros: 0 };
+    if (dup) return { allocation: allocationFromRow(allocation, user.telegram_id), transaction: ledgerEntryFromRow(dup), refundedMicros: 0 };
     if (allocation.tokens_reserved > 0) {
       throw new InputError(`allocation ${allocation.id} has requests in flight; retry in a few seconds`, 'allocation');
     }
@@ -405,22 +469,22 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
       .where('id', '=', allocation.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    if (refund <= 0) return { allocation: revoked, telegramId: user.telegram_id, transaction: null, refundedMicros: 0 };
+    if (refund <= 0) return { allocation: allocationFromRow(revoked, user.telegram_id), transaction: null, refundedMicros: 0 };
     const { transaction } = await applyBalanceChange(
       trx,
       user,
       { type: 'refund', amount: refund, reference, packageId: allocation.package_id, allocationId: allocation.id, note: input.note ?? null },
       now,
     );
-    return { allocation: revoked, telegramId: user.telegram_id, transaction, refundedMicros: refund };
+    return { allocation: allocationFromRow(revoked, user.telegram_id), transaction, refundedMicros: refund };
   });
   if (result.refundedMicros > 0 && deps.logger) {
     logTransaction(deps.logger, {
       type: 'refund',
       amount: -microsToUsd(result.refundedMicros),
       amount_micros: -result.refundedMicros,
-      user_id: result.telegramId,
-      package_id: result.allocation.package_id,
+      user_id: result.allocation.telegramId,
+      package_id: result.allocation.packageId,
       allocation_id: result.allocation.id,
     });
   }

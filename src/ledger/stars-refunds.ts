@@ -17,14 +17,13 @@
  */
 import { Api, GrammyError } from 'grammy';
 import type { Config } from '../config.js';
-import type { Transaction } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { ArbError, InputError, NotFoundError } from '../errors.js';
 import { logBusinessEvent, logTransaction } from '../logger.js';
 import { formatUsd, microsToUsd } from '../money.js';
 import { toDbTime } from '../time.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { applyBalanceChange, type LedgerDeps } from './ledger.js';
+import { applyBalanceChange, type LedgerDeps, type LedgerEntry } from './ledger.js';
 
 /** The note of a Stars top-up row (written by the bot): `Telegram Stars: 100 XTR`. */
 export const STARS_NOTE_PREFIX = 'Telegram Stars: ';
@@ -129,7 +128,7 @@ export interface StarsRefundResult {
   lossMicros: number;
   balanceAfterMicros: number;
   /** the adjustment row that took the credit back (null when already refunded) */
-  transaction: Transaction | null;
+  transaction: LedgerEntry | null;
 }
 
 function validateChargeId(chargeId: unknown): string {

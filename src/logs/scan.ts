@@ -104,19 +104,6 @@ function eachCandidate(search: ChunkSearch, needleCount: number, from: number, t
 }
 
 /**
- * Reads `fh` from `start` to its current end and passes candidate lines, decoded, to `onLine` (see
- * LineScanner.forward; for callers that want text).
- */
-export async function scanForward(
-  fh: FileHandle,
-  start: number,
-  opts: { needles: readonly Buffer[] | null; final: boolean; signal?: AbortSignal },
-  onLine: (text: string) => void,
-): Promise<number> {
-  return createLineScanner(opts.needles).forward(fh, start, { final: opts.final, signal: opts.signal }, (buf, s, e) => onLine(buf.toString('utf8', s, e)));
-}
-
-/**
  * Reads `fh` backwards from `end`, passing lines newest first to `onLine` until it returns false; with
  * `needles`, only the lines holding one. `skipPartial`: ignore a last line that has no newline yet (a
  * write in progress); returns the offset after the last complete line.

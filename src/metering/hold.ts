@@ -26,7 +26,7 @@ import { fromDbTime, nowDb } from '../time.js';
 import { weightedTokens, type MeteringRule } from '../pricing.js';
 import { KeyCache } from './key-cache.js';
 import { fastHoldHeadroom, fastHoldPlan, planHold, promptHold, type HoldInput, type HoldPlan } from './plan.js';
-import type { KeyRecord, MeteringStore } from './store.js';
+import type { MeteredKey, MeteringStore } from './store.js';
 import { countPromptTokens, promptUpperBound, type PromptText } from './tokens.js';
 import { ruleForRates } from './usage.js';
 
@@ -57,7 +57,7 @@ export interface HoldDemand {
 }
 
 export interface KeyRead {
-  key: KeyRecord;
+  key: MeteredKey;
   /** the SHA-256 of the key it was read by */
   hash: string;
   /** a read kept from an earlier request (see KeyCache) */
@@ -68,7 +68,7 @@ export interface Hold {
   plan: HoldPlan;
   rule: MeteringRule;
   /** the latest read of the key */
-  key: KeyRecord;
+  key: MeteredKey;
   /** the key's tokens left (total − used − reserved) when the hold was planned, before it */
   available: number;
   promptBound: number;
@@ -93,27 +93,27 @@ export interface Holds {
   promptTokens(hold: Hold, demand: HoldDemand): Promise<number>;
 }
 
-const rules = new WeakMap<KeyRecord, MeteringRule>();
+const rules = new WeakMap<MeteredKey, MeteringRule>();
 
 /** The metering rule of a key's model (every class weighed by its catalog rate), once per key read. */
-export function ruleForKey(key: KeyRecord): MeteringRule {
+export function ruleForKey(key: MeteredKey): MeteringRule {
   let rule = rules.get(key);
   if (!rule) rules.set(key, (rule = ruleForRates(key.promptRate, key.completionRate, key.cacheReadRate, key.cacheWriteRate)));
   return rule;
 }
 
 /** The smallest hold a request can take: an empty prompt and, with a completion, one completion token. */
-function smallestHold(key: KeyRecord, completion: boolean): number {
+function smallestHold(key: MeteredKey, completion: boolean): number {
   return completion ? weightedTokens(ruleForKey(key), promptHold(0), 1) : promptHold(0);
 }
 
 /** The key's tokens left for new holds. */
-export function tokensLeft(key: KeyRecord): number {
+export function tokensLeft(key: MeteredKey): number {
   return Math.max(0, key.tokensTotal - key.tokensUsed - key.tokensReserved);
 }
 
 /** Why a key read from the database cannot be used (missing, revoked, expired), or null. */
-export function keyRefusal(key: KeyRecord | undefined): KeyRefusedError | null {
+export function keyRefusal(key: MeteredKey | undefined): KeyRefusedError | null {
   if (!key) return new KeyRefusedError('invalid API key: no such key (it may have been mistyped)', 'unknown key', 'invalid_api_key');
   if (key.status === 'revoked') return new KeyRefusedError(`API key ${key.maskedKey} has been revoked; buy a new package in the shop bot`, 'revoked key', 'key_revoked');
   if (key.status === 'expired' || key.expiresAt <= nowDb()) {
@@ -143,7 +143,7 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
     const rule = ruleForKey(read.key);
     const promptBound = promptUpperBound(demand.prompt);
     let promptExact: number | undefined;
-    const input = (k: KeyRecord): Omit<HoldInput, 'promptEstimate'> => ({
+    const input = (k: MeteredKey): Omit<HoldInput, 'promptEstimate'> => ({
       rule,
       requestedMaxTokens: demand.requestedMaxTokens,
       modelMaxCompletionTokens: k.maxCompletionTokens,
@@ -153,7 +153,7 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
       available: tokensLeft(k),
     });
     const reserve = (plan: HoldPlan, minRemaining?: number) =>
-      store.reserve({ allocationId: read.key.allocationId, requestId: demand.requestId, instanceId: deps.instanceId, tokens: plan.hold, minRemaining });
+      store.reserve({ allocationId: read.key.id, requestId: demand.requestId, instanceId: deps.instanceId, tokens: plan.hold, minRemaining });
 
     let plan: HoldPlan | null = fastHoldPlan(input(read.key), promptBound);
     if (plan && (await reserve(plan, fastHoldHeadroom(plan)))) {
@@ -161,9 +161,9 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
     }
     // The exact plan, on a fresh read (the first attempt may use the read just made, unless the fast plan
     // was already refused on it), retried once with the smaller remainder.
-    let fresh: KeyRecord | undefined = plan || read.reused ? undefined : read.key;
+    let fresh: MeteredKey | undefined = plan || read.reused ? undefined : read.key;
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt > 0 || !fresh) fresh = await store.getKey(read.key.allocationId);
+      if (attempt > 0 || !fresh) fresh = await store.getKey(read.key.id);
       if (!fresh || keyRefusal(fresh)) break;
       const available = tokensLeft(fresh);
       // a key that cannot pay even the prompt's fixed overhead is refused without counting anything
@@ -185,7 +185,7 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
 
   async function checkNotEmpty(read: KeyRead, completion: boolean): Promise<void> {
     if (tokensLeft(read.key) >= smallestHold(read.key, completion)) return;
-    const fresh = read.reused ? await store.getKey(read.key.allocationId) : read.key;
+    const fresh = read.reused ? await store.getKey(read.key.id) : read.key;
     const refusal = keyRefusal(fresh);
     if (refusal) {
       cache.delete(read.hash);
@@ -207,6 +207,6 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
 }
 
 /** When a key expires, for headers and /v1/key (ISO 8601). */
-export function expiryIso(key: KeyRecord): string {
+export function expiryIso(key: MeteredKey): string {
   return fromDbTime(key.expiresAt).toISOString();
 }

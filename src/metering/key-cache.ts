@@ -9,13 +9,13 @@
  * arrived that much earlier.
  */
 import { fromDbTime } from '../time.js';
-import type { KeyRecord } from './store.js';
+import type { MeteredKey } from './store.js';
 
 export const KEY_CACHE_TTL_MS = 1000;
 const MAX_ENTRIES = 10_000;
 
 export class KeyCache {
-  private readonly entries = new Map<string, { key: KeyRecord; until: number }>();
+  private readonly entries = new Map<string, { key: MeteredKey; until: number }>();
 
   /** `ttlMs` 0 turns the cache off. */
   constructor(
@@ -23,7 +23,7 @@ export class KeyCache {
     private readonly maxEntries = MAX_ENTRIES,
   ) {}
 
-  get(hash: string, now = Date.now()): KeyRecord | undefined {
+  get(hash: string, now = Date.now()): MeteredKey | undefined {
     const e = this.entries.get(hash);
     if (!e) return undefined;
     if (e.until <= now) {
@@ -33,7 +33,7 @@ export class KeyCache {
     return e.key;
   }
 
-  set(hash: string, key: KeyRecord, now = Date.now()): void {
+  set(hash: string, key: MeteredKey, now = Date.now()): void {
     if (this.ttlMs <= 0 || key.status !== 'active') return;
     this.entries.delete(hash);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);

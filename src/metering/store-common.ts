@@ -5,24 +5,24 @@
 import type { AllocationStatus } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { nowDb } from '../time.js';
-import type { KeyRecord, ReleaseResult, SettleResult } from './store.js';
+import type { MeteredKey, ReleaseResult, SettleResult } from './store.js';
 
-/** The key read: the allocation and its model's rates, in KeyRecord's field order. */
-export const KEY_COLUMNS = `a.id as allocationId, a.user_id as userId, a.package_id as packageId, a.model as model,
+/** The key read: the allocation and its model's rates, in MeteredKey's field order. */
+export const KEY_COLUMNS = `a.id as id, u.telegram_id as telegramId, a.package_id as packageId, a.model as model,
   a.api_key as maskedKey, a.status as status, a.expires_at as expiresAt, a.tokens_total as tokensTotal,
-  a.tokens_used as tokensUsed, a.tokens_reserved as tokensReserved, a.price_paid as pricePaid,
-  m.prompt_rate as promptRate, m.completion_rate as completionRate,
+  a.tokens_used as tokensUsed, a.tokens_reserved as tokensReserved, a.price_paid as pricePaidMicros,
+  a.created_at as createdAt, m.prompt_rate as promptRate, m.completion_rate as completionRate,
   m.max_completion_tokens as maxCompletionTokens, m.context_length as contextLength,
-  m.input_cache_read_rate as cacheReadRate, m.input_cache_write_rate as cacheWriteRate, u.telegram_id as telegramId`;
+  m.input_cache_read_rate as cacheReadRate, m.input_cache_write_rate as cacheWriteRate`;
 
 export const KEY_FROM = 'ai_token_allocations a left join ai_models m on m.model_id = a.model left join users u on u.id = a.user_id';
 
 /** A KEY_COLUMNS row read as an array (column order). */
-export function keyFromRow(r: unknown[] | undefined): KeyRecord | undefined {
+export function keyFromRow(r: unknown[] | undefined): MeteredKey | undefined {
   if (!r) return undefined;
   return {
-    allocationId: r[0] as number,
-    userId: r[1] as number,
+    id: r[0] as number,
+    telegramId: r[1] as number,
     packageId: r[2] as number,
     model: r[3] as string,
     maskedKey: r[4] as string,
@@ -31,14 +31,14 @@ export function keyFromRow(r: unknown[] | undefined): KeyRecord | undefined {
     tokensTotal: r[7] as number,
     tokensUsed: r[8] as number,
     tokensReserved: r[9] as number,
-    pricePaid: r[10] as number,
-    promptRate: r[11] as number | null,
-    completionRate: r[12] as number | null,
-    maxCompletionTokens: r[13] as number | null,
-    contextLength: r[14] as number | null,
-    cacheReadRate: r[15] as number | null,
-    cacheWriteRate: r[16] as number | null,
-    telegramId: r[17] as number | null,
+    pricePaidMicros: r[10] as number,
+    createdAt: r[11] as string,
+    promptRate: r[12] as number | null,
+    completionRate: r[13] as number | null,
+    maxCompletionTokens: r[14] as number | null,
+    contextLength: r[15] as number | null,
+    cacheReadRate: r[16] as number | null,
+    cacheWriteRate: r[17] as number | null,
   };
 }
 

@@ -10,7 +10,7 @@ import { transact } from '../db/dialect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { nowDb } from '../time.js';
 import { chargeFor, duplicateSettle, KEY_COLUMNS, KEY_FROM, releaseHolds } from './store-common.js';
-import type { KeyRecord, MeteringStatements, SettleResult } from './store.js';
+import type { MeteredKey, MeteringStatements, SettleResult } from './store.js';
 
 // PostgreSQL folds unquoted aliases to lower case
 const PG_KEY_COLUMNS = KEY_COLUMNS.replace(/ as (\w+)/g, ' as "$1"');
@@ -19,7 +19,7 @@ export function createPostgresMeteringStatements(handle: DbHandle): MeteringStat
   const { db } = handle;
   const selectKey = async (where: 'hash' | 'id', value: string | number) =>
     (
-      await sql<KeyRecord>`select ${sql.raw(PG_KEY_COLUMNS)} from ${sql.raw(KEY_FROM)}
+      await sql<MeteredKey>`select ${sql.raw(PG_KEY_COLUMNS)} from ${sql.raw(KEY_FROM)}
         where ${where === 'hash' ? sql`a.api_key_hash = ${value}` : sql`a.id = ${value}`}`.execute(db)
     ).rows[0];
 

@@ -7,8 +7,9 @@
  * never cached: every hold is decided by the database.
  */
 import type { DbHandle } from '../db/dialect.js';
-import type { AllocationStatus, UsageOutcome } from '../db/database.js';
+import type { UsageOutcome } from '../db/database.js';
 import { createDatabaseHealth, type DatabaseHealth } from '../db/health.js';
+import type { KeyAllocation } from '../keys/allocations.js';
 import type { Logger } from '../logger.js';
 import { nowDb } from '../time.js';
 import { createSettleQueue } from './pending-settles.js';
@@ -17,22 +18,8 @@ import { createSqliteMeteringStatements } from './store-sqlite.js';
 
 export { releaseHolds } from './store-common.js';
 
-/** What the proxy needs to know about a key: the allocation and its model's rates. */
-export interface KeyRecord {
-  allocationId: number;
-  userId: number;
-  packageId: number;
-  model: string;
-  /** masked display form */
-  maskedKey: string;
-  status: AllocationStatus;
-  /** UTC `YYYY-MM-DD HH:MM:SS` */
-  expiresAt: string;
-  tokensTotal: number;
-  tokensUsed: number;
-  tokensReserved: number;
-  /** µ$ paid for the package */
-  pricePaid: number;
+/** What the proxy needs to know about a key: the allocation (its stored status) and its model's rates. */
+export interface MeteredKey extends KeyAllocation {
   /** µ$/Mtok, null when the model is not in the catalog or has no fixed price */
   promptRate: number | null;
   completionRate: number | null;
@@ -41,8 +28,6 @@ export interface KeyRecord {
   /** µ$/Mtok of cache reads / writes, null when the catalog lists none */
   cacheReadRate: number | null;
   cacheWriteRate: number | null;
-  /** the customer's Telegram user id (log lines name customers by it) */
-  telegramId: number | null;
 }
 
 export interface ReserveInput {
@@ -105,8 +90,8 @@ export interface ReleaseResult {
 
 /** The statements one database implementation provides (store-sqlite.ts, store-postgres.ts): no policy. */
 export interface MeteringStatements {
-  findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
-  getKey(allocationId: number): Promise<KeyRecord | undefined>;
+  findKeyByHash(hash: string): Promise<MeteredKey | undefined>;
+  getKey(allocationId: number): Promise<MeteredKey | undefined>;
   reserve(input: ReserveInput): Promise<boolean>;
   settle(input: SettleInput): Promise<SettleResult>;
   releaseHolds(instanceIds: readonly string[]): Promise<ReleaseResult>;
@@ -134,9 +119,9 @@ export interface MeteringStatements {
  *   0600) whenever it changes and on `close()`, and `applyPendingSettles()` applies it at the next start.
  */
 export interface MeteringStore {
-  findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
+  findKeyByHash(hash: string): Promise<MeteredKey | undefined>;
   /** A fresh read of one allocation (after a refused hold). */
-  getKey(allocationId: number): Promise<KeyRecord | undefined>;
+  getKey(allocationId: number): Promise<MeteredKey | undefined>;
   /**
    * Takes the hold with ONE conditional update (`tokens_total - tokens_used - tokens_reserved >= h` on an
    * active, unexpired key) and writes its `reservations` row (owned by `instanceId`) in the same

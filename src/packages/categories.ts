@@ -4,7 +4,7 @@
  * an InputError naming the field and the fix; a category packages use is never deleted silently.
  */
 import type { Kysely } from 'kysely';
-import type { Category, Database } from '../db/database.js';
+import type { CategoryRow, Database } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { logBusinessEvent, type Logger } from '../logger.js';
@@ -16,6 +16,20 @@ export const MAX_CATEGORY_NAME = 100;
 export interface CategoryDeps {
   handle: DbHandle;
   logger?: Logger;
+}
+
+/** A package category; a subcategory has a parent. */
+export interface Category {
+  id: number;
+  name: string;
+  parentId: number | null;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
+  createdAt: string;
+}
+
+/** The category of a database row. */
+export function categoryFromRow(r: CategoryRow): Category {
+  return { id: Number(r.id), name: r.name, parentId: r.parent_id === null ? null : Number(r.parent_id), createdAt: r.created_at };
 }
 
 /** A category with what uses it. */
@@ -50,7 +64,8 @@ function checkId(id: unknown, field: string): number {
 async function sibling(db: Kysely<Database>, name: string, parentId: number | null): Promise<Category | undefined> {
   let q = db.selectFrom('categories').selectAll().where('name', '=', name);
   q = parentId === null ? q.where('parent_id', 'is', null) : q.where('parent_id', '=', parentId);
-  return q.orderBy('id').executeTakeFirst();
+  const row = await q.orderBy('id').executeTakeFirst();
+  return row && categoryFromRow(row);
 }
 
 function describe(c: Pick<Category, 'id' | 'name'>): string {
@@ -69,19 +84,14 @@ export async function ensureCategory(handle: DbHandle | Kysely<Database>, name: 
   if (parentId !== null) await getCategory(db, parentId, 'parent');
   const found = await sibling(db, clean, parentId);
   if (found) return found;
-  return db.insertInto('categories').values({ name: clean, parent_id: parentId, created_at: nowDb() }).returningAll().executeTakeFirstOrThrow();
+  return categoryFromRow(await db.insertInto('categories').values({ name: clean, parent_id: parentId, created_at: nowDb() }).returningAll().executeTakeFirstOrThrow());
 }
 
 /** The category with this id, or an InputError naming `field`. */
 export async function getCategory(db: Kysely<Database>, id: number, field = 'category'): Promise<Category> {
   const row = await db.selectFrom('categories').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new NotFoundError(`${field}: no category with id ${id}; see arb category list`, field);
-  return row;
-}
-
-/** All categories, by id. */
-export async function listCategories(handle: DbHandle): Promise<Category[]> {
-  return handle.db.selectFrom('categories').selectAll().orderBy('id').execute();
+  return categoryFromRow(row);
 }
 
 /** Creates a category (a subcategory with `parentId`); a sibling of the same name is refused. */
@@ -94,9 +104,9 @@ export async function createCategory(deps: CategoryDeps, input: { name: string; 
     if (same) {
       throw new InputError(`name: category ${describe(same)} already exists${parentId === null ? '' : ` under ${parentId}`}; use its id, or pick another name`, 'name');
     }
-    return trx.insertInto('categories').values({ name, parent_id: parentId, created_at: nowDb() }).returningAll().executeTakeFirstOrThrow();
+    return categoryFromRow(await trx.insertInto('categories').values({ name, parent_id: parentId, created_at: nowDb() }).returningAll().executeTakeFirstOrThrow());
   });
-  if (deps.logger) logBusinessEvent(deps.logger, { event_type: 'category_created', category_id: created.id, name: created.name, parent_id: created.parent_id });
+  if (deps.logger) logBusinessEvent(deps.logger, { event_type: 'category_created', category_id: created.id, name: created.name, parent_id: created.parentId });
   return created;
 }
 
@@ -126,9 +136,9 @@ export async function renameCategory(deps: CategoryDeps, id: number, newName: st
   const name = cleanName(newName);
   const result = await transact(deps.handle, async (trx) => {
     const current = await getCategory(trx, id, 'id');
-    const same = await sibling(trx, name, current.parent_id);
+    const same = await sibling(trx, name, current.parentId);
     if (same && same.id !== id) throw new InputError(`name: category ${describe(same)} already has that name; pick another`, 'name');
-    const category = await trx.updateTable('categories').set({ name }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+    const category = categoryFromRow(await trx.updateTable('categories').set({ name }).where('id', '=', id).returningAll().executeTakeFirstOrThrow());
     return { category, previousName: current.name };
   });
   if (deps.logger && result.previousName !== name) {

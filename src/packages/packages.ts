@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
-import type { AiModel, AiTokenPackage, Category, Database, PackagePriceMode } from '../db/database.js';
+import type { AiModel, Database, PackagePriceMode, PackageRow } from '../db/database.js';
+import { categoryFromRow, type Category } from './categories.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, type Logger } from '../logger.js';
@@ -39,20 +40,51 @@ export interface CreatePackageInput {
   subcategoryId?: number | string | null;
 }
 
-export interface PackageResult {
-  package: AiTokenPackage;
-  pricing: PackagePrice;
-}
-
-/** One bulk-import item as written in the JSON file. */
-export interface PackageImportItem {
+/** A token package the shop sells: `tokens` of `model` for `priceMicros`, valid `validityDays` after the sale. */
+export interface Package {
+  id: number;
   model: string;
   tokens: number;
   description: string;
-  category_id?: number | null;
-  subcategory_id?: number | null;
-  price_usd?: number | string | null;
-  validity_days?: number | null;
+  categoryId: number | null;
+  subcategoryId: number | null;
+  /** µ$ the tokens cost upstream at the rates when priced */
+  costMicros: number;
+  priceMicros: number;
+  validityDays: number;
+  /** for sale (false: disabled by the operator, or on hold) */
+  available: boolean;
+  /** why a sync put it on hold: 'margin' | 'gone' | null */
+  holdReason: string | null;
+  /** 'formula': priced by the settings, repriced when they or the rates change; 'fixed': the operator's explicit price */
+  priceMode: PackagePriceMode;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The package of a database row (numbers as numbers: PostgreSQL returns bigints as text). */
+export function packageFromRow(r: PackageRow): Package {
+  return {
+    id: Number(r.id),
+    model: r.model,
+    tokens: Number(r.tokens),
+    description: r.description,
+    categoryId: r.category_id === null ? null : Number(r.category_id),
+    subcategoryId: r.subcategory_id === null ? null : Number(r.subcategory_id),
+    costMicros: Number(r.cost),
+    priceMicros: Number(r.price),
+    validityDays: Number(r.validity_days),
+    available: Number(r.is_available) === 1,
+    holdReason: r.hold_reason,
+    priceMode: r.price_mode,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface PackageResult {
+  package: Package;
+  pricing: PackagePrice;
 }
 
 export interface ImportProblem {
@@ -89,8 +121,8 @@ export type ImportStatus = 'created' | 'updated' | 'unchanged';
 export interface ImportedItem {
   index: number;
   status: ImportStatus;
-  /** the stored row (after an update); null for a created item in a dry run */
-  package: AiTokenPackage | null;
+  /** the stored package (after an update); null for a created item in a dry run */
+  package: Package | null;
   pricing: PackagePrice;
   values: PackageValues;
   /** what an update changes (or, with upsert off, would change), e.g. "price $3.75 → $4.00" */
@@ -104,18 +136,33 @@ export interface ImportResult {
   counts: Record<ImportStatus, number>;
 }
 
-/** Validated column values of a package (before insert). */
+/** Validated values of a package (before insert). */
 export interface PackageValues {
   model: string;
   tokens: number;
   description: string;
-  cost: number;
-  price: number;
-  validity_days: number;
-  category_id: number | null;
-  subcategory_id: number | null;
+  costMicros: number;
+  priceMicros: number;
+  validityDays: number;
+  categoryId: number | null;
+  subcategoryId: number | null;
   /** 'fixed' when an explicit price was given, else 'formula' (follows the pricing settings) */
-  price_mode: PackagePriceMode;
+  priceMode: PackagePriceMode;
+}
+
+/** The columns the values are stored in. */
+function packageColumns(v: PackageValues) {
+  return {
+    model: v.model,
+    tokens: v.tokens,
+    description: v.description,
+    cost: v.costMicros,
+    price: v.priceMicros,
+    validity_days: v.validityDays,
+    category_id: v.categoryId,
+    subcategory_id: v.subcategoryId,
+    price_mode: v.priceMode,
+  };
 }
 
 export const MAX_PACKAGE_TOKENS = 10_000_000_000;
@@ -166,7 +213,7 @@ async function loadCatalog(db: Kysely<Database>): Promise<Catalog> {
     db.selectFrom('ai_models').selectAll().execute(),
     db.selectFrom('categories').selectAll().execute(),
   ]);
-  return { models, categories: new Map(categories.map((c) => [c.id, c])) };
+  return { models, categories: new Map(categories.map((c) => [Number(c.id), categoryFromRow(c)])) };
 }
 
 type Problem = { field: string; message: string };
@@ -202,10 +249,10 @@ function validatePackage(
   );
   const category = attempt(names.category, () => parseCategory(catalog, input.categoryId, names.category));
   const subcategory = attempt(names.subcategory, () => parseCategory(catalog, input.subcategoryId, names.subcategory));
-  if (category && subcategory && subcategory.parent_id !== null && subcategory.parent_id !== category.id) {
+  if (category && subcategory && subcategory.parentId !== null && subcategory.parentId !== category.id) {
     problems.push({
       field: names.subcategory,
-      message: `${names.subcategory}: category ${subcategory.id} (${subcategory.name}) belongs to category ${subcategory.parent_id}, not ${category.id}`,
+      message: `${names.subcategory}: category ${subcategory.id} (${subcategory.name}) belongs to category ${subcategory.parentId}, not ${category.id}`,
     });
   }
   const priceMicros = attempt(names.price, () =>
@@ -237,12 +284,12 @@ function validatePackage(
       model: model.model_id,
       tokens,
       description,
-      cost: pricing.costMicros,
-      price: pricing.priceMicros,
-      validity_days: validity,
-      category_id: category?.id ?? null,
-      subcategory_id: subcategory?.id ?? null,
-      price_mode: pricing.explicit ? 'fixed' : 'formula',
+      costMicros: pricing.costMicros,
+      priceMicros: pricing.priceMicros,
+      validityDays: validity,
+      categoryId: category?.id ?? null,
+      subcategoryId: subcategory?.id ?? null,
+      priceMode: pricing.explicit ? 'fixed' : 'formula',
     },
     pricing,
   };
@@ -297,32 +344,33 @@ function itemLabel(index: number, model: string | null): string {
   return `item ${index + 1}${model ? ` (${model})` : ''}`;
 }
 
-async function insertPackage(db: Kysely<Database>, values: PackageValues, now: string): Promise<AiTokenPackage> {
-  return db
+async function insertPackage(db: Kysely<Database>, values: PackageValues, now: string): Promise<Package> {
+  const row = await db
     .insertInto('ai_token_packages')
-    .values({ ...values, is_available: 1, hold_reason: null, created_at: now, updated_at: now })
+    .values({ ...packageColumns(values), is_available: 1, hold_reason: null, created_at: now, updated_at: now })
     .returningAll()
     .executeTakeFirstOrThrow();
+  return packageFromRow(row);
 }
 
-function logCreated(logger: Logger | undefined, pkg: AiTokenPackage, pricing: PackagePrice, operation = 'package_created'): void {
+function logCreated(logger: Logger | undefined, pkg: Package, pricing: PackagePrice, operation = 'package_created'): void {
   if (!logger) return;
   logBusinessEvent(logger, {
     event_type: operation,
     package_id: pkg.id,
     model: pkg.model,
     tokens: pkg.tokens,
-    cost: microsToUsd(pkg.cost),
-    price: microsToUsd(pkg.price),
-    profit: microsToUsd(pkg.price - pkg.cost),
+    cost: microsToUsd(pkg.costMicros),
+    price: microsToUsd(pkg.priceMicros),
+    profit: microsToUsd(pkg.priceMicros - pkg.costMicros),
   });
   logArbitrage(logger, {
     operation,
     model: pkg.model,
     tokens: pkg.tokens,
-    cost: microsToUsd(pkg.cost),
-    sell_price: microsToUsd(pkg.price),
-    profit: microsToUsd(pkg.price - pkg.cost),
+    cost: microsToUsd(pkg.costMicros),
+    sell_price: microsToUsd(pkg.priceMicros),
+    profit: microsToUsd(pkg.priceMicros - pkg.costMicros),
     margin_percent: pricing.marginPercent,
     package_id: pkg.id,
   });
@@ -347,16 +395,16 @@ const ITEM_KEYS = new Set(['model', 'tokens', 'description', 'category_id', 'sub
 const identityOf = (v: Pick<PackageValues, 'model' | 'tokens' | 'description'>) => `${v.model}\u0000${v.tokens}\u0000${v.description}`;
 
 /** Differences between a stored package and an import item's values, as the operator reads them. */
-function packageChanges(pkg: AiTokenPackage, v: PackageValues): string[] {
+function packageChanges(pkg: Package, v: PackageValues): string[] {
   const changes: string[] = [];
-  if (pkg.price !== v.price) changes.push(`price ${formatUsd(pkg.price)} → ${formatUsd(v.price)}`);
-  if (pkg.cost !== v.cost) changes.push(`cost ${formatUsd(pkg.cost, { precise: true })} → ${formatUsd(v.cost, { precise: true })}`);
-  if (pkg.validity_days !== v.validity_days) changes.push(`validity_days ${pkg.validity_days} → ${v.validity_days}`);
-  if (pkg.category_id !== v.category_id) changes.push(`category_id ${pkg.category_id ?? 'none'} → ${v.category_id ?? 'none'}`);
-  if (pkg.subcategory_id !== v.subcategory_id) changes.push(`subcategory_id ${pkg.subcategory_id ?? 'none'} → ${v.subcategory_id ?? 'none'}`);
+  if (pkg.priceMicros !== v.priceMicros) changes.push(`price ${formatUsd(pkg.priceMicros)} → ${formatUsd(v.priceMicros)}`);
+  if (pkg.costMicros !== v.costMicros) changes.push(`cost ${formatUsd(pkg.costMicros, { precise: true })} → ${formatUsd(v.costMicros, { precise: true })}`);
+  if (pkg.validityDays !== v.validityDays) changes.push(`validity_days ${pkg.validityDays} → ${v.validityDays}`);
+  if (pkg.categoryId !== v.categoryId) changes.push(`category_id ${pkg.categoryId ?? 'none'} → ${v.categoryId ?? 'none'}`);
+  if (pkg.subcategoryId !== v.subcategoryId) changes.push(`subcategory_id ${pkg.subcategoryId ?? 'none'} → ${v.subcategoryId ?? 'none'}`);
   // an undecided mode (stored before modes were recorded) is left to the next reprice unless something else changes
-  if (pkg.price_mode !== v.price_mode && pkg.price_mode !== 'unknown') {
-    changes.push(v.price_mode === 'fixed' ? 'price_mode formula → fixed' : 'price_mode fixed → formula');
+  if (pkg.priceMode !== v.priceMode && pkg.priceMode !== 'unknown') {
+    changes.push(v.priceMode === 'fixed' ? 'price_mode formula → fixed' : 'price_mode fixed → formula');
   }
   return changes;
 }
@@ -377,8 +425,8 @@ export async function importPackages(deps: PackageDeps, items: unknown, opts: { 
 
   const run = async (db: Kysely<Database>): Promise<ImportResult> => {
     const [catalog, stored] = await Promise.all([loadCatalog(db), db.selectFrom('ai_token_packages').selectAll().orderBy('id').execute()]);
-    const existing = new Map<string, AiTokenPackage>();
-    for (const p of stored) if (!existing.has(identityOf(p))) existing.set(identityOf(p), p);
+    const existing = new Map<string, Package>();
+    for (const p of stored.map(packageFromRow)) if (!existing.has(identityOf(p))) existing.set(identityOf(p), p);
     const problems: ImportProblem[] = [];
     const valid: Array<{ index: number; values: PackageValues; pricing: PackagePrice }> = [];
     const firstIndex = new Map<string, number>();
@@ -441,16 +489,18 @@ export async function importPackages(deps: PackageDeps, items: unknown, opts: { 
         out.push({ ...v, status: 'unchanged', changes, package: match });
         continue;
       }
-      const { cost, price, validity_days, category_id, subcategory_id, price_mode } = v.values;
-      const liftHold = match.hold_reason === 'margin';
+      const { costMicros, priceMicros, validityDays, categoryId, subcategoryId, priceMode } = v.values;
+      const liftHold = match.holdReason === 'margin';
       const updated = dryRun
-        ? { ...match, cost, price, validity_days, category_id, subcategory_id, price_mode }
-        : await db
-            .updateTable('ai_token_packages')
-            .set({ cost, price, validity_days, category_id, subcategory_id, price_mode, updated_at: now, ...(liftHold ? { is_available: 1, hold_reason: null } : {}) })
-            .where('id', '=', match.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
+        ? { ...match, costMicros, priceMicros, validityDays, categoryId, subcategoryId, priceMode }
+        : packageFromRow(
+            await db
+              .updateTable('ai_token_packages')
+              .set({ cost: costMicros, price: priceMicros, validity_days: validityDays, category_id: categoryId, subcategory_id: subcategoryId, price_mode: priceMode, updated_at: now, ...(liftHold ? { is_available: 1, hold_reason: null } : {}) })
+              .where('id', '=', match.id)
+              .returningAll()
+              .executeTakeFirstOrThrow(),
+          );
       out.push({ ...v, status: 'updated', changes, package: updated });
     }
     const counts: Record<ImportStatus, number> = { created: 0, updated: 0, unchanged: 0 };
@@ -485,27 +535,27 @@ export function readImportFile(path: string): unknown {
 }
 
 /** Packages by id; only available ones unless `all`. */
-export async function listPackages(handle: DbHandle, opts: { all?: boolean; model?: string } = {}): Promise<AiTokenPackage[]> {
+export async function listPackages(handle: DbHandle, opts: { all?: boolean; model?: string } = {}): Promise<Package[]> {
   let q = handle.db.selectFrom('ai_token_packages').selectAll();
   if (!opts.all) q = q.where('is_available', '=', 1);
   if (opts.model) q = q.where('model', '=', opts.model);
-  return q.orderBy('id').execute();
+  return (await q.orderBy('id').execute()).map(packageFromRow);
 }
 
 /** The package with this id, or NotFoundError. */
-export async function getPackage(handle: DbHandle | Kysely<Database>, id: number): Promise<AiTokenPackage> {
+export async function getPackage(handle: DbHandle | Kysely<Database>, id: number): Promise<Package> {
   const db = 'db' in handle ? handle.db : handle;
   if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`id: ${JSON.stringify(id)} is not a package id; see \`arb package list --all\``, 'id');
   const row = await db.selectFrom('ai_token_packages').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new NotFoundError(`id: no package with id ${id}; see \`arb package list --all\``, 'id');
-  return row;
+  return packageFromRow(row);
 }
 
 /**
  * Enables or disables a package. Enabling clears a sync hold (the operator accepts the price as is) but is
  * refused while the model is gone upstream or has no fixed price.
  */
-export async function setPackageAvailability(handle: DbHandle, id: number, available: boolean, opts: { logger?: Logger } = {}): Promise<AiTokenPackage> {
+export async function setPackageAvailability(handle: DbHandle, id: number, available: boolean, opts: { logger?: Logger } = {}): Promise<Package> {
   const updated = await transact(handle, async (trx) => {
     const pkg = await getPackage(trx, id);
     if (available) {
@@ -522,12 +572,13 @@ export async function setPackageAvailability(handle: DbHandle, id: number, avail
         );
       }
     }
-    return trx
+    const row = await trx
       .updateTable('ai_token_packages')
-      .set({ is_available: available ? 1 : 0, hold_reason: available ? null : pkg.hold_reason, updated_at: nowDb() })
+      .set({ is_available: available ? 1 : 0, hold_reason: available ? null : pkg.holdReason, updated_at: nowDb() })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    return packageFromRow(row);
   });
   if (opts.logger) {
     logBusinessEvent(opts.logger, { event_type: available ? 'package_enabled' : 'package_disabled', package_id: id, model: updated.model });
@@ -554,7 +605,7 @@ export async function repricePackage(deps: PackageDeps, id: number, opts: { pric
     const model = resolveAmong(models, pkg.model, { field: 'model' });
     const explicit = opts.priceUsd === undefined || opts.priceUsd === null || opts.priceUsd === '' ? undefined : parseUsd(opts.priceUsd, 'price');
     const pricing = priceForPackage({ tokens: pkg.tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate, explicitPriceMicros: explicit }, deps.config);
-    const liftHold = pkg.hold_reason === 'margin';
+    const liftHold = pkg.holdReason === 'margin';
     const row = await trx
       .updateTable('ai_token_packages')
       .set({
@@ -567,7 +618,7 @@ export async function repricePackage(deps: PackageDeps, id: number, opts: { pric
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    return { package: row, pricing, previous: { costMicros: pkg.cost, priceMicros: pkg.price } };
+    return { package: packageFromRow(row), pricing, previous: { costMicros: pkg.costMicros, priceMicros: pkg.priceMicros } };
   });
   logCreated(deps.logger, result.package, result.pricing, 'package_repriced');
   return result;
@@ -579,24 +630,24 @@ export function packageMarginPercent(costMicros: number, priceMicros: number): n
 }
 
 /** The SPEC §6 JSON document of a package (snake_case; money as USD numbers and µ$ integers). */
-export function packageToJson(pkg: AiTokenPackage | (Omit<AiTokenPackage, 'id' | 'created_at' | 'updated_at' | 'is_available' | 'hold_reason'> & Partial<Pick<AiTokenPackage, 'created_at' | 'updated_at' | 'is_available' | 'hold_reason'>> & { id: number | null })) {
+export function packageToJson(pkg: Package | (PackageValues & Partial<Pick<Package, 'available' | 'holdReason'>> & { id: number | null })) {
   return {
     id: pkg.id,
     model: pkg.model,
     tokens: pkg.tokens,
     description: pkg.description,
-    cost_usd: microsToUsd(pkg.cost),
-    price_usd: microsToUsd(pkg.price),
-    profit_usd: microsToUsd(pkg.price - pkg.cost),
-    margin_percent: packageMarginPercent(pkg.cost, pkg.price),
-    cost_micros: pkg.cost,
-    price_micros: pkg.price,
-    validity_days: pkg.validity_days,
-    is_available: (pkg.is_available ?? 1) === 1,
-    hold_reason: pkg.hold_reason ?? null,
-    price_mode: pkg.price_mode ?? 'formula',
-    category_id: pkg.category_id,
-    subcategory_id: pkg.subcategory_id,
+    cost_usd: microsToUsd(pkg.costMicros),
+    price_usd: microsToUsd(pkg.priceMicros),
+    profit_usd: microsToUsd(pkg.priceMicros - pkg.costMicros),
+    margin_percent: packageMarginPercent(pkg.costMicros, pkg.priceMicros),
+    cost_micros: pkg.costMicros,
+    price_micros: pkg.priceMicros,
+    validity_days: pkg.validityDays,
+    is_available: pkg.available ?? true,
+    hold_reason: pkg.holdReason ?? null,
+    price_mode: pkg.priceMode,
+    category_id: pkg.categoryId,
+    subcategory_id: pkg.subcategoryId,
   };
 }
 

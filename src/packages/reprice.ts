@@ -14,17 +14,17 @@
  * puts a package decided 'fixed' back on the formula.
  */
 import type { Kysely } from 'kysely';
-import type { AiModel, AiTokenPackage, Database } from '../db/database.js';
+import type { AiModel, Database } from '../db/database.js';
 import { transact } from '../db/dialect.js';
 import { InputError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, type Logger } from '../logger.js';
 import { formatUsd, microsToUsd } from '../money.js';
 import { priceForPackage, type PackagePrice, type PricingConfig } from '../pricing.js';
 import { nowDb } from '../time.js';
-import { packageMarginPercent, type PackageDeps } from './packages.js';
+import { packageFromRow, packageMarginPercent, type Package, type PackageDeps } from './packages.js';
 
 export interface RepricedPackage {
-  package: AiTokenPackage;
+  package: Package;
   previousPriceMicros: number;
   previousCostMicros: number;
   pricing: PackagePrice;
@@ -33,7 +33,7 @@ export interface RepricedPackage {
 }
 
 export interface FixedPricePackage {
-  package: AiTokenPackage;
+  package: Package;
   /** cost basis at the model's current rates */
   costMicros: number;
   /** lowest acceptable price at the current settings */
@@ -49,7 +49,7 @@ export interface FixedPricePackage {
 /** A package of unknown price mode (stored before modes were recorded) decided by a reprice. */
 export interface PriceModeDecision {
   /** the row after the decision (before any reprice of the same run) */
-  package: AiTokenPackage;
+  package: Package;
   mode: 'formula' | 'fixed';
   /** the formula's price at the settings and rates the decision used */
   formulaPriceMicros: number;
@@ -58,7 +58,7 @@ export interface PriceModeDecision {
 }
 
 export interface SkippedPackage {
-  package: AiTokenPackage;
+  package: Package;
   reason: string;
 }
 
@@ -95,7 +95,7 @@ function refusedAsNull<T>(fn: () => T): T | null {
  * whose model is gone or unpriced stay 'unknown' until a later run can price them.
  */
 export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: PricingConfig, now: string = nowDb()): Promise<PriceModeDecision[]> {
-  const unknown = await trx.selectFrom('ai_token_packages').selectAll().where('price_mode', '=', 'unknown').orderBy('id').execute();
+  const unknown = (await trx.selectFrom('ai_token_packages').selectAll().where('price_mode', '=', 'unknown').orderBy('id').execute()).map(packageFromRow);
   if (unknown.length === 0) return [];
   const ids = [...new Set(unknown.map((p) => p.model))];
   const models = new Map<string, AiModel>();
@@ -108,7 +108,7 @@ export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: P
     if (!model || model.is_active !== 1) continue;
     const formula = refusedAsNull(() => priceForPackage({ tokens: pkg.tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate }, settings));
     if (!formula) continue;
-    const mode = formula.priceMicros === pkg.price ? 'formula' : 'fixed';
+    const mode = formula.priceMicros === pkg.priceMicros ? 'formula' : 'fixed';
     const row = await trx
       .updateTable('ai_token_packages')
       .set({ price_mode: mode, updated_at: now })
@@ -117,7 +117,7 @@ export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: P
       .returningAll()
       .executeTakeFirst();
     // another replica decided it first (PostgreSQL): its decision stands
-    if (row) decisions.push({ package: row, mode, formulaPriceMicros: formula.priceMicros, costMicros: formula.costMicros });
+    if (row) decisions.push({ package: packageFromRow(row), mode, formulaPriceMicros: formula.priceMicros, costMicros: formula.costMicros });
   }
   return decisions;
 }
@@ -128,18 +128,18 @@ export function logPriceModeDecisions(logger: Logger, decisions: readonly PriceM
     const p = d.package;
     const message =
       d.mode === 'formula'
-        ? `package ${p.id} (${p.model}) follows the formula: its price ${formatUsd(p.price)} is the formula's price at the current settings`
-        : `package ${p.id} (${p.model}) keeps its price ${formatUsd(p.price)} (the formula gives ${formatUsd(d.formulaPriceMicros)}); arb package reprice ${p.id} --formula lets it follow the formula`;
+        ? `package ${p.id} (${p.model}) follows the formula: its price ${formatUsd(p.priceMicros)} is the formula's price at the current settings`
+        : `package ${p.id} (${p.model}) keeps its price ${formatUsd(p.priceMicros)} (the formula gives ${formatUsd(d.formulaPriceMicros)}); arb package reprice ${p.id} --formula lets it follow the formula`;
     const event = {
       event_type: 'package_price_mode_decided',
       package_id: p.id,
       model: p.model,
       tokens: p.tokens,
       price_mode: d.mode,
-      price: microsToUsd(p.price),
+      price: microsToUsd(p.priceMicros),
       formula_price: microsToUsd(d.formulaPriceMicros),
       cost: microsToUsd(d.costMicros),
-      margin_percent: packageMarginPercent(d.costMicros, p.price),
+      margin_percent: packageMarginPercent(d.costMicros, p.priceMicros),
       markup_percent: settings.markupBp / 100,
       trigger,
     };
@@ -158,7 +158,7 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
   const report = await transact(deps.handle, async (trx) => {
     const now = nowDb();
     const decided = await decideUnknownPriceModes(trx, settings, now);
-    const packages = await trx.selectFrom('ai_token_packages').selectAll().orderBy('id').execute();
+    const packages = (await trx.selectFrom('ai_token_packages').selectAll().orderBy('id').execute()).map(packageFromRow);
     const models = new Map<string, AiModel>((await trx.selectFrom('ai_models').selectAll().execute()).map((m) => [m.model_id, m]));
     const out: RepriceAllReport = { settings, repriced: [], unchanged: 0, fixed: [], skipped: [], decided };
     for (const pkg of packages) {
@@ -173,32 +173,34 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
         out.skipped.push({ package: pkg, reason: `model ${pkg.model} has no fixed per-token price upstream` });
         continue;
       }
-      if (pkg.price_mode !== 'formula') {
-        const meetsFloor = refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: pkg.price }, settings)) !== null;
+      if (pkg.priceMode !== 'formula') {
+        const meetsFloor = refusedAsNull(() => priceForPackage({ ...rates, explicitPriceMicros: pkg.priceMicros }, settings)) !== null;
         let row = pkg;
-        const heldNow = !meetsFloor && pkg.is_available === 1;
-        const holdLifted = meetsFloor && opts.liftMarginHolds === true && pkg.hold_reason === 'margin';
+        const heldNow = !meetsFloor && pkg.available;
+        const holdLifted = meetsFloor && opts.liftMarginHolds === true && pkg.holdReason === 'margin';
         if (heldNow || holdLifted) {
-          row = await trx
-            .updateTable('ai_token_packages')
-            .set(heldNow ? { is_available: 0, hold_reason: 'margin', updated_at: now } : { is_available: 1, hold_reason: null, updated_at: now })
-            .where('id', '=', pkg.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          row = packageFromRow(
+            await trx
+              .updateTable('ai_token_packages')
+              .set(heldNow ? { is_available: 0, hold_reason: 'margin', updated_at: now } : { is_available: 1, hold_reason: null, updated_at: now })
+              .where('id', '=', pkg.id)
+              .returningAll()
+              .executeTakeFirstOrThrow(),
+          );
         }
         out.fixed.push({
           package: row,
           costMicros: formula.costMicros,
           floorMicros: formula.floorMicros,
-          marginPercent: packageMarginPercent(formula.costMicros, pkg.price),
+          marginPercent: packageMarginPercent(formula.costMicros, pkg.priceMicros),
           belowFloor: !meetsFloor,
           heldNow,
           holdLifted,
         });
         continue;
       }
-      const liftHold = opts.liftMarginHolds === true && pkg.hold_reason === 'margin';
-      if (formula.priceMicros === pkg.price && formula.costMicros === pkg.cost && !liftHold) {
+      const liftHold = opts.liftMarginHolds === true && pkg.holdReason === 'margin';
+      if (formula.priceMicros === pkg.priceMicros && formula.costMicros === pkg.costMicros && !liftHold) {
         out.unchanged++;
         continue;
       }
@@ -208,7 +210,7 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
         .where('id', '=', pkg.id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      out.repriced.push({ package: row, previousPriceMicros: pkg.price, previousCostMicros: pkg.cost, pricing: formula, holdLifted: liftHold });
+      out.repriced.push({ package: packageFromRow(row), previousPriceMicros: pkg.priceMicros, previousCostMicros: pkg.costMicros, pricing: formula, holdLifted: liftHold });
     }
     return out;
   });
@@ -222,9 +224,9 @@ export function logPackageRepriced(logger: Logger, r: Pick<RepricedPackage, 'pac
     operation: 'package_repriced',
     model: r.package.model,
     tokens: r.package.tokens,
-    cost: microsToUsd(r.package.cost),
-    sell_price: microsToUsd(r.package.price),
-    profit: microsToUsd(r.package.price - r.package.cost),
+    cost: microsToUsd(r.package.costMicros),
+    sell_price: microsToUsd(r.package.priceMicros),
+    profit: microsToUsd(r.package.priceMicros - r.package.costMicros),
     margin_percent: r.pricing.marginPercent,
     package_id: r.package.id,
     previous_sell_price: microsToUsd(r.previousPriceMicros),
@@ -236,14 +238,14 @@ export function logPackageRepriced(logger: Logger, r: Pick<RepricedPackage, 'pac
 function logReport(logger: Logger, report: RepriceAllReport, trigger: string): void {
   logPriceModeDecisions(logger, report.decided, report.settings, trigger);
   for (const r of report.repriced) {
-    if (r.previousPriceMicros === r.package.price && r.previousCostMicros === r.package.cost) continue; // only a hold lifted
+    if (r.previousPriceMicros === r.package.priceMicros && r.previousCostMicros === r.package.costMicros) continue; // only a hold lifted
     logPackageRepriced(logger, r, trigger);
   }
   for (const f of report.fixed) {
     if (!f.heldNow) continue;
     logger.warn(
-      { business_event: true, event_type: 'package_on_hold', package_id: f.package.id, model: f.package.model, reason: 'margin', price: microsToUsd(f.package.price), floor: microsToUsd(f.floorMicros), trigger },
-      `package ${f.package.id} (${f.package.model}) put on hold: its fixed price ${formatUsd(f.package.price)} is below the margin floor ${formatUsd(f.floorMicros)} at the current settings`,
+      { business_event: true, event_type: 'package_on_hold', package_id: f.package.id, model: f.package.model, reason: 'margin', price: microsToUsd(f.package.priceMicros), floor: microsToUsd(f.floorMicros), trigger },
+      `package ${f.package.id} (${f.package.model}) put on hold: its fixed price ${formatUsd(f.package.priceMicros)} is below the margin floor ${formatUsd(f.floorMicros)} at the current settings`,
     );
   }
   if (report.repriced.length > 0 || report.fixed.some((f) => f.heldNow) || report.decided.length > 0) {
@@ -262,7 +264,7 @@ function logReport(logger: Logger, report: RepriceAllReport, trigger: string): v
 
 /** true when the run changed a price, put a package on hold or decided a price mode (what the admins are told about). */
 export function repriceChangedSomething(report: RepriceAllReport): boolean {
-  return report.repriced.some((r) => r.previousPriceMicros !== r.package.price) || report.fixed.some((f) => f.heldNow) || report.decided.length > 0;
+  return report.repriced.some((r) => r.previousPriceMicros !== r.package.priceMicros) || report.fixed.some((f) => f.heldNow) || report.decided.length > 0;
 }
 
 /** Report lines for price-mode decisions (shared by the reprice and the sync summaries). */
@@ -273,8 +275,8 @@ export function describePriceModeDecisions(decisions: readonly PriceModeDecision
     const p = d.package;
     lines.push(
       d.mode === 'formula'
-        ? `#${p.id} ${p.model}: follows the formula (its price ${formatUsd(p.price)} is the formula's price)`
-        : `#${p.id} ${p.model}: keeps its price ${formatUsd(p.price)} as a fixed price (the formula gives ${formatUsd(d.formulaPriceMicros)}); to let it follow the formula: arb package reprice ${p.id} --formula`,
+        ? `#${p.id} ${p.model}: follows the formula (its price ${formatUsd(p.priceMicros)} is the formula's price)`
+        : `#${p.id} ${p.model}: keeps its price ${formatUsd(p.priceMicros)} as a fixed price (the formula gives ${formatUsd(d.formulaPriceMicros)}); to let it follow the formula: arb package reprice ${p.id} --formula`,
     );
   }
   if (decisions.length > 20) lines.push(`… and ${decisions.length - 20} more (arb package list --all --json shows each price_mode)`);
@@ -289,24 +291,24 @@ function settingsLine(s: PricingConfig): string {
 export function describeReprice(report: RepriceAllReport, heading = 'Package prices follow the pricing settings'): string {
   const lines = [`${heading} (${settingsLine(report.settings)}):`];
   lines.push(...describePriceModeDecisions(report.decided));
-  const changed = report.repriced.filter((r) => r.previousPriceMicros !== r.package.price);
+  const changed = report.repriced.filter((r) => r.previousPriceMicros !== r.package.priceMicros);
   if (changed.length) {
     lines.push(`${changed.length} package(s) repriced:`);
     for (const r of changed.slice(0, 20)) {
-      lines.push(`#${r.package.id} ${r.package.model} ${r.package.tokens.toLocaleString('en-US')} tokens: ${formatUsd(r.previousPriceMicros)} → ${formatUsd(r.package.price)} (margin ${r.pricing.marginPercent.toFixed(1)} %)`);
+      lines.push(`#${r.package.id} ${r.package.model} ${r.package.tokens.toLocaleString('en-US')} tokens: ${formatUsd(r.previousPriceMicros)} → ${formatUsd(r.package.priceMicros)} (margin ${r.pricing.marginPercent.toFixed(1)} %)`);
     }
     if (changed.length > 20) lines.push(`… and ${changed.length - 20} more (arb package list)`);
   }
   const held = report.fixed.filter((f) => f.heldNow);
   if (held.length) {
     lines.push(`${held.length} fixed-price package(s) put on hold (price below the margin floor):`);
-    for (const f of held) lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.price)} < floor ${formatUsd(f.floorMicros)}; fix with arb package reprice ${f.package.id} [--price USD]`);
+    for (const f of held) lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)} < floor ${formatUsd(f.floorMicros)}; fix with arb package reprice ${f.package.id} [--price USD]`);
   }
   const kept = report.fixed.filter((f) => !f.heldNow);
   if (kept.length) {
     lines.push(`${kept.length} fixed-price package(s) keep their price (arb package reprice <id> --formula lets one follow the formula):`);
     for (const f of kept.slice(0, 20)) {
-      lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.price)}, margin ${f.marginPercent.toFixed(1)} %${f.belowFloor ? ` — below the floor ${formatUsd(f.floorMicros)}, on hold` : ''}`);
+      lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)}, margin ${f.marginPercent.toFixed(1)} %${f.belowFloor ? ` — below the floor ${formatUsd(f.floorMicros)}, on hold` : ''}`);
     }
     if (kept.length > 20) lines.push(`… and ${kept.length - 20} more (arb package reprice --all)`);
   }

@@ -98,7 +98,7 @@ for (const dialect of testDialects()) {
     ]);
     assert.deepEqual(report.updated, ['openai/gpt-4']);
     assert.deepEqual(report.holds, []);
-    assert.deepEqual(report.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.price, r.package.cost, r.pricing.marginPercent]), [
+    assert.deepEqual(report.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.priceMicros, r.package.costMicros, r.pricing.marginPercent]), [
       [formula.id, 3_750_000, 4_250_000, 3_400_000, 25],
       [disabledGpt4.id, 7_500_000, 8_500_000, 6_800_000, 25],
     ]);
@@ -121,7 +121,7 @@ for (const dialect of testDialects()) {
     const rows = await handle.db.selectFrom('ai_token_packages').select(['id', 'is_available', 'hold_reason', 'price', 'price_mode']).orderBy('id').execute();
     assert.deepEqual(rows, [
       { id: gpt4.id, is_available: 0, hold_reason: 'margin', price: 3_750_000, price_mode: 'fixed' },
-      { id: turbo.id, is_available: 1, hold_reason: null, price: turbo.price, price_mode: 'formula' },
+      { id: turbo.id, is_available: 1, hold_reason: null, price: turbo.priceMicros, price_mode: 'formula' },
       { id: formula.id, is_available: 1, hold_reason: null, price: 4_380_000, price_mode: 'formula' },
       { id: disabledGpt4.id, is_available: 0, hold_reason: null, price: 8_750_000, price_mode: 'formula' },
     ]);

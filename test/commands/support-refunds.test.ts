@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openAndMigrate, openDb } from '../../src/db/dialect.js';
 import { creditUser, ensureUser } from '../../src/ledger/ledger.js';
-import { hashApiKey } from '../../src/ledger/keys.js';
+import { hashApiKey } from '../../src/keys/api-key.js';
 import { starsTopupNote } from '../../src/ledger/stars-refunds.js';
 import { addTicketMessage, createTicket } from '../../src/support/tickets.js';
 import { startFakeTelegram } from '../support/fake-telegram.js';

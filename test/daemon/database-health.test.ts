@@ -103,7 +103,7 @@ test("the manual's recovery by copying after a crash, for real: the daemon and a
   const handle = await openAndMigrate({ dbName: env.DB_NAME });
   const config = createConfig({});
   const pkg = await seedPackage(handle, { config });
-  await creditUser({ handle }, { telegramId: 7, amountMicros: pkg.price, type: 'topup', reference: 'cp-topup' });
+  await creditUser({ handle }, { telegramId: 7, amountMicros: pkg.priceMicros, type: 'topup', reference: 'cp-topup' });
   const { apiKey } = await purchasePackage({ handle, config }, { telegramId: 7, packageId: pkg.id });
   await handle.close();
   const client = new OpenAI({ apiKey: apiKey!, baseURL: `${first.url}/v1`, maxRetries: 0 });

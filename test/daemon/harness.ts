@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { createConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { DbHandle } from '../../src/db/dialect.js';
-import type { AiTokenPackage } from '../../src/db/database.js';
+import type { Package } from '../../src/packages/packages.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/catalog/simulator.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { startDaemon, type Daemon, type StartDaemonOptions } from '../../daemon/main.js';
@@ -61,14 +61,14 @@ export interface Stack {
   handle: DbHandle;
   config: Config;
   daemon: Daemon;
-  pkg: AiTokenPackage;
+  pkg: Package;
   logs: ReturnType<typeof captureLogger>;
   /** the daemon's OpenAI base URL (…/v1) */
   baseURL: string;
   /** buys the package (or another one) for a (new) customer through the ledger; returns the key and its allocation id */
-  buyKey(opts?: { telegramId?: number; free?: boolean; pkg?: AiTokenPackage }): Promise<{ key: string; allocationId: number }>;
+  buyKey(opts?: { telegramId?: number; free?: boolean; pkg?: Package }): Promise<{ key: string; allocationId: number }>;
   /** creates another package (any catalog model) */
-  addPackage(model: string, tokens: number): Promise<AiTokenPackage>;
+  addPackage(model: string, tokens: number): Promise<Package>;
   client(key: string, opts?: { maxRetries?: number }): OpenAI;
 }
 
@@ -113,7 +113,7 @@ export async function startStack(t: After, opts: StackOptions = {}): Promise<Sta
     async buyKey(o = {}) {
       const telegramId = o.telegramId ?? nextTelegramId++;
       const bought = o.pkg ?? pkg;
-      if (!o.free) await creditUser({ handle }, { telegramId, amountMicros: bought.price, type: 'topup', reference: `test-topup-${telegramId}-${bought.id}` });
+      if (!o.free) await creditUser({ handle }, { telegramId, amountMicros: bought.priceMicros, type: 'topup', reference: `test-topup-${telegramId}-${bought.id}` });
       const r = await purchasePackage({ handle, config }, { telegramId, packageId: bought.id, free: o.free });
       return { key: r.apiKey!, allocationId: r.allocation.id };
     },

@@ -95,7 +95,7 @@ test('kill -9 mid-stream leaves a hold; the next start releases it; SIGTERM stop
   t.after(() => handle.close());
   const config = createConfig({});
   const pkg = await seedPackage(handle, { config });
-  await creditUser({ handle }, { telegramId: 4242, amountMicros: pkg.price, type: 'topup', reference: 'crash-topup' });
+  await creditUser({ handle }, { telegramId: 4242, amountMicros: pkg.priceMicros, type: 'topup', reference: 'crash-topup' });
   const { apiKey, allocation: alloc } = await purchasePackage({ handle, config }, { telegramId: 4242, packageId: pkg.id });
 
   const client = new OpenAI({ apiKey: apiKey!, baseURL: `${first.url}/v1`, maxRetries: 0 });

@@ -54,7 +54,7 @@ test('the manual\'s markup change: TOKEN_MARKUP_PERCENTAGE="30"  # Increase to 3
   const bulk = (await createPackage(deps, { model: 'gpt-3.5-turbo', tokens: 1_000_000, description: 'GPT-3.5 Turbo Bulk - 1M tokens' })).package;
   const fixed = (await createPackage(deps, { model: 'gpt-4', tokens: 200_000, description: 'GPT-4 200k, promo', priceUsd: '7.00' })).package;
   await handle.close();
-  assert.deepEqual([gpt4.price, bulk.price, fixed.price], [3_750_000, 600_000, 7_000_000]);
+  assert.deepEqual([gpt4.priceMicros, bulk.priceMicros, fixed.priceMicros], [3_750_000, 600_000, 7_000_000]);
 
   // a rotated log from two months ago (LOG_RETENTION_DAYS defaults to 30)
   mkdirSync(join(cwd, 'logs'), { recursive: true });

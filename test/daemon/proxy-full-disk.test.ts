@@ -30,7 +30,7 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
   const sim = await startSimulator({ chunkDelayMs: 1 });
   const config = createConfig({ OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: 'sk-or-v1-test-upstream-key-000000000000', RATE_LIMIT_RPM: '100000', LOG_DIR: tempDir(t), PORT: '0', DB_NAME: file });
   const pkg = await seedPackage(handle, { config, tokens: 100_000 });
-  await creditUser({ handle }, { telegramId: 77, amountMicros: pkg.price, type: 'topup', reference: 'disk-topup' });
+  await creditUser({ handle }, { telegramId: 77, amountMicros: pkg.priceMicros, type: 'topup', reference: 'disk-topup' });
   const { apiKey: key, allocation: alloc } = await purchasePackage({ handle, config }, { telegramId: 77, packageId: pkg.id });
   const logs = captureLogger();
   const daemon = await startDaemon({ config, handle, logger: logs.logger, host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false, backgroundCheckpoints: false });

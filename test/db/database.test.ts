@@ -40,8 +40,8 @@ for (const dialect of testDialects()) {
     await assert.rejects(handle.db.updateTable('ai_token_allocations').set({ tokens_used: 100_001 }).where('id', '=', allocation.id).execute());
     await handle.db.updateTable('ai_token_allocations').set({ expires_at: '2020-01-01 00:00:00' }).where('id', '=', allocation.id).execute();
     const expired = await sql<{ api_key: string; expires_at: string }>`SELECT api_key, expires_at FROM ai_token_allocations WHERE expires_at < datetime('now');`.execute(handle.db);
-    assert.deepEqual(expired.rows, [{ api_key: allocation.api_key, expires_at: '2020-01-01 00:00:00' }]);
-    assert.match(allocation.created_at, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    assert.deepEqual(expired.rows, [{ api_key: allocation.maskedKey, expires_at: '2020-01-01 00:00:00' }]);
+    assert.match(allocation.createdAt, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
   });
 }
 
@@ -61,8 +61,8 @@ test('the manual\'s SQL runs as written in the sqlite3 shell on the database fil
   assert.match(packages, /^1\|openai\/gpt-4\|100000\|GPT-4 Premium\|/);
   const expired = execFileSync('sqlite3', [file, "SELECT api_key, expires_at FROM ai_token_allocations WHERE expires_at < datetime('now');"], { encoding: 'utf8' });
   assert.equal(expired.trim().split('\n').length, 1);
-  assert.ok(expired.startsWith(`${old.allocation.api_key}|`));
-  assert.ok(!expired.includes(fresh.allocation.api_key));
+  assert.ok(expired.startsWith(`${old.allocation.maskedKey}|`));
+  assert.ok(!expired.includes(fresh.allocation.maskedKey));
   assert.equal(execFileSync('sqlite3', [file, 'PRAGMA journal_mode;'], { encoding: 'utf8' }).trim(), 'wal');
 });
 

@@ -4,7 +4,7 @@ import { tempDb, testDialects, PG_SKIP_REASON } from '../support/db.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { creditUser, ensureUser, purchasePackage, refundAllocation, listTransactions } from '../../src/ledger/ledger.js';
 import { auditLedger } from '../../src/ledger/audit.js';
-import { hashApiKey, looksLikeApiKey, maskApiKey } from '../../src/ledger/keys.js';
+import { hashApiKey, looksLikeApiKey, maskApiKey } from '../../src/keys/api-key.js';
 import { InsufficientBalanceError, InputError, NotFoundError } from '../../src/errors.js';
 import { nowDb } from '../../src/time.js';
 
@@ -27,28 +27,29 @@ for (const dialect of testDialects()) {
     const pkg = await insertPackage(handle);
 
     const { user } = await creditUser(deps, { telegramId: 1001, amountMicros: 10_000_000, type: 'topup', reference: 'charge-1' });
-    assert.equal(user.balance, 10_000_000);
+    assert.equal(user.balanceMicros, 10_000_000);
 
     // the same external payment delivered twice credits once
     const replay = await creditUser(deps, { telegramId: 1001, amountMicros: 10_000_000, type: 'topup', reference: 'charge-1' });
     assert.equal(replay.duplicate, true);
-    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balance, 10_000_000);
+    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balanceMicros, 10_000_000);
 
     const bought = await purchasePackage(deps, { telegramId: 1001, packageId: pkg, reference: 'buy-1' });
     assert.ok(bought.apiKey && looksLikeApiKey(bought.apiKey), 'a full key is handed out once');
-    assert.equal(bought.allocation.api_key, maskApiKey(bought.apiKey!));
-    assert.equal(bought.allocation.api_key_hash, hashApiKey(bought.apiKey!));
-    assert.ok(!JSON.stringify(bought.allocation).includes(bought.apiKey!), 'the stored row never holds the key');
-    assert.equal(bought.allocation.tokens_total, 100_000);
-    assert.equal(bought.transaction.amount, -3_750_000);
-    assert.equal(bought.transaction.balance_after, 6_250_000);
+    assert.equal(bought.allocation.maskedKey, maskApiKey(bought.apiKey!));
+    const stored = await handle.db.selectFrom('ai_token_allocations').selectAll().where('id', '=', bought.allocation.id).executeTakeFirstOrThrow();
+    assert.equal(stored.api_key_hash, hashApiKey(bought.apiKey!));
+    assert.ok(!JSON.stringify(stored).includes(bought.apiKey!), 'the stored row never holds the key');
+    assert.equal(bought.allocation.tokensTotal, 100_000);
+    assert.equal(bought.transaction.amountMicros, -3_750_000);
+    assert.equal(bought.transaction.balanceAfterMicros, 6_250_000);
 
     // double tap: same reference buys nothing more
     const again = await purchasePackage(deps, { telegramId: 1001, packageId: pkg, reference: 'buy-1' });
     assert.equal(again.duplicate, true);
     assert.equal(again.apiKey, null);
     assert.equal(again.allocation.id, bought.allocation.id);
-    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balance, 6_250_000);
+    assert.equal((await ensureUser(handle, { telegramId: 1001 })).balanceMicros, 6_250_000);
 
     // used a quarter, refund three quarters of the price
     await handle.db.updateTable('ai_token_allocations').set({ tokens_used: 25_000 }).where('id', '=', bought.allocation.id).execute();
@@ -75,15 +76,15 @@ for (const dialect of testDialects()) {
     await assert.rejects(purchasePackage({ handle }, { telegramId: 7, packageId: pkg }), /not available/);
     await assert.rejects(creditUser({ handle }, { telegramId: 7, amountMicros: -2_000_000, type: 'adjustment' }), InsufficientBalanceError);
     await assert.rejects(creditUser({ handle }, { telegramId: 7, amountMicros: -1, type: 'topup' }), InputError);
-    assert.equal((await ensureUser(handle, { telegramId: 7 })).balance, 1_000_000);
+    assert.equal((await ensureUser(handle, { telegramId: 7 })).balanceMicros, 1_000_000);
     assert.equal((await handle.db.selectFrom('ai_token_allocations').selectAll().execute()).length, 0);
     assert.equal((await handle.db.selectFrom('transactions').selectAll().execute()).length, 1);
     // a free grant is recorded as a zero adjustment and moves no money
     await handle.db.updateTable('ai_token_packages').set({ is_available: 1 }).execute();
     const free = await purchasePackage({ handle }, { telegramId: 7, packageId: pkg, free: true });
     assert.equal(free.transaction.type, 'adjustment');
-    assert.equal(free.transaction.amount, 0);
-    assert.equal(free.allocation.price_paid, 0);
+    assert.equal(free.transaction.amountMicros, 0);
+    assert.equal(free.allocation.pricePaidMicros, 0);
     assert.equal((await auditLedger(handle)).ok, true);
   });
 

@@ -41,7 +41,7 @@ for (const dialect of testDialects()) {
     assert.equal(first.alreadyRefunded, false);
     assert.equal(first.takenBackMicros, 1_300_000);
     assert.equal(first.lossMicros, 0);
-    assert.equal(first.transaction?.amount, -1_300_000);
+    assert.equal(first.transaction?.amountMicros, -1_300_000);
     assert.equal(first.transaction?.type, 'adjustment');
     assert.equal(await balance(501), 2_000_000);
     assert.equal(fake.starPayments.get('charge-a')?.refunded, true);

@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyCache } from '../../src/metering/key-cache.js';
-import type { KeyRecord } from '../../src/metering/store.js';
+import type { MeteredKey } from '../../src/metering/store.js';
 
-const key = (allocationId: number, status: KeyRecord['status'] = 'active', expiresAt = '2099-01-01 00:00:00'): KeyRecord => ({
-  allocationId,
-  userId: 1,
+const key = (id: number, status: MeteredKey['status'] = 'active', expiresAt = '2099-01-01 00:00:00'): MeteredKey => ({
+  id,
+  telegramId: 1001,
   packageId: 1,
   model: 'openai/gpt-4',
   maskedKey: 'sk-arb-AbCd…wxyz',
@@ -18,20 +18,20 @@ const key = (allocationId: number, status: KeyRecord['status'] = 'active', expir
   tokensTotal: 1000,
   tokensUsed: 0,
   tokensReserved: 0,
-  pricePaid: 1,
+  pricePaidMicros: 1,
+  createdAt: '2026-01-01 00:00:00',
   promptRate: 30_000_000,
   completionRate: 60_000_000,
   maxCompletionTokens: 4096,
   contextLength: 8191,
   cacheReadRate: null,
   cacheWriteRate: null,
-  telegramId: 1001,
 });
 
 test('KeyCache: a read lives ttlMs; revoked or expired reads are never kept; the oldest goes first when full; ttl 0 keeps nothing', () => {
   const cache = new KeyCache(1000, 2);
   cache.set('h1', key(1), 0);
-  assert.equal(cache.get('h1', 999)?.allocationId, 1);
+  assert.equal(cache.get('h1', 999)?.id, 1);
   assert.equal(cache.get('h1', 1000), undefined, 'expired after ttlMs');
   assert.equal(cache.size, 0);
 
@@ -44,14 +44,14 @@ test('KeyCache: a read lives ttlMs; revoked or expired reads are never kept; the
   cache.set('c', key(6), 0);
   assert.equal(cache.size, 2);
   assert.equal(cache.get('a', 1), undefined, 'the oldest entry made room');
-  assert.equal(cache.get('c', 1)?.allocationId, 6);
+  assert.equal(cache.get('c', 1)?.id, 6);
   cache.delete('c');
   assert.equal(cache.get('c', 1), undefined);
 
   // never past the key's own expiry (an operator may extend it: the next request reads it again)
   const long = new KeyCache(5000);
   long.set('soon', key(8, 'active', '1970-01-01 00:00:02'), 0);
-  assert.equal(long.get('soon', 1999)?.allocationId, 8);
+  assert.equal(long.get('soon', 1999)?.id, 8);
   assert.equal(long.get('soon', 2000), undefined);
 
   const off = new KeyCache(0);

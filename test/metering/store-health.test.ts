@@ -14,7 +14,7 @@ import { openAndMigrate, openDb, type DbHandle } from '../../src/db/dialect.js';
 import { DatabaseCorruptError, DatabaseUnavailableError } from '../../src/errors.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
-import { hashApiKey } from '../../src/ledger/keys.js';
+import { hashApiKey } from '../../src/keys/api-key.js';
 import { createMeteringStore, type SettleInput } from '../../src/metering/store.js';
 import { pendingSettlesFiles, readPendingSettles } from '../../src/metering/pending-settles.js';
 import { createPgDatabase, PG_SKIP_REASON, tempDir } from '../support/db.js';

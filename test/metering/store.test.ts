@@ -9,7 +9,7 @@ import { createMeteringStore, type SettleInput } from '../../src/metering/store.
 import { newInstanceId, recoverOrphanedHolds, registerInstance, heartbeatInstance } from '../../src/metering/instances.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import { auditLedger } from '../../src/ledger/audit.js';
-import { hashApiKey } from '../../src/ledger/keys.js';
+import { hashApiKey } from '../../src/keys/api-key.js';
 import { toDbTime } from '../../src/time.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 import { tempDb, testDialects } from '../support/db.js';
@@ -44,7 +44,7 @@ for (const dialect of testDialects()) {
     await liveInstances(handle, 'i1');
     const { key, allocationId } = await keyWith(handle, 250);
     const found = await store.findKeyByHash(hashApiKey(key));
-    assert.equal(found?.allocationId, allocationId);
+    assert.equal(found?.id, allocationId);
     assert.equal(found?.promptRate, 30_000_000);
     assert.equal(found?.completionRate, 60_000_000);
     assert.equal(found?.maxCompletionTokens, 4096);

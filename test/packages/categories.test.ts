@@ -21,9 +21,9 @@ for (const dialect of testDialects()) {
     await seedCatalog(handle);
     const deps = { handle };
     const ai = await createCategory(deps, { name: '  AI   Models ' });
-    assert.deepEqual([ai.id, ai.name, ai.parent_id], [1, 'AI Models', null]);
+    assert.deepEqual([ai.id, ai.name, ai.parentId], [1, 'AI Models', null]);
     const claude = await createCategory(deps, { name: 'Claude', parentId: ai.id });
-    assert.equal(claude.parent_id, ai.id);
+    assert.equal(claude.parentId, ai.id);
     await assert.rejects(createCategory(deps, { name: 'AI Models' }), refused('name', /^name: category 1 "AI Models" already exists; use its id, or pick another name$/));
     await assert.rejects(createCategory(deps, { name: '' }), refused('name', /1 to 100 characters/));
     await assert.rejects(createCategory(deps, { name: 'x'.repeat(101) }), refused('name', /1 to 100 characters/));
@@ -57,7 +57,7 @@ for (const dialect of testDialects()) {
 
     const moved = await deleteCategory(deps, claude.id, { moveTo: 3 });
     assert.deepEqual(moved.movedPackages, [pkg.id]);
-    assert.equal((await getPackage(handle, pkg.id)).subcategory_id, 3);
+    assert.equal((await getPackage(handle, pkg.id)).subcategoryId, 3);
     await deleteCategory(deps, 3, { moveTo: ai.id });
     assert.deepEqual((await listCategoryViews(handle)).map((v) => [v.id, v.packageCount]), [[1, 1]]);
   });

@@ -11,9 +11,9 @@ import type { OpenRouterModel } from '../../src/catalog/types.js';
 import { syncModels } from '../../src/catalog/sync.js';
 import { createLogger } from '../../src/logger.js';
 import { InputError, NotFoundError } from '../../src/errors.js';
+import { ensureCategory } from '../../src/packages/categories.js';
 import {
   createPackage,
-  ensureCategory,
   getPackage,
   importedItemToJson,
   importPackages,
@@ -23,7 +23,7 @@ import {
   readImportFile,
   repricePackage,
   setPackageAvailability,
-} from '../../src/packages/index.js';
+} from '../../src/packages/packages.js';
 import type { DbHandle } from '../../src/db/dialect.js';
 
 const config = defaultTestConfig();
@@ -68,8 +68,8 @@ for (const dialect of testDialects()) {
       [3_000_000, 3_750_000, 750_000, 25, 3_300_000],
     );
     assert.deepEqual(
-      { model: pkg.model, tokens: pkg.tokens, cost: pkg.cost, price: pkg.price, validity: pkg.validity_days, available: pkg.is_available, hold: pkg.hold_reason },
-      { model: 'openai/gpt-4', tokens: 100_000, cost: 3_000_000, price: 3_750_000, validity: 30, available: 1, hold: null },
+      { model: pkg.model, tokens: pkg.tokens, cost: pkg.costMicros, price: pkg.priceMicros, validity: pkg.validityDays, available: pkg.available, hold: pkg.holdReason },
+      { model: 'openai/gpt-4', tokens: 100_000, cost: 3_000_000, price: 3_750_000, validity: 30, available: true, hold: null },
     );
     const json = packageToJson(pkg);
     assert.deepEqual(Object.keys(json).slice(0, 12), [
@@ -102,7 +102,7 @@ for (const dialect of testDialects()) {
       inputError('price', /\$3\.29 is below the margin floor \$3\.30 .*use --price 3\.30 or more/),
     );
     const atFloor = await createPackage(deps, { model: 'gpt-4', tokens: 100_000, description: 'at floor', priceUsd: 3.3 });
-    assert.deepEqual([atFloor.package.price, atFloor.pricing.explicit], [3_300_000, true]);
+    assert.deepEqual([atFloor.package.priceMicros, atFloor.pricing.explicit], [3_300_000, true]);
     await assert.rejects(createPackage(deps, { model: 'gpt-4', tokens: 1, description: 'x', priceUsd: 'abc' }), inputError('price', /not a USD amount/));
     assert.equal(await packageCount(handle), 2);
   });
@@ -126,7 +126,7 @@ for (const dialect of testDialects()) {
     assert.equal(await packageCount(handle), 0);
     // 1e10 tokens is accepted
     const big = await createPackage(deps, { ...base, model: 'gpt-3.5-turbo', tokens: '10,000,000,000', validityDays: '3650' });
-    assert.deepEqual([big.package.tokens, big.package.validity_days], [10_000_000_000, 3650]);
+    assert.deepEqual([big.package.tokens, big.package.validityDays], [10_000_000_000, 3650]);
   });
 
   test(`[${dialect}] categories: ensureCategory is idempotent; subcategories must sit under the category`, async (t) => {
@@ -138,7 +138,7 @@ for (const dialect of testDialects()) {
     const other = await ensureCategory(handle, 'Anthropic');
     const claude = await ensureCategory(handle, 'Claude', other.id);
     const { package: pkg } = await createPackage({ handle, config }, { model: 'gpt-4', tokens: 1000, description: 'd', categoryId: openai.id, subcategoryId: String(gpt4.id) });
-    assert.deepEqual([pkg.category_id, pkg.subcategory_id], [openai.id, gpt4.id]);
+    assert.deepEqual([pkg.categoryId, pkg.subcategoryId], [openai.id, gpt4.id]);
     await assert.rejects(
       createPackage({ handle, config }, { model: 'gpt-4', tokens: 1000, description: 'd', categoryId: openai.id, subcategoryId: claude.id }),
       inputError('subcategory', new RegExp(`category ${claude.id} \\(Claude\\) belongs to category ${other.id}, not ${openai.id}`)),
@@ -160,7 +160,7 @@ for (const dialect of testDialects()) {
     assert.equal(lines.length, 0);
 
     const done = await importPackages({ handle, config, logger }, items);
-    assert.deepEqual(done.items.map((i) => [i.package?.model, i.package?.tokens, i.package?.price, i.package?.validity_days]), [
+    assert.deepEqual(done.items.map((i) => [i.package?.model, i.package?.tokens, i.package?.priceMicros, i.package?.validityDays]), [
       ['openai/gpt-4', 100_000, 3_750_000, 30],
       ['openai/gpt-3.5-turbo', 1_000_000, 600_000, 60],
     ]);
@@ -210,17 +210,17 @@ for (const dialect of testDialects()) {
     const b = await seedPackage(handle, { model: 'gpt-3.5-turbo', tokens: 500_000 });
     assert.deepEqual((await listPackages(handle)).map((p) => p.id), [a.id, b.id]);
     const off = await setPackageAvailability(handle, a.id, false);
-    assert.equal(off.is_available, 0);
+    assert.equal(off.available, false);
     assert.deepEqual((await listPackages(handle)).map((p) => p.id), [b.id]);
     assert.deepEqual((await listPackages(handle, { all: true })).map((p) => p.id), [a.id, b.id]);
     assert.deepEqual((await listPackages(handle, { all: true, model: 'openai/gpt-4' })).map((p) => p.id), [a.id]);
 
     await handle.db.updateTable('ai_token_packages').set({ hold_reason: 'margin' }).where('id', '=', a.id).execute();
     const on = await setPackageAvailability(handle, a.id, true);
-    assert.deepEqual([on.is_available, on.hold_reason], [1, null]);
+    assert.deepEqual([on.available, on.holdReason], [true, null]);
 
     await syncModels(handle, loadFixtureModels().filter((m) => m.id !== 'openai/gpt-4'));
-    assert.deepEqual((await getPackage(handle, a.id)).hold_reason, 'gone');
+    assert.deepEqual((await getPackage(handle, a.id)).holdReason, 'gone');
     await assert.rejects(setPackageAvailability(handle, a.id, true), inputError('id', /package \d+ stays on hold: its model openai\/gpt-4 is no longer offered upstream/));
     await assert.rejects(setPackageAvailability(handle, 9999, true), (err: unknown) => err instanceof NotFoundError && /no package with id 9999/.test(err.message));
   });
@@ -235,17 +235,17 @@ for (const dialect of testDialects()) {
     assert.deepEqual(report.holds.map((h) => h.packageId), [pkg.id]);
 
     await assert.rejects(repricePackage({ handle, config }, pkg.id, { priceUsd: '4.39' }), inputError('price', /below the margin floor \$4\.40/));
-    assert.equal((await getPackage(handle, pkg.id)).hold_reason, 'margin');
+    assert.equal((await getPackage(handle, pkg.id)).holdReason, 'margin');
     const { logger, lines } = captureLogger();
     const r = await repricePackage({ handle, config, logger }, pkg.id);
     assert.deepEqual([r.previous.costMicros, r.previous.priceMicros], [3_000_000, 3_750_000]);
-    assert.deepEqual([r.package.cost, r.package.price, r.package.is_available, r.package.hold_reason], [4_000_000, 5_000_000, 1, null]);
+    assert.deepEqual([r.package.costMicros, r.package.priceMicros, r.package.available, r.package.holdReason], [4_000_000, 5_000_000, true, null]);
     assert.ok(lines.some((l) => l.event_type === 'package_repriced' && l.package_id === pkg.id));
     const explicit = await repricePackage({ handle, config }, pkg.id, { priceUsd: 4.4 });
-    assert.equal(explicit.package.price, 4_400_000);
+    assert.equal(explicit.package.priceMicros, 4_400_000);
     // a manually disabled package is repriced but stays disabled
     const m = await repricePackage({ handle, config }, manual.id);
-    assert.deepEqual([m.package.price, m.package.is_available], [10_000_000, 0]);
+    assert.deepEqual([m.package.priceMicros, m.package.available], [10_000_000, false]);
   });
 }
 

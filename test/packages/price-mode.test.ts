@@ -79,7 +79,7 @@ for (const dialect of testDialects()) {
       [2, 'fixed', 7_500_000],
     ]);
     assert.deepEqual(first.repriced, []);
-    assert.deepEqual(first.fixed.map((f) => [f.package.id, f.package.price, f.marginPercent, f.heldNow]), [[2, 7_000_000, 16.7, false]]);
+    assert.deepEqual(first.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent, f.heldNow]), [[2, 7_000_000, 16.7, false]]);
     const decided = start.lines.filter((l) => l.business_event === true && l.event_type === 'package_price_mode_decided');
     assert.deepEqual(decided.map((l) => [l.package_id, l.price_mode, l.price, l.formula_price, l.trigger]), [
       [1, 'formula', 3.75, 3.75, 'start'],
@@ -96,8 +96,8 @@ for (const dialect of testDialects()) {
     const config30 = defaultTestConfig({ TOKEN_MARKUP_PERCENTAGE: '30' });
     const second = await repriceAtStart({ handle, logger: raised.logger, config: config30 });
     assert.deepEqual(second.decided, []);
-    assert.deepEqual(second.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.price, r.package.price_mode]), [[1, 3_750_000, 3_900_000, 'formula']]);
-    assert.deepEqual(second.fixed.map((f) => [f.package.id, f.package.price, f.marginPercent, f.belowFloor]), [[2, 7_000_000, 16.7, false]]);
+    assert.deepEqual(second.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.priceMicros, r.package.priceMode]), [[1, 3_750_000, 3_900_000, 'formula']]);
+    assert.deepEqual(second.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent, f.belowFloor]), [[2, 7_000_000, 16.7, false]]);
     assert.deepEqual(
       raised.lines.filter((l) => l.arbitrage === true && l.operation === 'package_repriced').map((l) => [l.package_id, l.previous_sell_price, l.sell_price, l.trigger]),
       [[1, 3.75, 3.9, 'start']],
@@ -110,11 +110,11 @@ for (const dialect of testDialects()) {
     const third = await repriceAllPackages({ handle, config: config20 }, { trigger: 'command', liftMarginHolds: true });
     assert.deepEqual(third.fixed.map((f) => [f.package.id, f.belowFloor, f.heldNow, f.floorMicros]), [[2, true, true, 7_200_000]]);
     await assert.rejects(purchasePackage({ handle, config: config20 }, { telegramId: 42, packageId: 2 }), NotFoundError);
-    assert.equal((await purchasePackage({ handle, config: config20 }, { telegramId: 42, packageId: 1 })).allocation.price_paid, 3_900_000);
+    assert.equal((await purchasePackage({ handle, config: config20 }, { telegramId: 42, packageId: 1 })).allocation.pricePaidMicros, 3_900_000);
 
     // the operator lets package 2 follow the formula (arb package reprice 2 --formula)
     const back = await repricePackage({ handle, config: config20 }, 2);
-    assert.deepEqual([back.package.price_mode, back.package.price, back.package.is_available], ['formula', 7_800_000, 1]);
+    assert.deepEqual([back.package.priceMode, back.package.priceMicros, back.package.available], ['formula', 7_800_000, true]);
   });
 
   test(`[${dialect}] an old database upgraded and repriced at a new markup in one restart: a price that is not the formula's is kept as fixed, listed with its margin and how to let it follow`, async (t) => {
@@ -126,7 +126,7 @@ for (const dialect of testDialects()) {
       [2, 'fixed'],
     ]);
     assert.deepEqual(report.repriced, []);
-    assert.deepEqual(report.fixed.map((f) => [f.package.id, f.package.price, f.marginPercent]), [
+    assert.deepEqual(report.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent]), [
       [1, 3_750_000, 25],
       [2, 7_000_000, 16.7],
     ]);
@@ -134,6 +134,6 @@ for (const dialect of testDialects()) {
     const text = describeReprice(report);
     assert.match(text, /^#1 openai\/gpt-4: keeps its price \$3\.75 as a fixed price \(the formula gives \$3\.90\); to let it follow the formula: arb package reprice 1 --formula$/m);
     assert.match(text, /^#1 openai\/gpt-4: \$3\.75, margin 25\.0 %$/m);
-    assert.equal((await getPackage(handle, 1)).price, 3_750_000);
+    assert.equal((await getPackage(handle, 1)).priceMicros, 3_750_000);
   });
 }

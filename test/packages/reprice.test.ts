@@ -37,25 +37,25 @@ for (const dialect of testDialects()) {
   test(`[${dialect}] reprice all: formula packages follow a new markup, explicit prices stay and are listed with their margin; a second run changes nothing`, async (t) => {
     const handle = await tempDb(t, dialect);
     const p = await shop(handle);
-    assert.deepEqual([p.gpt4.price_mode, p.promo.price_mode], ['formula', 'fixed']);
+    assert.deepEqual([p.gpt4.priceMode, p.promo.priceMode], ['formula', 'fixed']);
     const { logger, lines } = captureLogger();
     const config = defaultTestConfig({ TOKEN_MARKUP_PERCENTAGE: '30' });
     const report = await repriceAllPackages({ handle, logger, config }, { trigger: 'command' });
     assert.deepEqual(
-      report.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.price, r.pricing.marginPercent]),
+      report.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.priceMicros, r.pricing.marginPercent]),
       [
         [p.gpt4.id, 3_750_000, 3_900_000, 30],
         [p.bulk.id, 600_000, 620_000, 24],
       ],
     );
     assert.deepEqual(
-      report.fixed.map((f) => [f.package.id, f.package.price, f.marginPercent, f.belowFloor, f.heldNow]),
+      report.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent, f.belowFloor, f.heldNow]),
       [
         [p.promo.id, 7_000_000, 16.7, false, false],
         [p.premium.id, 500_000, 66.7, false, false],
       ],
     );
-    assert.equal((await getPackage(handle, p.promo.id)).price, 7_000_000);
+    assert.equal((await getPackage(handle, p.promo.id)).priceMicros, 7_000_000);
     const logged = lines.filter((l) => l.arbitrage === true && l.operation === 'package_repriced');
     assert.deepEqual(
       logged.map((l) => [l.package_id, l.previous_sell_price, l.sell_price, l.cost, l.profit, l.margin_percent]),
@@ -88,17 +88,17 @@ for (const dialect of testDialects()) {
     const notified: string[] = [];
     const { logger, lines } = captureLogger();
     const report = await repriceAtStart({ handle, logger, config, notifyAdmins: (text) => void notified.push(text) });
-    assert.deepEqual(report.repriced.map((r) => [r.package.id, r.package.price]), [
+    assert.deepEqual(report.repriced.map((r) => [r.package.id, r.package.priceMicros]), [
       [p.gpt4.id, 4_050_000],
       [p.bulk.id, 680_000],
     ]);
     const promo = await getPackage(handle, p.promo.id);
-    assert.deepEqual([promo.is_available, promo.hold_reason, promo.price], [0, 'margin', 7_000_000]);
+    assert.deepEqual([promo.available, promo.holdReason, promo.priceMicros], [false, 'margin', 7_000_000]);
     assert.deepEqual(report.fixed.find((f) => f.package.id === p.promo.id)?.floorMicros, 8_100_000);
     assert.ok(lines.some((l) => l.event_type === 'package_on_hold' && l.package_id === p.promo.id));
     await assert.rejects(purchasePackage({ handle, config }, { telegramId: 42, packageId: p.promo.id }), NotFoundError);
     const sold = await purchasePackage({ handle, config, logger }, { telegramId: 42, packageId: p.gpt4.id });
-    assert.equal(sold.allocation.price_paid, 4_050_000);
+    assert.equal(sold.allocation.pricePaidMicros, 4_050_000);
 
     await new Promise((r) => setImmediate(r));
     assert.equal(notified.length, 1);
@@ -106,9 +106,9 @@ for (const dialect of testDialects()) {
 
     // the operator fixes the promo price; it leaves the hold and keeps its new explicit price
     const fixed = await repricePackage({ handle, config }, p.promo.id, { priceUsd: '8.50' });
-    assert.deepEqual([fixed.package.price, fixed.package.price_mode, fixed.package.is_available], [8_500_000, 'fixed', 1]);
+    assert.deepEqual([fixed.package.priceMicros, fixed.package.priceMode, fixed.package.available], [8_500_000, 'fixed', true]);
     // and a reprice without --price puts a package back on the formula
     const back = await repricePackage({ handle, config }, p.premium.id);
-    assert.deepEqual([back.package.price_mode, back.package.price], ['formula', 410_000]);
+    assert.deepEqual([back.package.priceMode, back.package.priceMicros], ['formula', 410_000]);
   });
 }

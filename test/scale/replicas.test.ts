@@ -128,7 +128,7 @@ test('three replicas, one PostgreSQL, one Redis: one key through all at once nev
   //    every fourth cut upstream (a cut non-stream request is a 502; a cut stream ends with an error event)
   const config = createConfig({});
   const small = await seedPackage(handle, { config, tokens: 20 * (14 + 2 * 20) });
-  const a = await buyKey(handle, small.id, small.price, 7001);
+  const a = await buyKey(handle, small.id, small.priceMicros, 7001);
   for (let i = 0; i < 60; i += 4) sim.queueFault({ kind: 'cut', afterTokens: 4 });
   const results = await storm(replicas, a.key, RPM, 20);
   await sim.idle();
@@ -151,7 +151,7 @@ test('three replicas, one PostgreSQL, one Redis: one key through all at once nev
 
   // 2. the shared rate limit: 1.5 × RPM requests at once on a big key, spread over the replicas
   const big = await seedPackage(handle, { config, tokens: 1_000_000 });
-  const b = await buyKey(handle, big.id, big.price, 7002);
+  const b = await buyKey(handle, big.id, big.priceMicros, 7002);
   const limited = await storm(replicas, b.key, RPM * 1.5, 1);
   const ok = limited.filter((s) => s === 200).length;
   const refused = limited.filter((s) => s === 429).length;

@@ -3,13 +3,12 @@
  * package service (so seeded rows are exactly what `arb package create` would store).
  */
 import type { DbHandle } from '../../src/db/dialect.js';
-import type { AiTokenPackage } from '../../src/db/database.js';
 import { createConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
 import { loadFixtureModels } from '../../src/catalog/fixture.js';
 import type { OpenRouterModel } from '../../src/catalog/types.js';
 import { syncModels, type SyncReport } from '../../src/catalog/sync.js';
-import { createPackage, type CreatePackageInput } from '../../src/packages/packages.js';
+import { createPackage, type CreatePackageInput, type Package } from '../../src/packages/packages.js';
 
 /** SPEC defaults (25 % markup, 10 % floor, 5 % bulk from 1M tokens, 30 days). */
 export function defaultTestConfig(env: Record<string, string> = {}): Config {
@@ -28,7 +27,7 @@ export async function seedCatalog(handle: DbHandle, models: OpenRouterModel[] = 
 export async function seedPackage(
   handle: DbHandle,
   input: Partial<CreatePackageInput> & { config?: Config; logger?: Logger } = {},
-): Promise<AiTokenPackage> {
+): Promise<Package> {
   const { config = defaultTestConfig(), logger, ...rest } = input;
   const any = await handle.db.selectFrom('ai_models').select('id').limit(1).executeTakeFirst();
   if (!any) await seedCatalog(handle);

@@ -101,7 +101,7 @@ async function showPackages(ctx: ShopContext, requestedPage: number): Promise<vo
   const { page, pages, offset } = paging(total, ADMIN_PAGE_SIZE, requestedPage);
   if (offset !== requestedPage * ADMIN_PAGE_SIZE) ({ rows, total } = await listAllPackages(handle, offset, ADMIN_PAGE_SIZE));
   const kb = new InlineKeyboard();
-  for (const p of rows) kb.text(ctx.t.btn.togglePackage(p.id, p.is_available === 1, p.description), cb.adminToggle(p.id, page)).row();
+  for (const p of rows) kb.text(ctx.t.btn.togglePackage(p.id, p.available, p.description), cb.adminToggle(p.id, page)).row();
   if (pages > 1) {
     if (page > 0) kb.text(ctx.t.btn.prev, cb.adminPackages(page - 1));
     if (page < pages - 1) kb.text(ctx.t.btn.next, cb.adminPackages(page + 1));
@@ -109,7 +109,7 @@ async function showPackages(ctx: ShopContext, requestedPage: number): Promise<vo
   }
   kb.text(ctx.t.btn.createPackage, cb.adminCreate()).row().text(ctx.t.btn.back, cb.admin());
   const lines = rows.map((p) =>
-    ctx.t.admin.packageLine({ id: p.id, available: p.is_available === 1, hold: p.hold_reason, model: p.model, tokens: p.tokens, price: p.price, description: p.description }),
+    ctx.t.admin.packageLine({ id: p.id, available: p.available, hold: p.holdReason, model: p.model, tokens: p.tokens, price: p.priceMicros, description: p.description }),
   );
   const text = total === 0 ? ctx.t.admin.noPackages : `${ctx.t.admin.packages(page + 1, pages, total)}\n\n${lines.join('\n')}`;
   await show(ctx, text, kb);
@@ -176,11 +176,11 @@ async function createPackageCommand(ctx: ShopContext): Promise<void> {
         description: pkg.description,
         model: pkg.model,
         tokens: pkg.tokens,
-        cost: pkg.cost,
-        price: pkg.price,
-        profit: pkg.price - pkg.cost,
+        cost: pkg.costMicros,
+        price: pkg.priceMicros,
+        profit: pkg.priceMicros - pkg.costMicros,
         marginPercent: pricing.marginPercent,
-        validityDays: pkg.validity_days,
+        validityDays: pkg.validityDays,
       }),
       new InlineKeyboard().text(ctx.t.btn.managePackages, cb.adminPackages(0)),
     );
@@ -214,11 +214,11 @@ async function addBalanceCommand(ctx: ShopContext): Promise<void> {
     return say(ctx, ctx.t.admin.failed(err.message));
   }
   if (result.duplicate) return say(ctx, ctx.t.admin.balanceAddedDuplicate);
-  const amount = result.transaction.amount;
-  const balance = result.transaction.balance_after;
+  const amount = result.transaction.amountMicros;
+  const balance = result.transaction.balanceAfterMicros;
   await say(ctx, ctx.t.admin.balanceAdded({ telegramId, amount, balance }));
   if (telegramId !== ctx.from!.id) {
-    const t = ctx.shop.locales.pick(result.user.language_code);
+    const t = ctx.shop.locales.pick(result.user.languageCode);
     try {
       await ctx.api.sendMessage(telegramId, t.admin.customerCredited({ amount, balance }), { parse_mode: 'HTML' });
     } catch (err) {

@@ -17,8 +17,8 @@ async function showBalance(ctx: ShopContext): Promise<void> {
   await show(
     ctx,
     ctx.t.balance.show({
-      balance: customer.balance,
-      rows: rows.map((r) => ({ type: r.type, amount: r.amount, balanceAfter: r.balance_after, createdAt: r.created_at, note: r.type === 'purchase' ? r.note : null })),
+      balance: customer.balanceMicros,
+      rows: rows.map((r) => ({ type: r.type, amount: r.amountMicros, balanceAfter: r.balanceAfterMicros, createdAt: r.createdAt, note: r.type === 'purchase' ? r.note : null })),
     }),
     kb,
   );

@@ -175,7 +175,7 @@ export function createPackageFlow(services: Pick<ShopServices, 'handle' | 'logge
             { handle: services.handle, logger: services.logger, config: services.config },
             { model: model!.modelId, tokens: tokens!, description: description!, priceUsd: priceMicros === undefined ? undefined : (priceMicros / 1e6).toFixed(6), categoryId: category?.id ?? null },
           );
-          return { ok: true as const, id: r.package.id, cost: r.package.cost, price: r.package.price, validityDays: r.package.validity_days, marginPercent: r.pricing.marginPercent };
+          return { ok: true as const, id: r.package.id, cost: r.package.costMicros, price: r.package.priceMicros, validityDays: r.package.validityDays, marginPercent: r.pricing.marginPercent };
         } catch (err) {
           if (err instanceof InputError) return { ok: false as const, message: err.message };
           throw err;

@@ -25,13 +25,13 @@ async function showKeys(ctx: ShopContext): Promise<void> {
   const { rows, total } = await listCustomerKeys(ctx.shop.handle, customer.id, KEYS_SHOWN);
   const kb = new InlineKeyboard();
   const now = toDbTime(ctx.shop.now());
-  for (const k of rows.filter((r) => r.status === 'active' && r.expires_at > now).slice(0, REPLACE_BUTTONS)) kb.text(ctx.t.btn.replaceKey(k.api_key), cb.keyReplace(k.id)).row();
+  for (const k of rows.filter((r) => r.status === 'active' && r.expiresAt > now).slice(0, REPLACE_BUTTONS)) kb.text(ctx.t.btn.replaceKey(k.maskedKey), cb.keyReplace(k.id)).row();
   kb.text(ctx.t.btn.aiTokens, cb.shop()).text(ctx.t.btn.mainMenu, cb.menu());
   if (rows.length === 0) return show(ctx, ctx.t.keys.none, kb);
   const head = ctx.t.keys.title(total);
   const foot = ctx.t.keys.footer(ctx.shop.apiBaseUrl);
   const blocks = rows.map((k) =>
-    ctx.t.keys.key({ masked: k.api_key, model: k.model, description: k.description, total: k.tokens_total, used: k.tokens_used, reserved: k.tokens_reserved, expiresAt: k.expires_at, status: k.status }),
+    ctx.t.keys.key({ masked: k.maskedKey, model: k.model, description: k.description, total: k.tokensTotal, used: k.tokensUsed, reserved: k.tokensReserved, expiresAt: k.expiresAt, status: k.status }),
   );
   const omittedByQuery = total - rows.length;
   const budget = MAX_MESSAGE_CHARS - renderedLength(head + foot) - 8;
@@ -65,10 +65,10 @@ async function doReplace(ctx: ShopContext, allocationId: number, hashPrefix: str
     if (err instanceof InputError) return show(ctx, ctx.t.keys.cannotReplace, back);
     throw err;
   }
-  const pkg = await ctx.shop.handle.db.selectFrom('ai_token_packages').select('description').where('id', '=', result.allocation.package_id).executeTakeFirst();
+  const pkg = await ctx.shop.handle.db.selectFrom('ai_token_packages').select('description').where('id', '=', result.allocation.packageId).executeTakeFirst();
   await show(ctx, ctx.t.keys.replaced(result.oldMasked), back);
   const a = result.allocation;
-  await sendKey(ctx, { key: result.apiKey, model: a.model, description: pkg?.description ?? null, tokens: a.tokens_total, expiresAt: a.expires_at, baseUrl: ctx.shop.apiBaseUrl });
+  await sendKey(ctx, { key: result.apiKey, model: a.model, description: pkg?.description ?? null, tokens: a.tokensTotal, expiresAt: a.expiresAt, baseUrl: ctx.shop.apiBaseUrl });
 }
 
 export function keysFeature(): Composer<ShopContext> {

@@ -63,7 +63,7 @@ async function redeem(ctx: ShopContext, text: string, limiter: RateLimiterAbstra
   if (result.apiKey === null) return say(ctx, ctx.t.redeem.grantedBefore, new InlineKeyboard().text(ctx.t.btn.myKeys, cb.keys()));
   await say(ctx, ctx.t.redeem.granted(pkg?.description ?? result.allocation.model), new InlineKeyboard().text(ctx.t.btn.myKeys, cb.keys()).text(ctx.t.btn.mainMenu, cb.menu()));
   const a = result.allocation;
-  await sendKey(ctx, { key: result.apiKey, model: a.model, description: pkg?.description ?? null, tokens: a.tokens_total, expiresAt: a.expires_at, baseUrl: ctx.shop.apiBaseUrl });
+  await sendKey(ctx, { key: result.apiKey, model: a.model, description: pkg?.description ?? null, tokens: a.tokensTotal, expiresAt: a.expiresAt, baseUrl: ctx.shop.apiBaseUrl });
 }
 
 export function redeemFeature(options: RedeemOptions = {}): Composer<ShopContext> {

@@ -22,9 +22,9 @@ import type { PackageText } from '../locales/en.js';
 
 export const SHOP_PAGE_SIZE = 6;
 
-function ruleOf(pkg: Pick<PackageView, 'prompt_rate' | 'completion_rate' | 'input_cache_read_rate' | 'input_cache_write_rate'>): MeteringRule | null {
+function ruleOf(pkg: Pick<PackageView, 'promptRate' | 'completionRate' | 'cacheReadRate' | 'cacheWriteRate'>): MeteringRule | null {
   try {
-    return meteringRule(pkg.prompt_rate, pkg.completion_rate, { cacheReadRate: pkg.input_cache_read_rate, cacheWriteRate: pkg.input_cache_write_rate });
+    return meteringRule(pkg.promptRate, pkg.completionRate, { cacheReadRate: pkg.cacheReadRate, cacheWriteRate: pkg.cacheWriteRate });
   } catch {
     return null;
   }
@@ -35,13 +35,13 @@ function packageText(pkg: PackageView): PackageText {
     id: pkg.id,
     description: pkg.description,
     model: pkg.model,
-    modelName: pkg.model_name,
+    modelName: pkg.modelName,
     tokens: pkg.tokens,
-    price: pkg.price,
-    validityDays: pkg.validity_days,
+    price: pkg.priceMicros,
+    validityDays: pkg.validityDays,
     rule: ruleOf(pkg),
-    promptRate: pkg.prompt_rate,
-    completionRate: pkg.completion_rate,
+    promptRate: pkg.promptRate,
+    completionRate: pkg.completionRate,
   };
 }
 
@@ -67,7 +67,7 @@ async function showCategory(ctx: ShopContext, category: CategoryRef, requestedPa
   if (category !== 'a') name = category === 0 ? ctx.t.shop.otherCategory : (categories.find((c) => c.id === category)?.name ?? null);
 
   const kb = new InlineKeyboard();
-  for (const pkg of rows) kb.text(ctx.t.btn.package(pkg.description, pkg.price), cb.package(pkg.id, category, page)).row();
+  for (const pkg of rows) kb.text(ctx.t.btn.package(pkg.description, pkg.priceMicros), cb.package(pkg.id, category, page)).row();
   if (pages > 1) {
     if (page > 0) kb.text(ctx.t.btn.prev, cb.category(category, page - 1));
     if (page < pages - 1) kb.text(ctx.t.btn.next, cb.category(category, page + 1));
@@ -81,8 +81,8 @@ async function showCategory(ctx: ShopContext, category: CategoryRef, requestedPa
 async function showPackage(ctx: ShopContext, packageId: number, category: CategoryRef, page: number): Promise<void> {
   const pkg = await getPackageView(ctx.shop.handle, packageId);
   const back = new InlineKeyboard().text(ctx.t.btn.back, cb.category(category, page));
-  if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, back);
-  const kb = new InlineKeyboard().text(ctx.t.btn.buy(pkg.price), cb.buy(pkg.id)).row().text(ctx.t.btn.back, cb.category(category, page));
+  if (!pkg || !pkg.available) return show(ctx, ctx.t.shop.unavailable, back);
+  const kb = new InlineKeyboard().text(ctx.t.btn.buy(pkg.priceMicros), cb.buy(pkg.id)).row().text(ctx.t.btn.back, cb.category(category, page));
   await show(ctx, ctx.t.shop.details(packageText(pkg)), kb);
 }
 
@@ -108,11 +108,11 @@ export async function showInsufficient(ctx: ShopContext, packageId: number, pric
 
 export async function askConfirmation(ctx: ShopContext, packageId: number): Promise<void> {
   const pkg = await getPackageView(ctx.shop.handle, packageId);
-  if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
-  const balance = ctx.customer?.balance ?? 0;
-  if (balance < pkg.price) return showInsufficient(ctx, pkg.id, pkg.price, balance);
+  if (!pkg || !pkg.available) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
+  const balance = ctx.customer?.balanceMicros ?? 0;
+  if (balance < pkg.priceMicros) return showInsufficient(ctx, pkg.id, pkg.priceMicros, balance);
   const kb = new InlineKeyboard().text(ctx.t.btn.confirm, cb.confirm(pkg.id, newNonce())).row().text(ctx.t.btn.cancel, cb.package(pkg.id, 'a', 0));
-  await show(ctx, ctx.t.shop.confirm({ description: pkg.description, model: pkg.model, tokens: pkg.tokens, price: pkg.price, balance }), kb);
+  await show(ctx, ctx.t.shop.confirm({ description: pkg.description, model: pkg.model, tokens: pkg.tokens, price: pkg.priceMicros, balance }), kb);
 }
 
 export type BuyOutcome =
@@ -146,14 +146,14 @@ export async function buyAndDeliver(ctx: ShopContext, packageId: number, referen
   const receipt = {
     description: pkg?.description ?? allocation.model,
     model: allocation.model,
-    tokens: allocation.tokens_total,
-    price: allocation.price_paid,
-    balance: result.transaction.balance_after,
-    expiresAt: allocation.expires_at,
+    tokens: allocation.tokensTotal,
+    price: allocation.pricePaidMicros,
+    balance: result.transaction.balanceAfterMicros,
+    expiresAt: allocation.expiresAt,
   };
   await show(ctx, ctx.t.shop.receipt(receipt), receiptKb);
   try {
-    await sendKey(ctx, { key: result.apiKey, model: allocation.model, description: pkg?.description ?? null, tokens: allocation.tokens_total, expiresAt: allocation.expires_at, baseUrl: ctx.shop.apiBaseUrl });
+    await sendKey(ctx, { key: result.apiKey, model: allocation.model, description: pkg?.description ?? null, tokens: allocation.tokensTotal, expiresAt: allocation.expiresAt, baseUrl: ctx.shop.apiBaseUrl });
   } catch (err) {
     if (isUnreachableUser(err)) throw err;
     logger.error(

@@ -92,15 +92,15 @@ async function sendTopupInvoice(ctx: ShopContext, stars: number, packageId?: num
 /** "Pay N ⭐ and buy": an invoice for exactly what the balance lacks (at least Telegram's 1 ⭐). */
 async function sendBuyInvoice(ctx: ShopContext, packageId: number): Promise<void> {
   const pkg = await getPackageView(ctx.shop.handle, packageId);
-  if (!pkg || !pkg.is_available) return show(ctx, ctx.t.shop.unavailable, new InlineKeyboard().text(ctx.t.btn.aiTokens, cb.shop()));
-  const balance = ctx.customer?.balance ?? 0;
-  if (balance >= pkg.price) return askConfirmation(ctx, packageId);
+  if (!pkg || !pkg.available) return show(ctx, ctx.t.shop.unavailable, new InlineKeyboard().text(ctx.t.btn.aiTokens, cb.shop()));
+  const balance = ctx.customer?.balanceMicros ?? 0;
+  if (balance >= pkg.priceMicros) return askConfirmation(ctx, packageId);
   const rate = ctx.shop.config.starsMicrosPerStar;
-  const stars = starsFor(pkg.price - balance, rate);
+  const stars = starsFor(pkg.priceMicros - balance, rate);
   if (stars > MAX_STARS_PER_INVOICE) return showTopup(ctx, packageId);
   await ctx.replyWithInvoice(
     clip(ctx.t.topup.buyInvoiceTitle(pkg.description), 32),
-    clip(ctx.t.topup.buyInvoiceDescription({ stars, amount: stars * rate, description: pkg.description, price: pkg.price }), 255),
+    clip(ctx.t.topup.buyInvoiceDescription({ stars, amount: stars * rate, description: pkg.description, price: pkg.priceMicros }), 255),
     buyPayload(ctx.from!.id, stars, packageId, newNonce()),
     'XTR',
     [{ label: ctx.t.topup.buyPriceLabel, amount: stars }],
@@ -132,8 +132,8 @@ async function answerPreCheckout(ctx: ShopContext): Promise<void> {
   if (parsed.kind === 'buy') {
     // take the Stars only if the purchase will go through: the package still sells at a price they cover
     const pkg = await getPackageView(ctx.shop.handle, parsed.packageId);
-    const balance = ctx.customer?.balance ?? 0;
-    if (!pkg || !pkg.is_available || balance + parsed.stars * ctx.shop.config.starsMicrosPerStar < pkg.price) {
+    const balance = ctx.customer?.balanceMicros ?? 0;
+    if (!pkg || !pkg.available || balance + parsed.stars * ctx.shop.config.starsMicrosPerStar < pkg.priceMicros) {
       await ctx.answerPreCheckoutQuery(false, { error_message: ctx.t.topup.purchaseChanged });
       return;
     }
@@ -186,15 +186,15 @@ async function creditPayment(ctx: ShopContext): Promise<void> {
     logger.info({ telegram_user_id: ctx.from!.id, transaction_id: result.transaction.id }, 'Stars payment already credited; replay ignored');
     return;
   }
-  const balance = result.transaction.balance_after;
+  const balance = result.transaction.balanceAfterMicros;
   let text = ctx.t.topup.credited({ stars, amount: amountMicros, balance });
   const next = new InlineKeyboard();
   const pkg = parsed?.kind === 'topup' && parsed.packageId !== undefined ? await getPackageView(handle, parsed.packageId) : undefined;
-  if (pkg?.is_available) {
-    const enough = balance >= pkg.price;
-    text += ctx.t.topup.continueWith({ description: pkg.description, price: pkg.price, enough });
-    if (enough) next.text(ctx.t.btn.continueBuy(pkg.description, pkg.price), cb.buy(pkg.id)).row();
-    else next.text(ctx.t.btn.payAndBuy(starsFor(pkg.price - balance, config.starsMicrosPerStar)), cb.payAndBuy(pkg.id)).row();
+  if (pkg?.available) {
+    const enough = balance >= pkg.priceMicros;
+    text += ctx.t.topup.continueWith({ description: pkg.description, price: pkg.priceMicros, enough });
+    if (enough) next.text(ctx.t.btn.continueBuy(pkg.description, pkg.priceMicros), cb.buy(pkg.id)).row();
+    else next.text(ctx.t.btn.payAndBuy(starsFor(pkg.priceMicros - balance, config.starsMicrosPerStar)), cb.payAndBuy(pkg.id)).row();
   }
   next.text(ctx.t.btn.aiTokens, cb.shop()).text(ctx.t.btn.balance, cb.balance());
   await say(ctx, text, next);

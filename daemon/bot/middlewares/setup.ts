@@ -27,7 +27,7 @@ export const loadCustomer: MiddlewareFn<ShopContext> = async (ctx, next) => {
     const profile = { username: from.username ?? null, firstName: from.first_name ?? null, languageCode: from.language_code ?? null };
     // a plain read on the hot path; the write transaction only on first contact or a changed profile
     const known = await findUserByTelegramId(ctx.shop.handle, from.id);
-    const unchanged = known && known.username === profile.username && known.first_name === profile.firstName && known.language_code === profile.languageCode;
+    const unchanged = known && known.username === profile.username && known.firstName === profile.firstName && known.languageCode === profile.languageCode;
     ctx.customer = unchanged ? known : await ensureUser(ctx.shop.handle, { telegramId: from.id, ...profile });
   }
   await next();

@@ -19,6 +19,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { readBody } from '../../request-body.js';
 import { loadFixtureModels } from '../fixture.js';
 import type { OpenRouterModel } from '../types.js';
 import { chatAdapter } from './protocols/chat.js';
@@ -41,6 +42,8 @@ export { PREMIUM_PROVIDER, DEFAULT_PROVIDER } from './routing.js';
 export const SIM_FAULT_HEADER = 'x-sim-fault';
 /** Header overriding `completionTokens` for one request. */
 export const SIM_COMPLETION_TOKENS_HEADER = 'x-sim-completion-tokens';
+/** Largest request body the simulator reads (far above any limit of the proxy in front of it). */
+const MAX_SIM_BODY_BYTES = 64 * 1024 * 1024;
 
 const ADAPTERS: Record<SimProtocol, ProtocolAdapter> = {
   chat: chatAdapter,
@@ -154,7 +157,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const endpoint = route?.endpoint ?? null;
     const adapter = endpoint && endpoint in ADAPTERS ? ADAPTERS[endpoint as SimProtocol] : null;
     const errorBody = (status: number, message: string) => (adapter ?? chatAdapter).errorBody(status, message);
-    const bodyText = await readBody(req);
+    const raw = await readBody(req, MAX_SIM_BODY_BYTES);
+    if (raw === 'aborted') return;
+    if (raw === 'too_large') {
+      req.resume();
+      return sendJson(res, 413, openRouterError(413, `request body over ${MAX_SIM_BODY_BYTES} bytes`));
+    }
+    const bodyText = raw.toString('utf8');
     if (!route || !endpoint) return sendJson(res, 404, openRouterError(404, `Not Found: ${req.method} ${url.pathname}`));
     if (opts.apiKey !== undefined && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
       return sendJson(res, 401, errorBody(401, req.headers.authorization ? 'User not found.' : 'No auth credentials found'));
@@ -445,15 +454,6 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return closed;
     },
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

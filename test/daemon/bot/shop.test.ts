@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashApiKey } from '../../../src/ledger/keys.js';
+import { hashApiKey } from '../../../src/keys/api-key.js';
 import { auditLedger } from '../../../src/ledger/audit.js';
 import { seedPackage } from '../../support/seed.js';
 import { startBotHarness } from './harness.js';

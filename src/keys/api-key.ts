@@ -1,6 +1,6 @@
 /**
- * Customer API keys: `sk-arb-` + 192 random bits (base64url). Only the SHA-256 (lookup) and a masked
- * display form are ever stored; the full key is shown once, at purchase.
+ * The text of a customer API key: `sk-arb-` + 192 random bits (base64url). Only the SHA-256 (lookup) and a
+ * masked display form are ever stored; the full key is shown once, at purchase.
  */
 import { createHash, randomBytes } from 'node:crypto';
 

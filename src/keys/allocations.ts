@@ -1,67 +1,69 @@
 /**
- * Operator views of customer keys (SPEC §6 `arb keys`): list (masked only), find by a prefix of the
- * masked form or of the full key, revoke. Selling/granting a key is `purchasePackage` in src/ledger.
+ * The key allocations customers bought (SPEC §6 `arb keys`): list (masked only), find by a prefix of the
+ * masked form or of the full key, revoke. Selling a key is `purchasePackage` (src/ledger/ledger.ts); the
+ * key text itself (generate, hash, mask) is ./api-key.ts.
  */
 import { sql } from 'kysely';
-import type { AllocationStatus } from '../db/database.js';
+import type { AllocationRow, AllocationStatus } from '../db/database.js';
 import type { DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
-import { hashApiKey, KEY_PREFIX, looksLikeApiKey } from '../ledger/keys.js';
+import { hashApiKey, KEY_PREFIX, looksLikeApiKey } from './api-key.js';
 import { logSecurityEvent, type Logger } from '../logger.js';
 import { toDbTime } from '../time.js';
 
-export interface KeyRow {
+/**
+ * A key allocation: what a customer bought — one model's tokens behind one API key, until an expiry. The
+ * one shape of an allocation outside the database (the metering view adds its model's rates:
+ * MeteredKey in src/metering/store.ts); the row itself is AllocationRow.
+ */
+export interface KeyAllocation {
   id: number;
+  /** the customer's Telegram user id */
   telegramId: number;
   packageId: number;
   model: string;
-  /** masked form, sk-arb-AbCd…wxyz */
-  apiKey: string;
+  /** masked display form sk-arb-AbCd…wxyz (only the hash of the full key is stored) */
+  maskedKey: string;
+  /** the stored status; listKeys/findKeys show an 'active' key past its expiry as 'expired' */
+  status: AllocationStatus;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
+  expiresAt: string;
   tokensTotal: number;
   tokensUsed: number;
   tokensReserved: number;
-  tokensRemaining: number;
+  /** µ$ paid (0 for a free grant) */
   pricePaidMicros: number;
-  /** stored status, except an 'active' key past its expiry shows as 'expired' */
-  status: AllocationStatus;
-  expiresAt: string;
+  /** UTC `YYYY-MM-DD HH:MM:SS` */
   createdAt: string;
 }
 
-type Raw = {
-  id: number;
-  telegram_id: number;
-  package_id: number;
-  model: string;
-  api_key: string;
-  tokens_total: number;
-  tokens_used: number;
-  tokens_reserved: number;
-  price_paid: number;
-  status: AllocationStatus;
-  expires_at: string;
-  created_at: string;
-};
+/** The columns of an allocation row KeyAllocation is made of. */
+type AllocationColumns = Pick<AllocationRow, 'id' | 'package_id' | 'model' | 'api_key' | 'tokens_total' | 'tokens_used' | 'tokens_reserved' | 'price_paid' | 'status' | 'expires_at' | 'created_at'>;
 
-function toRow(r: Raw, now: string): KeyRow {
-  const tokensTotal = Number(r.tokens_total);
-  const tokensUsed = Number(r.tokens_used);
-  const tokensReserved = Number(r.tokens_reserved);
+/** The allocation of a database row (numbers as numbers: PostgreSQL returns bigints as text). */
+export function allocationFromRow(r: AllocationColumns, telegramId: number): KeyAllocation {
   return {
     id: Number(r.id),
-    telegramId: Number(r.telegram_id),
+    telegramId: Number(telegramId),
     packageId: Number(r.package_id),
     model: r.model,
-    apiKey: r.api_key,
-    tokensTotal,
-    tokensUsed,
-    tokensReserved,
-    tokensRemaining: tokensTotal - tokensUsed - tokensReserved,
-    pricePaidMicros: Number(r.price_paid),
-    status: r.status === 'active' && r.expires_at <= now ? 'expired' : r.status,
+    maskedKey: r.api_key,
+    status: r.status,
     expiresAt: r.expires_at,
+    tokensTotal: Number(r.tokens_total),
+    tokensUsed: Number(r.tokens_used),
+    tokensReserved: Number(r.tokens_reserved),
+    pricePaidMicros: Number(r.price_paid),
     createdAt: r.created_at,
   };
+}
+
+type Listed = AllocationColumns & { telegram_id: number };
+
+/** A listed allocation: an 'active' key past its expiry shows as 'expired'. */
+function listed(r: Listed, now: string): KeyAllocation {
+  const a = allocationFromRow(r, r.telegram_id);
+  return a.status === 'active' && a.expiresAt <= now ? { ...a, status: 'expired' } : a;
 }
 
 function baseQuery(handle: DbHandle) {
@@ -72,45 +74,45 @@ function baseQuery(handle: DbHandle) {
 }
 
 /** Keys, newest first; optionally one customer's. */
-export async function listKeys(handle: DbHandle, options: { telegramId?: number; limit?: number; now?: Date } = {}): Promise<KeyRow[]> {
+export async function listKeys(handle: DbHandle, options: { telegramId?: number; limit?: number; now?: Date } = {}): Promise<KeyAllocation[]> {
   let q = baseQuery(handle);
   if (options.telegramId !== undefined) q = q.where('u.telegram_id', '=', options.telegramId);
-  const rows = (await q.orderBy('a.id', 'desc').limit(options.limit ?? 10_000).execute()) as Raw[];
+  const rows = (await q.orderBy('a.id', 'desc').limit(options.limit ?? 10_000).execute()) as Listed[];
   const now = toDbTime(options.now ?? new Date());
-  return rows.map((r) => toRow(r, now));
+  return rows.map((r) => listed(r, now));
 }
 
 /**
  * Keys matching what an operator typed: a full key (by its hash), a prefix of the masked form
  * (`sk-arb-AbCd…w`), or a prefix of the full key longer than the masked form shows (`sk-arb-AbCdEf12`).
  */
-export async function findKeys(handle: DbHandle, text: string, options: { now?: Date } = {}): Promise<KeyRow[]> {
+export async function findKeys(handle: DbHandle, text: string, options: { now?: Date } = {}): Promise<KeyAllocation[]> {
   const input = text.trim().replace(/\.\.\./g, '…');
   if (!input.startsWith(KEY_PREFIX) || input.length <= KEY_PREFIX.length) {
     throw new InputError(`key-prefix: "${text}" is not a key prefix; give the start of the key as shown by arb keys list, e.g. sk-arb-AbCd`, 'key-prefix');
   }
   const now = toDbTime(options.now ?? new Date());
   if (looksLikeApiKey(input)) {
-    const exact = (await baseQuery(handle).where('a.api_key_hash', '=', hashApiKey(input)).execute()) as Raw[];
-    if (exact.length > 0) return exact.map((r) => toRow(r, now));
+    const exact = (await baseQuery(handle).where('a.api_key_hash', '=', hashApiKey(input)).execute()) as Listed[];
+    if (exact.length > 0) return exact.map((r) => listed(r, now));
   }
   // the masked form shows the first 4 characters after the prefix: narrow by them in SQL, then match
   const head = input.slice(0, KEY_PREFIX.length + 4).replace(/[\\%_]/g, (c) => `\\${c}`);
-  const rows = (await baseQuery(handle).where(sql<boolean>`a.api_key like ${`${head}%`} escape '\\'`).orderBy('a.id').execute()) as Raw[];
+  const rows = (await baseQuery(handle).where(sql<boolean>`a.api_key like ${`${head}%`} escape '\\'`).orderBy('a.id').execute()) as Listed[];
   return rows
     .filter((r) => {
       const visible = r.api_key.split('…')[0];
       return r.api_key.startsWith(input) || (!input.includes('…') && input.startsWith(visible));
     })
-    .map((r) => toRow(r, now));
+    .map((r) => listed(r, now));
 }
 
 /** The one key a prefix names; none → NotFoundError, several → InputError listing them. */
-export async function findOneKey(handle: DbHandle, text: string): Promise<KeyRow> {
+export async function findOneKey(handle: DbHandle, text: string): Promise<KeyAllocation> {
   const matches = await findKeys(handle, text);
   if (matches.length === 0) throw new NotFoundError(`key-prefix: no key matches "${text}"; see arb keys list`, 'key-prefix');
   if (matches.length > 1) {
-    const listed = matches.slice(0, 10).map((k) => `${k.apiKey} (id ${k.id}, user ${k.telegramId}, ${k.model}, ${k.status})`);
+    const listed = matches.slice(0, 10).map((k) => `${k.maskedKey} (id ${k.id}, user ${k.telegramId}, ${k.model}, ${k.status})`);
     throw new InputError(
       `key-prefix: "${text}" matches ${matches.length} keys: ${listed.join('; ')}${matches.length > 10 ? '; …' : ''}; give more characters of the key (or the whole key)`,
       'key-prefix',
@@ -120,7 +122,7 @@ export async function findOneKey(handle: DbHandle, text: string): Promise<KeyRow
 }
 
 export interface RevokeResult {
-  key: KeyRow;
+  key: KeyAllocation;
   alreadyRevoked: boolean;
 }
 
@@ -136,7 +138,7 @@ export async function revokeKey(handle: DbHandle, text: string, options: { logge
     .executeTakeFirst();
   const changed = Number(r.numUpdatedRows) > 0;
   if (changed && options.logger) {
-    logSecurityEvent(options.logger, { event: 'key_revoked', reason: 'revoked by the operator (arb keys revoke)', allocation_id: key.id, user_id: key.telegramId, key_masked: key.apiKey });
+    logSecurityEvent(options.logger, { event: 'key_revoked', reason: 'revoked by the operator (arb keys revoke)', allocation_id: key.id, user_id: key.telegramId, key_masked: key.maskedKey });
   }
   return { key: { ...key, status: 'revoked' }, alreadyRevoked: !changed };
 }

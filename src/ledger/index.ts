@@ -1,3 +1,0 @@
-export * from './keys.js';
-export * from './ledger.js';
-export * from './audit.js';

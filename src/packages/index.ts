@@ -1,2 +1,0 @@
-export * from './packages.js';
-export * from './categories.js';
