@@ -228,7 +228,7 @@ interface Phase {
   warmUp: StreamResult;
   results: StreamResult[];
   cpuMs: number;
-  memPerStream: { rss: number; heap: number };
+  memPerStream: { rss: number; heap: number; heapTotal: number; arrayBuffers: number };
   /** streams open (first byte in, not ended) when the server was looked at */
   openAtProbe: number;
   handles: Record<string, number>;
@@ -270,7 +270,12 @@ async function phase(name: string, server: ChildProcess, url: string, headers: R
     warmUp,
     results,
     cpuMs: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000,
-    memPerStream: { rss: (mem1.rss - mem0.rss) / openAtProbe, heap: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / openAtProbe },
+    memPerStream: {
+      rss: (mem1.rss - mem0.rss) / openAtProbe,
+      heap: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / openAtProbe,
+      heapTotal: (mem1.heapTotal - mem0.heapTotal) / openAtProbe,
+      arrayBuffers: (mem1.arrayBuffers - mem0.arrayBuffers) / openAtProbe,
+    },
     openAtProbe,
     handles,
     heap,
@@ -292,6 +297,7 @@ function report(p: Phase): { ttfb50: number; gap99: number } {
   for (const r of problems) console.log(`  problem: ${r.problem}`);
   console.log(`  CPU of the serving process       ${(p.cpuMs / 1000).toFixed(2)} s (${((p.cpuMs * 1000) / STREAMS).toFixed(0)} µs per stream)`);
   console.log(`  memory per open stream           RSS ${kb(p.memPerStream.rss)}, V8 heap + external ${kb(p.memPerStream.heap)} (${p.openAtProbe} streams open when measured)`);
+  console.log(`                                   of which V8 heap committed ${kb(p.memPerStream.heapTotal)}, array buffers ${kb(p.memPerStream.arrayBuffers)}; the rest of RSS is native`);
   console.log(`  active resources per stream      ${perStream || '(none at a quarter per stream or more)'}`);
   console.log(`  time to first byte               p50 ${percentile(ttfb, 50).toFixed(1)} ms, p99 ${percentile(ttfb, 99).toFixed(1)} ms`);
   console.log(`  largest gap between chunks       p50 ${percentile(gaps, 50).toFixed(1)} ms, p99 ${percentile(gaps, 99).toFixed(1)} ms (chunks ${SPACING_MS} ms apart)`);
@@ -310,8 +316,9 @@ function heapGrowth(p: Phase, base: Phase): void {
   };
   const a = growth(p);
   const b = growth(base);
-  const rows = [...a].sort((x, y) => y[1][1] - x[1][1]).slice(0, 40);
-  console.log(`\nheap growth per open stream, by constructor (${p.name} | ${base.name}): objects, bytes`);
+  // sorted by what arb has beyond the baseline
+  const rows = [...a].sort((x, y) => y[1][1] - (b.get(y[0])?.[1] ?? 0) - (x[1][1] - (b.get(x[0])?.[1] ?? 0))).slice(0, 60);
+  console.log(`\nheap growth per open stream, by constructor, most beyond the baseline first (${p.name} | ${base.name}): objects, bytes`);
   for (const [k, [n, bytes]] of rows) {
     const [bn, bb] = b.get(k) ?? [0, 0];
     console.log(`  ${k.slice(0, 48).padEnd(48)} ${n.toFixed(2).padStart(7)} ${bytes.toFixed(0).padStart(7)} B  | ${bn.toFixed(2).padStart(7)} ${bb.toFixed(0).padStart(7)} B`);
