@@ -311,6 +311,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const model = a.read.key.model;
     try {
       const text = protocol.upstreamBody(request, model, hold.plan.maxTokens);
+      // the parsed body is not needed any more (what an estimate needs is in the prompt): a long stream
+      // does not keep a coding agent's whole session in objects
+      request.body = {};
       const sentAt = performance.now();
       r.forwarded = !flight.signal.aborted;
       try {
