@@ -16,7 +16,7 @@
  *   npm run bench -- streams BENCH_STREAMS=10000   the big run (needs ~21,000 open files per process:
  *                                             the bench raises its limit with ulimit -n when allowed)
  *   BENCH_RAMP_S (default 5): the streams are opened evenly over this many seconds
- *   BENCH_PROFILE=DIR: a CPU profile of arb's process during the run, written into DIR
+ *   BENCH_PROFILE=DIR: CPU profiles of arb's process (DIR/arb) and of the bare proxy's (DIR/bare), to compare
  *   BENCH_HEAP=1: also a heap snapshot of arb and of bare with every stream open, and the objects that
  *   grow per stream (by constructor, count and bytes per stream) — what arb keeps that bare does not
  *
@@ -117,6 +117,8 @@ async function roleBare(target: string): Promise<void> {
   server.keepAliveTimeout = 65_000;
   server.maxHeadersCount = 0;
   await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => r()));
+  // a normal exit (a CPU profile, when asked for, is written then)
+  process.once('SIGTERM', () => process.exit(0));
   answerProbes();
   announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
 }
@@ -348,13 +350,13 @@ async function main(): Promise<void> {
     console.log(`streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s; machine: ${machineLoad()} (other helpers share the cores)`);
     const sim = await startRole(SELF, 'sim', [], nodeArgs);
     children.push(sim.child);
-    const bare = await startRole(SELF, 'bare', [sim.info.url], nodeArgs);
+    // BENCH_PROFILE=DIR: CPU profiles (node --cpu-prof) of both serving processes, written when they exit
+    const profile = (who: string) => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, who)}`] : []);
+    const bare = await startRole(SELF, 'bare', [sim.info.url], [...nodeArgs, ...profile('bare')]);
     children.push(bare.child);
     const barePhase = await phase('bare pass-through', bare.child, `${bare.info.url}/chat/completions`, {}, BODY('openai/gpt-4'));
     bare.child.kill('SIGTERM');
-    // BENCH_PROFILE=DIR: a CPU profile of arb's process (node --cpu-prof), written when it exits
-    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile]);
+    const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile('arb')]);
     children.push(arb.child);
     const arbPhase = await phase('arb', arb.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, BODY('gpt-4'));
     // settles finish right after each stream's end

@@ -324,35 +324,51 @@ function unescapedQuote(d: string, i: number): boolean {
 
 const CHOICES = '"choices":[{';
 const DELTA = '"delta":{';
-const FIRST_MEMBERS = /^(?:"index":\d+,)?$/;
+/** After the first choice's delta: another delta or choices (which the parse would take instead), or an escape in a key. */
+const LATER_TEXT = /"(?:delta|choices)"|\\u/g;
 
 /**
  * The delivered text of a chat chunk whose one choice's delta is only its content — what the parse and
  * `textOf` would give — read without parsing: `…"choices":[{("index":N,)"delta":{("role":"assistant",)
- * "content":"…"}…`. Undefined for any other layout (tool calls, reasoning, several choices, escapes in a
- * key): such an event is parsed. (Of a malformed event it may read the content the client received,
- * where the parse reads nothing; the meter parses every event that may carry usage or an error first.)
+ * "content":"…"}…` with no `"delta"` or `"choices"` after it. Undefined for any other layout (tool calls,
+ * reasoning, several choices, escapes in a key): such an event is parsed. (Of a malformed event it may
+ * read the content the client received, where the parse reads nothing; the meter parses every event that
+ * may carry usage or an error first.)
  */
 export function chatDeltaText(d: string): string | undefined {
   const c = d.indexOf(CHOICES);
-  if (c === -1 || !unescapedQuote(d, c) || d.indexOf('"choices"', c + CHOICES.length) !== -1) return undefined;
-  const i = d.indexOf(DELTA, c);
-  if (i === -1 || d.indexOf('"delta"', i + DELTA.length) !== -1) return undefined;
-  // the delta is a member of the first choice, after its index at most
-  if (!FIRST_MEMBERS.test(d.slice(c + CHOICES.length, i))) return undefined;
-  let j = i + DELTA.length;
-  if (d.startsWith('"role":"assistant"', j)) {
-    j += 18;
-    if (d.charCodeAt(j) === 0x7d /* } */) return '';
-    if (d.charCodeAt(j) !== 0x2c /* , */) return undefined;
+  if (c === -1 || !unescapedQuote(d, c)) return undefined;
+  // the first choice: its index at most, then its delta
+  let j = c + CHOICES.length;
+  if (d.startsWith('"index":', j)) {
+    j += 8;
+    const digits = j;
+    while (j < d.length && d.charCodeAt(j) >= 0x30 && d.charCodeAt(j) <= 0x39) j++;
+    if (j === digits || d.charCodeAt(j) !== 0x2c /* , */) return undefined;
     j++;
   }
-  if (d.charCodeAt(j) === 0x7d) return '';
-  if (!d.startsWith('"content":"', j)) return undefined;
-  j += 11;
-  const s = stringEnd(d, j);
-  if (!s || d.charCodeAt(s.end + 1) !== 0x7d) return undefined;
-  return stringBody(d.slice(j, s.end), s.escaped);
+  if (!d.startsWith(DELTA, j)) return undefined;
+  j += DELTA.length;
+  let text = '';
+  let end: number;
+  if (d.startsWith('"role":"assistant"', j)) {
+    j += 18;
+    if (d.charCodeAt(j) === 0x2c) j++;
+    else if (d.charCodeAt(j) !== 0x7d /* } */) return undefined;
+  }
+  if (d.charCodeAt(j) === 0x7d) end = j;
+  else {
+    if (!d.startsWith('"content":"', j)) return undefined;
+    j += 11;
+    const s = stringEnd(d, j);
+    if (!s || d.charCodeAt(s.end + 1) !== 0x7d) return undefined;
+    const body = stringBody(d.slice(j, s.end), s.escaped);
+    if (body === undefined) return undefined;
+    text = body;
+    end = s.end + 1;
+  }
+  LATER_TEXT.lastIndex = end;
+  return LATER_TEXT.test(d) ? undefined : text;
 }
 
 const MESSAGES_DELTA = /^\{"type":"content_block_delta","index":\d+,"delta":\{"type":"(?:text_delta|thinking_delta|input_json_delta)","(?:text|thinking|partial_json)":"/;
