@@ -16,7 +16,7 @@
  *   npm run bench -- streams BENCH_STREAMS=10000   the big run (needs ~21,000 open files per process:
  *                                             the bench raises its limit with ulimit -n when allowed)
  *   BENCH_RAMP_S (default 5): the streams are opened evenly over this many seconds
- *   BENCH_PROFILE=DIR: a CPU profile of arb's process during the run, written into DIR
+ *   BENCH_PROFILE=DIR: CPU profiles of arb's process (DIR/arb) and of the bare proxy's (DIR/bare), to compare
  *   BENCH_HEAP=1: also a heap snapshot of arb and of bare with every stream open, and the objects that
  *   grow per stream (by constructor, count and bytes per stream) — what arb keeps that bare does not
  *
@@ -128,6 +128,8 @@ async function roleBare(target: string): Promise<void> {
   server.keepAliveTimeout = 65_000;
   server.maxHeadersCount = 0;
   await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => r()));
+  // a normal exit (a CPU profile, when asked for, is written then)
+  process.once('SIGTERM', () => process.exit(0));
   answerProbes();
   announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
 }
@@ -239,7 +241,7 @@ interface Phase {
   warmUp: StreamResult;
   results: StreamResult[];
   cpuMs: number;
-  memPerStream: { rss: number; heap: number };
+  memPerStream: { rss: number; heap: number; heapTotal: number; arrayBuffers: number };
   /** streams open (first byte in, not ended) when the server was looked at */
   openAtProbe: number;
   handles: Record<string, number>;
@@ -281,7 +283,12 @@ async function phase(name: string, server: ChildProcess, url: string, headers: R
     warmUp,
     results,
     cpuMs: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000,
-    memPerStream: { rss: (mem1.rss - mem0.rss) / openAtProbe, heap: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / openAtProbe },
+    memPerStream: {
+      rss: (mem1.rss - mem0.rss) / openAtProbe,
+      heap: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / openAtProbe,
+      heapTotal: (mem1.heapTotal - mem0.heapTotal) / openAtProbe,
+      arrayBuffers: (mem1.arrayBuffers - mem0.arrayBuffers) / openAtProbe,
+    },
     openAtProbe,
     handles,
     heap,
@@ -303,6 +310,7 @@ function report(p: Phase): { ttfb50: number; gap99: number } {
   for (const r of problems) console.log(`  problem: ${r.problem}`);
   console.log(`  CPU of the serving process       ${(p.cpuMs / 1000).toFixed(2)} s (${((p.cpuMs * 1000) / STREAMS).toFixed(0)} µs per stream)`);
   console.log(`  memory per open stream           RSS ${kb(p.memPerStream.rss)}, V8 heap + external ${kb(p.memPerStream.heap)} (${p.openAtProbe} streams open when measured)`);
+  console.log(`                                   of which V8 heap committed ${kb(p.memPerStream.heapTotal)}, array buffers ${kb(p.memPerStream.arrayBuffers)}; the rest of RSS is native`);
   console.log(`  active resources per stream      ${perStream || '(none at a quarter per stream or more)'}`);
   console.log(`  time to first byte               p50 ${percentile(ttfb, 50).toFixed(1)} ms, p99 ${percentile(ttfb, 99).toFixed(1)} ms`);
   console.log(`  largest gap between chunks       p50 ${percentile(gaps, 50).toFixed(1)} ms, p99 ${percentile(gaps, 99).toFixed(1)} ms (chunks ${SPACING_MS} ms apart)`);
@@ -321,8 +329,9 @@ function heapGrowth(p: Phase, base: Phase): void {
   };
   const a = growth(p);
   const b = growth(base);
-  const rows = [...a].sort((x, y) => y[1][1] - x[1][1]).slice(0, 40);
-  console.log(`\nheap growth per open stream, by constructor (${p.name} | ${base.name}): objects, bytes`);
+  // sorted by what arb has beyond the baseline
+  const rows = [...a].sort((x, y) => y[1][1] - (b.get(y[0])?.[1] ?? 0) - (x[1][1] - (b.get(x[0])?.[1] ?? 0))).slice(0, 60);
+  console.log(`\nheap growth per open stream, by constructor, most beyond the baseline first (${p.name} | ${base.name}): objects, bytes`);
   for (const [k, [n, bytes]] of rows) {
     const [bn, bb] = b.get(k) ?? [0, 0];
     console.log(`  ${k.slice(0, 48).padEnd(48)} ${n.toFixed(2).padStart(7)} ${bytes.toFixed(0).padStart(7)} B  | ${bn.toFixed(2).padStart(7)} ${bb.toFixed(0).padStart(7)} B`);
@@ -352,13 +361,13 @@ async function main(): Promise<void> {
     console.log(`streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s; machine: ${machineLoad()} (other helpers share the cores)`);
     const sim = await startRole(SELF, 'sim', [], nodeArgs);
     children.push(sim.child);
-    const bare = await startRole(SELF, 'bare', [sim.info.url], nodeArgs);
+    // BENCH_PROFILE=DIR: CPU profiles (node --cpu-prof) of both serving processes, written when they exit
+    const profile = (who: string) => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, who)}`] : []);
+    const bare = await startRole(SELF, 'bare', [sim.info.url], [...nodeArgs, ...profile('bare')]);
     children.push(bare.child);
     const barePhase = await phase('bare pass-through', bare.child, `${bare.info.url}/chat/completions`, {}, BODY('openai/gpt-4'));
     bare.child.kill('SIGTERM');
-    // BENCH_PROFILE=DIR: a CPU profile of arb's process (node --cpu-prof), written when it exits
-    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile]);
+    const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile('arb')]);
     children.push(arb.child);
     const arbPhase = await phase('arb', arb.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, BODY('gpt-4'));
     // settles finish right after each stream's end

@@ -294,7 +294,8 @@ async function unregisterSelf(handle: DbHandle, self: InstanceInfo, logger: Logg
 async function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number; bound: { host: string; url: string }; reach: string }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // a deep accept queue: thousands of clients connecting within seconds are not reset while the loop is busy
+    server.listen({ port, host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -311,11 +311,16 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const r: Relayed = { forwarded: false, upstreamMs: 0 };
     const model = a.read.key.model;
     try {
-      const text = protocol.upstreamBody(request, model, hold.plan.maxTokens);
       const sentAt = performance.now();
       r.forwarded = !flight.signal.aborted;
       try {
-        r.response = await upstream.post(protocol.upstreamPath, text, { stream: request.stream, signal: flight.signal, requestId: ctx.requestId, headers: a.upstreamHeaders });
+        // the body text is no local here: this frame lives as long as the stream and would keep it
+        r.response = await upstream.post(protocol.upstreamPath, forwardBody(protocol, request, model, hold.plan.maxTokens), {
+          stream: request.stream,
+          signal: flight.signal,
+          requestId: ctx.requestId,
+          headers: a.upstreamHeaders,
+        });
       } finally {
         r.upstreamMs = performance.now() - sentAt;
       }
@@ -779,6 +784,16 @@ function mib(bytes: number): string {
 /** The customer's Telegram user id (log lines name customers by it). */
 function telegramId(key: MeteredKey): number | undefined {
   return key.telegramId ?? undefined;
+}
+
+/**
+ * The body sent upstream. The parsed body is not needed after this (what an estimate needs is in the
+ * prompt): a long stream does not keep a coding agent's whole session in objects.
+ */
+function forwardBody(protocol: Protocol, request: ParsedRequest, model: string, maxTokens: number): string {
+  const text = protocol.upstreamBody(request, model, maxTokens);
+  request.body = {};
+  return text;
 }
 
 /** The text that reached (or was kept for) the customer, counted when no usage came. */

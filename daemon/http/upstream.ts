@@ -252,8 +252,12 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const maxInFlight = options.maxInFlight && options.maxInFlight > 0 ? options.maxInFlight : Infinity;
   let inFlight = 0;
 
-  /** One POST to one base URL: resolves at the response headers; the body follows in UpstreamBody. */
-  function once(target: { origin: string; path: string }, body: string, opts: PostOptions): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
+  /**
+   * One POST to one base URL: resolves at the response headers; the body follows in UpstreamBody. The
+   * request (its body above all: a coding agent's is hundreds of KB) is built here, outside the closures
+   * that live as long as the response: only undici's own reference to it stays for a long stream.
+   */
+  function once(target: { origin: string; path: string }, body: Buffer, opts: PostOptions): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
     const headers: Record<string, string> = {
       ...opts.headers,
       'content-type': 'application/json',
@@ -263,8 +267,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       'x-request-id': opts.requestId,
     };
     if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-    const { signal } = opts;
-    if (signal.aborted) return Promise.reject(new errors.RequestAbortedError());
+    if (opts.signal.aborted) return Promise.reject(new errors.RequestAbortedError());
+    return dispatchOnce({ origin: target.origin, path: target.path, method: 'POST', headers, body }, opts.signal);
+  }
+
+  function dispatchOnce(request: Dispatcher.DispatchOptions, signal: AbortFlag): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
     return new Promise((resolve, reject) => {
       let controller: Dispatcher.DispatchController | undefined;
       let upstreamBody: UpstreamBody | undefined;
@@ -279,7 +286,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         signal.off('abort', onAbort);
       };
       agent.dispatch(
-        { origin: target.origin, path: target.path, method: 'POST', headers, body },
+        request,
         {
           onRequestStart(c) {
             controller = c;
@@ -317,13 +324,17 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         throw new ProxyError('ARB_UPSTREAM_BUSY', `the server is at its limit of ${maxInFlight} requests in progress; nothing was charged — retry in a second`, { headers: { 'retry-after': 1 } });
       }
       const targets = targetsFor(path);
+      // bytes once (undici would copy a string into a Buffer of its own per attempt), in memory of their
+      // own: a small Buffer.from is a slice of a shared 8 KB pool, which a long stream would keep alive
+      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(body, 'utf8'));
+      bytes.write(body, 'utf8');
       let primaryFailure: string | undefined;
       let lastError: unknown;
       for (let i = 0; i < bases.length; i++) {
         const base = bases[i];
         const last = i === bases.length - 1;
         try {
-          const res = await once(targets[i], body, opts);
+          const res = await once(targets[i], bytes, opts);
           if (res.statusCode >= 500 && !last) {
             primaryFailure = `status ${res.statusCode}`;
             res.body.dump();

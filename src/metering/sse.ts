@@ -18,8 +18,8 @@ export interface SseEvent {
 const NO_EVENTS: readonly SseEvent[] = Object.freeze([]);
 
 export class SseParser {
-  /** node's StringDecoder: keeps a UTF-8 sequence split across reads, cheaper than TextDecoder */
-  private readonly decoder = new StringDecoder('utf8');
+  /** node's StringDecoder: keeps a UTF-8 sequence split across reads, cheaper than TextDecoder (made when bytes first come: the proxy feeds text) */
+  private decoder: StringDecoder | null = null;
   private buffer = '';
   private skipLeadingLf = false;
   /** the `data:` lines of the event being read, joined with "\n"; null before the first one */
@@ -40,7 +40,7 @@ export class SseParser {
 
   /** Feeds bytes (or text); returns the events completed by them. */
   push(chunk: Uint8Array | string): readonly SseEvent[] {
-    let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let text = typeof chunk === 'string' ? chunk : (this.decoder ??= new StringDecoder('utf8')).write(chunk);
     if (!this.started && text.length > 0) {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -81,7 +81,7 @@ export class SseParser {
 
   /** End of stream: an event without its closing blank line is discarded (per the spec). */
   end(): readonly SseEvent[] {
-    const tail = this.decoder.end();
+    const tail = this.decoder?.end();
     const out = tail ? this.push(tail) : NO_EVENTS;
     this.buffer = '';
     this.data = null;

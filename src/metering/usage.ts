@@ -174,13 +174,19 @@ function errorMessage(e: unknown): string {
 /**
  * Follows a streamed response as its bytes are forwarded: the usage, a mid-stream error, the protocol's
  * end marker and the delivered text. Events that may carry usage, an error or the end are read as they
- * arrive; the delivered text (needed only when no usage comes) is extracted from the kept event data on
- * demand, or whenever more than RETAIN_CHARS of it is waiting. Subclasses say how their protocol spells
+ * arrive. The delivered text (needed only when no usage comes) is taken out of each event as it passes:
+ * the common events (one content delta) by a scan of their text in the protocol's own layout, without a
+ * JSON parse; any other event's data is kept and parsed when the text is needed or more than RETAIN_CHARS
+ * of it waits. What a stream keeps is its delivered text (a few bytes per event), copied out of the
+ * events' data so that no received chunk stays alive with it. Subclasses say how their protocol spells
  * these (`onEvent`, `textOf`).
  */
 export abstract class SseStreamMeter {
   private readonly parser = new SseParser((data, event) => this.event(data, event));
+  /** delivered text, in flat strings (pieces joined, no slice of an event's data among them) */
   private readonly text: string[] = [];
+  /** the latest pieces of delivered text (they may be slices of received chunks) */
+  private recent: string[] = [];
   /** data of events not yet searched for delivered text */
   private pending: string[] = [];
   private pendingChars = 0;
@@ -204,11 +210,21 @@ export abstract class SseStreamMeter {
     this.parser.end();
   }
 
-  /** Reads one event; returns true when its data should be kept for the delivered text. */
-  protected abstract onEvent(data: string, event: string): boolean;
+  /**
+   * Reads one event: false when it carries no delivered text, a string when it is its delivered text
+   * (read here), true when its data should be kept and parsed for the text (`textOf`) later.
+   */
+  protected abstract onEvent(data: string, event: string): boolean | string;
 
   /** Appends the text an event's parsed data carries. */
   protected abstract textOf(obj: Record<string, unknown>, out: string[]): void;
+
+  /** The delivered text of an event parsed anyway (for its usage): read now, nothing kept. */
+  protected textNow(obj: Record<string, unknown>): string {
+    const out: string[] = [];
+    this.textOf(obj, out);
+    return out.length === 0 ? '' : out.length === 1 ? out[0] : out.join('');
+  }
 
   protected noteModel(obj: Record<string, unknown> | undefined): void {
     const m = obj?.model;
@@ -220,27 +236,179 @@ export abstract class SseStreamMeter {
   }
 
   private event(data: string, event: string): void {
-    if (!this.onEvent(data, event)) return;
-    this.pending.push(data);
-    this.pendingChars += data.length;
-    if (this.pendingChars > RETAIN_CHARS) this.extractText();
+    const r = this.onEvent(data, event);
+    if (r === false) return;
+    if (r === true) {
+      this.pending.push(data);
+      this.pendingChars += data.length;
+      if (this.pendingChars > RETAIN_CHARS) this.extractText();
+      return;
+    }
+    if (r.length === 0) return;
+    // in stream order: events kept before this one first
+    if (this.pending.length > 0) this.extractText();
+    this.recent.push(r);
+    if (this.recent.length >= RECENT_PIECES) this.flatten();
   }
 
-  /** Moves the text of the pending events into `text`, in stream order. */
-  private extractText(): void {
-    for (const data of this.pending) {
-      const obj = parseObject(data);
-      if (obj) this.textOf(obj, this.text);
+  /** Joins the recent pieces into one flat string (a copy: the chunks they were sliced from can go). */
+  private flatten(): void {
+    if (this.recent.length === 0) return;
+    this.text.push(this.recent.length === 1 ? `${this.recent[0]}` : this.recent.join(''));
+    this.recent = [];
+    if (this.text.length >= FLAT_PIECES) {
+      const all = this.text.join('');
+      this.text.length = 0;
+      this.text.push(all);
     }
+  }
+
+  /** Moves the text of the pending events into the delivered text, in stream order. */
+  private extractText(): void {
+    const pending = this.pending;
     this.pending = [];
     this.pendingChars = 0;
+    for (const data of pending) {
+      const obj = parseObject(data);
+      if (obj) this.textOf(obj, this.recent);
+    }
+    this.flatten();
   }
 
   /** The text delivered so far. */
   deliveredText(): string {
     if (this.pending.length > 0) this.extractText();
+    this.flatten();
     return this.text.join('');
   }
+}
+
+/** Delivered-text pieces held before they are joined into one flat string. */
+const RECENT_PIECES = 16;
+/** Flat strings of delivered text held before they are joined into one. */
+const FLAT_PIECES = 64;
+
+/** The value of a JSON string literal's body (the text between its quotes), escapes decoded. */
+function stringBody(raw: string, escaped: boolean): string | undefined {
+  if (!escaped) return raw;
+  try {
+    const v: unknown = JSON.parse(`"${raw}"`);
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The end (index of the closing quote) of the JSON string whose body starts at `from`, and whether it
+ * has escapes; undefined when it does not end, or holds a raw control character (then it is no valid
+ * JSON: the parse decides).
+ */
+function stringEnd(d: string, from: number): { end: number; escaped: boolean } | undefined {
+  let escaped = false;
+  for (let k = from; k < d.length; k++) {
+    const c = d.charCodeAt(k);
+    if (c === 0x22 /* " */) return { end: k, escaped };
+    if (c === 0x5c /* \ */) {
+      escaped = true;
+      k++;
+    } else if (c < 0x20) return undefined;
+  }
+  return undefined;
+}
+
+/** Whether the quote at `i` starts a key: not escaped (a quote inside a string always is). */
+function unescapedQuote(d: string, i: number): boolean {
+  return i > 0 && d.charCodeAt(i - 1) !== 0x5c;
+}
+
+const CHOICES = '"choices":[{';
+const DELTA = '"delta":{';
+/** After the first choice's delta: another delta or choices (which the parse would take instead), or an escape in a key. */
+const LATER_TEXT = /"(?:delta|choices)"|\\u/g;
+
+/**
+ * The delivered text of a chat chunk whose one choice's delta is only its content — what the parse and
+ * `textOf` would give — read without parsing: `…"choices":[{("index":N,)"delta":{("role":"assistant",)
+ * "content":"…"}…` with no `"delta"` or `"choices"` after it. Undefined for any other layout (tool calls,
+ * reasoning, several choices, escapes in a key): such an event is parsed. (Of a malformed event it may
+ * read the content the client received, where the parse reads nothing; the meter parses every event that
+ * may carry usage or an error first.)
+ */
+export function chatDeltaText(d: string): string | undefined {
+  const c = d.indexOf(CHOICES);
+  if (c === -1 || !unescapedQuote(d, c)) return undefined;
+  // the first choice: its index at most, then its delta
+  let j = c + CHOICES.length;
+  if (d.startsWith('"index":', j)) {
+    j += 8;
+    const digits = j;
+    while (j < d.length && d.charCodeAt(j) >= 0x30 && d.charCodeAt(j) <= 0x39) j++;
+    if (j === digits || d.charCodeAt(j) !== 0x2c /* , */) return undefined;
+    j++;
+  }
+  if (!d.startsWith(DELTA, j)) return undefined;
+  j += DELTA.length;
+  let text = '';
+  let end: number;
+  if (d.startsWith('"role":"assistant"', j)) {
+    j += 18;
+    if (d.charCodeAt(j) === 0x2c) j++;
+    else if (d.charCodeAt(j) !== 0x7d /* } */) return undefined;
+  }
+  if (d.charCodeAt(j) === 0x7d) end = j;
+  else {
+    if (!d.startsWith('"content":"', j)) return undefined;
+    j += 11;
+    const s = stringEnd(d, j);
+    if (!s || d.charCodeAt(s.end + 1) !== 0x7d) return undefined;
+    const body = stringBody(d.slice(j, s.end), s.escaped);
+    if (body === undefined) return undefined;
+    text = body;
+    end = s.end + 1;
+  }
+  LATER_TEXT.lastIndex = end;
+  return LATER_TEXT.test(d) ? undefined : text;
+}
+
+const MESSAGES_DELTA = /^\{"type":"content_block_delta","index":\d+,"delta":\{"type":"(?:text_delta|thinking_delta|input_json_delta)","(?:text|thinking|partial_json)":"/;
+
+/**
+ * The delivered text of an Anthropic `content_block_delta` in Anthropic's own layout
+ * (`{"type":"content_block_delta","index":N,"delta":{"type":"text_delta","text":"…"}}`), without parsing;
+ * undefined for any other layout (then it is parsed).
+ */
+export function messagesDeltaText(d: string): string | undefined {
+  const m = MESSAGES_DELTA.exec(d);
+  if (!m) return undefined;
+  const j = m[0].length;
+  const s = stringEnd(d, j);
+  if (!s || s.end + 3 !== d.length || d.charCodeAt(s.end + 1) !== 0x7d || d.charCodeAt(s.end + 2) !== 0x7d) return undefined;
+  return stringBody(d.slice(j, s.end), s.escaped);
+}
+
+/**
+ * The delivered text of an OpenAI Responses `*.delta` event (its top-level string `delta`) without
+ * parsing, when `"delta"` occurs once and at the top level; undefined otherwise (then it is parsed).
+ */
+export function responsesDeltaText(d: string): string | undefined {
+  const i = d.indexOf('"delta":"');
+  if (i === -1 || !unescapedQuote(d, i) || d.indexOf('"delta"', i + 9) !== -1) return undefined;
+  // depth of the key: braces and brackets before it, outside strings
+  let depth = 0;
+  for (let k = 0; k < i; k++) {
+    const c = d.charCodeAt(k);
+    if (c === 0x22) {
+      const s = stringEnd(d, k + 1);
+      if (!s) return undefined;
+      k = s.end;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  if (depth !== 1 || d.charCodeAt(0) !== 0x7b) return undefined;
+  const s = stringEnd(d, i + 9);
+  if (!s) return undefined;
+  return stringBody(d.slice(i + 9, s.end), s.escaped);
 }
 
 /** A streamed chat completion (and, with `legacy`, a legacy completion: `choices[].text`). */
@@ -249,25 +417,25 @@ export class StreamMeter extends SseStreamMeter {
     super();
   }
 
-  protected onEvent(data: string): boolean {
+  protected onEvent(data: string): boolean | string {
     if (data === '[DONE]') {
       this.done = true;
       return false;
     }
     if (mayCarryUsageOrError(data)) {
       const obj = parseObject(data);
-      if (obj) {
-        if (obj.usage !== undefined && obj.usage !== null) {
-          const u = readUsage(obj.usage);
-          if (u) {
-            this.usage = u;
-            this.noteModel(obj);
-          }
+      if (!obj) return false; // no text either
+      if (obj.usage !== undefined && obj.usage !== null) {
+        const u = readUsage(obj.usage);
+        if (u) {
+          this.usage = u;
+          this.noteModel(obj);
         }
-        if (obj.error !== undefined && obj.error !== null) this.noteError(obj.error);
       }
+      if (obj.error !== undefined && obj.error !== null) this.noteError(obj.error);
+      return this.textNow(obj);
     }
-    return true;
+    return (this.legacy ? undefined : chatDeltaText(data)) ?? true;
   }
 
   protected textOf(obj: Record<string, unknown>, out: string[]): void {
@@ -289,7 +457,7 @@ const RESPONSES_END = new Set(['response.completed', 'response.incomplete', 'res
 
 /** A streamed OpenAI Responses answer: usage in `response.completed` (or incomplete/failed). */
 export class ResponsesStreamMeter extends SseStreamMeter {
-  protected onEvent(data: string, event: string): boolean {
+  protected onEvent(data: string, event: string): boolean | string {
     const type = event || typeOfData(data);
     if (type !== undefined && RESPONSES_END.has(type)) {
       const response = field(parseObject(data), 'response');
@@ -305,7 +473,8 @@ export class ResponsesStreamMeter extends SseStreamMeter {
       this.noteError(field(obj, 'error') ?? obj);
       return false;
     }
-    return type === undefined || type.endsWith('.delta');
+    if (type !== undefined && !type.endsWith('.delta')) return false;
+    return responsesDeltaText(data) ?? true;
   }
 
   protected textOf(obj: Record<string, unknown>, out: string[]): void {
@@ -321,7 +490,7 @@ export class ResponsesStreamMeter extends SseStreamMeter {
 export class MessagesStreamMeter extends SseStreamMeter {
   private prompt: { input: number; read: number; write: number; cost: unknown } | null = null;
 
-  protected onEvent(data: string, event: string): boolean {
+  protected onEvent(data: string, event: string): boolean | string {
     const type = event || typeOfData(data);
     switch (type) {
       case 'message_start': {
@@ -347,7 +516,7 @@ export class MessagesStreamMeter extends SseStreamMeter {
         this.noteError(field(parseObject(data), 'error'));
         return false;
       case 'content_block_delta':
-        return true;
+        return messagesDeltaText(data) ?? true;
       default:
         return false;
     }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SseParser } from '../../src/metering/sse.js';
-import { mayCarryUsageOrError, readUsage, StreamMeter, type TokenUsage } from '../../src/metering/usage.js';
+import { chatDeltaText, mayCarryUsageOrError, messagesDeltaText, MessagesStreamMeter, readUsage, responsesDeltaText, StreamMeter, type TokenUsage } from '../../src/metering/usage.js';
 
 /** The meter's contract, computed the plain way: every event JSON-parsed as it arrives. */
 function eagerMeter(bytes: Buffer): { usage: TokenUsage | null; error: string | null; done: boolean; text: string } {
@@ -68,6 +68,16 @@ const EVENTS = [
   '{"choices":[{"delta":{"content":"after"}}],"usage":nul}',
   'not json',
   '[DONE]',
+  // layouts the meter reads without a parse, and near misses it must leave to the parse
+  '{"id":"gen-1","provider":"X","choices":[{"index":0,"delta":{"role":"assistant","content":"The"},"finish_reason":null}]}',
+  '{"choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}',
+  '{"choices":[{"index":0,"delta":{"content":"q\\"} \\u00e9\\n\\\\"}}]}',
+  '{"choices":[{"index":0,"delta":{"content":"a","refusal":"b"}}]}',
+  '{"choices":[{"index":0,"delta":{"content":"one"}},{"index":1,"delta":{"content":"two"}}]}',
+  '{"choices":[{"index":0,"logprobs":{"delta":{"content":"no"}}}]}',
+  '{"choices":[{"index":0}],"x":{"delta":{"content":"not a choice"}}}',
+  '{"choices":[{"index":0,"delta":{"content":"\\"choices\\":[{\\"delta\\":{"}}]}',
+  '{"choices":[{"index":0,"delta":{"content":null}}]}',
 ];
 
 test('mayCarryUsageOrError is false only when the event cannot set a usage or an error', () => {
@@ -120,5 +130,62 @@ test('StreamMeter: a long stream without usage is counted in full (text extracte
   assert.equal(m.usage, null);
   assert.equal(m.deliveredText(), expected);
   // asking twice gives the same text
+  assert.equal(m.deliveredText(), expected);
+});
+
+test('the delta scans read what the parse reads, or leave the event to the parse', () => {
+  const parsedChat = (d: string) => {
+    try {
+      const o = JSON.parse(d) as { choices?: Array<{ delta?: Record<string, unknown> }> };
+      return (o.choices ?? []).map((c) => (typeof c?.delta?.content === 'string' ? c.delta.content : '')).join('');
+    } catch {
+      return undefined;
+    }
+  };
+  for (const d of EVENTS) {
+    // (of a malformed event the scan may read the content the client received; the parse reads nothing)
+    const want = parsedChat(d);
+    const fast = chatDeltaText(d);
+    if (fast !== undefined && want !== undefined) assert.equal(fast, want, d);
+  }
+  assert.equal(chatDeltaText(EVENTS[0]), 'Hello');
+  assert.equal(chatDeltaText(EVENTS.find((e) => e.includes('"role":"assistant","content":"The"'))!), 'The');
+  assert.equal(chatDeltaText(EVENTS.find((e) => e.includes('q\\"'))!), 'q"} é\n\\');
+  for (const near of EVENTS.filter((e) => e.includes('"refusal":"b"') || e.includes('"two"') || e.includes('logprobs') || e.includes('not a choice'))) {
+    assert.equal(chatDeltaText(near), undefined, near);
+  }
+
+  const messages = [
+    '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \\"there\\""}}',
+    '{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\\"a\\":"}}',
+    '{"type":"content_block_delta","index":1,"delta":{"type":"thinking_delta","thinking":"hm"}}',
+    '{"type":"content_block_delta","index":1,"delta":{"type":"signature_delta","signature":"abc"}}',
+    '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"},"x":1}',
+  ];
+  const wantMessages = ['Hi "there"', '{"a":', 'hm', undefined, undefined];
+  messages.forEach((d, i) => assert.equal(messagesDeltaText(d), wantMessages[i], d));
+
+  const responses = [
+    '{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"Hi\\n","sequence_number":3}',
+    '{"type":"response.function_call_arguments.delta","item_id":"fc","delta":"{\\"x\\"","obfuscation":"\\"delta\\":\\"no"}',
+    '{"type":"response.output_text.delta","nested":{"delta":"no"}}',
+    '{"type":"response.output_text.delta","nested":{"a":"}"},"delta":"yes"}',
+  ];
+  const wantResponses = ['Hi\n', '{"x"', undefined, 'yes'];
+  responses.forEach((d, i) => assert.equal(responsesDeltaText(d), wantResponses[i], d));
+});
+
+test('a stream meter keeps the delivered text, not the events it came in', () => {
+  const m = new MessagesStreamMeter();
+  let expected = '';
+  for (let i = 0; i < 2000; i++) {
+    const t = i % 7 === 0 ? `\u00e9${i}` : ` w${i}`;
+    m.push(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"${t}"}}\n\n`);
+    expected += JSON.parse(`"${t}"`);
+    // a signature now and then is parsed, in stream order
+    if (i % 500 === 0) m.push('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"s"}}\n\n');
+  }
+  m.end();
+  assert.equal(m.deliveredText(), expected);
   assert.equal(m.deliveredText(), expected);
 });

@@ -16,10 +16,14 @@ import { MAX_BODY_BYTES } from '../body.js';
 export { MAX_BODY_BYTES };
 /**
  * The body limit of the agent protocols (Messages, Responses): a coding agent resends its whole session
- * with every call, and Claude Code's pass 1 MiB after some turns (the tokens are metered anyway; a 4 MiB
- * parse takes a few milliseconds, in a turn of the event loop of its own).
+ * with every call — Claude Code's bodies start at 75–95 KB and pass 1 MiB after some turns; a session on a
+ * 1M-token context with pasted screenshots reaches several MiB. 8 MiB serves them (Anthropic's own limit is
+ * 32 MB) and stays bounded: the key, its rate limit and an empty quota are checked before the body is read,
+ * the body is parsed in a turn of the event loop of its own (tens of ms at 8 MiB), the hold's prompt bound
+ * is its byte count and the exact count is sliced and bounded (tokens.ts). The tokens are metered anyway.
+ * Chat, completions and embeddings keep SPEC's 1 MiB.
  */
-export const AGENT_BODY_BYTES = 4 * 1024 * 1024;
+export const AGENT_BODY_BYTES = 8 * 1024 * 1024;
 
 export type ProtocolName = 'chat' | 'responses' | 'completions' | 'embeddings' | 'messages';
 
