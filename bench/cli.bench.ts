@@ -115,7 +115,8 @@ if (role === 'sim') {
     writeFileSync(file, JSON.stringify(Array.from({ length: importItems }, (_, i) => ({ model: models[i % models.length], tokens: 1000 * (i + 1), description: `bench package ${i + 1}` }))));
     const importEnv = { ...env, DB_NAME: resyncDb };
     const all = timed(process.execPath, [...cli, 'package', 'import', file, '--dry-run', '--all'], { cwd: dir, env: importEnv });
-    const rows = all.stdout.split('\n').filter((l) => /^ *\d+ +would be created /.test(l)) // the widest item number has no leading space.length;
+    // the widest item number fills its column: no leading space
+    const rows = all.stdout.split('\n').filter((l) => /^ *\d+ +would be created /.test(l)).length;
     if (rows !== importItems) {
       console.error(`the --all table shows ${rows} rows, expected ${importItems}`);
       process.exitCode = 1;
