@@ -89,9 +89,9 @@ if (role === 'sim') {
       for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
       return t;
     });
-    const synced = JSON.parse(first.stdout) as { sync: { total: number; added: string[]; embeddings?: { count: number } } | null };
+    const synced = JSON.parse(first.stdout) as { sync: { total: number; added: string[]; embedding_models?: { count: number } } | null };
     // the sync also reads GET /embeddings/models: its models (not in /models) count in the total
-    const embeddingOnly = synced.sync?.embeddings?.count ?? 0;
+    const embeddingOnly = synced.sync?.embedding_models?.count ?? 0;
     const resyncDb = join(dir, 'resync.db');
     timed(process.execPath, [...cli, 'models', '--sync', '--json'], { cwd: dir, env: { ...env, DB_NAME: resyncDb } });
     const again = median(runs, () => timed(process.execPath, [...cli, 'models', '--sync', '--json'], { cwd: dir, env: { ...env, DB_NAME: resyncDb } }));
