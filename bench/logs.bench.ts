@@ -13,7 +13,8 @@
  *   api-failures  grep '"api_call":true' | grep '"success":false' | wc -l     arb logs api-failures --json
  *   high-value    grep '"transaction":true' | jq 'select(.amount >= 100)' | wc -l   arb logs high-value --json
  * and, for information, the manual's high-value regex grep (a different answer) and arb on one thread
- * (ARB_LOG_THREADS=0). arb prints one entry (--limit 1) so output size does not dominate. The CLI runs as
+ * (ARB_LOG_THREADS=0) and on two (ARB_LOG_THREADS=2; by default arb starts workers only for a big log and
+ * when at least two cores are free by the load average). arb prints one entry (--limit 1) so output size does not dominate. The CLI runs as
  * JS compiled into .tmp/bench-dist for this run (what npm install builds into dist/). Each command runs
  * BENCH_RUNS times (default 3); the least wall-clock time and the least CPU time count (the recipe's CPU is
  * every process of its pipeline, arb's includes its worker threads). The ratio is printed by both: on an
@@ -242,6 +243,8 @@ try {
   row(`the manual's high-value regex grep (a looser answer)`, regex, regex.value);
   const one = best(() => arb(['logs', 'errors', '--json', '--limit', '1'], { ARB_LOG_THREADS: '0' }), (t) => doc(t).total);
   row('arb logs errors on one thread (ARB_LOG_THREADS=0)', one, one.value);
+  const two = best(() => arb(['logs', 'errors', '--json', '--limit', '1'], { ARB_LOG_THREADS: '2' }), (t) => doc(t).total);
+  row('arb logs errors on two threads (ARB_LOG_THREADS=2)', two, two.value);
   const request = best(() => arb(['logs', '--request-id', 'req-not-there', '--json', '--limit', '1']), (t) => doc(t).total);
   row('arb logs --request-id (a filter is its own needle)', request, request.value);
   const empty = join(dir, 'empty');
