@@ -4,7 +4,7 @@
  * worker threads that read the same file descriptors. Results come back per range and merge in file
  * order, so the answer is the one a single pass gives (test/logs/query.test.ts compares them).
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { read as readFd } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
@@ -18,15 +18,27 @@ const RANGE_BYTES = 32 * 1024 * 1024;
 const MAX_WORKERS = 4;
 
 /**
- * How many threads should scan `files` (0 = this thread alone). `requested`, else ARB_LOG_THREADS (for
- * benchmarks), overrides the choice.
+ * The cores other work leaves free, by the 1-minute load average (every core where the system reports no
+ * load average). On a busy machine a worker only competes for a core that is already taken and adds its
+ * start-up (~0.1 s of CPU: a new isolate, the scan code compiled again): bench/logs showed one thread
+ * faster than two on a 2-core machine at load 4–10.
+ */
+function freeCores(): number {
+  const cores = availableParallelism();
+  return Math.max(1, Math.min(cores, Math.round(cores - loadavg()[0])));
+}
+
+/**
+ * How many threads should scan `files` (0 = this thread alone): several only for a big log and when at
+ * least two cores are free. `requested`, else ARB_LOG_THREADS (for benchmarks), overrides the choice.
  */
 export function parallelWorkers(files: readonly LogFileInfo[], requested?: number): number {
   const forced = requested ?? (process.env.ARB_LOG_THREADS ? Number(process.env.ARB_LOG_THREADS) : undefined);
   if (forced !== undefined && Number.isFinite(forced)) return Math.max(0, Math.floor(forced));
   const bytes = files.reduce((a, f) => a + f.bytes, 0);
   if (bytes < PARALLEL_MIN_BYTES || !workerUrl()) return 0;
-  return Math.min(MAX_WORKERS, availableParallelism());
+  const threads = Math.min(MAX_WORKERS, freeCores());
+  return threads < 2 ? 0 : threads;
 }
 
 /** How to start a worker: the compiled script next to this module, or the TypeScript source through tsx. */
