@@ -119,6 +119,9 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
       claude_code: { key: claudeKey, model: claudePkg.model, env: claudeCodeEnv(daemon.url, claudeKey, claudePkg.model) },
       ...(keep ? { explore: exploreLine(dbFile, logDir) } : {}),
     };
+    // the Ctrl-C handler is in place before anything is printed: a reader may signal the moment it reads
+    const running = daemon;
+    const stopped = new Promise<void>((resolveStop) => installSignalHandlers(running, resolveStop, (l) => process.stderr.write(`${l}\n`)));
     if (opts.json) {
       out(JSON.stringify(info));
     } else {
@@ -152,7 +155,7 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
       }
       out('Press Ctrl-C to stop.');
     }
-    await new Promise<void>((resolveStop) => installSignalHandlers(daemon!, resolveStop, (l) => process.stderr.write(`${l}\n`)));
+    await stopped;
   } finally {
     await daemon?.stop();
     await sim.close();
