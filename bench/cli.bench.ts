@@ -100,7 +100,9 @@ if (role === 'sim') {
     );
     // the goal is wall-clock; on a loaded machine the CPU time says whether the sync itself fits in it
     const verdict = (t: Timed) => (t.ms < 1000 ? '(goal < 1 s met)' : t.cpuMs !== null && t.cpuMs < 1000 ? '(over 1 s wall on this loaded machine; its CPU time fits)' : '(GOAL < 1 s MISSED)');
-    console.log(`  into an empty database        ${fmt(first)}   ${synced.sync?.total ?? '?'} models (${embeddingOnly} of them from /embeddings/models), ${synced.sync?.added.length ?? '?'} added ${verdict(first)}`);
+    console.log(
+      `  into an empty database        ${fmt(first)}   ${synced.sync?.total ?? '?'} models (${embeddingOnly} of them from /embeddings/models), ${synced.sync?.added.length ?? '?'} added ${verdict(first)}`,
+    );
     console.log(`  again, nothing changed        ${fmt(again)}   ${verdict(again)}`);
     console.log(`  baseline: node fetching /models ${fmt(fetchOnly)}   (${fetchOnly.stdout.trim()} models)`);
     if (synced.sync === null || synced.sync.total - embeddingOnly !== 371) {

@@ -175,7 +175,10 @@ function arb(args: string[], env: Record<string, string> = {}): Timed {
 const doc = (t: Timed) => JSON.parse(t.stdout) as Record<string, unknown>;
 const num = (t: Timed) => Number(t.stdout.trim());
 
-const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores`;
+const load = () =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} on ${cpus().length} cores`;
 const liveFile = join(logDir, 'arbitrage.log');
 let expected: Expected | undefined;
 const totalBytes = () => (existsSync(logDir) ? readdirSync(logDir).reduce((a, f) => a + statSync(join(logDir, f)).size, 0) : 0);
@@ -185,7 +188,9 @@ if (existsSync(liveFile) && totalBytes() >= targetBytes) {
   rmSync(logDir, { recursive: true, force: true });
   const g = time(generate);
   expected = g.value;
-  console.log(`generated ${logDir}: ${(totalBytes() / 1048576).toFixed(0)} MB in ${readdirSync(logDir).length} file(s), ${g.value.transactions.toLocaleString('en-US')} transactions, in ${(g.ms / 1000).toFixed(1)} s`);
+  console.log(
+    `generated ${logDir}: ${(totalBytes() / 1048576).toFixed(0)} MB in ${readdirSync(logDir).length} file(s), ${g.value.transactions.toLocaleString('en-US')} transactions, in ${(g.ms / 1000).toFixed(1)} s`,
+  );
 }
 console.log(`arb runs from ${cli.label}`);
 console.log(`machine: ${load()} at the start (other work on the machine makes these figures noise; compare ratios)`);
@@ -193,15 +198,29 @@ console.log(`machine: ${load()} at the start (other work on the machine makes th
 let failed = false;
 const secs = (ms: number | null) => (ms === null ? '     ?' : (ms / 1000).toFixed(2).padStart(6));
 const row = (label: string, t: { ms: number; cpuMs: number | null }, answer: unknown) => console.log(`  ${label.padEnd(58)} ${secs(t.ms)} s wall ${secs(t.cpuMs)} s CPU   ${answer}`);
-function pair(title: string, recipe: { label: string; script: string; answer: (out: string) => number }, ours: { args: string[]; answer: (doc: Record<string, unknown>) => number }, expect?: number, tolerance = 0): void {
-  const r = best(() => bash(recipe.script), (t) => recipe.answer(t.stdout.trim()));
-  const a = best(() => arb(ours.args), (t) => ours.answer(doc(t)));
+function pair(
+  title: string,
+  recipe: { label: string; script: string; answer: (out: string) => number },
+  ours: { args: string[]; answer: (doc: Record<string, unknown>) => number },
+  expect?: number,
+  tolerance = 0,
+): void {
+  const r = best(
+    () => bash(recipe.script),
+    (t) => recipe.answer(t.stdout.trim()),
+  );
+  const a = best(
+    () => arb(ours.args),
+    (t) => ours.answer(doc(t)),
+  );
   const agree = Math.abs(r.value - a.value) <= tolerance && (expect === undefined || Math.abs(a.value - expect) <= tolerance);
   console.log(`\n${title}`);
   row(recipe.label, r, r.value);
   row(`arb ${ours.args.join(' ')}`, a, a.value);
   const byCpu = r.cpuMs !== null && a.cpuMs !== null ? `; by CPU ${(r.cpuMs / a.cpuMs).toFixed(2)}× ${r.cpuMs >= a.cpuMs ? '(arb does no more work)' : '(ARB DOES MORE WORK)'}` : '';
-  console.log(`  ratio recipe/arb by wall-clock ${(r.ms / a.ms).toFixed(2)}× ${r.ms >= a.ms ? '(arb is no slower)' : '(ARB IS SLOWER)'}${byCpu}; answers ${agree ? 'agree' : `DISAGREE${expect === undefined ? '' : ` (generated ${expect})`}`}`);
+  console.log(
+    `  ratio recipe/arb by wall-clock ${(r.ms / a.ms).toFixed(2)}× ${r.ms >= a.ms ? '(arb is no slower)' : '(ARB IS SLOWER)'}${byCpu}; answers ${agree ? 'agree' : `DISAGREE${expect === undefined ? '' : ` (generated ${expect})`}`}`,
+  );
   if (!agree) failed = true;
 }
 
@@ -241,15 +260,27 @@ try {
   console.log('\nfor information');
   const regex = best(() => bash(`grep -h '"amount":[5-9][0-9]*\\|"amount":[0-9][0-9][0-9]' ${f} | wc -l`), num);
   row(`the manual's high-value regex grep (a looser answer)`, regex, regex.value);
-  const one = best(() => arb(['logs', 'errors', '--json', '--limit', '1'], { ARB_LOG_THREADS: '0' }), (t) => doc(t).total);
+  const one = best(
+    () => arb(['logs', 'errors', '--json', '--limit', '1'], { ARB_LOG_THREADS: '0' }),
+    (t) => doc(t).total,
+  );
   row('arb logs errors on one thread (ARB_LOG_THREADS=0)', one, one.value);
-  const two = best(() => arb(['logs', 'errors', '--json', '--limit', '1'], { ARB_LOG_THREADS: '2' }), (t) => doc(t).total);
+  const two = best(
+    () => arb(['logs', 'errors', '--json', '--limit', '1'], { ARB_LOG_THREADS: '2' }),
+    (t) => doc(t).total,
+  );
   row('arb logs errors on two threads (ARB_LOG_THREADS=2)', two, two.value);
-  const request = best(() => arb(['logs', '--request-id', 'req-not-there', '--json', '--limit', '1']), (t) => doc(t).total);
+  const request = best(
+    () => arb(['logs', '--request-id', 'req-not-there', '--json', '--limit', '1']),
+    (t) => doc(t).total,
+  );
   row('arb logs --request-id (a filter is its own needle)', request, request.value);
   const empty = join(dir, 'empty');
   mkdirSync(empty, { recursive: true });
-  const start = best(() => arb(['logs', 'errors', '--json', '--limit', '1'], { LOG_DIR: empty }), (t) => doc(t).total);
+  const start = best(
+    () => arb(['logs', 'errors', '--json', '--limit', '1'], { LOG_DIR: empty }),
+    (t) => doc(t).total,
+  );
   row('arb logs errors over an empty log dir (the fixed start cost)', start, start.value);
 } finally {
   console.log(`\nmachine: ${load()} at the end`);

@@ -43,8 +43,7 @@ const BODY = (stream: boolean) =>
   });
 const SIM_BODY = (stream: boolean) => BODY(stream).replace('"gpt-4"', '"openai/gpt-4"');
 // Anthropic Messages always report usage in the stream: no option to force
-const MESSAGES_BODY = (model: string) => () =>
-  JSON.stringify({ model, max_tokens: COMPLETION_TOKENS, messages: [{ role: 'user', content: 'Say hello in five words.' }], stream: true });
+const MESSAGES_BODY = (model: string) => () => JSON.stringify({ model, max_tokens: COMPLETION_TOKENS, messages: [{ role: 'user', content: 'Say hello in five words.' }], stream: true });
 const CLAUDE = 'anthropic/claude-sonnet-4.6';
 
 // ---------------------------------------------------------------- server roles (child processes)
@@ -88,7 +87,10 @@ async function roleArb(target: string): Promise<void> {
   const { apiKey: claudeKey } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: claude.id, free: true });
   const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false });
   process.once('SIGTERM', () => {
-    void daemon.stop().then(() => handle.close()).finally(() => process.exit(0));
+    void daemon
+      .stop()
+      .then(() => handle.close())
+      .finally(() => process.exit(0));
   });
   announce({ url: daemon.url, key: apiKey, claudeKey });
 }
@@ -185,7 +187,14 @@ async function main(): Promise<void> {
     const messagesTargets: Target[] = [
       { name: 'direct (simulator)', origin: simUrl.origin, path: `${simUrl.pathname}/messages`, headers: {}, body: MESSAGES_BODY(CLAUDE), server: sim.child },
       { name: 'bare pass-through', origin: bare.info.url, path: '/messages', headers: {}, body: MESSAGES_BODY(CLAUDE), server: bare.child },
-      { name: 'arb', origin: arb.info.url, path: '/v1/messages', headers: { 'x-api-key': arb.info.claudeKey, 'anthropic-version': '2023-06-01' }, body: MESSAGES_BODY('claude-sonnet-4-6'), server: arb.child },
+      {
+        name: 'arb',
+        origin: arb.info.url,
+        path: '/v1/messages',
+        headers: { 'x-api-key': arb.info.claudeKey, 'anthropic-version': '2023-06-01' },
+        body: MESSAGES_BODY('claude-sonnet-4-6'),
+        server: arb.child,
+      },
     ];
     console.log(`proxy bench: ${SECONDS} s per measurement, median of ${ROUNDS} interleaved rounds, ${COMPLETION_TOKENS} completion tokens per request, simulator without delays`);
     const rowsToRun: Array<{ label: string; stream: boolean; targets: Target[] }> = [];
@@ -204,10 +213,14 @@ async function main(): Promise<void> {
       }
       const rows = targets.map((target, i) => ({ name: target.name, c1: median(runs[i].c1), cN: median(runs[i].cN) }));
       console.log(`\n${label}`);
-      console.log(`${'target'.padEnd(20)} ${'req/s @1'.padStart(9)} ${'p50 @1'.padStart(9)} ${'p99 @1'.padStart(9)} ${`req/s @${CONNECTIONS}`.padStart(10)} ${`p50 @${CONNECTIONS}`.padStart(9)} ${`p99 @${CONNECTIONS}`.padStart(9)} ${'CPU/req'.padStart(9)} ${'errors'.padStart(7)}`);
+      console.log(
+        `${'target'.padEnd(20)} ${'req/s @1'.padStart(9)} ${'p50 @1'.padStart(9)} ${'p99 @1'.padStart(9)} ${`req/s @${CONNECTIONS}`.padStart(10)} ${`p50 @${CONNECTIONS}`.padStart(9)} ${`p99 @${CONNECTIONS}`.padStart(9)} ${'CPU/req'.padStart(9)} ${'errors'.padStart(7)}`,
+      );
       for (const r of rows) {
         const ms = (v: number) => `${v.toFixed(2)} ms`.padStart(9);
-        console.log(`${r.name.padEnd(20)} ${r.c1.rps.toFixed(0).padStart(9)} ${ms(r.c1.p50)} ${ms(r.c1.p99)} ${r.cN.rps.toFixed(0).padStart(10)} ${ms(r.cN.p50)} ${ms(r.cN.p99)} ${`${r.cN.cpuUs.toFixed(0)} µs`.padStart(9)} ${String(r.c1.errors + r.cN.errors).padStart(7)}`);
+        console.log(
+          `${r.name.padEnd(20)} ${r.c1.rps.toFixed(0).padStart(9)} ${ms(r.c1.p50)} ${ms(r.c1.p99)} ${r.cN.rps.toFixed(0).padStart(10)} ${ms(r.cN.p50)} ${ms(r.cN.p99)} ${`${r.cN.cpuUs.toFixed(0)} µs`.padStart(9)} ${String(r.c1.errors + r.cN.errors).padStart(7)}`,
+        );
       }
       const [direct, barePx, arbPx] = rows;
       const ratio = arbPx.cN.rps / barePx.cN.rps;
@@ -217,7 +230,9 @@ async function main(): Promise<void> {
       console.log(
         `  CPU per request @${CONNECTIONS} (serving process only; the simulator and this load generator share the same ${availableParallelism()} cores): arb ${arbPx.cN.cpuUs.toFixed(0)} µs, bare ${barePx.cN.cpuUs.toFixed(0)} µs, simulator ${direct.cN.cpuUs.toFixed(0)} µs`,
       );
-      console.log(`  added p50 @1 vs direct: arb +${addedArb.toFixed(2)} ms (goal ≤ 1 ms) ${addedArb <= 1 ? 'MET' : 'NOT MET'}; bare +${addedBare.toFixed(2)} ms; arb − bare = ${(addedArb - addedBare).toFixed(2)} ms`);
+      console.log(
+        `  added p50 @1 vs direct: arb +${addedArb.toFixed(2)} ms (goal ≤ 1 ms) ${addedArb <= 1 ? 'MET' : 'NOT MET'}; bare +${addedBare.toFixed(2)} ms; arb − bare = ${(addedArb - addedBare).toFixed(2)} ms`,
+      );
       const added = (r: Result, q: 'p50' | 'p99') => r[q] - direct.cN[q];
       const tail = added(arbPx.cN, 'p99') - added(barePx.cN, 'p99');
       console.log(

@@ -66,7 +66,10 @@ async function build(s: Shape): Promise<void> {
   const users = Math.max(1, Math.floor(s.sales / 10));
   db.pragma('synchronous = off');
   db.pragma('foreign_keys = off');
-  const indexes = db.prepare(`select name, sql from sqlite_master where type = 'index' and sql is not null and tbl_name in ('usage_events', 'ai_token_allocations', 'transactions')`).all() as { name: string; sql: string }[];
+  const indexes = db.prepare(`select name, sql from sqlite_master where type = 'index' and sql is not null and tbl_name in ('usage_events', 'ai_token_allocations', 'transactions')`).all() as {
+    name: string;
+    sql: string;
+  }[];
   for (const ix of indexes) db.exec(`drop index ${ix.name}`);
   db.transaction(() => {
     db.exec(`
@@ -77,7 +80,8 @@ async function build(s: Shape): Promise<void> {
       insert into ai_token_packages (model, tokens, description, cost, price, validity_days, is_available)
       select 'vendor/model-' || ((i - 1) % 10 + 1), 100000 * i, 'package ' || i, ((i - 1) % 10 + 1) * 100000 * i, ((i - 1) % 10 + 1) * 125000 * i, 30, 1 from n;`);
     db.prepare(`with recursive n(i) as (select 1 union all select i + 1 from n where i < ?) insert into users (telegram_id, balance) select 100000 + i, 1000000 from n`).run(...ints(users));
-    db.prepare(`
+    db.prepare(
+      `
       with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
       insert into ai_token_allocations (user_id, package_id, api_key, api_key_hash, model, tokens_total, tokens_used, price_paid, cost_basis, expires_at, status, created_at, updated_at)
       select (i - 1) % ? + 1, (i - 1) % 20 + 1, 'sk-arb-' || substr('0000' || i, -4) || '…wxyz', printf('hash-%010d', i),
@@ -86,9 +90,11 @@ async function build(s: Shape): Promise<void> {
              ((i - 1) % 10 + 1) * 100000 * ((i - 1) % 20 + 1),
              datetime(? + (i * ?) / ? + 30 * 86400, 'unixepoch'), 'active',
              datetime(? + (i * ?) / ?, 'unixepoch'), datetime(? + (i * ?) / ?, 'unixepoch')
-      from n`).run(...ints(s.sales, users, start, end - start, s.sales, start, end - start, s.sales, start, end - start, s.sales));
+      from n`,
+    ).run(...ints(s.sales, users, start, end - start, s.sales, start, end - start, s.sales, start, end - start, s.sales));
     // the ledger in time order, as it is written (ids follow time)
-    db.prepare(`
+    db.prepare(
+      `
       insert into transactions (user_id, type, amount, balance_after, allocation_id, package_id, created_at)
       select user_id, type, amount, 0, allocation_id, package_id, created_at from (
         select user_id, 'purchase' as type, -price_paid as amount, id as allocation_id, package_id, created_at from ai_token_allocations where price_paid > 0
@@ -96,20 +102,25 @@ async function build(s: Shape): Promise<void> {
         select user_id, 'refund', price_paid / 2, id, package_id, datetime(created_at, '+12 hours') from ai_token_allocations where id % 200 = 7 and price_paid > 0
         union all
         select i, 'topup', 50000000, null, null, datetime(? + (i * ?) / ?, 'unixepoch') from (with recursive n(i) as (select 1 union all select i + 1 from n where i < ?) select i from n)
-      ) order by created_at`).run(...ints(start, end - start, users, users));
-    db.prepare(`
+      ) order by created_at`,
+    ).run(...ints(start, end - start, users, users));
+    db.prepare(
+      `
       with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
       insert into usage_events (request_id, allocation_id, model, prompt_tokens, completion_tokens, weighted_tokens, loss_tokens, upstream_cost, latency_ms, status_code, outcome, estimated, stream, created_at)
       select printf('req-%010d', i), k, 'vendor/model-' || ((k - 1) % 10 + 1), 100 + i % 900, 50 + i % 400, 200 + i % 1700, 0,
              1000 + i % 5000, 200 + i % 3000, case when i % 97 = 0 then 502 else 200 end,
              case when i % 97 = 0 then 'upstream_error' else 'ok' end, 0, i % 2,
              datetime(? + (i * ?) / ?, 'unixepoch')
-      from (select i, max(1, (i * ?) / ? - i % 7) as k from n)`).run(...ints(s.events, start, end - start, s.events, s.sales, s.events));
+      from (select i, max(1, (i * ?) / ? - i % 7) as k from n)`,
+    ).run(...ints(s.events, start, end - start, s.events, s.sales, s.events));
   })();
   for (const ix of indexes) db.exec(ix.sql);
   db.exec('analyze');
   db.close();
-  console.log(`built ${s.label}: ${s.events.toLocaleString('en-US')} usage events, ${s.sales.toLocaleString('en-US')} sales over ${s.days} days in ${((Date.now() - started) / 1000).toFixed(1)} s (${file})`);
+  console.log(
+    `built ${s.label}: ${s.events.toLocaleString('en-US')} usage events, ${s.sales.toLocaleString('en-US')} sales over ${s.days} days in ${((Date.now() - started) / 1000).toFixed(1)} s (${file})`,
+  );
 }
 
 /** Compiles the project into .tmp/bench-stats-dist and returns a runner that calls the compiled runCli. */
@@ -174,8 +185,12 @@ for (const shape of [SMALL, BIG]) {
   const cliEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
   const doc = JSON.parse(timed(process.execPath, [...cli, 'stats', '--json'], { cwd: tmpdir(), env: cliEnv }).stdout) as Record<string, number>;
   const check = new Database(file, { readonly: true });
-  const direct = check.prepare(`select (select count(*) from usage_events) as requests, (select sum(upstream_cost) from usage_events) as upstream, (select sum(weighted_tokens) from usage_events) as used,
-    (select sum(price_paid) from ai_token_allocations) as gross, (select coalesce(sum(amount), 0) from transactions where type = 'refund') as refunds`).get() as Record<string, number>;
+  const direct = check
+    .prepare(
+      `select (select count(*) from usage_events) as requests, (select sum(upstream_cost) from usage_events) as upstream, (select sum(weighted_tokens) from usage_events) as used,
+    (select sum(price_paid) from ai_token_allocations) as gross, (select coalesce(sum(amount), 0) from transactions where type = 'refund') as refunds`,
+    )
+    .get() as Record<string, number>;
   check.close();
   if (doc.requests !== direct.requests || doc.upstream_spend_micros !== direct.upstream || doc.tokens_used !== direct.used || doc.revenue_micros !== direct.gross - direct.refunds) {
     console.error('arb stats --json disagrees with the direct SQL sums', { doc, direct });
@@ -221,5 +236,7 @@ const verdict = (r: number) => (r <= 1.3 ? 'goal ≤ 1.3× met' : 'GOAL ≤ 1.3�
 console.log(`\nbig / small (10× the history at the same daily rate), by ${b.all.cpuMs === null ? 'wall-clock' : 'CPU'} time`);
 console.log(`  arb stats --since 7d   ${ratio(b.week, s.week).toFixed(2)}×   ${verdict(ratio(b.week, s.week))}`);
 console.log(`  arb stats (all time)   ${ratio(b.all, s.all).toFixed(2)}×   ${verdict(ratio(b.all, s.all))}`);
-console.log(`  in process 7d / all    ${ratio(b.weekIn, s.weekIn).toFixed(2)}× / ${ratio(b.allIn, s.allIn).toFixed(2)}×   (the raw path: ${ratio(b.rawWeek, s.rawWeek).toFixed(2)}× / ${ratio(b.rawAll, s.rawAll).toFixed(2)}×)`);
+console.log(
+  `  in process 7d / all    ${ratio(b.weekIn, s.weekIn).toFixed(2)}× / ${ratio(b.allIn, s.allIn).toFixed(2)}×   (the raw path: ${ratio(b.rawWeek, s.rawWeek).toFixed(2)}× / ${ratio(b.rawAll, s.rawAll).toFixed(2)}×)`,
+);
 console.log(`machine: ${load()} at the end`);

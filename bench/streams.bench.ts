@@ -40,8 +40,7 @@ const TOKENS = 100;
 const SPACING_MS = 200;
 const HEAP = process.env.BENCH_HEAP === '1';
 
-const BODY = (model: string) =>
-  JSON.stringify({ model, stream: true, stream_options: { include_usage: true }, max_tokens: TOKENS, messages: [{ role: 'user', content: 'Tell me a long story.' }] });
+const BODY = (model: string) => JSON.stringify({ model, stream: true, stream_options: { include_usage: true }, max_tokens: TOKENS, messages: [{ role: 'user', content: 'Tell me a long story.' }] });
 
 // ---------------------------------------------------------------- what every serving role answers over IPC
 
@@ -159,7 +158,10 @@ async function roleArb(target: string): Promise<void> {
     },
   });
   process.once('SIGTERM', () => {
-    void daemon.stop().then(() => handle.close()).finally(() => process.exit(0));
+    void daemon
+      .stop()
+      .then(() => handle.close())
+      .finally(() => process.exit(0));
   });
   announce({ url: daemon.url, key: apiKey });
 }
@@ -220,7 +222,10 @@ async function oneStream(agent: Agent, url: string, headers: Record<string, stri
       if (last !== 0) live.open--;
       else live.failed++;
     }
-    const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+    const events = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6));
     const deltas = events.filter((e) => e.includes('"delta":{"content"') || e.includes('"delta":{"role":"assistant","content"')).length;
     const usageEvent = events.filter((e) => e.includes('"usage":{')).at(-1);
     const usage = usageEvent ? (JSON.parse(usageEvent) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage : undefined;
@@ -348,7 +353,10 @@ function ensureFileLimit(): void {
   const need = 2 * STREAMS + 1024;
   const soft = Number(spawnSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim());
   if (!(soft < need) || process.env.ARB_BENCH_ULIMIT === '1') return;
-  const r = spawnSync('bash', ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath, ...process.execArgv, SELF, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, ARB_BENCH_ULIMIT: '1' } });
+  const r = spawnSync('bash', ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath, ...process.execArgv, SELF, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, ARB_BENCH_ULIMIT: '1' },
+  });
   if (r.status !== 0) console.error(`${STREAMS} streams need ${need} open files per process (the limit is ${soft}); run it after: ulimit -n ${need}`);
   process.exit(r.status ?? 1);
 }
@@ -358,7 +366,9 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const nodeArgs = ['--expose-gc', '--max-old-space-size=4096'];
   try {
-    console.log(`streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s; machine: ${machineLoad()} (other helpers share the cores)`);
+    console.log(
+      `streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s; machine: ${machineLoad()} (other helpers share the cores)`,
+    );
     const sim = await startRole(SELF, 'sim', [], nodeArgs);
     children.push(sim.child);
     // BENCH_PROFILE=DIR: CPU profiles (node --cpu-prof) of both serving processes, written when they exit
@@ -380,7 +390,9 @@ async function main(): Promise<void> {
     const served = [arbPhase.warmUp, ...arbPhase.results].filter((r) => r.ok).reduce((s, r) => s + r.prompt + 2 * r.completion, 0);
     const intact = arbPhase.results.filter((r) => r.ok).length;
     const billedOk = billing.events === intact + 1 && billing.weighted === served && billing.used === served && billing.reserved === 0;
-    console.log(`\narb billing: ${billing.events.toLocaleString('en-US')} usage events (${intact.toLocaleString('en-US')} intact streams + the warm-up), ${billing.weighted.toLocaleString('en-US')} tokens charged for ${served.toLocaleString('en-US')} served by the upstream, ${billing.reserved} still held: ${billedOk ? 'exact' : 'NOT EXACT'}`);
+    console.log(
+      `\narb billing: ${billing.events.toLocaleString('en-US')} usage events (${intact.toLocaleString('en-US')} intact streams + the warm-up), ${billing.weighted.toLocaleString('en-US')} tokens charged for ${served.toLocaleString('en-US')} served by the upstream, ${billing.reserved} still held: ${billedOk ? 'exact' : 'NOT EXACT'}`,
+    );
     const cpu = arbPhase.cpuMs / barePhase.cpuMs;
     const mem = arbPhase.memPerStream.rss / barePhase.memPerStream.rss;
     const verdict = (okay: boolean) => (okay ? 'met' : 'NOT MET');

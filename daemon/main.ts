@@ -132,22 +132,59 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   let drainUntil = Infinity;
 
   try {
-    const handle = options.handle ?? (await life.step('database', () => openDaemonDatabase(config), (h) => h.close()));
-    const store = await life.step('metering store', async () => {
-      // pending settles go beside the database really opened: its SQLite file, or LOG_DIR on PostgreSQL (never the cwd)
-      const s = createMeteringStore(handle, { logger, pendingSettlesAt: pendingSettlesLocation({ logDir: config.logDir, dbName: handle.file ?? config.dbName, databaseUrl: handle.file ? undefined : (handle.url ?? config.databaseUrl ?? handle.dialect) }), owner: instance.instanceId });
-      await s.applyPendingSettles();
-      return s;
-    }, (s) => s.close());
+    const handle =
+      options.handle ??
+      (await life.step(
+        'database',
+        () => openDaemonDatabase(config),
+        (h) => h.close(),
+      ));
+    const store = await life.step(
+      'metering store',
+      async () => {
+        // pending settles go beside the database really opened: its SQLite file, or LOG_DIR on PostgreSQL (never the cwd)
+        const s = createMeteringStore(handle, {
+          logger,
+          pendingSettlesAt: pendingSettlesLocation({
+            logDir: config.logDir,
+            dbName: handle.file ?? config.dbName,
+            databaseUrl: handle.file ? undefined : (handle.url ?? config.databaseUrl ?? handle.dialect),
+          }),
+          owner: instance.instanceId,
+        });
+        await s.applyPendingSettles();
+        return s;
+      },
+      (s) => s.close(),
+    );
     await life.step('release holds of gone instances', () => releaseGoneInstances(handle, instance, logger, options.staleAfterMs));
-    await life.step('instance', () => registerInstance(handle, instance), () => unregisterSelf(handle, instance, logger));
+    await life.step(
+      'instance',
+      () => registerInstance(handle, instance),
+      () => unregisterSelf(handle, instance, logger),
+    );
     const leadership = await life.step('leader lease', () => startLeaderElection(handle, { name: 'daemon-leader', holder: instance.instanceId, ttlMs: options.leaderLeaseMs, logger }));
     if (handle.sqlite && handle.file && options.backgroundCheckpoints !== false) {
       await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { logger, gate: handle.writeGate }));
     }
     const redis = config.redis ? (await life.step('redis', () => startRedis(config.redis!, { logger }))).client : undefined;
-    const openrouter = await life.step('openrouter client', () => openRouterClientFromConfig(config, { headersTimeoutMs: 5_000, bodyTimeoutMs: 10_000 }), (c) => c.close());
-    const upstream = await life.step('upstream', () => createChatUpstream({ baseUrl: config.openrouterBaseUrl, backupBaseUrl: config.openrouterBackupBaseUrl, apiKey: config.openrouterApiKey, maxInFlight: config.upstreamMaxConcurrency, ...options.upstream }), (u) => u.close());
+    const openrouter = await life.step(
+      'openrouter client',
+      () => openRouterClientFromConfig(config, { headersTimeoutMs: 5_000, bodyTimeoutMs: 10_000 }),
+      (c) => c.close(),
+    );
+    const upstream = await life.step(
+      'upstream',
+      () =>
+        createChatUpstream({
+          baseUrl: config.openrouterBaseUrl,
+          backupBaseUrl: config.openrouterBackupBaseUrl,
+          apiKey: config.openrouterApiKey,
+          maxInFlight: config.upstreamMaxConcurrency,
+          ...options.upstream,
+        }),
+      (u) => u.close(),
+    );
 
     const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
     const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis, replicas: () => countLiveInstances(handle, options.staleAfterMs), logger });
@@ -194,7 +231,13 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     if (options.alerts !== false) {
       const runner = options.alerts || defaultAlertsRunner;
       await life.step('alerts', () =>
-        startAlertLoop({ evaluate: () => runner({ config, handle, logger, openrouter }), notify: (text) => bot?.notifyAdmins(text), isLeader: () => leadership.isLeader, logger, intervalMs: options.alertsIntervalMs }),
+        startAlertLoop({
+          evaluate: () => runner({ config, handle, logger, openrouter }),
+          notify: (text) => bot?.notifyAdmins(text),
+          isLeader: () => leadership.isLeader,
+          logger,
+          intervalMs: options.alertsIntervalMs,
+        }),
       );
     }
 
@@ -212,10 +255,14 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     if (bot) {
       const b = bot;
       try {
-        await life.step('bot', () => b.start(), () => {
-          botState = 'disabled';
-          return b.stop();
-        });
+        await life.step(
+          'bot',
+          () => b.start(),
+          () => {
+            botState = 'disabled';
+            return b.stop();
+          },
+        );
         botState = 'ok';
       } catch (err) {
         botState = 'error';
@@ -230,7 +277,10 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       : config.token
         ? 'proxy-only (the Telegram bot is not running; see the log)'
         : 'proxy-only (no TOKEN: the Telegram bot is off)';
-    logger.info({ instance_id: instance.instanceId, host: bound.host, port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect }, `arb daemon listening on ${bound.url} (${reach}), ${mode}`);
+    logger.info(
+      { instance_id: instance.instanceId, host: bound.host, port, mode: bot ? 'bot' : 'proxy-only', version: VERSION, dialect: handle.dialect },
+      `arb daemon listening on ${bound.url} (${reach}), ${mode}`,
+    );
     print(`arb daemon ${VERSION} listening on ${bound.url} (${reach}) — ${mode}`);
     print(`  OpenAI base URL: ${url}/v1   health: ${url}/health   metrics: ${url}/metrics${config.metricsToken ? ' (Bearer METRICS_TOKEN)' : ''}`);
     if (config.trustProxy) print('  behind a reverse proxy (TRUST_PROXY): client addresses come from X-Forwarded-For');

@@ -12,7 +12,12 @@ const files = readdirSync('bench')
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 if (files.length === 0) {
-  console.error(`no bench matches ${filters.join(', ')}; the benches: ${readdirSync('bench').filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', '')).join(', ')}`);
+  console.error(
+    `no bench matches ${filters.join(', ')}; the benches: ${readdirSync('bench')
+      .filter((f) => f.endsWith('.bench.ts'))
+      .map((f) => f.replace('.bench.ts', ''))
+      .join(', ')}`,
+  );
   process.exit(2);
 }
 let failed = 0;

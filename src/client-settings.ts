@@ -36,15 +36,5 @@ export function shellExports(env: Record<string, string>): string[] {
 /** Codex CLI's `config.toml` for a key read from the environment variable `envKey` (Responses wire API). */
 export function codexConfigToml(baseUrl: string, model: string, envKey = 'ARB_API_KEY'): string {
   const q = (s: string) => JSON.stringify(s);
-  return [
-    `model = ${q(model)}`,
-    'model_provider = "arb"',
-    '',
-    '[model_providers.arb]',
-    'name = "arb"',
-    `base_url = ${q(baseUrl)}`,
-    `env_key = ${q(envKey)}`,
-    'wire_api = "responses"',
-    '',
-  ].join('\n');
+  return [`model = ${q(model)}`, 'model_provider = "arb"', '', '[model_providers.arb]', 'name = "arb"', `base_url = ${q(baseUrl)}`, `env_key = ${q(envKey)}`, 'wire_api = "responses"', ''].join('\n');
 }

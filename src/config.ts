@@ -132,7 +132,7 @@ export function createConfig(env: Env): Config {
     const v = scaled(raw, 2);
     if (v === null || v > max * 100) {
       problems.push(`${name}="${raw}": expected a percentage between 0 and ${max}, like ${def(name)}`);
-      return (scaled(def(name), 2) ?? 0);
+      return scaled(def(name), 2) ?? 0;
     }
     return v;
   };
@@ -157,7 +157,10 @@ export function createConfig(env: Env): Config {
   const adminRaw = get('ADMIN_ID_LIST');
   const adminIds: number[] = [];
   if (adminRaw !== undefined) {
-    for (const part of adminRaw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of adminRaw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       if (!/^\d{1,15}$/.test(part)) problems.push(`ADMIN_ID_LIST: "${part}" is not a Telegram user id; expected numbers separated by commas, like 12345,67890`);
       else adminIds.push(Number(part));
     }
@@ -180,14 +183,16 @@ export function createConfig(env: Env): Config {
   const telegramApiRoot = url('TELEGRAM_API_ROOT', true) ?? def('TELEGRAM_API_ROOT');
   const webhookUrl = url('WEBHOOK_URL', false);
   if (webhookUrl !== undefined && webhookUrl.startsWith('http:') && new URL(telegramApiRoot).hostname === 'api.telegram.org') {
-    problems.push(`WEBHOOK_URL="${webhookUrl}": Telegram delivers webhooks only to https:// URLs; use https://your.domain (TLS at nginx, daemon/deploy/nginx-lb.conf), unset it for long polling, or point TELEGRAM_API_ROOT at a self-hosted Bot API server`);
+    problems.push(
+      `WEBHOOK_URL="${webhookUrl}": Telegram delivers webhooks only to https:// URLs; use https://your.domain (TLS at nginx, daemon/deploy/nginx-lb.conf), unset it for long polling, or point TELEGRAM_API_ROOT at a self-hosted Bot API server`,
+    );
   }
   const webhookSecretToken = get('WEBHOOK_SECRET_TOKEN');
   if (webhookUrl !== undefined && webhookSecretToken === undefined) {
     problems.push('WEBHOOK_SECRET_TOKEN: required when WEBHOOK_URL is set; set 1-256 characters of A-Z a-z 0-9 _ -');
   }
   if (webhookSecretToken !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(webhookSecretToken)) {
-    problems.push('WEBHOOK_SECRET_TOKEN: expected 1-256 characters of A-Z a-z 0-9 _ - (Telegram\'s rule)');
+    problems.push("WEBHOOK_SECRET_TOKEN: expected 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule)");
   }
 
   const databaseUrl = get('DATABASE_URL');
@@ -291,7 +296,5 @@ export function loadConfig(processEnv: Env = process.env): Config {
 
 /** Values that must never reach a log line, an error body or a screen. */
 export function configSecrets(config: Config): string[] {
-  return [config.token, config.openrouterApiKey, config.webhookSecretToken, config.redis?.password, config.metricsToken].filter(
-    (s): s is string => typeof s === 'string' && s.length >= 6,
-  );
+  return [config.token, config.openrouterApiKey, config.webhookSecretToken, config.redis?.password, config.metricsToken].filter((s): s is string => typeof s === 'string' && s.length >= 6);
 }

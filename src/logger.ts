@@ -77,9 +77,7 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   let out = text;
   for (const s of secrets) if (s && out.includes(s)) out = out.split(s).join(REDACTED);
   if (!SECRET_HINT.test(out)) return out;
-  return out.replace(SECRET_PATTERN, (_m, scheme: string | undefined, header: string | undefined) =>
-    scheme ? `${scheme} ${REDACTED}` : header ? `${header}${REDACTED}` : REDACTED,
-  );
+  return out.replace(SECRET_PATTERN, (_m, scheme: string | undefined, header: string | undefined) => (scheme ? `${scheme} ${REDACTED}` : header ? `${header}${REDACTED}` : REDACTED));
 }
 
 // Field names whose values are never logged (compared lower-case with '-' as '_').
@@ -295,9 +293,7 @@ class JsonLogger implements Logger {
         }
         if (typeof text === 'string' && args.length > 0) text = format(text, ...args);
       }
-      line = `{"timestamp":"${isoNow()}","level":"${label}"${this.bindings}${fields}${
-        text === undefined ? '' : `,"message":${JSON.stringify(redactText(String(text), secrets))}`
-      }}\n`;
+      line = `{"timestamp":"${isoNow()}","level":"${label}"${this.bindings}${fields}${text === undefined ? '' : `,"message":${JSON.stringify(redactText(String(text), secrets))}`}}\n`;
     } catch {
       // a throwing getter or toJSON: the line says it was dropped instead of breaking the caller
       line = `{"timestamp":"${isoNow()}","level":"${label}"${this.bindings},"log_error":true,"message":"log line dropped: its fields could not be read"}\n`;

@@ -77,6 +77,6 @@ export function ceilToCent(micros: bigint): bigint {
 /** ceil(a / b) for non-negative BigInts. */
 export function ceilDiv(a: bigint, b: bigint): bigint {
   if (b <= 0n) throw new RangeError('ceilDiv by non-positive');
-  if (a <= 0n) return -((-a) / b);
+  if (a <= 0n) return -(-a / b);
   return (a + b - 1n) / b;
 }

@@ -142,10 +142,7 @@ export function classWeights(rule: MeteringRule): { prompt: number; completion: 
 export function describeRule(rule: MeteringRule): string {
   const w = classWeights(rule);
   const shown = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(3).replace(/0+$/, ''));
-  const cache = [
-    ...(w.cache_read !== 1 ? [`a cache read counts ${shown(w.cache_read)}`] : []),
-    ...(w.cache_write !== 1 ? [`a cache write counts ${shown(w.cache_write)}`] : []),
-  ];
+  const cache = [...(w.cache_read !== 1 ? [`a cache read counts ${shown(w.cache_read)}`] : []), ...(w.cache_write !== 1 ? [`a cache write counts ${shown(w.cache_write)}`] : [])];
   if (w.completion === 1 && cache.length === 0) return 'every prompt and completion token counts 1';
   const parts = [`a prompt token counts 1`, `a completion token counts ${shown(w.completion)}${cache.length ? ' (reasoning included)' : ''}`, ...cache];
   return parts.length === 2 ? parts.join(', ') : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
@@ -174,10 +171,7 @@ const MTOK = 1_000_000n;
  * Cost basis, price, profit and margin for N tokens of a model. An explicit price below the margin
  * floor is refused with the floor in the message.
  */
-export function priceForPackage(
-  input: { tokens: number; promptRate: number | null; completionRate: number | null; explicitPriceMicros?: number },
-  config: PricingConfig,
-): PackagePrice {
+export function priceForPackage(input: { tokens: number; promptRate: number | null; completionRate: number | null; explicitPriceMicros?: number }, config: PricingConfig): PackagePrice {
   const { tokens } = input;
   if (!Number.isSafeInteger(tokens) || tokens <= 0) {
     throw new InputError(`tokens: ${tokens} is not a positive whole number of tokens; use e.g. 100000`, 'tokens');

@@ -25,7 +25,16 @@ test('defaults follow SPEC §2', () => {
 
 test('every bad value is named with its expected form, all at once', () => {
   try {
-    createConfig({ PORT: 'eighty', TOKEN_MARKUP_PERCENTAGE: '-3', MIN_PROFIT_MARGIN: 'ten', ADMIN_ID_LIST: '12,abc', WEBHOOK_URL: 'https://shop.example.com', STARS_USD_RATE: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' });
+    createConfig({
+      PORT: 'eighty',
+      TOKEN_MARKUP_PERCENTAGE: '-3',
+      MIN_PROFIT_MARGIN: 'ten',
+      ADMIN_ID_LIST: '12,abc',
+      WEBHOOK_URL: 'https://shop.example.com',
+      STARS_USD_RATE: '0',
+      LOG_LEVEL: 'loud',
+      DATABASE_URL: 'mysql://x',
+    });
     assert.fail('should throw');
   } catch (e) {
     assert.ok(e instanceof ConfigError);
@@ -104,5 +113,8 @@ test('LOG_RETENTION_DAYS: default 30, 0 keeps rotated logs, a bad value names th
   assert.equal(createConfig({}).logRetentionDays, 30);
   assert.equal(createConfig({ LOG_RETENTION_DAYS: '0' }).logRetentionDays, 0);
   assert.equal(createConfig({ LOG_RETENTION_DAYS: '7' }).logRetentionDays, 7);
-  assert.throws(() => createConfig({ LOG_RETENTION_DAYS: 'a month' }), (e: unknown) => e instanceof ConfigError && /LOG_RETENTION_DAYS="a month": expected a whole number of days like 30/.test(e.message));
+  assert.throws(
+    () => createConfig({ LOG_RETENTION_DAYS: 'a month' }),
+    (e: unknown) => e instanceof ConfigError && /LOG_RETENTION_DAYS="a month": expected a whole number of days like 30/.test(e.message),
+  );
 });

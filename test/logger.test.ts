@@ -24,7 +24,9 @@ import { RotatingLogFile } from '../src/logs/rotating-file.js';
 const TS_LEVEL = /^\{"timestamp":"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z","level":"(DEBUG|INFO|WARN|ERROR|CRITICAL)"/;
 
 function readLines(path: string): string[] {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
 }
 
 function whichOrNull(cmd: string): string | null {
@@ -57,7 +59,19 @@ test('each category helper writes one compact JSON line: timestamp first, then t
   assert.deepEqual(Object.keys(biz).slice(0, 3), ['timestamp', 'level', 'business_event']);
   assert.deepEqual(
     { ...biz, timestamp: undefined },
-    { timestamp: undefined, level: 'INFO', business_event: true, event_type: 'token_package_sold', package_id: 3, user_id: 42, model: 'openai/gpt-4', tokens: 100_000, revenue: 3.75, profit: 0.75, message: 'token_package_sold' },
+    {
+      timestamp: undefined,
+      level: 'INFO',
+      business_event: true,
+      event_type: 'token_package_sold',
+      package_id: 3,
+      user_id: 42,
+      model: 'openai/gpt-4',
+      tokens: 100_000,
+      revenue: 3.75,
+      profit: 0.75,
+      message: 'token_package_sold',
+    },
   );
   assert.equal(tx.transaction, true);
   assert.equal(tx.type, 'token_package_purchase');
@@ -121,7 +135,10 @@ test('secrets never reach the file: configured values and key/token shapes in me
   for (const secret of [botToken, openrouterKey, customerKey, webhookSecret, keyHash, otherTelegramToken, 'abcdef123456', 'AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw']) {
     assert.ok(!raw.includes(secret), `${secret.slice(0, 12)}… must not be in the log`);
   }
-  const lines = raw.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = raw
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 9, 'every line still written');
   assert.equal(lines[1].headers.Authorization, '[REDACTED]');
   assert.equal(lines[1].api_key_hash, '[REDACTED]');
@@ -138,8 +155,30 @@ test('every line is exactly JSON.stringify of timestamp, level, bindings, fields
   const openrouterKey = 'sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab';
   const logger = createLogger({ logDir: dir, secrets: [openrouterKey], level: 'info' });
   const calls = [
-    { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 3, model: 'openai/gpt-4', request_id: 'req_1', allocation_id: 1, stream: false, overhead_ms: 0.512, estimated: false },
-    { service: 'proxy', endpoint: '/v1/chat/completions', status: 403, success: false, latency_ms: 0, model: `gpt-4 ${customerKey}`, request_id: 'req_2', reason: 'model_not_allowed', allocation_id: undefined },
+    {
+      service: 'proxy',
+      endpoint: '/v1/chat/completions',
+      status: 200,
+      success: true,
+      latency_ms: 3,
+      model: 'openai/gpt-4',
+      request_id: 'req_1',
+      allocation_id: 1,
+      stream: false,
+      overhead_ms: 0.512,
+      estimated: false,
+    },
+    {
+      service: 'proxy',
+      endpoint: '/v1/chat/completions',
+      status: 403,
+      success: false,
+      latency_ms: 0,
+      model: `gpt-4 ${customerKey}`,
+      request_id: 'req_2',
+      reason: 'model_not_allowed',
+      allocation_id: undefined,
+    },
     { service: 'proxy', endpoint: '/v1/chat/"quoted"\n', status: 502, success: false, latency_ms: Number.NaN, failure: `upstream said Bearer ${openrouterKey}`, api_key: customerKey, note: null },
     { service: 'proxy', endpoint: '/v1/key', status: 0, success: false, latency_ms: 1, extra: { nested: customerKey } },
   ];
@@ -148,21 +187,53 @@ test('every line is exactly JSON.stringify of timestamp, level, bindings, fields
   for (const call of calls) {
     logApiCall(logger, call);
     logger[levelOf(call)]({ api_call: true, ...call }, `${call.service} ${call.endpoint} ${call.status}`);
-    const line = JSON.stringify({ timestamp: 'T', level: levelOf(call).toUpperCase(), api_call: true, ...(redactValue(call, [openrouterKey]) as object), message: `${call.service} ${call.endpoint} ${call.status}` });
+    const line = JSON.stringify({
+      timestamp: 'T',
+      level: levelOf(call).toUpperCase(),
+      api_call: true,
+      ...(redactValue(call, [openrouterKey]) as object),
+      message: `${call.service} ${call.endpoint} ${call.status}`,
+    });
     expected.push(line, line);
   }
   logApiCall(logger.child({ component: 'x' }), calls[0]);
   expected.push(JSON.stringify({ timestamp: 'T', level: 'INFO', component: 'x', api_call: true, ...calls[0], message: 'proxy /v1/chat/completions 200' }));
   logSecurityEvent(logger, { event: 'auth_failed', reason: 'unknown key', ip: '127.0.0.1', token: 123456, api_key: 'sk-arb-AbCd…wxyz' });
-  expected.push(JSON.stringify({ timestamp: 'T', level: 'WARN', security_event: true, event: 'auth_failed', reason: 'unknown key', ip: '127.0.0.1', token: '[REDACTED]', api_key: 'sk-arb-AbCd…wxyz', message: 'security auth_failed' }));
+  expected.push(
+    JSON.stringify({
+      timestamp: 'T',
+      level: 'WARN',
+      security_event: true,
+      event: 'auth_failed',
+      reason: 'unknown key',
+      ip: '127.0.0.1',
+      token: '[REDACTED]',
+      api_key: 'sk-arb-AbCd…wxyz',
+      message: 'security auth_failed',
+    }),
+  );
   logTransaction(logger, { type: 'token_package_purchase', amount: 3.75, user_id: 7, reference: `%s 100% ${customerKey}` });
-  expected.push(JSON.stringify({ timestamp: 'T', level: 'INFO', transaction: true, type: 'token_package_purchase', amount: 3.75, user_id: 7, reference: '%s 100% [REDACTED]', message: 'transaction token_package_purchase' }));
+  expected.push(
+    JSON.stringify({
+      timestamp: 'T',
+      level: 'INFO',
+      transaction: true,
+      type: 'token_package_purchase',
+      amount: 3.75,
+      user_id: 7,
+      reference: '%s 100% [REDACTED]',
+      message: 'transaction token_package_purchase',
+    }),
+  );
   logger.critical({ alert: true, rule: 'credit' }, 'OpenRouter credit low: %s');
   expected.push(JSON.stringify({ timestamp: 'T', level: 'CRITICAL', alert: true, rule: 'credit', message: 'OpenRouter credit low: %s' }));
   await closeLogger(logger);
   const raw = readFileSync(join(dir, 'arbitrage.log'), 'utf8');
   assert.ok(!raw.includes(customerKey) && !raw.includes(openrouterKey));
-  const lines = raw.trim().split('\n').map((l) => l.replace(/"timestamp":"[^"]+"/, '"timestamp":"T"'));
+  const lines = raw
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/"timestamp":"[^"]+"/, '"timestamp":"T"'));
   assert.deepEqual(lines, expected, 'each line is the JSON.stringify of its object, in this key order');
   assert.equal(lines.length, 2 * calls.length + 4);
   for (let i = 0; i < calls.length; i++) assert.equal(lines[2 * i], lines[2 * i + 1], `call ${i}`);
@@ -210,7 +281,11 @@ test('rotation keeps arbitrage.log as the live file, renames full files to arbit
     'oldest first; name order is chronological',
   );
   const users = files.flatMap((f) => readLines(f.path).map((l) => JSON.parse(l).user_id));
-  assert.deepEqual(users, Array.from({ length: 200 }, (_, i) => i), 'every line once, in order across the files');
+  assert.deepEqual(
+    users,
+    Array.from({ length: 200 }, (_, i) => i),
+    'every line once, in order across the files',
+  );
 });
 
 test('two writers (daemon + CLI) share the file across rotations; a writer whose file was rotated away reopens the live name', (t) => {
@@ -221,7 +296,11 @@ test('two writers (daemon + CLI) share the file across rotations; a writer whose
   a.end();
   b.end();
   const seen = listLogFiles(dir).flatMap((f) => readLines(f.path).map((l) => JSON.parse(l).n as number));
-  assert.deepEqual([...seen].sort((x, y) => x - y), Array.from({ length: 300 }, (_, i) => i), 'no line lost or duplicated');
+  assert.deepEqual(
+    [...seen].sort((x, y) => x - y),
+    Array.from({ length: 300 }, (_, i) => i),
+    'no line lost or duplicated',
+  );
   assert.ok(listLogFiles(dir).length > 5, 'they rotated several times');
   for (const f of listLogFiles(dir)) assert.ok(f.bytes <= 3000 + 600, `${f.name} ${f.bytes} bytes stays near the limit`);
 
@@ -232,7 +311,10 @@ test('two writers (daemon + CLI) share the file across rotations; a writer whose
   c.write('{"n":"after"}\n');
   c.end();
   assert.equal(readFileSync(join(dir, 'arbitrage.log'), 'utf8'), '{"n":"after"}\n');
-  assert.ok(listLogFiles(dir).some((f) => f.name === 'arbitrage.log.1'), 'logrotate names are listed too');
+  assert.ok(
+    listLogFiles(dir).some((f) => f.name === 'arbitrage.log.1'),
+    'logrotate names are listed too',
+  );
 });
 
 test('the daemon logger buffers but flushes on closeLogger and at process exit', async (t) => {
@@ -289,7 +371,10 @@ test('pruneLogFiles removes rotated files older than the retention (dry run firs
   utimesSync(join(dir, 'notes.txt'), old, old);
 
   const dry = pruneLogFiles(dir, 30, { dryRun: true });
-  assert.deepEqual(dry.removed.map((f) => f.name), ['arbitrage-20240101-000000.log', 'arbitrage-20240102-000000.log']);
+  assert.deepEqual(
+    dry.removed.map((f) => f.name),
+    ['arbitrage-20240101-000000.log', 'arbitrage-20240102-000000.log'],
+  );
   assert.equal(dry.freedBytes, 16);
   assert.ok(existsSync(join(dir, 'arbitrage-20240101-000000.log')), 'dry run deletes nothing');
 

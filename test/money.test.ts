@@ -11,7 +11,10 @@ test('USD strings parse to exact µ$ without floats', () => {
   assert.equal(parseUsd('0.000001'), 1);
   assert.equal(parseUsd(0.3), 300_000);
   for (const bad of ['', 'abc', '1.2345678', '1,5', '1e3']) {
-    assert.throws(() => parseUsd(bad, 'price'), (e: unknown) => e instanceof InputError && e.field === 'price' && /price:/.test(e.message));
+    assert.throws(
+      () => parseUsd(bad, 'price'),
+      (e: unknown) => e instanceof InputError && e.field === 'price' && /price:/.test(e.message),
+    );
   }
 });
 

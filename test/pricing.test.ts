@@ -53,14 +53,20 @@ test('an explicit price below the floor is refused with the floor in the message
 
 test('bad sizes and unknown prices are refused with the field named', () => {
   for (const tokens of [0, -5, 1.5, Number.NaN]) {
-    assert.throws(() => priceForPackage({ tokens, ...GPT4 }, config), (e: unknown) => e instanceof InputError && e.field === 'tokens');
+    assert.throws(
+      () => priceForPackage({ tokens, ...GPT4 }, config),
+      (e: unknown) => e instanceof InputError && e.field === 'tokens',
+    );
   }
-  assert.throws(() => priceForPackage({ tokens: 10, promptRate: null, completionRate: null }, config), (e: unknown) => e instanceof InputError && e.field === 'model');
+  assert.throws(
+    () => priceForPackage({ tokens: 10, promptRate: null, completionRate: null }, config),
+    (e: unknown) => e instanceof InputError && e.field === 'model',
+  );
 });
 
 test('property: thousands of random rates and sizes give whole cents, ≥ floor, never < cost, no float drift', () => {
   let seed = 7;
-  const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+  const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
   const configs = [config, createConfig({ TOKEN_MARKUP_PERCENTAGE: '3.5', MIN_PROFIT_MARGIN: '0.2', BULK_DISCOUNT_PERCENTAGE: '12.5', BULK_DISCOUNT_THRESHOLD: '5000' })];
   for (let i = 0; i < 5000; i++) {
     const c = configs[i % 2];

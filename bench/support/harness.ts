@@ -134,5 +134,7 @@ export function bestOf(n: number, run: () => Timed): Timed {
 
 /** The machine's load, to print beside every figure. */
 export function machineLoad(): string {
-  return `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores`;
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} on ${cpus().length} cores`;
 }

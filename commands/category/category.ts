@@ -23,7 +23,15 @@ export async function runCategoryList(ctx: CommandContext, opts: { json?: boolea
   const views = await listCategoryViews(await ctx.db());
   if (opts.json) {
     writeJson(ctx.stdout, {
-      categories: views.map((v) => ({ id: v.id, name: v.name, parent_id: v.parentId, parent_name: v.parentName, packages: v.packageCount, subcategories: v.subcategoryCount, created_at: v.createdAt })),
+      categories: views.map((v) => ({
+        id: v.id,
+        name: v.name,
+        parent_id: v.parentId,
+        parent_name: v.parentName,
+        packages: v.packageCount,
+        subcategories: v.subcategoryCount,
+        created_at: v.createdAt,
+      })),
     });
   } else if (views.length === 0) {
     ctx.stdout.write('no categories yet; create one with arb category create "OpenAI"\n');

@@ -92,6 +92,9 @@ function report(ctx: CommandContext, opts: CleanupCommandOptions, plan: CleanupP
   const files = dryRun ? plan.logs : result.removedLogs;
   const bytes = dryRun ? plan.logBytes : result.freedBytes;
   if (plan.logRetentionDays === null) ctx.stdout.write('kept every rotated log file (LOG_RETENTION_DAYS=0; use --log-retention-days N to prune)\n');
-  else ctx.stdout.write(`${opts.dryRun ? 'would delete' : 'deleted'} ${files.length} rotated log file(s) older than ${plan.logRetentionDays} days (${mb(bytes)})${files.length ? `: ${files.map((f) => f.name).join(', ')}` : ''}\n`);
+  else
+    ctx.stdout.write(
+      `${opts.dryRun ? 'would delete' : 'deleted'} ${files.length} rotated log file(s) older than ${plan.logRetentionDays} days (${mb(bytes)})${files.length ? `: ${files.map((f) => f.name).join(', ')}` : ''}\n`,
+    );
   if (opts.dryRun) ctx.stdout.write('dry run: nothing was changed\n');
 }

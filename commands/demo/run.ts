@@ -44,8 +44,7 @@ export function exploreLine(dbFile: string, logDir: string): string {
 /** The curl lines printed by the demo (single-quoted JSON: they work as printed in sh/bash/zsh). */
 export function demoCurlLines(baseUrl: string, key: string, model: string): { curl: string; curl_stream: string; curl_key: string } {
   const body = (stream: boolean) => JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello! Who are you?' }], max_tokens: 30, ...(stream ? { stream: true } : {}) });
-  const post = (stream: boolean) =>
-    `curl -sS${stream ? 'N' : ''} ${baseUrl}/chat/completions -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '${body(stream)}'`;
+  const post = (stream: boolean) => `curl -sS${stream ? 'N' : ''} ${baseUrl}/chat/completions -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '${body(stream)}'`;
   return { curl: post(false), curl_stream: post(true), curl_key: `curl -sS ${baseUrl}/key -H 'Authorization: Bearer ${key}'` };
 }
 
@@ -90,12 +89,18 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
     await catalog.close();
     const { package: pkg } = await createPackage({ handle, config, logger }, { model: 'gpt-4', tokens: 100_000, description: 'Demo: GPT-4, 100k tokens' });
     await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: pkg.priceMicros, type: 'topup', reference: `demo-topup-${pkg.id}`, note: 'demo top-up' });
-    const bought = await purchasePackage({ handle, logger, config }, { telegramId: DEMO_TELEGRAM_ID, packageId: pkg.id, reference: `demo-purchase-${pkg.id}`, profile: { username: 'demo', firstName: 'Demo' } });
+    const bought = await purchasePackage(
+      { handle, logger, config },
+      { telegramId: DEMO_TELEGRAM_ID, packageId: pkg.id, reference: `demo-purchase-${pkg.id}`, profile: { username: 'demo', firstName: 'Demo' } },
+    );
     const key = bought.apiKey;
     if (!key) throw new Error('the demo package was already bought in this database; run `arb demo` without --db, or with a new file');
     const { package: claudePkg } = await createPackage({ handle, config, logger }, { model: DEMO_CLAUDE_MODEL, tokens: 200_000, description: 'Demo: Claude Sonnet, 200k tokens (Claude Code)' });
     await creditUser({ handle, logger }, { telegramId: DEMO_TELEGRAM_ID, amountMicros: claudePkg.priceMicros, type: 'topup', reference: `demo-topup-${claudePkg.id}`, note: 'demo top-up' });
-    const claudeBought = await purchasePackage({ handle, logger, config }, { telegramId: DEMO_TELEGRAM_ID, packageId: claudePkg.id, reference: `demo-purchase-${claudePkg.id}`, profile: { username: 'demo', firstName: 'Demo' } });
+    const claudeBought = await purchasePackage(
+      { handle, logger, config },
+      { telegramId: DEMO_TELEGRAM_ID, packageId: claudePkg.id, reference: `demo-purchase-${claudePkg.id}`, profile: { username: 'demo', firstName: 'Demo' } },
+    );
     const claudeKey = claudeBought.apiKey!;
 
     const start = (port: number) => startDaemon({ config, handle, logger, host: '127.0.0.1', port, bot: false });

@@ -30,7 +30,7 @@ export function registerKeysCommands(program: Command): void {
     );
   keys
     .command('issue')
-    .description("sell a package to a customer from their balance (or grant it with --free); prints the key once")
+    .description('sell a package to a customer from their balance (or grant it with --free); prints the key once')
     .argument('<telegram_id>', 'customer Telegram id')
     .argument('<package_id>', 'package id (see arb package list)')
     .option('--free', 'grant without payment (recorded as a zero adjustment; no revenue)')
@@ -43,7 +43,7 @@ export function registerKeysCommands(program: Command): void {
     );
   keys
     .command('refund')
-    .description('refund a purchase to the customer\'s balance and revoke its key (full price; --pro-rata: the unused share)')
+    .description("refund a purchase to the customer's balance and revoke its key (full price; --pro-rata: the unused share)")
     .argument('<key-prefix>', 'e.g. sk-arb-AbCd (as shown by arb keys list) or the whole key')
     .option('--pro-rata', 'refund only the share of the price for the tokens not used')
     .option('--yes', 'refund without asking (needed when not on a terminal)')

@@ -61,7 +61,9 @@ export async function runKeysRevoke(ctx: CommandContext, prefix: string, opts: {
       yes: opts.yes,
       action: `arb keys revoke ${prefix}`,
       question: `Revoke ${key.maskedKey}? Requests with it will get 401; nothing is refunded.`,
-      details: [`key ${key.maskedKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, ${formatCount(remaining(key))} of ${formatCount(key.tokensTotal)} tokens left, paid ${formatUsd(key.pricePaidMicros)}, expires ${key.expiresAt} UTC`],
+      details: [
+        `key ${key.maskedKey} (id ${key.id}) of user ${key.telegramId}: ${key.model}, ${formatCount(remaining(key))} of ${formatCount(key.tokensTotal)} tokens left, paid ${formatUsd(key.pricePaidMicros)}, expires ${key.expiresAt} UTC`,
+      ],
     });
     if (!ok) {
       ctx.stderr.write('not revoked; nothing was changed\n');
@@ -107,9 +109,10 @@ export async function runKeysIssue(ctx: CommandContext, telegramIdText: string, 
       expires_at: a.expiresAt,
     });
   } else {
-    ctx.stdout.write(`${opts.free ? 'granted' : `sold for ${formatUsd(a.pricePaidMicros)}`}: package ${a.packageId} (${a.model}, ${formatCount(a.tokensTotal)} tokens) to user ${telegramId}, key id ${a.id}, expires ${a.expiresAt} UTC\n`);
+    ctx.stdout.write(
+      `${opts.free ? 'granted' : `sold for ${formatUsd(a.pricePaidMicros)}`}: package ${a.packageId} (${a.model}, ${formatCount(a.tokensTotal)} tokens) to user ${telegramId}, key id ${a.id}, expires ${a.expiresAt} UTC\n`,
+    );
     ctx.stdout.write(`API key (shown once — hand it over now; arb keeps only its hash):\n${result.apiKey}\n`);
   }
   return 0;
 }
-

@@ -14,7 +14,9 @@ export async function runKeysRefund(ctx: CommandContext, prefix: string, opts: {
     yes: opts.yes,
     action: `arb keys refund ${prefix}`,
     question: `Refund ${opts.proRata ? 'the unused share of' : 'the full price of'} ${key.maskedKey} to user ${key.telegramId}'s balance and revoke the key?`,
-    details: [`key ${key.maskedKey} (id ${key.id}): ${key.model}, ${formatCount(key.tokensUsed)} of ${formatCount(key.tokensTotal)} tokens used, paid ${formatUsd(key.pricePaidMicros)}, ${key.status}`],
+    details: [
+      `key ${key.maskedKey} (id ${key.id}): ${key.model}, ${formatCount(key.tokensUsed)} of ${formatCount(key.tokensTotal)} tokens used, paid ${formatUsd(key.pricePaidMicros)}, ${key.status}`,
+    ],
   });
   if (!ok) {
     ctx.stderr.write('not refunded; nothing was changed\n');

@@ -25,7 +25,15 @@ export async function runKeysReplace(ctx: CommandContext, prefix: string, opts: 
   const a = result.allocation;
   // the one place this key reaches a screen: it is being handed over
   if (opts.json) {
-    writeJson(ctx.stdout, { allocation_id: a.id, telegram_id: key.telegramId, old_api_key_masked: result.oldMasked, api_key: result.apiKey, api_key_masked: a.maskedKey, model: a.model, expires_at: a.expiresAt });
+    writeJson(ctx.stdout, {
+      allocation_id: a.id,
+      telegram_id: key.telegramId,
+      old_api_key_masked: result.oldMasked,
+      api_key: result.apiKey,
+      api_key_masked: a.maskedKey,
+      model: a.model,
+      expires_at: a.expiresAt,
+    });
     return 0;
   }
   ctx.stdout.write(`replaced ${result.oldMasked} (id ${a.id}, user ${key.telegramId}, ${a.model}); the old key now gets 401; tokens and expiry are unchanged\n`);

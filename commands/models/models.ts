@@ -120,7 +120,13 @@ function syncToJson(r: SyncReport) {
       ...money('cost', p.package.costMicros),
       margin_percent: p.pricing.marginPercent,
     })),
-    price_modes_decided: r.decided.map((d) => ({ package_id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.priceMicros), ...money('formula_price', d.formulaPriceMicros) })),
+    price_modes_decided: r.decided.map((d) => ({
+      package_id: d.package.id,
+      model: d.package.model,
+      price_mode: d.mode,
+      ...money('price', d.package.priceMicros),
+      ...money('formula_price', d.formulaPriceMicros),
+    })),
   };
 }
 
@@ -139,14 +145,27 @@ export function renderSyncReport(r: SyncReport): string {
     lines.push(`price changes (${formatCount(r.priceChanges.length)}):`);
     lines.push(
       renderTable(
-        [{ header: 'model', priority: 0 }, { header: 'in $/Mtok', priority: 1 }, { header: 'in', align: 'right', priority: 3 }, { header: 'out $/Mtok', priority: 2 }, { header: 'out', align: 'right', priority: 4 }],
-        r.priceChanges.map((c) => [c.model, change(c.oldPromptRate, c.newPromptRate), pct(c.oldPromptRate, c.newPromptRate), change(c.oldCompletionRate, c.newCompletionRate), pct(c.oldCompletionRate, c.newCompletionRate)]),
+        [
+          { header: 'model', priority: 0 },
+          { header: 'in $/Mtok', priority: 1 },
+          { header: 'in', align: 'right', priority: 3 },
+          { header: 'out $/Mtok', priority: 2 },
+          { header: 'out', align: 'right', priority: 4 },
+        ],
+        r.priceChanges.map((c) => [
+          c.model,
+          change(c.oldPromptRate, c.newPromptRate),
+          pct(c.oldPromptRate, c.newPromptRate),
+          change(c.oldCompletionRate, c.newCompletionRate),
+          pct(c.oldCompletionRate, c.newCompletionRate),
+        ]),
       ),
     );
   } else {
     lines.push('no price changes');
   }
-  if (r.added.length && r.previousSyncAt) lines.push(`new upstream: ${r.added.slice(0, 20).join(', ')}${r.added.length > 20 ? `, … (${formatCount(r.added.length)} in all; arb models lists them)` : ''}`);
+  if (r.added.length && r.previousSyncAt)
+    lines.push(`new upstream: ${r.added.slice(0, 20).join(', ')}${r.added.length > 20 ? `, … (${formatCount(r.added.length)} in all; arb models lists them)` : ''}`);
   if (r.removed.length) lines.push(`gone upstream: ${r.removed.slice(0, 20).join(', ')}${r.removed.length > 20 ? ', …' : ''}`);
   lines.push(...describePriceModeDecisions(r.decided));
   const changed = r.repriced.filter((p) => p.previousPriceMicros !== p.package.priceMicros);

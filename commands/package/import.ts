@@ -35,7 +35,9 @@ export async function runPackageImport(ctx: CommandContext, file: string, opts: 
   progress.start(1);
   let result: ImportResult;
   try {
-    result = await withPerformanceLog(ctx.logger(), 'package_import', () => importPackages({ handle, logger: ctx.logger(), config: ctx.config }, items, { dryRun: opts.dryRun, upsert: opts.upsert }), { dry_run: Boolean(opts.dryRun) });
+    result = await withPerformanceLog(ctx.logger(), 'package_import', () => importPackages({ handle, logger: ctx.logger(), config: ctx.config }, items, { dryRun: opts.dryRun, upsert: opts.upsert }), {
+      dry_run: Boolean(opts.dryRun),
+    });
     progress.finish(1, 'done');
     progress.finish(2, opts.dryRun ? 'skipped' : 'done', opts.dryRun ? 'nothing stored' : summary(result));
   } catch (e) {
@@ -43,7 +45,11 @@ export async function runPackageImport(ctx: CommandContext, file: string, opts: 
     progress.finish(2, 'skipped', 'nothing imported');
     await progress.close();
     if (e instanceof PackageImportError && opts.json) {
-      writeJson(ctx.stdout, { imported: false, dry_run: Boolean(opts.dryRun), problems: e.problems.map((p) => ({ item: p.index + 1, index: p.index, model: p.model, field: p.field, message: p.message })) });
+      writeJson(ctx.stdout, {
+        imported: false,
+        dry_run: Boolean(opts.dryRun),
+        problems: e.problems.map((p) => ({ item: p.index + 1, index: p.index, model: p.model, field: p.field, message: p.message })),
+      });
     }
     throw e;
   }

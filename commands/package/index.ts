@@ -38,7 +38,7 @@ export function registerPackageCommands(program: Command): void {
     .description('bulk import from a JSON array; all or nothing (a bad item names its index and field); importing the same file again changes nothing')
     .argument('<file.json>', 'JSON array of {model, tokens, description, category_id?, subcategory_id?, price_usd?, validity_days?}')
     .option('--dry-run', 'say what would be created, updated or left unchanged; store nothing')
-    .option('--upsert', 'update packages that already exist (same model, tokens and description) to the file\'s price, validity and categories')
+    .option('--upsert', "update packages that already exist (same model, tokens and description) to the file's price, validity and categories")
     .option('--all', `list every item (default: a summary and the first rows)`)
     .option('--json', 'print one JSON document')
     .action((file: string, opts: PackageImportOptions) =>

@@ -35,7 +35,9 @@ export async function runPackageReprice(ctx: CommandContext, idText: string | un
   if (opts.json) {
     writeJson(ctx.stdout, { ...packageToJson(pkg), pricing: pricingJson(result.pricing), previous: { ...money('cost', result.previous.costMicros), ...money('price', result.previous.priceMicros) } });
   } else {
-    ctx.stdout.write(`${renderPricing(pricingView(`repriced package ${pkg.id}: price ${formatUsd(result.previous.priceMicros)} → ${formatUsd(pkg.priceMicros)}, cost ${formatUsd(result.previous.costMicros)} → ${formatUsd(pkg.costMicros)}`, pkg, result.pricing, ctx.config))}\n`);
+    ctx.stdout.write(
+      `${renderPricing(pricingView(`repriced package ${pkg.id}: price ${formatUsd(result.previous.priceMicros)} → ${formatUsd(pkg.priceMicros)}, cost ${formatUsd(result.previous.costMicros)} → ${formatUsd(pkg.costMicros)}`, pkg, result.pricing, ctx.config))}\n`,
+    );
     ctx.stdout.write(
       pkg.priceMode === 'fixed'
         ? `fixed price: kept when the settings change (arb package reprice ${pkg.id} --formula lets it follow the formula)\n`
@@ -49,7 +51,7 @@ export async function runPackageReprice(ctx: CommandContext, idText: string | un
 /** `arb package reprice --all`: every formula package at the current settings; fixed prices listed with their margin. */
 export async function runPackageRepriceAll(ctx: CommandContext, idText: string | undefined, opts: { price?: string; formula?: boolean; json?: boolean }): Promise<number> {
   if (idText !== undefined) throw new InputError(`id: --all reprices every package; drop "${idText}", or drop --all to reprice package ${idText} alone`, 'id');
-  if (opts.price !== undefined) throw new InputError('price: --price sets one package\'s price; use arb package reprice <id> --price USD (without --all)', 'price');
+  if (opts.price !== undefined) throw new InputError("price: --price sets one package's price; use arb package reprice <id> --price USD (without --all)", 'price');
   if (opts.formula) throw new InputError('formula: --formula puts one fixed-price package on the formula; use arb package reprice <id> --formula (without --all)', 'formula');
   const report = await repriceAllPackages({ handle: await ctx.db(), logger: ctx.logger(), config: ctx.config }, { liftMarginHolds: true, trigger: 'command' });
   if (opts.json) writeJson(ctx.stdout, repriceReportJson(report));
@@ -61,7 +63,12 @@ export function repriceReportJson(report: RepriceAllReport) {
   const s = report.settings;
   return {
     settings: { markup_percent: s.markupBp / 100, min_profit_margin: s.minProfitMarginBp / 10_000, bulk_discount_percent: s.bulkDiscountBp / 100, bulk_discount_threshold: s.bulkDiscountThreshold },
-    repriced: report.repriced.map((r) => ({ ...packageToJson(r.package), ...money('previous_price', r.previousPriceMicros), ...money('previous_cost', r.previousCostMicros), hold_lifted: r.holdLifted })),
+    repriced: report.repriced.map((r) => ({
+      ...packageToJson(r.package),
+      ...money('previous_price', r.previousPriceMicros),
+      ...money('previous_cost', r.previousCostMicros),
+      hold_lifted: r.holdLifted,
+    })),
     unchanged: report.unchanged,
     fixed_price: report.fixed.map((f) => ({
       ...packageToJson(f.package),
@@ -73,6 +80,12 @@ export function repriceReportJson(report: RepriceAllReport) {
       hold_lifted: f.holdLifted,
     })),
     skipped: report.skipped.map((k) => ({ id: k.package.id, model: k.package.model, reason: k.reason })),
-    price_modes_decided: report.decided.map((d) => ({ id: d.package.id, model: d.package.model, price_mode: d.mode, ...money('price', d.package.priceMicros), ...money('formula_price', d.formulaPriceMicros) })),
+    price_modes_decided: report.decided.map((d) => ({
+      id: d.package.id,
+      model: d.package.model,
+      price_mode: d.mode,
+      ...money('price', d.package.priceMicros),
+      ...money('formula_price', d.formulaPriceMicros),
+    })),
   };
 }

@@ -73,7 +73,7 @@ export function pricingJson(pricing: PackagePrice) {
   };
 }
 
-export function packageRowsTable(pkgs: readonly (Parameters<typeof packageToJson>[0])[]): string {
+export function packageRowsTable(pkgs: readonly Parameters<typeof packageToJson>[0][]): string {
   return renderTable(
     ['id', 'model', 'tokens', 'cost', 'price', 'margin', 'days', 'on sale', 'description'],
     pkgs.map((p) => [

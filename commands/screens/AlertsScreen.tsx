@@ -22,15 +22,18 @@ export function AlertsScreen({ results, width = 100, footer }: AlertsScreenProps
   return (
     <Box flexDirection="column" width={width}>
       <Text bold wrap="truncate">
-        arb alerts —{' '}
-        {firing.length === 0 ? <Text color="green">no alerts</Text> : <Text color="red">{`${firing.length} firing: ${firing.map((r) => r.rule).join(', ')}`}</Text>}
+        arb alerts — {firing.length === 0 ? <Text color="green">no alerts</Text> : <Text color="red">{`${firing.length} firing: ${firing.map((r) => r.rule).join(', ')}`}</Text>}
       </Text>
       <Box marginTop={1} flexDirection="column">
         {results.map((r) => {
           const color = r.ok ? (r.skipped ? 'gray' : 'green') : 'red';
           return (
             <Text key={r.rule}>
-              <Text color={color}>{r.ok ? '●' : '▲'}</Text> {pad(r.rule, ruleW)}  <Text color={color} bold={!r.ok}>{pad(state(r), stateW)}</Text>  {truncate(r.message, messageW)}
+              <Text color={color}>{r.ok ? '●' : '▲'}</Text> {pad(r.rule, ruleW)}{' '}
+              <Text color={color} bold={!r.ok}>
+                {pad(state(r), stateW)}
+              </Text>{' '}
+              {truncate(r.message, messageW)}
             </Text>
           );
         })}

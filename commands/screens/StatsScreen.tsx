@@ -59,7 +59,7 @@ export function RevenueProfitChart({ series, width }: { series: Series; width: n
     <Box flexDirection="column">
       <Text color="gray">
         {' '.repeat(labelW + 1)}
-        {pad('█ profit ▒ cost', barW)} {pad('revenue', revW, 'right')}  {pad('profit', profW, 'right')}
+        {pad('█ profit ▒ cost', barW)} {pad('revenue', revW, 'right')} {pad('profit', profW, 'right')}
         {showSales ? `  ${pad('sales', salesW, 'right')}` : ''}
       </Text>
       {pts.map((p, i) => {
@@ -77,7 +77,8 @@ export function RevenueProfitChart({ series, width }: { series: Series; width: n
             <Text color="gray">{pad(pointLabel(p.day, series.unit), labelW)} </Text>
             <Text color="green">{'█'.repeat(solid)}</Text>
             <Text color="gray">{'▒'.repeat(len - solid)}</Text>
-            {' '.repeat(barW - len)} {pad(revenue[i], revW, 'right')}{'  '}
+            {' '.repeat(barW - len)} {pad(revenue[i], revW, 'right')}
+            {'  '}
             <Text color={p.profitMicros < 0 ? 'red' : undefined}>{pad(profit[i], profW, 'right')}</Text>
             {showSales ? <Text color="gray">{`  ${pad(sales[i], salesW, 'right')}`}</Text> : null}
           </Text>
@@ -161,7 +162,10 @@ export function StatsScreen({ stats, windowLabel, series, margins, topKeys, widt
   return (
     <Box flexDirection="column" width={width}>
       <Text bold wrap="truncate">
-        arb stats — {windowLabel} <Text color="gray">({stats.since ?? 'beginning'} → {stats.until} UTC)</Text>
+        arb stats — {windowLabel}{' '}
+        <Text color="gray">
+          ({stats.since ?? 'beginning'} → {stats.until} UTC)
+        </Text>
       </Text>
       <Box marginTop={1} flexWrap="wrap">
         <Figure label="Revenue" value={formatUsd(stats.revenueMicros)} color="green" />

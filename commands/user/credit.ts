@@ -16,10 +16,7 @@ export async function runUserCredit(ctx: CommandContext, telegramIdText: string,
   const amountMicros = parseUsd(usd, 'usd');
   if (amountMicros === 0) throw new InputError('usd: must not be zero; e.g. 10 or -2.50', 'usd');
   const handle = await ctx.db();
-  const { user, transaction } = await creditUser(
-    { handle, logger: ctx.logger() },
-    { telegramId, amountMicros, type: amountMicros > 0 ? 'topup' : 'adjustment', note: opts.note ?? 'arb user credit' },
-  );
+  const { user, transaction } = await creditUser({ handle, logger: ctx.logger() }, { telegramId, amountMicros, type: amountMicros > 0 ? 'topup' : 'adjustment', note: opts.note ?? 'arb user credit' });
   if (opts.json) {
     printJson(ctx, {
       telegram_id: user.telegramId,

@@ -30,7 +30,15 @@ export async function runUserList(ctx: CommandContext, opts: { json?: boolean })
   ctx.stdout.write(
     `${renderTable(
       ['telegram_id', 'name', 'balance', 'keys (active)', 'spent', 'topped up', 'since (UTC)'],
-      users.map((u) => [u.telegramId, u.username ? `@${u.username}` : (u.firstName ?? ''), formatUsd(u.balanceMicros), `${u.keys} (${u.activeKeys})`, formatUsd(u.spentMicros), formatUsd(u.toppedUpMicros), u.createdAt]),
+      users.map((u) => [
+        u.telegramId,
+        u.username ? `@${u.username}` : (u.firstName ?? ''),
+        formatUsd(u.balanceMicros),
+        `${u.keys} (${u.activeKeys})`,
+        formatUsd(u.spentMicros),
+        formatUsd(u.toppedUpMicros),
+        u.createdAt,
+      ]),
       { align: ['right', 'left', 'right', 'right', 'right', 'right', 'left'], priority: [0, 2, 1, 3, 4, 5, 6] },
     )}\n`,
   );

@@ -40,7 +40,9 @@ export async function runUserRefund(ctx: CommandContext, chargeId: string, opts:
     `refunded ${p.stars} ⭐ to user ${p.telegramId} (charge ${p.chargeId}); took back ${formatUsd(result.takenBackMicros)} of the ${formatUsd(p.creditedMicros)} credited; balance now ${formatUsd(result.balanceAfterMicros)}\n`,
   );
   if (result.lossMicros > 0) {
-    ctx.stdout.write(`loss recorded: ${formatUsd(result.lossMicros)} (already spent; counted as a refund in arb stats). The customer keeps what they bought: arb keys refund/revoke if you want it back\n`);
+    ctx.stdout.write(
+      `loss recorded: ${formatUsd(result.lossMicros)} (already spent; counted as a refund in arb stats). The customer keeps what they bought: arb keys refund/revoke if you want it back\n`,
+    );
   }
   return 0;
 }

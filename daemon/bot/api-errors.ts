@@ -22,10 +22,14 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -51,7 +55,10 @@ export function apiErrorPolicy(options: ApiErrorPolicyOptions = {}): Transformer
       if (res.error_code === 429 && attempt < maxRetries) {
         const wait = res.parameters?.retry_after ?? 1;
         if (wait <= maxWaitSeconds && !signal?.aborted) {
-          options.logger?.warn({ api_call: true, service: 'telegram', endpoint: method, status: 429, success: false, retry_after: wait, attempt: attempt + 1 }, `Telegram ${method} rate limited; retrying in ${wait} s`);
+          options.logger?.warn(
+            { api_call: true, service: 'telegram', endpoint: method, status: 429, success: false, retry_after: wait, attempt: attempt + 1 },
+            `Telegram ${method} rate limited; retrying in ${wait} s`,
+          );
           await sleep(wait * 1000, signal as AbortSignal | undefined);
           continue;
         }

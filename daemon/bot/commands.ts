@@ -52,7 +52,11 @@ export async function setCommandLists(deps: CommandListDeps): Promise<number> {
     await attempt({ scope: 'default', language_code: code }, () => deps.api.setMyCommands(customerCommands(t), { language_code: code as LanguageCode }));
   }
   if (deps.adminIds.length > 0) {
-    const rows = await deps.handle.db.selectFrom('users').select(['telegram_id', 'language_code']).where('telegram_id', 'in', [...deps.adminIds]).execute();
+    const rows = await deps.handle.db
+      .selectFrom('users')
+      .select(['telegram_id', 'language_code'])
+      .where('telegram_id', 'in', [...deps.adminIds])
+      .execute();
     const language = new Map(rows.map((r) => [r.telegram_id, r.language_code]));
     for (const id of deps.adminIds) {
       const t = deps.locales.pick(language.get(id));

@@ -42,7 +42,10 @@ export async function runCustomerAlerts(deps: CustomerAlertDeps): Promise<number
       try {
         await deps.api.sendMessage(row.telegramId, kind === 'usage' ? t.alerts.usage(key) : t.alerts.expiry(key), { parse_mode: 'HTML' });
         sent += 1;
-        deps.logger.info({ business_event: true, event_type: `customer_alert_${kind}`, user_id: row.telegramId, allocation_id: row.id, model: row.model }, `customer told: key ${kind === 'usage' ? '80 % used' : 'expires soon'}`);
+        deps.logger.info(
+          { business_event: true, event_type: `customer_alert_${kind}`, user_id: row.telegramId, allocation_id: row.id, model: row.model },
+          `customer told: key ${kind === 'usage' ? '80 % used' : 'expires soon'}`,
+        );
       } catch (err) {
         if (isUnreachableUser(err)) {
           deps.logger.info({ telegram_user_id: row.telegramId, allocation_id: row.id }, 'customer alert not delivered: the user blocked the bot or cannot be reached');

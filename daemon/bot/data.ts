@@ -50,7 +50,13 @@ function packageViews(handle: DbHandle) {
     .select(['m.name as model_name', 'm.prompt_rate', 'm.completion_rate', 'm.input_cache_read_rate', 'm.input_cache_write_rate']);
 }
 
-type PackageViewRow = PackageRow & { model_name: string | null; prompt_rate: number | null; completion_rate: number | null; input_cache_read_rate: number | null; input_cache_write_rate: number | null };
+type PackageViewRow = PackageRow & {
+  model_name: string | null;
+  prompt_rate: number | null;
+  completion_rate: number | null;
+  input_cache_read_rate: number | null;
+  input_cache_write_rate: number | null;
+};
 
 function packageView(r: PackageViewRow): PackageView {
   return {
@@ -91,7 +97,10 @@ export async function listShopPackages(handle: DbHandle, category: number | 'a',
   if (category === 0) q = q.where('p.category_id', 'is', null);
   else if (category !== 'a') q = q.where('p.category_id', '=', category);
   const rows = await q.orderBy('p.price').orderBy('p.id').limit(limit).offset(offset).execute();
-  let count = handle.db.selectFrom('ai_token_packages as p').select((eb) => eb.fn.countAll<number>().as('n')).where('p.is_available', '=', 1);
+  let count = handle.db
+    .selectFrom('ai_token_packages as p')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('p.is_available', '=', 1);
   if (category === 0) count = count.where('p.category_id', 'is', null);
   else if (category !== 'a') count = count.where('p.category_id', '=', category);
   const { n } = await count.executeTakeFirstOrThrow();
@@ -106,7 +115,10 @@ export async function getPackageView(handle: DbHandle, packageId: number): Promi
 /** Every package (admin view), newest first. */
 export async function listAllPackages(handle: DbHandle, offset: number, limit: number): Promise<{ rows: Package[]; total: number }> {
   const rows = (await handle.db.selectFrom('ai_token_packages').selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute()).map(packageFromRow);
-  const { n } = await handle.db.selectFrom('ai_token_packages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const { n } = await handle.db
+    .selectFrom('ai_token_packages')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return { rows, total: Number(n) };
 }
 
@@ -136,7 +148,11 @@ export async function searchModels(handle: DbHandle, by: { query?: string; id?: 
     const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     q = q.where((eb) => eb.or([eb(sql`lower(model_id)`, 'like', sql`${like} escape '\\'`), eb(sql`lower(name)`, 'like', sql`${like} escape '\\'`)]));
   }
-  const rows = await q.orderBy(sql`length(model_id)`).orderBy('model_id').limit(by.limit ?? 8).execute();
+  const rows = await q
+    .orderBy(sql`length(model_id)`)
+    .orderBy('model_id')
+    .limit(by.limit ?? 8)
+    .execute();
   return rows.map((r) => ({ id: Number(r.id), modelId: r.model_id, name: r.name, promptRate: Number(r.prompt_rate), completionRate: Number(r.completion_rate) }));
 }
 
@@ -153,7 +169,21 @@ export async function listCustomerKeys(handle: DbHandle, userId: number, limit: 
     .selectFrom('ai_token_allocations as a')
     .innerJoin('users as u', 'u.id', 'a.user_id')
     .leftJoin('ai_token_packages as p', 'p.id', 'a.package_id')
-    .select(['a.id', 'a.package_id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.price_paid', 'a.expires_at', 'a.status', 'a.created_at', 'u.telegram_id', 'p.description'])
+    .select([
+      'a.id',
+      'a.package_id',
+      'a.api_key',
+      'a.model',
+      'a.tokens_total',
+      'a.tokens_used',
+      'a.tokens_reserved',
+      'a.price_paid',
+      'a.expires_at',
+      'a.status',
+      'a.created_at',
+      'u.telegram_id',
+      'p.description',
+    ])
     .where('a.user_id', '=', userId)
     .orderBy(sql`case when a.status = 'active' then 0 else 1 end`)
     .orderBy('a.id', 'desc')
@@ -178,7 +208,21 @@ function alertCandidates(handle: DbHandle) {
   return handle.db
     .selectFrom('ai_token_allocations as a')
     .innerJoin('users as u', 'u.id', 'a.user_id')
-    .select(['a.id', 'a.package_id', 'a.api_key', 'a.model', 'a.tokens_total', 'a.tokens_used', 'a.tokens_reserved', 'a.price_paid', 'a.status', 'a.expires_at', 'a.created_at', 'u.telegram_id', 'u.language_code'])
+    .select([
+      'a.id',
+      'a.package_id',
+      'a.api_key',
+      'a.model',
+      'a.tokens_total',
+      'a.tokens_used',
+      'a.tokens_reserved',
+      'a.price_paid',
+      'a.status',
+      'a.expires_at',
+      'a.created_at',
+      'u.telegram_id',
+      'u.language_code',
+    ])
     .where('a.status', '=', 'active');
 }
 
@@ -196,13 +240,7 @@ export async function usageAlertCandidates(handle: DbHandle, now: string, limit 
 
 /** Active, unexpired keys expiring before `horizon` that were not told yet. */
 export async function expiryAlertCandidates(handle: DbHandle, now: string, horizon: string, limit = 200): Promise<AlertCandidate[]> {
-  const rows = await alertCandidates(handle)
-    .where('a.alerted_expiry_at', 'is', null)
-    .where('a.expires_at', '>', now)
-    .where('a.expires_at', '<=', horizon)
-    .orderBy('a.id')
-    .limit(limit)
-    .execute();
+  const rows = await alertCandidates(handle).where('a.alerted_expiry_at', 'is', null).where('a.expires_at', '>', now).where('a.expires_at', '<=', horizon).orderBy('a.id').limit(limit).execute();
   return rows.map((r) => ({ ...allocationFromRow(r, r.telegram_id), languageCode: r.language_code }));
 }
 
@@ -212,12 +250,21 @@ export async function expiryAlertCandidates(handle: DbHandle, now: string, horiz
  */
 export async function claimAlert(handle: DbHandle, allocationId: number, kind: 'usage' | 'expiry', now: string): Promise<boolean> {
   const column = kind === 'usage' ? 'alerted_usage_at' : 'alerted_expiry_at';
-  const result = await handle.db.updateTable('ai_token_allocations').set({ [column]: now }).where('id', '=', allocationId).where(column, 'is', null).executeTakeFirst();
+  const result = await handle.db
+    .updateTable('ai_token_allocations')
+    .set({ [column]: now })
+    .where('id', '=', allocationId)
+    .where(column, 'is', null)
+    .executeTakeFirst();
   return Number(result.numUpdatedRows ?? 0n) > 0;
 }
 
 /** Gives a claim back (the notice could not be sent for a reason that may pass). */
 export async function releaseAlert(handle: DbHandle, allocationId: number, kind: 'usage' | 'expiry'): Promise<void> {
   const column = kind === 'usage' ? 'alerted_usage_at' : 'alerted_expiry_at';
-  await handle.db.updateTable('ai_token_allocations').set({ [column]: null }).where('id', '=', allocationId).execute();
+  await handle.db
+    .updateTable('ai_token_allocations')
+    .set({ [column]: null })
+    .where('id', '=', allocationId)
+    .execute();
 }

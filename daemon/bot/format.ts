@@ -18,14 +18,15 @@ export function esc(value: string | number): string {
 export function clip(text: string, max: number): string {
   const chars = [...text];
   if (chars.length <= max) return text;
-  return `${chars.slice(0, Math.max(1, max - 1)).join('').trimEnd()}…`;
+  return `${chars
+    .slice(0, Math.max(1, max - 1))
+    .join('')
+    .trimEnd()}…`;
 }
 
 /** Rendered length of an HTML text as Telegram counts it (tags dropped, entities decoded). */
 export function renderedLength(html: string): number {
-  return html
-    .replace(/<[^>]*>/g, '')
-    .replace(/&(lt|gt|amp|quot|#\d+|#x[0-9a-f]+);/gi, '_').length;
+  return html.replace(/<[^>]*>/g, '').replace(/&(lt|gt|amp|quot|#\d+|#x[0-9a-f]+);/gi, '_').length;
 }
 
 /**

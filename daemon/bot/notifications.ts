@@ -31,7 +31,11 @@ export async function messageAdmins(deps: AdminNotifierDeps, render: (t: Locale)
   const ids = deps.adminIds();
   const result: AdminDelivery = { delivered: [], failed: [] };
   if (ids.length === 0) return result;
-  const rows = await deps.handle.db.selectFrom('users').select(['telegram_id', 'language_code']).where('telegram_id', 'in', [...ids]).execute();
+  const rows = await deps.handle.db
+    .selectFrom('users')
+    .select(['telegram_id', 'language_code'])
+    .where('telegram_id', 'in', [...ids])
+    .execute();
   const language = new Map(rows.map((r) => [r.telegram_id, r.language_code]));
   for (const id of ids) {
     const t = deps.locales.pick(language.get(id));

@@ -7,18 +7,7 @@
 import { ArbError, InputError } from '../../src/errors.js';
 
 /** What went wrong, protocol-neutral; adapters map it to their error `type`. */
-export type ErrorKind =
-  | 'invalid_request'
-  | 'too_large'
-  | 'authentication'
-  | 'permission'
-  | 'not_found'
-  | 'quota'
-  | 'rate_limit'
-  | 'upstream'
-  | 'timeout'
-  | 'unavailable'
-  | 'server';
+export type ErrorKind = 'invalid_request' | 'too_large' | 'authentication' | 'permission' | 'not_found' | 'quota' | 'rate_limit' | 'upstream' | 'timeout' | 'unavailable' | 'server';
 
 interface Row {
   status: number;
@@ -119,7 +108,13 @@ export function describeFailure(e: unknown): FailureView {
   if (row === INTERNAL) return { ...row, code, arbCode, message: 'internal error; retry, and report it if it persists' };
   if (row.kind === 'unavailable') {
     const reason = (e as { reason?: unknown }).reason;
-    return { ...row, code, arbCode, message: `service unavailable: the server cannot record usage right now${typeof reason === 'string' ? ` (${reason})` : ''}; nothing was charged — retry shortly`, headers: { 'retry-after': 5 } };
+    return {
+      ...row,
+      code,
+      arbCode,
+      message: `service unavailable: the server cannot record usage right now${typeof reason === 'string' ? ` (${reason})` : ''}; nothing was charged — retry shortly`,
+      headers: { 'retry-after': 5 },
+    };
   }
   const field = e instanceof InputError ? e.field : undefined;
   return { status: row.status, kind: row.kind, code, arbCode, message: (e as Error).message, ...(field ? { param: field } : {}) };

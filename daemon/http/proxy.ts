@@ -148,7 +148,6 @@ interface Settlement {
   deferred: boolean;
 }
 
-
 export function createProxy(deps: ProxyDeps): Proxy {
   const { upstream, limits, metrics, logger } = deps;
   const { store } = deps;
@@ -440,7 +439,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
         o.tail =
           o.outcome === 'shutdown'
             ? new ProxyError('ARB_SHUTTING_DOWN', 'the server is shutting down; the response was cut short (you are charged only for what you received)')
-            : new ProxyError(o.outcome === 'timeout' ? 'ARB_UPSTREAM_TIMEOUT' : 'ARB_UPSTREAM_CUT', `the upstream ${o.outcome === 'timeout' ? 'timed out' : 'connection was lost'} mid-stream; you are charged only for what you received`, { publicCode: o.outcome });
+            : new ProxyError(
+                o.outcome === 'timeout' ? 'ARB_UPSTREAM_TIMEOUT' : 'ARB_UPSTREAM_CUT',
+                `the upstream ${o.outcome === 'timeout' ? 'timed out' : 'connection was lost'} mid-stream; you are charged only for what you received`,
+                { publicCode: o.outcome },
+              );
       }
       return o;
     }
@@ -622,7 +625,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const ownMs = Math.max(0, latencyMs - r.upstreamMs);
     metrics.overhead(ownMs / 1000);
     if (o.answeredModel && !sameModel(o.answeredModel, key.model)) {
-      logSecurityEvent(logger, { event: 'answered_model_mismatch', reason: `the upstream answered with ${o.answeredModel} for ${key.model}`, ip: ctx.ip, request_id: ctx.requestId, allocation_id: key.id });
+      logSecurityEvent(logger, {
+        event: 'answered_model_mismatch',
+        reason: `the upstream answered with ${o.answeredModel} for ${key.model}`,
+        ip: ctx.ip,
+        request_id: ctx.requestId,
+        allocation_id: key.id,
+      });
     }
     logApiCall(logger, {
       service: 'proxy',
@@ -656,7 +665,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
       ...(o.failure ? { failure: redactText(o.failure) } : {}),
     });
     if (latencyMs > SLOW_REQUEST_MS) {
-      logPerformance(logger, 'proxy_request', Math.round(latencyMs) / 1000, { endpoint: ctx.endpoint, model: key.model, request_id: ctx.requestId, user_id: telegramId(key), stream: a.request.stream });
+      logPerformance(logger, 'proxy_request', Math.round(latencyMs) / 1000, {
+        endpoint: ctx.endpoint,
+        model: key.model,
+        request_id: ctx.requestId,
+        user_id: telegramId(key),
+        stream: a.request.stream,
+      });
     }
   }
 
@@ -704,7 +719,18 @@ export function createProxy(deps: ProxyDeps): Proxy {
       if (!request) return;
       const inputTokens = await countPromptTokens(request.prompt);
       sendJson(res, 200, { input_tokens: inputTokens }, { 'x-request-id': ctx.requestId, 'x-arb-overhead-ms': overhead(ctx).toFixed(3) });
-      logApiCall(logger, { service: 'proxy', endpoint: ctx.endpoint, status: 200, success: true, latency_ms: Math.round(performance.now() - ctx.startedAt), model: read.key.model, request_id: ctx.requestId, ip: ctx.ip, user_id: telegramId(read.key), prompt_tokens: inputTokens });
+      logApiCall(logger, {
+        service: 'proxy',
+        endpoint: ctx.endpoint,
+        status: 200,
+        success: true,
+        latency_ms: Math.round(performance.now() - ctx.startedAt),
+        model: read.key.model,
+        request_id: ctx.requestId,
+        ip: ctx.ip,
+        user_id: telegramId(read.key),
+        prompt_tokens: inputTokens,
+      });
     } catch (e) {
       await refuse(messages, res, ctx, e, state.key);
     }
@@ -811,7 +837,10 @@ function modelNamed(json: unknown): string | null {
 
 /** A model id reduced to its words: no provider prefix, no date or version stamp, no order (claude-4.5-sonnet = claude-sonnet-4.5). */
 function modelWords(id: string): string {
-  const name = id.toLowerCase().replace(/^[^/]*\//, '').replace(/:.*$/, '');
+  const name = id
+    .toLowerCase()
+    .replace(/^[^/]*\//, '')
+    .replace(/:.*$/, '');
   return name
     .replace(/-?\d{4}-?\d{2}-?\d{2}$/, '')
     .split(/[-._]/)
@@ -852,11 +881,9 @@ function checkModel(requested: string, keyModel: string): void {
   if (modelMatches(requested, keyModel)) return;
   const colon = requested.indexOf(':');
   if (colon > 0 && modelMatches(requested.slice(0, colon), keyModel)) {
-    throw new ProxyError(
-      'ARB_FIELD_NOT_ALLOWED',
-      `model: the suffix "${requested.slice(colon)}" selects OpenRouter routing or paid features, which this key does not include; use "${keyModel}"`,
-      { param: 'model' },
-    );
+    throw new ProxyError('ARB_FIELD_NOT_ALLOWED', `model: the suffix "${requested.slice(colon)}" selects OpenRouter routing or paid features, which this key does not include; use "${keyModel}"`, {
+      param: 'model',
+    });
   }
   throw new ProxyError('ARB_MODEL_NOT_ALLOWED', `model "${requested}" is not in this key's package; this key is for ${keyModel} (GET /v1/models lists it)`, { param: 'model' });
 }

@@ -135,7 +135,10 @@ export function createHttpServer(deps: HttpDeps): Server {
       }
       case 'metrics': {
         if (deps.metricsToken !== undefined && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
-          return sendOpenAiFailure(res, new ProxyError('ARB_METRICS_UNAUTHORIZED', '/metrics needs Authorization: Bearer <METRICS_TOKEN>', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } }));
+          return sendOpenAiFailure(
+            res,
+            new ProxyError('ARB_METRICS_UNAUTHORIZED', '/metrics needs Authorization: Bearer <METRICS_TOKEN>', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } }),
+          );
         }
         const text = await metrics.render();
         res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
@@ -150,7 +153,10 @@ export function createHttpServer(deps: HttpDeps): Server {
       default:
         return sendOpenAiFailure(
           res,
-          new ProxyError('ARB_NOT_FOUND', `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, /v1/messages; GET /v1/models, /v1/key)`),
+          new ProxyError(
+            'ARB_NOT_FOUND',
+            `no route ${req.method} ${ctx.endpoint}; the API lives under /v1 (POST /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, /v1/messages; GET /v1/models, /v1/key)`,
+          ),
         );
     }
   }

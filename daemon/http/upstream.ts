@@ -257,7 +257,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
    * request (its body above all: a coding agent's is hundreds of KB) is built here, outside the closures
    * that live as long as the response: only undici's own reference to it stays for a long stream.
    */
-  function once(target: { origin: string; path: string }, body: Buffer, opts: PostOptions): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
+  function once(
+    target: { origin: string; path: string },
+    body: Buffer,
+    opts: PostOptions,
+  ): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }> {
     const headers: Record<string, string> = {
       ...opts.headers,
       'content-type': 'application/json',
@@ -285,32 +289,29 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         inFlight--;
         signal.off('abort', onAbort);
       };
-      agent.dispatch(
-        request,
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (signal.aborted) c.abort(new errors.RequestAbortedError());
-          },
-          onResponseStart(c, statusCode, responseHeaders) {
-            if (statusCode < 200) return; // 1xx: the final status follows
-            upstreamBody = new UpstreamBody(c);
-            resolve({ statusCode, headers: responseHeaders as Record<string, string | string[] | undefined>, body: upstreamBody });
-          },
-          onResponseData(_c, chunk) {
-            upstreamBody?.push(chunk);
-          },
-          onResponseEnd() {
-            stopListening();
-            upstreamBody?.end();
-          },
-          onResponseError(_c, error) {
-            stopListening();
-            if (upstreamBody) upstreamBody.fail(error);
-            else reject(error);
-          },
+      agent.dispatch(request, {
+        onRequestStart(c) {
+          controller = c;
+          if (signal.aborted) c.abort(new errors.RequestAbortedError());
         },
-      );
+        onResponseStart(c, statusCode, responseHeaders) {
+          if (statusCode < 200) return; // 1xx: the final status follows
+          upstreamBody = new UpstreamBody(c);
+          resolve({ statusCode, headers: responseHeaders as Record<string, string | string[] | undefined>, body: upstreamBody });
+        },
+        onResponseData(_c, chunk) {
+          upstreamBody?.push(chunk);
+        },
+        onResponseEnd() {
+          stopListening();
+          upstreamBody?.end();
+        },
+        onResponseError(_c, error) {
+          stopListening();
+          if (upstreamBody) upstreamBody.fail(error);
+          else reject(error);
+        },
+      });
     });
   }
 

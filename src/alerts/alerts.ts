@@ -99,7 +99,15 @@ export async function evaluateAlerts(deps: AlertDeps): Promise<AlertResult[]> {
   if (requests.total === 0) {
     results.push({ rule: 'error_rate', ok: true, value: 0, threshold: t.errorRatePercent, unit: 'percent', message: `error rate: no proxied requests in the last ${windowText}` });
   } else {
-    results.push(rateRule('error_rate', requests.failed, requests.total, t.errorRatePercent, (rate) => `error rate ${rate} (${requests.failed} of ${requests.total} requests failed upstream in the last ${windowText})`));
+    results.push(
+      rateRule(
+        'error_rate',
+        requests.failed,
+        requests.total,
+        t.errorRatePercent,
+        (rate) => `error rate ${rate} (${requests.failed} of ${requests.total} requests failed upstream in the last ${windowText})`,
+      ),
+    );
   }
 
   if (requests.p95 === null) {
@@ -148,7 +156,15 @@ export async function evaluateAlerts(deps: AlertDeps): Promise<AlertResult[]> {
   } else if (purchases.attempts === 0) {
     results.push({ rule: 'failed_purchases', ok: true, value: 0, threshold: t.failedPurchasesPercent, unit: 'percent', message: 'failed purchases: no purchase attempts in the last 24 h' });
   } else {
-    results.push(rateRule('failed_purchases', purchases.failed, purchases.attempts, t.failedPurchasesPercent, (rate) => `failed purchases ${rate} (${purchases.failed} of ${purchases.attempts} attempts in the last 24 h)`));
+    results.push(
+      rateRule(
+        'failed_purchases',
+        purchases.failed,
+        purchases.attempts,
+        t.failedPurchasesPercent,
+        (rate) => `failed purchases ${rate} (${purchases.failed} of ${purchases.attempts} attempts in the last 24 h)`,
+      ),
+    );
   }
 
   {

@@ -40,10 +40,7 @@ export function resolveAmong(models: readonly AiModel[], name: string, opts: Res
   if (found.length === 1) return checkUsable(found[0], opts, field);
   if (found.length > 1) {
     const ids = found.map((m) => m.model_id).sort();
-    throw new InputError(
-      `${field}: "${name}" is ambiguous: it matches ${listIds(ids)}; use the full id`,
-      field,
-    );
+    throw new InputError(`${field}: "${name}" is ambiguous: it matches ${listIds(ids)}; use the full id`, field);
   }
   // retired upstream: say so rather than "unknown"
   if (!opts.includeInactive) {
@@ -53,10 +50,7 @@ export function resolveAmong(models: readonly AiModel[], name: string, opts: Res
     );
     if (retired.length === 1) {
       const candidates = closestModels(pool, wanted, 5);
-      throw new InputError(
-        `${field}: ${retired[0].model_id} is no longer offered upstream${candidates.length ? `; candidates: ${candidates.join(', ')}` : ''}`,
-        field,
-      );
+      throw new InputError(`${field}: ${retired[0].model_id} is no longer offered upstream${candidates.length ? `; candidates: ${candidates.join(', ')}` : ''}`, field);
     }
   }
   const candidates = closestModels(pool, wanted, 5);
@@ -72,10 +66,7 @@ function listIds(ids: string[]): string {
 
 function checkUsable(model: AiModel, opts: ResolveOptions, field: string): AiModel {
   if ((opts.requirePrice ?? true) && (model.prompt_rate === null || model.completion_rate === null)) {
-    throw new InputError(
-      `${field}: ${model.model_id} has no fixed per-token price upstream (router or variable pricing), so it cannot be metered or sold; pick a model with fixed prices`,
-      field,
-    );
+    throw new InputError(`${field}: ${model.model_id} has no fixed per-token price upstream (router or variable pricing), so it cannot be metered or sold; pick a model with fixed prices`, field);
   }
   return model;
 }
@@ -108,7 +99,10 @@ export function closestModels(models: readonly AiModel[], wanted: string, limit 
     return { id: m.model_id, score };
   });
   scored.sort((a, b) => a.score - b.score || a.id.localeCompare(b.id));
-  return scored.filter((s) => s.score < 0.6).slice(0, limit).map((s) => s.id);
+  return scored
+    .filter((s) => s.score < 0.6)
+    .slice(0, limit)
+    .map((s) => s.id);
 }
 
 /** Levenshtein distance. */

@@ -7,10 +7,7 @@ const FIXTURE_NAME = 'models-2026-05-01.json';
 
 /** Path of the OpenRouter models snapshot shipped in fixtures/ (works from src/ and from dist/src/). */
 export function fixtureModelsPath(): string {
-  const candidates = [
-    new URL(`../../fixtures/openrouter/${FIXTURE_NAME}`, import.meta.url),
-    new URL(`../../../fixtures/openrouter/${FIXTURE_NAME}`, import.meta.url),
-  ].map((u) => fileURLToPath(u));
+  const candidates = [new URL(`../../fixtures/openrouter/${FIXTURE_NAME}`, import.meta.url), new URL(`../../../fixtures/openrouter/${FIXTURE_NAME}`, import.meta.url)].map((u) => fileURLToPath(u));
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`OpenRouter models fixture not found (looked in ${candidates.join(', ')})`);
   return found;

@@ -32,11 +32,7 @@ export interface MarketRow {
  * Catalog models matching `query` (substring of id or name, case-insensitive) with our prices.
  * Only models listed upstream unless `all`.
  */
-export async function marketAnalysis(
-  handle: DbHandle,
-  config: PricingConfig,
-  opts: { query?: string; all?: boolean; limit?: number } = {},
-): Promise<MarketRow[]> {
+export async function marketAnalysis(handle: DbHandle, config: PricingConfig, opts: { query?: string; all?: boolean; limit?: number } = {}): Promise<MarketRow[]> {
   let q = handle.db.selectFrom('ai_models').selectAll();
   if (!opts.all) q = q.where('is_active', '=', 1);
   const models = await q.orderBy('model_id').execute();

@@ -183,8 +183,7 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
       }
       const rateChanged = old.prompt_rate !== f.prompt_rate || old.completion_rate !== f.completion_rate;
       const cacheRatesChanged = old.input_cache_read_rate !== f.input_cache_read_rate || old.input_cache_write_rate !== f.input_cache_write_rate;
-      const fieldsChanged =
-        rateChanged || cacheRatesChanged || old.name !== f.name || old.context_length !== f.context_length || old.max_completion_tokens !== f.max_completion_tokens;
+      const fieldsChanged = rateChanged || cacheRatesChanged || old.name !== f.name || old.context_length !== f.context_length || old.max_completion_tokens !== f.max_completion_tokens;
       const wasGone = old.is_active !== 1;
       if (rateChanged) {
         priceChanges.push({
@@ -219,7 +218,11 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
       if (old.is_active === 1 && !upstream.has(old.model_id) && !kept.has(old.model_id)) removed.push(old.model_id);
     }
     for (let i = 0; i < removed.length; i += 200) {
-      await trx.updateTable('ai_models').set({ is_active: 0, updated_at: now }).where('model_id', 'in', removed.slice(i, i + 200)).execute();
+      await trx
+        .updateTable('ai_models')
+        .set({ is_active: 0, updated_at: now })
+        .where('model_id', 'in', removed.slice(i, i + 200))
+        .execute();
     }
     await trx.updateTable('ai_models').set({ synced_at: now }).where('is_active', '=', 1).execute();
 
@@ -288,7 +291,15 @@ async function repriceAndHoldPackages(
   const gone = new Set(removed);
   const packages: Package[] = [];
   for (let i = 0; i < models.length; i += 200) {
-    packages.push(...(await trx.selectFrom('ai_token_packages').selectAll().where('model', 'in', models.slice(i, i + 200)).execute()).map(packageFromRow));
+    packages.push(
+      ...(
+        await trx
+          .selectFrom('ai_token_packages')
+          .selectAll()
+          .where('model', 'in', models.slice(i, i + 200))
+          .execute()
+      ).map(packageFromRow),
+    );
   }
   packages.sort((a, b) => a.id - b.id);
   const holds: PackageHold[] = [];
@@ -303,12 +314,7 @@ async function repriceAndHoldPackages(
     const at = refusedAsNull(() => priceForPackage(rates, pricing));
     if (p.priceMode === 'formula' && at) {
       if (at.priceMicros === p.priceMicros && at.costMicros === p.costMicros) continue;
-      const row = await trx
-        .updateTable('ai_token_packages')
-        .set({ cost: at.costMicros, price: at.priceMicros, updated_at: now })
-        .where('id', '=', p.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const row = await trx.updateTable('ai_token_packages').set({ cost: at.costMicros, price: at.priceMicros, updated_at: now }).where('id', '=', p.id).returningAll().executeTakeFirstOrThrow();
       repriced.push({ package: packageFromRow(row), previousPriceMicros: p.priceMicros, previousCostMicros: p.costMicros, pricing: at });
       continue;
     }
@@ -322,7 +328,11 @@ async function repriceAndHoldPackages(
   for (const reason of ['gone', 'margin'] as const) {
     const ids = holds.filter((h) => h.reason === reason).map((h) => h.packageId);
     for (let i = 0; i < ids.length; i += 200) {
-      await trx.updateTable('ai_token_packages').set({ is_available: 0, hold_reason: reason, updated_at: now }).where('id', 'in', ids.slice(i, i + 200)).execute();
+      await trx
+        .updateTable('ai_token_packages')
+        .set({ is_available: 0, hold_reason: reason, updated_at: now })
+        .where('id', 'in', ids.slice(i, i + 200))
+        .execute();
     }
   }
   return { holds, repriced };

@@ -110,7 +110,11 @@ export async function createCodes(deps: Pick<LedgerDeps, 'handle' | 'logger'>, i
     rows.push({ code_hash: hash, batch, amount: amountMicros, package_id: packageId, expires_at: expiresAt, created_at: createdAt, redeemed_at: null, redeemed_by: null, transaction_id: null });
   }
   await transact(handle, async (trx) => {
-    for (let i = 0; i < rows.length; i += 500) await trx.insertInto('gift_codes').values(rows.slice(i, i + 500)).execute();
+    for (let i = 0; i < rows.length; i += 500)
+      await trx
+        .insertInto('gift_codes')
+        .values(rows.slice(i, i + 500))
+        .execute();
   });
   if (deps.logger) {
     logBusinessEvent(deps.logger, {
@@ -177,7 +181,10 @@ export type RedeemResult =
   | { kind: 'granted'; codeId: number; packageId: number; allocation: KeyAllocation; apiKey: string | null };
 
 /** Redeems a code for a customer exactly once; refusals throw GiftCodeRefused. */
-export async function redeemCode(deps: LedgerDeps, input: { telegramId: number; code: string; profile?: { username?: string | null; firstName?: string | null; languageCode?: string | null } }): Promise<RedeemResult> {
+export async function redeemCode(
+  deps: LedgerDeps,
+  input: { telegramId: number; code: string; profile?: { username?: string | null; firstName?: string | null; languageCode?: string | null } },
+): Promise<RedeemResult> {
   const { handle } = deps;
   const normalized = normalizeCode(input.code);
   if (!normalized) throw new GiftCodeRefused('invalid');

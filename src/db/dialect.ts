@@ -65,9 +65,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
       max: options.poolSize ?? 10,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === INT8_OID || oid === NUMERIC_OID
-            ? (v: string) => (v === null ? null : Number(v))
-            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+          oid === INT8_OID || oid === NUMERIC_OID ? (v: string) => (v === null ? null : Number(v)) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
     });
     pool.on('error', () => {

@@ -69,10 +69,7 @@ export function createDatabaseHealth(options: DatabaseHealthOptions): DatabaseHe
       if (e instanceof DatabaseUnavailableError) return e;
       const f = classifyDbError(e);
       if (!f) return undefined;
-      const typed =
-        f.kind === 'corrupt'
-          ? new DatabaseCorruptError(options.where, (e as Error).message ?? f.reason, { cause: e })
-          : new DatabaseUnavailableError(f.reason, { cause: e });
+      const typed = f.kind === 'corrupt' ? new DatabaseCorruptError(options.where, (e as Error).message ?? f.reason, { cause: e }) : new DatabaseUnavailableError(f.reason, { cause: e });
       if (status.state === 'corrupt') return error ?? typed;
       if (status.state === 'ok' || f.kind === 'corrupt') {
         status = { state: f.kind, reason: f.reason, since: new Date().toISOString() };

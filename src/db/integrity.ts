@@ -159,7 +159,10 @@ function judge(mainFd: number, mainSize: number, wal: WalScan, shmFile: string):
   const pendingBytePage = Math.floor(0x40000000 / pageSize) + 1; // never written by SQLite
   for (let p = mainPages + 1; p <= wal.dbPages; p++) {
     if (!wal.versions.has(p) && p !== pendingBytePage) {
-      return { state: 'foreign', detail: `its WAL file describes a ${wal.dbPages}-page database whose page ${p} is neither in the ${mainPages}-page file nor in the WAL: the file is older than the WAL (replaced after a crash?)` };
+      return {
+        state: 'foreign',
+        detail: `its WAL file describes a ${wal.dbPages}-page database whose page ${p} is neither in the ${mainPages}-page file nor in the WAL: the file is older than the WAL (replaced after a crash?)`,
+      };
     }
   }
   const nBackfill = backfilledFrames(shmFile, wal);
@@ -174,7 +177,10 @@ function judge(mainFd: number, mainSize: number, wal: WalScan, shmFile: string):
         if (page > mainPages || last > nBackfill) continue;
         const inMain = readAt(mainFd, pageSize, (page - 1) * pageSize);
         if (!readAt(walFd, wal.pageSize, WAL_HEADER + (last - 1) * frameSize + FRAME_HEADER).equals(inMain)) {
-          return { state: 'foreign', detail: `page ${page} was checkpointed from its WAL file but the file holds another version of it: the file was replaced (e.g. copied from a backup) after a crash` };
+          return {
+            state: 'foreign',
+            detail: `page ${page} was checkpointed from its WAL file but the file holds another version of it: the file was replaced (e.g. copied from a backup) after a crash`,
+          };
         }
       }
     } finally {
@@ -184,8 +190,7 @@ function judge(mainFd: number, mainSize: number, wal: WalScan, shmFile: string):
   return { state: 'ok', frames };
 }
 
-const sameStat = (a: Stats | undefined, b: Stats | undefined) =>
-  a === b || (a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino);
+const sameStat = (a: Stats | undefined, b: Stats | undefined) => a === b || (a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino);
 
 const statOrUndefined = (file: string): Stats | undefined => {
   try {

@@ -77,7 +77,10 @@ function baseQuery(handle: DbHandle) {
 export async function listKeys(handle: DbHandle, options: { telegramId?: number; limit?: number; now?: Date } = {}): Promise<KeyAllocation[]> {
   let q = baseQuery(handle);
   if (options.telegramId !== undefined) q = q.where('u.telegram_id', '=', options.telegramId);
-  const rows = (await q.orderBy('a.id', 'desc').limit(options.limit ?? 10_000).execute()) as Listed[];
+  const rows = (await q
+    .orderBy('a.id', 'desc')
+    .limit(options.limit ?? 10_000)
+    .execute()) as Listed[];
   const now = toDbTime(options.now ?? new Date());
   return rows.map((r) => listed(r, now));
 }
@@ -98,7 +101,10 @@ export async function findKeys(handle: DbHandle, text: string, options: { now?: 
   }
   // the masked form shows the first 4 characters after the prefix: narrow by them in SQL, then match
   const head = input.slice(0, KEY_PREFIX.length + 4).replace(/[\\%_]/g, (c) => `\\${c}`);
-  const rows = (await baseQuery(handle).where(sql<boolean>`a.api_key like ${`${head}%`} escape '\\'`).orderBy('a.id').execute()) as Listed[];
+  const rows = (await baseQuery(handle)
+    .where(sql<boolean>`a.api_key like ${`${head}%`} escape '\\'`)
+    .orderBy('a.id')
+    .execute()) as Listed[];
   return rows
     .filter((r) => {
       const visible = r.api_key.split('…')[0];
@@ -130,12 +136,7 @@ export interface RevokeResult {
 export async function revokeKey(handle: DbHandle, text: string, options: { logger?: Logger; now?: Date } = {}): Promise<RevokeResult> {
   const key = await findOneKey(handle, text);
   const now = toDbTime(options.now ?? new Date());
-  const r = await handle.db
-    .updateTable('ai_token_allocations')
-    .set({ status: 'revoked', updated_at: now })
-    .where('id', '=', key.id)
-    .where('status', '<>', 'revoked')
-    .executeTakeFirst();
+  const r = await handle.db.updateTable('ai_token_allocations').set({ status: 'revoked', updated_at: now }).where('id', '=', key.id).where('status', '<>', 'revoked').executeTakeFirst();
   const changed = Number(r.numUpdatedRows) > 0;
   if (changed && options.logger) {
     logSecurityEvent(options.logger, { event: 'key_revoked', reason: 'revoked by the operator (arb keys revoke)', allocation_id: key.id, user_id: key.telegramId, key_masked: key.maskedKey });

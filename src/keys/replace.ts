@@ -37,7 +37,13 @@ export interface ReplaceKeyOptions {
 export async function replaceKey(handle: DbHandle, allocationId: number, options: ReplaceKeyOptions): Promise<ReplaceKeyResult> {
   const now = options.now ?? new Date();
   const nowText = toDbTime(now);
-  const before = await handle.db.selectFrom('ai_token_allocations as a').innerJoin('users as u', 'u.id', 'a.user_id').selectAll('a').select('u.telegram_id').where('a.id', '=', allocationId).executeTakeFirst();
+  const before = await handle.db
+    .selectFrom('ai_token_allocations as a')
+    .innerJoin('users as u', 'u.id', 'a.user_id')
+    .selectAll('a')
+    .select('u.telegram_id')
+    .where('a.id', '=', allocationId)
+    .executeTakeFirst();
   if (!before) throw new NotFoundError(`key: no key allocation ${allocationId}; see arb keys list`, 'key');
   if (before.status !== 'active' || before.expires_at <= nowText) {
     throw new InputError(`key: ${before.api_key} is ${before.status === 'active' ? 'expired' : before.status}; only an active key can be replaced`, 'key');

@@ -137,7 +137,14 @@ export async function auditLedger(handle: DbHandle, options: AuditOptions = {}):
   );
 
   const count = async (table: 'users' | 'transactions' | 'ai_token_allocations' | 'usage_events' | 'reservations') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return {
     ok: problems.length === 0,
     problems,

@@ -316,7 +316,10 @@ export async function purchasePackage(deps: LedgerDeps, input: PurchaseInput): P
       const pkg = await trx.selectFrom('ai_token_packages').selectAll().where('id', '=', input.packageId).executeTakeFirst();
       if (!pkg) throw new NotFoundError(`package_id: no package ${input.packageId}; see \`arb package list --all\``, 'package_id');
       if (!pkg.is_available && !input.free) {
-        throw new NotFoundError(`package_id: package ${input.packageId} is not available for sale${pkg.hold_reason ? ` (on hold: ${pkg.hold_reason})` : ''}; enable it first with \`arb package enable ${pkg.id}\``, 'package_id');
+        throw new NotFoundError(
+          `package_id: package ${input.packageId} is not available for sale${pkg.hold_reason ? ` (on hold: ${pkg.hold_reason})` : ''}; enable it first with \`arb package enable ${pkg.id}\``,
+          'package_id',
+        );
       }
       const minMarginBp = deps.config?.minProfitMarginBp;
       // the stored cost is rounded up to a µ$: compare with the least exact cost it can stand for (no false refusals)
@@ -463,12 +466,7 @@ export async function refundAllocation(deps: LedgerDeps, input: { allocationId: 
     }
     const unused = allocation.tokens_total - allocation.tokens_used;
     const refund = input.share === 'full' ? allocation.price_paid : Number((BigInt(allocation.price_paid) * BigInt(unused)) / BigInt(allocation.tokens_total));
-    const revoked = await trx
-      .updateTable('ai_token_allocations')
-      .set({ status: 'revoked', updated_at: now })
-      .where('id', '=', allocation.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const revoked = await trx.updateTable('ai_token_allocations').set({ status: 'revoked', updated_at: now }).where('id', '=', allocation.id).returningAll().executeTakeFirstOrThrow();
     if (refund <= 0) return { allocation: allocationFromRow(revoked, user.telegram_id), transaction: null, refundedMicros: 0 };
     const { transaction } = await applyBalanceChange(
       trx,

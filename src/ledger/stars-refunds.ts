@@ -133,7 +133,10 @@ export interface StarsRefundResult {
 
 function validateChargeId(chargeId: unknown): string {
   if (typeof chargeId !== 'string' || chargeId.trim() === '' || chargeId.length > 256 || /\s/.test(chargeId)) {
-    throw new InputError('telegram_payment_charge_id: expected the charge id of a Stars payment (as in the customer\'s receipt, a support ticket, or arb logs), e.g. stxAbC123…', 'telegram_payment_charge_id');
+    throw new InputError(
+      "telegram_payment_charge_id: expected the charge id of a Stars payment (as in the customer's receipt, a support ticket, or arb logs), e.g. stxAbC123…",
+      'telegram_payment_charge_id',
+    );
   }
   return chargeId;
 }
@@ -144,7 +147,10 @@ export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefund
   const { handle } = deps;
   const payment = await findStarsPayment(handle, chargeId);
   if (!payment) {
-    throw new NotFoundError(`telegram_payment_charge_id: no Stars payment with charge id "${chargeId}" in the ledger; copy it from the support ticket (arb support show) or the balance_topup line in the log`, 'telegram_payment_charge_id');
+    throw new NotFoundError(
+      `telegram_payment_charge_id: no Stars payment with charge id "${chargeId}" in the ledger; copy it from the support ticket (arb support show) or the balance_topup line in the log`,
+      'telegram_payment_charge_id',
+    );
   }
   const now = () => toDbTime(deps.now?.() ?? new Date());
   const done = async (): Promise<StarsRefundResult | undefined> => {
@@ -169,7 +175,18 @@ export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefund
     try {
       await handle.db
         .insertInto('star_refunds')
-        .values({ charge_id: chargeId, user_id: payment.userId, stars: payment.stars, credited: payment.creditedMicros, taken_back: 0, loss: 0, status: 'pending', requested_by: input.requestedBy, created_at: now(), completed_at: null })
+        .values({
+          charge_id: chargeId,
+          user_id: payment.userId,
+          stars: payment.stars,
+          credited: payment.creditedMicros,
+          taken_back: 0,
+          loss: 0,
+          status: 'pending',
+          requested_by: input.requestedBy,
+          created_at: now(),
+          completed_at: null,
+        })
         .execute();
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
@@ -193,7 +210,18 @@ export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefund
     // Telegram has refunded: record it even if a concurrent attempt dropped the claim after its own failure
     claim ??= await trx
       .insertInto('star_refunds')
-      .values({ charge_id: chargeId, user_id: payment.userId, stars: payment.stars, credited: payment.creditedMicros, taken_back: 0, loss: 0, status: 'pending', requested_by: input.requestedBy, created_at: now(), completed_at: null })
+      .values({
+        charge_id: chargeId,
+        user_id: payment.userId,
+        stars: payment.stars,
+        credited: payment.creditedMicros,
+        taken_back: 0,
+        loss: 0,
+        status: 'pending',
+        requested_by: input.requestedBy,
+        created_at: now(),
+        completed_at: null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     const user = await trx.selectFrom('users').selectAll().where('id', '=', payment.userId).executeTakeFirstOrThrow();
@@ -242,7 +270,10 @@ export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefund
         charge_id: chargeId,
         reason: 'Stars payment refunded after its credit was spent',
       });
-      deps.logger.warn({ user_id: payment.telegramId, charge_id: chargeId, loss: microsToUsd(result.lossMicros) }, `Stars refund with a loss of ${formatUsd(result.lossMicros)} (the credit was already spent)`);
+      deps.logger.warn(
+        { user_id: payment.telegramId, charge_id: chargeId, loss: microsToUsd(result.lossMicros) },
+        `Stars refund with a loss of ${formatUsd(result.lossMicros)} (the credit was already spent)`,
+      );
     }
   }
   return result;

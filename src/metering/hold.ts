@@ -152,8 +152,7 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
       completion: demand.completion,
       available: tokensLeft(k),
     });
-    const reserve = (plan: HoldPlan, minRemaining?: number) =>
-      store.reserve({ allocationId: read.key.id, requestId: demand.requestId, instanceId: deps.instanceId, tokens: plan.hold, minRemaining });
+    const reserve = (plan: HoldPlan, minRemaining?: number) => store.reserve({ allocationId: read.key.id, requestId: demand.requestId, instanceId: deps.instanceId, tokens: plan.hold, minRemaining });
 
     let plan: HoldPlan | null = fastHoldPlan(input(read.key), promptBound);
     if (plan && (await reserve(plan, fastHoldHeadroom(plan)))) {

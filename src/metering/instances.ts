@@ -22,10 +22,7 @@ export function newInstanceId(pid = process.pid, host = osHostname()): InstanceI
 
 export async function registerInstance(handle: DbHandle, info: InstanceInfo): Promise<void> {
   const now = nowDb();
-  await handle.db
-    .insertInto('instances')
-    .values({ instance_id: info.instanceId, pid: info.pid, hostname: info.hostname, started_at: now, heartbeat_at: now })
-    .execute();
+  await handle.db.insertInto('instances').values({ instance_id: info.instanceId, pid: info.pid, hostname: info.hostname, started_at: now, heartbeat_at: now }).execute();
 }
 
 /** Refreshes the heartbeat; re-registers when another instance took this one for dead and removed it. */

@@ -89,4 +89,3 @@ export function fastHoldPlan(input: Omit<HoldInput, 'promptEstimate'>, promptBou
 export function fastHoldHeadroom(plan: HoldPlan): number {
   return plan.hold * (FAST_HOLD_HEADROOM + 1);
 }
-

@@ -48,7 +48,11 @@ export function createSqliteMeteringStatements(handle: DbHandle, s: BetterSqlite
     let released: number;
     let charged: number;
     let lossTokens = 0;
-    if (reserved !== undefined && input.weightedTokens <= reserved && applyCoveredCharge.run(reserved, input.weightedTokens, now, input.allocationId, reserved, reserved, input.weightedTokens).changes === 1) {
+    if (
+      reserved !== undefined &&
+      input.weightedTokens <= reserved &&
+      applyCoveredCharge.run(reserved, input.weightedTokens, now, input.allocationId, reserved, reserved, input.weightedTokens).changes === 1
+    ) {
       released = reserved;
       charged = input.weightedTokens;
     } else {

@@ -198,10 +198,7 @@ export function createMeteringStore(handle: DbHandle, options: MeteringStoreOpti
   return {
     findKeyByHash: (hash) => statements.findKeyByHash(hash).catch(fail),
     getKey: (id) => statements.getKey(id).catch(fail),
-    reserve: (input) =>
-      health.healthy
-        ? statements.reserve(input).then(tookHold, fail)
-        : health.ensureWritable().then(() => statements.reserve(input).then(tookHold, fail)),
+    reserve: (input) => (health.healthy ? statements.reserve(input).then(tookHold, fail) : health.ensureWritable().then(() => statements.reserve(input).then(tookHold, fail))),
     settle,
     settleLater: (input) => queue.add({ ...input, now: input.now ?? nowDb() }),
     releaseHolds: (ids) => statements.releaseHolds(ids).then(wrote, fail),

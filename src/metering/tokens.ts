@@ -83,7 +83,7 @@ function* pieces(text: string): Generator<string> {
     if (runStart > from) yield text.slice(from, runStart);
     if (!m) return;
     const end = runStart + m[0].length;
-    for (let i = runStart; i < end; ) {
+    for (let i = runStart; i < end;) {
       let j = Math.min(end, i + MAX_RUN);
       // never split a surrogate pair (an emoji) between two pieces
       if (j < end && isHighSurrogate(text.charCodeAt(j - 1)) && j - 1 > i) j--;

@@ -611,4 +611,3 @@ export function computeCharge(input: {
   const u = { ...prompt, completionTokens: input.completionEstimate, reasoningTokens: 0 };
   return { ...u, weightedTokens: weighUsage(input.rule, u), upstreamCostMicros: 0, estimated: true };
 }
-

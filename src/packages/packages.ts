@@ -209,22 +209,14 @@ interface Catalog {
 }
 
 async function loadCatalog(db: Kysely<Database>): Promise<Catalog> {
-  const [models, categories] = await Promise.all([
-    db.selectFrom('ai_models').selectAll().execute(),
-    db.selectFrom('categories').selectAll().execute(),
-  ]);
+  const [models, categories] = await Promise.all([db.selectFrom('ai_models').selectAll().execute(), db.selectFrom('categories').selectAll().execute()]);
   return { models, categories: new Map(categories.map((c) => [Number(c.id), categoryFromRow(c)])) };
 }
 
 type Problem = { field: string; message: string };
 
 /** Validates one package description; returns the values and price, or every problem found. */
-function validatePackage(
-  catalog: Catalog,
-  input: CreatePackageInput,
-  config: PackageServiceConfig,
-  names: Naming,
-): { values: PackageValues; pricing: PackagePrice } | { problems: Problem[] } {
+function validatePackage(catalog: Catalog, input: CreatePackageInput, config: PackageServiceConfig, names: Naming): { values: PackageValues; pricing: PackagePrice } | { problems: Problem[] } {
   const problems: Problem[] = [];
   const attempt = <T>(field: string, fn: () => T): T | undefined => {
     try {
@@ -243,9 +235,7 @@ function validatePackage(
   const tokens = attempt(names.tokens, () => parseTokenCount(input.tokens, names.tokens));
   const description = attempt(names.description, () => parseDescription(input.description, names.description));
   const validity = attempt(names.validity, () =>
-    input.validityDays === undefined || input.validityDays === null
-      ? config.packageValidityDays
-      : parseBoundedInt(input.validityDays, names.validity, 1, MAX_VALIDITY_DAYS, 'days'),
+    input.validityDays === undefined || input.validityDays === null ? config.packageValidityDays : parseBoundedInt(input.validityDays, names.validity, 1, MAX_VALIDITY_DAYS, 'days'),
   );
   const category = attempt(names.category, () => parseCategory(catalog, input.categoryId, names.category));
   const subcategory = attempt(names.subcategory, () => parseCategory(catalog, input.subcategoryId, names.subcategory));
@@ -255,9 +245,7 @@ function validatePackage(
       message: `${names.subcategory}: category ${subcategory.id} (${subcategory.name}) belongs to category ${subcategory.parentId}, not ${category.id}`,
     });
   }
-  const priceMicros = attempt(names.price, () =>
-    input.priceUsd === undefined || input.priceUsd === null || input.priceUsd === '' ? undefined : parseUsd(input.priceUsd, names.price),
-  );
+  const priceMicros = attempt(names.price, () => (input.priceUsd === undefined || input.priceUsd === null || input.priceUsd === '' ? undefined : parseUsd(input.priceUsd, names.price)));
 
   let pricing: PackagePrice | undefined;
   if (model && tokens !== undefined && !problems.some((p) => p.field === names.price)) {
@@ -332,10 +320,7 @@ function parseCategory(catalog: Catalog, value: unknown, field: string): Categor
   const found = catalog.categories.get(id);
   if (!found) {
     const known = [...catalog.categories.keys()].sort((a, b) => a - b);
-    throw new InputError(
-      `${field}: no category with id ${id}; ${known.length ? `existing ids: ${known.slice(0, 20).join(', ')}` : 'there are no categories yet'}`,
-      field,
-    );
+    throw new InputError(`${field}: no category with id ${id}; ${known.length ? `existing ids: ${known.slice(0, 20).join(', ')}` : 'there are no categories yet'}`, field);
   }
   return found;
 }
@@ -496,7 +481,16 @@ export async function importPackages(deps: PackageDeps, items: unknown, opts: { 
         : packageFromRow(
             await db
               .updateTable('ai_token_packages')
-              .set({ cost: costMicros, price: priceMicros, validity_days: validityDays, category_id: categoryId, subcategory_id: subcategoryId, price_mode: priceMode, updated_at: now, ...(liftHold ? { is_available: 1, hold_reason: null } : {}) })
+              .set({
+                cost: costMicros,
+                price: priceMicros,
+                validity_days: validityDays,
+                category_id: categoryId,
+                subcategory_id: subcategoryId,
+                price_mode: priceMode,
+                updated_at: now,
+                ...(liftHold ? { is_available: 1, hold_reason: null } : {}),
+              })
               .where('id', '=', match.id)
               .returningAll()
               .executeTakeFirstOrThrow(),
@@ -514,7 +508,13 @@ export async function importPackages(deps: PackageDeps, items: unknown, opts: { 
       if (item.status === 'created' && item.package) logCreated(deps.logger, item.package, item.pricing);
       if (item.status === 'updated' && item.package) logCreated(deps.logger, item.package, item.pricing, 'package_repriced');
     }
-    logBusinessEvent(deps.logger, { event_type: 'packages_imported', count: result.counts.created, created: result.counts.created, updated: result.counts.updated, unchanged: result.counts.unchanged });
+    logBusinessEvent(deps.logger, {
+      event_type: 'packages_imported',
+      count: result.counts.created,
+      created: result.counts.created,
+      updated: result.counts.updated,
+      unchanged: result.counts.unchanged,
+    });
   }
   return result;
 }

@@ -100,7 +100,12 @@ export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: P
   const ids = [...new Set(unknown.map((p) => p.model))];
   const models = new Map<string, AiModel>();
   for (let i = 0; i < ids.length; i += 200) {
-    for (const m of await trx.selectFrom('ai_models').selectAll().where('model_id', 'in', ids.slice(i, i + 200)).execute()) models.set(m.model_id, m);
+    for (const m of await trx
+      .selectFrom('ai_models')
+      .selectAll()
+      .where('model_id', 'in', ids.slice(i, i + 200))
+      .execute())
+      models.set(m.model_id, m);
   }
   const decisions: PriceModeDecision[] = [];
   for (const pkg of unknown) {
@@ -109,13 +114,7 @@ export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: P
     const formula = refusedAsNull(() => priceForPackage({ tokens: pkg.tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate }, settings));
     if (!formula) continue;
     const mode = formula.priceMicros === pkg.priceMicros ? 'formula' : 'fixed';
-    const row = await trx
-      .updateTable('ai_token_packages')
-      .set({ price_mode: mode, updated_at: now })
-      .where('id', '=', pkg.id)
-      .where('price_mode', '=', 'unknown')
-      .returningAll()
-      .executeTakeFirst();
+    const row = await trx.updateTable('ai_token_packages').set({ price_mode: mode, updated_at: now }).where('id', '=', pkg.id).where('price_mode', '=', 'unknown').returningAll().executeTakeFirst();
     // another replica decided it first (PostgreSQL): its decision stands
     if (row) decisions.push({ package: packageFromRow(row), mode, formulaPriceMicros: formula.priceMicros, costMicros: formula.costMicros });
   }
@@ -244,7 +243,16 @@ function logReport(logger: Logger, report: RepriceAllReport, trigger: string): v
   for (const f of report.fixed) {
     if (!f.heldNow) continue;
     logger.warn(
-      { business_event: true, event_type: 'package_on_hold', package_id: f.package.id, model: f.package.model, reason: 'margin', price: microsToUsd(f.package.priceMicros), floor: microsToUsd(f.floorMicros), trigger },
+      {
+        business_event: true,
+        event_type: 'package_on_hold',
+        package_id: f.package.id,
+        model: f.package.model,
+        reason: 'margin',
+        price: microsToUsd(f.package.priceMicros),
+        floor: microsToUsd(f.floorMicros),
+        trigger,
+      },
       `package ${f.package.id} (${f.package.model}) put on hold: its fixed price ${formatUsd(f.package.priceMicros)} is below the margin floor ${formatUsd(f.floorMicros)} at the current settings`,
     );
   }
@@ -295,20 +303,25 @@ export function describeReprice(report: RepriceAllReport, heading = 'Package pri
   if (changed.length) {
     lines.push(`${changed.length} package(s) repriced:`);
     for (const r of changed.slice(0, 20)) {
-      lines.push(`#${r.package.id} ${r.package.model} ${r.package.tokens.toLocaleString('en-US')} tokens: ${formatUsd(r.previousPriceMicros)} → ${formatUsd(r.package.priceMicros)} (margin ${r.pricing.marginPercent.toFixed(1)} %)`);
+      lines.push(
+        `#${r.package.id} ${r.package.model} ${r.package.tokens.toLocaleString('en-US')} tokens: ${formatUsd(r.previousPriceMicros)} → ${formatUsd(r.package.priceMicros)} (margin ${r.pricing.marginPercent.toFixed(1)} %)`,
+      );
     }
     if (changed.length > 20) lines.push(`… and ${changed.length - 20} more (arb package list)`);
   }
   const held = report.fixed.filter((f) => f.heldNow);
   if (held.length) {
     lines.push(`${held.length} fixed-price package(s) put on hold (price below the margin floor):`);
-    for (const f of held) lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)} < floor ${formatUsd(f.floorMicros)}; fix with arb package reprice ${f.package.id} [--price USD]`);
+    for (const f of held)
+      lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)} < floor ${formatUsd(f.floorMicros)}; fix with arb package reprice ${f.package.id} [--price USD]`);
   }
   const kept = report.fixed.filter((f) => !f.heldNow);
   if (kept.length) {
     lines.push(`${kept.length} fixed-price package(s) keep their price (arb package reprice <id> --formula lets one follow the formula):`);
     for (const f of kept.slice(0, 20)) {
-      lines.push(`#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)}, margin ${f.marginPercent.toFixed(1)} %${f.belowFloor ? ` — below the floor ${formatUsd(f.floorMicros)}, on hold` : ''}`);
+      lines.push(
+        `#${f.package.id} ${f.package.model}: ${formatUsd(f.package.priceMicros)}, margin ${f.marginPercent.toFixed(1)} %${f.belowFloor ? ` — below the floor ${formatUsd(f.floorMicros)}, on hold` : ''}`,
+      );
     }
     if (kept.length > 20) lines.push(`… and ${kept.length - 20} more (arb package reprice --all)`);
   }

@@ -20,7 +20,17 @@ export interface CustomerRow {
 
 export async function listCustomers(handle: DbHandle, options: { now?: Date; limit?: number } = {}): Promise<CustomerRow[]> {
   const now = toDbTime(options.now ?? new Date());
-  const rows = await sql<{ telegram_id: unknown; username: string | null; first_name: string | null; balance: unknown; active_keys: unknown; keys: unknown; spent: unknown; topped_up: unknown; created_at: string }>`
+  const rows = await sql<{
+    telegram_id: unknown;
+    username: string | null;
+    first_name: string | null;
+    balance: unknown;
+    active_keys: unknown;
+    keys: unknown;
+    spent: unknown;
+    topped_up: unknown;
+    created_at: string;
+  }>`
     select u.telegram_id, u.username, u.first_name, u.balance, u.created_at,
            coalesce(k.active_keys, 0) as active_keys, coalesce(k.keys, 0) as keys,
            coalesce(t.spent, 0) as spent, coalesce(t.topped_up, 0) as topped_up

@@ -42,7 +42,11 @@ const daysBetween = (a: string, b: string) => Math.round((Date.parse(`${b}T00:00
  * Every UTC day from the window's first day (its start, or the first sale for all time) to `until`, days
  * without sales as zeros; folded into weeks (Monday first) or months when there are more than `maxPoints`.
  */
-export function dailySeries(byDay: readonly Pick<DaySales, 'day' | 'sales' | 'revenueMicros' | 'costMicros' | 'profitMicros'>[], window: { since: string | null; until: string }, maxPoints = 31): Series {
+export function dailySeries(
+  byDay: readonly Pick<DaySales, 'day' | 'sales' | 'revenueMicros' | 'costMicros' | 'profitMicros'>[],
+  window: { since: string | null; until: string },
+  maxPoints = 31,
+): Series {
   const to = dayOf(window.until);
   const sorted = [...byDay].sort((a, b) => a.day.localeCompare(b.day));
   let from = window.since ? dayOf(window.since) : (sorted[0]?.day ?? to);

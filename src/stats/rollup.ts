@@ -301,7 +301,8 @@ export async function readWindow(db: Kysely<Database>, dialect: DialectName, sin
     const sums = sql.raw(DAILY_COLUMNS.map((c) => `sum(${c}) as ${c}`).join(', '));
     const inWindow = edge === null ? sql`1 = 1` : sql`day >= ${edge.slice(0, 10)}`;
     for (const r of (await sql<Record<string, unknown>>`select day, ${sums} from model_daily where ${inWindow} group by day`.execute(db)).rows) addSums(days, String(r.day), String(r.day), '', r);
-    for (const r of (await sql<Record<string, unknown>>`select model, ${sums} from model_daily where ${inWindow} group by model`.execute(db)).rows) addSums(models, String(r.model), '', String(r.model), r);
+    for (const r of (await sql<Record<string, unknown>>`select model, ${sums} from model_daily where ${inWindow} group by model`.execute(db)).rows)
+      addSums(models, String(r.model), '', String(r.model), r);
   }
   // raw: the partial first day (every row, rolled up or not) …
   if (since !== null && !aligned) {
@@ -317,7 +318,11 @@ export async function readWindow(db: Kysely<Database>, dialect: DialectName, sin
 }
 
 /** Usage per key for a window, for views that rank keys (rollups plus raw rows, as readWindow). */
-export async function readKeyUsage(db: Kysely<Database>, dialect: DialectName, since: string | null): Promise<{ allocationId: number; model: string; requests: number; weightedTokens: number; upstreamCost: number; usedRevenue: number }[]> {
+export async function readKeyUsage(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  since: string | null,
+): Promise<{ allocationId: number; model: string; requests: number; weightedTokens: number; upstreamCost: number; usedRevenue: number }[]> {
   const marks = await readWatermarks(db);
   const aligned = since !== null && since.slice(11) === '00:00:00';
   const edge = since === null ? null : aligned ? since : nextDayStart(since);

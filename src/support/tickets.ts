@@ -131,14 +131,25 @@ export async function listTickets(handle: DbHandle, options: { status?: TicketSt
     q = q.where('s.status', '=', status);
     count = count.where('status', '=', status);
   }
-  const rows = await q.orderBy('s.id', 'desc').limit(options.limit ?? 1000).offset(options.offset ?? 0).execute();
+  const rows = await q
+    .orderBy('s.id', 'desc')
+    .limit(options.limit ?? 1000)
+    .offset(options.offset ?? 0)
+    .execute();
   const { n } = await count.executeTakeFirstOrThrow();
   return { rows: rows.map(toTicket), total: Number(n) };
 }
 
 export async function ticketMessages(handle: DbHandle, ticketId: number): Promise<TicketMessage[]> {
   const rows = await handle.db.selectFrom('support_messages').selectAll().where('ticket_id', '=', ticketId).orderBy('id').execute();
-  return rows.map((r) => ({ id: Number(r.id), author: r.author, authorTelegramId: r.author_telegram_id === null ? null : Number(r.author_telegram_id), text: r.text, delivered: r.delivered === 1, createdAt: r.created_at }));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    author: r.author,
+    authorTelegramId: r.author_telegram_id === null ? null : Number(r.author_telegram_id),
+    text: r.text,
+    delivered: r.delivered === 1,
+    createdAt: r.created_at,
+  }));
 }
 
 /** Adds a reply to a ticket (reopening a closed one when the customer writes again). */

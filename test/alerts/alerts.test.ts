@@ -19,7 +19,15 @@ for (const dialect of testDialects()) {
       await addUsage(handle, shop.allocations[2], { requestId: `q${i}`, model: 'openai/gpt-4', weighted: 1, upstreamCost: 1, latencyMs: i * 10 });
     }
     // an hour and more ago: outside the window
-    await addUsage(handle, shop.allocations[2], { requestId: 'old', model: 'openai/gpt-4', weighted: 1, upstreamCost: 1, latencyMs: 99_000, outcome: 'upstream_error', at: new Date(Date.now() - 2 * 3_600_000) });
+    await addUsage(handle, shop.allocations[2], {
+      requestId: 'old',
+      model: 'openai/gpt-4',
+      weighted: 1,
+      upstreamCost: 1,
+      latencyMs: 99_000,
+      outcome: 'upstream_error',
+      at: new Date(Date.now() - 2 * 3_600_000),
+    });
     const r = byRule(await evaluateAlerts({ handle }));
     assert.deepEqual(r.error_rate, { rule: 'error_rate', ok: true, value: 1, threshold: 5, unit: 'percent', message: 'error rate 1.0 % (1 of 100 requests failed upstream in the last hour)' });
     // sorted: 10..800 with the extra 300 and 800 (82 values), then 810..960 (83rd..98th), 1200, 3000
@@ -43,7 +51,14 @@ test('revenue today against $100, and thresholds can be changed', async (t) => {
   const handle = await tempDb(t);
   await seedShop(handle);
   const r = byRule(await evaluateAlerts({ handle }));
-  assert.deepEqual(r.revenue_today, { rule: 'revenue_today', ok: false, value: 7_820_000, threshold: 100_000_000, unit: 'micros', message: 'revenue today $7.82 (3 sales since 00:00 UTC) — below $100.00' });
+  assert.deepEqual(r.revenue_today, {
+    rule: 'revenue_today',
+    ok: false,
+    value: 7_820_000,
+    threshold: 100_000_000,
+    unit: 'micros',
+    message: 'revenue today $7.82 (3 sales since 00:00 UTC) — below $100.00',
+  });
   const low = byRule(await evaluateAlerts({ handle, thresholds: { revenueTodayMicros: 5_000_000 } }));
   assert.equal(low.revenue_today.ok, true);
   // nothing sold yesterday counts today
@@ -60,7 +75,14 @@ test('OpenRouter credit: below $10 fires; unreachable or no client is skipped, n
   const client = createOpenRouterClient({ baseUrl: sim.baseUrl, apiKey: 'sk-or-alerts-test-1234' });
   t.after(() => client.close());
   const low = byRule(await evaluateAlerts({ handle, creditRemainingMicros: () => client.creditRemainingMicros() }));
-  assert.deepEqual(low.openrouter_credit, { rule: 'openrouter_credit', ok: false, value: 7_500_000, threshold: 10_000_000, unit: 'micros', message: 'OpenRouter credit $7.50 — below $10.00; top up at openrouter.ai' });
+  assert.deepEqual(low.openrouter_credit, {
+    rule: 'openrouter_credit',
+    ok: false,
+    value: 7_500_000,
+    threshold: 10_000_000,
+    unit: 'micros',
+    message: 'OpenRouter credit $7.50 — below $10.00; top up at openrouter.ai',
+  });
   sim.setCredits({ limit: 100, usage: 12.5 });
   assert.equal(byRule(await evaluateAlerts({ handle, creditRemainingMicros: () => client.creditRemainingMicros() })).openrouter_credit.ok, true);
 
@@ -89,7 +111,14 @@ test('failed purchases: purchase_failed over all attempts in the last 24 h of th
   const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
   appendFileSync(join(logDir, 'arbitrage-20200101-000000.log'), `${JSON.stringify({ timestamp: old, level: 'WARN', business_event: true, event_type: 'purchase_failed' })}\n`.repeat(20));
   const r = byRule(await evaluateAlerts({ handle, logDir }));
-  assert.deepEqual(r.failed_purchases, { rule: 'failed_purchases', ok: false, value: 25, threshold: 10, unit: 'percent', message: 'failed purchases 25.0 % (1 of 4 attempts in the last 24 h) — above 10 %' });
+  assert.deepEqual(r.failed_purchases, {
+    rule: 'failed_purchases',
+    ok: false,
+    value: 25,
+    threshold: 10,
+    unit: 'percent',
+    message: 'failed purchases 25.0 % (1 of 4 attempts in the last 24 h) — above 10 %',
+  });
   assert.equal(byRule(await evaluateAlerts({ handle, logDir, thresholds: { failedPurchasesPercent: 30 } })).failed_purchases.ok, true);
 });
 

@@ -51,7 +51,10 @@ for (const dialect of testDialects()) {
     await assert.rejects(resolveModel(handle, 'openai/gpt-4:free'), refused(/not a model in the catalog/));
 
     // gone upstream: named as such
-    await syncModels(handle, loadFixtureModels().filter((m) => m.id !== 'openai/gpt-4'));
+    await syncModels(
+      handle,
+      loadFixtureModels().filter((m) => m.id !== 'openai/gpt-4'),
+    );
     await assert.rejects(resolveModel(handle, 'gpt-4'), refused(/openai\/gpt-4 is no longer offered upstream; candidates: /));
     assert.equal(await resolveModel(handle, 'gpt-4', { includeInactive: true }), 'openai/gpt-4');
   });

@@ -8,14 +8,7 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
-import {
-  countTextTokens,
-  PREMIUM_PROVIDER,
-  simulatedText,
-  simulatedThinking,
-  startSimulator,
-  type SimulatorOptions,
-} from '../../src/catalog/simulator.js';
+import { countTextTokens, PREMIUM_PROVIDER, simulatedText, simulatedThinking, startSimulator, type SimulatorOptions } from '../../src/catalog/simulator.js';
 
 async function sim(t: { after: (fn: () => Promise<void>) => void }, opts: SimulatorOptions = {}) {
   const s = await startSimulator({ chunkDelayMs: 0, ...opts });
@@ -124,7 +117,10 @@ test('messages.stream: the real SSE sequence; usage from message_start + message
 test('responses.create (non-stream and stream): cached inside input_tokens, reasoning inside output_tokens', async (t) => {
   const s = await sim(t, { completionTokens: 9 });
   const client = openai(s.baseUrl);
-  const input = [{ role: 'developer' as const, content: 'Be brief. [sim:cache_read=20][sim:reasoning=5]' }, { role: 'user' as const, content: PROMPT }];
+  const input = [
+    { role: 'developer' as const, content: 'Be brief. [sim:cache_read=20][sim:reasoning=5]' },
+    { role: 'user' as const, content: PROMPT },
+  ];
   const prompt = 3 + countTextTokens(input);
   const whole = await client.responses.create({ model: GPT41, input, store: false });
   assert.equal(whole.status, 'completed');
@@ -172,7 +168,8 @@ test('completions (legacy): text_completion shape, stream with the usage chunk w
   assert.equal(c.usage?.prompt_tokens, countTextTokens('Once upon a time'));
   assert.equal(c.usage?.completion_tokens, 6);
   const chunks: OpenAI.Completions.Completion[] = [];
-  for await (const ch of await client.completions.create({ model: 'openai/gpt-3.5-turbo-instruct', prompt: ['a', 'b'], max_tokens: 3, stream: true, stream_options: { include_usage: true } })) chunks.push(ch);
+  for await (const ch of await client.completions.create({ model: 'openai/gpt-3.5-turbo-instruct', prompt: ['a', 'b'], max_tokens: 3, stream: true, stream_options: { include_usage: true } }))
+    chunks.push(ch);
   assert.equal(chunks.map((ch) => ch.choices[0]?.text ?? '').join(''), simulatedText(3));
   assert.equal(chunks.filter((ch) => ch.usage).length, 1);
   assert.equal(chunks.at(-1)?.usage?.completion_tokens, 3);
@@ -197,7 +194,10 @@ test('embeddings: base64 (the SDK default) and float give the same vectors; usag
   const dims = await client.embeddings.create({ model: 'openai/text-embedding-3-large', input: 'x', dimensions: 3, encoding_format: 'float' });
   assert.equal(dims.data[0].embedding.length, 3);
   const list = (await (await fetch(`${s.baseUrl}/embeddings/models`)).json()) as { data: Array<{ id: string; architecture: { output_modalities: string[] } }> };
-  assert.deepEqual(list.data.map((m) => m.id), ['openai/text-embedding-3-small', 'openai/text-embedding-3-large']);
+  assert.deepEqual(
+    list.data.map((m) => m.id),
+    ['openai/text-embedding-3-small', 'openai/text-embedding-3-large'],
+  );
   assert.deepEqual(list.data[0].architecture.output_modalities, ['embeddings']);
   await assert.rejects(client.embeddings.create({ model: 'openai/gpt-4', input: 'x' }), (e: Error & { status?: number }) => e.status === 400);
 });
@@ -206,12 +206,15 @@ test('faults on every endpoint, in each protocol’s shape', async (t) => {
   const s = await sim(t, { completionTokens: 20 });
   // a status on Messages is an Anthropic error
   s.queueFault({ kind: 'status', status: 529, endpoint: 'messages' });
-  await assert.rejects(anthropic(s.baseUrl).messages.create({ model: SONNET, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }), (e: Error & { status?: number; error?: { type: string; error: { type: string } } }) => {
-    assert.equal(e.status, 529);
-    assert.equal(e.error?.type, 'error');
-    assert.equal(e.error?.error.type, 'overloaded_error');
-    return true;
-  });
+  await assert.rejects(
+    anthropic(s.baseUrl).messages.create({ model: SONNET, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    (e: Error & { status?: number; error?: { type: string; error: { type: string } } }) => {
+      assert.equal(e.status, 529);
+      assert.equal(e.error?.type, 'error');
+      assert.equal(e.error?.error.type, 'overloaded_error');
+      return true;
+    },
+  );
   // mid-stream error event after 3 tokens
   s.queueFault({ kind: 'midstream_error', afterTokens: 3, endpoint: ['messages', 'responses'] });
   const m = await raw(`${s.baseUrl}/messages`, { model: SONNET, max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] });
@@ -245,7 +248,11 @@ test('OpenRouter routing: a fallback list, provider preferences, web plugins, :o
   const s = await sim(t, { completionTokens: 10 });
   const client = openai(s.baseUrl);
   // models: the requested model is taken as unavailable; a dearer one answers and says so
-  const fb = await client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], models: ['openai/gpt-4o-mini', 'openai/o1-pro'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  const fb = await client.chat.completions.create({
+    model: 'openai/gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    models: ['openai/gpt-4o-mini', 'openai/o1-pro'],
+  } as OpenAI.ChatCompletionCreateParamsNonStreaming);
   assert.equal(fb.model, 'openai/o1-pro');
   const rec0 = s.requests[0];
   assert.equal(rec0.model, 'openai/gpt-4o-mini');
@@ -288,7 +295,11 @@ test('OpenRouter routing: a fallback list, provider preferences, web plugins, :o
 
   // /key usage grows by what was served
   const key = (await (await fetch(`${s.baseUrl}/key`)).json()) as { data: { usage: number } };
-  near(key.data.usage, s.requests.reduce((n, r) => n + r.costUsd, 0), '/key usage');
+  near(
+    key.data.usage,
+    s.requests.reduce((n, r) => n + r.costUsd, 0),
+    '/key usage',
+  );
 });
 
 test('bad input is a 400 in the protocol’s shape; unknown paths 404', async (t) => {

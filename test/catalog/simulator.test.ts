@@ -33,7 +33,12 @@ function sseEvents(text: string): string[] {
   return text
     .split('\n\n')
     .filter((block) => block.trim() !== '')
-    .flatMap((block) => block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)));
+    .flatMap((block) =>
+      block
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6)),
+    );
 }
 
 test('GET /models serves the 371-model fixture; /key and /credits report credit', async (t) => {
@@ -70,10 +75,7 @@ test('non-stream completion: OpenAI shape, deterministic usage and USD cost', as
   assert.equal(countTokens(content), 40);
   assert.equal(content, simulatedText(40));
   const prompt = countPromptTokens(messages);
-  assert.deepEqual(
-    { p: body.usage.prompt_tokens, c: body.usage.completion_tokens, t: body.usage.total_tokens },
-    { p: prompt, c: 40, t: prompt + 40 },
-  );
+  assert.deepEqual({ p: body.usage.prompt_tokens, c: body.usage.completion_tokens, t: body.usage.total_tokens }, { p: prompt, c: 40, t: prompt + 40 });
   // gpt-4: $30/Mtok prompt, $60/Mtok completion
   assert.ok(Math.abs(body.usage.cost - (prompt * 30 + 40 * 60) / 1e6) < 1e-12);
   const [rec] = s.requests;
@@ -121,7 +123,9 @@ test('stream: processing comments, one token per chunk, usage chunk with choices
 test('stream without include_usage sends no usage chunk', async (t) => {
   const s = await sim(t, { completionTokens: 5 });
   const r = await chat(s.baseUrl, { stream: true, max_tokens: 3 });
-  const chunks = sseEvents(r.text).slice(0, -1).map((e) => JSON.parse(e));
+  const chunks = sseEvents(r.text)
+    .slice(0, -1)
+    .map((e) => JSON.parse(e));
   assert.equal(chunks.filter((c) => c.usage).length, 0);
   assert.equal(chunks.filter((c) => c.choices[0].delta.content).length, 3);
   assert.equal(s.requests[0].usageReported, false);
@@ -153,7 +157,10 @@ test('fault: status (setFault persists, queueFault applies once, header per requ
   const viaHeader = await chat(s.baseUrl, {}, { [SIM_FAULT_HEADER]: JSON.stringify({ kind: 'status', status: 402 }) });
   assert.equal(viaHeader.status, 402);
   assert.equal((await chat(s.baseUrl, {})).status, 200);
-  assert.deepEqual(s.requests.map((r) => r.status), [429, 200, 503, 503, 402, 200]);
+  assert.deepEqual(
+    s.requests.map((r) => r.status),
+    [429, 200, 503, 503, 402, 200],
+  );
   assert.equal(s.requests[0].completionTokensSent, 0);
   assert.equal(s.requests[0].costUsd, 0);
   // faults target chat completions unless told otherwise
@@ -171,7 +178,10 @@ test('fault: midstream_error sends n tokens then an error event and ends', async
   assert.notEqual(events.at(-1), '[DONE]');
   const last = JSON.parse(events.at(-1)!);
   assert.equal(last.error.code, 'server_error');
-  const tokens = events.slice(0, -1).map((e) => JSON.parse(e)).filter((c) => c.choices[0].delta.content);
+  const tokens = events
+    .slice(0, -1)
+    .map((e) => JSON.parse(e))
+    .filter((c) => c.choices[0].delta.content);
   assert.equal(tokens.length, 4);
   assert.equal(s.requests[0].completionTokensSent, 4);
   assert.equal(s.requests[0].usageReported, false);
@@ -230,7 +240,11 @@ test('a client that disconnects mid-stream stops the generation', async (t) => {
   let seen = 0;
   await assert.rejects(async () => {
     for await (const part of res.body) {
-      seen += (Buffer.from(part as Buffer).toString('utf8').match(/"content":"[^"]/g) ?? []).length;
+      seen += (
+        Buffer.from(part as Buffer)
+          .toString('utf8')
+          .match(/"content":"[^"]/g) ?? []
+      ).length;
       if (seen >= 3) ac.abort();
     }
   });

@@ -42,10 +42,7 @@ for (const dialect of testDialects()) {
     assert.equal(rows.length, 371);
     const by = new Map(rows.map((r) => [r.model_id, r]));
     const gpt4 = by.get('openai/gpt-4')!;
-    assert.deepEqual(
-      [gpt4.name, gpt4.prompt_rate, gpt4.completion_rate, gpt4.context_length, gpt4.max_completion_tokens, gpt4.is_active],
-      ['OpenAI: GPT-4', 30_000_000, 60_000_000, 8191, 4096, 1],
-    );
+    assert.deepEqual([gpt4.name, gpt4.prompt_rate, gpt4.completion_rate, gpt4.context_length, gpt4.max_completion_tokens, gpt4.is_active], ['OpenAI: GPT-4', 30_000_000, 60_000_000, 8191, 4096, 1]);
     assert.deepEqual([by.get('openai/gpt-3.5-turbo')!.prompt_rate, by.get('openai/gpt-3.5-turbo')!.completion_rate], [500_000, 1_500_000]);
     // long decimals: $0.035/Mtok and $0.0375/Mtok
     assert.equal(by.get('amazon/nova-micro-v1')!.prompt_rate, 35_000);
@@ -93,15 +90,16 @@ for (const dialect of testDialects()) {
     let models = withPrice(loadFixtureModels(), 'openai/gpt-4', '0.000034', '0.00006');
     const { logger, lines } = captureLogger();
     let report = await syncModels(handle, models, { now: T2, config, logger });
-    assert.deepEqual(report.priceChanges, [
-      { model: 'openai/gpt-4', oldPromptRate: 30_000_000, newPromptRate: 34_000_000, oldCompletionRate: 60_000_000, newCompletionRate: 60_000_000 },
-    ]);
+    assert.deepEqual(report.priceChanges, [{ model: 'openai/gpt-4', oldPromptRate: 30_000_000, newPromptRate: 34_000_000, oldCompletionRate: 60_000_000, newCompletionRate: 60_000_000 }]);
     assert.deepEqual(report.updated, ['openai/gpt-4']);
     assert.deepEqual(report.holds, []);
-    assert.deepEqual(report.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.priceMicros, r.package.costMicros, r.pricing.marginPercent]), [
-      [formula.id, 3_750_000, 4_250_000, 3_400_000, 25],
-      [disabledGpt4.id, 7_500_000, 8_500_000, 6_800_000, 25],
-    ]);
+    assert.deepEqual(
+      report.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.priceMicros, r.package.costMicros, r.pricing.marginPercent]),
+      [
+        [formula.id, 3_750_000, 4_250_000, 3_400_000, 25],
+        [disabledGpt4.id, 7_500_000, 8_500_000, 6_800_000, 25],
+      ],
+    );
     assert.deepEqual(
       lines.filter((l) => l.arbitrage === true && l.operation === 'package_repriced').map((l) => [l.package_id, l.previous_sell_price, l.sell_price, l.cost, l.previous_cost, l.trigger]),
       [
@@ -115,9 +113,7 @@ for (const dialect of testDialects()) {
     report = await syncModels(handle, models, { config });
     assert.equal(report.priceChanges.length, 1);
     assert.equal(report.priceChanges[0].oldPromptRate, 34_000_000);
-    assert.deepEqual(report.holds, [
-      { packageId: gpt4.id, model: 'openai/gpt-4', reason: 'margin', priceMicros: 3_750_000, newCostMicros: 3_500_000, floorMicros: 3_850_000 },
-    ]);
+    assert.deepEqual(report.holds, [{ packageId: gpt4.id, model: 'openai/gpt-4', reason: 'margin', priceMicros: 3_750_000, newCostMicros: 3_500_000, floorMicros: 3_850_000 }]);
     const rows = await handle.db.selectFrom('ai_token_packages').select(['id', 'is_available', 'hold_reason', 'price', 'price_mode']).orderBy('id').execute();
     assert.deepEqual(rows, [
       { id: gpt4.id, is_available: 0, hold_reason: 'margin', price: 3_750_000, price_mode: 'fixed' },
@@ -129,10 +125,13 @@ for (const dialect of testDialects()) {
     // the model turning into a router model (no fixed price) holds its packages, formula ones included
     await handle.db.updateTable('ai_token_packages').set({ is_available: 1, hold_reason: null }).where('id', '=', gpt4.id).execute();
     report = await syncModels(handle, withPrice(loadFixtureModels(), 'openai/gpt-4', '-1', '-1'), { config });
-    assert.deepEqual(report.holds.map((h) => [h.packageId, h.reason, h.newCostMicros]), [
-      [gpt4.id, 'margin', null],
-      [formula.id, 'margin', null],
-    ]);
+    assert.deepEqual(
+      report.holds.map((h) => [h.packageId, h.reason, h.newCostMicros]),
+      [
+        [gpt4.id, 'margin', null],
+        [formula.id, 'margin', null],
+      ],
+    );
     assert.deepEqual(report.repriced, []);
   });
 
@@ -144,7 +143,10 @@ for (const dialect of testDialects()) {
     const report = await syncModels(handle, without, { now: T2 });
     assert.deepEqual(report.removed, ['openai/gpt-4']);
     assert.equal(report.total, 370);
-    assert.deepEqual(report.holds.map((h) => [h.packageId, h.reason]), [[pkg.id, 'gone']]);
+    assert.deepEqual(
+      report.holds.map((h) => [h.packageId, h.reason]),
+      [[pkg.id, 'gone']],
+    );
     const model = await handle.db.selectFrom('ai_models').selectAll().where('model_id', '=', 'openai/gpt-4').executeTakeFirstOrThrow();
     assert.equal(model.is_active, 0);
     const held = await handle.db.selectFrom('ai_token_packages').selectAll().where('id', '=', pkg.id).executeTakeFirstOrThrow();

@@ -46,14 +46,25 @@ for (const dialect of testDialects()) {
     assert.ok(race.some((r) => r.status === 'rejected' && refused('used')(r.reason)));
 
     // interrupted after the claim (no ledger row yet): the same customer's retry completes it, once
-    const u = await handle.db.insertInto('users').values({ telegram_id: 701, username: null, first_name: null, language_code: null, balance: 0, created_at: '2026-12-06 11:00:00', updated_at: '2026-12-06 11:00:00' }).returning('id').executeTakeFirstOrThrow();
-    await handle.db.updateTable('gift_codes').set({ redeemed_at: '2026-12-06 11:59:00', redeemed_by: u.id }).where('code_hash', '=', hashCode(normalizeCode(c)!)).execute();
+    const u = await handle.db
+      .insertInto('users')
+      .values({ telegram_id: 701, username: null, first_name: null, language_code: null, balance: 0, created_at: '2026-12-06 11:00:00', updated_at: '2026-12-06 11:00:00' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await handle.db
+      .updateTable('gift_codes')
+      .set({ redeemed_at: '2026-12-06 11:59:00', redeemed_by: u.id })
+      .where('code_hash', '=', hashCode(normalizeCode(c)!))
+      .execute();
     await assert.rejects(redeemCode({ handle, ...clock }, { telegramId: 702, code: c }), refused('used'));
     const resumed = await redeemCode({ handle, ...clock }, { telegramId: 701, code: c });
     assert.equal(resumed.kind, 'credited');
     await assert.rejects(redeemCode({ handle, ...clock }, { telegramId: 701, code: c }), refused('used_by_you'));
     const credits = await handle.db.selectFrom('transactions').select(['reference', 'amount', 'type']).orderBy('id').execute();
-    assert.deepEqual(credits.map((r) => r.type), ['topup', 'topup', 'topup']);
+    assert.deepEqual(
+      credits.map((r) => r.type),
+      ['topup', 'topup', 'topup'],
+    );
     assert.equal(new Set(credits.map((r) => r.reference)).size, 3, 'one ledger row per code');
 
     // a package code: a free grant with a key; expiry
@@ -64,7 +75,10 @@ for (const dialect of testDialects()) {
     assert.ok(granted.kind === 'granted' && granted.apiKey?.startsWith('sk-arb-'));
     const late = await createCodes({ handle }, { count: 1, usd: '1', expiresAt: parseExpiry('12h', now), now });
     const later = { now: () => new Date(now.getTime() + 13 * 3_600_000) };
-    await assert.rejects(redeemCode({ handle, ...later }, { telegramId: 802, code: late.codes[0] }), (e: unknown) => refused('expired')(e) && /expired 2026-12-07 00:00:00 UTC/.test((e as Error).message));
+    await assert.rejects(
+      redeemCode({ handle, ...later }, { telegramId: 802, code: late.codes[0] }),
+      (e: unknown) => refused('expired')(e) && /expired 2026-12-07 00:00:00 UTC/.test((e as Error).message),
+    );
 
     const listed = await listCodes(handle, { now: later.now() });
     assert.deepEqual(
@@ -79,7 +93,10 @@ for (const dialect of testDialects()) {
     await assert.rejects(createCodes({ handle }, { count: 1, usd: '5', packageId: pkg.id }), /give exactly one/);
     await assert.rejects(createCodes({ handle }, { count: 1, packageId: 999 }), /--package: no package 999/);
     await assert.rejects(createCodes({ handle }, { count: 1, usd: 'five' }), /--usd: "five" is not a USD amount/);
-    assert.throws(() => parseExpiry('soon', now), (e: unknown) => e instanceof InputError && /--expires: "soon" is not a lifetime; use e\.g\. 30d/.test((e as Error).message));
+    assert.throws(
+      () => parseExpiry('soon', now),
+      (e: unknown) => e instanceof InputError && /--expires: "soon" is not a lifetime; use e\.g\. 30d/.test((e as Error).message),
+    );
     assert.deepEqual((await auditLedger(handle)).problems, []);
   });
 }

@@ -16,7 +16,10 @@ test('arb alerts: every rule evaluated; exit 1 while one fires (revenue today be
   assert.equal(r.code, 1, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.equal(doc.ok, false);
-  assert.deepEqual(doc.alerts.map((a: { rule: string }) => a.rule), ['error_rate', 'p95_latency', 'openrouter_credit', 'revenue_today', 'failed_purchases', 'upstream_cost_loss']);
+  assert.deepEqual(
+    doc.alerts.map((a: { rule: string }) => a.rule),
+    ['error_rate', 'p95_latency', 'openrouter_credit', 'revenue_today', 'failed_purchases', 'upstream_cost_loss'],
+  );
   // one failure in four requests (25 %) and revenue $7.82 fire; credit $40 is fine
   assert.deepEqual(doc.firing, ['error_rate', 'p95_latency', 'revenue_today']);
   const credit = doc.alerts.find((a: { rule: string }) => a.rule === 'openrouter_credit');

@@ -49,7 +49,10 @@ test('SQLite: backup while the ledger is being written, then restore: a consiste
 
   // the snapshot is a prefix of the ledger: contiguous ids, every balance equal to its ledger
   const snapshotIds = await ledgerIds(doc.file);
-  assert.deepEqual(snapshotIds, snapshotIds.map((_, i) => i + 1));
+  assert.deepEqual(
+    snapshotIds,
+    snapshotIds.map((_, i) => i + 1),
+  );
   const check = join(env.dir, 'check.db');
   copyFileSync(doc.file, check);
   const copy = openDb({ dbName: check });
@@ -128,7 +131,10 @@ test('SQLite: arb restore refuses bad files, unconfirmed runs, and an SQLite bac
     assert.match(r.stderr, message);
     assert.equal(sha(env.dbFile), before, `${args.join(' ')} changed the database`);
   }
-  assert.deepEqual(readdirSync(env.dir).filter((f) => f.includes('pre-restore') || f.includes('restore-tmp')), []);
+  assert.deepEqual(
+    readdirSync(env.dir).filter((f) => f.includes('pre-restore') || f.includes('restore-tmp')),
+    [],
+  );
 
   const pg = await runArb(['restore', good, '--yes'], { ...env, env: { ...env.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
   assert.equal(pg.code, 2);

@@ -38,7 +38,10 @@ test("arb category create|list|rename|delete; with categories 1/1 and 1/2 the ma
   writeFileSync(join(env.dir, 'first.json'), JSON.stringify([JSON.parse(readFileSync(MANUAL_FILE, 'utf8'))[0]]));
   const imported = await runArb(['package', 'import', join(env.dir, 'first.json'), '--json'], env);
   assert.equal(imported.code, 0, imported.stderr);
-  assert.deepEqual(JSON.parse(imported.stdout).packages.map((p: Record<string, unknown>) => [p.model, p.category_id, p.subcategory_id]), [['openai/gpt-4', 1, 1]]);
+  assert.deepEqual(
+    JSON.parse(imported.stdout).packages.map((p: Record<string, unknown>) => [p.model, p.category_id, p.subcategory_id]),
+    [['openai/gpt-4', 1, 1]],
+  );
 
   const list = await runArb(['category', 'list'], env);
   assert.equal(list.code, 0, list.stderr);
@@ -62,7 +65,10 @@ test("arb category create|list|rename|delete; with categories 1/1 and 1/2 the ma
 
   const inUse = await runArb(['category', 'delete', '1'], env);
   assert.equal(inUse.code, 2);
-  assert.match(inUse.stderr, /^error: id: category 1 "AI Models" is used by 1 package\(s\): #1 openai\/gpt-4 "GPT-4 Access - 100k tokens"; move them with --move-to <category id>, or rename the category instead\n$/);
+  assert.match(
+    inUse.stderr,
+    /^error: id: category 1 "AI Models" is used by 1 package\(s\): #1 openai\/gpt-4 "GPT-4 Access - 100k tokens"; move them with --move-to <category id>, or rename the category instead\n$/,
+  );
   const h = openDb(env.db);
   try {
     assert.equal((await h.db.selectFrom('categories').select('id').execute()).length, 1, 'the refused delete changed nothing');

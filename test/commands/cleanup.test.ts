@@ -50,7 +50,10 @@ test('arb cleanup --dry-run lists what would change and changes nothing', async 
   assert.equal(doc.expired_keys.count, 2);
   assert.deepEqual(doc.expired_keys.keys.map((k: { telegram_id: number }) => k.telegram_id).sort(), [1001, 1003]);
   assert.match(doc.expired_keys.keys[0].api_key, /^sk-arb-.{4}….{4}$/);
-  assert.deepEqual(doc.logs.removed.map((f: { name: string }) => f.name), ['arbitrage-20260901-000000.log', 'arbitrage-20260902-000000.log']);
+  assert.deepEqual(
+    doc.logs.removed.map((f: { name: string }) => f.name),
+    ['arbitrage-20260901-000000.log', 'arbitrage-20260902-000000.log'],
+  );
   assert.deepEqual(await snapshot(env.db), before);
   assert.deepEqual(readdirSync(env.logDir).sort(), logsBefore);
 
@@ -82,7 +85,12 @@ test('arb cleanup: without a terminal, deleting logs needs --yes (exit 2, nothin
   assert.deepEqual(after.balances, before.balances, 'money stays');
   assert.equal(after.ledger, before.ledger);
   assert.equal(after.audit, true);
-  assert.deepEqual(readdirSync(env.logDir).filter((f) => f.startsWith('arbitrage-')).sort(), ['arbitrage-20261120-000000.log']);
+  assert.deepEqual(
+    readdirSync(env.logDir)
+      .filter((f) => f.startsWith('arbitrage-'))
+      .sort(),
+    ['arbitrage-20261120-000000.log'],
+  );
   assert.ok(existsSync(join(env.logDir, 'arbitrage.log')), 'the live log is never deleted');
 
   // nothing left to do: exit 0, no confirmation needed
@@ -117,8 +125,13 @@ test('arb cleanup: the retention defaults to LOG_RETENTION_DAYS (0 keeps every r
   assert.ok(existsSync(join(env.logDir, 'arbitrage-20260901-000000.log')));
   const r = await runArb(['cleanup', '--yes', '--json'], { ...env, env: { ...env.env, LOG_RETENTION_DAYS: '7' } });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout).logs.removed.map((f: { name: string }) => f.name), ['arbitrage-20260901-000000.log', 'arbitrage-20260902-000000.log', 'arbitrage.log.20261101-000000']);
-  const perf = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8').split('\n').filter((l) => l.includes('"performance":true'));
+  assert.deepEqual(
+    JSON.parse(r.stdout).logs.removed.map((f: { name: string }) => f.name),
+    ['arbitrage-20260901-000000.log', 'arbitrage-20260902-000000.log', 'arbitrage.log.20261101-000000'],
+  );
+  const perf = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"performance":true'));
   assert.equal(perf.length, 2, 'one per cleanup that changed something');
   assert.match(perf[0], /"operation":"cleanup","execution_time":\d+(\.\d+)?,"success":true/);
 });

@@ -22,8 +22,12 @@ test('every kind of command, whose reader is gone before it writes (| head -n 0)
   await handle.close();
   // the reader exits at once; arb starts after it is gone, so its first write meets a closed pipe (EPIPE)
   for (const args of ['models', 'keys list', 'stats --json', 'logs transactions --output csv', '--help']) {
-    const r = spawnSync('bash', ['-c', `(sleep 0.2; '${process.execPath}' '${ARB}' ${args}) | head -n 0; echo "arb exit \${PIPESTATUS[0]}" >&2`], { cwd: env.dir, env: env.env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('bash', ['-c', `(sleep 0.2; '${process.execPath}' '${ARB}' ${args}) | head -n 0; echo "arb exit \${PIPESTATUS[0]}" >&2`], {
+      cwd: env.dir,
+      env: env.env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(r.stderr, 'arb exit 0\n', `arb ${args}: quiet, status 0`);
   }
 });
-

@@ -44,7 +44,9 @@ test('arb codes create prints the codes once; arb codes list shows used/unused w
   assert.equal(json.codes.length, 1);
   assert.equal(json.codes[0].state, 'unused');
   for (const c of [...codes, ...doc.codes]) assert.ok(!list.stdout.includes(c), 'the list never shows a code');
-  const logs = readdirSync(env.logDir).map((f) => readFileSync(join(env.logDir, f), 'utf8')).join('');
+  const logs = readdirSync(env.logDir)
+    .map((f) => readFileSync(join(env.logDir, f), 'utf8'))
+    .join('');
   for (const c of [...codes, ...doc.codes]) assert.ok(!logs.includes(c), 'codes never reach the log');
   assert.match(logs, /"event_type":"gift_codes_created"/);
 

@@ -85,7 +85,10 @@ test('arb health --json always prints a document: {"reachable":false,…} and ex
     });
   });
   const env = arbEnv(tempDir(t), { PORT: String(closed) });
-  for (const args of [['health', '--json'], ['health', '--url', `http://127.0.0.1:${closed}`, '--json']]) {
+  for (const args of [
+    ['health', '--json'],
+    ['health', '--url', `http://127.0.0.1:${closed}`, '--json'],
+  ]) {
     const r = await runArb(args, env);
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr, '');

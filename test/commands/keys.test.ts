@@ -39,7 +39,10 @@ test('arb keys list: masked keys only, filter by user, JSON and table', async (t
   assert.equal(first.status, 'active');
 
   const mine = await runArb(['keys', 'list', '--user', '1001', '--json'], env);
-  assert.deepEqual(JSON.parse(mine.stdout).keys.map((k: { telegram_id: number }) => k.telegram_id), [1001, 1001]);
+  assert.deepEqual(
+    JSON.parse(mine.stdout).keys.map((k: { telegram_id: number }) => k.telegram_id),
+    [1001, 1001],
+  );
   const table = await runArb(['keys', 'list', '--user', '1002'], env);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^ *\d+ +sk-arb-.{4}….{4} +1002 +openai\/gpt-4 +0 \/ 100,000 +100,000 +active /m);
@@ -54,12 +57,21 @@ test('arb keys revoke: by a prefix of the full key or of the masked form; ambigu
   const h = openDb(env.db);
   const k1 = (await h.db.selectFrom('ai_token_allocations').select('api_key').where('id', '=', shop.allocations[0]).executeTakeFirstOrThrow()).api_key;
   const head = k1.split('…')[0];
-  await h.db.updateTable('ai_token_allocations').set({ api_key: `${head}…zzzz` }).where('id', '=', shop.allocations[1]).execute();
+  await h.db
+    .updateTable('ai_token_allocations')
+    .set({ api_key: `${head}…zzzz` })
+    .where('id', '=', shop.allocations[1])
+    .execute();
   await h.close();
 
   const ambiguous = await runArb(['keys', 'revoke', head], env);
   assert.equal(ambiguous.code, 2);
-  assert.match(ambiguous.stderr, new RegExp(`^error: key-prefix: "${head}" matches 2 keys: ${head}….{4} \\(id ${shop.allocations[0]}, user 1001, openai/gpt-4, active\\); ${head}…zzzz \\(id ${shop.allocations[1]}, user 1001, anthropic/claude-3-haiku, active\\); give more characters of the key`));
+  assert.match(
+    ambiguous.stderr,
+    new RegExp(
+      `^error: key-prefix: "${head}" matches 2 keys: ${head}….{4} \\(id ${shop.allocations[0]}, user 1001, openai/gpt-4, active\\); ${head}…zzzz \\(id ${shop.allocations[1]}, user 1001, anthropic/claude-3-haiku, active\\); give more characters of the key`,
+    ),
+  );
 
   const unknown = await runArb(['keys', 'revoke', 'sk-arb-ZZZZZZZZ'], env);
   assert.equal(unknown.code, 2);

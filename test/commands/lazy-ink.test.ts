@@ -58,8 +58,14 @@ test('--json and piped runs of starred commands never load ink or react; a termi
     assert.deepEqual(loaded(log), [], `arb ${args.join(' ')} loaded ${loaded(log).join(', ')}`);
   }
   execFileSync('script', ['-qec', `${process.execPath} --import ${register} ${ARB} stats`, '/dev/null'], { cwd: dir, env: env.env, encoding: 'utf8' });
-  assert.ok(loaded(log).some((u) => u.includes('/node_modules/ink/')), 'the TTY run loads ink (positive control)');
+  assert.ok(
+    loaded(log).some((u) => u.includes('/node_modules/ink/')),
+    'the TTY run loads ink (positive control)',
+  );
   writeFileSync(log, '');
   execFileSync('script', ['-qec', `${process.execPath} --import ${register} ${ARB} backup`, '/dev/null'], { cwd: dir, env: env.env, encoding: 'utf8' });
-  assert.ok(loaded(log).some((u) => u.includes('/node_modules/ink/')), 'the TTY backup shows its progress with ink');
+  assert.ok(
+    loaded(log).some((u) => u.includes('/node_modules/ink/')),
+    'the TTY backup shows its progress with ink',
+  );
 });

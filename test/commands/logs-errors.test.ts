@@ -10,7 +10,18 @@ test('arb logs errors: the failure reason and the request id, whole at 80 and 12
   const env = arbEnv(tempDir(t));
   mkdirSync(env.logDir, { recursive: true });
   const lines = [
-    { timestamp: '2026-12-01T08:00:00.000Z', level: 'ERROR', api_call: true, service: 'proxy', endpoint: '/v1/chat/completions', status: 502, success: false, request_id: 'req_0193aa55bb66cc77dd88ee99', failure: 'upstream status 500', message: 'api call' },
+    {
+      timestamp: '2026-12-01T08:00:00.000Z',
+      level: 'ERROR',
+      api_call: true,
+      service: 'proxy',
+      endpoint: '/v1/chat/completions',
+      status: 502,
+      success: false,
+      request_id: 'req_0193aa55bb66cc77dd88ee99',
+      failure: 'upstream status 500',
+      message: 'api call',
+    },
     { timestamp: '2026-12-01T08:05:00.000Z', level: 'ERROR', message: 'backup failed', err: { type: 'Error', message: 'ENOSPC: no space left on device' } },
     { timestamp: '2026-12-01T08:06:00.000Z', level: 'INFO', message: 'fine' },
   ];

@@ -59,7 +59,10 @@ test('arb logs … --json agrees with the manual grep/jq recipes on the same fil
   assert.equal(doc.amount_micros, 3_750_000 + 10_000_000 + 3_750_000 + 125_500_000 + 50_000_000 + 10_000 + 7_333_333 + 200_000_000);
   assert.equal(doc.malformed_lines, 1, 'the garbage line is counted, not fatal');
   assert.equal(doc.shown, 3);
-  assert.deepEqual(doc.entries.map((e: { amount: number }) => e.amount), [0.01, 7.333333, 200]);
+  assert.deepEqual(
+    doc.entries.map((e: { amount: number }) => e.amount),
+    [0.01, 7.333333, 200],
+  );
   assert.equal(doc.entries[2].amount_micros, 200_000_000);
   assert.equal(doc.files.length, 1);
 
@@ -164,8 +167,14 @@ test('arb logs transactions --follow --json streams appended lines until SIGINT'
   const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   child.kill('SIGINT');
   assert.equal(await exit, 0, stderr);
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.amount), [200, 12.34]);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.amount),
+    [200, 12.34],
+  );
   assert.equal(lines[1].amount_micros, 12_340_000);
 });
 
@@ -177,7 +186,16 @@ test('arb logs errors shows the failure reason and request id; --request-id and 
   const [mine, other] = await handle.db.selectFrom('ai_token_allocations').select(['id', 'api_key']).where('id', 'in', [shop.allocations[0], shop.allocations[2]]).orderBy('id').execute();
   await handle.close();
   const logger = createLogger({ logDir: env.logDir });
-  logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 502, success: false, latency_ms: 40, request_id: 'req-aaa', allocation_id: mine.id, failure: 'upstream status 500' });
+  logApiCall(logger, {
+    service: 'proxy',
+    endpoint: '/v1/chat/completions',
+    status: 502,
+    success: false,
+    latency_ms: 40,
+    request_id: 'req-aaa',
+    allocation_id: mine.id,
+    failure: 'upstream status 500',
+  });
   logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 40, request_id: 'req-bbb', allocation_id: other.id });
   logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 40, request_id: 'req-ccc', allocation_id: mine.id });
   logSecurityEvent(logger, { event: 'key_revoked', reason: 'revoked by the operator', key_masked: mine.api_key });
@@ -198,7 +216,11 @@ test('arb logs errors shows the failure reason and request id; --request-id and 
   const byKey = await runArb(['logs', '--key', prefix, '--json'], { cwd, env: env.env });
   assert.equal(byKey.code, 0, byKey.stderr);
   const doc = JSON.parse(byKey.stdout);
-  assert.deepEqual(doc.entries.map((e: { request_id?: string; event?: string }) => e.request_id ?? e.event), ['req-aaa', 'req-ccc', 'key_revoked'], 'api_call lines by allocation id, the security event by masked key');
+  assert.deepEqual(
+    doc.entries.map((e: { request_id?: string; event?: string }) => e.request_id ?? e.event),
+    ['req-aaa', 'req-ccc', 'key_revoked'],
+    'api_call lines by allocation id, the security event by masked key',
+  );
   assert.deepEqual(doc.filter.allocation_ids, [mine.id]);
   const typed = await runArb(['logs', 'api-failures', '--key', prefix.replace('…', '...'), '--json'], { cwd, env: env.env });
   assert.equal(JSON.parse(typed.stdout).total, 1, '"..." typed for "…"');
@@ -240,22 +262,34 @@ test('arb logs tail --follow takes the same filters: --request-id and --key stre
   };
   const byRequest = follow(['--request-id', 'req-want']);
   const byKey = follow(['--key', `${mine.api_key.split('…')[0]}…`]);
-  const lines = (o: { stdout: string }) => o.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id?: string; allocation_id?: number });
+  const lines = (o: { stdout: string }) =>
+    o.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { request_id?: string; allocation_id?: number });
 
   // keep appending until both followers have seen their match (they may start reading after the first lines);
   // every round writes the non-matching line first, so a follower that ignored its filter would print it first
   let round = 0;
-  await until('both followers printed their matching line', async () => {
-    round += 1;
-    const logger = createLogger({ logDir: env.logDir });
-    logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 5, request_id: `req-other-${round}`, allocation_id: other.id });
-    logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 5, request_id: 'req-want', allocation_id: mine.id });
-    await closeLogger(logger);
-    await new Promise((r) => setTimeout(r, 300));
-    return lines(byRequest).length > 0 && lines(byKey).length > 0;
-  }, 45_000, 0);
+  await until(
+    'both followers printed their matching line',
+    async () => {
+      round += 1;
+      const logger = createLogger({ logDir: env.logDir });
+      logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 5, request_id: `req-other-${round}`, allocation_id: other.id });
+      logApiCall(logger, { service: 'proxy', endpoint: '/v1/chat/completions', status: 200, success: true, latency_ms: 5, request_id: 'req-want', allocation_id: mine.id });
+      await closeLogger(logger);
+      await new Promise((r) => setTimeout(r, 300));
+      return lines(byRequest).length > 0 && lines(byKey).length > 0;
+    },
+    45_000,
+    0,
+  );
 
-  for (const [o, what] of [[byRequest, '--request-id'], [byKey, '--key']] as const) {
+  for (const [o, what] of [
+    [byRequest, '--request-id'],
+    [byKey, '--key'],
+  ] as const) {
     assert.ok(lines(o).length >= 1, `${what}: ${o.stdout} ${o.stderr}`);
     assert.deepEqual([...new Set(lines(o).map((l) => l.request_id))], ['req-want'], `${what} follows only its own lines: ${o.stdout}`);
     assert.ok(lines(o).every((l) => l.allocation_id === mine.id));

@@ -70,7 +70,10 @@ test('arb models --sync reports price changes, reprices the formula packages (lo
     .split('\n')
     .filter((l) => l.includes('"arbitrage":true') && l.includes('"operation":"package_repriced"'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.deepEqual(repriced.map((l) => [l.package_id, l.previous_sell_price, l.sell_price, l.cost, l.trigger]), [[1, 3.75, 5.63, 4.5, 'sync']]);
+  assert.deepEqual(
+    repriced.map((l) => [l.package_id, l.previous_sell_price, l.sell_price, l.cost, l.trigger]),
+    [[1, 3.75, 5.63, 4.5, 'sync']],
+  );
 
   const list = JSON.parse((await runArb(['package', 'list', '--all', '--json'], env)).stdout).packages;
   assert.deepEqual(

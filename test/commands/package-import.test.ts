@@ -52,7 +52,14 @@ test('arb package import is idempotent: a second import leaves everything unchan
   assert.equal(dry.code, 0, dry.stderr);
   const d = JSON.parse(dry.stdout);
   assert.deepEqual([d.dry_run, d.created, d.updated, d.unchanged], [true, 1, 1, 1]);
-  assert.deepEqual(d.packages.map((p: { status: string; id: number | null }) => [p.status, p.id]), [['updated', 1], ['unchanged', 2], ['created', null]]);
+  assert.deepEqual(
+    d.packages.map((p: { status: string; id: number | null }) => [p.status, p.id]),
+    [
+      ['updated', 1],
+      ['unchanged', 2],
+      ['created', null],
+    ],
+  );
   assert.deepEqual(d.packages[0].changes, ['price $3.75 → $4.00', 'price_mode formula → fixed']);
   const dryText = await runArb(['package', 'import', edited, '--dry-run', '--upsert'], env);
   assert.match(dryText.stdout, /^ +1 +would be updated +1 +openai\/gpt-4 +100,000 +\$4\.00 .*price \$3\.75 → \$4\.00; price_mode formula → fixed$/m);
@@ -67,10 +74,23 @@ test('arb package import is idempotent: a second import leaves everything unchan
   assert.deepEqual([JSON.parse(upsert.stdout).created, JSON.parse(upsert.stdout).updated, JSON.parse(upsert.stdout).unchanged], [0, 1, 2]);
   const list = JSON.parse((await runArb(['package', 'list', '--json'], env)).stdout).packages;
   // the price the file gives is kept when the settings change; the others follow the formula
-  assert.deepEqual(list.map((p: { id: number; price_micros: number; price_mode: string }) => [p.id, p.price_micros, p.price_mode]), [[1, 4_000_000, 'fixed'], [2, 600_000, 'formula'], [3, 7_500_000, 'formula']]);
+  assert.deepEqual(
+    list.map((p: { id: number; price_micros: number; price_mode: string }) => [p.id, p.price_micros, p.price_mode]),
+    [
+      [1, 4_000_000, 'fixed'],
+      [2, 600_000, 'formula'],
+      [3, 7_500_000, 'formula'],
+    ],
+  );
 
   const dup = join(env.dir, 'dup.json');
-  writeFileSync(dup, JSON.stringify([{ model: 'gpt-4', tokens: 5000, description: 'x' }, { model: 'openai/gpt-4', tokens: 5000, description: ' x ' }]));
+  writeFileSync(
+    dup,
+    JSON.stringify([
+      { model: 'gpt-4', tokens: 5000, description: 'x' },
+      { model: 'openai/gpt-4', tokens: 5000, description: ' x ' },
+    ]),
+  );
   const refused = await runArb(['package', 'import', dup], env);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /item 2 \(openai\/gpt-4\): description: item 1 has the same model, tokens and description/);

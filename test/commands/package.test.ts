@@ -103,7 +103,10 @@ test('arb package import: the manual example file is refused whole (item 2, mode
   const refusedJson = await runArb(['package', 'import', join(ROOT, 'fixtures', 'packages-example.json'), '--json'], env);
   assert.equal(refusedJson.code, 2);
   const problems = JSON.parse(refusedJson.stdout).problems;
-  assert.deepEqual(problems.map((p: { item: number; field: string }) => [p.item, p.field]), [[2, 'model']]);
+  assert.deepEqual(
+    problems.map((p: { item: number; field: string }) => [p.item, p.field]),
+    [[2, 'model']],
+  );
 
   const dry = await runArb(['package', 'import', join(ROOT, 'fixtures', 'packages-valid.json'), '--dry-run'], env);
   assert.equal(dry.code, 0, dry.stderr);
@@ -116,15 +119,30 @@ test('arb package import: the manual example file is refused whole (item 2, mode
   assert.equal(imported.code, 0, imported.stderr);
   const doc = JSON.parse(imported.stdout);
   assert.equal(doc.imported, true);
-  assert.deepEqual(doc.packages.map((p: { id: number; price_micros: number }) => [p.id, p.price_micros]), [[1, 3_750_000], [2, 600_000]]);
+  assert.deepEqual(
+    doc.packages.map((p: { id: number; price_micros: number }) => [p.id, p.price_micros]),
+    [
+      [1, 3_750_000],
+      [2, 600_000],
+    ],
+  );
   assert.equal(await packageCount(env.db), 2);
 
   writeFileSync(join(env.dir, 'broken.json'), '[{"model": "gpt-4", ');
-  writeFileSync(join(env.dir, 'bad-items.json'), JSON.stringify([{ model: 'gpt-4', tokens: 100000, description: 'ok' }, { model: 'gpt-4', tokens: -5, description: 'neg', colour: 'red' }]));
+  writeFileSync(
+    join(env.dir, 'bad-items.json'),
+    JSON.stringify([
+      { model: 'gpt-4', tokens: 100000, description: 'ok' },
+      { model: 'gpt-4', tokens: -5, description: 'neg', colour: 'red' },
+    ]),
+  );
   for (const [file, message] of [
     ['missing.json', /^error: file: cannot read missing\.json: ENOENT\n$/],
     ['broken.json', /^error: file: broken\.json is not valid JSON \(.*\); expected an array of packages\n$/],
-    ['bad-items.json', /^error: package import refused, nothing was imported: 1 of 2 items is invalid\n {2}item 2 \(gpt-4\): colour: unknown field; .*\n {2}item 2 \(gpt-4\): tokens: -5 is out of range/],
+    [
+      'bad-items.json',
+      /^error: package import refused, nothing was imported: 1 of 2 items is invalid\n {2}item 2 \(gpt-4\): colour: unknown field; .*\n {2}item 2 \(gpt-4\): tokens: -5 is out of range/,
+    ],
   ] as const) {
     const r = await runArb(['package', 'import', file], env);
     assert.equal(r.code, 2, `${file}: ${r.stderr}`);
@@ -140,7 +158,10 @@ test('arb package list / disable / enable / reprice', async (t) => {
   assert.equal(off.code, 0, off.stderr);
   assert.equal(off.stdout, 'package 1 (openai/gpt-4, 100,000 tokens) is off sale\n');
   const onSale = JSON.parse((await runArb(['package', 'list', '--json'], env)).stdout).packages;
-  assert.deepEqual(onSale.map((p: { id: number }) => p.id), [2]);
+  assert.deepEqual(
+    onSale.map((p: { id: number }) => p.id),
+    [2],
+  );
   const all = await runArb(['package', 'list', '--all'], env);
   assert.match(all.stdout, /^ +1 +openai\/gpt-4 .* no +/m);
   assert.equal((await runArb(['package', 'enable', '1'], env)).code, 0);

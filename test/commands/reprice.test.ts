@@ -12,7 +12,7 @@ import { migrationProvider } from '../../src/db/migrations/index.js';
 import { loadFixtureModels } from '../../src/catalog/fixture.js';
 import { catalogFields } from '../../src/catalog/sync.js';
 
-test('arb package reprice --all reads the manual\'s .env line, reprices the formula packages, lists the fixed ones with their margin; bad combinations are exit 2', async (t) => {
+test("arb package reprice --all reads the manual's .env line, reprices the formula packages, lists the fixed ones with their margin; bad combinations are exit 2", async (t) => {
   const env = await arbEnvDb(t, tempDir(t));
   const handle = await openAndMigrate(env.db);
   await seedCatalog(handle);
@@ -33,7 +33,11 @@ test('arb package reprice --all reads the manual\'s .env line, reprices the form
   const h = openDb(env.db);
   const untouched = await h.db.selectFrom('ai_token_packages').select(['id', 'price']).orderBy('id').execute();
   await h.close();
-  assert.deepEqual(untouched.map((p) => Number(p.price)), [3_750_000, 7_000_000], 'a refused command changes nothing');
+  assert.deepEqual(
+    untouched.map((p) => Number(p.price)),
+    [3_750_000, 7_000_000],
+    'a refused command changes nothing',
+  );
 
   const r = await runArb(['package', 'reprice', '--all', '--json'], env);
   assert.equal(r.code, 0, r.stderr);
@@ -65,7 +69,10 @@ test('arb package reprice on a database from before price modes: --all decides a
   assert.equal((await migrator.migrateTo('20261206_120000_support_refunds_codes')).error, undefined);
   const gpt4 = catalogFields(loadFixtureModels().find((m) => m.id === 'openai/gpt-4')!)!;
   const then = '2026-11-30 12:00:00';
-  await handle.db.insertInto('ai_models').values({ ...gpt4, is_active: 1, created_at: then, updated_at: then, synced_at: then }).execute();
+  await handle.db
+    .insertInto('ai_models')
+    .values({ ...gpt4, is_active: 1, created_at: then, updated_at: then, synced_at: then })
+    .execute();
   const old = { model: 'openai/gpt-4', validity_days: 30, is_available: 1, hold_reason: null, category_id: null, subcategory_id: null, created_at: then, updated_at: then };
   await handle.db
     .insertInto('ai_token_packages')
@@ -94,7 +101,13 @@ test('arb package reprice on a database from before price modes: --all decides a
     assert.match(bad.stderr, message);
   }
   const json = JSON.parse((await runArb(['package', 'list', '--all', '--json'], env)).stdout);
-  assert.deepEqual(json.packages.map((p: Record<string, unknown>) => [p.id, p.price_usd, p.price_mode]), [[1, 3.75, 'formula'], [2, 7, 'fixed']]);
+  assert.deepEqual(
+    json.packages.map((p: Record<string, unknown>) => [p.id, p.price_usd, p.price_mode]),
+    [
+      [1, 3.75, 'formula'],
+      [2, 7, 'fixed'],
+    ],
+  );
 
   const formula = await runArb(['package', 'reprice', '2', '--formula'], env);
   assert.equal(formula.code, 0, formula.stderr);

@@ -37,7 +37,13 @@ test('ProgressScreen: a mark per step state, the running step with its bar', (t)
 });
 
 test('ConfirmScreen: y answers yes; n, Enter and Esc answer no', async (t) => {
-  for (const [key, expected] of [['y', true], ['Y', true], ['n', false], ['\r', false], ['\u001b', false]] as const) {
+  for (const [key, expected] of [
+    ['y', true],
+    ['Y', true],
+    ['n', false],
+    ['\r', false],
+    ['\u001b', false],
+  ] as const) {
     const answers: boolean[] = [];
     const { stdin, lastFrame, unmount } = render(<ConfirmScreen question="Replace arbitrage.db?" details={['backup: x.db']} onAnswer={(a) => answers.push(a)} />);
     t.after(unmount);
@@ -67,8 +73,30 @@ const stats: Stats = {
   marginPercent: 25,
   topupsMicros: 200_000_000,
   byModel: [
-    { model: 'openai/gpt-4', sales: 20, freeGrants: 0, tokensSold: 2_000_000, grossSalesMicros: 75_000_000, refundsMicros: 0, revenueMicros: 75_000_000, costMicros: 60_000_000, profitMicros: 15_000_000, ...usage },
-    { model: 'anthropic/claude-3-haiku', sales: 10, freeGrants: 1, tokensSold: 10_000_000, grossSalesMicros: 45_000_000, refundsMicros: 0, revenueMicros: 45_000_000, costMicros: 36_000_000, profitMicros: 9_000_000, ...usage },
+    {
+      model: 'openai/gpt-4',
+      sales: 20,
+      freeGrants: 0,
+      tokensSold: 2_000_000,
+      grossSalesMicros: 75_000_000,
+      refundsMicros: 0,
+      revenueMicros: 75_000_000,
+      costMicros: 60_000_000,
+      profitMicros: 15_000_000,
+      ...usage,
+    },
+    {
+      model: 'anthropic/claude-3-haiku',
+      sales: 10,
+      freeGrants: 1,
+      tokensSold: 10_000_000,
+      grossSalesMicros: 45_000_000,
+      refundsMicros: 0,
+      revenueMicros: 45_000_000,
+      costMicros: 36_000_000,
+      profitMicros: 9_000_000,
+      ...usage,
+    },
   ],
   byDay: [
     { day: '2026-11-23', sales: 10, revenueMicros: 80_000_000, costMicros: 64_000_000, profitMicros: 16_000_000, ...dayUsage },
@@ -89,8 +117,32 @@ const stats: Stats = {
 };
 
 const topKeys: TopKey[] = [
-  { allocationId: 7, apiKey: 'sk-arb-AbCd…wxyz', telegramId: 1001, model: 'openai/gpt-4', tokensTotal: 100_000, tokensUsed: 92_500, tokensInWindow: 12_000, requests: 40, quotaPercent: 92.5, status: 'active', expiresAt: '2026-12-20 00:00:00' },
-  { allocationId: 9, apiKey: 'sk-arb-EfGh…stuv', telegramId: 1002, model: 'anthropic/claude-3-haiku', tokensTotal: 1_000_000, tokensUsed: 250_000, tokensInWindow: 250_000, requests: 12, quotaPercent: 25, status: 'active', expiresAt: '2026-12-22 00:00:00' },
+  {
+    allocationId: 7,
+    apiKey: 'sk-arb-AbCd…wxyz',
+    telegramId: 1001,
+    model: 'openai/gpt-4',
+    tokensTotal: 100_000,
+    tokensUsed: 92_500,
+    tokensInWindow: 12_000,
+    requests: 40,
+    quotaPercent: 92.5,
+    status: 'active',
+    expiresAt: '2026-12-20 00:00:00',
+  },
+  {
+    allocationId: 9,
+    apiKey: 'sk-arb-EfGh…stuv',
+    telegramId: 1002,
+    model: 'anthropic/claude-3-haiku',
+    tokensTotal: 1_000_000,
+    tokensUsed: 250_000,
+    tokensInWindow: 250_000,
+    requests: 12,
+    quotaPercent: 25,
+    status: 'active',
+    expiresAt: '2026-12-22 00:00:00',
+  },
 ];
 
 function statsProps(width: number, s: Stats = stats) {
@@ -151,8 +203,15 @@ test('StatsScreen: a 30-day window is labelled 30 days and charts every day, emp
   assert.equal(quarter.days, 91);
   assert.equal(quarter.points[0].day, '2026-08-27', 'the first week starts where the window does (a Thursday)');
   assert.equal(quarter.points[1].day, '2026-08-31', 'then weeks start on Mondays');
-  assert.equal(quarter.points.reduce((a, p) => a + p.revenueMicros, 0), 120_000_000, 'folding keeps every dollar');
-  assert.equal(quarter.points.reduce((a, p) => a + p.sales, 0), 30);
+  assert.equal(
+    quarter.points.reduce((a, p) => a + p.revenueMicros, 0),
+    120_000_000,
+    'folding keeps every dollar',
+  );
+  assert.equal(
+    quarter.points.reduce((a, p) => a + p.sales, 0),
+    30,
+  );
   const long = render(<StatsScreen {...statsProps(80, s)} windowLabel="last 90d" series={quarter} />);
   t.after(long.unmount);
   assert.match(long.lastFrame()!, /^Revenue and profit per week — 91 days, 2026-08-27 → 2026-11-25 \(UTC\), per week$/m);

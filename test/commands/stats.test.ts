@@ -21,7 +21,7 @@ async function seeded(t: Parameters<typeof tempDir>[0], extra: Record<string, st
   return { env, shop };
 }
 
-test('arb stats --json: totals in USD and µ$, by model and day; revenue agrees with the manual\'s transaction-log recipe', async (t) => {
+test("arb stats --json: totals in USD and µ$, by model and day; revenue agrees with the manual's transaction-log recipe", async (t) => {
   const { env } = await seeded(t);
   const r = await runArb(['stats', '--json'], env);
   assert.equal(r.code, 0, r.stderr);
@@ -45,14 +45,38 @@ test('arb stats --json: totals in USD and µ$, by model and day; revenue agrees 
   assert.equal(doc.margin_percent, 20.1, '(7.5032 − 6.25) / 6.25');
   assert.deepEqual(doc.openrouter_credit, { available: false, credit_usd: null, credit_micros: null, note: 'unavailable: OPENROUTER_API_KEY is not set' });
   assert.deepEqual(Object.keys(doc.by_model[0]).sort(), [
-    'cost_micros', 'cost_of_tokens_sold_micros', 'cost_of_tokens_sold_usd', 'cost_usd', 'free_grant_cost_micros', 'free_grant_cost_usd', 'free_grant_tokens', 'free_grants',
-    'margin_percent', 'model', 'profit_micros', 'profit_usd', 'realised_margin_percent', 'refunds_micros', 'refunds_usd', 'requests', 'revenue_micros',
-    'revenue_of_tokens_used_micros', 'revenue_of_tokens_used_usd', 'revenue_usd', 'sales', 'tokens_sold', 'tokens_used', 'upstream_spend_micros', 'upstream_spend_usd',
+    'cost_micros',
+    'cost_of_tokens_sold_micros',
+    'cost_of_tokens_sold_usd',
+    'cost_usd',
+    'free_grant_cost_micros',
+    'free_grant_cost_usd',
+    'free_grant_tokens',
+    'free_grants',
+    'margin_percent',
+    'model',
+    'profit_micros',
+    'profit_usd',
+    'realised_margin_percent',
+    'refunds_micros',
+    'refunds_usd',
+    'requests',
+    'revenue_micros',
+    'revenue_of_tokens_used_micros',
+    'revenue_of_tokens_used_usd',
+    'revenue_usd',
+    'sales',
+    'tokens_sold',
+    'tokens_used',
+    'upstream_spend_micros',
+    'upstream_spend_usd',
   ]);
   assert.equal(doc.by_day.length, 1);
 
   // the operations manual's recipe: sum the purchase and refund transaction lines of the log with jq
-  const recipe = execFileSync('jq', ['-s', '[.[] | select(.transaction == true and (.type == "token_package_purchase" or .type == "refund")) | .amount] | add', join(env.logDir, 'arbitrage.log')], { encoding: 'utf8' });
+  const recipe = execFileSync('jq', ['-s', '[.[] | select(.transaction == true and (.type == "token_package_purchase" or .type == "refund")) | .amount] | add', join(env.logDir, 'arbitrage.log')], {
+    encoding: 'utf8',
+  });
   assert.equal(Math.round(Number(recipe) * 1e6), doc.revenue_micros);
 
   const audit = await runArb(['audit', '--json'], env);
@@ -90,7 +114,11 @@ test('arb stats: a bad --since is exit 2 naming the option and the fix', async (
 test('arb stats on a terminal: the Ink dashboard with revenue and profit per day, margin by model and top keys', async (t) => {
   const { env } = await seeded(t);
   // `script` gives the CLI a pseudo-terminal, the way an operator runs it
-  const raw = execFileSync('script', ['-qec', `${process.execPath} ${join(ROOT, 'bin', 'arb.js')} stats --since 30d`, '/dev/null'], { cwd: env.dir, env: { ...env.env, COLUMNS: '120', TERM: 'xterm' }, encoding: 'utf8' });
+  const raw = execFileSync('script', ['-qec', `${process.execPath} ${join(ROOT, 'bin', 'arb.js')} stats --since 30d`, '/dev/null'], {
+    cwd: env.dir,
+    env: { ...env.env, COLUMNS: '120', TERM: 'xterm' },
+    encoding: 'utf8',
+  });
   // eslint-disable-next-line no-control-regex -- the assertion is about ANSI colours
   assert.match(raw, /\x1b\[32m█/, 'coloured on a terminal');
   const out = stripVTControlCharacters(raw);

@@ -38,7 +38,10 @@ test('arb support list|show|close', async (t) => {
   assert.match(list.stdout, /^2 +open +Ann @ann +4101 +.* +0 +stxCH-1 +Refund please$/m);
   assert.match(list.stdout, /^1 +open +Ann @ann +4101 +.* +1 +My key stopped working$/m);
   const json = JSON.parse((await runArb(['support', 'list', '--json'], env)).stdout);
-  assert.deepEqual(json.tickets.map((x: { id: number }) => x.id), [2, 1]);
+  assert.deepEqual(
+    json.tickets.map((x: { id: number }) => x.id),
+    [2, 1],
+  );
   assert.equal(json.tickets[0].charge_id, 'stxCH-1');
 
   const show = await runArb(['support', 'show', '1'], env);
@@ -52,7 +55,10 @@ test('arb support list|show|close', async (t) => {
   assert.equal(close.code, 0, close.stderr);
   assert.match(close.stdout, /closed ticket #1/);
   assert.match((await runArb(['support', 'close', '1'], env)).stdout, /already closed; nothing changed/);
-  assert.deepEqual(JSON.parse((await runArb(['support', 'list', '--json'], env)).stdout).tickets.map((x: { id: number }) => x.id), [2]);
+  assert.deepEqual(
+    JSON.parse((await runArb(['support', 'list', '--json'], env)).stdout).tickets.map((x: { id: number }) => x.id),
+    [2],
+  );
   assert.equal(JSON.parse((await runArb(['support', 'list', '--all', '--json'], env)).stdout).tickets.length, 2);
 
   const bad = await runArb(['support', 'show', 'twelve'], env);
@@ -69,7 +75,10 @@ test('arb user refund: Telegram refunds once, the credit comes back off the bala
   const env = await arbEnvDb(t, tempDir(t), { TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot });
   const handle = await openAndMigrate(env.db);
   const shop = await seedShop(handle); // user 1001 bought $3.75 + $0.32 from a $20 top-up
-  for (const [id, charge, stars] of [[1001, 'stxBIG', 2000], [1004, 'stxSMALL', 100]] as const) {
+  for (const [id, charge, stars] of [
+    [1001, 'stxBIG', 2000],
+    [1004, 'stxSMALL', 100],
+  ] as const) {
     fake.successfulPaymentUpdate(fake.user(id), { payload: `stars:${id}:${stars}`, total_amount: stars, charge_id: charge });
     await creditUser({ handle }, { telegramId: id, amountMicros: stars * 13_000, type: 'topup', reference: charge, note: starsTopupNote(stars) });
   }
@@ -110,7 +119,10 @@ test('arb user refund: Telegram refunds once, the credit comes back off the bala
   const audit = await runArb(['audit'], env);
   assert.equal(audit.code, 0, audit.stdout + audit.stderr);
   const refunds = logLines(env.logDir).filter((l) => l.transaction === true && l.type === 'refund');
-  assert.deepEqual(refunds.map((l) => l.amount), [-14.07]);
+  assert.deepEqual(
+    refunds.map((l) => l.amount),
+    [-14.07],
+  );
 });
 
 test('arb keys refund (full or --pro-rata, key revoked) and arb keys replace (new key printed once, old one dead)', async (t) => {
@@ -151,7 +163,9 @@ test('arb keys refund (full or --pro-rata, key revoked) and arb keys replace (ne
   await h.close();
   assert.equal(row.api_key_hash, hashApiKey(newKey));
   assert.equal(row.tokens_used, 10_000, 'usage carries over');
-  const security = logLines(env.logDir).filter((l) => l.security_event === true).map((l) => l.event);
+  const security = logLines(env.logDir)
+    .filter((l) => l.security_event === true)
+    .map((l) => l.event);
   assert.deepEqual(security, ['key_revoked', 'key_issued']);
   assert.ok(!readdirSync(env.logDir).some((f) => readFileSync(join(env.logDir, f), 'utf8').includes(newKey)), 'the new key is not in the log');
   const revoked = await runArb(['keys', 'replace', shop.keys[0]], env);
@@ -161,5 +175,8 @@ test('arb keys refund (full or --pro-rata, key revoked) and arb keys replace (ne
   const audit = await runArb(['audit'], env);
   assert.equal(audit.code, 0, audit.stdout + audit.stderr);
   const refunds = logLines(env.logDir).filter((l) => l.transaction === true && l.type === 'refund');
-  assert.deepEqual(refunds.map((l) => l.amount), [-3.6375, -3.75]);
+  assert.deepEqual(
+    refunds.map((l) => l.amount),
+    [-3.6375, -3.75],
+  );
 });

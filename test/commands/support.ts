@@ -109,12 +109,36 @@ export async function addPackage(
   const now = toDbTime(new Date());
   await handle.db
     .insertInto('ai_models')
-    .values({ model_id: m.model, name: m.model, prompt_rate: m.promptRate, completion_rate: m.completionRate, context_length: 8192, max_completion_tokens: null, is_active: 1, created_at: now, updated_at: now, synced_at: now })
+    .values({
+      model_id: m.model,
+      name: m.model,
+      prompt_rate: m.promptRate,
+      completion_rate: m.completionRate,
+      context_length: 8192,
+      max_completion_tokens: null,
+      is_active: 1,
+      created_at: now,
+      updated_at: now,
+      synced_at: now,
+    })
     .onConflict((oc) => oc.column('model_id').doNothing())
     .execute();
   const row = await handle.db
     .insertInto('ai_token_packages')
-    .values({ model: m.model, tokens: p.tokens, description: `${m.model} ${p.tokens}`, category_id: null, subcategory_id: null, cost: p.cost, price: p.price, validity_days: p.validityDays ?? 30, is_available: p.available === false ? 0 : 1, hold_reason: null, created_at: now, updated_at: now })
+    .values({
+      model: m.model,
+      tokens: p.tokens,
+      description: `${m.model} ${p.tokens}`,
+      category_id: null,
+      subcategory_id: null,
+      cost: p.cost,
+      price: p.price,
+      validity_days: p.validityDays ?? 30,
+      is_available: p.available === false ? 0 : 1,
+      hold_reason: null,
+      created_at: now,
+      updated_at: now,
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   return Number(row.id);

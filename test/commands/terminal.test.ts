@@ -89,7 +89,17 @@ test('renderTable: a header bold and the rule dim only with colour; plain string
   // eslint-disable-next-line no-control-regex -- no ANSI escape at all without colour
   assert.doesNotMatch(plain, /\u001b/);
   // numbers are right-aligned and kept by default
-  assert.match(renderTable(['n', 'name'], [[5, 'a'], [1234, 'b']], { width: 80, color: false }), /^ {3}5 {2}a\n1234 {2}b$/m);
+  assert.match(
+    renderTable(
+      ['n', 'name'],
+      [
+        [5, 'a'],
+        [1234, 'b'],
+      ],
+      { width: 80, color: false },
+    ),
+    /^ {3}5 {2}a\n1234 {2}b$/m,
+  );
 });
 
 test('10,000 rows render whole: a header, its rule and every row (bench/cli.bench.ts measures the speed against cli-table3)', () => {

@@ -51,7 +51,7 @@ test('arb stats --watch and arb alerts --watch redraw in place on a terminal; Ct
     [['alerts', '--watch', '--interval', '1s'], /revenue_today +ALERT/],
   ] as const) {
     const r = await watchOnTty(args, env, 3);
-    assert.equal(r.code, 0, `${args.join(" ")}: ${r.output.slice(-300)}`);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.output.slice(-300)}`);
     const plain = stripVTControlCharacters(r.output);
     assert.match(plain, marker);
     assert.match(plain, /updated \d\d:\d\d:\d\d UTC · every 1 s · Ctrl-C to stop/);
@@ -88,7 +88,10 @@ test('--watch with --json prints one document per refresh; on a pipe without --j
   });
   child.kill('SIGINT');
   assert.equal(await exited, 0, err);
-  const docs = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sales: number; revenue_micros: number });
+  const docs = out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { sales: number; revenue_micros: number });
   assert.ok(docs.length >= 2);
   for (const d of docs) assert.deepEqual([d.sales, d.revenue_micros], [3, 7_820_000]);
 });

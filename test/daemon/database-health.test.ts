@@ -120,7 +120,12 @@ test("the manual's recovery by copying after a crash, for real: the daemon and a
   const cp = spawnSync('cp', ['backup/arbitrage_latest.db', 'arbitrage.db'], { cwd: dir, encoding: 'utf8' });
   assert.equal(cp.status, 0, cp.stderr);
 
-  const refused = spawnSync(process.execPath, [ARB_BIN, 'daemon', '--host', '127.0.0.1', '--port', '0'], { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...env }, encoding: 'utf8', timeout: 60_000 });
+  const refused = spawnSync(process.execPath, [ARB_BIN, 'daemon', '--host', '127.0.0.1', '--port', '0'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(refused.status, 1, refused.stdout + refused.stderr);
   assert.match(refused.stderr, /^error: the database .*arbitrage\.db is damaged \(a WAL file from another database lies beside it.*arb restore/m);
   assert.doesNotMatch(refused.stderr + refused.stdout, /internal error|listening on/);

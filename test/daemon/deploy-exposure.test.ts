@@ -59,14 +59,21 @@ test('TRUST_PROXY: X-Forwarded-For is ignored by default and believed (its last 
   const behind = await startStack(t, { env: { TRUST_PROXY: 'true' } });
   assert.equal((await get(`${behind.baseURL}/models`, { headers: forwarded })).status, 401);
   assert.equal((await get(`${behind.baseURL}/models`, { headers: { authorization: forwarded.authorization } })).status, 401);
-  const ips = (s: typeof direct) => s.logs.lines().filter((l) => l.security_event === true && l.event === 'auth_failed').map((l) => l.ip);
+  const ips = (s: typeof direct) =>
+    s.logs
+      .lines()
+      .filter((l) => l.security_event === true && l.event === 'auth_failed')
+      .map((l) => l.ip);
   assert.deepEqual(ips(direct), ['127.0.0.9'], 'without TRUST_PROXY the socket peer counts, whatever the header says');
   assert.deepEqual(ips(behind), ['198.51.100.7', '127.0.0.1'], 'behind a proxy: the address the proxy saw (the last hop), else the peer');
   assert.throws(() => createConfig({ TRUST_PROXY: 'maybe' }), /TRUST_PROXY="maybe": expected true/);
 });
 
-test('WEBHOOK_URL must be https with Telegram\'s own Bot API; a self-hosted Bot API server may use http', () => {
-  assert.throws(() => createConfig({ WEBHOOK_URL: 'http://shop.example.com', WEBHOOK_SECRET_TOKEN: 'abc' }), /WEBHOOK_URL="http:\/\/shop\.example\.com": Telegram delivers webhooks only to https:\/\/ URLs/);
+test("WEBHOOK_URL must be https with Telegram's own Bot API; a self-hosted Bot API server may use http", () => {
+  assert.throws(
+    () => createConfig({ WEBHOOK_URL: 'http://shop.example.com', WEBHOOK_SECRET_TOKEN: 'abc' }),
+    /WEBHOOK_URL="http:\/\/shop\.example\.com": Telegram delivers webhooks only to https:\/\/ URLs/,
+  );
   assert.equal(createConfig({ WEBHOOK_URL: 'https://shop.example.com', WEBHOOK_SECRET_TOKEN: 'abc' }).webhookUrl, 'https://shop.example.com');
   assert.equal(createConfig({ WEBHOOK_URL: 'http://127.0.0.1:8000', WEBHOOK_SECRET_TOKEN: 'abc', TELEGRAM_API_ROOT: 'http://127.0.0.1:8081' }).webhookUrl, 'http://127.0.0.1:8000');
 });

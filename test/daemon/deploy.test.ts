@@ -62,7 +62,7 @@ test('nginx-lb.conf passes nginx -t (certificate paths pointing at a test certif
   assert.match(r.stderr, /test is successful/);
 });
 
-test('nginx-lb.conf: TLS with Let\'s Encrypt paths, HTTP -> HTTPS, HSTS, access log with request ids, the `app` service through Docker DNS', () => {
+test("nginx-lb.conf: TLS with Let's Encrypt paths, HTTP -> HTTPS, HSTS, access log with request ids, the `app` service through Docker DNS", () => {
   const conf = read('nginx-lb.conf');
   assert.match(conf, /listen 443 ssl;/);
   assert.match(conf, /ssl_certificate \/etc\/letsencrypt\/live\/arb\/fullchain\.pem;/);
@@ -106,7 +106,7 @@ test('compose files: valid against the Compose Specification schema; service `ap
   }
 
   const prod = files['docker-compose.prod.yml'].services.app;
-  assert.deepEqual(prod.ports, ['127.0.0.1:8000:8000'], 'the daemon itself is published on the host\'s loopback only');
+  assert.deepEqual(prod.ports, ['127.0.0.1:8000:8000'], "the daemon itself is published on the host's loopback only");
   assert.equal(prod.environment?.DB_NAME, '/data/arbitrage.db');
 
   const scale = files['docker-compose.scale.yml'].services;

@@ -58,7 +58,10 @@ test('the Grafana dashboard queries the metric names and labels the daemon expor
     }
     // the labels grouped by must be on the series (le is the histogram's own)
     for (const by of expr.matchAll(/\bby \(([^)]*)\)/g)) {
-      for (const label of by[1].split(',').map((s) => s.trim()).filter((l) => l !== 'le')) {
+      for (const label of by[1]
+        .split(',')
+        .map((s) => s.trim())
+        .filter((l) => l !== 'le')) {
         const carried = metrics.some((m) => labels.get(m)?.has(label));
         assert.ok(carried, `by (${label}) in ${expr}: no series of ${metrics.join(', ')} carries "${label}"`);
       }

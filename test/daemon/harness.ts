@@ -134,7 +134,10 @@ export async function usageEvents(handle: DbHandle, allocationId: number) {
 }
 
 export async function openReservations(handle: DbHandle): Promise<number> {
-  const r = await handle.db.selectFrom('reservations').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const r = await handle.db
+    .selectFrom('reservations')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 

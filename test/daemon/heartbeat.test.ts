@@ -34,7 +34,10 @@ test('heartbeat: refreshes this instance (re-registering it if removed) and rele
   t.after(() => hb.stop());
   await until('the gone instance released', async () => (await handle.db.selectFrom('reservations').selectAll().execute()).length === 0);
   const rows = await handle.db.selectFrom('instances').select(['instance_id', 'heartbeat_at']).execute();
-  assert.deepEqual(rows.map((r) => r.instance_id), [self.instanceId]);
+  assert.deepEqual(
+    rows.map((r) => r.instance_id),
+    [self.instanceId],
+  );
   assert.ok(rows[0].heartbeat_at > old, 'own heartbeat refreshed');
   const a = await handle.db.selectFrom('ai_token_allocations').select('tokens_reserved').where('id', '=', allocation.id).executeTakeFirstOrThrow();
   assert.equal(a.tokens_reserved, 0);

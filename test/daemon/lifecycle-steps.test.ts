@@ -11,20 +11,40 @@ const logger = createSilentLogger();
 test('lifecycle: steps stop last-first, a started value stops itself, a stuck or failing stop does not hold the rest; stopAll is idempotent', async () => {
   const order: string[] = [];
   const life = createLifecycle({ logger, stepTimeoutMs: 50 });
-  await life.step('a', () => 1, () => order.push('a'));
+  await life.step(
+    'a',
+    () => 1,
+    () => order.push('a'),
+  );
   await life.step('b', () => ({ stop: () => order.push('b') }));
-  await life.step('stuck', () => null, () => new Promise(() => {}));
-  await life.step('failing', async () => 'x', () => {
-    throw new Error('boom');
-  });
+  await life.step(
+    'stuck',
+    () => null,
+    () => new Promise(() => {}),
+  );
+  await life.step(
+    'failing',
+    async () => 'x',
+    () => {
+      throw new Error('boom');
+    },
+  );
   await life.step('no stop', () => 42);
-  const slow = await life.step('slow but allowed', () => 'v', () => new Promise((r) => setTimeout(() => r(order.push('slow')), 120)), { stopTimeoutMs: 1_000 });
+  const slow = await life.step(
+    'slow but allowed',
+    () => 'v',
+    () => new Promise((r) => setTimeout(() => r(order.push('slow')), 120)),
+    { stopTimeoutMs: 1_000 },
+  );
   assert.equal(slow, 'v');
   const first = life.stopAll();
   assert.equal(life.stopAll(), first);
   await first;
   assert.deepEqual(order, ['slow', 'b', 'a']);
-  await assert.rejects(life.step('late', () => 1), /after shutdown began/);
+  await assert.rejects(
+    life.step('late', () => 1),
+    /after shutdown began/,
+  );
 });
 
 test('SIGTERM: the message states the real drain timeout; a second signal aborts what still runs', async () => {

@@ -35,7 +35,10 @@ test('stop() lets an in-flight stream finish, refuses new work, settles, unregis
       stopping = stack.daemon.stop();
       assert.equal(stack.daemon.stop(), stopping, 'stop() is idempotent');
       // a new request on a new connection is not accepted any more
-      const refused = await fetch(`${stack.baseURL}/models`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status, () => 'refused');
+      const refused = await fetch(`${stack.baseURL}/models`, { headers: { authorization: `Bearer ${key}` } }).then(
+        (r) => r.status,
+        () => 'refused',
+      );
       assert.ok(refused === 'refused' || refused === 503, String(refused));
     }
   }

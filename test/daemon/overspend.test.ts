@@ -67,7 +67,10 @@ async function checkBooks(stack: Stack, allocationId: number, results: number[])
   // every forwarded request has exactly one usage event; refused ones were never forwarded
   assert.equal(events.length, chat.length);
   assert.equal(results.filter((s) => s === 402).length, CONCURRENCY - chat.length);
-  assert.ok(results.every((s) => [200, 402, 502, -1].includes(s)), `unexpected statuses: ${[...new Set(results)].join(', ')}`);
+  assert.ok(
+    results.every((s) => [200, 402, 502, -1].includes(s)),
+    `unexpected statuses: ${[...new Set(results)].join(', ')}`,
+  );
   const audit = await auditLedger(stack.handle);
   assert.deepEqual(audit.problems, []);
   return { used: a.tokens_used, total: a.tokens_total, forwarded: chat.length, ok: results.filter((s) => s === 200).length };
@@ -124,7 +127,6 @@ test('no overspend across two daemon replicas on one PostgreSQL database', { ski
   await replica.stop();
 });
 
-
 /** The four generating protocols, stream and not, each request with its own fault (a prompt marker) or none. */
 const MIX: Array<{ path: string; body: (prompt: string, stream: boolean) => Record<string, unknown> }> = [
   { path: '/v1/messages', body: (p, stream) => ({ model: 'claude-sonnet-4-6', max_tokens: MAX_TOKENS, system: 'Be brief.', messages: [{ role: 'user', content: p }], stream }) },
@@ -143,7 +145,18 @@ for (const dialect of testDialects()) {
     const now = '2026-01-01 00:00:00';
     await stack.handle.db
       .insertInto('ai_models')
-      .values({ model_id: 'openai/text-embedding-3-small', name: 'Embedding', prompt_rate: 20_000, completion_rate: 0, context_length: 8192, max_completion_tokens: null, is_active: 1, created_at: now, updated_at: now, synced_at: now })
+      .values({
+        model_id: 'openai/text-embedding-3-small',
+        name: 'Embedding',
+        prompt_rate: 20_000,
+        completion_rate: 0,
+        context_length: 8192,
+        max_completion_tokens: null,
+        is_active: 1,
+        created_at: now,
+        updated_at: now,
+        synced_at: now,
+      })
       .execute();
     const emb = await stack.buyKey({ pkg: await stack.addPackage('openai/text-embedding-3-small', 200) });
     const post = async (k: string, path: string, body: Record<string, unknown>) => {
@@ -164,7 +177,10 @@ for (const dialect of testDialects()) {
     );
     await stack.daemon.idle();
     await stack.sim.idle();
-    assert.ok(results.every((s) => [200, 402, 502].includes(s)), `unexpected statuses: ${[...new Set(results)].join(', ')}`);
+    assert.ok(
+      results.every((s) => [200, 402, 502].includes(s)),
+      `unexpected statuses: ${[...new Set(results)].join(', ')}`,
+    );
 
     // each key: never over its total, charges = its events, no hold left, and each event = what the
     // simulator served for that request (exactly with usage; never less when estimated)
@@ -176,9 +192,16 @@ for (const dialect of testDialects()) {
       const a = await allocation(stack.handle, id);
       const events = await usageEvents(stack.handle, id);
       assert.ok(a.tokens_used <= a.tokens_total, `overspent: used ${a.tokens_used} of ${a.tokens_total}`);
-      assert.equal(a.tokens_used, events.reduce((n, e) => n + e.weighted_tokens, 0));
+      assert.equal(
+        a.tokens_used,
+        events.reduce((n, e) => n + e.weighted_tokens, 0),
+      );
       assert.equal(a.tokens_reserved, 0);
-      assert.equal(events.reduce((n, e) => n + e.loss_tokens, 0), 0, 'holds covered the real usage');
+      assert.equal(
+        events.reduce((n, e) => n + e.loss_tokens, 0),
+        0,
+        'holds covered the real usage',
+      );
       for (const e of events) {
         const rec = byRequest.get(e.request_id);
         assert.ok(rec, `event ${e.request_id} was never forwarded`);
@@ -190,7 +213,11 @@ for (const dialect of testDialects()) {
     }
     const events = await usageEvents(stack.handle, allocationId);
     assert.equal(events.length + (await usageEvents(stack.handle, emb.allocationId)).length, stack.sim.requests.length, 'every forwarded request has one usage event');
-    for (const o of ['ok', 'upstream_error', 'upstream_cut'] as const) assert.ok(events.some((e) => e.outcome === o), `outcome ${o} occurred`);
+    for (const o of ['ok', 'upstream_error', 'upstream_cut'] as const)
+      assert.ok(
+        events.some((e) => e.outcome === o),
+        `outcome ${o} occurred`,
+      );
     assert.ok(events.some((e) => e.cache_read_tokens > 0) && events.some((e) => e.reasoning_tokens > 0 || e.completion_tokens > MAX_TOKENS - 1));
     assert.ok(results.filter((s) => s === 402).length > 0, 'the quota ran out');
     assert.equal(await openReservations(stack.handle), 0);

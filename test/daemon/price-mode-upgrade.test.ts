@@ -40,7 +40,10 @@ for (const dialect of testDialects()) {
     const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
     assert.equal((await migrator.migrateTo('20261206_120000_support_refunds_codes')).error, undefined);
     const gpt4 = catalogFields(loadFixtureModels().find((m) => m.id === 'openai/gpt-4')!)!;
-    await handle.db.insertInto('ai_models').values({ ...gpt4, is_active: 1, created_at: OLD_TIME, updated_at: OLD_TIME, synced_at: OLD_TIME }).execute();
+    await handle.db
+      .insertInto('ai_models')
+      .values({ ...gpt4, is_active: 1, created_at: OLD_TIME, updated_at: OLD_TIME, synced_at: OLD_TIME })
+      .execute();
     const old = { model: 'openai/gpt-4', validity_days: 30, is_available: 1, hold_reason: null, category_id: null, subcategory_id: null, created_at: OLD_TIME, updated_at: OLD_TIME };
     await handle.db
       .insertInto('ai_token_packages')

@@ -27,61 +27,68 @@ async function chargedAsServed(stack: Stack, allocationId: number, rule: Meterin
     else assert.equal(e.weighted_tokens, served, `${e.outcome}`);
   }
   const a = await allocation(stack.handle, allocationId);
-  assert.equal(a.tokens_used, events.reduce((n, e) => n + e.weighted_tokens, 0));
+  assert.equal(
+    a.tokens_used,
+    events.reduce((n, e) => n + e.weighted_tokens, 0),
+  );
   assert.equal(a.tokens_reserved, 0);
   assert.equal(await openReservations(stack.handle), 0);
   assert.deepEqual((await auditLedger(stack.handle)).problems, []);
   return events;
 }
 
-test('Claude Code through the daemon: every call on the package model, max_tokens capped to the key, charged what was served; a cut stream is retried and both are settled', { skip: missingClient(CLAUDE_BIN) ?? false }, async (t) => {
-  const model = 'anthropic/claude-sonnet-4.6';
-  // 150,000 tokens: Claude Code's max_tokens 32000 at output weight 5 (160,000) cannot be paid for
-  const stack = await startStack(t, { model, tokens: 150_000, sim: { chunkDelayMs: 0, completionTokens: 5 } });
-  const { key, allocationId } = await stack.buyKey();
-  const rule = meteringRule(3_000_000, 15_000_000, { cacheReadRate: 300_000, cacheWriteRate: 3_750_000 });
+test(
+  'Claude Code through the daemon: every call on the package model, max_tokens capped to the key, charged what was served; a cut stream is retried and both are settled',
+  { skip: missingClient(CLAUDE_BIN) ?? false },
+  async (t) => {
+    const model = 'anthropic/claude-sonnet-4.6';
+    // 150,000 tokens: Claude Code's max_tokens 32000 at output weight 5 (160,000) cannot be paid for
+    const stack = await startStack(t, { model, tokens: 150_000, sim: { chunkDelayMs: 0, completionTokens: 5 } });
+    const { key, allocationId } = await stack.buyKey();
+    const rule = meteringRule(3_000_000, 15_000_000, { cacheReadRate: 300_000, cacheWriteRate: 3_750_000 });
 
-  const r = await runClaudeCode({ baseUrl: stack.daemon.url, key, model, prompt: 'Say hello', timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  assert.equal(r.stdout.trim(), simulatedText(5));
-  assert.ok(stack.sim.requests.length >= 1);
-  for (const rec of stack.sim.requests) {
-    assert.equal(rec.endpoint, 'messages');
-    assert.equal(rec.model, model);
-    assert.equal(rec.stream, true);
-    assert.ok(rec.maxTokens! < 32000 && rec.maxTokens! > 10_000, `max_tokens ${rec.maxTokens}`);
-    assert.ok(!('metadata' in (rec.body ?? {})) || typeof (rec.body!.metadata as { user_id?: unknown }).user_id === 'string', 'metadata.user_id passes');
-    assert.ok(rec.body?.thinking, 'thinking passes');
-    assert.ok(rec.body?.context_management, 'context_management passes');
-  }
-  let events = await chargedAsServed(stack, allocationId, rule);
-  assert.ok(events.every((e) => e.outcome === 'ok'));
+    const r = await runClaudeCode({ baseUrl: stack.daemon.url, key, model, prompt: 'Say hello', timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), simulatedText(5));
+    assert.ok(stack.sim.requests.length >= 1);
+    for (const rec of stack.sim.requests) {
+      assert.equal(rec.endpoint, 'messages');
+      assert.equal(rec.model, model);
+      assert.equal(rec.stream, true);
+      assert.ok(rec.maxTokens! < 32000 && rec.maxTokens! > 10_000, `max_tokens ${rec.maxTokens}`);
+      assert.ok(!('metadata' in (rec.body ?? {})) || typeof (rec.body!.metadata as { user_id?: unknown }).user_id === 'string', 'metadata.user_id passes');
+      assert.ok(rec.body?.thinking, 'thinking passes');
+      assert.ok(rec.body?.context_management, 'context_management passes');
+    }
+    let events = await chargedAsServed(stack, allocationId, rule);
+    assert.ok(events.every((e) => e.outcome === 'ok'));
 
-  // a cut stream: Claude Code retries once without streaming; both calls are settled
-  stack.sim.reset();
-  stack.sim.queueFault({ kind: 'cut', afterTokens: 2, endpoint: 'messages' });
-  const retried = await runClaudeCode({ baseUrl: stack.daemon.url, key, model, prompt: 'Say hello', timeoutMs: 60_000 });
-  assert.equal(retried.code, 0, `stderr: ${retried.stderr}`);
-  assert.equal(retried.stdout.trim(), simulatedText(5));
-  assert.deepEqual(
-    stack.sim.requests.map((rec) => [rec.fault?.kind ?? 'ok', rec.stream]),
-    [
-      ['cut', true],
-      ['ok', false],
-    ],
-  );
-  events = (await usageEvents(stack.handle, allocationId)).slice(-2);
-  assert.deepEqual(
-    events.map((e) => [e.outcome, e.stream]),
-    [
-      ['upstream_cut', 1],
-      ['ok', 0],
-    ],
-  );
-  const a = await allocation(stack.handle, allocationId);
-  assert.ok(a.tokens_used <= a.tokens_total);
-  assert.deepEqual((await auditLedger(stack.handle)).problems, []);
-});
+    // a cut stream: Claude Code retries once without streaming; both calls are settled
+    stack.sim.reset();
+    stack.sim.queueFault({ kind: 'cut', afterTokens: 2, endpoint: 'messages' });
+    const retried = await runClaudeCode({ baseUrl: stack.daemon.url, key, model, prompt: 'Say hello', timeoutMs: 60_000 });
+    assert.equal(retried.code, 0, `stderr: ${retried.stderr}`);
+    assert.equal(retried.stdout.trim(), simulatedText(5));
+    assert.deepEqual(
+      stack.sim.requests.map((rec) => [rec.fault?.kind ?? 'ok', rec.stream]),
+      [
+        ['cut', true],
+        ['ok', false],
+      ],
+    );
+    events = (await usageEvents(stack.handle, allocationId)).slice(-2);
+    assert.deepEqual(
+      events.map((e) => [e.outcome, e.stream]),
+      [
+        ['upstream_cut', 1],
+        ['ok', 0],
+      ],
+    );
+    const a = await allocation(stack.handle, allocationId);
+    assert.ok(a.tokens_used <= a.tokens_total);
+    assert.deepEqual((await auditLedger(stack.handle)).problems, []);
+  },
+);
 
 test('Codex CLI through the daemon: Responses without max_output_tokens, its web_search tool left out, charged what was served', { skip: missingClient(CODEX_BIN) ?? false }, async (t) => {
   const model = 'openai/gpt-5-codex';

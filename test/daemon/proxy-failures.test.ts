@@ -86,7 +86,10 @@ async function books(stack: Stack, allocationId: number) {
   await stack.sim.idle();
   const a = await allocation(stack.handle, allocationId);
   const events = await usageEvents(stack.handle, allocationId);
-  assert.equal(a.tokens_used, events.reduce((n, e) => n + e.weighted_tokens, 0));
+  assert.equal(
+    a.tokens_used,
+    events.reduce((n, e) => n + e.weighted_tokens, 0),
+  );
   assert.equal(a.tokens_reserved, 0);
   assert.equal(await openReservations(stack.handle), 0);
   assert.deepEqual((await auditLedger(stack.handle)).problems, []);
@@ -143,9 +146,11 @@ for (const [protocol, drive] of Object.entries(DRIVERS)) {
     const stack = await startStack(t, { model: SONNET, tokens: 500_000, sim: { chunkDelayMs: 5, completionTokens: 2000 }, daemon: { drainTimeoutMs: 150 } });
     const { key, allocationId } = await stack.buyKey();
     let stopping: Promise<void> | undefined;
-    const run = await drive(stack, key, { onDelta: (n) => {
+    const run = await drive(stack, key, {
+      onDelta: (n) => {
         if (n === 3) stopping ??= stack.daemon.stop();
-      } });
+      },
+    });
     await stopping;
     assert.ok(isApiError(run.error), `the client is told: ${String(run.error)}`);
     assert.match(String((run.error as Error).message), /shutting down/);

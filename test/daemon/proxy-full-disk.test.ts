@@ -28,7 +28,14 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
   const file = join(fs.dir, 'arbitrage.db');
   const handle = await openAndMigrate({ dbName: file });
   const sim = await startSimulator({ chunkDelayMs: 1 });
-  const config = createConfig({ OPENROUTER_BASE_URL: sim.baseUrl, OPENROUTER_API_KEY: 'sk-or-v1-test-upstream-key-000000000000', RATE_LIMIT_RPM: '100000', LOG_DIR: tempDir(t), PORT: '0', DB_NAME: file });
+  const config = createConfig({
+    OPENROUTER_BASE_URL: sim.baseUrl,
+    OPENROUTER_API_KEY: 'sk-or-v1-test-upstream-key-000000000000',
+    RATE_LIMIT_RPM: '100000',
+    LOG_DIR: tempDir(t),
+    PORT: '0',
+    DB_NAME: file,
+  });
   const pkg = await seedPackage(handle, { config, tokens: 100_000 });
   await creditUser({ handle }, { telegramId: 77, amountMicros: pkg.priceMicros, type: 'topup', reference: 'disk-topup' });
   const { apiKey: key, allocation: alloc } = await purchasePackage({ handle, config }, { telegramId: 77, packageId: pkg.id });
@@ -41,7 +48,11 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
     fs.unmount();
   });
   const post = (body: Record<string, unknown>) =>
-    fetch(`${daemon.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4', messages: HELLO, max_tokens: 20, ...body }) });
+    fetch(`${daemon.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4', messages: HELLO, max_tokens: 20, ...body }),
+    });
 
   // two requests held and forwarded; the upstream takes its time; meanwhile the disk fills
   handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');

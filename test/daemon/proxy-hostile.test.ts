@@ -86,7 +86,10 @@ test('hostile prompts on a key with a little left (the hold counts them exactly,
   // 20,000 tokens left: too few for the prompts' byte bound (the fast hold), so each is counted
   await stack.handle.db.updateTable('ai_token_allocations').set({ tokens_used: 80_000 }).where('id', '=', allocationId).execute();
   const r = await storm(`${stack.baseURL}/chat/completions`, key, `${stack.daemon.url}/health`);
-  assert.ok(r.statuses.every((s) => s === 402 || s === 200), r.statuses.join());
+  assert.ok(
+    r.statuses.every((s) => s === 402 || s === 200),
+    r.statuses.join(),
+  );
   assert.ok(r.statuses.includes(402), 'the huge prompts were refused after counting');
   assertNeverHeld(r.loop);
   assert.ok(r.healthOk > 0, '/health answered during the storm');

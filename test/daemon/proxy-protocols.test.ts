@@ -38,7 +38,18 @@ async function embeddingCatalog(stack: Stack) {
   const now = '2026-01-01 00:00:00';
   await stack.handle.db
     .insertInto('ai_models')
-    .values({ model_id: EMBED, name: 'Text Embedding 3 Small', prompt_rate: 20_000, completion_rate: 0, context_length: 8192, max_completion_tokens: null, is_active: 1, created_at: now, updated_at: now, synced_at: now })
+    .values({
+      model_id: EMBED,
+      name: 'Text Embedding 3 Small',
+      prompt_rate: 20_000,
+      completion_rate: 0,
+      context_length: 8192,
+      max_completion_tokens: null,
+      is_active: 1,
+      created_at: now,
+      updated_at: now,
+      synced_at: now,
+    })
     .execute();
   return stack.addPackage(EMBED, 100_000);
 }
@@ -74,7 +85,12 @@ test('Anthropic Messages with @anthropic-ai/sdk: create and stream, cache reads 
 
   // stream, with thinking (reported inside output_tokens): the real SSE sequence reaches the client; Claude
   // Code's max_tokens 32000 is capped to what the key can pay for
-  const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 32000, system: `${SYSTEM}[sim:reasoning=12][sim:cache_read=all]`, messages: [{ role: 'user', content: 'Say hello' }] });
+  const stream = anthropic.messages.stream({
+    model: 'claude-sonnet-4-6',
+    max_tokens: 32000,
+    system: `${SYSTEM}[sim:reasoning=12][sim:cache_read=all]`,
+    messages: [{ role: 'user', content: 'Say hello' }],
+  });
   const types: string[] = [];
   stream.on('streamEvent', (e) => types.push(e.type));
   const final = await stream.finalMessage();
@@ -97,7 +113,10 @@ test('Anthropic Messages with @anthropic-ai/sdk: create and stream, cache reads 
 
   const a = await allocation(stack.handle, allocationId);
   const events = await usageEvents(stack.handle, allocationId);
-  assert.equal(a.tokens_used, events.reduce((n, e) => n + e.weighted_tokens, 0));
+  assert.equal(
+    a.tokens_used,
+    events.reduce((n, e) => n + e.weighted_tokens, 0),
+  );
   assert.equal(await openReservations(stack.handle), 0);
   assert.deepEqual((await auditLedger(stack.handle)).problems, []);
 });
@@ -112,7 +131,11 @@ test('Anthropic Messages: x-api-key or bearer, ?beta=true, count_tokens, Anthrop
     [{ authorization: `Bearer ${key}` }, 'claude-sonnet-4-6-20260217'],
     [{ 'x-api-key': key }, 'anthropic/claude-sonnet-4.6'],
   ] as const) {
-    const r = await fetch(`${url}?beta=true`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'interleaved-thinking-2025-05-14' }, body: body(model) });
+    const r = await fetch(`${url}?beta=true`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'interleaved-thinking-2025-05-14' },
+      body: body(model),
+    });
     assert.equal(r.status, 200, await r.clone().text());
     const j = (await r.json()) as { type: string; model: string };
     assert.equal(j.type, 'message');
@@ -140,7 +163,11 @@ test('Anthropic Messages: x-api-key or bearer, ?beta=true, count_tokens, Anthrop
   assert.equal(shape.type, 'error');
   assert.equal(shape.error.type, 'authentication_error');
   assert.match(shape.error.message, /x-api-key/);
-  const routing = await fetch(url, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ ...JSON.parse(body('claude-sonnet-4-6')), speed: 'fast' }) });
+  const routing = await fetch(url, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...JSON.parse(body('claude-sonnet-4-6')), speed: 'fast' }),
+  });
   assert.equal(routing.status, 400);
   assert.match(((await routing.json()) as { error: { message: string } }).error.message, /^speed: not allowed here/);
   // the WebSearch call's server tool never reaches the upstream (the model answers without it)
@@ -169,7 +196,15 @@ test('OpenAI Responses with the openai client: create and stream without max_out
   const stack = await startStack(t, { model: MINI, tokens: 1_000_000 });
   const { key, allocationId } = await stack.buyKey();
   const client = stack.client(key);
-  const r = await client.responses.create({ model: 'gpt-4o-mini', instructions: `${SYSTEM}[sim:cache_read=50][sim:reasoning=7]`, input: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Say hello' }], store: false });
+  const r = await client.responses.create({
+    model: 'gpt-4o-mini',
+    instructions: `${SYSTEM}[sim:cache_read=50][sim:reasoning=7]`,
+    input: [
+      { role: 'developer', content: 'Be brief.' },
+      { role: 'user', content: 'Say hello' },
+    ],
+    store: false,
+  });
   assert.equal(r.output_text, simulatedText(40));
   assert.equal(r.usage?.input_tokens_details.cached_tokens, 50);
   assert.equal(r.usage?.output_tokens_details.reasoning_tokens, 7);
@@ -250,7 +285,11 @@ test('no protocol passes the wholesale cost on: cost, cost_details and provider 
   ];
   for (const [k, path, body] of cases) {
     for (const stream of path.endsWith('embeddings') ? [false] : [false, true]) {
-      const r = await fetch(`${stack.daemon.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...body, ...(stream ? { stream } : {}) }) });
+      const r = await fetch(`${stack.daemon.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, ...(stream ? { stream } : {}) }),
+      });
       const text = await r.text();
       assert.equal(r.status, 200, `${path}: ${text}`);
       const upstream = stack.sim.requests.at(-1)!;

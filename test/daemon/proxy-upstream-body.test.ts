@@ -18,8 +18,7 @@ async function stackWithRelay(t: Parameters<typeof startStack>[0], rewrite?: (te
   return { stack, relay: relay! };
 }
 
-const post = (url: string, key: string, body: unknown) =>
-  fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (url: string, key: string, body: unknown) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 test('routing and billing fields are refused by name, suffixes too; unknown fields and server tools never reach the upstream', async (t) => {
   const { stack, relay } = await stackWithRelay(t);
@@ -42,7 +41,10 @@ test('routing and billing fields are refused by name, suffixes too; unknown fiel
     assert.equal(error.type, 'invalid_request_error');
     assert.match(error.message, new RegExp(`^${field}: not allowed here`));
   }
-  const online = await stack.client(key).chat.completions.create({ model: 'openai/gpt-4:online', messages: HELLO }).catch((e: unknown) => e);
+  const online = await stack
+    .client(key)
+    .chat.completions.create({ model: 'openai/gpt-4:online', messages: HELLO })
+    .catch((e: unknown) => e);
   assert.ok(online instanceof OpenAI.BadRequestError, String(online));
   assert.equal(online.param, 'model');
   assert.match(online.message, /suffix ":online" selects OpenRouter routing or paid features.*use "openai\/gpt-4"/);
@@ -58,10 +60,7 @@ test('routing and billing fields are refused by name, suffixes too; unknown fiel
     usage: { include: true },
     some_future_field: 1,
     provider: null,
-    tools: [
-      { type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } },
-      { type: 'web_search_preview' },
-    ],
+    tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }, { type: 'web_search_preview' }],
     stream: true,
   });
   assert.equal(ok.status, 200);
@@ -121,8 +120,7 @@ test('customers never see the wholesale cost: usage.cost, cost_details and provi
 
 test('an upstream answering with a dearer model: the model mismatch and the cost above the basis are security events, the difference operator loss', async (t) => {
   // as OpenRouter answers a fallback: another model, and its (20× dearer) cost
-  const fallback = (text: string) =>
-    text.replace(/"model":"openai\/gpt-4"/g, '"model":"openai/gpt-4-32k-0613"').replace(/"cost":([0-9.e-]+)/g, (_m, c: string) => `"cost":${Number(c) * 20}`);
+  const fallback = (text: string) => text.replace(/"model":"openai\/gpt-4"/g, '"model":"openai/gpt-4-32k-0613"').replace(/"cost":([0-9.e-]+)/g, (_m, c: string) => `"cost":${Number(c) * 20}`);
   const { stack } = await stackWithRelay(t, fallback);
   const { key, allocationId } = await stack.buyKey();
   for (const stream of [false, true]) {

@@ -131,7 +131,10 @@ test('401 invalid / expired (names the expiry) / revoked; 403 wrong model; no ke
     [wrong, /invalid API key/],
     ['not-a-key', /invalid API key/],
   ] as const) {
-    const err = await stack.client(k).chat.completions.create({ model: 'gpt-4', messages: HELLO }).catch((e: unknown) => e);
+    const err = await stack
+      .client(k)
+      .chat.completions.create({ model: 'gpt-4', messages: HELLO })
+      .catch((e: unknown) => e);
     assert.ok(err instanceof OpenAI.AuthenticationError, String(err));
     assert.match(err.message, expect);
     assert.equal(err.code, 'invalid_api_key');
@@ -143,14 +146,20 @@ test('401 invalid / expired (names the expiry) / revoked; 403 wrong model; no ke
   assert.deepEqual(Object.keys(((await noAuth.json()) as { error: object }).error).sort(), ['code', 'message', 'type']);
 
   // wrong model
-  const forbidden = await stack.client(key).chat.completions.create({ model: 'anthropic/claude-3-haiku', messages: HELLO }).catch((e: unknown) => e);
+  const forbidden = await stack
+    .client(key)
+    .chat.completions.create({ model: 'anthropic/claude-3-haiku', messages: HELLO })
+    .catch((e: unknown) => e);
   assert.ok(forbidden instanceof OpenAI.PermissionDeniedError);
   assert.equal(forbidden.code, 'model_not_allowed');
   assert.match(forbidden.message, /openai\/gpt-4/);
 
   // expired
   await stack.handle.db.updateTable('ai_token_allocations').set({ expires_at: '2020-01-02 03:04:05' }).where('id', '=', allocationId).execute();
-  const expired = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO }).catch((e: unknown) => e);
+  const expired = await stack
+    .client(key)
+    .chat.completions.create({ model: 'gpt-4', messages: HELLO })
+    .catch((e: unknown) => e);
   assert.ok(expired instanceof OpenAI.AuthenticationError);
   assert.equal(expired.code, 'key_expired');
   assert.match(expired.message, /expired at 2020-01-02 03:04:05 UTC/);
@@ -158,7 +167,10 @@ test('401 invalid / expired (names the expiry) / revoked; 403 wrong model; no ke
 
   // revoked
   await stack.handle.db.updateTable('ai_token_allocations').set({ expires_at: '2099-01-01 00:00:00', status: 'revoked' }).where('id', '=', allocationId).execute();
-  const revoked = await stack.client(key).models.list().catch((e: unknown) => e);
+  const revoked = await stack
+    .client(key)
+    .models.list()
+    .catch((e: unknown) => e);
   assert.ok(revoked instanceof OpenAI.AuthenticationError);
   assert.equal(revoked.code, 'key_revoked');
 
@@ -202,8 +214,7 @@ test('402 insufficient_quota once the key is spent; max_tokens capped to what th
 test('400 malformed body / bad fields, 413 over 1 MiB, 429 with retry-after', async (t) => {
   const stack = await startStack(t, { env: { RATE_LIMIT_RPM: '5' } });
   const { key } = await stack.buyKey();
-  const post = (body: string | Buffer) =>
-    fetch(`${stack.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+  const post = (body: string | Buffer) => fetch(`${stack.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
 
   const bad = await post('{"model": "gpt-4", "messages": [');
   assert.equal(bad.status, 400);
@@ -211,12 +222,18 @@ test('400 malformed body / bad fields, 413 over 1 MiB, 429 with retry-after', as
   assert.equal(badBody.error.type, 'invalid_request_error');
   assert.equal(badBody.error.code, 'invalid_json');
 
-  const noMessages = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: [] }).catch((e: unknown) => e);
+  const noMessages = await stack
+    .client(key)
+    .chat.completions.create({ model: 'gpt-4', messages: [] })
+    .catch((e: unknown) => e);
   assert.ok(noMessages instanceof OpenAI.BadRequestError);
   assert.match(noMessages.message, /messages: required/);
   assert.equal(noMessages.param, 'messages');
 
-  const negative = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: -1 }).catch((e: unknown) => e);
+  const negative = await stack
+    .client(key)
+    .chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: -1 })
+    .catch((e: unknown) => e);
   assert.ok(negative instanceof OpenAI.BadRequestError);
   assert.match(negative.message, /max_tokens: must be a positive whole number/);
 
@@ -228,7 +245,11 @@ test('400 malformed body / bad fields, 413 over 1 MiB, 429 with retry-after', as
   // two more pass, the 6th is refused
   await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 2 });
   await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 2 });
-  const limited = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 2 }).withResponse().catch((e: unknown) => e);
+  const limited = await stack
+    .client(key)
+    .chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 2 })
+    .withResponse()
+    .catch((e: unknown) => e);
   assert.ok(limited instanceof OpenAI.RateLimitError, String(limited));
   assert.equal(limited.code, 'rate_limit_exceeded');
   assert.ok(Number(limited.headers?.get('retry-after')) >= 1);
@@ -393,7 +414,9 @@ test('a key read kept from an earlier request decides nothing: revoked, expired 
   // prompt's upper bound) would pass; the key really has less than the fast plan's headroom, so the hold
   // must be the exact plan, as with a fresh read.
   const now = await allocation(stack.handle, allocationId);
-  await alloc().set({ tokens_total: now.tokens_used + 3000 }).execute();
+  await alloc()
+    .set({ tokens_total: now.tokens_used + 3000 })
+    .execute();
   const body = { model: 'openai/gpt-4', messages: HELLO, max_tokens: 16 };
   const m = await stack.handle.db.selectFrom('ai_models').selectAll().where('model_id', '=', 'openai/gpt-4').executeTakeFirstOrThrow();
   const input = { rule: ruleForRates(m.prompt_rate, m.completion_rate), requestedMaxTokens: 16, modelMaxCompletionTokens: m.max_completion_tokens, contextLength: m.context_length, choices: 1 };

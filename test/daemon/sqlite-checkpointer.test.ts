@@ -86,14 +86,29 @@ test('sustained writes: the worker wraps the WAL, which stays about its wrap siz
     while (n < REQUESTS) {
       const requestId = `w${w}-${n++}`;
       assert.equal(await store.reserve({ allocationId, requestId, instanceId, tokens: 50 }), true);
-      await store.settle({ requestId, allocationId, model: 'openai/gpt-4', promptTokens: 10, completionTokens: 15, weightedTokens: 40, upstreamCostMicros: 1, latencyMs: 1, statusCode: 200, outcome: 'ok', estimated: false, stream: false });
+      await store.settle({
+        requestId,
+        allocationId,
+        model: 'openai/gpt-4',
+        promptTokens: 10,
+        completionTokens: 15,
+        weightedTokens: 40,
+        upstreamCostMicros: 1,
+        latencyMs: 1,
+        statusCode: 200,
+        outcome: 'ok',
+        estimated: false,
+        stream: false,
+      });
     }
   };
   await Promise.all(Array.from({ length: 64 }, (_, w) => worker(w)));
   clearInterval(sampler);
   delay.disable();
   const perSecond = (n * 2 * 1000) / (Date.now() - began);
-  t.diagnostic(`${n} requests (~${Math.round(perSecond)} writes/s), WAL at most ${(maxWal / 1e6).toFixed(1)} MB, started over ${restarts} times, event loop max ${(delay.max / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`);
+  t.diagnostic(
+    `${n} requests (~${Math.round(perSecond)} writes/s), WAL at most ${(maxWal / 1e6).toFixed(1)} MB, started over ${restarts} times, event loop max ${(delay.max / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`,
+  );
   assert.ok(restarts >= 5, `the WAL starts over again and again (${restarts} times)`);
   assert.ok(maxWal < 16 * 1024 * 1024, `the WAL stays bounded: at most ${maxWal} bytes`);
   // (the event loop's delay is printed, not asserted: these writers keep it saturated on purpose, and on a

@@ -51,7 +51,10 @@ test('UPSTREAM_MAX_CONCURRENCY: one request over the limit is refused at once (5
   assert.ok(refusedEvent, 'the refusal is recorded');
   assert.equal(refusedEvent.weighted_tokens, 0, 'and charged nothing');
   const counters = await allocation(stack.handle, allocationId);
-  assert.equal(counters.tokens_used, events.reduce((s, e) => s + e.weighted_tokens, 0));
+  assert.equal(
+    counters.tokens_used,
+    events.reduce((s, e) => s + e.weighted_tokens, 0),
+  );
   assert.equal(counters.tokens_reserved, 0);
   assert.equal(await openReservations(stack.handle), 0);
   assert.equal(stack.sim.requests.length, 3, 'the refused request never reached the upstream');

@@ -152,7 +152,10 @@ test('a client that reads slowly gets the whole stream intact, charged from the 
     req.on('error', reject);
     req.end(JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'Write a long story.' }], stream: true }));
   });
-  const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+  const events = text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => e.slice(6));
   assert.equal(events.at(-1), '[DONE]');
   const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { delta?: { content?: string } }[]; usage?: { completion_tokens: number } });
   const usage = chunks.findLast((ch) => ch.usage)?.usage;

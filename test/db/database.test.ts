@@ -20,20 +20,53 @@ for (const dialect of testDialects()) {
     for (const name of ['users', 'transactions', 'categories', 'ai_models', 'ai_token_packages', 'ai_token_allocations', 'usage_events', 'processed_updates']) {
       assert.ok(tables.includes(name), `${name} exists`);
     }
-    const indexes = dialect === 'sqlite'
-      ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(handle.db)).rows.map((r) => r.name)
-      : (await sql<{ name: string }>`select indexname as name from pg_indexes`.execute(handle.db)).rows.map((r) => r.name);
+    const indexes =
+      dialect === 'sqlite'
+        ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(handle.db)).rows.map((r) => r.name)
+        : (await sql<{ name: string }>`select indexname as name from pg_indexes`.execute(handle.db)).rows.map((r) => r.name);
     for (const name of ['idx_ai_token_packages_available', 'idx_ai_token_allocations_user', 'idx_ai_token_allocations_expires']) {
       assert.ok(indexes.includes(name), `${name} exists`);
     }
     // the manual's queries
     const pkgNow = nowDb();
-    await handle.db.insertInto('ai_token_packages').values([
-      { model: 'openai/gpt-4', tokens: 100000, description: 'on', category_id: null, subcategory_id: null, cost: 3_000_000, price: 3_750_000, validity_days: 30, is_available: 1, hold_reason: null, created_at: pkgNow, updated_at: pkgNow },
-      { model: 'openai/gpt-4', tokens: 5, description: 'off', category_id: null, subcategory_id: null, cost: 1, price: 10_000, validity_days: 30, is_available: 0, hold_reason: null, created_at: pkgNow, updated_at: pkgNow },
-    ]).execute();
+    await handle.db
+      .insertInto('ai_token_packages')
+      .values([
+        {
+          model: 'openai/gpt-4',
+          tokens: 100000,
+          description: 'on',
+          category_id: null,
+          subcategory_id: null,
+          cost: 3_000_000,
+          price: 3_750_000,
+          validity_days: 30,
+          is_available: 1,
+          hold_reason: null,
+          created_at: pkgNow,
+          updated_at: pkgNow,
+        },
+        {
+          model: 'openai/gpt-4',
+          tokens: 5,
+          description: 'off',
+          category_id: null,
+          subcategory_id: null,
+          cost: 1,
+          price: 10_000,
+          validity_days: 30,
+          is_available: 0,
+          hold_reason: null,
+          created_at: pkgNow,
+          updated_at: pkgNow,
+        },
+      ])
+      .execute();
     const available = await sql<{ description: string }>`SELECT * FROM ai_token_packages WHERE is_available = 1;`.execute(handle.db);
-    assert.deepEqual(available.rows.map((r) => r.description), ['on']);
+    assert.deepEqual(
+      available.rows.map((r) => r.description),
+      ['on'],
+    );
     // every table has an integer id primary key; the allocation check constraint refuses overspend
     await creditUser({ handle }, { telegramId: 9, amountMicros: 10_000_000, type: 'topup' });
     const { allocation } = await purchasePackage({ handle }, { telegramId: 9, packageId: 1 });
@@ -45,17 +78,37 @@ for (const dialect of testDialects()) {
   });
 }
 
-test('the manual\'s SQL runs as written in the sqlite3 shell on the database file', { skip: hasSqlite3 ? false : 'sqlite3 is not installed (.ci/run installs it)' }, async (t) => {
+test("the manual's SQL runs as written in the sqlite3 shell on the database file", { skip: hasSqlite3 ? false : 'sqlite3 is not installed (.ci/run installs it)' }, async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'arbitrage.db');
   const handle = openDb({ dbName: file });
   await migrate(handle);
   await creditUser({ handle }, { telegramId: 77, amountMicros: 20_000_000, type: 'topup' });
   const now = nowDb();
-  await handle.db.insertInto('ai_token_packages').values({ model: 'openai/gpt-4', tokens: 100000, description: 'GPT-4 Premium', category_id: null, subcategory_id: null, cost: 3_000_000, price: 3_750_000, validity_days: 30, is_available: 1, hold_reason: null, created_at: now, updated_at: now }).execute();
+  await handle.db
+    .insertInto('ai_token_packages')
+    .values({
+      model: 'openai/gpt-4',
+      tokens: 100000,
+      description: 'GPT-4 Premium',
+      category_id: null,
+      subcategory_id: null,
+      cost: 3_000_000,
+      price: 3_750_000,
+      validity_days: 30,
+      is_available: 1,
+      hold_reason: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
   const old = await purchasePackage({ handle }, { telegramId: 77, packageId: 1 });
   const fresh = await purchasePackage({ handle }, { telegramId: 77, packageId: 1 });
-  await handle.db.updateTable('ai_token_allocations').set({ expires_at: toDbTime(new Date(Date.now() - 3_600_000)) }).where('id', '=', old.allocation.id).execute();
+  await handle.db
+    .updateTable('ai_token_allocations')
+    .set({ expires_at: toDbTime(new Date(Date.now() - 3_600_000)) })
+    .where('id', '=', old.allocation.id)
+    .execute();
   await handle.close();
   const packages = execFileSync('sqlite3', [file, 'SELECT * FROM ai_token_packages WHERE is_available = 1;'], { encoding: 'utf8' });
   assert.match(packages, /^1\|openai\/gpt-4\|100000\|GPT-4 Premium\|/);
@@ -85,9 +138,12 @@ test('SQLite: writers in several processes queue instead of failing (WAL, busy t
   const user = await a.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
   assert.equal(user.balance, 150_000);
   // a failing transaction rolls back completely
-  await assert.rejects(transact(a, async (trx) => {
-    await trx.updateTable('users').set({ balance: 1 }).execute();
-    throw new Error('boom');
-  }), /boom/);
+  await assert.rejects(
+    transact(a, async (trx) => {
+      await trx.updateTable('users').set({ balance: 1 }).execute();
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
   assert.equal((await a.db.selectFrom('users').selectAll().executeTakeFirstOrThrow()).balance, 150_000);
 });

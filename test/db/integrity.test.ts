@@ -26,7 +26,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 async function crashAfter(file: string, body: string): Promise<void> {
   const child = spawn(
     process.execPath,
-    ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(file)}); db.pragma('journal_mode = WAL'); db.pragma('wal_autocheckpoint = 0');\n${body}\nprocess.stdout.write('ready\\n'); setInterval(() => {}, 1000);`],
+    [
+      '-e',
+      `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(file)}); db.pragma('journal_mode = WAL'); db.pragma('wal_autocheckpoint = 0');\n${body}\nprocess.stdout.write('ready\\n'); setInterval(() => {}, 1000);`,
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';

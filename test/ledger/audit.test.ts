@@ -31,7 +31,24 @@ async function shop(handle: DbHandle) {
 }
 
 function event(allocationId: number, requestId: string, e: Partial<NewUsageEvent>): NewUsageEvent {
-  return { request_id: requestId, allocation_id: allocationId, model: 'openai/gpt-4', prompt_tokens: 0, completion_tokens: 0, weighted_tokens: 0, loss_tokens: 0, upstream_cost: 0, cost_loss: 0, latency_ms: 1, status_code: 200, outcome: 'ok', estimated: 0, stream: 1, created_at: toDbTime(new Date()), ...e };
+  return {
+    request_id: requestId,
+    allocation_id: allocationId,
+    model: 'openai/gpt-4',
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    weighted_tokens: 0,
+    loss_tokens: 0,
+    upstream_cost: 0,
+    cost_loss: 0,
+    latency_ms: 1,
+    status_code: 200,
+    outcome: 'ok',
+    estimated: 0,
+    stream: 1,
+    created_at: toDbTime(new Date()),
+    ...e,
+  };
 }
 
 test('served but never charged: a usage event that served tokens with no charge and no loss is a problem; refusals, losses and held-back responses are not', async (t) => {
@@ -68,7 +85,11 @@ test('holds of gone daemon instances: dead pid here, silent heartbeat elsewhere,
   await registerInstance(handle, { instanceId: 'dead-here', pid: 999_999, hostname: here });
   await registerInstance(handle, { instanceId: 'live-there', pid: 1, hostname: 'replica-2' });
   await registerInstance(handle, { instanceId: 'silent-there', pid: 1, hostname: 'replica-3' });
-  await handle.db.updateTable('instances').set({ heartbeat_at: toDbTime(new Date(now.getTime() - 5 * 60_000)) }).where('instance_id', '=', 'silent-there').execute();
+  await handle.db
+    .updateTable('instances')
+    .set({ heartbeat_at: toDbTime(new Date(now.getTime() - 5 * 60_000)) })
+    .where('instance_id', '=', 'silent-there')
+    .execute();
   const store = createMeteringStore(handle);
   for (const owner of ['live-here', 'dead-here', 'live-there', 'silent-there', 'never-registered']) {
     assert.equal(await store.reserve({ allocationId: a, requestId: `req-${owner}`, instanceId: owner, tokens: 100 }), true);
@@ -83,7 +104,7 @@ test('holds of gone daemon instances: dead pid here, silent heartbeat elsewhere,
   assert.doesNotMatch(text, /req-live-/);
 });
 
-test('arb audit lists the settles still pending in the daemon\'s file and exits 1; clean once they are applied', async (t) => {
+test("arb audit lists the settles still pending in the daemon's file and exits 1; clean once they are applied", async (t) => {
   const dir = tempDir(t);
   const env = arbEnv(dir);
   const handle = await openAndMigrate(env.db);
@@ -101,7 +122,21 @@ test('arb audit lists the settles still pending in the daemon\'s file and exits 
     },
     retryMs: 60_000,
   });
-  queue.add({ requestId: 'req-pending', allocationId: a, model: 'openai/gpt-4', promptTokens: 20, completionTokens: 80, weightedTokens: 180, upstreamCostMicros: 0, latencyMs: 9, statusCode: 200, outcome: 'ok', estimated: false, stream: true, now: '2026-12-06 10:00:00' });
+  queue.add({
+    requestId: 'req-pending',
+    allocationId: a,
+    model: 'openai/gpt-4',
+    promptTokens: 20,
+    completionTokens: 80,
+    weightedTokens: 180,
+    upstreamCostMicros: 0,
+    latencyMs: 9,
+    statusCode: 200,
+    outcome: 'ok',
+    estimated: false,
+    stream: true,
+    now: '2026-12-06 10:00:00',
+  });
   assert.equal(statSync(queue.file!).mode & 0o777, 0o600);
   await queue.close();
 
@@ -128,7 +163,9 @@ test('a damaged database: arb audit and arb stats name it and point to arb resto
   const env = arbEnv(dir);
   const handle = await openAndMigrate(env.db);
   await shop(handle);
-  const pages = (handle.sqlite!.prepare(`select pageno from dbstat where name in ('users', 'ai_token_allocations', 'transactions', 'usage_events')`).all() as Array<{ pageno: number }>).map((r) => r.pageno);
+  const pages = (handle.sqlite!.prepare(`select pageno from dbstat where name in ('users', 'ai_token_allocations', 'transactions', 'usage_events')`).all() as Array<{ pageno: number }>).map(
+    (r) => r.pageno,
+  );
   await handle.close();
   const fd = openSync(env.dbFile, 'r+');
   for (const p of pages) writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, (p - 1) * 4096);

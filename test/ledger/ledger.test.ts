@@ -12,7 +12,20 @@ async function insertPackage(handle: DbHandle, price = 3_750_000, tokens = 100_0
   const now = nowDb();
   const row = await handle.db
     .insertInto('ai_token_packages')
-    .values({ model: 'openai/gpt-4', tokens, description: 'GPT-4 Premium Access - 100k tokens', category_id: null, subcategory_id: null, cost: 3_000_000, price, validity_days: 30, is_available: 1, hold_reason: null, created_at: now, updated_at: now })
+    .values({
+      model: 'openai/gpt-4',
+      tokens,
+      description: 'GPT-4 Premium Access - 100k tokens',
+      category_id: null,
+      subcategory_id: null,
+      cost: 3_000_000,
+      price,
+      validity_days: 30,
+      is_available: 1,
+      hold_reason: null,
+      created_at: now,
+      updated_at: now,
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
@@ -53,14 +66,35 @@ for (const dialect of testDialects()) {
 
     // used a quarter, refund three quarters of the price
     await handle.db.updateTable('ai_token_allocations').set({ tokens_used: 25_000 }).where('id', '=', bought.allocation.id).execute();
-    await handle.db.insertInto('usage_events').values({ request_id: 'r1', allocation_id: bought.allocation.id, model: 'openai/gpt-4', prompt_tokens: 25_000, completion_tokens: 0, weighted_tokens: 25_000, loss_tokens: 0, upstream_cost: 0, latency_ms: 5, status_code: 200, outcome: 'ok', estimated: 0, stream: 0, created_at: nowDb() }).execute();
+    await handle.db
+      .insertInto('usage_events')
+      .values({
+        request_id: 'r1',
+        allocation_id: bought.allocation.id,
+        model: 'openai/gpt-4',
+        prompt_tokens: 25_000,
+        completion_tokens: 0,
+        weighted_tokens: 25_000,
+        loss_tokens: 0,
+        upstream_cost: 0,
+        latency_ms: 5,
+        status_code: 200,
+        outcome: 'ok',
+        estimated: 0,
+        stream: 0,
+        created_at: nowDb(),
+      })
+      .execute();
     const refund = await refundAllocation(deps, { allocationId: bought.allocation.id });
     assert.equal(refund.refundedMicros, 2_812_500);
     assert.equal(refund.allocation.status, 'revoked');
     assert.equal((await refundAllocation(deps, { allocationId: bought.allocation.id })).refundedMicros, 0, 'refund is idempotent');
 
     const rows = await listTransactions(handle, user.id, 10);
-    assert.deepEqual(rows.map((r) => r.type), ['refund', 'purchase', 'topup']);
+    assert.deepEqual(
+      rows.map((r) => r.type),
+      ['refund', 'purchase', 'topup'],
+    );
     const report = await auditLedger(handle);
     assert.deepEqual(report.problems, []);
     assert.equal(report.ok, true);
@@ -70,7 +104,10 @@ for (const dialect of testDialects()) {
     const handle = await tempDb(t, dialect);
     const pkg = await insertPackage(handle);
     await creditUser({ handle }, { telegramId: 7, amountMicros: 1_000_000, type: 'topup' });
-    await assert.rejects(purchasePackage({ handle }, { telegramId: 7, packageId: pkg }), (e: unknown) => e instanceof InsufficientBalanceError && /have \$1\.00, need \$3\.75/.test((e as Error).message));
+    await assert.rejects(
+      purchasePackage({ handle }, { telegramId: 7, packageId: pkg }),
+      (e: unknown) => e instanceof InsufficientBalanceError && /have \$1\.00, need \$3\.75/.test((e as Error).message),
+    );
     await assert.rejects(purchasePackage({ handle }, { telegramId: 7, packageId: 999 }), NotFoundError);
     await handle.db.updateTable('ai_token_packages').set({ is_available: 0 }).execute();
     await assert.rejects(purchasePackage({ handle }, { telegramId: 7, packageId: pkg }), /not available/);
@@ -92,7 +129,7 @@ for (const dialect of testDialects()) {
     const handle = await tempDb(t, dialect);
     const packages = [await insertPackage(handle, 1_230_000, 1000), await insertPackage(handle, 4_560_000, 5000), await insertPackage(handle, 10_000, 10)];
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let injected = 0;
     let insufficient = 0;
     const users = [11, 12, 13, 14, 15];
@@ -106,9 +143,10 @@ for (const dialect of testDialects()) {
           throw new Error(`injected failure at ${stage}`);
         }
       };
-      const op = rand() < 0.4
-        ? creditUser({ handle, faultPoint }, { telegramId, amountMicros: 1 + Math.floor(rand() * 5_000_000), type: 'topup', reference: rand() < 0.2 ? `ref-${Math.floor(rand() * 50)}` : undefined })
-        : purchasePackage({ handle, faultPoint }, { telegramId, packageId: packages[Math.floor(rand() * packages.length)], reference: rand() < 0.2 ? `buy-${Math.floor(rand() * 50)}` : undefined });
+      const op =
+        rand() < 0.4
+          ? creditUser({ handle, faultPoint }, { telegramId, amountMicros: 1 + Math.floor(rand() * 5_000_000), type: 'topup', reference: rand() < 0.2 ? `ref-${Math.floor(rand() * 50)}` : undefined })
+          : purchasePackage({ handle, faultPoint }, { telegramId, packageId: packages[Math.floor(rand() * packages.length)], reference: rand() < 0.2 ? `buy-${Math.floor(rand() * 50)}` : undefined });
       ops.push(
         op.catch((e: Error) => {
           if (/injected failure/.test(e.message)) injected++;
@@ -123,8 +161,14 @@ for (const dialect of testDialects()) {
     assert.ok(insufficient > 0, 'some purchases were refused for balance');
     const report = await auditLedger(handle);
     assert.deepEqual(report.problems, []);
-    const sums = await handle.db.selectFrom('transactions').select((eb) => eb.fn.sum<number>('amount').as('s')).executeTakeFirstOrThrow();
-    const balances = await handle.db.selectFrom('users').select((eb) => eb.fn.sum<number>('balance').as('s')).executeTakeFirstOrThrow();
+    const sums = await handle.db
+      .selectFrom('transactions')
+      .select((eb) => eb.fn.sum<number>('amount').as('s'))
+      .executeTakeFirstOrThrow();
+    const balances = await handle.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.sum<number>('balance').as('s'))
+      .executeTakeFirstOrThrow();
     assert.equal(Number(sums.s), Number(balances.s));
   });
 }
@@ -138,6 +182,9 @@ test('audit reports each kind of discrepancy in words', async (t) => {
   await handle.db.updateTable('ai_token_allocations').set({ tokens_used: 10 }).where('id', '=', allocation.id).execute();
   const report = await auditLedger(handle);
   assert.equal(report.ok, false);
-  assert.ok(report.problems.some((p) => /user 5: balance 999 µ\$ but ledger sums to 1250000 µ\$/.test(p)), report.problems.join('\n'));
+  assert.ok(
+    report.problems.some((p) => /user 5: balance 999 µ\$ but ledger sums to 1250000 µ\$/.test(p)),
+    report.problems.join('\n'),
+  );
   assert.ok(report.problems.some((p) => /allocation \d+: tokens_used 10 but its usage events sum to 0/.test(p)));
 });

@@ -74,7 +74,10 @@ awk '{sum+=$1} END {print "Daily Revenue: $" sum}'`,
   assert.equal(doc.by_day.find((d: { day: string }) => d.day === today)?.revenue_usd, 0.32);
   assert.equal(Number(recipe.replace('Daily Revenue: $', '')), doc.revenue_usd);
 
-  const lines = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(join(env.logDir, 'arbitrage.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const transactions = lines.filter((l) => l.transaction === true);
   assert.deepEqual(
     transactions.map((l) => [l.type, l.amount, l.user_id]),

@@ -25,7 +25,19 @@ for (const dialect of testDialects()) {
     const fake = await startFakeTelegram();
     t.after(() => fake.close());
     const lines: Record<string, unknown>[] = [];
-    const logger = createLogger({ destination: new Writable({ write: (c, _e, cb) => (lines.push(...String(c).split('\n').filter(Boolean).map((l) => JSON.parse(l))), cb()) }) });
+    const logger = createLogger({
+      destination: new Writable({
+        write: (c, _e, cb) => (
+          lines.push(
+            ...String(c)
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l)),
+          ),
+          cb()
+        ),
+      }),
+    });
     const refund = botApiStarRefunder({ token: fake.token, telegramApiRoot: fake.apiRoot });
     const deps = { handle, logger, refund };
     const pay = async (telegramId: number, chargeId: string, stars: number) => {
@@ -73,18 +85,38 @@ for (const dialect of testDialects()) {
     assert.equal(await balance(502), 0);
     assert.equal((await computeStats(handle)).revenueMicros, revenueBefore - 3_750_000);
     const tx = lines.filter((l) => l.transaction === true);
-    assert.deepEqual(tx.map((l) => [l.type, l.amount]), [['refund', -3.75]]);
+    assert.deepEqual(
+      tx.map((l) => [l.type, l.amount]),
+      [['refund', -3.75]],
+    );
 
     // Telegram refuses (it never saw this charge): nothing changed, the claim is gone
     await creditUser({ handle }, { telegramId: 503, amountMicros: 650_000, type: 'topup', reference: 'charge-c', note: starsTopupNote(50) });
-    await assert.rejects(refundStarsPayment(deps, { chargeId: 'charge-c', requestedBy: 'cli' }), (e: unknown) => e instanceof StarRefundError && /CHARGE_NOT_FOUND.*nothing was changed/.test((e as Error).message));
+    await assert.rejects(
+      refundStarsPayment(deps, { chargeId: 'charge-c', requestedBy: 'cli' }),
+      (e: unknown) => e instanceof StarRefundError && /CHARGE_NOT_FOUND.*nothing was changed/.test((e as Error).message),
+    );
     assert.equal(await balance(503), 650_000);
     assert.equal((await handle.db.selectFrom('star_refunds').selectAll().where('charge_id', '=', 'charge-c').execute()).length, 0);
 
     // a crash after Telegram refunded: the pending claim is resumed, the ledger written once
     await pay(504, 'charge-d', 50);
     const u504 = await handle.db.selectFrom('users').select('id').where('telegram_id', '=', 504).executeTakeFirstOrThrow();
-    await handle.db.insertInto('star_refunds').values({ charge_id: 'charge-d', user_id: u504.id, stars: 50, credited: 650_000, taken_back: 0, loss: 0, status: 'pending', requested_by: 'cli', created_at: '2026-01-01 00:00:00', completed_at: null }).execute();
+    await handle.db
+      .insertInto('star_refunds')
+      .values({
+        charge_id: 'charge-d',
+        user_id: u504.id,
+        stars: 50,
+        credited: 650_000,
+        taken_back: 0,
+        loss: 0,
+        status: 'pending',
+        requested_by: 'cli',
+        created_at: '2026-01-01 00:00:00',
+        completed_at: null,
+      })
+      .execute();
     await refund(504, 'charge-d');
     const resumed = await refundStarsPayment(deps, { chargeId: 'charge-d', requestedBy: 'cli' });
     assert.equal(resumed.alreadyRefunded, false);

@@ -17,7 +17,10 @@ test('SSE: events split across reads at every byte, CRLF and lone CR line ends, 
   const text = 'data: {"x":"héllo 🦊"}\r\n\r\ndata: one\rdata: two\r\r: c\n\ndata:nospace\n\n';
   const bytes = Buffer.from(text, 'utf8');
   const whole = new SseParser().push(bytes);
-  assert.deepEqual(whole.map((e) => e.data), ['{"x":"héllo 🦊"}', 'one\ntwo', 'nospace']);
+  assert.deepEqual(
+    whole.map((e) => e.data),
+    ['{"x":"héllo 🦊"}', 'one\ntwo', 'nospace'],
+  );
   for (let cut = 1; cut < bytes.length; cut++) {
     const p = new SseParser();
     const got = [...p.push(bytes.subarray(0, cut)), ...p.push(bytes.subarray(cut)), ...p.end()];

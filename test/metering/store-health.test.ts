@@ -30,7 +30,21 @@ async function keyWith(handle: DbHandle, tokens: number) {
 }
 
 function settleInput(requestId: string, allocationId: number, weightedTokens: number, extra: Partial<SettleInput> = {}): SettleInput {
-  return { requestId, allocationId, model: 'openai/gpt-4', promptTokens: 10, completionTokens: weightedTokens, weightedTokens, upstreamCostMicros: 5, latencyMs: 3, statusCode: 200, outcome: 'ok', estimated: false, stream: true, ...extra };
+  return {
+    requestId,
+    allocationId,
+    model: 'openai/gpt-4',
+    promptTokens: 10,
+    completionTokens: weightedTokens,
+    weightedTokens,
+    upstreamCostMicros: 5,
+    latencyMs: 3,
+    statusCode: 200,
+    outcome: 'ok',
+    estimated: false,
+    stream: true,
+    ...extra,
+  };
 }
 
 const isUnavailable = (reason: RegExp) => (e: unknown) => {
@@ -92,7 +106,13 @@ test('a full disk (real tmpfs): reserve refuses, settle throws, settleLater appl
   await until('the pending settles applied', () => store.pendingSettles === 0);
   assert.equal(store.database.status().state, 'ok');
   const events = await handle.db.selectFrom('usage_events').select(['request_id', 'weighted_tokens', 'status_code']).orderBy('request_id').execute();
-  assert.deepEqual(events.map((e) => [e.request_id, Number(e.weighted_tokens), e.status_code]), [['a', 60, 200], ['b', 0, 503]]);
+  assert.deepEqual(
+    events.map((e) => [e.request_id, Number(e.weighted_tokens), e.status_code]),
+    [
+      ['a', 60, 200],
+      ['b', 0, 503],
+    ],
+  );
   assert.deepEqual(await counters(handle, allocationId), { tokens_used: 60, tokens_reserved: 100 });
   assert.equal(await store.reserve({ allocationId, requestId: 'e', instanceId: 'i1', tokens: 10 }), true);
   for (const id of ['c', 'e']) await store.settle(settleInput(id, allocationId, 5));
@@ -121,8 +141,17 @@ test('a full disk at shutdown: the pending settles are saved beside the database
   assert.equal(statSync(pendingFile).mode & 0o777, 0o600);
   fillDisk(join(disk.dir, 'filler-2'));
   assert.deepEqual(await store.close(), { savedSettles: 2 });
-  assert.deepEqual(readPendingSettles(pendingFile).map((s) => [s.requestId, s.weightedTokens]), [['s1', 70], ['s2', 30]]);
-  assert.ok(readPendingSettles(pendingFile).every((s) => typeof s.now === 'string'), 'each keeps the time it was served');
+  assert.deepEqual(
+    readPendingSettles(pendingFile).map((s) => [s.requestId, s.weightedTokens]),
+    [
+      ['s1', 70],
+      ['s2', 30],
+    ],
+  );
+  assert.ok(
+    readPendingSettles(pendingFile).every((s) => typeof s.now === 'string'),
+    'each keeps the time it was served',
+  );
 
   // space comes back; the next start applies the file before serving
   rmSync(filler);

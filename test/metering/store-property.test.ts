@@ -260,7 +260,13 @@ for (const dialect of testDialects()) {
     assert.deepEqual((await auditLedger(handle)).problems, [], `seed ${seed}: audit`);
     // the run exercised every kind of settle
     const events = [...model.settled.values()];
-    assert.ok(events.some((e) => e.loss > 0), `seed ${seed}: some over-usage was capped`);
-    assert.ok(events.some((e) => e.loss === 0 && e.charged > 0), `seed ${seed}: some covered charges`);
+    assert.ok(
+      events.some((e) => e.loss > 0),
+      `seed ${seed}: some over-usage was capped`,
+    );
+    assert.ok(
+      events.some((e) => e.loss === 0 && e.charged > 0),
+      `seed ${seed}: some covered charges`,
+    );
   });
 }

@@ -34,7 +34,20 @@ async function counters(handle: DbHandle, id: number) {
 }
 
 function settleInput(requestId: string, allocationId: number, weightedTokens: number): SettleInput {
-  return { requestId, allocationId, model: 'openai/gpt-4', promptTokens: weightedTokens, completionTokens: 0, weightedTokens, upstreamCostMicros: 0, latencyMs: 1, statusCode: 200, outcome: 'ok', estimated: false, stream: false };
+  return {
+    requestId,
+    allocationId,
+    model: 'openai/gpt-4',
+    promptTokens: weightedTokens,
+    completionTokens: 0,
+    weightedTokens,
+    upstreamCostMicros: 0,
+    latencyMs: 1,
+    statusCode: 200,
+    outcome: 'ok',
+    estimated: false,
+    stream: false,
+  };
 }
 
 for (const dialect of testDialects()) {
@@ -135,7 +148,11 @@ for (const dialect of testDialects()) {
     const stale = { instanceId: 'elsewhere-stale', pid: 1, hostname: 'other-host' };
     const fresh = { instanceId: 'elsewhere-fresh', pid: 1, hostname: 'other-host' };
     for (const i of [self, deadHere, stale, fresh]) await registerInstance(handle, i);
-    await handle.db.updateTable('instances').set({ heartbeat_at: toDbTime(new Date(Date.now() - 5 * 60_000)) }).where('instance_id', '=', stale.instanceId).execute();
+    await handle.db
+      .updateTable('instances')
+      .set({ heartbeat_at: toDbTime(new Date(Date.now() - 5 * 60_000)) })
+      .where('instance_id', '=', stale.instanceId)
+      .execute();
     await heartbeatInstance(handle, fresh);
     let n = 0;
     for (const owner of [self.instanceId, deadHere.instanceId, stale.instanceId, fresh.instanceId, 'never-registered']) {
@@ -176,7 +193,13 @@ for (const dialect of testDialects()) {
     // used: 7 + 30 (the duplicate's 500 left no trace); reserved: q 50 + q2 5
     assert.deepEqual(await counters(handle, allocationId), { tokens_total: 1000, tokens_used: 37, tokens_reserved: 55 });
     const events = await handle.db.selectFrom('usage_events').select(['request_id', 'weighted_tokens']).orderBy('request_id').execute();
-    assert.deepEqual(events.map((e) => [e.request_id, Number(e.weighted_tokens)]), [['done', 7], ['p', 30]]);
+    assert.deepEqual(
+      events.map((e) => [e.request_id, Number(e.weighted_tokens)]),
+      [
+        ['done', 7],
+        ['p', 30],
+      ],
+    );
     const holds = (await handle.db.selectFrom('reservations').select('request_id').orderBy('request_id').execute()).map((r) => r.request_id);
     assert.deepEqual(holds, ['q', 'q2']);
     assert.deepEqual((await auditLedger(handle)).problems, []);

@@ -63,7 +63,13 @@ test('promptTokensUpperBound ≥ estimatePromptTokens on a corpus of chat bodies
     {
       messages: [
         { role: 'system', content: 'You are terse.' },
-        { role: 'user', content: [{ type: 'text', text: 'Describe this image' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Describe this image' },
+            { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+          ],
+        },
         { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{"q":"東京"}' } }] },
         { role: 'tool', tool_call_id: 'c1', content: '{"result":"ok"}' },
         { role: 'assistant', content: null, function_call: { name: 'f', arguments: '{}' } },

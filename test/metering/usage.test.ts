@@ -108,7 +108,7 @@ test('StreamMeter agrees with parsing every event, on a corpus of streams split 
     const bytes = Buffer.from(parts.join(''), 'utf8');
     const want = eagerMeter(bytes);
     const m = new StreamMeter();
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       const len = 1 + Math.floor(next() * 64);
       m.push(bytes.subarray(at, at + len));
       at += len;

@@ -30,7 +30,9 @@ for (const dialect of testDialects()) {
     await assert.rejects(createCategory(deps, { name: 'Orphan', parentId: 99 }), refused('parent', /^parent: no category with id 99; see arb category list$/));
     assert.ok(await createCategory(deps, { name: 'Claude' }), 'the same name at another level is a different category');
 
-    const pkg = (await createPackage({ handle, config: defaultTestConfig() }, { model: 'gpt-4', tokens: 100_000, description: 'GPT-4 Access - 100k tokens', categoryId: ai.id, subcategoryId: claude.id })).package;
+    const pkg = (
+      await createPackage({ handle, config: defaultTestConfig() }, { model: 'gpt-4', tokens: 100_000, description: 'GPT-4 Access - 100k tokens', categoryId: ai.id, subcategoryId: claude.id })
+    ).package;
     const views = await listCategoryViews(handle);
     assert.deepEqual(
       views.map((v) => [v.id, v.name, v.parentId, v.parentName, v.packageCount, v.subcategoryCount]),
@@ -49,7 +51,12 @@ for (const dialect of testDialects()) {
     await assert.rejects(deleteCategory(deps, ai.id), refused('id', /^id: category 1 "AI Models" has 1 subcategory \(2 "Anthropic"\); delete or move them first$/));
     await assert.rejects(
       deleteCategory(deps, claude.id),
-      refused('id', new RegExp(`^id: category 2 "Anthropic" is used by 1 package\\(s\\): #${pkg.id} openai/gpt-4 "GPT-4 Access - 100k tokens"; move them with --move-to <category id>, or rename the category instead$`)),
+      refused(
+        'id',
+        new RegExp(
+          `^id: category 2 "Anthropic" is used by 1 package\\(s\\): #${pkg.id} openai/gpt-4 "GPT-4 Access - 100k tokens"; move them with --move-to <category id>, or rename the category instead$`,
+        ),
+      ),
     );
     assert.equal((await listCategoryViews(handle)).length, 3, 'refusals change nothing');
     await assert.rejects(deleteCategory(deps, claude.id, { moveTo: claude.id }), refused('move_to', /the category being deleted/));
@@ -59,6 +66,9 @@ for (const dialect of testDialects()) {
     assert.deepEqual(moved.movedPackages, [pkg.id]);
     assert.equal((await getPackage(handle, pkg.id)).subcategoryId, 3);
     await deleteCategory(deps, 3, { moveTo: ai.id });
-    assert.deepEqual((await listCategoryViews(handle)).map((v) => [v.id, v.packageCount]), [[1, 1]]);
+    assert.deepEqual(
+      (await listCategoryViews(handle)).map((v) => [v.id, v.packageCount]),
+      [[1, 1]],
+    );
   });
 }

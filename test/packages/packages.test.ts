@@ -63,24 +63,45 @@ for (const dialect of testDialects()) {
     await seedCatalog(handle);
     const { logger, lines } = captureLogger();
     const { package: pkg, pricing } = await createPackage({ handle, config, logger }, { model: 'gpt-4', tokens: '100000', description: 'GPT-4 Premium Access - 100k tokens' });
-    assert.deepEqual(
-      [pricing.costMicros, pricing.priceMicros, pricing.profitMicros, pricing.marginPercent, pricing.floorMicros],
-      [3_000_000, 3_750_000, 750_000, 25, 3_300_000],
-    );
+    assert.deepEqual([pricing.costMicros, pricing.priceMicros, pricing.profitMicros, pricing.marginPercent, pricing.floorMicros], [3_000_000, 3_750_000, 750_000, 25, 3_300_000]);
     assert.deepEqual(
       { model: pkg.model, tokens: pkg.tokens, cost: pkg.costMicros, price: pkg.priceMicros, validity: pkg.validityDays, available: pkg.available, hold: pkg.holdReason },
       { model: 'openai/gpt-4', tokens: 100_000, cost: 3_000_000, price: 3_750_000, validity: 30, available: true, hold: null },
     );
     const json = packageToJson(pkg);
     assert.deepEqual(Object.keys(json).slice(0, 12), [
-      'id', 'model', 'tokens', 'description', 'cost_usd', 'price_usd', 'profit_usd', 'margin_percent', 'cost_micros', 'price_micros', 'validity_days', 'is_available',
+      'id',
+      'model',
+      'tokens',
+      'description',
+      'cost_usd',
+      'price_usd',
+      'profit_usd',
+      'margin_percent',
+      'cost_micros',
+      'price_micros',
+      'validity_days',
+      'is_available',
     ]);
     assert.deepEqual(
       { ...json, id: 0 },
       {
-        id: 0, model: 'openai/gpt-4', tokens: 100000, description: 'GPT-4 Premium Access - 100k tokens',
-        cost_usd: 3, price_usd: 3.75, profit_usd: 0.75, margin_percent: 25, cost_micros: 3000000, price_micros: 3750000,
-        validity_days: 30, is_available: true, hold_reason: null, price_mode: 'formula', category_id: null, subcategory_id: null,
+        id: 0,
+        model: 'openai/gpt-4',
+        tokens: 100000,
+        description: 'GPT-4 Premium Access - 100k tokens',
+        cost_usd: 3,
+        price_usd: 3.75,
+        profit_usd: 0.75,
+        margin_percent: 25,
+        cost_micros: 3000000,
+        price_micros: 3750000,
+        validity_days: 30,
+        is_available: true,
+        hold_reason: null,
+        price_mode: 'formula',
+        category_id: null,
+        subcategory_id: null,
       },
     );
     const created = lines.find((l) => l.business_event === true && l.event_type === 'package_created');
@@ -153,17 +174,26 @@ for (const dialect of testDialects()) {
     const items = readImportFile(fixture('packages-valid.json'));
     const dry = await importPackages({ handle, config, logger }, items, { dryRun: true });
     assert.equal(dry.dryRun, true);
-    assert.deepEqual(dry.items.map((i) => [i.values.model, i.package]), [['openai/gpt-4', null], ['openai/gpt-3.5-turbo', null]]);
+    assert.deepEqual(
+      dry.items.map((i) => [i.values.model, i.package]),
+      [
+        ['openai/gpt-4', null],
+        ['openai/gpt-3.5-turbo', null],
+      ],
+    );
     assert.equal(importedItemToJson(dry.items[0]).id, null);
     assert.equal(importedItemToJson(dry.items[0]).price_micros, 3_750_000);
     assert.equal(await packageCount(handle), 0);
     assert.equal(lines.length, 0);
 
     const done = await importPackages({ handle, config, logger }, items);
-    assert.deepEqual(done.items.map((i) => [i.package?.model, i.package?.tokens, i.package?.priceMicros, i.package?.validityDays]), [
-      ['openai/gpt-4', 100_000, 3_750_000, 30],
-      ['openai/gpt-3.5-turbo', 1_000_000, 600_000, 60],
-    ]);
+    assert.deepEqual(
+      done.items.map((i) => [i.package?.model, i.package?.tokens, i.package?.priceMicros, i.package?.validityDays]),
+      [
+        ['openai/gpt-4', 100_000, 3_750_000, 30],
+        ['openai/gpt-3.5-turbo', 1_000_000, 600_000, 60],
+      ],
+    );
     assert.equal(await packageCount(handle), 2);
     assert.equal(lines.filter((l) => l.event_type === 'package_created').length, 2);
   });
@@ -178,7 +208,10 @@ for (const dialect of testDialects()) {
       assert.equal(err.field, 'model');
       assert.match(err.message, /^package import refused, nothing was imported: 1 of 3 items is invalid\n/);
       assert.match(err.message, /\n {2}item 2 \(claude-3-sonnet\): model: "claude-3-sonnet" is not a model in the catalog; candidates: .*anthropic\/claude-3\.7-sonnet/);
-      assert.deepEqual(err.problems.map((p) => [p.index, p.field]), [[1, 'model']]);
+      assert.deepEqual(
+        err.problems.map((p) => [p.index, p.field]),
+        [[1, 'model']],
+      );
       return true;
     });
     assert.equal(await packageCount(handle), 0);
@@ -192,7 +225,10 @@ for (const dialect of testDialects()) {
     ];
     await assert.rejects(importPackages(deps, bad), (err: unknown) => {
       assert.ok(err instanceof PackageImportError);
-      assert.deepEqual(err.problems.map((p) => `${p.index}:${p.field}`), ['1:price', '1:tokens', '1:description', '2:item', '3:validity_days', '3:category_id', '3:price_usd']);
+      assert.deepEqual(
+        err.problems.map((p) => `${p.index}:${p.field}`),
+        ['1:price', '1:tokens', '1:description', '2:item', '3:validity_days', '3:category_id', '3:price_usd'],
+      );
       assert.match(err.message, /3 of 4 items are invalid/);
       assert.match(err.message, /item 2 \(gpt-4\): price: unknown field; allowed: model, tokens/);
       assert.match(err.message, /item 3: item: expected an object/);
@@ -208,18 +244,33 @@ for (const dialect of testDialects()) {
     const handle = await tempDb(t, dialect);
     const a = await seedPackage(handle, { model: 'gpt-4' });
     const b = await seedPackage(handle, { model: 'gpt-3.5-turbo', tokens: 500_000 });
-    assert.deepEqual((await listPackages(handle)).map((p) => p.id), [a.id, b.id]);
+    assert.deepEqual(
+      (await listPackages(handle)).map((p) => p.id),
+      [a.id, b.id],
+    );
     const off = await setPackageAvailability(handle, a.id, false);
     assert.equal(off.available, false);
-    assert.deepEqual((await listPackages(handle)).map((p) => p.id), [b.id]);
-    assert.deepEqual((await listPackages(handle, { all: true })).map((p) => p.id), [a.id, b.id]);
-    assert.deepEqual((await listPackages(handle, { all: true, model: 'openai/gpt-4' })).map((p) => p.id), [a.id]);
+    assert.deepEqual(
+      (await listPackages(handle)).map((p) => p.id),
+      [b.id],
+    );
+    assert.deepEqual(
+      (await listPackages(handle, { all: true })).map((p) => p.id),
+      [a.id, b.id],
+    );
+    assert.deepEqual(
+      (await listPackages(handle, { all: true, model: 'openai/gpt-4' })).map((p) => p.id),
+      [a.id],
+    );
 
     await handle.db.updateTable('ai_token_packages').set({ hold_reason: 'margin' }).where('id', '=', a.id).execute();
     const on = await setPackageAvailability(handle, a.id, true);
     assert.deepEqual([on.available, on.holdReason], [true, null]);
 
-    await syncModels(handle, loadFixtureModels().filter((m) => m.id !== 'openai/gpt-4'));
+    await syncModels(
+      handle,
+      loadFixtureModels().filter((m) => m.id !== 'openai/gpt-4'),
+    );
     assert.deepEqual((await getPackage(handle, a.id)).holdReason, 'gone');
     await assert.rejects(setPackageAvailability(handle, a.id, true), inputError('id', /package \d+ stays on hold: its model openai\/gpt-4 is no longer offered upstream/));
     await assert.rejects(setPackageAvailability(handle, 9999, true), (err: unknown) => err instanceof NotFoundError && /no package with id 9999/.test(err.message));
@@ -232,7 +283,10 @@ for (const dialect of testDialects()) {
     await setPackageAvailability(handle, manual.id, false);
     const raised: OpenRouterModel[] = loadFixtureModels().map((m) => (m.id === 'openai/gpt-4' ? { ...m, pricing: { ...m.pricing, prompt: '0.00004', completion: '0.00008' } } : m));
     const report = await syncModels(handle, raised, { config });
-    assert.deepEqual(report.holds.map((h) => h.packageId), [pkg.id]);
+    assert.deepEqual(
+      report.holds.map((h) => h.packageId),
+      [pkg.id],
+    );
 
     await assert.rejects(repricePackage({ handle, config }, pkg.id, { priceUsd: '4.39' }), inputError('price', /below the margin floor \$4\.40/));
     assert.equal((await getPackage(handle, pkg.id)).holdReason, 'margin');

@@ -46,7 +46,10 @@ async function oldShopMigratedUp(t: TestContext, dialect: TestDialect): Promise<
   const to = await migrator.migrateTo(BEFORE_PRICE_MODE);
   assert.equal(to.error, undefined);
   const gpt4 = catalogFields(loadFixtureModels().find((m) => m.id === 'openai/gpt-4')!)!;
-  await handle.db.insertInto('ai_models').values({ ...gpt4, is_active: 1, created_at: OLD_TIME, updated_at: OLD_TIME, synced_at: OLD_TIME }).execute();
+  await handle.db
+    .insertInto('ai_models')
+    .values({ ...gpt4, is_active: 1, created_at: OLD_TIME, updated_at: OLD_TIME, synced_at: OLD_TIME })
+    .execute();
   const old = { model: 'openai/gpt-4', validity_days: 30, is_available: 1, hold_reason: null, category_id: null, subcategory_id: null, created_at: OLD_TIME, updated_at: OLD_TIME };
   await handle.db
     .insertInto('ai_token_packages')
@@ -68,23 +71,38 @@ for (const dialect of testDialects()) {
       { id: 2, price: 7_000_000, price_mode: 'unknown' },
     ]);
     // the column only takes the three modes
-    await assert.rejects(handle.db.updateTable('ai_token_packages').set({ price_mode: 'sometimes' as never }).where('id', '=', 1).execute());
+    await assert.rejects(
+      handle.db
+        .updateTable('ai_token_packages')
+        .set({ price_mode: 'sometimes' as never })
+        .where('id', '=', 1)
+        .execute(),
+    );
 
     // the upgrade's first start, same settings (25 %): decided, no price changes
     const start = captureLogger();
     const notified: string[] = [];
     const first = await repriceAtStart({ handle, logger: start.logger, config: defaultTestConfig(), notifyAdmins: (text) => void notified.push(text) });
-    assert.deepEqual(first.decided.map((d) => [d.package.id, d.mode, d.formulaPriceMicros]), [
-      [1, 'formula', 3_750_000],
-      [2, 'fixed', 7_500_000],
-    ]);
+    assert.deepEqual(
+      first.decided.map((d) => [d.package.id, d.mode, d.formulaPriceMicros]),
+      [
+        [1, 'formula', 3_750_000],
+        [2, 'fixed', 7_500_000],
+      ],
+    );
     assert.deepEqual(first.repriced, []);
-    assert.deepEqual(first.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent, f.heldNow]), [[2, 7_000_000, 16.7, false]]);
+    assert.deepEqual(
+      first.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent, f.heldNow]),
+      [[2, 7_000_000, 16.7, false]],
+    );
     const decided = start.lines.filter((l) => l.business_event === true && l.event_type === 'package_price_mode_decided');
-    assert.deepEqual(decided.map((l) => [l.package_id, l.price_mode, l.price, l.formula_price, l.trigger]), [
-      [1, 'formula', 3.75, 3.75, 'start'],
-      [2, 'fixed', 7, 7.5, 'start'],
-    ]);
+    assert.deepEqual(
+      decided.map((l) => [l.package_id, l.price_mode, l.price, l.formula_price, l.trigger]),
+      [
+        [1, 'formula', 3.75, 3.75, 'start'],
+        [2, 'fixed', 7, 7.5, 'start'],
+      ],
+    );
     assert.match(String(decided[1].message), /package 2 \(openai\/gpt-4\) keeps its price \$7\.00 \(the formula gives \$7\.50\); arb package reprice 2 --formula lets it follow the formula/);
     await new Promise((r) => setImmediate(r));
     assert.equal(notified.length, 1, 'the admins are told about the decisions');
@@ -96,8 +114,14 @@ for (const dialect of testDialects()) {
     const config30 = defaultTestConfig({ TOKEN_MARKUP_PERCENTAGE: '30' });
     const second = await repriceAtStart({ handle, logger: raised.logger, config: config30 });
     assert.deepEqual(second.decided, []);
-    assert.deepEqual(second.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.priceMicros, r.package.priceMode]), [[1, 3_750_000, 3_900_000, 'formula']]);
-    assert.deepEqual(second.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent, f.belowFloor]), [[2, 7_000_000, 16.7, false]]);
+    assert.deepEqual(
+      second.repriced.map((r) => [r.package.id, r.previousPriceMicros, r.package.priceMicros, r.package.priceMode]),
+      [[1, 3_750_000, 3_900_000, 'formula']],
+    );
+    assert.deepEqual(
+      second.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent, f.belowFloor]),
+      [[2, 7_000_000, 16.7, false]],
+    );
     assert.deepEqual(
       raised.lines.filter((l) => l.arbitrage === true && l.operation === 'package_repriced').map((l) => [l.package_id, l.previous_sell_price, l.sell_price, l.trigger]),
       [[1, 3.75, 3.9, 'start']],
@@ -108,7 +132,10 @@ for (const dialect of testDialects()) {
     const config20 = defaultTestConfig({ TOKEN_MARKUP_PERCENTAGE: '30', MIN_PROFIT_MARGIN: '0.20' });
     await creditUser({ handle }, { telegramId: 42, amountMicros: 20_000_000, type: 'topup' });
     const third = await repriceAllPackages({ handle, config: config20 }, { trigger: 'command', liftMarginHolds: true });
-    assert.deepEqual(third.fixed.map((f) => [f.package.id, f.belowFloor, f.heldNow, f.floorMicros]), [[2, true, true, 7_200_000]]);
+    assert.deepEqual(
+      third.fixed.map((f) => [f.package.id, f.belowFloor, f.heldNow, f.floorMicros]),
+      [[2, true, true, 7_200_000]],
+    );
     await assert.rejects(purchasePackage({ handle, config: config20 }, { telegramId: 42, packageId: 2 }), NotFoundError);
     assert.equal((await purchasePackage({ handle, config: config20 }, { telegramId: 42, packageId: 1 })).allocation.pricePaidMicros, 3_900_000);
 
@@ -121,15 +148,21 @@ for (const dialect of testDialects()) {
     const handle = await oldShopMigratedUp(t, dialect);
     const { logger, lines } = captureLogger();
     const report = await repriceAllPackages({ handle, logger, config: defaultTestConfig({ TOKEN_MARKUP_PERCENTAGE: '30' }) }, { trigger: 'command', liftMarginHolds: true });
-    assert.deepEqual(report.decided.map((d) => [d.package.id, d.mode]), [
-      [1, 'fixed'],
-      [2, 'fixed'],
-    ]);
+    assert.deepEqual(
+      report.decided.map((d) => [d.package.id, d.mode]),
+      [
+        [1, 'fixed'],
+        [2, 'fixed'],
+      ],
+    );
     assert.deepEqual(report.repriced, []);
-    assert.deepEqual(report.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent]), [
-      [1, 3_750_000, 25],
-      [2, 7_000_000, 16.7],
-    ]);
+    assert.deepEqual(
+      report.fixed.map((f) => [f.package.id, f.package.priceMicros, f.marginPercent]),
+      [
+        [1, 3_750_000, 25],
+        [2, 7_000_000, 16.7],
+      ],
+    );
     assert.equal(lines.filter((l) => l.event_type === 'package_price_mode_decided').length, 2);
     const text = describeReprice(report);
     assert.match(text, /^#1 openai\/gpt-4: keeps its price \$3\.75 as a fixed price \(the formula gives \$3\.90\); to let it follow the formula: arb package reprice 1 --formula$/m);

@@ -88,10 +88,13 @@ for (const dialect of testDialects()) {
     const notified: string[] = [];
     const { logger, lines } = captureLogger();
     const report = await repriceAtStart({ handle, logger, config, notifyAdmins: (text) => void notified.push(text) });
-    assert.deepEqual(report.repriced.map((r) => [r.package.id, r.package.priceMicros]), [
-      [p.gpt4.id, 4_050_000],
-      [p.bulk.id, 680_000],
-    ]);
+    assert.deepEqual(
+      report.repriced.map((r) => [r.package.id, r.package.priceMicros]),
+      [
+        [p.gpt4.id, 4_050_000],
+        [p.bulk.id, 680_000],
+      ],
+    );
     const promo = await getPackage(handle, p.promo.id);
     assert.deepEqual([promo.available, promo.holdReason, promo.priceMicros], [false, 'margin', 7_000_000]);
     assert.deepEqual(report.fixed.find((f) => f.package.id === p.promo.id)?.floorMicros, 8_100_000);

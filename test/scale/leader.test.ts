@@ -97,12 +97,17 @@ test('election: the first daemon leads at once; a stopped leader hands over to a
   // twice): nothing changes hands and no listener hears anything
   const started = Date.now();
   const stamps = new Set<string>();
-  await until('renewals of the lease for longer than its TTL', async () => {
-    const row = await handle.db.selectFrom('settings').select(['value', 'updated_at']).where('key', '=', 'lease:daemon-leader').executeTakeFirstOrThrow();
-    assert.equal(row.value, holderA, 'the lease stays with the leader');
-    stamps.add(String(row.updated_at));
-    return stamps.size >= 3 && Date.now() - started > 1_500;
-  }, 10_000, 50);
+  await until(
+    'renewals of the lease for longer than its TTL',
+    async () => {
+      const row = await handle.db.selectFrom('settings').select(['value', 'updated_at']).where('key', '=', 'lease:daemon-leader').executeTakeFirstOrThrow();
+      assert.equal(row.value, holderA, 'the lease stays with the leader');
+      stamps.add(String(row.updated_at));
+      return stamps.size >= 3 && Date.now() - started > 1_500;
+    },
+    10_000,
+    50,
+  );
   assert.deepEqual([seenA, seenB], [[], []]);
   assert.deepEqual([a.isLeader, b.isLeader], [true, false]);
 

@@ -73,7 +73,11 @@ test('Redis goes away: limits fall back to RATE_LIMIT_RPM ÷ replicas per replic
   // Redis vanishes
   await redis.kill();
   for (const d of daemons) {
-    const h = await until('health after Redis died', () => health(d), (x) => x.checks.redis === 'error');
+    const h = await until(
+      'health after Redis died',
+      () => health(d),
+      (x) => x.checks.redis === 'error',
+    );
     assert.equal(h.status, 'ok', 'Redis is not the database: the daemon keeps serving');
     assert.match(h.errors?.redis ?? '', /rate limits: per-replica fallback, RATE_LIMIT_RPM divided by the live replicas/);
   }
@@ -94,7 +98,12 @@ test('Redis goes away: limits fall back to RATE_LIMIT_RPM ÷ replicas per replic
 
   // Redis comes back (empty): the shared counters take over again
   await redis.restart();
-  for (const d of daemons) await until('health after Redis came back', () => health(d), (x) => x.checks.redis === 'ok');
+  for (const d of daemons)
+    await until(
+      'health after Redis came back',
+      () => health(d),
+      (x) => x.checks.redis === 'ok',
+    );
   const { key: again } = await stack.buyKey();
   const ra = await fire(stack.daemon, again, 4);
   const rb = await fire(replica, again, 4);
@@ -138,7 +147,11 @@ test("the bot's per-user rate limit is shared by two replicas through Redis, and
 
   // Redis gone: each replica counts on its own — still limited
   await server.kill();
-  await until('the client notices Redis is gone', async () => redis.status, (s) => s !== 'ready');
+  await until(
+    'the client notices Redis is gone',
+    async () => redis.status,
+    (s) => s !== 'ready',
+  );
   for (let i = 0; i < 5; i++) await a.fake.send(a.fake.user(3101), '/start');
   assert.equal(a.fake.botMessages(3101).length, 4);
   assert.equal(a.fake.lastBotMessage(3101).text, '⏳ Too many requests — please slow down a little.');

@@ -143,7 +143,10 @@ test('three replicas, one PostgreSQL, one Redis: one key through all at once nev
   assert.equal(alloc.tokens_reserved, 0, 'no hold left');
   assert.equal((await handle.db.selectFrom('reservations').selectAll().execute()).length, 0);
   assert.equal(events.length, chat.length, 'one usage event per forwarded request');
-  assert.ok(results.every((s) => [200, 402, 502, -1].includes(s)), `statuses: ${[...new Set(results)].join(', ')}`);
+  assert.ok(
+    results.every((s) => [200, 402, 502, -1].includes(s)),
+    `statuses: ${[...new Set(results)].join(', ')}`,
+  );
   assert.ok(results.filter((s) => s === 402).length > 0, 'the quota ran out');
   const owners = new Set((await handle.db.selectFrom('instances').select('instance_id').execute()).map((i) => i.instance_id));
   assert.equal(owners.size, 3);
@@ -202,7 +205,10 @@ test('webhook mode over three replicas: the same updates POSTed to different rep
   const payer = users[0];
   const payment = fake.successfulPaymentUpdate(payer, { payload: `stars:${payer.id}:100`, total_amount: 100, charge_id: 'charge-replicas-1' });
   const statuses = await Promise.all([...updates, payment].flatMap((u) => replicas.map((r) => postUpdate(r, u))));
-  assert.ok(statuses.every((s) => s === 200), `webhook answers: ${[...new Set(statuses)].join(', ')}`);
+  assert.ok(
+    statuses.every((s) => s === 200),
+    `webhook answers: ${[...new Set(statuses)].join(', ')}`,
+  );
 
   for (const u of users.slice(1)) assert.equal(fake.botMessages(u.id).length, perStart, `user ${u.id} got one answer`);
   assert.equal(fake.botMessages(payer.id).length, perStart + 1, 'the payer: one /start answer and one "credited" message');
@@ -221,7 +227,8 @@ test('polling mode over three replicas: only the leader long-polls; kill -9 the 
   const cluster = await startCluster(t, 3, env);
   const { replicas, handle } = cluster;
 
-  const leaders = async () => (await Promise.all(replicas.map(async (r) => (r.child.exitCode === null && r.child.signalCode === null ? (await health(r)).leader : undefined)))).map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
+  const leaders = async () =>
+    (await Promise.all(replicas.map(async (r) => (r.child.exitCode === null && r.child.signalCode === null ? (await health(r)).leader : undefined)))).map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
   const first = await leaders();
   assert.equal(first.length, 1, `exactly one leader: ${JSON.stringify(first)}`);
   const leader = replicas[first[0]];

@@ -16,7 +16,15 @@ test('dailySeries: every day of the window, days without sales as zeros, totals 
   assert.deepEqual([s.from, s.to, s.days], ['2026-03-01', '2026-03-07', 7]);
   assert.deepEqual(
     s.points.map((p) => [p.day.slice(5), p.sales, p.revenueMicros]),
-    [['03-01', 0, 0], ['03-02', 2, 7_500_000], ['03-03', 0, 0], ['03-04', 0, 0], ['03-05', 1, 3_750_000], ['03-06', 0, 0], ['03-07', 0, 0]],
+    [
+      ['03-01', 0, 0],
+      ['03-02', 2, 7_500_000],
+      ['03-03', 0, 0],
+      ['03-04', 0, 0],
+      ['03-05', 1, 3_750_000],
+      ['03-06', 0, 0],
+      ['03-07', 0, 0],
+    ],
   );
   const allTime = dailySeries(byDay, { since: null, until: '2026-03-07 18:00:00' });
   assert.equal(allTime.from, '2026-03-02', 'all time starts at the first sale');
@@ -39,11 +47,17 @@ test('topKeysByUsage: ranked by tokens used in the window, with quota used; all 
   assert.match(week[0].apiKey, /^sk-arb-.{4}….{4}$/);
   assert.equal(week[0].telegramId, 1001);
   const all = await topKeysByUsage(handle, { since: null, limit: 2 });
-  assert.deepEqual(all.map((k) => [k.allocationId, k.tokensUsed, k.requests, k.quotaPercent]), [
-    [shop.allocations[2], 50_000, null, 50],
-    [shop.allocations[1], 10_000, null, 1],
-  ]);
+  assert.deepEqual(
+    all.map((k) => [k.allocationId, k.tokensUsed, k.requests, k.quotaPercent]),
+    [
+      [shop.allocations[2], 50_000, null, 50],
+      [shop.allocations[1], 10_000, null, 1],
+    ],
+  );
   const stats = await computeStats(handle);
   const margins = marginByModel(stats.byModel);
-  assert.deepEqual(margins.map((m) => [m.model, m.marginPercent]), stats.byModel.map((m) => [m.model, m.costMicros ? Math.round((m.profitMicros / m.costMicros) * 1000) / 10 : null]));
+  assert.deepEqual(
+    margins.map((m) => [m.model, m.marginPercent]),
+    stats.byModel.map((m) => [m.model, m.costMicros ? Math.round((m.profitMicros / m.costMicros) * 1000) / 10 : null]),
+  );
 });

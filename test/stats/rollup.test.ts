@@ -63,12 +63,27 @@ async function assertExact(handle: DbHandle, label: string): Promise<void> {
   }
   // independently of the stats code: the all-time totals are the tables' own sums
   const all = await computeStats(handle, { rollUp: false });
-  const usage = await sql<Record<string, unknown>>`select count(*) as requests, sum(weighted_tokens) as used, sum(upstream_cost) as upstream, sum(prompt_tokens) as prompt from usage_events`.execute(handle.db);
-  const sales = await sql<Record<string, unknown>>`select sum(price_paid) as gross, sum(case when price_paid > 0 then 1 else 0 end) as sales, sum(case when price_paid = 0 then 1 else 0 end) as free from ai_token_allocations`.execute(handle.db);
-  const ledger = await sql<Record<string, unknown>>`select sum(case when type = 'refund' then amount else 0 end) as refunds, sum(case when type = 'topup' then amount else 0 end) as topups from transactions`.execute(handle.db);
+  const usage = await sql<Record<string, unknown>>`select count(*) as requests, sum(weighted_tokens) as used, sum(upstream_cost) as upstream, sum(prompt_tokens) as prompt from usage_events`.execute(
+    handle.db,
+  );
+  const sales = await sql<
+    Record<string, unknown>
+  >`select sum(price_paid) as gross, sum(case when price_paid > 0 then 1 else 0 end) as sales, sum(case when price_paid = 0 then 1 else 0 end) as free from ai_token_allocations`.execute(handle.db);
+  const ledger = await sql<
+    Record<string, unknown>
+  >`select sum(case when type = 'refund' then amount else 0 end) as refunds, sum(case when type = 'topup' then amount else 0 end) as topups from transactions`.execute(handle.db);
   assert.deepEqual(
     [all.requests, all.tokensUsed, all.upstreamCostMicros, all.grossSalesMicros, all.sales, all.freeGrants, all.refundsMicros, all.topupsMicros],
-    [n(usage.rows[0].requests), n(usage.rows[0].used), n(usage.rows[0].upstream), n(sales.rows[0].gross), n(sales.rows[0].sales), n(sales.rows[0].free), n(ledger.rows[0].refunds), n(ledger.rows[0].topups)],
+    [
+      n(usage.rows[0].requests),
+      n(usage.rows[0].used),
+      n(usage.rows[0].upstream),
+      n(sales.rows[0].gross),
+      n(sales.rows[0].sales),
+      n(sales.rows[0].free),
+      n(ledger.rows[0].refunds),
+      n(ledger.rows[0].topups),
+    ],
     `${label}: all-time totals equal the raw table sums`,
   );
   // per day, model and key: the rollup rows are exactly the sums of the events at or below the watermark
@@ -76,7 +91,13 @@ async function assertExact(handle: DbHandle, label: string): Promise<void> {
   const perKey = await sql<Record<string, unknown>>`
     select substr(created_at, 1, 10) as day, model, allocation_id, count(*) as requests, sum(weighted_tokens) as weighted_tokens, sum(upstream_cost) as upstream_cost
     from usage_events where id <= ${mark} group by substr(created_at, 1, 10), model, allocation_id order by 1, 2, 3`.execute(handle.db);
-  const daily = await handle.db.selectFrom('usage_daily').select(['day', 'model', 'allocation_id', 'requests', 'weighted_tokens', 'upstream_cost']).orderBy('day').orderBy('model').orderBy('allocation_id').execute();
+  const daily = await handle.db
+    .selectFrom('usage_daily')
+    .select(['day', 'model', 'allocation_id', 'requests', 'weighted_tokens', 'upstream_cost'])
+    .orderBy('day')
+    .orderBy('model')
+    .orderBy('allocation_id')
+    .execute();
   const norm = (rows: Record<string, unknown>[]) => rows.map((r) => [r.day, r.model, n(r.allocation_id), n(r.requests), n(r.weighted_tokens), n(r.upstream_cost)]);
   assert.deepEqual(norm(daily as unknown as Record<string, unknown>[]), norm(perKey.rows), `${label}: usage_daily per day, model and key`);
   // keys ranked by usage: the rollups plus the raw rows give each key's own sums

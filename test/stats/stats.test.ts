@@ -47,7 +47,18 @@ for (const dialect of testDialects()) {
     );
     const today = toDbTime(new Date()).slice(0, 10);
     assert.deepEqual(s.byDay, [
-      { day: today, sales: 3, revenueMicros: 7_820_000, costMicros: 6_250_000, profitMicros: 1_570_000, freeGrants: 1, requests: 4, tokensUsed: 13_000, upstreamCostMicros: 92_500, usedRevenueMicros: 115_700 },
+      {
+        day: today,
+        sales: 3,
+        revenueMicros: 7_820_000,
+        costMicros: 6_250_000,
+        profitMicros: 1_570_000,
+        freeGrants: 1,
+        requests: 4,
+        tokensUsed: 13_000,
+        upstreamCostMicros: 92_500,
+        usedRevenueMicros: 115_700,
+      },
     ]);
 
     // a refund lowers revenue and the active keys

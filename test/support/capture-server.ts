@@ -91,12 +91,20 @@ export async function startCaptureServer(opts: CaptureServerOptions = {}): Promi
         return;
       }
       rec.answer = `status ${f.status}`;
-      const failBody = f.body ?? (path === '/v1/messages' ? { type: 'error', error: { type: 'api_error', message: 'capture failure' } } : { error: { message: 'capture failure', type: 'server_error', code: f.status } });
+      const failBody =
+        f.body ??
+        (path === '/v1/messages' ? { type: 'error', error: { type: 'api_error', message: 'capture failure' } } : { error: { message: 'capture failure', type: 'server_error', code: f.status } });
       return json(res, f.status, failBody, f.headers);
     }
 
     if (req.method === 'GET' && path === '/v1/models') {
-      return json(res, 200, { object: 'list', data: [{ id: 'capture-model', object: 'model', created: 0, owned_by: 'capture', type: 'model', display_name: 'Capture model' }], has_more: false, first_id: 'capture-model', last_id: 'capture-model' });
+      return json(res, 200, {
+        object: 'list',
+        data: [{ id: 'capture-model', object: 'model', created: 0, owned_by: 'capture', type: 'model', display_name: 'Capture model' }],
+        has_more: false,
+        first_id: 'capture-model',
+        last_id: 'capture-model',
+      });
     }
     if (path === '/v1/messages/count_tokens') return json(res, 200, { input_tokens: 42 });
     if (path === '/v1/messages') {
@@ -198,7 +206,16 @@ export async function startCaptureServer(opts: CaptureServerOptions = {}): Promi
 function messageStart(id: number, model: string) {
   return {
     type: 'message_start',
-    message: { id: `msg_cap${id}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 } },
+    message: {
+      id: `msg_cap${id}`,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+    },
   };
 }
 

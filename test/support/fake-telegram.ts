@@ -42,8 +42,7 @@ export const telegramErrors = {
   blocked: (): TelegramApiError => ({ error_code: 403, description: 'Forbidden: bot was blocked by the user' }),
   notModified: (): TelegramApiError => ({
     error_code: 400,
-    description:
-      'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
+    description: 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
   }),
   badRequest: (what: string): TelegramApiError => ({ error_code: 400, description: `Bad Request: ${what}` }),
 };
@@ -532,7 +531,16 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
       const chatId = asChatId(p.chat_id);
       const shown = render(p);
       const inline_keyboard = keyboardOf(p);
-      const msg: ChatMessage = { message_id: newMessageId(chatId), chat_id: chatId, fromBot: true, ...shown, parse_mode: p.parse_mode as string | undefined, inline_keyboard, forceReply: forceReplyOf(p), edits: 0 };
+      const msg: ChatMessage = {
+        message_id: newMessageId(chatId),
+        chat_id: chatId,
+        fromBot: true,
+        ...shown,
+        parse_mode: p.parse_mode as string | undefined,
+        inline_keyboard,
+        forceReply: forceReplyOf(p),
+        edits: 0,
+      };
       chatOf(chatId).push(touch(msg));
       return toMessage(msg);
     },
@@ -734,7 +742,10 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   const { port } = server.address() as AddressInfo;
 
   /** the bot's messages, the one sent or edited last first */
-  const byTouch = (chatId: number) => chatOf(chatId).filter((m) => m.fromBot).sort((a, b) => (b.touched ?? 0) - (a.touched ?? 0));
+  const byTouch = (chatId: number) =>
+    chatOf(chatId)
+      .filter((m) => m.fromBot)
+      .sort((a, b) => (b.touched ?? 0) - (a.touched ?? 0));
 
   const chatFor = (user: User) => ({ id: user.id, type: 'private' as const, first_name: user.first_name, username: user.username });
 

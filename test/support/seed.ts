@@ -24,17 +24,11 @@ export async function seedCatalog(handle: DbHandle, models: OpenRouterModel[] = 
  * Creates a package through createPackage (default gpt-4, 100,000 tokens: cost $3.00, price $3.75);
  * syncs the fixture first when the catalog is empty.
  */
-export async function seedPackage(
-  handle: DbHandle,
-  input: Partial<CreatePackageInput> & { config?: Config; logger?: Logger } = {},
-): Promise<Package> {
+export async function seedPackage(handle: DbHandle, input: Partial<CreatePackageInput> & { config?: Config; logger?: Logger } = {}): Promise<Package> {
   const { config = defaultTestConfig(), logger, ...rest } = input;
   const any = await handle.db.selectFrom('ai_models').select('id').limit(1).executeTakeFirst();
   if (!any) await seedCatalog(handle);
   const tokens = rest.tokens ?? 100_000;
-  const { package: pkg } = await createPackage(
-    { handle, config, logger },
-    { model: 'gpt-4', description: `Test package ${tokens} tokens`, ...rest, tokens },
-  );
+  const { package: pkg } = await createPackage({ handle, config, logger }, { model: 'gpt-4', description: `Test package ${tokens} tokens`, ...rest, tokens });
   return pkg;
 }

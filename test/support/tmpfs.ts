@@ -40,7 +40,7 @@ export function fillDisk(file: string): number {
   const chunk = Buffer.alloc(64 * 1024, 0x66);
   let written = 0;
   try {
-    for (let size = chunk.length; size >= 512; ) {
+    for (let size = chunk.length; size >= 512;) {
       try {
         written += writeSync(fd, chunk, 0, size);
       } catch (e) {

@@ -108,9 +108,7 @@ async function showPackages(ctx: ShopContext, requestedPage: number): Promise<vo
     kb.row();
   }
   kb.text(ctx.t.btn.createPackage, cb.adminCreate()).row().text(ctx.t.btn.back, cb.admin());
-  const lines = rows.map((p) =>
-    ctx.t.admin.packageLine({ id: p.id, available: p.available, hold: p.holdReason, model: p.model, tokens: p.tokens, price: p.priceMicros, description: p.description }),
-  );
+  const lines = rows.map((p) => ctx.t.admin.packageLine({ id: p.id, available: p.available, hold: p.holdReason, model: p.model, tokens: p.tokens, price: p.priceMicros, description: p.description }));
   const text = total === 0 ? ctx.t.admin.noPackages : `${ctx.t.admin.packages(page + 1, pages, total)}\n\n${lines.join('\n')}`;
   await show(ctx, text, kb);
 }

@@ -75,7 +75,11 @@ async function askDelete(ctx: ShopContext, id: number): Promise<void> {
       back,
     );
   }
-  await show(ctx, ctx.t.categories.confirmDelete({ id, name: label(c) }), new InlineKeyboard().text(ctx.t.btn.deleteCategoryConfirm, cb.adminCategoryDeleteDo(id)).row().text(ctx.t.btn.back, cb.adminCategory(id)));
+  await show(
+    ctx,
+    ctx.t.categories.confirmDelete({ id, name: label(c) }),
+    new InlineKeyboard().text(ctx.t.btn.deleteCategoryConfirm, cb.adminCategoryDeleteDo(id)).row().text(ctx.t.btn.back, cb.adminCategory(id)),
+  );
 }
 
 async function doDelete(ctx: ShopContext, id: number): Promise<void> {

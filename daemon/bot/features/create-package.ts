@@ -29,7 +29,12 @@ type CreateConversation = Conversation<ShopContext, ShopBaseContext>;
 
 /** "100000", "100,000", "100_000", "100k", "1.5M" → tokens; null when it is not a count. */
 export function parseTokensTyped(text: string): number | null {
-  const m = /^(\d+(?:[.,]\d+)?)\s*([kKmM]?)$/.exec(text.trim().replace(/[_\s]/g, '').replace(/,(?=\d{3}\b)/g, ''));
+  const m = /^(\d+(?:[.,]\d+)?)\s*([kKmM]?)$/.exec(
+    text
+      .trim()
+      .replace(/[_\s]/g, '')
+      .replace(/,(?=\d{3}\b)/g, ''),
+  );
   if (!m) return null;
   const n = Number(m[1].replace(',', '.')) * (m[2] === '' ? 1 : /k/i.test(m[2]) ? 1_000 : 1_000_000);
   return Number.isSafeInteger(n) && n > 0 && n <= MAX_PACKAGE_TOKENS ? n : null;

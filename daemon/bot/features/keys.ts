@@ -49,7 +49,10 @@ async function askReplace(ctx: ShopContext, allocationId: number): Promise<void>
   const back = new InlineKeyboard().text(ctx.t.btn.back, cb.keys());
   const key = await ownKey(ctx, allocationId);
   if (!key || key.status !== 'active' || key.expires_at <= toDbTime(ctx.shop.now())) return show(ctx, ctx.t.keys.cannotReplace, back);
-  const kb = new InlineKeyboard().text(ctx.t.btn.replaceConfirm, cb.keyReplaceDo(key.id, key.api_key_hash.slice(0, HASH_PREFIX))).row().text(ctx.t.btn.cancel, cb.keys());
+  const kb = new InlineKeyboard()
+    .text(ctx.t.btn.replaceConfirm, cb.keyReplaceDo(key.id, key.api_key_hash.slice(0, HASH_PREFIX)))
+    .row()
+    .text(ctx.t.btn.cancel, cb.keys());
   await show(ctx, ctx.t.keys.replaceConfirm(key.api_key), kb);
 }
 

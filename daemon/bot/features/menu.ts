@@ -67,7 +67,11 @@ export function menuFeature(): Composer<ShopContext> {
   composer.callbackQuery(cbPattern.menu, showMainMenu);
 
   const help = (ctx: ShopContext) =>
-    show(ctx, ctx.t.help({ baseUrl: ctx.shop.apiBaseUrl, starsRate: ctx.shop.config.starsMicrosPerStar }), new InlineKeyboard().text(ctx.t.btn.support, cb.support()).text(ctx.t.btn.mainMenu, cb.menu()));
+    show(
+      ctx,
+      ctx.t.help({ baseUrl: ctx.shop.apiBaseUrl, starsRate: ctx.shop.config.starsMicrosPerStar }),
+      new InlineKeyboard().text(ctx.t.btn.support, cb.support()).text(ctx.t.btn.mainMenu, cb.menu()),
+    );
   composer.command('help', help);
   composer.callbackQuery(cbPattern.help, help);
   composer.command('terms', showTerms);

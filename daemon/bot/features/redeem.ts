@@ -52,7 +52,12 @@ async function redeem(ctx: ShopContext, text: string, limiter: RateLimiterAbstra
     if (err.reason === 'invalid' || err.reason === 'used') {
       // never the typed text in the log: it may be someone's valid code
       const counted = await limiter.consume(key).catch((r: unknown) => (r instanceof RateLimiterRes ? r : null));
-      logSecurityEvent(ctx.shop.logger, { event: 'gift_code_rejected', reason: err.reason === 'invalid' ? 'unknown gift code' : "someone else's used gift code", telegram_user_id: from.id, attempts: counted?.consumedPoints });
+      logSecurityEvent(ctx.shop.logger, {
+        event: 'gift_code_rejected',
+        reason: err.reason === 'invalid' ? 'unknown gift code' : "someone else's used gift code",
+        telegram_user_id: from.id,
+        attempts: counted?.consumedPoints,
+      });
     }
     if (err.reason === 'expired') return say(ctx, ctx.t.redeem.expired(err.expiresAt ?? ''));
     return say(ctx, err.reason === 'invalid' ? ctx.t.redeem.invalid : err.reason === 'used' ? ctx.t.redeem.used : ctx.t.redeem.usedByYou);

@@ -111,15 +111,14 @@ export async function askConfirmation(ctx: ShopContext, packageId: number): Prom
   if (!pkg || !pkg.available) return show(ctx, ctx.t.shop.unavailable, backToMenu(ctx));
   const balance = ctx.customer?.balanceMicros ?? 0;
   if (balance < pkg.priceMicros) return showInsufficient(ctx, pkg.id, pkg.priceMicros, balance);
-  const kb = new InlineKeyboard().text(ctx.t.btn.confirm, cb.confirm(pkg.id, newNonce())).row().text(ctx.t.btn.cancel, cb.package(pkg.id, 'a', 0));
+  const kb = new InlineKeyboard()
+    .text(ctx.t.btn.confirm, cb.confirm(pkg.id, newNonce()))
+    .row()
+    .text(ctx.t.btn.cancel, cb.package(pkg.id, 'a', 0));
   await show(ctx, ctx.t.shop.confirm({ description: pkg.description, model: pkg.model, tokens: pkg.tokens, price: pkg.priceMicros, balance }), kb);
 }
 
-export type BuyOutcome =
-  | { kind: 'bought' }
-  | { kind: 'duplicate' }
-  | { kind: 'insufficient'; priceMicros: number; balanceMicros: number }
-  | { kind: 'unavailable' };
+export type BuyOutcome = { kind: 'bought' } | { kind: 'duplicate' } | { kind: 'insufficient'; priceMicros: number; balanceMicros: number } | { kind: 'unavailable' };
 
 /**
  * Buys a package for the customer with `reference` (a repeated reference buys nothing) and hands over the
@@ -153,7 +152,14 @@ export async function buyAndDeliver(ctx: ShopContext, packageId: number, referen
   };
   await show(ctx, ctx.t.shop.receipt(receipt), receiptKb);
   try {
-    await sendKey(ctx, { key: result.apiKey, model: allocation.model, description: pkg?.description ?? null, tokens: allocation.tokensTotal, expiresAt: allocation.expiresAt, baseUrl: ctx.shop.apiBaseUrl });
+    await sendKey(ctx, {
+      key: result.apiKey,
+      model: allocation.model,
+      description: pkg?.description ?? null,
+      tokens: allocation.tokensTotal,
+      expiresAt: allocation.expiresAt,
+      baseUrl: ctx.shop.apiBaseUrl,
+    });
   } catch (err) {
     if (isUnreachableUser(err)) throw err;
     logger.error(

@@ -14,17 +14,7 @@ import { Composer, InlineKeyboard } from 'grammy';
 import type { InlineKeyboardMarkup, Message } from 'grammy/types';
 import { logBusinessEvent } from '../../../src/logger.js';
 import { listStarsPayments, starsRefundState, type StarsPayment } from '../../../src/ledger/stars-refunds.js';
-import {
-  addTicketMessage,
-  closeTicket,
-  createTicket,
-  findTicket,
-  listTickets,
-  markMessageDelivered,
-  recordTicketDelivery,
-  ticketMessages,
-  type Ticket,
-} from '../../../src/support/tickets.js';
+import { addTicketMessage, closeTicket, createTicket, findTicket, listTickets, markMessageDelivered, recordTicketDelivery, ticketMessages, type Ticket } from '../../../src/support/tickets.js';
 import { isUnreachableUser } from '../api-errors.js';
 import { cb, cbPattern } from '../callback-data.js';
 import type { ShopContext } from '../context.js';
@@ -38,10 +28,7 @@ export const TICKETS_PAGE_SIZE = 8;
 const FORCE_REPLY = { force_reply: true as const, input_field_placeholder: '…' };
 
 /** What a reply to one of the bot's messages is for, read from the marker at its start. */
-export type ReplyTarget =
-  | { kind: 'new-ticket'; payment: boolean }
-  | { kind: 'follow-up'; ticketId: number }
-  | { kind: 'admin-answer'; ticketId: number };
+export type ReplyTarget = { kind: 'new-ticket'; payment: boolean } | { kind: 'follow-up'; ticketId: number } | { kind: 'admin-answer'; ticketId: number };
 
 export function replyTarget(text: string | undefined): ReplyTarget | undefined {
   if (!text) return undefined;
@@ -81,7 +68,14 @@ async function fileTicket(ctx: ShopContext, text: string, payment: boolean): Pro
   const ticket = await createTicket(ctx.shop.handle, { userId: customer.id, text, chargeId: found?.chargeId ?? null, now: ctx.shop.now() });
   const name = displayName({ firstName: ctx.from?.first_name ?? null, username: ctx.from?.username ?? null, telegramId: ctx.from!.id });
   const delivery = await ctx.shop.messageAdmins(
-    (t) => t.support.adminTicket({ id: ticket.id, name, telegramId: ctx.from!.id, text: ticket.text, payment: found ? { stars: found.stars, amount: found.creditedMicros, chargeId: found.chargeId } : null }),
+    (t) =>
+      t.support.adminTicket({
+        id: ticket.id,
+        name,
+        telegramId: ctx.from!.id,
+        text: ticket.text,
+        payment: found ? { stars: found.stars, amount: found.creditedMicros, chargeId: found.chargeId } : null,
+      }),
     (t) => adminTicketKeyboard(t, ticket.id, found),
   );
   await recordTicketDelivery(ctx.shop.handle, ticket.id, delivery.delivered.length);

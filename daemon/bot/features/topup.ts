@@ -33,9 +33,7 @@ export const MAX_STARS_PER_INVOICE = 100_000;
 /** Longest charge id credited (Telegram's are far shorter). */
 const MAX_CHARGE_ID = 256;
 
-export type InvoicePayload =
-  | { kind: 'topup'; telegramId: number; stars: number; packageId?: number }
-  | { kind: 'buy'; telegramId: number; stars: number; packageId: number; nonce: string };
+export type InvoicePayload = { kind: 'topup'; telegramId: number; stars: number; packageId?: number } | { kind: 'buy'; telegramId: number; stars: number; packageId: number; nonce: string };
 
 export function invoicePayload(telegramId: number, stars: number, packageId?: number): string {
   return packageId === undefined ? `stars:${telegramId}:${stars}` : `stars:${telegramId}:${stars}:${packageId}`;
@@ -111,13 +109,7 @@ async function sendBuyInvoice(ctx: ShopContext, packageId: number): Promise<void
 async function answerPreCheckout(ctx: ShopContext): Promise<void> {
   const q = ctx.preCheckoutQuery!;
   const parsed = parsePayload(q.invoice_payload);
-  const valid =
-    parsed !== null &&
-    q.currency === 'XTR' &&
-    parsed.telegramId === q.from.id &&
-    parsed.stars === q.total_amount &&
-    q.total_amount > 0 &&
-    q.total_amount <= MAX_STARS_PER_INVOICE;
+  const valid = parsed !== null && q.currency === 'XTR' && parsed.telegramId === q.from.id && parsed.stars === q.total_amount && q.total_amount > 0 && q.total_amount <= MAX_STARS_PER_INVOICE;
   if (!valid) {
     logSecurityEvent(ctx.shop.logger, {
       event: 'invoice_rejected',

@@ -146,9 +146,7 @@ export const en = {
   },
   menu: {
     welcome: (p: { firstName: string; balance: number }) =>
-      `👋 Hello, ${esc(clip(p.firstName, 64))}!\n\n` +
-      `Buy access to AI models by the token and use it from any OpenAI-compatible app or library.\n\n` +
-      `💰 Balance: <b>${usd(p.balance)}</b>`,
+      `👋 Hello, ${esc(clip(p.firstName, 64))}!\n\n` + `Buy access to AI models by the token and use it from any OpenAI-compatible app or library.\n\n` + `💰 Balance: <b>${usd(p.balance)}</b>`,
     fallback: 'Please use the buttons below.',
   },
   help: (p: { baseUrl: string; starsRate: number }) =>
@@ -168,14 +166,13 @@ export const en = {
     unavailable: '📄 The terms cannot be shown right now. Please try again later or ask /support.',
   },
   fallback: {
-    unknownCommand: '🤔 I don\'t know that command. /help lists what I can do.',
-    text: '🤔 I didn\'t understand that. /help lists what I can do.',
+    unknownCommand: "🤔 I don't know that command. /help lists what I can do.",
+    text: "🤔 I didn't understand that. /help lists what I can do.",
   },
   shop: {
     title: '🤖 <b>AI Tokens</b>',
     chooseCategory: 'Choose a category:',
-    page: (category: string | null, page: number, pages: number) =>
-      `${category ? `<b>${esc(clip(category, 64))}</b> · ` : ''}page ${page} of ${pages}. Tap a package for details.`,
+    page: (category: string | null, page: number, pages: number) => `${category ? `<b>${esc(clip(category, 64))}</b> · ` : ''}page ${page} of ${pages}. Tap a package for details.`,
     otherCategory: 'Other',
     listItem: (n: number, p: PackageText) =>
       `<b>${n}.</b> ${esc(clip(p.description, 60))}\n` +
@@ -205,9 +202,7 @@ export const en = {
       `✅ <b>Purchase complete</b>: ${esc(p.description)}\n` +
       `${num(p.tokens)} tokens of <code>${esc(p.model)}</code> for ${usd(p.price)}; valid until ${formatDbTime(p.expiresAt)}. Balance: ${usd(p.balance)}.\n\n` +
       `🔑 Your API key is in the next message — copy it and keep it safe.`,
-    keyNotDelivered:
-      `⚠️ The purchase is complete, but the message with your key could not be sent. ` +
-      `Open 🔑 My Keys and tap 🔁 Replace key to get a working key; nothing is lost.`,
+    keyNotDelivered: `⚠️ The purchase is complete, but the message with your key could not be sent. ` + `Open 🔑 My Keys and tap 🔁 Replace key to get a working key; nothing is lost.`,
     alreadyPurchased: 'This purchase is already complete — your key is in the message after the receipt (or 🔑 My Keys → 🔁 Replace key).',
   },
   balance: {
@@ -239,22 +234,18 @@ export const en = {
       `<b>curl</b>\n<pre><code class="language-bash">${esc(p.curl)}</code></pre>\n` +
       `<b>OpenAI SDK</b> (Python, Node, Codex…)\n<pre><code class="language-bash">${esc(p.openai)}</code></pre>` +
       (p.claudeCode ? `\n<b>Claude Code</b>\n<pre><code class="language-bash">${esc(p.claudeCode)}</code></pre>` : ''),
-    replaceConfirm: (masked: string) =>
-      `🔁 <b>Replace key</b> <code>${esc(masked)}</code>?\n\n` +
-      `You get a new key at once and the old one stops working. Tokens, expiry and usage carry over.`,
+    replaceConfirm: (masked: string) => `🔁 <b>Replace key</b> <code>${esc(masked)}</code>?\n\n` + `You get a new key at once and the old one stops working. Tokens, expiry and usage carry over.`,
     replaced: (masked: string) => `✅ Key <code>${esc(masked)}</code> was replaced and no longer works. Your new key is in the message below.`,
     alreadyReplaced: 'This key was already replaced — the new one is in the message after that confirmation.',
     cannotReplace: 'This key cannot be replaced: it is expired or revoked, or not yours.',
   },
   topup: {
-    choose: (p: { microsPerStar: number }) =>
-      `⭐ <b>Top up with Telegram Stars</b>\n\n1 ⭐ = ${formatUsd(p.microsPerStar, { precise: true })}. Choose an amount; Telegram shows the payment form.`,
+    choose: (p: { microsPerStar: number }) => `⭐ <b>Top up with Telegram Stars</b>\n\n1 ⭐ = ${formatUsd(p.microsPerStar, { precise: true })}. Choose an amount; Telegram shows the payment form.`,
     invoiceTitle: (micros: number) => `Balance top-up ${usd(micros)}`,
     invoiceDescription: (stars: number, micros: number) => `${num(stars)} Telegram Stars add ${usd(micros)} to your balance in this shop.`,
     priceLabel: 'Balance top-up',
     invalidInvoice: 'This invoice is no longer valid. Please open 💰 Balance and create a new one.',
-    credited: (p: { stars: number; amount: number; balance: number }) =>
-      `✅ Payment received: ${num(p.stars)} ⭐ → <b>${usd(p.amount)}</b> added.\n💰 Balance: <b>${usd(p.balance)}</b>`,
+    credited: (p: { stars: number; amount: number; balance: number }) => `✅ Payment received: ${num(p.stars)} ⭐ → <b>${usd(p.amount)}</b> added.\n💰 Balance: <b>${usd(p.balance)}</b>`,
     continueWith: (p: { description: string; price: number; enough: boolean }) =>
       p.enough
         ? `\n\nContinue with the package you picked: ${esc(clip(p.description, 80))} for ${usd(p.price)}.`
@@ -267,18 +258,14 @@ export const en = {
     buyFailed: (p: { amount: number; balance: number }) =>
       `✅ Payment received: <b>${usd(p.amount)}</b> added (balance ${usd(p.balance)}), but the package could not be bought now — it is no longer on sale or its price changed. ` +
       `Your balance keeps the money; pick a package under 🤖 AI Tokens.`,
-    notCredited:
-      `⚠️ This payment could not be credited automatically. The shop's operator has been told and will sort it out here; ` +
-      `if you need to, write to /paysupport.`,
+    notCredited: `⚠️ This payment could not be credited automatically. The shop's operator has been told and will sort it out here; ` + `if you need to, write to /paysupport.`,
   },
   /**
    * Support tickets. The first characters of the prompts and of the ticket messages are markers the bot
    * recognises when someone replies to them: keep `✉️ `, `✉️ ⭐ `, `✉️ #N `, `🎫 #N ` and `↩️ #N ` at the start.
    */
   support: {
-    prompt:
-      `✉️ <b>Write to support</b>\n\n` +
-      `Reply to this message with your question or problem, in one message. The shop's operator answers here.`,
+    prompt: `✉️ <b>Write to support</b>\n\n` + `Reply to this message with your question or problem, in one message. The shop's operator answers here.`,
     paymentPrompt:
       `✉️ ⭐ <b>Payment support</b>\n\n` +
       `Stars payments are added to your balance automatically, exactly once, a few seconds after you pay. ` +
@@ -287,8 +274,7 @@ export const en = {
     followUpPrompt: (id: number) => `✉️ #${id} · Reply to this message to add to your ticket.`,
     received: (id: number) => `✅ We got your message — ticket <b>#${id}</b>. The shop's operator will answer here.`,
     savedNoAdmin: (id: number) =>
-      `📝 Your message is saved as ticket <b>#${id}</b>, but no operator could be reached right now. ` +
-      `It stays open and they will see it when they check their tickets — no need to send it again.`,
+      `📝 Your message is saved as ticket <b>#${id}</b>, but no operator could be reached right now. ` + `It stays open and they will see it when they check their tickets — no need to send it again.`,
     followUpReceived: (id: number) => `✅ Added to ticket <b>#${id}</b>.`,
     answer: (p: { id: number; text: string }) => `💬 <b>Support</b> · ticket #${p.id}\n\n${esc(clip(p.text, 3900))}`,
     closed: (id: number) => `✅ Ticket #${id} is closed. If you need anything else, write to /support.`,
@@ -307,8 +293,7 @@ export const en = {
     view: (p: { id: number; name: string; telegramId: number; status: string; createdAt: string; payment: { stars: number; amount: number; chargeId: string; refunded: boolean } | null }) =>
       `🎫 #${p.id} · ${esc(clip(p.name, 80))} (<code>${p.telegramId}</code>) · ${p.status === 'open' ? 'open' : '<b>closed</b>'} · ${formatDbTime(p.createdAt)}` +
       (p.payment ? `\nPayment: ${num(p.payment.stars)} ⭐ (${usd(p.payment.amount)})${p.payment.refunded ? ' · <b>refunded</b>' : ''} · <code>${esc(p.payment.chargeId)}</code>` : ''),
-    message: (p: { who: 'customer' | 'admin' | 'operator'; at: string; text: string }) =>
-      `<b>${p.who === 'customer' ? '👤 Customer' : '🛠 Support'}</b> · ${formatDbTime(p.at)}\n${esc(p.text)}`,
+    message: (p: { who: 'customer' | 'admin' | 'operator'; at: string; text: string }) => `<b>${p.who === 'customer' ? '👤 Customer' : '🛠 Support'}</b> · ${formatDbTime(p.at)}\n${esc(p.text)}`,
     more: (n: number) => `…${num(n)} more (arb support show).`,
     closedByAdmin: (id: number) => `Ticket #${id} closed.`,
     alreadyClosed: (id: number) => `Ticket #${id} was already closed.`,
@@ -326,9 +311,7 @@ export const en = {
     limited: (minutes: number) => `⏳ Too many wrong codes. Please try again in ${num(minutes)} min.`,
   },
   create: {
-    intro:
-      `➕ <b>New package</b> · step 1 of 5: the model\n\n` +
-      `Type part of the model's name or id to search, e.g. <code>gpt-4</code> or <code>claude sonnet</code>. ✖️ Cancel or /cancel stops.`,
+    intro: `➕ <b>New package</b> · step 1 of 5: the model\n\n` + `Type part of the model's name or id to search, e.g. <code>gpt-4</code> or <code>claude sonnet</code>. ✖️ Cancel or /cancel stops.`,
     matches: (query: string, models: { modelId: string; name: string; promptRate: number; completionRate: number }[]) =>
       `Models matching “${esc(clip(query, 60))}” — tap one, or type another search:\n\n` +
       models.map((m) => `<code>${esc(m.modelId)}</code> · ${esc(clip(m.name, 60))} · ${rate(m.promptRate)} / ${rate(m.completionRate)} per 1M`).join('\n'),
@@ -382,7 +365,9 @@ export const en = {
     renamed: (p: { id: number; from: string; to: string }) => `✅ Category #${p.id} renamed: “${esc(p.from)}” → “${esc(p.to)}”.`,
     inUse: (p: { name: string; packages: { id: number; model: string; description: string }[]; morePackages: number; subcategories: string[] }) =>
       `🚫 <b>“${esc(clip(p.name, 80))}” is in use</b> and cannot be deleted.\n` +
-      (p.packages.length ? `\nPackages:\n${p.packages.map((x) => `#${x.id} <code>${esc(x.model)}</code> ${esc(clip(x.description, 60))}`).join('\n')}${p.morePackages ? `\n…and ${num(p.morePackages)} more` : ''}\n` : '') +
+      (p.packages.length
+        ? `\nPackages:\n${p.packages.map((x) => `#${x.id} <code>${esc(x.model)}</code> ${esc(clip(x.description, 60))}`).join('\n')}${p.morePackages ? `\n…and ${num(p.morePackages)} more` : ''}\n`
+        : '') +
       (p.subcategories.length ? `\nSubcategories: ${p.subcategories.map((x) => esc(clip(x, 40))).join(', ')}\n` : '') +
       `\nMove them first (arb category delete --move-to, or give the packages another category), or rename the category instead.`,
     confirmDelete: (p: { id: number; name: string }) => `🗑 Delete category #${p.id} “${esc(clip(p.name, 80))}”? No package uses it.`,

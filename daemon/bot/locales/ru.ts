@@ -150,9 +150,7 @@ const ru = {
       `✅ <b>Покупка завершена</b>: ${esc(p.description)}\n` +
       `${num(p.tokens)} токенов <code>${esc(p.model)}</code> за ${usd(p.price)}; действует до ${formatDbTime(p.expiresAt)}. Баланс: ${usd(p.balance)}.\n\n` +
       `🔑 Ваш API-ключ — в следующем сообщении: скопируйте его и сохраните.`,
-    keyNotDelivered:
-      `⚠️ Покупка завершена, но сообщение с ключом не удалось отправить. ` +
-      `Откройте 🔑 Мои ключи и нажмите 🔁 Заменить — вы получите рабочий ключ, ничего не потеряно.`,
+    keyNotDelivered: `⚠️ Покупка завершена, но сообщение с ключом не удалось отправить. ` + `Откройте 🔑 Мои ключи и нажмите 🔁 Заменить — вы получите рабочий ключ, ничего не потеряно.`,
     alreadyPurchased: 'Эта покупка уже завершена — ключ в сообщении после чека (или 🔑 Мои ключи → 🔁 Заменить).',
   },
   balance: {
@@ -185,21 +183,18 @@ const ru = {
       `<b>OpenAI SDK</b> (Python, Node, Codex…)\n<pre><code class="language-bash">${esc(p.openai)}</code></pre>` +
       (p.claudeCode ? `\n<b>Claude Code</b>\n<pre><code class="language-bash">${esc(p.claudeCode)}</code></pre>` : ''),
     replaceConfirm: (masked: string) =>
-      `🔁 <b>Заменить ключ</b> <code>${esc(masked)}</code>?\n\n` +
-      `Вы сразу получите новый ключ, а старый перестанет работать. Токены, срок действия и расход сохранятся.`,
+      `🔁 <b>Заменить ключ</b> <code>${esc(masked)}</code>?\n\n` + `Вы сразу получите новый ключ, а старый перестанет работать. Токены, срок действия и расход сохранятся.`,
     replaced: (masked: string) => `✅ Ключ <code>${esc(masked)}</code> заменён и больше не работает. Новый ключ — в сообщении ниже.`,
     alreadyReplaced: 'Этот ключ уже заменён — новый в сообщении после того подтверждения.',
     cannotReplace: 'Этот ключ нельзя заменить: он истёк, отозван или не ваш.',
   },
   topup: {
-    choose: (p: { microsPerStar: number }) =>
-      `⭐ <b>Пополнение звёздами Telegram</b>\n\n1 ⭐ = ${formatUsd(p.microsPerStar, { precise: true })}. Выберите сумму — Telegram покажет форму оплаты.`,
+    choose: (p: { microsPerStar: number }) => `⭐ <b>Пополнение звёздами Telegram</b>\n\n1 ⭐ = ${formatUsd(p.microsPerStar, { precise: true })}. Выберите сумму — Telegram покажет форму оплаты.`,
     invoiceTitle: (micros: number) => `Пополнение на ${usd(micros)}`,
     invoiceDescription: (stars: number, micros: number) => `${num(stars)} звёзд Telegram добавят ${usd(micros)} на ваш баланс в этом магазине.`,
     priceLabel: 'Пополнение баланса',
     invalidInvoice: 'Этот счёт больше не действует. Откройте 💰 Баланс и создайте новый.',
-    credited: (p: { stars: number; amount: number; balance: number }) =>
-      `✅ Оплата получена: ${num(p.stars)} ⭐ → <b>${usd(p.amount)}</b> зачислено.\n💰 Баланс: <b>${usd(p.balance)}</b>`,
+    credited: (p: { stars: number; amount: number; balance: number }) => `✅ Оплата получена: ${num(p.stars)} ⭐ → <b>${usd(p.amount)}</b> зачислено.\n💰 Баланс: <b>${usd(p.balance)}</b>`,
     continueWith: (p: { description: string; price: number; enough: boolean }) =>
       p.enough
         ? `\n\nПродолжите с выбранным пакетом: ${esc(clip(p.description, 80))} за ${usd(p.price)}.`
@@ -212,9 +207,7 @@ const ru = {
     buyFailed: (p: { amount: number; balance: number }) =>
       `✅ Оплата получена: <b>${usd(p.amount)}</b> зачислено (баланс ${usd(p.balance)}), но купить пакет сейчас не удалось — он снят с продажи или его цена изменилась. ` +
       `Деньги остаются на балансе; выберите пакет в разделе 🤖 AI-токены.`,
-    notCredited:
-      `⚠️ Этот платёж не удалось зачислить автоматически. Оператор магазина уже знает и разберётся здесь; ` +
-      `при необходимости напишите в /paysupport.`,
+    notCredited: `⚠️ Этот платёж не удалось зачислить автоматически. Оператор магазина уже знает и разберётся здесь; ` + `при необходимости напишите в /paysupport.`,
   },
   support: {
     prompt: `✉️ <b>Написать в поддержку</b>\n\nОтветьте на это сообщение, описав вопрос или проблему одним сообщением. Оператор магазина ответит здесь.`,
@@ -246,8 +239,7 @@ const ru = {
     view: (p: { id: number; name: string; telegramId: number; status: string; createdAt: string; payment: { stars: number; amount: number; chargeId: string; refunded: boolean } | null }) =>
       `🎫 #${p.id} · ${esc(clip(p.name, 80))} (<code>${p.telegramId}</code>) · ${p.status === 'open' ? 'открыто' : '<b>закрыто</b>'} · ${formatDbTime(p.createdAt)}` +
       (p.payment ? `\nПлатёж: ${num(p.payment.stars)} ⭐ (${usd(p.payment.amount)})${p.payment.refunded ? ' · <b>возвращён</b>' : ''} · <code>${esc(p.payment.chargeId)}</code>` : ''),
-    message: (p: { who: 'customer' | 'admin' | 'operator'; at: string; text: string }) =>
-      `<b>${p.who === 'customer' ? '👤 Клиент' : '🛠 Поддержка'}</b> · ${formatDbTime(p.at)}\n${esc(p.text)}`,
+    message: (p: { who: 'customer' | 'admin' | 'operator'; at: string; text: string }) => `<b>${p.who === 'customer' ? '👤 Клиент' : '🛠 Поддержка'}</b> · ${formatDbTime(p.at)}\n${esc(p.text)}`,
     more: (n: number) => `…ещё ${num(n)} (arb support show).`,
     closedByAdmin: (id: number) => `Обращение #${id} закрыто.`,
     alreadyClosed: (id: number) => `Обращение #${id} уже было закрыто.`,
@@ -266,8 +258,7 @@ const ru = {
   },
   create: {
     intro:
-      `➕ <b>Новый пакет</b> · шаг 1 из 5: модель\n\n` +
-      `Введите часть названия или id модели для поиска, например <code>gpt-4</code> или <code>claude sonnet</code>. ✖️ Отмена или /cancel — выйти.`,
+      `➕ <b>Новый пакет</b> · шаг 1 из 5: модель\n\n` + `Введите часть названия или id модели для поиска, например <code>gpt-4</code> или <code>claude sonnet</code>. ✖️ Отмена или /cancel — выйти.`,
     matches: (query: string, models: { modelId: string; name: string; promptRate: number; completionRate: number }[]) =>
       `Модели по запросу «${esc(clip(query, 60))}» — нажмите нужную или введите другой запрос:\n\n` +
       models.map((m) => `<code>${esc(m.modelId)}</code> · ${esc(clip(m.name, 60))} · ${rate(m.promptRate)} / ${rate(m.completionRate)} за 1M`).join('\n'),
@@ -321,7 +312,9 @@ const ru = {
     renamed: (p: { id: number; from: string; to: string }) => `✅ Категория #${p.id} переименована: «${esc(p.from)}» → «${esc(p.to)}».`,
     inUse: (p: { name: string; packages: { id: number; model: string; description: string }[]; morePackages: number; subcategories: string[] }) =>
       `🚫 <b>«${esc(clip(p.name, 80))}» используется</b>, удалить её нельзя.\n` +
-      (p.packages.length ? `\nПакеты:\n${p.packages.map((x) => `#${x.id} <code>${esc(x.model)}</code> ${esc(clip(x.description, 60))}`).join('\n')}${p.morePackages ? `\n…и ещё ${num(p.morePackages)}` : ''}\n` : '') +
+      (p.packages.length
+        ? `\nПакеты:\n${p.packages.map((x) => `#${x.id} <code>${esc(x.model)}</code> ${esc(clip(x.description, 60))}`).join('\n')}${p.morePackages ? `\n…и ещё ${num(p.morePackages)}` : ''}\n`
+        : '') +
       (p.subcategories.length ? `\nПодкатегории: ${p.subcategories.map((x) => esc(clip(x, 40))).join(', ')}\n` : '') +
       `\nСначала перенесите их (arb category delete --move-to или другая категория у пакетов) или переименуйте категорию.`,
     confirmDelete: (p: { id: number; name: string }) => `🗑 Удалить категорию #${p.id} «${esc(clip(p.name, 80))}»? Ни один пакет её не использует.`,

@@ -6,7 +6,6 @@ import type { MiddlewareFn } from 'grammy';
 import { logSecurityEvent } from '../../../src/logger.js';
 import type { ShopContext } from '../context.js';
 
-
 /** What the user tried, for the log line (never message text beyond the command). */
 function attemptedAction(ctx: ShopContext): string {
   if (ctx.callbackQuery?.data) return `callback ${ctx.callbackQuery.data.split(':').slice(0, 2).join(':')}`;

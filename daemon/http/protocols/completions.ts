@@ -9,9 +9,28 @@ import { readUsage, StreamMeter } from '../../../src/metering/usage.js';
 import { allowList, field, MAX_BODY_BYTES, openAiError, openAiStreamError, optionalBoolean, optionalCount, optionalObject, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
 
 const FIELDS = allowList([
-  'model', 'prompt', 'suffix', 'max_tokens', 'stream', 'stream_options', 'n', 'best_of', 'echo', 'logprobs',
-  'temperature', 'top_p', 'top_k', 'min_p', 'top_a', 'frequency_penalty', 'presence_penalty', 'repetition_penalty',
-  'seed', 'stop', 'logit_bias', 'user',
+  'model',
+  'prompt',
+  'suffix',
+  'max_tokens',
+  'stream',
+  'stream_options',
+  'n',
+  'best_of',
+  'echo',
+  'logprobs',
+  'temperature',
+  'top_p',
+  'top_k',
+  'min_p',
+  'top_a',
+  'frequency_penalty',
+  'presence_penalty',
+  'repetition_penalty',
+  'seed',
+  'stop',
+  'logit_bias',
+  'user',
 ]);
 
 /** Adds a prompt given as text, texts, token ids or lists of token ids. */
@@ -68,7 +87,10 @@ export const completions: Protocol = {
   outputText(json) {
     const choices = field(json, 'choices');
     if (!Array.isArray(choices)) return '';
-    return choices.map((c) => field(c, 'text')).filter((t): t is string => typeof t === 'string').join('');
+    return choices
+      .map((c) => field(c, 'text'))
+      .filter((t): t is string => typeof t === 'string')
+      .join('');
   },
 
   streamMeter: () => new StreamMeter(true),

@@ -15,8 +15,22 @@ import { addContent, addJson, AGENT_BODY_BYTES, allowList, field, keepClientTool
 
 const FIELDS = allowList(
   [
-    'model', 'messages', 'system', 'max_tokens', 'stream', 'metadata', 'stop_sequences', 'temperature', 'top_p',
-    'top_k', 'tools', 'tool_choice', 'thinking', 'context_management', 'output_config', 'service_tier',
+    'model',
+    'messages',
+    'system',
+    'max_tokens',
+    'stream',
+    'metadata',
+    'stop_sequences',
+    'temperature',
+    'top_p',
+    'top_k',
+    'tools',
+    'tool_choice',
+    'thinking',
+    'context_management',
+    'output_config',
+    'service_tier',
   ],
   {
     mcp_servers: 'remote MCP servers are called and billed by the provider',
@@ -42,8 +56,7 @@ function addBlocks(p: PromptText, content: unknown): void {
       if (typeof b.tool_use_id === 'string') p.texts.push(b.tool_use_id);
       p.overhead += 2;
       addBlocks(p, b.content);
-    }
-    else if (b.type === 'thinking' && typeof b.thinking === 'string') p.texts.push(b.thinking);
+    } else if (b.type === 'thinking' && typeof b.thinking === 'string') p.texts.push(b.thinking);
     else if (b.type === 'redacted_thinking' && typeof b.data === 'string') p.texts.push(b.data);
     else addContent(p, [b], 2);
   }

@@ -13,10 +13,30 @@ import { addContent, addJson, AGENT_BODY_BYTES, allowList, field, keepClientTool
 
 const FIELDS = allowList(
   [
-    'model', 'input', 'instructions', 'max_output_tokens', 'stream', 'stream_options', 'store', 'include',
-    'tools', 'tool_choice', 'parallel_tool_calls', 'max_tool_calls', 'reasoning', 'text',
-    'temperature', 'top_p', 'top_logprobs', 'truncation', 'user', 'metadata', 'prompt_cache_key',
-    'safety_identifier', 'service_tier', 'previous_response_id',
+    'model',
+    'input',
+    'instructions',
+    'max_output_tokens',
+    'stream',
+    'stream_options',
+    'store',
+    'include',
+    'tools',
+    'tool_choice',
+    'parallel_tool_calls',
+    'max_tool_calls',
+    'reasoning',
+    'text',
+    'temperature',
+    'top_p',
+    'top_logprobs',
+    'truncation',
+    'user',
+    'metadata',
+    'prompt_cache_key',
+    'safety_identifier',
+    'service_tier',
+    'previous_response_id',
   ],
   { background: 'a background response reports its usage after the request ends, so it cannot be metered; send it in the foreground' },
 );
@@ -40,8 +60,7 @@ export function responsesPrompt(body: Record<string, unknown>): PromptText {
       else if (it.output !== undefined) {
         addContent(p, it.output, 2);
         if (typeof it.call_id === 'string') p.texts.push(it.call_id);
-      }
-      else if (typeof it.input === 'string') p.texts.push(it.input);
+      } else if (typeof it.input === 'string') p.texts.push(it.input);
       else {
         addJson(p, it.summary);
         if (typeof it.encrypted_content === 'string') p.texts.push(it.encrypted_content);

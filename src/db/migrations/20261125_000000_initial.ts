@@ -9,10 +9,7 @@ export function initialMigration(dialect: 'sqlite' | 'postgres'): Migration {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   type Db = Kysely<any>;
   type Table = CreateTableBuilder<string, string>; // a table under construction, its columns by name
-  const id = (t: Table): Table =>
-    pg
-      ? t.addColumn('id', 'bigserial', (c) => c.primaryKey())
-      : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+  const id = (t: Table): Table => (pg ? t.addColumn('id', 'bigserial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()));
   const stamps = (t: Table, ...names: string[]): Table => {
     for (const n of names) t = t.addColumn(n, 'text', (c) => c.notNull().defaultTo(now));
     return t;
@@ -31,9 +28,7 @@ export function initialMigration(dialect: 'sqlite' | 'postgres'): Migration {
       await stamps(t, 'created_at', 'updated_at').execute();
 
       t = id(db.schema.createTable('categories'));
-      t = t
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('parent_id', 'bigint', (c) => c.references('categories.id'));
+      t = t.addColumn('name', 'text', (c) => c.notNull()).addColumn('parent_id', 'bigint', (c) => c.references('categories.id'));
       await stamps(t, 'created_at').execute();
 
       t = id(db.schema.createTable('transactions'));
@@ -147,7 +142,19 @@ export function initialMigration(dialect: 'sqlite' | 'postgres'): Migration {
       }
     },
     async down(db: Db) {
-      for (const table of ['settings', 'processed_updates', 'instances', 'reservations', 'usage_events', 'ai_token_allocations', 'ai_token_packages', 'ai_models', 'transactions', 'categories', 'users']) {
+      for (const table of [
+        'settings',
+        'processed_updates',
+        'instances',
+        'reservations',
+        'usage_events',
+        'ai_token_allocations',
+        'ai_token_packages',
+        'ai_models',
+        'transactions',
+        'categories',
+        'users',
+      ]) {
         await db.schema.dropTable(table).ifExists().execute();
       }
     },

@@ -15,7 +15,12 @@ export function packagePriceModeMigration(): Migration {
     async up(db: Kysely<any>) {
       await db.schema
         .alterTable('ai_token_packages')
-        .addColumn('price_mode', 'text', (c) => c.notNull().defaultTo('unknown').check(sql`price_mode in ('formula', 'fixed', 'unknown')`))
+        .addColumn('price_mode', 'text', (c) =>
+          c
+            .notNull()
+            .defaultTo('unknown')
+            .check(sql`price_mode in ('formula', 'fixed', 'unknown')`),
+        )
         .execute();
     },
     // eslint-disable-next-line @typescript-eslint/no-explicit-any

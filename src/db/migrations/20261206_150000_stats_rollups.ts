@@ -30,7 +30,9 @@ export function statsRollupsMigration(dialect: 'sqlite' | 'postgres'): Migration
       await t.addUniqueConstraint('usage_daily_day_key_model', ['day', 'allocation_id', 'model']).execute();
       await db.schema.createIndex('idx_usage_daily_allocation').on('usage_daily').column('allocation_id').execute();
 
-      t = id(db.schema.createTable('model_daily')).addColumn('day', 'text', (c) => c.notNull()).addColumn('model', 'text', (c) => c.notNull());
+      t = id(db.schema.createTable('model_daily'))
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull());
       for (const s of [...sums, ...salesSums]) t = t.addColumn(s, 'bigint', (c) => c.notNull().defaultTo(0));
       await t.addUniqueConstraint('model_daily_day_model', ['day', 'model']).execute();
 
@@ -38,7 +40,10 @@ export function statsRollupsMigration(dialect: 'sqlite' | 'postgres'): Migration
         .addColumn('source', 'text', (c) => c.notNull().unique())
         .addColumn('last_id', 'bigint', (c) => c.notNull().defaultTo(0))
         .execute();
-      await db.insertInto('rollup_state').values([{ source: 'usage_events' }, { source: 'ai_token_allocations' }, { source: 'transactions' }]).execute();
+      await db
+        .insertInto('rollup_state')
+        .values([{ source: 'usage_events' }, { source: 'ai_token_allocations' }, { source: 'transactions' }])
+        .execute();
 
       await db.schema.alterTable('ai_token_allocations').addColumn('cost_basis', 'bigint').execute();
       await sql`update ai_token_allocations set cost_basis = (select p.cost from ai_token_packages p where p.id = ai_token_allocations.package_id)`.execute(db);

@@ -35,7 +35,10 @@ test('a non-admin touching admin commands or admin buttons is refused politely a
   const denied = h.logs().filter((l) => l.security_event === true && l.event === 'admin_access_denied');
   assert.equal(denied.length, 11);
   assert.ok(denied.every((l) => l.telegram_user_id === MALLORY && l.level === 'WARN'));
-  assert.deepEqual(denied.slice(0, 2).map((l) => l.action), ['command /admin', 'command /token_stats']);
+  assert.deepEqual(
+    denied.slice(0, 2).map((l) => l.action),
+    ['command /admin', 'command /token_stats'],
+  );
   assert.equal(denied[5].action, 'callback a');
 
   // nothing changed
@@ -93,7 +96,22 @@ test('an admin creates a package, credits a customer, sees the stats, disables a
   await h.handle.db.updateTable('ai_token_allocations').set({ tokens_used: 10_000 }).where('id', '=', sold.allocation.id).execute();
   await h.handle.db
     .insertInto('usage_events')
-    .values({ request_id: 'req-admin-stats', allocation_id: sold.allocation.id, model: 'openai/gpt-4', prompt_tokens: 10_000, completion_tokens: 0, weighted_tokens: 10_000, loss_tokens: 0, upstream_cost: 250_000, latency_ms: 1, status_code: 200, outcome: 'ok', estimated: 0, stream: 0, created_at: toDbTime(new Date()) })
+    .values({
+      request_id: 'req-admin-stats',
+      allocation_id: sold.allocation.id,
+      model: 'openai/gpt-4',
+      prompt_tokens: 10_000,
+      completion_tokens: 0,
+      weighted_tokens: 10_000,
+      loss_tokens: 0,
+      upstream_cost: 250_000,
+      latency_ms: 1,
+      status_code: 200,
+      outcome: 'ok',
+      estimated: 0,
+      stream: 0,
+      created_at: toDbTime(new Date()),
+    })
     .execute();
   await h.fake.send(admin, '/token_stats');
   const stats = h.fake.findBotMessage(ADMIN_ID, /Arbitrage stats/)!.text;
@@ -148,7 +166,10 @@ test('an admin creates a package, credits a customer, sees the stats, disables a
   assert.equal((await h.handle.db.selectFrom('ai_token_packages').select('is_available').where('id', '=', 2).executeTakeFirstOrThrow()).is_available, 1);
 
   // 🧹 Cleanup Expired: the key past its expiry becomes expired; money stays
-  await h.handle.db.updateTable('ai_token_allocations').set({ expires_at: toDbTime(new Date(Date.now() - 60_000)) }).execute();
+  await h.handle.db
+    .updateTable('ai_token_allocations')
+    .set({ expires_at: toDbTime(new Date(Date.now() - 60_000)) })
+    .execute();
   await h.fake.press(admin, '⬅️ Back');
   await h.fake.press(admin, '🧹 Cleanup Expired');
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /Marked 2 keys past expiry as expired/);

@@ -59,11 +59,17 @@ test('🗂 Categories: create, rename, delete refused while in use and asked fir
   assert.equal((await h.handle.db.selectFrom('categories').selectAll().execute()).length, 2, 'not before the confirmation');
   await h.fake.press(admin, '🗑 Delete it');
   assert.equal(h.fake.callbackAnswers.at(-1)?.text, 'Category “GPT-4 family” deleted.');
-  assert.deepEqual((await h.handle.db.selectFrom('categories').select('name').execute()).map((c) => c.name), ['OpenAI']);
+  assert.deepEqual(
+    (await h.handle.db.selectFrom('categories').select('name').execute()).map((c) => c.name),
+    ['OpenAI'],
+  );
 
   // a customer replying to a category prompt is refused and logged
   const prompt = h.fake.findBotMessage(ADMIN_ID, /^🗂 ✏️ #1/)!;
   await h.fake.deliver(h.fake.replyUpdate(customer, 'Hacked', prompt));
   assert.match(h.fake.lastBotMessage(555).text, /only for the shop’s administrators/);
-  assert.deepEqual((await h.handle.db.selectFrom('categories').select('name').execute()).map((c) => c.name), ['OpenAI']);
+  assert.deepEqual(
+    (await h.handle.db.selectFrom('categories').select('name').execute()).map((c) => c.name),
+    ['OpenAI'],
+  );
 });

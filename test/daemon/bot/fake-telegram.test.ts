@@ -40,7 +40,22 @@ test('the fake enforces limits and records calls', async (t) => {
   assert.equal((await call('sendMessage', { chat_id: 1, text: 'k', reply_markup: kb('é'.repeat(32)) })).ok, true);
   assert.equal((await call('sendMessage', { chat_id: 1, text: 'k', reply_markup: kb('é'.repeat(33)) })).description, 'Bad Request: BUTTON_DATA_INVALID');
   assert.equal((await call('sendInvoice', { chat_id: 1, title: 't', description: 'd', payload: 'p', currency: 'XTR', prices: [{ label: 'a', amount: 1 }], provider_token: 'tok' })).ok, false);
-  assert.equal((await call('sendInvoice', { chat_id: 1, title: 't', description: 'd', payload: 'p', currency: 'XTR', prices: [{ label: 'a', amount: 1 }, { label: 'b', amount: 1 }] })).ok, false);
+  assert.equal(
+    (
+      await call('sendInvoice', {
+        chat_id: 1,
+        title: 't',
+        description: 'd',
+        payload: 'p',
+        currency: 'XTR',
+        prices: [
+          { label: 'a', amount: 1 },
+          { label: 'b', amount: 1 },
+        ],
+      })
+    ).ok,
+    false,
+  );
   assert.equal((await call('sendInvoice', { chat_id: 1, title: 't', description: 'd', payload: 'p', currency: 'XTR', prices: [{ label: 'a', amount: 1 }] })).ok, true);
   const res = await fetch(`${fake.apiRoot}/botWRONG/getMe`);
   assert.equal(res.status, 401);
@@ -52,7 +67,11 @@ test('copy_text buttons, photo uploads (multipart), command lists per scope and 
   const fake = await startFakeTelegram();
   t.after(() => fake.close());
   const api = new Api(fake.token, { apiRoot: fake.apiRoot });
-  const err = (p: Promise<unknown>) => p.then(() => 'ok', (e: GrammyError) => e.description);
+  const err = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: GrammyError) => e.description,
+    );
 
   // copy_text: 1-256 characters, and a button has exactly one action
   await api.sendMessage(7, 'key', { reply_markup: new InlineKeyboard().copyText('📋 Copy', 'sk-arb-secret') });
@@ -66,7 +85,10 @@ test('copy_text buttons, photo uploads (multipart), command lists per scope and 
   const photo = fake.lastBotMessage(7);
   assert.deepEqual(photo.photo, png, 'the bytes arrive intact');
   assert.equal(photo.text, 'Revenue & profit');
-  assert.deepEqual(photo.inline_keyboard?.[0].map((b) => b.text), ['⬅️ Back']);
+  assert.deepEqual(
+    photo.inline_keyboard?.[0].map((b) => b.text),
+    ['⬅️ Back'],
+  );
   assert.match(await err(api.sendPhoto(7, new InputFile(png), { caption: 'x'.repeat(1025) })), /caption is too long/);
 
   // command lists: one per scope and language

@@ -34,5 +34,8 @@ test('real-shaped updates from Telegram are handled', async (t) => {
 
   await h.fake.deliver(fixtures.group_message);
   const toGroup = h.fake.callsOf('sendMessage').filter((p) => p.chat_id === -1001234567890);
-  assert.deepEqual(toGroup.map((p) => p.text), ['Please talk to me in a private chat.']);
+  assert.deepEqual(
+    toGroup.map((p) => p.text),
+    ['Please talk to me in a private chat.'],
+  );
 });

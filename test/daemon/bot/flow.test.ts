@@ -41,7 +41,14 @@ test('Pay N ⭐ and buy: exactly what is missing, the purchase completes after t
   assert.equal(keys.length, 1);
   assert.equal(await balanceOf(h, PAT), 3_000_000 + 58 * 13_000 - 3_750_000);
   const tx = await h.handle.db.selectFrom('transactions').select(['type', 'amount', 'reference']).orderBy('id').execute();
-  assert.deepEqual(tx.map((r) => [r.type, r.amount]), [['adjustment', 3_000_000], ['topup', 754_000], ['purchase', -3_750_000]]);
+  assert.deepEqual(
+    tx.map((r) => [r.type, r.amount]),
+    [
+      ['adjustment', 3_000_000],
+      ['topup', 754_000],
+      ['purchase', -3_750_000],
+    ],
+  );
 
   // the same payment delivered again: nothing more is bought or sent
   await h.fake.deliver(h.fake.successfulPaymentUpdate(pat, { payload: invoice.payload, total_amount: 58, charge_id: 'stxBUY-1' }));
@@ -162,7 +169,7 @@ test('/terms shows TERMS_TEXT (text or @file); unknown commands and free text ge
   assert.ok(missing.logs().some((l) => l.level === 'ERROR' && /TERMS_TEXT names a file that cannot be read/.test(String(l.message))));
 });
 
-test('command lists: customer commands per language; admin commands only in the admins\' chats', async (t) => {
+test("command lists: customer commands per language; admin commands only in the admins' chats", async (t) => {
   const h = await startBotHarness(t);
   const names = (list: { command: string }[] | undefined) => (list ?? []).map((c) => c.command);
   const customer = names(h.fake.commandsFor());
@@ -185,5 +192,5 @@ test('command lists: customer commands per language; admin commands only in the 
   await h.fake.send(h.fake.user(ADMIN_ID, { language_code: 'ru' }), '/start');
   await h.restart();
   assert.deepEqual(names(h.fake.commandsFor(adminScope)), admin);
-  assert.match(describe(h.fake.commandsFor(adminScope), 'admin') ?? '', /[а-яА-Я]/, 'in the admin\'s language');
+  assert.match(describe(h.fake.commandsFor(adminScope), 'admin') ?? '', /[а-яА-Я]/, "in the admin's language");
 });

@@ -28,7 +28,25 @@ test('🔁 Replace key: a new key for the same allocation, the old one revoked, 
   // some usage on the allocation: it must carry over
   const before = await h.handle.db.selectFrom('ai_token_allocations').selectAll().executeTakeFirstOrThrow();
   await h.handle.db.updateTable('ai_token_allocations').set({ tokens_used: 1234 }).where('id', '=', before.id).execute();
-  await h.handle.db.insertInto('usage_events').values({ request_id: 'r-1', allocation_id: before.id, model: before.model, prompt_tokens: 1234, completion_tokens: 0, weighted_tokens: 1234, loss_tokens: 0, upstream_cost: 0, latency_ms: 1, status_code: 200, outcome: 'ok', estimated: 0, stream: 0, created_at: before.created_at }).execute();
+  await h.handle.db
+    .insertInto('usage_events')
+    .values({
+      request_id: 'r-1',
+      allocation_id: before.id,
+      model: before.model,
+      prompt_tokens: 1234,
+      completion_tokens: 0,
+      weighted_tokens: 1234,
+      loss_tokens: 0,
+      upstream_cost: 0,
+      latency_ms: 1,
+      status_code: 200,
+      outcome: 'ok',
+      estimated: 0,
+      stream: 0,
+      created_at: before.created_at,
+    })
+    .execute();
 
   await h.fake.press(kim, '🔑 My Keys');
   const replaceLabel = `🔁 Replace ${before.api_key}`;
@@ -53,7 +71,13 @@ test('🔁 Replace key: a new key for the same allocation, the old one revoked, 
   assert.equal(after.status, 'active');
   assert.equal(oldKeyMessage.edits, 0, 'the old key message is left alone');
   const events = h.logs().filter((l) => l.security_event === true);
-  assert.deepEqual(events.map((l) => [l.event, l.key_masked]), [['key_revoked', before.api_key], ['key_issued', after.api_key]]);
+  assert.deepEqual(
+    events.map((l) => [l.event, l.key_masked]),
+    [
+      ['key_revoked', before.api_key],
+      ['key_issued', after.api_key],
+    ],
+  );
   assert.ok(!h.logText().includes(newKey) && !h.logText().includes(oldKey), 'no key in the log');
 
   // the same confirmation tapped again: nothing more
@@ -81,7 +105,10 @@ test('an Anthropic package: Claude Code settings with the base URL without /v1, 
   await h.fake.press(ann, '✅ Confirm purchase');
   const key = h.fake.copyTexts(8383)[0].text;
   const message = h.fake.lastBotMessage(8383);
-  const claude = message.entities.filter((e) => e.type === 'pre').map((e) => e.text).find((b) => b.includes('ANTHROPIC_'));
+  const claude = message.entities
+    .filter((e) => e.type === 'pre')
+    .map((e) => e.text)
+    .find((b) => b.includes('ANTHROPIC_'));
   assert.equal(claude, [...shellExports(claudeCodeEnv('https://shop.example.com', key, 'anthropic/claude-opus-4.5')), 'claude'].join('\n'));
   assert.match(claude!, /^export ANTHROPIC_BASE_URL='https:\/\/shop\.example\.com'\n/, 'the base URL without /v1');
   for (const v of ['ANTHROPIC_MODEL', 'ANTHROPIC_DEFAULT_HAIKU_MODEL', 'ANTHROPIC_DEFAULT_SONNET_MODEL', 'ANTHROPIC_DEFAULT_OPUS_MODEL', 'CLAUDE_CODE_SUBAGENT_MODEL']) {

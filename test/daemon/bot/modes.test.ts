@@ -45,7 +45,10 @@ test('webhook mode: setWebhook(WEBHOOK_URL/telegram/webhook) with secret and all
   assert.equal((await h.handle.db.selectFrom('processed_updates').selectAll().execute()).length, 0);
   assert.equal((await h.handle.db.selectFrom('users').selectAll().execute()).length, 0);
   const security = h.logs().filter((l) => l.security_event === true && l.event === 'webhook_unauthorized');
-  assert.deepEqual(security.map((l) => l.reason), ['wrong secret', 'no secret header', 'wrong secret']);
+  assert.deepEqual(
+    security.map((l) => l.reason),
+    ['wrong secret', 'no secret header', 'wrong secret'],
+  );
   assert.ok(!h.logText().includes(WEBHOOK_SECRET), 'the secret never reaches the log');
 
   // other malformed calls

@@ -15,7 +15,10 @@ test('customers are told once at 80 % used and once 3 days before expiry', async
   const pkg = await seedPackage(h.handle);
   const grant = async (telegramId: number, used: number, expiresInDays: number, languageCode = 'en') => {
     h.fake.user(telegramId);
-    await h.handle.db.insertInto('users').values({ telegram_id: telegramId, language_code: languageCode, username: null, first_name: 'X', balance: 0, created_at: toDbTime(new Date()), updated_at: toDbTime(new Date()) }).execute();
+    await h.handle.db
+      .insertInto('users')
+      .values({ telegram_id: telegramId, language_code: languageCode, username: null, first_name: 'X', balance: 0, created_at: toDbTime(new Date()), updated_at: toDbTime(new Date()) })
+      .execute();
     const { allocation } = await purchasePackage({ handle: h.handle }, { telegramId, packageId: pkg.id, free: true });
     await h.handle.db
       .updateTable('ai_token_allocations')

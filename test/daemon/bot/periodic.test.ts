@@ -60,10 +60,14 @@ test('runs on its timer, never twice at once, and stop() waits for the run in fl
 test('errors go to onError and the timer keeps going', async () => {
   let runs = 0;
   const errors: unknown[] = [];
-  const p = createPeriodic(5, async () => {
-    runs += 1;
-    throw new Error(`boom ${runs}`);
-  }, (e) => errors.push(e));
+  const p = createPeriodic(
+    5,
+    async () => {
+      runs += 1;
+      throw new Error(`boom ${runs}`);
+    },
+    (e) => errors.push(e),
+  );
   p.start();
   const deadline = Date.now() + 2000;
   while (errors.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -69,7 +69,11 @@ test('with leadership (the real lease on a database): a standby polls once it le
   assert.ok(fake.calls.filter((c) => c.method === 'getUpdates').length > before + 1);
 
   // another replica (on another host) holds the lease now: this one steps down and stops polling
-  await handle.db.updateTable('settings').set({ value: 'elsewhere:4242:abcdef', updated_at: toDbTime(new Date()) }).where('key', '=', 'lease:bot-polling-test').execute();
+  await handle.db
+    .updateTable('settings')
+    .set({ value: 'elsewhere:4242:abcdef', updated_at: toDbTime(new Date()) })
+    .where('key', '=', 'lease:bot-polling-test')
+    .execute();
   await until('stepped down', () => !leadership.isLeader);
   await until('polling stopped after stepping down', () => !polling.running && fake.waitingPolls === 0);
   // that replica goes silent: past the TTL this one takes the lease and polls again

@@ -20,5 +20,8 @@ test('forgets update ids older than keepDays and keeps the rest', async (t) => {
   const pruning = createUpdatePruning({ handle, logger, now: () => new Date('2026-01-10T12:00:00Z'), intervalMs: 0, keepDays: 7 });
   assert.equal(await pruning.run(), 1);
   const left = await handle.db.selectFrom('processed_updates').select('update_id').orderBy('update_id').execute();
-  assert.deepEqual(left.map((r) => Number(r.update_id)), [2, 3]);
+  assert.deepEqual(
+    left.map((r) => Number(r.update_id)),
+    [2, 3],
+  );
 });

@@ -29,7 +29,13 @@ test('/redeem credits once; the button asks for the code; a package code hands o
   await h.fake.reply(gil, codes[1]);
   assert.match(h.fake.lastBotMessage(GIL).text, /\+\$7\.50 added[\s\S]*Balance: \$15\.00/);
   const rows = await h.handle.db.selectFrom('transactions').select(['type', 'amount', 'reference']).execute();
-  assert.deepEqual(rows.map((r) => [r.type, r.amount]), [['topup', 7_500_000], ['topup', 7_500_000]]);
+  assert.deepEqual(
+    rows.map((r) => [r.type, r.amount]),
+    [
+      ['topup', 7_500_000],
+      ['topup', 7_500_000],
+    ],
+  );
 
   // a package code: the key in a message of its own
   const pkg = await seedPackage(h.handle, { description: 'GPT-4 gift' });
@@ -58,12 +64,15 @@ test('wrong guesses: each logged as a security event, then refused unchecked for
   assert.match(h.fake.lastBotMessage(GIL).text, /Too many wrong codes\. Please try again in 10 min\./);
   assert.equal((await h.handle.db.selectFrom('transactions').selectAll().execute()).length, 0);
   const events = h.logs().filter((l) => l.security_event === true);
-  assert.deepEqual(events.map((l) => [l.event, l.attempts ?? null]), [
-    ['gift_code_rejected', 1],
-    ['gift_code_rejected', 2],
-    ['gift_code_rejected', 3],
-    ['gift_code_rate_limited', null],
-  ]);
+  assert.deepEqual(
+    events.map((l) => [l.event, l.attempts ?? null]),
+    [
+      ['gift_code_rejected', 1],
+      ['gift_code_rejected', 2],
+      ['gift_code_rejected', 3],
+      ['gift_code_rate_limited', null],
+    ],
+  );
   assert.ok(!h.logText().includes('ARB-AAAA') && !h.logText().includes(codes[0]), 'typed codes never reach the log');
   // another customer is not affected
   const kit = h.fake.user(9193);

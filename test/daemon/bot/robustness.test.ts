@@ -21,7 +21,11 @@ test('429 Too Many Requests is retried after retry_after; "message is not modifi
   h.fake.failNext('sendMessage', telegramErrors.tooManyRequests(1));
   await h.fake.send(hal, '/start');
   const sends = h.fake.calls.filter((c) => c.method === 'sendMessage');
-  assert.deepEqual(sends.map((c) => c.ok), [false, true], 'failed once with 429, then retried');
+  assert.deepEqual(
+    sends.map((c) => c.ok),
+    [false, true],
+    'failed once with 429, then retried',
+  );
   assert.match(h.fake.lastBotMessage(HAL).text, /Hello/);
   assert.ok(h.logs().some((l) => l.level === 'WARN' && l.status === 429 && l.retry_after === 1));
 
@@ -118,7 +122,10 @@ test('long lists stay within 4096 characters; packages are paged and grouped by 
   const alert = h.fake.lastBotMessage(ADMIN_ID).text;
   assert.ok(alert.length <= 4096 && alert.startsWith('⚠️ arb alert\ndisk <almost> full & xxx'), alert.slice(0, 80));
 
-  assert.deepEqual(h.fake.calls.filter((c) => !c.ok).map((c) => c.error?.description), []);
+  assert.deepEqual(
+    h.fake.calls.filter((c) => !c.ok).map((c) => c.error?.description),
+    [],
+  );
   for (const rows of h.fake.allKeyboards()) for (const b of rows.flat()) assert.ok(Buffer.byteLength((b as { callback_data: string }).callback_data) <= 64);
 });
 

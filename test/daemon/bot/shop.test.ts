@@ -63,7 +63,10 @@ test('a customer browses, is refused without balance, buys once, and gets the ke
   const receipt = h.fake.findBotMessage(ALICE, /Purchase complete/)!;
   assert.ok(receipt, 'a receipt');
   assert.match(receipt.text, /Your API key is in the next message/);
-  assert.deepEqual(receipt.inline_keyboard?.flat().map((b) => b.text), ['🔑 My Keys', '🏠 Main menu']);
+  assert.deepEqual(
+    receipt.inline_keyboard?.flat().map((b) => b.text),
+    ['🔑 My Keys', '🏠 Main menu'],
+  );
   const keyMessage = h.fake.lastBotMessage(ALICE);
   assert.notEqual(keyMessage.message_id, receipt.message_id);
   const [copy] = h.fake.copyTexts(ALICE);
@@ -77,11 +80,17 @@ test('a customer browses, is refused without balance, buys once, and gets the ke
     [['copy_text', 'text']],
     'the key message has no button that could turn it into another screen',
   );
-  assert.ok(keyMessage.entities.some((e) => e.type === 'spoiler' && e.text === key), 'the key itself is in a spoiler');
+  assert.ok(
+    keyMessage.entities.some((e) => e.type === 'spoiler' && e.text === key),
+    'the key itself is in a spoiler',
+  );
   const base = h.shopBot.apiBaseUrl;
   assert.match(keyMessage.text, new RegExp(`Base URL: ${base.replace(/[./]/g, '\\$&')}`));
   const blocks = keyMessage.entities.filter((e) => e.type === 'pre').map((e) => e.text);
-  assert.ok(blocks.some((b) => b.includes(`curl ${base}/chat/completions`) && b.includes(`Authorization: Bearer ${key}`) && b.includes('"model":"openai/gpt-4"')), 'a ready curl');
+  assert.ok(
+    blocks.some((b) => b.includes(`curl ${base}/chat/completions`) && b.includes(`Authorization: Bearer ${key}`) && b.includes('"model":"openai/gpt-4"')),
+    'a ready curl',
+  );
   assert.ok(blocks.includes(`export OPENAI_BASE_URL='${base}'\nexport OPENAI_API_KEY='${key}'`), 'ready OpenAI SDK settings');
   assert.ok(!keyMessage.text.includes('ANTHROPIC_'), 'no Claude Code settings for an OpenAI model');
 
@@ -135,10 +144,7 @@ test('a double tap on Confirm buys once; the second tap is told the purchase is 
   const data = (confirm.button as { callback_data: string }).callback_data;
 
   // two taps in flight at once (two updates, same button)
-  const [a, b] = await Promise.all([
-    h.fake.deliver(h.fake.callbackUpdate(bob, data, confirm.message)),
-    h.fake.deliver(h.fake.callbackUpdate(bob, data, confirm.message)),
-  ]);
+  const [a, b] = await Promise.all([h.fake.deliver(h.fake.callbackUpdate(bob, data, confirm.message)), h.fake.deliver(h.fake.callbackUpdate(bob, data, confirm.message))]);
   assert.equal(a.status, 200);
   assert.equal(b.status, 200);
   // and a late third one

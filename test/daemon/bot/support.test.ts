@@ -59,7 +59,13 @@ test('/paysupport: a ticket with the payment, every admin gets it, the admin ans
   assert.match(h.fake.lastBotMessage(DAN).text, /Added to ticket #1/);
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /^🎫 #1 · Dan @dan_the_man \(5150\) writes:\n\nThanks!/);
   const messages = await h.handle.db.selectFrom('support_messages').selectAll().orderBy('id').execute();
-  assert.deepEqual(messages.map((m) => [m.author, m.text, m.delivered]), [['admin', 'Refunding it now.', 1], ['customer', 'Thanks!', 1]]);
+  assert.deepEqual(
+    messages.map((m) => [m.author, m.text, m.delivered]),
+    [
+      ['admin', 'Refunding it now.', 1],
+      ['customer', 'Thanks!', 1],
+    ],
+  );
 
   // an answer as long as Telegram allows still reaches the customer (within the message limit)
   await h.fake.reply(admin, 'x'.repeat(4096), toAdmin);
@@ -180,6 +186,9 @@ test('💸 Refund from a ticket: confirm, Telegram refunds once, the credit is t
   assert.match(h.fake.lastBotMessage(ADMIN_ID).text, /Refunded 500 ⭐\. \$2\.75 taken back from the balance; loss recorded: \$3\.75\./);
   assert.equal(await balance(), 0);
   const refundLines = h.logs().filter((l) => l.transaction === true && l.type === 'refund');
-  assert.deepEqual(refundLines.map((l) => l.amount), [-3.75]);
+  assert.deepEqual(
+    refundLines.map((l) => l.amount),
+    [-3.75],
+  );
   assert.deepEqual((await auditLedger(h.handle)).problems, []);
 });

@@ -82,4 +82,3 @@ export const chatAdapter: ProtocolAdapter = {
   },
   errorBody: openRouterError,
 };
-

@@ -23,7 +23,10 @@ function vectorOf(input: unknown, dimensions: number): number[] {
   const out: number[] = [];
   let block = Buffer.alloc(0);
   for (let i = 0; out.length < dimensions; i++) {
-    if (block.length === 0) block = createHash('sha256').update(`${i}:${JSON.stringify(input)}`).digest();
+    if (block.length === 0)
+      block = createHash('sha256')
+        .update(`${i}:${JSON.stringify(input)}`)
+        .digest();
     out.push(Math.fround(block.readUInt16LE(0) / 65535 - 0.5));
     block = block.subarray(2);
   }

@@ -97,7 +97,16 @@ export const messagesAdapter: ProtocolAdapter = {
     };
     const p = gen.prompt;
     const startUsage = reportUsage
-      ? { usage: { input_tokens: p.input, cache_creation_input_tokens: p.cacheWrite, cache_read_input_tokens: p.cacheRead, cache_creation: { ephemeral_5m_input_tokens: p.cacheWrite, ephemeral_1h_input_tokens: 0 }, output_tokens: 1, service_tier: 'standard' } }
+      ? {
+          usage: {
+            input_tokens: p.input,
+            cache_creation_input_tokens: p.cacheWrite,
+            cache_read_input_tokens: p.cacheRead,
+            cache_creation: { ephemeral_5m_input_tokens: p.cacheWrite, ephemeral_1h_input_tokens: 0 },
+            output_tokens: 1,
+            service_tier: 'standard',
+          },
+        }
       : {};
     return {
       reportsUsage: reportUsage,
@@ -109,7 +118,9 @@ export const messagesAdapter: ProtocolAdapter = {
         }),
         sse('ping', { type: 'ping' }),
       ],
-      reasoning: (i) => (open === 'thinking' ? '' : startBlock('thinking')) + sse('content_block_delta', { type: 'content_block_delta', index: block, delta: { type: 'thinking_delta', thinking: simulatedThought(i) } }),
+      reasoning: (i) =>
+        (open === 'thinking' ? '' : startBlock('thinking')) +
+        sse('content_block_delta', { type: 'content_block_delta', index: block, delta: { type: 'thinking_delta', thinking: simulatedThought(i) } }),
       text: (i) => (open === 'text' ? '' : startBlock('text')) + sse('content_block_delta', { type: 'content_block_delta', index: block, delta: { type: 'text_delta', text: simulatedToken(i) } }),
       close(usage) {
         const out: string[] = [];

@@ -137,7 +137,11 @@ export const responsesAdapter: ProtocolAdapter = {
     };
     return {
       reportsUsage: reportUsage,
-      open: () => [': OPENROUTER PROCESSING\n\n', ev('response.created', { response: responseObject(gen, 'in_progress', [], null) }), ev('response.in_progress', { response: responseObject(gen, 'in_progress', [], null) })],
+      open: () => [
+        ': OPENROUTER PROCESSING\n\n',
+        ev('response.created', { response: responseObject(gen, 'in_progress', [], null) }),
+        ev('response.in_progress', { response: responseObject(gen, 'in_progress', [], null) }),
+      ],
       reasoning(i) {
         const tok = simulatedThought(i);
         thinking += tok;
