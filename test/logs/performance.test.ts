@@ -51,7 +51,7 @@ test("slow operations write performance lines (operation, execution_time in seco
       ['backup', undefined],
     ],
   );
-  assert.match(String(perf[6].file), /arbitrage_.*\.db$/, 'arb backup itself writes the line, naming the file');
+  assert.match(String(perf[6].file), /arbitrage_.*\.(db|dump)$/, 'arb backup itself writes the line, naming the file (a .db on SQLite, a .dump on PostgreSQL)');
   for (const l of perf) assert.equal(typeof l.execution_time, 'number');
   assert.equal(perf[3].execution_time, 0, 'rounded to the millisecond: never 1e-7, which the grep would take for slow');
 
