@@ -385,7 +385,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (fault?.kind === 'cut') {
       charge(output, thought);
       markCut();
-      res.destroy();
+      await sleep(CUT_PAUSE_MS); // the client has read what came before the drop, as when a connection dies mid-answer
+      cutAfterFlush(res);
       return;
     }
     if (fault?.kind === 'midstream_error') {
@@ -484,4 +485,18 @@ function defaultMessage(status: number): string {
     default:
       return `Upstream error ${status}`;
   }
+}
+
+/**
+ * A cut stream, as a dropped connection looks to the client: what was written arrives, then the connection
+ * ends without the stream's end. A FIN after the data (not a reset, which may throw away bytes the client has
+ * not read yet) so every client sees the same events before the cut, whatever the machine's load.
+ */
+const CUT_PAUSE_MS = 50;
+
+function cutAfterFlush(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket) return void res.destroy();
+  socket.end();
+  setTimeout(() => res.destroy(), 1_000).unref();
 }
