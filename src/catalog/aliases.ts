@@ -4,7 +4,7 @@
  * only when that leaves one match. Anything else is refused with the closest candidates.
  */
 import type { DbHandle } from '../db/dialect.js';
-import type { AiModel } from '../db/database.js';
+import { loadCatalogModels, type CatalogModel } from './model.js';
 import { InputError } from '../errors.js';
 
 export interface ResolveOptions {
@@ -18,39 +18,38 @@ export interface ResolveOptions {
 
 /** Resolves a model name to its OpenRouter id, e.g. `gpt-4` → `openai/gpt-4`. Throws InputError. */
 export async function resolveModel(handle: DbHandle, name: string, opts: ResolveOptions = {}): Promise<string> {
-  return (await resolveModelRow(handle, name, opts)).model_id;
+  return (await resolveCatalogModel(handle, name, opts)).modelId;
 }
 
-/** Like `resolveModel` but returns the catalog row (rates, limits). */
-export async function resolveModelRow(handle: DbHandle, name: string, opts: ResolveOptions = {}): Promise<AiModel> {
-  const models = await handle.db.selectFrom('ai_models').selectAll().execute();
-  return resolveAmong(models, name, opts);
+/** Like `resolveModel` but returns the catalog model (rates, limits). */
+export async function resolveCatalogModel(handle: DbHandle, name: string, opts: ResolveOptions = {}): Promise<CatalogModel> {
+  return resolveAmong(await loadCatalogModels(handle.db), name, opts);
 }
 
-/** Pure resolution over a list of catalog rows (used by `resolveModelRow` and bulk validation). */
-export function resolveAmong(models: readonly AiModel[], name: string, opts: ResolveOptions = {}): AiModel {
+/** Pure resolution over a list of catalog models (used by `resolveCatalogModel` and bulk validation). */
+export function resolveAmong(models: readonly CatalogModel[], name: string, opts: ResolveOptions = {}): CatalogModel {
   const field = opts.field ?? 'model';
   const wanted = typeof name === 'string' ? name.trim().toLowerCase() : '';
   if (wanted === '') throw new InputError(`${field}: a model name is required, e.g. gpt-4 or openai/gpt-4`, field);
   if (models.length === 0) {
     throw new InputError(`${field}: the model catalog is empty; run \`arb models --sync\` first`, field);
   }
-  const pool = opts.includeInactive ? models : models.filter((m) => m.is_active === 1);
+  const pool = opts.includeInactive ? models : models.filter((m) => m.active);
   const found = matchModel(pool, wanted);
   if (found.length === 1) return checkUsable(found[0], opts, field);
   if (found.length > 1) {
-    const ids = found.map((m) => m.model_id).sort();
+    const ids = found.map((m) => m.modelId).sort();
     throw new InputError(`${field}: "${name}" is ambiguous: it matches ${listIds(ids)}; use the full id`, field);
   }
   // retired upstream: say so rather than "unknown"
   if (!opts.includeInactive) {
     const retired = matchModel(
-      models.filter((m) => m.is_active !== 1),
+      models.filter((m) => !m.active),
       wanted,
     );
     if (retired.length === 1) {
       const candidates = closestModels(pool, wanted, 5);
-      throw new InputError(`${field}: ${retired[0].model_id} is no longer offered upstream${candidates.length ? `; candidates: ${candidates.join(', ')}` : ''}`, field);
+      throw new InputError(`${field}: ${retired[0].modelId} is no longer offered upstream${candidates.length ? `; candidates: ${candidates.join(', ')}` : ''}`, field);
     }
   }
   const candidates = closestModels(pool, wanted, 5);
@@ -64,9 +63,9 @@ function listIds(ids: string[]): string {
   return ids.length <= 6 ? ids.join(', ') : `${ids.slice(0, 6).join(', ')} and ${ids.length - 6} more`;
 }
 
-function checkUsable(model: AiModel, opts: ResolveOptions, field: string): AiModel {
-  if ((opts.requirePrice ?? true) && (model.prompt_rate === null || model.completion_rate === null)) {
-    throw new InputError(`${field}: ${model.model_id} has no fixed per-token price upstream (router or variable pricing), so it cannot be metered or sold; pick a model with fixed prices`, field);
+function checkUsable(model: CatalogModel, opts: ResolveOptions, field: string): CatalogModel {
+  if ((opts.requirePrice ?? true) && (model.promptRate === null || model.completionRate === null)) {
+    throw new InputError(`${field}: ${model.modelId} has no fixed per-token price upstream (router or variable pricing), so it cannot be metered or sold; pick a model with fixed prices`, field);
   }
   return model;
 }
@@ -74,8 +73,8 @@ function checkUsable(model: AiModel, opts: ResolveOptions, field: string): AiMod
 const shortOf = (id: string) => (id.includes('/') ? id.slice(id.indexOf('/') + 1) : id);
 const withoutVariant = (s: string) => s.replace(/:[^:/]*$/, '');
 
-function matchModel(models: readonly AiModel[], wanted: string): AiModel[] {
-  const lower = (m: AiModel) => m.model_id.toLowerCase();
+function matchModel(models: readonly CatalogModel[], wanted: string): CatalogModel[] {
+  const lower = (m: CatalogModel) => m.modelId.toLowerCase();
   const exact = models.filter((m) => lower(m) === wanted);
   if (exact.length) return exact;
   if (wanted.includes('/')) {
@@ -89,14 +88,14 @@ function matchModel(models: readonly AiModel[], wanted: string): AiModel[] {
 }
 
 /** Up to `limit` model ids closest to `wanted` (edit distance on the short and full forms). */
-export function closestModels(models: readonly AiModel[], wanted: string, limit = 5): string[] {
+export function closestModels(models: readonly CatalogModel[], wanted: string, limit = 5): string[] {
   const w = wanted.toLowerCase();
   const scored = models.map((m) => {
-    const id = m.model_id.toLowerCase();
+    const id = m.modelId.toLowerCase();
     const short = shortOf(id);
     let score = Math.min(distance(w, short) / Math.max(w.length, short.length), distance(w, id) / Math.max(w.length, id.length));
     if (short.includes(w) || w.includes(withoutVariant(short))) score -= 0.25;
-    return { id: m.model_id, score };
+    return { id: m.modelId, score };
   });
   scored.sort((a, b) => a.score - b.score || a.id.localeCompare(b.id));
   return scored

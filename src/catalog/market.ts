@@ -4,6 +4,7 @@
  */
 import type { DbHandle } from '../db/dialect.js';
 import { microsToUsd } from '../money.js';
+import { loadCatalogModels } from './model.js';
 import { completionWeight, meteringRule, type PricingConfig } from '../pricing.js';
 
 export interface MarketRow {
@@ -33,11 +34,9 @@ export interface MarketRow {
  * Only models listed upstream unless `all`.
  */
 export async function marketAnalysis(handle: DbHandle, config: PricingConfig, opts: { query?: string; all?: boolean; limit?: number } = {}): Promise<MarketRow[]> {
-  let q = handle.db.selectFrom('ai_models').selectAll();
-  if (!opts.all) q = q.where('is_active', '=', 1);
-  const models = await q.orderBy('model_id').execute();
+  const models = await loadCatalogModels(handle.db, { activeOnly: !opts.all });
   const needle = opts.query?.trim().toLowerCase() ?? '';
-  const matching = needle ? models.filter((m) => m.model_id.toLowerCase().includes(needle) || m.name.toLowerCase().includes(needle)) : models;
+  const matching = needle ? models.filter((m) => m.modelId.toLowerCase().includes(needle) || m.name.toLowerCase().includes(needle)) : models;
   const packages = await handle.db.selectFrom('ai_token_packages').select(['model', 'tokens', 'price']).where('is_available', '=', 1).execute();
   const byModel = new Map<string, { count: number; cheapest: number }>();
   for (const p of packages) {
@@ -53,24 +52,24 @@ export async function marketAnalysis(handle: DbHandle, config: PricingConfig, op
     let weight: number | null = null;
     let markup: number | null = null;
     try {
-      const rule = meteringRule(m.prompt_rate, m.completion_rate);
+      const rule = meteringRule(m.promptRate, m.completionRate);
       weight = completionWeight(rule);
       markup = Math.ceil((rule.unitRate * (10_000 + config.markupBp)) / 10_000);
     } catch {
       /* no fixed price */
     }
-    const pk = byModel.get(m.model_id);
+    const pk = byModel.get(m.modelId);
     const usd = (v: number | null) => (v === null ? null : microsToUsd(v));
     return {
-      model: m.model_id,
+      model: m.modelId,
       name: m.name,
-      is_active: m.is_active === 1,
-      prompt_rate: m.prompt_rate,
-      completion_rate: m.completion_rate,
-      prompt_usd_per_mtok: usd(m.prompt_rate),
-      completion_usd_per_mtok: usd(m.completion_rate),
+      is_active: m.active,
+      prompt_rate: m.promptRate,
+      completion_rate: m.completionRate,
+      prompt_usd_per_mtok: usd(m.promptRate),
+      completion_usd_per_mtok: usd(m.completionRate),
       completion_weight: weight,
-      context_length: m.context_length,
+      context_length: m.contextLength,
       markup_rate: markup,
       markup_usd_per_mtok: usd(markup),
       packages: pk?.count ?? 0,

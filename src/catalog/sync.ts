@@ -100,15 +100,15 @@ export const EMBEDDING_MODELS_SETTING = 'models_embedding_ids';
 /** SPEC §2 defaults, used when no config is passed. */
 const DEFAULT_PRICING: PricingConfig = { markupBp: 2500, minProfitMarginBp: 1000, bulkDiscountThreshold: 1_000_000, bulkDiscountBp: 500 };
 
-/** The fields arb keeps for one upstream model. */
-export type CatalogModelFields = Pick<AiModelsTable, 'model_id' | 'name' | 'prompt_rate' | 'completion_rate' | 'context_length' | 'max_completion_tokens'> & {
+/** The `ai_models` columns one upstream entry fills (the row shape: this module writes the table). */
+export type ModelRowFields = Pick<AiModelsTable, 'model_id' | 'name' | 'prompt_rate' | 'completion_rate' | 'context_length' | 'max_completion_tokens'> & {
   /** µ$/Mtok of cache reads / writes (the metering weights of those token classes), null when none is listed */
   input_cache_read_rate: number | null;
   input_cache_write_rate: number | null;
 };
 
 /** Maps an upstream entry to stored fields; null when it has no usable id. */
-export function catalogFields(m: OpenRouterModel): CatalogModelFields | null {
+export function catalogFields(m: OpenRouterModel): ModelRowFields | null {
   if (!m || typeof m !== 'object' || typeof m.id !== 'string' || m.id.trim() === '') return null;
   const id = m.id.trim();
   const pricing = m.pricing && typeof m.pricing === 'object' ? m.pricing : {};
@@ -139,7 +139,7 @@ export async function syncModels(handle: DbHandle, source: OpenRouterModel[] | M
   const now = toDbTime(opts.now ?? new Date());
 
   const skipped: SyncReport['skipped'] = [];
-  const upstream = new Map<string, CatalogModelFields>();
+  const upstream = new Map<string, ModelRowFields>();
   list.forEach((entry, index) => {
     const fields = catalogFields(entry);
     if (!fields) skipped.push({ index, reason: 'no model id' });

@@ -320,7 +320,7 @@ export interface Database {
 export type UserRow = Selectable<UsersTable>;
 export type TransactionRow = Selectable<TransactionsTable>;
 export type CategoryRow = Selectable<CategoriesTable>;
-export type AiModel = Selectable<AiModelsTable>;
+export type AiModelRow = Selectable<AiModelsTable>;
 export type NewAiModel = Insertable<AiModelsTable>;
 export type PackageRow = Selectable<AiTokenPackagesTable>;
 export type AllocationRow = Selectable<AiTokenAllocationsTable>;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
-import type { AiModel, Database, PackagePriceMode, PackageRow } from '../db/database.js';
+import type { Database, PackagePriceMode, PackageRow } from '../db/database.js';
 import { categoryFromRow, type Category } from './categories.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { InputError, NotFoundError } from '../errors.js';
@@ -14,6 +14,7 @@ import { formatUsd, microsToUsd, parseUsd } from '../money.js';
 import { priceForPackage, type PackagePrice, type PricingConfig } from '../pricing.js';
 import { nowDb } from '../time.js';
 import { resolveAmong } from '../catalog/aliases.js';
+import { loadCatalogModels, type CatalogModel } from '../catalog/model.js';
 
 export interface PackageServiceConfig extends PricingConfig {
   /** default key lifetime for new packages (PACKAGE_VALIDITY_DAYS) */
@@ -204,12 +205,12 @@ const FILE_NAMES: Naming = {
 };
 
 interface Catalog {
-  models: AiModel[];
+  models: CatalogModel[];
   categories: Map<number, Category>;
 }
 
 async function loadCatalog(db: Kysely<Database>): Promise<Catalog> {
-  const [models, categories] = await Promise.all([db.selectFrom('ai_models').selectAll().execute(), db.selectFrom('categories').selectAll().execute()]);
+  const [models, categories] = await Promise.all([loadCatalogModels(db), db.selectFrom('categories').selectAll().execute()]);
   return { models, categories: new Map(categories.map((c) => [Number(c.id), categoryFromRow(c)])) };
 }
 
@@ -250,14 +251,14 @@ function validatePackage(catalog: Catalog, input: CreatePackageInput, config: Pa
   let pricing: PackagePrice | undefined;
   if (model && tokens !== undefined && !problems.some((p) => p.field === names.price)) {
     try {
-      pricing = priceForPackage({ tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate, explicitPriceMicros: priceMicros }, config);
+      pricing = priceForPackage({ tokens, promptRate: model.promptRate, completionRate: model.completionRate, explicitPriceMicros: priceMicros }, config);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       if (err.field === 'price' && priceMicros !== undefined) {
-        const floor = priceForPackage({ tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate }, config).floorMicros;
+        const floor = priceForPackage({ tokens, promptRate: model.promptRate, completionRate: model.completionRate }, config).floorMicros;
         problems.push({
           field: names.price,
-          message: `${names.price}: ${formatUsd(priceMicros, { precise: true })} is below the margin floor ${formatUsd(floor)} for ${tokens.toLocaleString('en-US')} tokens of ${model.model_id}; ${names.priceHint((floor / 1e6).toFixed(2))}`,
+          message: `${names.price}: ${formatUsd(priceMicros, { precise: true })} is below the margin floor ${formatUsd(floor)} for ${tokens.toLocaleString('en-US')} tokens of ${model.modelId}; ${names.priceHint((floor / 1e6).toFixed(2))}`,
         });
       } else {
         problems.push({ field: err.field ?? names.model, message: err.message });
@@ -269,7 +270,7 @@ function validatePackage(catalog: Catalog, input: CreatePackageInput, config: Pa
   }
   return {
     values: {
-      model: model.model_id,
+      model: model.modelId,
       tokens,
       description,
       costMicros: pricing.costMicros,
@@ -559,13 +560,13 @@ export async function setPackageAvailability(handle: DbHandle, id: number, avail
   const updated = await transact(handle, async (trx) => {
     const pkg = await getPackage(trx, id);
     if (available) {
-      const models = await trx.selectFrom('ai_models').selectAll().where('model_id', '=', pkg.model).execute();
+      const models = await loadCatalogModels(trx, { modelIds: [pkg.model] });
       try {
         resolveAmong(models, pkg.model, { field: 'model' });
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
         throw new InputError(
-          models.length === 0 || models[0].is_active !== 1
+          models.length === 0 || !models[0].active
             ? `id: package ${id} stays on hold: its model ${pkg.model} is no longer offered upstream`
             : `id: package ${id} stays on hold: ${err.message.replace(/^model: /, '')}`,
           'id',
@@ -598,13 +599,13 @@ export interface RepriceResult extends PackageResult {
 export async function repricePackage(deps: PackageDeps, id: number, opts: { priceUsd?: number | string | null } = {}): Promise<RepriceResult> {
   const result = await transact(deps.handle, async (trx) => {
     const pkg = await getPackage(trx, id);
-    const models = await trx.selectFrom('ai_models').selectAll().where('model_id', '=', pkg.model).execute();
-    if (models.length === 0 || models[0].is_active !== 1) {
+    const models = await loadCatalogModels(trx, { modelIds: [pkg.model] });
+    if (models.length === 0 || !models[0].active) {
       throw new InputError(`id: package ${id} cannot be repriced: its model ${pkg.model} is no longer offered upstream`, 'id');
     }
     const model = resolveAmong(models, pkg.model, { field: 'model' });
     const explicit = opts.priceUsd === undefined || opts.priceUsd === null || opts.priceUsd === '' ? undefined : parseUsd(opts.priceUsd, 'price');
-    const pricing = priceForPackage({ tokens: pkg.tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate, explicitPriceMicros: explicit }, deps.config);
+    const pricing = priceForPackage({ tokens: pkg.tokens, promptRate: model.promptRate, completionRate: model.completionRate, explicitPriceMicros: explicit }, deps.config);
     const liftHold = pkg.holdReason === 'margin';
     const row = await trx
       .updateTable('ai_token_packages')

@@ -14,7 +14,8 @@
  * puts a package decided 'fixed' back on the formula.
  */
 import type { Kysely } from 'kysely';
-import type { AiModel, Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
+import { loadCatalogModels } from '../catalog/model.js';
 import { transact } from '../db/dialect.js';
 import { InputError } from '../errors.js';
 import { logArbitrage, logBusinessEvent, type Logger } from '../logger.js';
@@ -98,20 +99,12 @@ export async function decideUnknownPriceModes(trx: Kysely<Database>, settings: P
   const unknown = (await trx.selectFrom('ai_token_packages').selectAll().where('price_mode', '=', 'unknown').orderBy('id').execute()).map(packageFromRow);
   if (unknown.length === 0) return [];
   const ids = [...new Set(unknown.map((p) => p.model))];
-  const models = new Map<string, AiModel>();
-  for (let i = 0; i < ids.length; i += 200) {
-    for (const m of await trx
-      .selectFrom('ai_models')
-      .selectAll()
-      .where('model_id', 'in', ids.slice(i, i + 200))
-      .execute())
-      models.set(m.model_id, m);
-  }
+  const models = new Map((await loadCatalogModels(trx, { modelIds: ids })).map((m) => [m.modelId, m]));
   const decisions: PriceModeDecision[] = [];
   for (const pkg of unknown) {
     const model = models.get(pkg.model);
-    if (!model || model.is_active !== 1) continue;
-    const formula = refusedAsNull(() => priceForPackage({ tokens: pkg.tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate }, settings));
+    if (!model || !model.active) continue;
+    const formula = refusedAsNull(() => priceForPackage({ tokens: pkg.tokens, promptRate: model.promptRate, completionRate: model.completionRate }, settings));
     if (!formula) continue;
     const mode = formula.priceMicros === pkg.priceMicros ? 'formula' : 'fixed';
     const row = await trx.updateTable('ai_token_packages').set({ price_mode: mode, updated_at: now }).where('id', '=', pkg.id).where('price_mode', '=', 'unknown').returningAll().executeTakeFirst();
@@ -158,15 +151,15 @@ export async function repriceAllPackages(deps: PackageDeps, opts: RepriceAllOpti
     const now = nowDb();
     const decided = await decideUnknownPriceModes(trx, settings, now);
     const packages = (await trx.selectFrom('ai_token_packages').selectAll().orderBy('id').execute()).map(packageFromRow);
-    const models = new Map<string, AiModel>((await trx.selectFrom('ai_models').selectAll().execute()).map((m) => [m.model_id, m]));
+    const models = new Map((await loadCatalogModels(trx)).map((m) => [m.modelId, m]));
     const out: RepriceAllReport = { settings, repriced: [], unchanged: 0, fixed: [], skipped: [], decided };
     for (const pkg of packages) {
       const model = models.get(pkg.model);
-      if (!model || model.is_active !== 1) {
+      if (!model || !model.active) {
         out.skipped.push({ package: pkg, reason: `model ${pkg.model} is no longer offered upstream` });
         continue;
       }
-      const rates = { tokens: pkg.tokens, promptRate: model.prompt_rate, completionRate: model.completion_rate };
+      const rates = { tokens: pkg.tokens, promptRate: model.promptRate, completionRate: model.completionRate };
       const formula = refusedAsNull(() => priceForPackage(rates, settings));
       if (!formula) {
         out.skipped.push({ package: pkg, reason: `model ${pkg.model} has no fixed per-token price upstream` });

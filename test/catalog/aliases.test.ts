@@ -5,7 +5,7 @@ import { seedCatalog } from '../support/seed.js';
 import { loadFixtureModels } from '../../src/catalog/fixture.js';
 import type { OpenRouterModel } from '../../src/catalog/types.js';
 import { syncModels } from '../../src/catalog/sync.js';
-import { resolveModel, resolveModelRow } from '../../src/catalog/aliases.js';
+import { resolveModel, resolveCatalogModel } from '../../src/catalog/aliases.js';
 import { InputError } from '../../src/errors.js';
 
 function refused(pattern: RegExp) {
@@ -30,8 +30,8 @@ for (const dialect of testDialects()) {
     assert.equal(await resolveModel(handle, 'gemma-3n-e2b-it'), 'google/gemma-3n-e2b-it:free');
     // both exist → the plain one is an exact short match
     assert.equal(await resolveModel(handle, 'gemma-3-12b-it'), 'google/gemma-3-12b-it');
-    const row = await resolveModelRow(handle, 'gpt-4');
-    assert.deepEqual([row.prompt_rate, row.completion_rate], [30_000_000, 60_000_000]);
+    const model = await resolveCatalogModel(handle, 'gpt-4');
+    assert.deepEqual([model.promptRate, model.completionRate], [30_000_000, 60_000_000]);
   });
 
   test(`[${dialect}] resolveModel refuses retired, unknown and unpriced models with candidates`, async (t) => {
