@@ -37,7 +37,7 @@ import { MAX_BODY_BYTES, parseJsonObject } from './body.js';
 import { describeFailure, ProxyError, type FailureView } from './errors.js';
 import { createStreamScrubber, scrubJson } from './scrub.js';
 import { protocols } from './protocols/index.js';
-import type { ParsedRequest, Protocol, ProtocolName } from './protocols/protocol.js';
+import { shortenCacheTtl, type ParsedRequest, type Protocol, type ProtocolName } from './protocols/protocol.js';
 import { messages } from './protocols/messages.js';
 
 export { MAX_BODY_BYTES };
@@ -267,6 +267,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (raw.length > LARGE_BODY_BYTES) await nextTurn();
     const request = protocol.parse(parseJsonObject(raw, protocol.example));
     checkModel(request.model, key.model);
+    shortenCacheTtl(raw, request.body, request.dropped);
     return request;
   }
 

@@ -166,3 +166,48 @@ test('JSON nested beyond the depth limit is a 400 naming the fix: no stack overf
   assert.equal(stack.sim.requests.length, 0);
   assert.ok(!stack.logs.lines().some((l) => l.level === 'ERROR' || l.level === 'CRITICAL'), 'an ERROR line was logged');
 });
+
+test('a one-hour cache TTL never reaches the upstream (its writes cost 2× input, the package charges the 5-minute rate); 5m and the breakpoint itself pass', async (t) => {
+  const model = 'anthropic/claude-sonnet-4.6';
+  let relay: Relay | undefined;
+  const stack = await startStack(t, { model, wrapUpstream: async (sim) => (relay = await startRelay(t, sim)).baseUrl });
+  const { key } = await stack.buyKey();
+  const hour = { type: 'ephemeral', ttl: '1h' };
+  const m = await fetch(`${stack.daemon.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({
+      model: 'claude-sonnet-4.6',
+      max_tokens: 8,
+      system: [{ type: 'text', text: 'You are terse.', cache_control: hour }],
+      tools: [{ name: 'lookup', input_schema: { type: 'object' }, cache_control: hour }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral', ttl: '5m' } }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'lookup', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'found', cache_control: hour }] }] },
+      ],
+    }),
+  });
+  assert.equal(m.status, 200, await m.clone().text());
+  await m.text();
+  const c = await post(`${stack.baseURL}/chat/completions`, key, {
+    model: 'claude-sonnet-4.6',
+    max_tokens: 8,
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral', ttl: '1h' } }] }],
+  });
+  assert.equal(c.status, 200);
+  await c.text();
+  await stack.daemon.idle();
+  const [sentM, sentC] = relay!.forwarded;
+  const text = JSON.stringify(sentM.body);
+  assert.ok(!text.includes('"1h"'), `a one-hour TTL was forwarded: ${text}`);
+  assert.deepEqual((sentM.body.system as Array<{ cache_control: unknown }>)[0].cache_control, { type: 'ephemeral' });
+  assert.deepEqual((sentM.body.tools as Array<{ cache_control: unknown }>)[0].cache_control, { type: 'ephemeral' });
+  const msgs = sentM.body.messages as Array<{ content: Array<{ cache_control?: unknown; content?: Array<{ cache_control: unknown }> }> }>;
+  assert.deepEqual(msgs[0].content[0].cache_control, { type: 'ephemeral', ttl: '5m' }, 'the five-minute TTL passes as sent');
+  assert.deepEqual(msgs[2].content[0].content![0].cache_control, { type: 'ephemeral' });
+  assert.ok(!JSON.stringify(sentC.body).includes('"1h"'));
+  const lines = stack.logs.lines().filter((l) => l.api_call === true && l.status === 200);
+  assert.equal(lines.length, 2);
+  for (const l of lines) assert.ok((l.dropped_fields as string[]).includes('cache_control.ttl'), JSON.stringify(l.dropped_fields));
+});

@@ -136,6 +136,40 @@ export function keepClientTools(body: Record<string, unknown>, dropped: string[]
   }
 }
 
+/**
+ * Anthropic's one-hour prompt cache writes at 2× the input price, where the catalog's cache-write rate (the
+ * package's weight for a cache write) is the five-minute price, 1.25×; OpenRouter's OpenAI-style usage does
+ * not even say which writes were which. So a `cache_control.ttl` other than "5m" is left out wherever it is
+ * in the body (system, messages, content parts, tool results, tools): the cache lives five minutes, the
+ * answer is the same, and every cache write costs the operator what the package charges for it.
+ * `raw` is the body's bytes: a body without `"ttl"` is not walked.
+ */
+export function shortenCacheTtl(raw: Buffer, body: Record<string, unknown>, dropped: string[]): void {
+  if (!raw.includes('"ttl"')) return;
+  let cut = false;
+  const stack: unknown[] = [body];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) if (x !== null && typeof x === 'object') stack.push(x);
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    const cc = o.cache_control;
+    if (cc !== null && typeof cc === 'object' && !Array.isArray(cc) && 'ttl' in cc && (cc as { ttl?: unknown }).ttl !== '5m') {
+      const rest: Record<string, unknown> = { ...cc };
+      delete rest.ttl;
+      o.cache_control = rest;
+      cut = true;
+    }
+    for (const k in o) {
+      const x = o[k];
+      if (x !== null && typeof x === 'object') stack.push(x);
+    }
+  }
+  if (cut) dropped.push('cache_control.ttl');
+}
+
 export function requireString(body: Record<string, unknown>, field: string, fix: string): string {
   const v = body[field];
   if (typeof v !== 'string' || v.trim() === '') throw new InputError(`${field}: required; ${fix}`, field);
