@@ -211,3 +211,32 @@ test('a one-hour cache TTL never reaches the upstream (its writes cost 2× input
   assert.equal(lines.length, 2);
   for (const l of lines) assert.ok((l.dropped_fields as string[]).includes('cache_control.ttl'), JSON.stringify(l.dropped_fields));
 });
+
+test('Responses: background runs and state kept upstream (previous_response_id, conversation, stored prompts) are refused by name; nothing reaches the upstream', async (t) => {
+  const { stack, relay } = await stackWithRelay(t);
+  const { key, allocationId } = await stack.buyKey();
+  const refused: Array<[string, unknown, RegExp]> = [
+    ['background', true, /usage after the request ends/],
+    ['previous_response_id', 'resp_0123456789abcdef', /send the conversation in input/],
+    ['conversation', { id: 'conv_0123' }, /send the conversation in input/],
+    ['prompt', { id: 'pmpt_0123', version: '2' }, /operator's upstream account/],
+  ];
+  for (const [field, value, why] of refused) {
+    const r = await post(`${stack.baseURL}/responses`, key, { model: 'gpt-4', input: 'hi', [field]: value });
+    assert.equal(r.status, 400, field);
+    const { error } = (await r.json()) as { error: { message: string; code: string; param: string } };
+    assert.equal(error.param, field);
+    assert.equal(error.code, 'unsupported_parameter');
+    assert.match(error.message, new RegExp(`^${field}: not allowed here`));
+    assert.match(error.message, why);
+  }
+  assert.equal(relay.forwarded.length, 0);
+  assert.equal((await usageEvents(stack.handle, allocationId)).length, 0);
+  // the same fields as null or false are absent values: the request goes through without them
+  const ok = await post(`${stack.baseURL}/responses`, key, { model: 'gpt-4', input: 'hi', max_output_tokens: 5, background: false, previous_response_id: null });
+  assert.equal(ok.status, 200);
+  await ok.text();
+  await stack.daemon.idle();
+  const sent = relay.forwarded.at(-1)!;
+  assert.ok(!('background' in sent.body) && !('previous_response_id' in sent.body));
+});

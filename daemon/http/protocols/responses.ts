@@ -3,7 +3,9 @@
  * `input` (a string or items: messages with any role, tool calls and their outputs, reasoning); the output
  * cap is `max_output_tokens` — Codex sends none, so the hold is sized for what the key and the model allow
  * and that cap is forwarded; usage arrives in `response.completed`. `background` responses are refused
- * (their usage would arrive after the request ends); tools the provider bills per use are left out.
+ * (their usage would arrive after the request ends), so is state kept upstream (`previous_response_id`,
+ * `conversation`, stored `prompt`s: tokens no hold covers, on the operator's account, not tied to the key);
+ * tools the provider bills per use are left out.
  */
 import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
@@ -36,9 +38,14 @@ const FIELDS = allowList(
     'prompt_cache_key',
     'safety_identifier',
     'service_tier',
-    'previous_response_id',
   ],
-  { background: 'a background response reports its usage after the request ends, so it cannot be metered; send it in the foreground' },
+  {
+    background: 'a background response reports its usage after the request ends, so it cannot be metered; send it in the foreground',
+    // state kept upstream is the operator's account's: its tokens are not in the request, so no hold covers them, and an id is not tied to the key that made it
+    previous_response_id: 'arb relays every request on its own; send the conversation in input (with store: false, as Codex does)',
+    conversation: 'arb relays every request on its own; send the conversation in input',
+    prompt: "stored prompts belong to the operator's upstream account; send the instructions and input themselves",
+  },
 );
 
 /** Tools the client runs itself; the rest (web_search, file_search, code_interpreter, image_generation, mcp) the provider bills per use. */
