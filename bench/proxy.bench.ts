@@ -19,13 +19,12 @@
  * non-streaming, 1 = only streaming; default both), BENCH_MESSAGES (0 = no Messages row).
  */
 import type { ChildProcess } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, Pool, request } from 'undici';
-import { announce, middle, percentile, roleSimulator, runLoad, startRole } from './support/harness.js';
+import { Pool } from 'undici';
+import { announce, middle, percentile, roleSimulator, runLoad, seedFreeKeys, startBareProxy, startRole } from './support/harness.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -48,43 +47,23 @@ const CLAUDE = 'anthropic/claude-sonnet-4.6';
 
 // ---------------------------------------------------------------- server roles (child processes)
 
-/** The baseline: a pass-through proxy in a few lines. */
+/** The baseline: the bare pass-through proxy, its upstream Agent capped like arb's. */
 async function roleBare(target: string): Promise<void> {
-  const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
-  // an async listener's rejection would be unhandled: a failed relay ends its response instead
-  const server = createServer((req, res) => {
-    relay(req, res).catch(() => res.destroy());
-  });
-  async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const parts: Buffer[] = [];
-    for await (const c of req) parts.push(c as Buffer);
-    const up = await request(`${target}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
-    res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
-    for await (const c of up.body) res.write(c);
-    res.end();
-  }
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
+  announce({ url: await startBareProxy(target, { connections: 256 }) });
 }
 
 async function roleArb(target: string): Promise<void> {
   const { createConfig } = await import('../src/config.js');
   const { openAndMigrate } = await import('../src/db/dialect.js');
-  const { syncModels } = await import('../src/catalog/sync.js');
-  const { loadFixtureModels } = await import('../src/catalog/simulator.js');
-  const { createPackage } = await import('../src/packages/packages.js');
-  const { purchasePackage } = await import('../src/ledger/ledger.js');
   const { startDaemon } = await import('../daemon/main.js');
   const dir = mkdtempSync(join(tmpdir(), 'arb-bench-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const config = createConfig({ OPENROUTER_BASE_URL: target, DB_NAME: join(dir, 'bench.db'), LOG_DIR: join(dir, 'logs'), RATE_LIMIT_RPM: '1000000' });
   const handle = await openAndMigrate({ dbName: config.dbName });
-  await syncModels(handle, loadFixtureModels());
-  const { package: pkg } = await createPackage({ handle, config }, { model: 'gpt-4', tokens: 5_000_000_000, description: 'bench' });
-  const { apiKey } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: pkg.id, free: true });
-  const { package: claude } = await createPackage({ handle, config }, { model: CLAUDE, tokens: 5_000_000_000, description: 'bench claude' });
-  const { apiKey: claudeKey } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: claude.id, free: true });
+  const [[{ apiKey }], [{ apiKey: claudeKey }]] = await seedFreeKeys(handle, config, [
+    { model: 'gpt-4', description: 'bench' },
+    { model: CLAUDE, description: 'bench claude' },
+  ]);
   const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false });
   process.once('SIGTERM', () => {
     void daemon

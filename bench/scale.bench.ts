@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Pool } from 'undici';
-import { announce, middle, percentile, roleSimulator, runLoad, startRole } from './support/harness.js';
+import { announce, middle, percentile, roleSimulator, runLoad, seedFreeKeys, startRole } from './support/harness.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -90,18 +90,10 @@ async function load(replicas: string[], keys: string[], seconds: number): Promis
 async function seed(databaseUrl: string, keyCount: number): Promise<string[]> {
   const { createConfig } = await import('../src/config.js');
   const { openAndMigrate } = await import('../src/db/dialect.js');
-  const { syncModels } = await import('../src/catalog/sync.js');
-  const { loadFixtureModels } = await import('../src/catalog/fixture.js');
-  const { createPackage } = await import('../src/packages/packages.js');
-  const { purchasePackage } = await import('../src/ledger/ledger.js');
   const handle = await openAndMigrate({ databaseUrl, poolSize: 2 });
   try {
-    const config = createConfig({});
-    await syncModels(handle, loadFixtureModels());
-    const { package: pkg } = await createPackage({ handle, config }, { model: 'gpt-4', tokens: 5_000_000_000, description: 'scale bench' });
-    const keys: string[] = [];
-    for (let i = 0; i < keyCount; i++) keys.push((await purchasePackage({ handle, config }, { telegramId: 1 + i, packageId: pkg.id, free: true })).apiKey!);
-    return keys;
+    const [keys] = await seedFreeKeys(handle, createConfig({}), [{ model: 'gpt-4', description: 'scale bench', buyers: keyCount }]);
+    return keys.map((k) => k.apiKey);
   } finally {
     await handle.close();
   }

@@ -24,14 +24,13 @@
  * memory per stream are the steadier figures).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapSnapshot } from 'node:v8';
 import { Agent, request } from 'undici';
-import { announce, machineLoad, percentile, startRole } from './support/harness.js';
+import { announce, machineLoad, percentile, seedFreeKeys, startBareProxy, startRole } from './support/harness.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
@@ -109,51 +108,30 @@ async function roleSim(): Promise<void> {
   announce({ url: sim.baseUrl });
 }
 
-/** The baseline: a pass-through proxy in a few lines, without a connection cap either. */
+/** The baseline: the bare pass-through proxy, without a connection cap either. */
 async function roleBare(target: string): Promise<void> {
-  const agent = new Agent({ connections: null, keepAliveTimeout: 30_000 });
-  // an async listener's rejection would be unhandled: a failed relay ends its response instead
-  const server = createServer((req, res) => {
-    relay(req, res).catch(() => res.destroy());
-  });
-  async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const parts: Buffer[] = [];
-    for await (const c of req) parts.push(c as Buffer);
-    const up = await request(`${target}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
-    res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
-    for await (const c of up.body) res.write(c);
-    res.end();
-  }
-  server.keepAliveTimeout = 65_000;
-  server.maxHeadersCount = 0;
-  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => r()));
+  const url = await startBareProxy(target, { connections: null, backlog: 4096, maxHeadersCount: 0 });
   // a normal exit (a CPU profile, when asked for, is written then)
   process.once('SIGTERM', () => process.exit(0));
   answerProbes();
-  announce({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
+  announce({ url });
 }
 
 async function roleArb(target: string): Promise<void> {
   const { createConfig } = await import('../src/config.js');
   const { openAndMigrate } = await import('../src/db/dialect.js');
-  const { syncModels } = await import('../src/catalog/sync.js');
-  const { loadFixtureModels } = await import('../src/catalog/simulator.js');
-  const { createPackage } = await import('../src/packages/packages.js');
-  const { purchasePackage } = await import('../src/ledger/ledger.js');
   const { startDaemon } = await import('../daemon/main.js');
   const { sql } = await import('kysely');
   const dir = mkdtempSync(join(tmpdir(), 'arb-bench-streams-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const config = createConfig({ OPENROUTER_BASE_URL: target, DB_NAME: join(dir, 'bench.db'), LOG_DIR: join(dir, 'logs'), RATE_LIMIT_RPM: '1000000' });
   const handle = await openAndMigrate({ dbName: config.dbName });
-  await syncModels(handle, loadFixtureModels());
-  const { package: pkg } = await createPackage({ handle, config }, { model: 'gpt-4', tokens: 5_000_000_000, description: 'bench' });
-  const { apiKey, allocation } = await purchasePackage({ handle, config }, { telegramId: 1, packageId: pkg.id, free: true });
+  const [[{ apiKey, allocationId }]] = await seedFreeKeys(handle, config, [{ model: 'gpt-4', description: 'bench' }]);
   const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false });
   answerProbes({
     billing: async () => {
       const e = await sql<{ n: unknown; w: unknown }>`select count(*) as n, sum(weighted_tokens) as w from usage_events where status_code = 200`.execute(handle.db);
-      const a = await sql<{ used: unknown; reserved: unknown }>`select tokens_used as used, tokens_reserved as reserved from ai_token_allocations where id = ${allocation.id}`.execute(handle.db);
+      const a = await sql<{ used: unknown; reserved: unknown }>`select tokens_used as used, tokens_reserved as reserved from ai_token_allocations where id = ${allocationId}`.execute(handle.db);
       return { events: Number(e.rows[0].n), weighted: Number(e.rows[0].w ?? 0), used: Number(a.rows[0].used), reserved: Number(a.rows[0].reserved) };
     },
   });

@@ -1,13 +1,17 @@
 /**
  * What the benches share: server roles in child processes that announce their URL, the OpenRouter
- * simulator role, a time-bounded load of N workers each sending one request after another, and timing of
- * commands by wall-clock and CPU time.
+ * simulator role, the bare pass-through proxy arb is compared with, a database seeded with free keys, a
+ * time-bounded load of N workers each sending one request after another, and timing of commands by
+ * wall-clock and CPU time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Config } from '../../src/config.js';
+import type { DbHandle } from '../../src/db/dialect.js';
 
 /**
  * Prints `READY {info}` for the parent; a parent connected over IPC may ask for this process's CPU time
@@ -25,6 +29,76 @@ export async function roleSimulator(completionTokens: number): Promise<void> {
   const { startSimulator } = await import('../../src/catalog/simulator.js');
   const sim = await startSimulator({ chunkDelayMs: 0, completionTokens });
   announce({ url: sim.baseUrl });
+}
+
+export interface BareProxyOptions {
+  /** the upstream Agent's connection cap (null: none) */
+  connections: number | null;
+  /** the listen backlog (default Node's 511) */
+  backlog?: number;
+  /** the server's maxHeadersCount (0: no limit; default Node's 2000) */
+  maxHeadersCount?: number;
+}
+
+/**
+ * The baseline arb is compared with: a pass-through proxy in a few lines (node:http + undici, no
+ * metering) on 127.0.0.1. Each request's body is POSTed to `target` + its path; status, content type and
+ * body are relayed back. Resolves with the proxy's URL.
+ */
+export async function startBareProxy(target: string, options: BareProxyOptions): Promise<string> {
+  const { Agent, request } = await import('undici');
+  const agent = new Agent({ connections: options.connections, keepAliveTimeout: 30_000 });
+  // an async listener's rejection would be unhandled: a failed relay ends its response instead
+  const server = createServer((req, res) => {
+    relay(req, res).catch(() => res.destroy());
+  });
+  async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parts: Buffer[] = [];
+    for await (const c of req) parts.push(c as Buffer);
+    const up = await request(`${target}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts), dispatcher: agent });
+    res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
+    for await (const c of up.body) res.write(c);
+    res.end();
+  }
+  server.keepAliveTimeout = 65_000;
+  if (options.maxHeadersCount !== undefined) server.maxHeadersCount = options.maxHeadersCount;
+  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: options.backlog }, () => r()));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+export interface FreePackage {
+  model: string;
+  description: string;
+  /** Telegram users 1…buyers each get one key (default 1) */
+  buyers?: number;
+}
+
+export interface FreeKey {
+  apiKey: string;
+  allocationId: number;
+}
+
+/**
+ * Syncs the model catalog from the fixture snapshot, then creates each package (5 billion tokens of its
+ * model) and gives it free to its buyers: the keys, per package in the order given.
+ */
+export async function seedFreeKeys(handle: DbHandle, config: Config, packages: FreePackage[]): Promise<FreeKey[][]> {
+  const { syncModels } = await import('../../src/catalog/sync.js');
+  const { loadFixtureModels } = await import('../../src/catalog/fixture.js');
+  const { createPackage } = await import('../../src/packages/packages.js');
+  const { purchasePackage } = await import('../../src/ledger/ledger.js');
+  await syncModels(handle, loadFixtureModels());
+  const out: FreeKey[][] = [];
+  for (const p of packages) {
+    const { package: pkg } = await createPackage({ handle, config }, { model: p.model, tokens: 5_000_000_000, description: p.description });
+    const keys: FreeKey[] = [];
+    for (let i = 0; i < (p.buyers ?? 1); i++) {
+      const { apiKey, allocation } = await purchasePackage({ handle, config }, { telegramId: 1 + i, packageId: pkg.id, free: true });
+      keys.push({ apiKey: apiKey!, allocationId: allocation.id });
+    }
+    out.push(keys);
+  }
+  return out;
 }
 
 /** Runs `script --role=ROLE ...args` (with `nodeArgs`) and resolves with what it announced. */
