@@ -166,6 +166,50 @@ export async function runLoad(workers: number, seconds: number, send: (worker: n
   return { latencies, errors, elapsed };
 }
 
+/**
+ * An open-loop load: requests start on a fixed schedule (`rate` per second for `seconds`, after a half-second
+ * warm-up), whatever the answers do, and each latency counts from the request's scheduled start — a stall
+ * of the server delays every request scheduled during it, as it would real customers (a closed loop would
+ * send fewer requests while the server stalls and hide it). The caller's `send` bounds the concurrency
+ * (an undici Pool queues beyond its connections; the wait counts in the latency).
+ */
+export async function runPaced(rate: number, seconds: number, send: () => Promise<number>, beforeMeasure?: () => Promise<void>): Promise<LoadRun> {
+  const interval = 1000 / rate;
+  const run = async (ms: number, record: boolean, latencies: number[], counts: { errors: number }) => {
+    const total = Math.max(1, Math.floor(ms / interval));
+    const start = performance.now();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < total;) {
+      const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
+      for (; i < due; i++) {
+        const at = start + i * interval;
+        pending.push(
+          send().then(
+            (status) => {
+              if (status !== 200) counts.errors++;
+              if (record) latencies.push(performance.now() - at);
+            },
+            () => {
+              counts.errors++;
+              if (record) latencies.push(performance.now() - at);
+            },
+          ),
+        );
+      }
+      if (i < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + i * interval - performance.now())));
+    }
+    await Promise.all(pending);
+    return (performance.now() - start) / 1000;
+  };
+  await run(500, false, [], { errors: 0 });
+  await beforeMeasure?.();
+  const latencies: number[] = [];
+  const counts = { errors: 0 };
+  const elapsed = await run(seconds * 1000, true, latencies, counts);
+  latencies.sort((a, b) => a - b);
+  return { latencies, errors: counts.errors, elapsed };
+}
+
 export interface Timed {
   /** wall-clock time */
   ms: number;
