@@ -13,7 +13,7 @@ import { tempDbEnv, tempDir, testDialects } from '../support/db.js';
 import { spawnDaemon } from '../support/cli.js';
 import { writeShopBeforePriceModes } from '../support/old-shop.js';
 
-/** SIGTERM once the daemon has printed its start banner (its signal handlers are installed right after). */
+/** SIGTERM once the daemon has printed its start banner (a signal caught while it starts stops it once it is up). */
 async function stopDaemon(d: Awaited<ReturnType<typeof spawnDaemon>>): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (!/OpenAI base URL/.test(d.output())) {
