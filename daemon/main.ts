@@ -376,33 +376,65 @@ async function drainAndClose(server: Server, proxy: Proxy, drainMs: number, logg
   await within(closed, 1_000);
 }
 
+/** What the signal handlers stop. */
+type Stoppable = Pick<Daemon, 'stop' | 'abortInFlight' | 'drainTimeoutMs'>;
+
 /**
  * Stops the daemon on SIGTERM/SIGINT; a second signal aborts the requests still draining. `onStopped`
  * runs once the shutdown is complete. Returns an uninstaller.
+ *
+ * Given the daemon's start (a promise) instead of the daemon, the handlers are in place while it starts —
+ * it may already listen and have printed its banner: a signal caught then is kept (not left to the default
+ * action, which would kill the process without draining) and stops the daemon as soon as it is up; a start
+ * that fails removes them. One listener serves both phases: removing a signal's last listener in between
+ * would drop a signal already caught but not yet dispatched.
  */
-export function installSignalHandlers(daemon: Pick<Daemon, 'stop' | 'abortInFlight' | 'drainTimeoutMs'>, onStopped: () => void, print: (line: string) => void = () => {}): () => void {
+export function installSignalHandlers(daemon: Stoppable | PromiseLike<Stoppable>, onStopped: () => void, print: (line: string) => void = () => {}): () => void {
+  let running: Stoppable | undefined;
+  let caughtWhileStarting: NodeJS.Signals | undefined;
+  let installed = true;
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
+    if (!running) {
+      caughtWhileStarting ??= signal;
+      return;
+    }
     count++;
     if (count > 1) {
       print(`${signal} again: aborting the requests still running`);
-      daemon.abortInFlight();
+      running.abortInFlight();
       return;
     }
-    print(`${signal}: draining in-flight requests (up to ${formatSeconds(daemon.drainTimeoutMs)}), then stopping`);
+    print(`${signal}: draining in-flight requests (up to ${formatSeconds(running.drainTimeoutMs)}), then stopping`);
     const done = () => {
       uninstall();
       onStopped();
     };
-    daemon.stop().then(done, done);
+    running.stop().then(done, done);
   };
   const uninstall = () => {
+    installed = false;
     process.off('SIGTERM', handler);
     process.off('SIGINT', handler);
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  if (!isPromiseLike(daemon)) running = daemon;
+  else {
+    daemon.then(
+      (started) => {
+        if (!installed) return;
+        running = started;
+        if (caughtWhileStarting) handler(caughtWhileStarting);
+      },
+      () => uninstall(),
+    );
+  }
   return uninstall;
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 function formatSeconds(ms: number): string {

@@ -18,31 +18,10 @@ export async function runDaemon(opts: { host?: string; port?: string }): Promise
   // The daemon process is this command's whole job: it is the one place the CLI reaches into daemon/.
   const { startDaemon, installSignalHandlers } = await import('../../daemon/main.js');
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  // A signal that arrives while the daemon starts (it may already be listening and have printed its
-  // banner) is kept, not left to the default action that would kill it without draining: it stops the
-  // daemon as soon as the start is complete. The keeper goes only after the real handlers are in place:
-  // removing a signal's last listener drops a signal already caught but not yet dispatched.
-  let early: NodeJS.Signals | undefined;
-  const keep = (signal: NodeJS.Signals) => {
-    early ??= signal;
-  };
-  const dropKeeper = () => {
-    process.off('SIGTERM', keep);
-    process.off('SIGINT', keep);
-  };
-  process.on('SIGTERM', keep);
-  process.on('SIGINT', keep);
-  let daemon: Awaited<ReturnType<typeof startDaemon>>;
-  try {
-    daemon = await startDaemon({ config, host: opts.host, port, print });
-  } catch (e) {
-    dropKeeper();
-    throw e;
-  }
-  await new Promise<void>((resolve) => {
-    installSignalHandlers(daemon, resolve, print);
-    dropKeeper();
-    if (early) process.kill(process.pid, early);
-  });
+  const starting = startDaemon({ config, host: opts.host, port, print });
+  // In place before the start can print its banner: a signal caught while the daemon starts stops it as soon as it is up.
+  const stopped = new Promise<void>((resolve) => installSignalHandlers(starting, resolve, print));
+  await starting; // a failed start throws here (its handlers are gone)
+  await stopped;
   print('arb daemon stopped');
 }

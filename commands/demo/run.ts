@@ -104,12 +104,14 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
     const claudeKey = claudeBought.apiKey!;
 
     const start = (port: number) => startDaemon({ config, handle, logger, host: '127.0.0.1', port, bot: false });
-    try {
-      daemon = await start(requestedPort);
-    } catch (e) {
+    const starting = start(requestedPort).catch((e: unknown) => {
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || opts.port !== undefined) throw e;
-      daemon = await start(0); // 8000 is taken: any free port
-    }
+      return start(0); // 8000 is taken: any free port
+    });
+    // Ctrl-C is handled from the daemon's start on, so before anything is printed (a reader may signal the
+    // moment it reads); one caught while the daemon starts stops it as soon as it is up
+    const stopped = new Promise<void>((resolveStop) => installSignalHandlers(starting, resolveStop, (l) => process.stderr.write(`${l}\n`)));
+    daemon = await starting;
     const baseUrl = `${daemon.url}/v1`;
     const lines = demoCurlLines(baseUrl, key, 'gpt-4');
     const info: DemoInfo = {
@@ -124,9 +126,6 @@ export async function runDemo(opts: { port?: string; db?: string; keep?: string;
       claude_code: { key: claudeKey, model: claudePkg.model, env: claudeCodeEnv(daemon.url, claudeKey, claudePkg.model) },
       ...(keep ? { explore: exploreLine(dbFile, logDir) } : {}),
     };
-    // the Ctrl-C handler is in place before anything is printed: a reader may signal the moment it reads
-    const running = daemon;
-    const stopped = new Promise<void>((resolveStop) => installSignalHandlers(running, resolveStop, (l) => process.stderr.write(`${l}\n`)));
     if (opts.json) {
       out(JSON.stringify(info));
     } else {

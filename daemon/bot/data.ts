@@ -158,6 +158,22 @@ export async function searchModels(handle: DbHandle, by: { query?: string; id?: 
 
 // ------------------------------------------------------------------------------------------ keys
 
+/** What allocationFromRow is made of, from `ai_token_allocations as a` joined with `users as u`. */
+const ALLOCATION_COLUMNS = [
+  'a.id',
+  'a.package_id',
+  'a.api_key',
+  'a.model',
+  'a.tokens_total',
+  'a.tokens_used',
+  'a.tokens_reserved',
+  'a.price_paid',
+  'a.status',
+  'a.expires_at',
+  'a.created_at',
+  'u.telegram_id',
+] as const;
+
 /** A customer's key in the bot: the allocation (its stored status) and its package's description. */
 export interface CustomerKey extends KeyAllocation {
   description: string | null;
@@ -169,21 +185,7 @@ export async function listCustomerKeys(handle: DbHandle, userId: number, limit: 
     .selectFrom('ai_token_allocations as a')
     .innerJoin('users as u', 'u.id', 'a.user_id')
     .leftJoin('ai_token_packages as p', 'p.id', 'a.package_id')
-    .select([
-      'a.id',
-      'a.package_id',
-      'a.api_key',
-      'a.model',
-      'a.tokens_total',
-      'a.tokens_used',
-      'a.tokens_reserved',
-      'a.price_paid',
-      'a.expires_at',
-      'a.status',
-      'a.created_at',
-      'u.telegram_id',
-      'p.description',
-    ])
+    .select([...ALLOCATION_COLUMNS, 'p.description'])
     .where('a.user_id', '=', userId)
     .orderBy(sql`case when a.status = 'active' then 0 else 1 end`)
     .orderBy('a.id', 'desc')
@@ -208,21 +210,7 @@ function alertCandidates(handle: DbHandle) {
   return handle.db
     .selectFrom('ai_token_allocations as a')
     .innerJoin('users as u', 'u.id', 'a.user_id')
-    .select([
-      'a.id',
-      'a.package_id',
-      'a.api_key',
-      'a.model',
-      'a.tokens_total',
-      'a.tokens_used',
-      'a.tokens_reserved',
-      'a.price_paid',
-      'a.status',
-      'a.expires_at',
-      'a.created_at',
-      'u.telegram_id',
-      'u.language_code',
-    ])
+    .select([...ALLOCATION_COLUMNS, 'u.language_code'])
     .where('a.status', '=', 'active');
 }
 

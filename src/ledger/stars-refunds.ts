@@ -16,7 +16,9 @@
  * balance at 0 and `arb audit` clean.
  */
 import { Api, GrammyError } from 'grammy';
+import type { Insertable } from 'kysely';
 import type { Config } from '../config.js';
+import type { StarRefundsTable } from '../db/database.js';
 import { transact, type DbHandle } from '../db/dialect.js';
 import { ArbError, InputError, NotFoundError } from '../errors.js';
 import { logBusinessEvent, logTransaction } from '../logger.js';
@@ -141,6 +143,22 @@ function validateChargeId(chargeId: unknown): string {
   return chargeId;
 }
 
+/** The `star_refunds` row that claims a payment's charge before Telegram is asked (and records it after). */
+function pendingClaim(payment: StarsPayment, requestedBy: string, createdAt: string): Insertable<StarRefundsTable> {
+  return {
+    charge_id: payment.chargeId,
+    user_id: payment.userId,
+    stars: payment.stars,
+    credited: payment.creditedMicros,
+    taken_back: 0,
+    loss: 0,
+    status: 'pending',
+    requested_by: requestedBy,
+    created_at: createdAt,
+    completed_at: null,
+  };
+}
+
 /** Refunds a Stars payment exactly once; see the module comment. */
 export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefunder }, input: StarsRefundInput): Promise<StarsRefundResult> {
   const chargeId = validateChargeId(input.chargeId);
@@ -175,18 +193,7 @@ export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefund
     try {
       await handle.db
         .insertInto('star_refunds')
-        .values({
-          charge_id: chargeId,
-          user_id: payment.userId,
-          stars: payment.stars,
-          credited: payment.creditedMicros,
-          taken_back: 0,
-          loss: 0,
-          status: 'pending',
-          requested_by: input.requestedBy,
-          created_at: now(),
-          completed_at: null,
-        })
+        .values(pendingClaim(payment, input.requestedBy, now()))
         .execute();
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
@@ -210,18 +217,7 @@ export async function refundStarsPayment(deps: LedgerDeps & { refund: StarRefund
     // Telegram has refunded: record it even if a concurrent attempt dropped the claim after its own failure
     claim ??= await trx
       .insertInto('star_refunds')
-      .values({
-        charge_id: chargeId,
-        user_id: payment.userId,
-        stars: payment.stars,
-        credited: payment.creditedMicros,
-        taken_back: 0,
-        loss: 0,
-        status: 'pending',
-        requested_by: input.requestedBy,
-        created_at: now(),
-        completed_at: null,
-      })
+      .values(pendingClaim(payment, input.requestedBy, now()))
       .returningAll()
       .executeTakeFirstOrThrow();
     const user = await trx.selectFrom('users').selectAll().where('id', '=', payment.userId).executeTakeFirstOrThrow();

@@ -6,19 +6,7 @@ import { DEFAULT_EMBEDDING_MODELS, loadFixtureModels, startSimulator, type OpenR
 import { createOpenRouterClient } from '../../src/catalog/openrouter.js';
 import { lastSyncAt, syncModels, LAST_SYNC_SETTING } from '../../src/catalog/sync.js';
 import { UpstreamError } from '../../src/errors.js';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger.js';
-
-function captureLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination, level: 'debug', process: 'test' }), lines };
-}
+import { captureLogger } from '../support/log-lines.js';
 
 const T1 = new Date('2026-05-01T10:00:00Z');
 const T2 = new Date('2026-05-02T10:00:00Z');

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { DbHandle, OpenDbOptions } from '../../src/db/dialect.js';
 import { tempDbEnv } from '../support/db.js';
+import { insertModel } from '../support/models.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { toDbTime } from '../../src/time.js';
 import type { Logger } from '../../src/logger.js';
@@ -107,22 +108,7 @@ export async function addPackage(
   p: { tokens: number; cost: number; price: number; available?: boolean; validityDays?: number },
 ): Promise<number> {
   const now = toDbTime(new Date());
-  await handle.db
-    .insertInto('ai_models')
-    .values({
-      model_id: m.model,
-      name: m.model,
-      prompt_rate: m.promptRate,
-      completion_rate: m.completionRate,
-      context_length: 8192,
-      max_completion_tokens: null,
-      is_active: 1,
-      created_at: now,
-      updated_at: now,
-      synced_at: now,
-    })
-    .onConflict((oc) => oc.column('model_id').doNothing())
-    .execute();
+  await insertModel(handle, m, now);
   const row = await handle.db
     .insertInto('ai_token_packages')
     .values({

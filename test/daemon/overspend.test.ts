@@ -16,6 +16,7 @@ import type { SimFault } from '../../src/catalog/simulator.js';
 import { startDaemon, type Daemon } from '../../daemon/main.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { PG_SKIP_REASON, testDialects } from '../support/db.js';
+import { insertModel } from '../support/models.js';
 import { allocation, HELLO, openReservations, startStack, usageEvents, type Stack } from './harness.js';
 
 const CONCURRENCY = 200;
@@ -142,22 +143,7 @@ for (const dialect of testDialects()) {
     // ~20 answers of MAX_TOKENS at completion weight 5
     const stack = await startStack(t, { dialect, model: 'anthropic/claude-sonnet-4.6', tokens: 20 * (30 + 5 * MAX_TOKENS) });
     const { key, allocationId } = await stack.buyKey();
-    const now = '2026-01-01 00:00:00';
-    await stack.handle.db
-      .insertInto('ai_models')
-      .values({
-        model_id: 'openai/text-embedding-3-small',
-        name: 'Embedding',
-        prompt_rate: 20_000,
-        completion_rate: 0,
-        context_length: 8192,
-        max_completion_tokens: null,
-        is_active: 1,
-        created_at: now,
-        updated_at: now,
-        synced_at: now,
-      })
-      .execute();
+    await insertModel(stack.handle, { model: 'openai/text-embedding-3-small', name: 'Embedding', promptRate: 20_000, completionRate: 0 }, '2026-01-01 00:00:00');
     const emb = await stack.buyKey({ pkg: await stack.addPackage('openai/text-embedding-3-small', 200) });
     const post = async (k: string, path: string, body: Record<string, unknown>) => {
       try {

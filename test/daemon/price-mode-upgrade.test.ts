@@ -8,17 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Migrator } from 'kysely';
 import { migrate, openDb } from '../../src/db/dialect.js';
-import { migrationProvider } from '../../src/db/migrations/index.js';
-import { loadFixtureModels } from '../../src/catalog/fixture.js';
-import { catalogFields } from '../../src/catalog/sync.js';
 import { tempDbEnv, tempDir, testDialects } from '../support/db.js';
 import { spawnDaemon } from '../support/cli.js';
+import { writeShopBeforePriceModes } from '../support/old-shop.js';
 
-const OLD_TIME = '2026-11-30 12:00:00';
-
-/** SIGTERM once the daemon has printed its start banner (its signal handlers are installed right after). */
+/** SIGTERM once the daemon has printed its start banner (a signal caught while it starts stops it once it is up). */
 async function stopDaemon(d: Awaited<ReturnType<typeof spawnDaemon>>): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (!/OpenAI base URL/.test(d.output())) {
@@ -37,21 +32,7 @@ for (const dialect of testDialects()) {
     const handle = openDb(dbEnv.DATABASE_URL ? { databaseUrl: dbEnv.DATABASE_URL, poolSize: 2 } : { dbName: dbEnv.DB_NAME });
     t.after(() => handle.close());
     // the database as the previous version left it
-    const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
-    assert.equal((await migrator.migrateTo('20261206_120000_support_refunds_codes')).error, undefined);
-    const gpt4 = catalogFields(loadFixtureModels().find((m) => m.id === 'openai/gpt-4')!)!;
-    await handle.db
-      .insertInto('ai_models')
-      .values({ ...gpt4, is_active: 1, created_at: OLD_TIME, updated_at: OLD_TIME, synced_at: OLD_TIME })
-      .execute();
-    const old = { model: 'openai/gpt-4', validity_days: 30, is_available: 1, hold_reason: null, category_id: null, subcategory_id: null, created_at: OLD_TIME, updated_at: OLD_TIME };
-    await handle.db
-      .insertInto('ai_token_packages')
-      .values([
-        { ...old, tokens: 100_000, description: 'GPT-4 Premium Access - 100k tokens', cost: 3_000_000, price: 3_750_000 },
-        { ...old, tokens: 200_000, description: 'GPT-4 200k, promo', cost: 6_000_000, price: 7_000_000 },
-      ])
-      .execute();
+    await writeShopBeforePriceModes(handle);
 
     const logDir = join(dir, 'logs');
     const env = { ...dbEnv, OPENROUTER_BASE_URL: 'http://127.0.0.1:9/api/v1', LOG_DIR: logDir };

@@ -12,12 +12,11 @@ import { simulatedText } from '../../src/catalog/simulator.js';
 import { meteringRule, weighTokenClasses, type MeteringRule } from '../../src/pricing.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { CLAUDE_BIN, CODEX_BIN, missingClient, runClaudeCode, runCodex } from '../support/clients.js';
-import { allocation, openReservations, startStack, usageEvents, type Stack } from './harness.js';
+import { allocation, startStack, usageEvents, type Stack } from './harness.js';
+import { assertBooksBalance } from './books.js';
 
 async function chargedAsServed(stack: Stack, allocationId: number, rule: MeteringRule) {
-  await stack.daemon.idle();
-  await stack.sim.idle();
-  const events = await usageEvents(stack.handle, allocationId);
+  const events = await assertBooksBalance(stack, allocationId);
   const byRequest = new Map(stack.sim.requests.map((r) => [String(r.headers['x-request-id']), r]));
   assert.equal(events.length, stack.sim.requests.length, 'one usage event per forwarded call');
   for (const e of events) {
@@ -26,14 +25,6 @@ async function chargedAsServed(stack: Stack, allocationId: number, rule: Meterin
     if (e.estimated) assert.ok(e.weighted_tokens >= served, `${e.outcome}: ${e.weighted_tokens} < ${served}`);
     else assert.equal(e.weighted_tokens, served, `${e.outcome}`);
   }
-  const a = await allocation(stack.handle, allocationId);
-  assert.equal(
-    a.tokens_used,
-    events.reduce((n, e) => n + e.weighted_tokens, 0),
-  );
-  assert.equal(a.tokens_reserved, 0);
-  assert.equal(await openReservations(stack.handle), 0);
-  assert.deepEqual((await auditLedger(stack.handle)).problems, []);
   return events;
 }
 

@@ -13,7 +13,8 @@ import OpenAI from 'openai';
 import { simulatedText } from '../../src/catalog/simulator.js';
 import { meteringRule, weighTokenClasses } from '../../src/pricing.js';
 import { auditLedger } from '../../src/ledger/audit.js';
-import { allocation, openReservations, startStack, usageEvents, type Stack } from './harness.js';
+import { allocation, startStack, usageEvents, type Stack } from './harness.js';
+import { assertBooksBalance } from './books.js';
 
 const SONNET = 'anthropic/claude-sonnet-4.6';
 const sonnet = meteringRule(3_000_000, 15_000_000, { cacheReadRate: 300_000, cacheWriteRate: 3_750_000 });
@@ -81,21 +82,6 @@ const DRIVERS: Record<string, Driver> = {
 
 const isApiError = (e: unknown) => e instanceof OpenAI.APIError || e instanceof Anthropic.APIError;
 
-async function books(stack: Stack, allocationId: number) {
-  await stack.daemon.idle();
-  await stack.sim.idle();
-  const a = await allocation(stack.handle, allocationId);
-  const events = await usageEvents(stack.handle, allocationId);
-  assert.equal(
-    a.tokens_used,
-    events.reduce((n, e) => n + e.weighted_tokens, 0),
-  );
-  assert.equal(a.tokens_reserved, 0);
-  assert.equal(await openReservations(stack.handle), 0);
-  assert.deepEqual((await auditLedger(stack.handle)).problems, []);
-  return events;
-}
-
 for (const [protocol, drive] of Object.entries(DRIVERS)) {
   test(`${protocol}: an error before output costs nothing; a cut stream ends with the protocol's error and is charged what was delivered; a client gone pays for what it was sent`, async (t) => {
     const stack = await startStack(t, { model: SONNET, tokens: 500_000, sim: { chunkDelayMs: 4, completionTokens: 300 } });
@@ -122,7 +108,7 @@ for (const [protocol, drive] of Object.entries(DRIVERS)) {
     assert.equal(goneRec.aborted, true, 'the upstream request was aborted');
     assert.ok(goneRec.completionTokensSent < 300);
 
-    const events = await books(stack, allocationId);
+    const events = await assertBooksBalance(stack, allocationId);
     assert.deepEqual(
       events.map((e) => [e.outcome, e.status_code]),
       [

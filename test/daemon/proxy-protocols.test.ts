@@ -12,6 +12,7 @@ import { simulatedText } from '../../src/catalog/simulator.js';
 import type { SimRequestRecord } from '../../src/catalog/simulator.js';
 import { meteringRule, weighTokenClasses, type MeteringRule } from '../../src/pricing.js';
 import { auditLedger } from '../../src/ledger/audit.js';
+import { insertModel } from '../support/models.js';
 import { allocation, openReservations, startStack, usageEvents, type Stack } from './harness.js';
 
 const SONNET = 'anthropic/claude-sonnet-4.6';
@@ -35,22 +36,7 @@ async function lastEvent(stack: Stack, allocationId: number) {
 }
 
 async function embeddingCatalog(stack: Stack) {
-  const now = '2026-01-01 00:00:00';
-  await stack.handle.db
-    .insertInto('ai_models')
-    .values({
-      model_id: EMBED,
-      name: 'Text Embedding 3 Small',
-      prompt_rate: 20_000,
-      completion_rate: 0,
-      context_length: 8192,
-      max_completion_tokens: null,
-      is_active: 1,
-      created_at: now,
-      updated_at: now,
-      synced_at: now,
-    })
-    .execute();
+  await insertModel(stack.handle, { model: EMBED, name: 'Text Embedding 3 Small', promptRate: 20_000, completionRate: 0 }, '2026-01-01 00:00:00');
   return stack.addPackage(EMBED, 100_000);
 }
 

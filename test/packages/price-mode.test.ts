@@ -7,33 +7,15 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { Migrator } from 'kysely';
 import { createPgDatabase, tempDir, testDialects, type TestDialect } from '../support/db.js';
 import { defaultTestConfig } from '../support/seed.js';
+import { writeShopBeforePriceModes } from '../support/old-shop.js';
 import { migrate, openDb, type DbHandle } from '../../src/db/dialect.js';
-import { migrationProvider } from '../../src/db/migrations/index.js';
-import { loadFixtureModels } from '../../src/catalog/fixture.js';
-import { catalogFields } from '../../src/catalog/sync.js';
-import { createLogger } from '../../src/logger.js';
+import { captureLogger } from '../support/log-lines.js';
 import { NotFoundError } from '../../src/errors.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { getPackage, repricePackage } from '../../src/packages/packages.js';
 import { describeReprice, repriceAllPackages, repriceAtStart } from '../../src/packages/reprice.js';
-
-const BEFORE_PRICE_MODE = '20261206_120000_support_refunds_codes';
-const OLD_TIME = '2026-11-30 12:00:00';
-
-function captureLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination, level: 'debug', process: 'test' }), lines };
-}
 
 /**
  * A shop as the old version left it: GPT-4 in the catalog, package 1 priced by the formula at 25 %
@@ -42,22 +24,7 @@ function captureLogger() {
 async function oldShopMigratedUp(t: TestContext, dialect: TestDialect): Promise<DbHandle> {
   const handle = dialect === 'postgres' ? openDb({ databaseUrl: await createPgDatabase(t), poolSize: 3 }) : openDb({ dbName: join(tempDir(t), 'arbitrage.db') });
   t.after(() => handle.close());
-  const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
-  const to = await migrator.migrateTo(BEFORE_PRICE_MODE);
-  assert.equal(to.error, undefined);
-  const gpt4 = catalogFields(loadFixtureModels().find((m) => m.id === 'openai/gpt-4')!)!;
-  await handle.db
-    .insertInto('ai_models')
-    .values({ ...gpt4, is_active: 1, created_at: OLD_TIME, updated_at: OLD_TIME, synced_at: OLD_TIME })
-    .execute();
-  const old = { model: 'openai/gpt-4', validity_days: 30, is_available: 1, hold_reason: null, category_id: null, subcategory_id: null, created_at: OLD_TIME, updated_at: OLD_TIME };
-  await handle.db
-    .insertInto('ai_token_packages')
-    .values([
-      { ...old, tokens: 100_000, description: 'GPT-4 Premium Access - 100k tokens', cost: 3_000_000, price: 3_750_000 },
-      { ...old, tokens: 200_000, description: 'GPT-4 200k, promo', cost: 6_000_000, price: 7_000_000 },
-    ])
-    .execute();
+  await writeShopBeforePriceModes(handle);
   assert.ok((await migrate(handle)).includes('20261206_140000_package_price_mode'));
   return handle;
 }

@@ -1,25 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { tempDb, testDialects } from '../support/db.js';
 import { defaultTestConfig, seedCatalog } from '../support/seed.js';
-import { createLogger } from '../../src/logger.js';
+import { captureLogger } from '../support/log-lines.js';
 import { NotFoundError } from '../../src/errors.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { createPackage, getPackage, repricePackage } from '../../src/packages/packages.js';
 import { describeReprice, repriceAllPackages, repriceAtStart } from '../../src/packages/reprice.js';
 import type { DbHandle } from '../../src/db/dialect.js';
-
-function captureLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination, level: 'debug', process: 'test' }), lines };
-}
 
 async function shop(handle: DbHandle) {
   await seedCatalog(handle);

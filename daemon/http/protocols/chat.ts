@@ -6,7 +6,8 @@
  */
 import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
-import { collectChatText, readUsage, StreamMeter } from '../../../src/metering/usage.js';
+import { collectChatText, StreamMeter } from '../../../src/metering/usage.js';
+import { OPENAI_SAMPLING_FIELDS, parseStream, upstreamBodyWithUsage, usageOf } from './openai.js';
 import {
   addContent,
   addJson,
@@ -16,9 +17,7 @@ import {
   MAX_BODY_BYTES,
   openAiError,
   openAiStreamError,
-  optionalBoolean,
   optionalCount,
-  optionalObject,
   optionalTokens,
   pick,
   requireString,
@@ -31,20 +30,7 @@ const FIELDS = allowList(
     'messages',
     'max_tokens',
     'max_completion_tokens',
-    'stream',
-    'stream_options',
-    'n',
-    'temperature',
-    'top_p',
-    'top_k',
-    'min_p',
-    'top_a',
-    'frequency_penalty',
-    'presence_penalty',
-    'repetition_penalty',
-    'seed',
-    'stop',
-    'logit_bias',
+    ...OPENAI_SAMPLING_FIELDS,
     'logprobs',
     'top_logprobs',
     'response_format',
@@ -112,8 +98,7 @@ export const chat: Protocol = {
         throw new InputError(`messages[${i}]: must be an object with a "role" (and "content")`, `messages[${i}]`);
       }
     }
-    const stream = optionalBoolean(raw, 'stream');
-    optionalObject(raw, 'stream_options', '{"include_usage":true}');
+    const stream = parseStream(raw);
     const caps = [optionalTokens(raw, 'max_tokens'), optionalTokens(raw, 'max_completion_tokens')].filter((v): v is number => v !== undefined);
     const choices = optionalCount(raw, 'n', 128) ?? 1;
     const modalities = raw.modalities;
@@ -131,17 +116,11 @@ export const chat: Protocol = {
 
   upstreamBody(req, model, maxTokens) {
     const { max_completion_tokens: _, ...rest } = req.body;
-    const so = rest.stream_options;
-    return JSON.stringify({
-      ...rest,
-      model,
-      max_tokens: maxTokens,
-      ...(req.stream ? { stream_options: { ...(so && typeof so === 'object' ? so : {}), include_usage: true } } : {}),
-    });
+    return upstreamBodyWithUsage(rest, req.stream, model, maxTokens);
   },
 
   upstreamHeaders: () => ({}),
-  usageOf: (json) => readUsage(field(json, 'usage')),
+  usageOf,
 
   outputText(json) {
     const out: string[] = [];

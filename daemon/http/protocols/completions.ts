@@ -5,33 +5,11 @@
  */
 import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
-import { readUsage, StreamMeter } from '../../../src/metering/usage.js';
-import { allowList, field, MAX_BODY_BYTES, openAiError, openAiStreamError, optionalBoolean, optionalCount, optionalObject, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
+import { StreamMeter } from '../../../src/metering/usage.js';
+import { OPENAI_SAMPLING_FIELDS, parseStream, upstreamBodyWithUsage, usageOf } from './openai.js';
+import { allowList, field, MAX_BODY_BYTES, openAiError, openAiStreamError, optionalCount, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
 
-const FIELDS = allowList([
-  'model',
-  'prompt',
-  'suffix',
-  'max_tokens',
-  'stream',
-  'stream_options',
-  'n',
-  'best_of',
-  'echo',
-  'logprobs',
-  'temperature',
-  'top_p',
-  'top_k',
-  'min_p',
-  'top_a',
-  'frequency_penalty',
-  'presence_penalty',
-  'repetition_penalty',
-  'seed',
-  'stop',
-  'logit_bias',
-  'user',
-]);
+const FIELDS = allowList(['model', 'prompt', 'suffix', 'max_tokens', ...OPENAI_SAMPLING_FIELDS, 'best_of', 'echo', 'logprobs', 'user']);
 
 /** Adds a prompt given as text, texts, token ids or lists of token ids. */
 export function addTokensOrText(p: PromptText, input: unknown, name: string): void {
@@ -63,8 +41,7 @@ export const completions: Protocol = {
     const prompt: PromptText = { overhead: 0, texts: [] };
     addTokensOrText(prompt, raw.prompt, 'prompt');
     if (typeof raw.suffix === 'string') prompt.texts.push(raw.suffix);
-    const stream = optionalBoolean(raw, 'stream');
-    optionalObject(raw, 'stream_options', '{"include_usage":true}');
+    const stream = parseStream(raw);
     const n = optionalCount(raw, 'n', 128) ?? 1;
     const bestOf = optionalCount(raw, 'best_of', 20) ?? 1;
     const { body, dropped } = pick(raw, FIELDS);
@@ -72,17 +49,11 @@ export const completions: Protocol = {
   },
 
   upstreamBody(req, model, maxTokens) {
-    const so = req.body.stream_options;
-    return JSON.stringify({
-      ...req.body,
-      model,
-      max_tokens: maxTokens,
-      ...(req.stream ? { stream_options: { ...(so && typeof so === 'object' ? so : {}), include_usage: true } } : {}),
-    });
+    return upstreamBodyWithUsage(req.body, req.stream, model, maxTokens);
   },
 
   upstreamHeaders: () => ({}),
-  usageOf: (json) => readUsage(field(json, 'usage')),
+  usageOf,
 
   outputText(json) {
     const choices = field(json, 'choices');
