@@ -7,10 +7,7 @@ import { tempDir } from '../support/db.js';
 import { defaultTestConfig, seedCatalog } from '../support/seed.js';
 import { createPackage } from '../../src/packages/packages.js';
 import { arbEnvDb, runArb } from './support.js';
-import { Migrator } from 'kysely';
-import { migrationProvider } from '../../src/db/migrations/index.js';
-import { loadFixtureModels } from '../../src/catalog/fixture.js';
-import { catalogFields } from '../../src/catalog/sync.js';
+import { writeShopBeforePriceModes } from '../support/old-shop.js';
 
 test("arb package reprice --all reads the manual's .env line, reprices the formula packages, lists the fixed ones with their margin; bad combinations are exit 2", async (t) => {
   const env = await arbEnvDb(t, tempDir(t));
@@ -65,22 +62,7 @@ test("arb package reprice --all reads the manual's .env line, reprices the formu
 test('arb package reprice on a database from before price modes: --all decides and prints each mode; <id> --formula lets a fixed price follow the formula; bad combinations are exit 2', async (t) => {
   const env = await arbEnvDb(t, tempDir(t));
   const handle = openDb(env.db);
-  const migrator = new Migrator({ db: handle.db, provider: migrationProvider(handle.dialect) });
-  assert.equal((await migrator.migrateTo('20261206_120000_support_refunds_codes')).error, undefined);
-  const gpt4 = catalogFields(loadFixtureModels().find((m) => m.id === 'openai/gpt-4')!)!;
-  const then = '2026-11-30 12:00:00';
-  await handle.db
-    .insertInto('ai_models')
-    .values({ ...gpt4, is_active: 1, created_at: then, updated_at: then, synced_at: then })
-    .execute();
-  const old = { model: 'openai/gpt-4', validity_days: 30, is_available: 1, hold_reason: null, category_id: null, subcategory_id: null, created_at: then, updated_at: then };
-  await handle.db
-    .insertInto('ai_token_packages')
-    .values([
-      { ...old, tokens: 100_000, description: 'GPT-4 100k', cost: 3_000_000, price: 3_750_000 },
-      { ...old, tokens: 200_000, description: 'GPT-4 promo', cost: 6_000_000, price: 7_000_000 },
-    ])
-    .execute();
+  await writeShopBeforePriceModes(handle);
   await handle.close();
 
   const r = await runArb(['package', 'reprice', '--all'], env);

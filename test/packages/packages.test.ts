@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { defaultTestConfig, seedCatalog, seedPackage } from '../support/seed.js'
 import { loadFixtureModels } from '../../src/catalog/fixture.js';
 import type { OpenRouterModel } from '../../src/catalog/types.js';
 import { syncModels } from '../../src/catalog/sync.js';
-import { createLogger } from '../../src/logger.js';
+import { captureLogger } from '../support/log-lines.js';
 import { InputError, NotFoundError } from '../../src/errors.js';
 import { ensureCategory } from '../../src/packages/categories.js';
 import {
@@ -28,21 +27,6 @@ import type { DbHandle } from '../../src/db/dialect.js';
 
 const config = defaultTestConfig();
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url));
-
-function captureLogger() {
-  const stream = new PassThrough();
-  const lines: Array<Record<string, unknown>> = [];
-  let buf = '';
-  stream.on('data', (c: Buffer) => {
-    buf += c.toString('utf8');
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  });
-  return { logger: createLogger({ destination: stream, process: 'test', level: 'debug' }), lines };
-}
 
 async function packageCount(handle: DbHandle): Promise<number> {
   return (await handle.db.selectFrom('ai_token_packages').select('id').execute()).length;
