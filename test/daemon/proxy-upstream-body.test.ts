@@ -240,3 +240,24 @@ test('Responses: background runs and state kept upstream (previous_response_id, 
   const sent = relay.forwarded.at(-1)!;
   assert.ok(!('background' in sent.body) && !('previous_response_id' in sent.body));
 });
+
+test('a chat reasoning budget stays below the granted output cap: lowered to cap − 1, left out below the 1,024 minimum, kept when it fits', async (t) => {
+  const { stack, relay } = await stackWithRelay(t);
+  const { key } = await stack.buyKey();
+  const cases: Array<[number, Record<string, unknown>, Record<string, unknown>]> = [
+    [2_000, { max_tokens: 50_000, exclude: true }, { max_tokens: 1_999, exclude: true }],
+    [500, { max_tokens: 50_000 }, {}],
+    [4_000, { max_tokens: 1_500 }, { max_tokens: 1_500 }],
+    [4_000, { effort: 'high' }, { effort: 'high' }],
+  ];
+  for (const [cap, reasoning] of cases) {
+    const r = await post(`${stack.baseURL}/chat/completions`, key, { model: 'gpt-4', messages: HELLO, max_tokens: cap, reasoning });
+    assert.equal(r.status, 200);
+    await r.text();
+  }
+  await stack.daemon.idle();
+  assert.deepEqual(
+    relay.forwarded.map((f) => [f.body.max_tokens, f.body.reasoning]),
+    cases.map(([cap, , sent]) => [cap, sent]),
+  );
+});

@@ -12,6 +12,7 @@ import {
   addContent,
   addJson,
   allowList,
+  budgetUnderCap,
   field,
   keepClientTools,
   MAX_BODY_BYTES,
@@ -116,6 +117,17 @@ export const chat: Protocol = {
 
   upstreamBody(req, model, maxTokens) {
     const { max_completion_tokens: _, ...rest } = req.body;
+    // OpenRouter's reasoning budget (`reasoning.max_tokens`, Anthropic's thinking budget) stays below the cap
+    const reasoning = rest.reasoning;
+    if (reasoning && typeof reasoning === 'object' && !Array.isArray(reasoning)) {
+      const budget = budgetUnderCap((reasoning as { max_tokens?: unknown }).max_tokens, maxTokens);
+      if (budget !== undefined) {
+        const r: Record<string, unknown> = { ...reasoning };
+        if (budget === null) delete r.max_tokens;
+        else r.max_tokens = budget;
+        rest.reasoning = r;
+      }
+    }
     return upstreamBodyWithUsage(rest, req.stream, model, maxTokens);
   },
 

@@ -11,7 +11,7 @@ import { InputError } from '../../../src/errors.js';
 import type { PromptText } from '../../../src/metering/tokens.js';
 import { MessagesStreamMeter, readAnthropicUsage } from '../../../src/metering/usage.js';
 import type { ErrorKind } from '../errors.js';
-import { addContent, addJson, AGENT_BODY_BYTES, allowList, field, keepClientTools, optionalBoolean, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
+import { addContent, addJson, AGENT_BODY_BYTES, allowList, budgetUnderCap, field, keepClientTools, optionalBoolean, optionalTokens, pick, requireString, type Protocol } from './protocol.js';
 
 const FIELDS = allowList(
   [
@@ -41,9 +41,6 @@ const FIELDS = allowList(
 
 /** Anthropic's client-side tools (the client runs them; custom tools have no type); other typed tools run at the provider. */
 const CLIENT_TOOL = /^(bash|text_editor|computer|memory)_/;
-
-/** The smallest extended-thinking budget Anthropic accepts. */
-const MIN_THINKING_BUDGET = 1024;
 
 /** Adds Anthropic content blocks (text, tool_use input, tool_result content, thinking, images). */
 function addBlocks(p: PromptText, content: unknown): void {
@@ -145,10 +142,9 @@ export const messages: Protocol = {
     const body: Record<string, unknown> = { ...req.body, model, max_tokens: maxTokens };
     // an extended-thinking budget must stay below max_tokens: lowered with the cap, left out below the minimum
     const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
-    if (thinking && thinking.type === 'enabled' && typeof thinking.budget_tokens === 'number' && thinking.budget_tokens >= maxTokens) {
-      if (maxTokens - 1 >= MIN_THINKING_BUDGET) body.thinking = { ...thinking, budget_tokens: maxTokens - 1 };
-      else delete body.thinking;
-    }
+    const budget = thinking?.type === 'enabled' ? budgetUnderCap(thinking.budget_tokens, maxTokens) : undefined;
+    if (budget === null) delete body.thinking;
+    else if (budget !== undefined) body.thinking = { ...thinking, budget_tokens: budget };
     return JSON.stringify(body);
   },
 

@@ -170,6 +170,20 @@ export function shortenCacheTtl(raw: Buffer, body: Record<string, unknown>, drop
   if (cut) dropped.push('cache_control.ttl');
 }
 
+/** The smallest extended-thinking budget Anthropic accepts (a chat `reasoning.max_tokens` becomes that budget upstream). */
+export const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * A reasoning budget kept below the granted output cap: the cap bounds what is generated and held for, and
+ * a budget at or above it would have the provider refuse the request or raise its own cap to fit it.
+ * Returns the lowered budget (cap − 1), null to leave the budget out (cap − 1 is below the minimum), or
+ * undefined when the budget fits as sent.
+ */
+export function budgetUnderCap(budget: unknown, maxTokens: number): number | null | undefined {
+  if (typeof budget !== 'number' || budget < maxTokens) return undefined;
+  return maxTokens - 1 >= MIN_THINKING_BUDGET ? maxTokens - 1 : null;
+}
+
 export function requireString(body: Record<string, unknown>, field: string, fix: string): string {
   const v = body[field];
   if (typeof v !== 'string' || v.trim() === '') throw new InputError(`${field}: required; ${fix}`, field);
