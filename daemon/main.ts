@@ -82,6 +82,8 @@ export interface StartDaemonOptions {
   backgroundCheckpoints?: boolean;
   /** how long chat completions may reuse a read of their key, default KEY_CACHE_TTL_MS (see src/metering/key-cache.ts) */
   keyCacheTtlMs?: number;
+  /** a request whose headers and body have not all arrived after this is answered 408 and its connection closed, default 120 s */
+  requestTimeoutMs?: number;
 }
 
 export interface Daemon {
@@ -211,6 +213,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       stopping: () => stopping,
       metricsToken: config.metricsToken,
       trustProxy: config.trustProxy,
+      requestTimeoutMs: options.requestTimeoutMs,
     });
 
     await life.step('heartbeat', () => startHeartbeat({ handle, instance, logger, intervalMs: options.heartbeatMs, staleAfterMs: options.staleAfterMs }));

@@ -48,6 +48,12 @@ const SLOW_REQUEST_MS = 1000;
 const COST_TOLERANCE_PERCENT = 2;
 /** A body this large is parsed in a turn of the event loop of its own (a 1 MiB parse takes milliseconds). */
 const LARGE_BODY_BYTES = 64 * 1024;
+/**
+ * Bodies one key may be sending at once. A client trickling bodies it never finishes holds memory (up to the
+ * body limit each) until the request timeout (server.ts); an agent's parallel calls each send theirs in
+ * milliseconds. Past this, a 429 before the body is read.
+ */
+export const MAX_BODIES_PER_KEY = 16;
 /** Tokenizer work for the delivered text of an estimated charge (see tokens.ts; what it does not reach: the byte bound). */
 const OUTPUT_BUDGET = 4_000_000;
 
@@ -257,10 +263,31 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return verdict;
   }
 
+  /** Bodies each key is sending at this moment (by key id). */
+  const bodiesInFlight = new Map<number, number>();
+
+  /** The body, read within MAX_BODIES_PER_KEY bodies of the key at once. */
+  async function readKeyBody(req: IncomingMessage, limit: number, key: MeteredKey) {
+    const sending = bodiesInFlight.get(key.id) ?? 0;
+    if (sending >= MAX_BODIES_PER_KEY) {
+      throw new ProxyError('ARB_RATE_LIMITED', `too many requests of this key are still sending their bodies (${MAX_BODIES_PER_KEY} at once); let them finish, then retry`, {
+        headers: { 'retry-after': 1 },
+      });
+    }
+    bodiesInFlight.set(key.id, sending + 1);
+    try {
+      return await readBody(req, limit);
+    } finally {
+      const left = (bodiesInFlight.get(key.id) ?? 1) - 1;
+      if (left > 0) bodiesInFlight.set(key.id, left);
+      else bodiesInFlight.delete(key.id);
+    }
+  }
+
   /** The parsed request body; null when the client went away while sending it. */
   async function readRequest(req: IncomingMessage, protocol: Protocol, key: MeteredKey): Promise<ParsedRequest | null> {
     const limit = bodyLimit(protocol);
-    const raw = await readBody(req, limit);
+    const raw = await readKeyBody(req, limit, key);
     if (raw === 'aborted') return null;
     if (raw === 'too_large') throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is larger than ${limit} bytes (${mib(limit)}); shorten the request`);
     // bodies that arrive together are parsed in turns of the event loop of their own, not all in one

@@ -30,7 +30,18 @@ export interface HttpDeps {
   metricsToken?: string;
   /** TRUST_PROXY: the client address comes from X-Forwarded-For (a reverse proxy is in front) */
   trustProxy?: boolean;
+  /** a request not wholly received after this is a 408 and its connection closes, default REQUEST_TIMEOUT_MS */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * How long a client may take to send a whole request (headers and body). A body trickled in and never
+ * finished holds up to the body limit in memory (8 MiB on the agent protocols) and costs nothing: no hold is
+ * taken before the body is read. Node answers 408 and closes the connection; what the client was sending is
+ * charged nothing. Responses are not limited by it: a stream lasts as long as the answer. 2 minutes carry
+ * 8 MiB over a link of ~600 kbit/s.
+ */
+export const REQUEST_TIMEOUT_MS = 120_000;
 
 type Route = ProtocolName | 'count_tokens' | 'root' | 'models' | 'key' | 'health' | 'metrics' | 'webhook' | null;
 
@@ -161,21 +172,31 @@ export function createHttpServer(deps: HttpDeps): Server {
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-    const startedAt = performance.now();
-    const q = (req.url ?? '/').indexOf('?');
-    const path = q === -1 ? (req.url ?? '/') : (req.url ?? '/').slice(0, q);
-    const { route: r, endpoint } = route(req.method ?? 'GET', path);
-    const ctx: RequestContext = { requestId: newRequestId(), startedAt, ip: clientIp(req, deps.trustProxy), endpoint };
-    res.once('finish', () => metrics.httpRequest(r ?? 'unknown', res.statusCode));
-    if (deps.stopping() && r !== 'health' && r !== 'metrics') {
-      return sendOpenAiFailure(res, new ProxyError('ARB_SHUTTING_DOWN', 'the server is shutting down; retry shortly', { headers: { connection: 'close', 'retry-after': 1 } }));
-    }
-    dispatch(req, res, ctx, r).catch((err: unknown) => {
-      logger.error({ err, request_id: ctx.requestId, endpoint }, 'unhandled error in HTTP handler');
-      if (!res.headersSent) sendOpenAiFailure(res, new ProxyError('ARB_INTERNAL', `internal error (request ${ctx.requestId}); retry, and report it if it persists`));
-      else res.destroy();
-    });
-  });
+  const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      requestTimeout,
+      headersTimeout: Math.min(60_000, requestTimeout),
+      // how often Node looks for requests past their time (its default, 30 s, for a 2-minute limit)
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))),
+    },
+    (req, res) => {
+      const startedAt = performance.now();
+      const q = (req.url ?? '/').indexOf('?');
+      const path = q === -1 ? (req.url ?? '/') : (req.url ?? '/').slice(0, q);
+      const { route: r, endpoint } = route(req.method ?? 'GET', path);
+      const ctx: RequestContext = { requestId: newRequestId(), startedAt, ip: clientIp(req, deps.trustProxy), endpoint };
+      res.once('finish', () => metrics.httpRequest(r ?? 'unknown', res.statusCode));
+      if (deps.stopping() && r !== 'health' && r !== 'metrics') {
+        return sendOpenAiFailure(res, new ProxyError('ARB_SHUTTING_DOWN', 'the server is shutting down; retry shortly', { headers: { connection: 'close', 'retry-after': 1 } }));
+      }
+      dispatch(req, res, ctx, r).catch((err: unknown) => {
+        logger.error({ err, request_id: ctx.requestId, endpoint }, 'unhandled error in HTTP handler');
+        if (!res.headersSent) sendOpenAiFailure(res, new ProxyError('ARB_INTERNAL', `internal error (request ${ctx.requestId}); retry, and report it if it persists`));
+        else res.destroy();
+      });
+    },
+  );
   return server;
 }

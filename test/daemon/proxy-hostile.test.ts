@@ -9,6 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { MAX_BODIES_PER_KEY } from '../../daemon/http/proxy.js';
+import { until } from '../support/wait.js';
 import { assertNeverHeld, watchLoop } from '../support/loop-watch.js';
 import { startStack, usageEvents } from './harness.js';
 
@@ -93,4 +96,55 @@ test('hostile prompts on a key with a little left (the hold counts them exactly,
   assert.ok(r.statuses.includes(402), 'the huge prompts were refused after counting');
   assertNeverHeld(r.loop);
   assert.ok(r.healthOk > 0, '/health answered during the storm');
+});
+
+/** Opens a request with the key and sends the headers and part of the body, then nothing more. */
+function trickle(url: URL, key: string, path: string): Promise<{ socket: net.Socket; answer: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n{"model":"gpt-4","messages":[{"role":"user","content":"`,
+      );
+      socket.write('x'.repeat(64 * 1024));
+      let text = '';
+      socket.on('data', (d) => (text += String(d)));
+      const answer = new Promise<string>((done) => socket.once('close', () => done(text)));
+      resolve({ socket, answer });
+    });
+    socket.once('error', reject);
+  });
+}
+
+test('bodies trickled and never finished hold no memory for long and cost nothing: 16 at once per key, then 429; a 408 after the request timeout', async (t) => {
+  const stack = await startStack(t, { daemon: { requestTimeoutMs: 1500 } });
+  const { key, allocationId } = await stack.buyKey();
+  const url = new URL(stack.daemon.url);
+  const stalled = await Promise.all(Array.from({ length: MAX_BODIES_PER_KEY }, () => trickle(url, key, '/v1/chat/completions')));
+  t.after(() => stalled.forEach((s) => s.socket.destroy()));
+  // the key's next request is refused before its body is read; another key is not affected
+  await until('the 17th body of one key is refused', async () => {
+    const r = await fetch(`${stack.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      // an invalid body: a 400 while the trickles are still being admitted, never a charge
+      body: '{}',
+    });
+    const body = (await r.json()) as { error: { message: string; code: string } };
+    if (r.status !== 429) return false;
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.match(body.error.message, /still sending their bodies \(16 at once\)/);
+    return true;
+  });
+  const other = await stack.buyKey({ telegramId: 777_001 });
+  const ok = await stack.client(other.key).chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+  assert.ok(ok.choices[0].message.content);
+  // Node answers the stalled requests 408 and closes them once the request timeout passes
+  const answers = await Promise.all(stalled.map((s) => s.answer));
+  for (const a of answers) assert.match(a, /^HTTP\/1\.1 408 /);
+  // the key sends again as usual, and nothing of the stalled bodies was charged or held
+  const after = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+  assert.ok(after.choices[0].message.content);
+  await stack.daemon.idle();
+  assert.equal((await usageEvents(stack.handle, allocationId)).length, 1);
+  assert.equal(stack.sim.requests.length, 2);
 });
