@@ -48,17 +48,18 @@ export function catalogModelFromRow(r: AiModelRow): CatalogModel {
   };
 }
 
-/** Catalog models, ordered by OpenRouter id: all of them, or those with the given OpenRouter ids, or only the active ones. */
+/** Catalog models: all of them or only the active ones (ordered by OpenRouter id), or those with the given OpenRouter ids. */
 export async function loadCatalogModels(db: Kysely<Database>, opts: { modelIds?: readonly string[]; activeOnly?: boolean } = {}): Promise<CatalogModel[]> {
-  if (opts.modelIds && opts.modelIds.length === 0) return [];
-  const out: CatalogModel[] = [];
-  // chunks keep the `in (…)` list under every database's parameter limit
-  const chunks = opts.modelIds ? Array.from({ length: Math.ceil(opts.modelIds.length / 200) }, (_, i) => opts.modelIds!.slice(i * 200, i * 200 + 200)) : [null];
-  for (const ids of chunks) {
+  const load = async (ids?: readonly string[]) => {
     let q = db.selectFrom('ai_models').selectAll();
     if (ids) q = q.where('model_id', 'in', ids);
     if (opts.activeOnly) q = q.where('is_active', '=', 1);
-    for (const row of await q.orderBy('model_id').execute()) out.push(catalogModelFromRow(row));
-  }
+    return (await q.orderBy('model_id').execute()).map(catalogModelFromRow);
+  };
+  const { modelIds } = opts;
+  if (!modelIds) return load();
+  const out: CatalogModel[] = [];
+  // batches keep the `in (…)` list under every database's parameter limit
+  for (let i = 0; i < modelIds.length; i += 200) out.push(...(await load(modelIds.slice(i, i + 200))));
   return out;
 }
