@@ -141,11 +141,10 @@ export function keepClientTools(body: Record<string, unknown>, dropped: string[]
  * package's weight for a cache write) is the five-minute price, 1.25×; OpenRouter's OpenAI-style usage does
  * not even say which writes were which. So a `cache_control.ttl` other than "5m" is left out wherever it is
  * in the body (system, messages, content parts, tool results, tools): the cache lives five minutes, the
- * answer is the same, and every cache write costs the operator what the package charges for it.
- * `raw` is the body's bytes: a body without `"ttl"` is not walked.
+ * answer is the same, and every cache write costs the operator what the package charges for it. The
+ * caller walks only bodies whose bytes hold `"ttl"`.
  */
-export function shortenCacheTtl(raw: Buffer, body: Record<string, unknown>, dropped: string[]): void {
-  if (!raw.includes('"ttl"')) return;
+export function shortenCacheTtl(body: Record<string, unknown>, dropped: string[]): void {
   let cut = false;
   const stack: unknown[] = [body];
   while (stack.length > 0) {
@@ -156,10 +155,9 @@ export function shortenCacheTtl(raw: Buffer, body: Record<string, unknown>, drop
     }
     const o = v as Record<string, unknown>;
     const cc = o.cache_control;
-    if (cc !== null && typeof cc === 'object' && !Array.isArray(cc) && 'ttl' in cc && (cc as { ttl?: unknown }).ttl !== '5m') {
-      const rest: Record<string, unknown> = { ...cc };
-      delete rest.ttl;
-      o.cache_control = rest;
+    if (cc !== null && typeof cc === 'object' && (cc as { ttl?: unknown }).ttl !== undefined && (cc as { ttl?: unknown }).ttl !== '5m') {
+      // the parsed body is ours: changed in place
+      delete (cc as { ttl?: unknown }).ttl;
       cut = true;
     }
     for (const k in o) {
