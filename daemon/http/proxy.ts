@@ -49,11 +49,12 @@ const COST_TOLERANCE_PERCENT = 2;
 /** A body this large is parsed in a turn of the event loop of its own (a 1 MiB parse takes milliseconds). */
 const LARGE_BODY_BYTES = 64 * 1024;
 /**
- * Bodies one key may be sending at once. A client trickling bodies it never finishes holds memory (up to the
- * body limit each) until the request timeout (server.ts); an agent's parallel calls each send theirs in
- * milliseconds. Past this, a 429 before the body is read.
+ * The bytes of the bodies one key may be receiving at once (by their declared sizes; a body sent without one
+ * counts as the limit). A client trickling bodies it never finishes holds that memory until the request
+ * timeout (server.ts); a burst of small requests (an agent's parallel calls, a batch job) is never refused
+ * by it, and one body within the limit always fits. Past it, a 429 before the body is read.
  */
-export const MAX_BODIES_PER_KEY = 16;
+export const MAX_BODY_BYTES_PER_KEY = 32 * 1024 * 1024;
 /** Tokenizer work for the delivered text of an estimated charge (see tokens.ts; what it does not reach: the byte bound). */
 const OUTPUT_BUDGET = 4_000_000;
 
@@ -263,24 +264,26 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return verdict;
   }
 
-  /** Bodies each key is sending at this moment (by key id). */
-  const bodiesInFlight = new Map<number, number>();
+  /** Bytes of the bodies each key is sending at this moment (by key id). */
+  const bodyBytesInFlight = new Map<number, number>();
 
-  /** The body, read within MAX_BODIES_PER_KEY bodies of the key at once. */
+  /** The body, read within MAX_BODY_BYTES_PER_KEY of the key's bodies at once. */
   async function readKeyBody(req: IncomingMessage, limit: number, key: MeteredKey) {
-    const sending = bodiesInFlight.get(key.id) ?? 0;
-    if (sending >= MAX_BODIES_PER_KEY) {
-      throw new ProxyError('ARB_RATE_LIMITED', `too many requests of this key are still sending their bodies (${MAX_BODIES_PER_KEY} at once); let them finish, then retry`, {
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
+    const sending = bodyBytesInFlight.get(key.id) ?? 0;
+    if (sending > 0 && sending + bytes > MAX_BODY_BYTES_PER_KEY) {
+      throw new ProxyError('ARB_RATE_LIMITED', `this key is still sending ${mib(sending)} of request bodies (at most ${mib(MAX_BODY_BYTES_PER_KEY)} at once); let them finish, then retry`, {
         headers: { 'retry-after': 1 },
       });
     }
-    bodiesInFlight.set(key.id, sending + 1);
+    bodyBytesInFlight.set(key.id, sending + bytes);
     try {
       return await readBody(req, limit);
     } finally {
-      const left = (bodiesInFlight.get(key.id) ?? 1) - 1;
-      if (left > 0) bodiesInFlight.set(key.id, left);
-      else bodiesInFlight.delete(key.id);
+      const left = (bodyBytesInFlight.get(key.id) ?? bytes) - bytes;
+      if (left > 0) bodyBytesInFlight.set(key.id, left);
+      else bodyBytesInFlight.delete(key.id);
     }
   }
 

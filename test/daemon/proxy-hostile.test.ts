@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { MAX_BODIES_PER_KEY } from '../../daemon/http/proxy.js';
+import { MAX_BODY_BYTES_PER_KEY } from '../../daemon/http/proxy.js';
 import { until } from '../support/wait.js';
 import { assertNeverHeld, watchLoop } from '../support/loop-watch.js';
 import { startStack, usageEvents } from './harness.js';
@@ -99,11 +99,11 @@ test('hostile prompts on a key with a little left (the hold counts them exactly,
 });
 
 /** Opens a request with the key and sends the headers and part of the body, then nothing more. */
-function trickle(url: URL, key: string, path: string): Promise<{ socket: net.Socket; answer: Promise<string> }> {
+function trickle(url: URL, key: string, path: string, declared: number): Promise<{ socket: net.Socket; answer: Promise<string> }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(url.port), url.hostname, () => {
       socket.write(
-        `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n{"model":"gpt-4","messages":[{"role":"user","content":"`,
+        `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n{"model":"gpt-4","messages":[{"role":"user","content":"`,
       );
       socket.write('x'.repeat(64 * 1024));
       let text = '';
@@ -115,26 +115,34 @@ function trickle(url: URL, key: string, path: string): Promise<{ socket: net.Soc
   });
 }
 
-test('bodies trickled and never finished hold no memory for long and cost nothing: 16 at once per key, then 429; a 408 after the request timeout', async (t) => {
+test('bodies trickled and never finished hold no memory for long and cost nothing: 32 MiB of bodies per key at once, then 429; a 408 after the request timeout', async (t) => {
   const stack = await startStack(t, { daemon: { requestTimeoutMs: 1500 } });
   const { key, allocationId } = await stack.buyKey();
   const url = new URL(stack.daemon.url);
-  const stalled = await Promise.all(Array.from({ length: MAX_BODIES_PER_KEY }, () => trickle(url, key, '/v1/chat/completions')));
+  // four bodies of (declared) 8,000,000 bytes each, under the 8 MiB limit of /v1/messages, sent in part and then nothing
+  const declared = 8_000_000;
+  const count = Math.floor(MAX_BODY_BYTES_PER_KEY / declared);
+  assert.equal(count, 4);
+  const stalled = await Promise.all(Array.from({ length: count }, () => trickle(url, key, '/v1/messages', declared)));
   t.after(() => stalled.forEach((s) => s.socket.destroy()));
-  // the key's next request is refused before its body is read; another key is not affected
-  await until('the 17th body of one key is refused', async () => {
-    const r = await fetch(`${stack.baseURL}/chat/completions`, {
+  // the key's next large body is refused before it is read; another key is not affected
+  const probe = `{${' '.repeat(1_999_998)}}`;
+  await until('a body past 32 MiB of one key is refused', async () => {
+    const r = await fetch(`${stack.daemon.url}/v1/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      // an invalid body: a 400 while the trickles are still being admitted, never a charge
-      body: '{}',
+      // not a valid request: a 400 while the trickles are still being admitted, never a charge
+      body: probe,
     });
-    const body = (await r.json()) as { error: { message: string; code: string } };
+    const body = (await r.json()) as { error: { message: string } };
     if (r.status !== 429) return false;
     assert.equal(r.headers.get('retry-after'), '1');
-    assert.match(body.error.message, /still sending their bodies \(16 at once\)/);
+    assert.match(body.error.message, /still sending 30\.5 MiB of request bodies \(at most 32 MiB at once\)/);
     return true;
   });
+  // small requests of the same key still go through: the limit is bytes, not requests
+  const small = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+  assert.ok(small.choices[0].message.content);
   const other = await stack.buyKey({ telegramId: 777_001 });
   const ok = await stack.client(other.key).chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
   assert.ok(ok.choices[0].message.content);
@@ -145,6 +153,6 @@ test('bodies trickled and never finished hold no memory for long and cost nothin
   const after = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
   assert.ok(after.choices[0].message.content);
   await stack.daemon.idle();
-  assert.equal((await usageEvents(stack.handle, allocationId)).length, 1);
-  assert.equal(stack.sim.requests.length, 2);
+  assert.equal((await usageEvents(stack.handle, allocationId)).length, 2);
+  assert.equal(stack.sim.requests.length, 3);
 });
