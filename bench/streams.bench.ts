@@ -10,12 +10,19 @@
  *   - CPU time of the serving process from the first stream opened to the last closed;
  *   - memory per open stream: (RSS with all streams open − RSS before) / N, after a full GC each time;
  *     also the V8 heap (+ external buffers) the same way, and the active handles and timers per stream;
- *   - time to first byte p50/p99 and the p99 over streams of each stream's largest gap between chunks.
+ *   - time to first byte p50/p99 and the p99 over streams of each stream's largest gap between chunks;
+ *     a gap that spans the memory measurement (the bench stopping the server for two full collections
+ *     with every stream open) is left out and printed apart, with how long the collections took.
+ * And, to read the timings by: how many of the 2 cores the serving process, the simulator and the clients
+ * kept busy; the serving process's event loop delay while the streams were being opened and after; the
+ * longest accept queue of its listening socket (Node takes one new connection per turn of its event loop,
+ * so at hundreds of new connections a second the time to first byte is mostly time spent in that queue).
  *
  *   npm run bench -- streams                  (2,000 streams)
  *   npm run bench -- streams BENCH_STREAMS=10000   the big run (needs ~21,000 open files per process:
  *                                             the bench raises its limit with ulimit -n when allowed)
  *   BENCH_RAMP_S (default 5): the streams are opened evenly over this many seconds
+ *   BENCH_ORDER=arb-first: arb's streams before the bare proxy's (default: the bare proxy first)
  *   BENCH_PROFILE=DIR: CPU profiles of arb's process (DIR/arb) and of the bare proxy's (DIR/bare), to compare
  *   BENCH_HEAP=1: also a heap snapshot of arb and of bare with every stream open, and the objects that
  *   grow per stream (by constructor, count and bytes per stream) — what arb keeps that bare does not
@@ -23,11 +30,12 @@
  * The machine's load is printed before and after: on a shared machine the timings are noise (the CPU and
  * memory per stream are the steadier figures).
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapSnapshot } from 'node:v8';
 import { Agent, request } from 'undici';
 import { announce, machineLoad, percentile, seedFreeKeys, startBareProxy, startRole } from './support/harness.js';
@@ -45,8 +53,14 @@ const BODY = (model: string) => JSON.stringify({ model, stream: true, stream_opt
 
 type Probe = 'cpu' | 'mem' | 'handles' | 'heap' | 'billing';
 
+/** A process's CPU time so far and its event loop's delay (ms) since the last such look. */
+type CpuLook = NodeJS.CpuUsage & { loop: { p50: number; p99: number; max: number } };
+const cpuMsBetween = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => (b.user + b.system - a.user - a.system) / 1000;
+
 /** Answers the parent's probes: CPU time, memory after a full GC, active resources, a heap summary. */
 function answerProbes(extra: Partial<Record<Probe, () => Promise<unknown>>> = {}): void {
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   process.on('message', (m: { probe: Probe; id: number }) => {
     // a probe that fails ends the role loudly (the parent sees the exit) instead of leaving it unanswered
     answer(m).catch((err: unknown) => {
@@ -56,12 +70,16 @@ function answerProbes(extra: Partial<Record<Probe, () => Promise<unknown>>> = {}
   });
   async function answer(m: { probe: Probe; id: number }): Promise<void> {
     let value: unknown;
-    if (m.probe === 'cpu') value = process.cpuUsage();
-    else if (m.probe === 'mem') {
+    if (m.probe === 'cpu') {
+      // the CPU time so far, and the event loop's delay since the last look (then measured afresh)
+      value = { ...process.cpuUsage(), loop: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 } };
+      loopDelay.reset();
+    } else if (m.probe === 'mem') {
       const gc = (globalThis as { gc?: () => void }).gc;
+      const t0 = performance.now();
       gc?.();
       gc?.();
-      value = process.memoryUsage();
+      value = { ...process.memoryUsage(), gcMs: performance.now() - t0 };
     } else if (m.probe === 'handles') {
       const counts: Record<string, number> = {};
       for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
@@ -163,7 +181,10 @@ function probe<T>(child: ChildProcess, what: Probe): Promise<T> {
 interface StreamResult {
   ok: boolean;
   ttfbMs: number;
+  /** the largest gap between chunks that does not span the memory probe (see probeWindow) */
   maxGapMs: number;
+  /** the largest gap that spans the memory probe */
+  maxProbeGapMs: number;
   prompt: number;
   completion: number;
   problem?: string;
@@ -172,10 +193,17 @@ interface StreamResult {
 /** Streams that have their first byte and have not ended, and how many ever had it. */
 const live = { open: 0, started: 0, failed: 0 };
 
+/**
+ * When the bench looked at the server's memory with every stream open (performance.now() here): the probe
+ * stops the server for two full collections (the bench's doing, not the server's), so a gap between chunks
+ * that spans it is counted apart (maxProbeGapMs) and left out of the largest gap.
+ */
+const probeWindow = { start: Number.POSITIVE_INFINITY, end: Number.POSITIVE_INFINITY };
+
 /** Opens one stream and reads it to the end, timing the first byte and the gaps between chunks. */
 async function oneStream(agent: Agent, url: string, headers: Record<string, string>, body: string): Promise<StreamResult> {
   const t0 = performance.now();
-  const out: StreamResult = { ok: false, ttfbMs: Number.NaN, maxGapMs: 0, prompt: 0, completion: 0 };
+  const out: StreamResult = { ok: false, ttfbMs: Number.NaN, maxGapMs: 0, maxProbeGapMs: 0, prompt: 0, completion: 0 };
   try {
     const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, dispatcher: agent });
     if (res.statusCode !== 200) {
@@ -192,7 +220,8 @@ async function oneStream(agent: Agent, url: string, headers: Record<string, stri
           out.ttfbMs = now - t0;
           live.open++;
           live.started++;
-        } else out.maxGapMs = Math.max(out.maxGapMs, now - last);
+        } else if (last < probeWindow.end && now > probeWindow.start) out.maxProbeGapMs = Math.max(out.maxProbeGapMs, now - last);
+        else out.maxGapMs = Math.max(out.maxGapMs, now - last);
         last = now;
         text += chunk;
       }
@@ -224,7 +253,18 @@ interface Phase {
   warmUp: StreamResult;
   results: StreamResult[];
   cpuMs: number;
+  /** CPU time of the simulator and of this process (the clients) over the same span, and the span, ms */
+  simCpuMs: number;
+  clientCpuMs: number;
+  wallMs: number;
+  /** the serving process's event loop delay while the streams were being opened, and after the memory probe */
+  loopRamp: CpuLook['loop'];
+  loopRest: CpuLook['loop'];
   memPerStream: { rss: number; heap: number; heapTotal: number; arrayBuffers: number };
+  /** the most connections seen waiting in the server's accept queue while the streams were being opened (null: not known) */
+  acceptQueuePeak: number | null;
+  /** how long the memory probe's two full collections stopped the server, ms */
+  probeGcMs: number;
   /** streams open (first byte in, not ended) when the server was looked at */
   openAtProbe: number;
   handles: Record<string, number>;
@@ -232,18 +272,53 @@ interface Phase {
   heapBefore?: Record<string, [number, number]>;
 }
 
-async function phase(name: string, server: ChildProcess, url: string, headers: Record<string, string>, body: string): Promise<Phase> {
+/**
+ * Watches the listening socket's accept queue (connections the kernel completed that the server has not
+ * yet taken: `ss`'s Recv-Q) every 100 ms until stopped; resolves to the largest length seen, or null
+ * where `ss` is not available. Node's event loop takes one waiting connection per turn, so a server whose
+ * turns are long falls behind a fast arrival of new connections: the wait counts in their time to first byte.
+ */
+function watchAcceptQueue(port: number): { stop(): Promise<number | null> } {
+  let peak: number | null = null;
+  let stopped = false;
+  const look = () =>
+    new Promise<void>((resolve) => {
+      execFile('ss', ['-ltnH', `sport = :${port}`], { timeout: 2000 }, (err, out) => {
+        const q = err ? Number.NaN : Number(out.trim().split(/\s+/)[1]);
+        if (Number.isFinite(q)) peak = Math.max(peak ?? 0, q);
+        resolve();
+      });
+    });
+  const loop = (async () => {
+    while (!stopped) {
+      await look();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return peak;
+    },
+  };
+}
+
+async function phase(name: string, server: ChildProcess, sim: ChildProcess, url: string, headers: Record<string, string>, body: string): Promise<Phase> {
   // generous timeouts: on a loaded machine a slow accept is a figure (TTFB), not a failure
   const agent = new Agent({ connections: null, keepAliveTimeout: 60_000, headersTimeout: 120_000, bodyTimeout: 120_000, connect: { timeout: 120_000 } });
   // one warm-up stream: code paths compiled, pools and caches filled
   const warmUp = await oneStream(agent, url, headers, body);
   const mem0 = await probe<NodeJS.MemoryUsage>(server, 'mem');
   const heapBefore = HEAP ? await probe<Record<string, [number, number]>>(server, 'heap') : undefined;
-  const cpu0 = await probe<NodeJS.CpuUsage>(server, 'cpu');
+  const cpu0 = await probe<CpuLook>(server, 'cpu');
+  const sim0 = await probe<CpuLook>(sim, 'cpu');
+  const client0 = process.cpuUsage();
   live.started = 0;
   live.failed = 0;
   const started = performance.now();
   const every = (RAMP_S * 1000) / STREAMS;
+  const acceptQueue = watchAcceptQueue(Number(new URL(url).port));
   const pending: Promise<StreamResult>[] = [];
   for (let i = 0; i < STREAMS; i++) {
     const due = started + i * every;
@@ -251,27 +326,45 @@ async function phase(name: string, server: ChildProcess, url: string, headers: R
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     pending.push(oneStream(agent, url, headers, body));
   }
+  const ramp = await probe<CpuLook>(server, 'cpu');
   // look at the server once every stream has its first byte (each then has ~20 s to go)
   const deadline = performance.now() + 60_000;
   while (live.started + live.failed < STREAMS && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const acceptQueuePeak = await acceptQueue.stop();
   const openAtProbe = live.open;
-  const mem1 = await probe<NodeJS.MemoryUsage>(server, 'mem');
+  probeWindow.start = performance.now();
+  probeWindow.end = Number.POSITIVE_INFINITY;
+  const mem1 = await probe<NodeJS.MemoryUsage & { gcMs: number }>(server, 'mem');
   const handles = await probe<Record<string, number>>(server, 'handles');
+  probeWindow.end = performance.now();
+  // the event loop's delay from here on, without the probe's collections
+  await probe<CpuLook>(server, 'cpu');
   const heap = HEAP ? await probe<Record<string, [number, number]>>(server, 'heap') : undefined;
   const results = await Promise.all(pending);
-  const cpu1 = await probe<NodeJS.CpuUsage>(server, 'cpu');
+  const cpu1 = await probe<CpuLook>(server, 'cpu');
+  const sim1 = await probe<CpuLook>(sim, 'cpu');
+  const client1 = process.cpuUsage();
+  const wallMs = performance.now() - started;
   await agent.close();
+  probeWindow.start = probeWindow.end = Number.POSITIVE_INFINITY;
   return {
     name,
     warmUp,
     results,
-    cpuMs: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000,
+    cpuMs: cpuMsBetween(cpu0, cpu1),
+    simCpuMs: cpuMsBetween(sim0, sim1),
+    clientCpuMs: cpuMsBetween(client0, client1),
+    wallMs,
+    loopRamp: ramp.loop,
+    loopRest: cpu1.loop,
     memPerStream: {
       rss: (mem1.rss - mem0.rss) / openAtProbe,
       heap: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / openAtProbe,
       heapTotal: (mem1.heapTotal - mem0.heapTotal) / openAtProbe,
       arrayBuffers: (mem1.arrayBuffers - mem0.arrayBuffers) / openAtProbe,
     },
+    probeGcMs: mem1.gcMs,
+    acceptQueuePeak,
     openAtProbe,
     handles,
     heap,
@@ -292,11 +385,23 @@ function report(p: Phase): { ttfb50: number; gap99: number } {
   const problems = p.results.filter((r) => !r.ok).slice(0, 3);
   for (const r of problems) console.log(`  problem: ${r.problem}`);
   console.log(`  CPU of the serving process       ${(p.cpuMs / 1000).toFixed(2)} s (${((p.cpuMs * 1000) / STREAMS).toFixed(0)} µs per stream)`);
+  const cores = (ms: number) => (ms / p.wallMs).toFixed(2);
+  console.log(
+    `  cores busy over the ${(p.wallMs / 1000).toFixed(1)} s    serving process ${cores(p.cpuMs)}, simulator ${cores(p.simCpuMs)}, clients ${cores(p.clientCpuMs)}: ${cores(p.cpuMs + p.simCpuMs + p.clientCpuMs)} of ${availableParallelism()}`,
+  );
+  const loop = (l: CpuLook['loop']) => `p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(0)} ms`;
+  console.log(`  event loop delay                 while opening: ${loop(p.loopRamp)}; after the memory probe: ${loop(p.loopRest)}`);
   console.log(`  memory per open stream           RSS ${kb(p.memPerStream.rss)}, V8 heap + external ${kb(p.memPerStream.heap)} (${p.openAtProbe} streams open when measured)`);
   console.log(`                                   of which V8 heap committed ${kb(p.memPerStream.heapTotal)}, array buffers ${kb(p.memPerStream.arrayBuffers)}; the rest of RSS is native`);
   console.log(`  active resources per stream      ${perStream || '(none at a quarter per stream or more)'}`);
-  console.log(`  time to first byte               p50 ${percentile(ttfb, 50).toFixed(1)} ms, p99 ${percentile(ttfb, 99).toFixed(1)} ms`);
+  console.log(
+    `  time to first byte               p50 ${percentile(ttfb, 50).toFixed(1)} ms, p99 ${percentile(ttfb, 99).toFixed(1)} ms; accept queue at most ${p.acceptQueuePeak ?? 'n/a'} connections waiting`,
+  );
   console.log(`  largest gap between chunks       p50 ${percentile(gaps, 50).toFixed(1)} ms, p99 ${percentile(gaps, 99).toFixed(1)} ms (chunks ${SPACING_MS} ms apart)`);
+  const probeGaps = ok.map((r) => r.maxProbeGapMs).sort((a, b) => a - b);
+  console.log(
+    `                                   left out: the gaps across the memory probe (its full collections stopped the server ${p.probeGcMs.toFixed(1)} ms): p50 ${percentile(probeGaps, 50).toFixed(1)} ms, p99 ${percentile(probeGaps, 99).toFixed(1)} ms`,
+  );
   return { ttfb50: percentile(ttfb, 50), gap99: percentile(gaps, 99) };
 }
 
@@ -351,13 +456,22 @@ async function main(): Promise<void> {
     children.push(sim.child);
     // BENCH_PROFILE=DIR: CPU profiles (node --cpu-prof) of both serving processes, written when they exit
     const profile = (who: string) => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, who)}`] : []);
-    const bare = await startRole(SELF, 'bare', [sim.info.url], [...nodeArgs, ...profile('bare')]);
-    children.push(bare.child);
-    const barePhase = await phase('bare pass-through', bare.child, `${bare.info.url}/chat/completions`, {}, BODY('openai/gpt-4'));
-    bare.child.kill('SIGTERM');
+    const runBare = async () => {
+      const bare = await startRole(SELF, 'bare', [sim.info.url], [...nodeArgs, ...profile('bare')]);
+      children.push(bare.child);
+      const result = await phase('bare pass-through', bare.child, sim.child, `${bare.info.url}/chat/completions`, {}, BODY('openai/gpt-4'));
+      bare.child.kill('SIGTERM');
+      return result;
+    };
     const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile('arb')]);
     children.push(arb.child);
-    const arbPhase = await phase('arb', arb.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, BODY('gpt-4'));
+    const runArb = () => phase('arb', arb.child, sim.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, BODY('gpt-4'));
+    // BENCH_ORDER=arb-first: arb's streams before the bare proxy's (the simulator serves both, one after the other)
+    const arbFirst = process.env.BENCH_ORDER === 'arb-first';
+    console.log(`order: ${arbFirst ? 'arb, then the bare proxy' : 'the bare proxy, then arb'} (BENCH_ORDER=arb-first|bare-first)`);
+    let arbPhase = arbFirst ? await runArb() : undefined;
+    const barePhase = await runBare();
+    arbPhase ??= await runArb();
     // settles finish right after each stream's end
     await new Promise((r) => setTimeout(r, 1000));
     const billing = await probe<{ events: number; weighted: number; used: number; reserved: number }>(arb.child, 'billing');
