@@ -69,6 +69,21 @@ test(
     assert.ok(streamed.length > 0, 'a stream comes through TLS and nginx unbuffered');
     assert.ok(dns.queries() >= 1, 'nginx resolved the service name');
 
+    // bodies past nginx's old 2 MB limit reach arb, which answers in the client's protocol (a long Claude
+    // Code session's body passes 2 MiB; arb takes 8 MiB on /v1/messages): here a 3 MiB Messages body with
+    // a model this key does not have, and a 3 MiB chat body (1 MiB limit on chat)
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const post = (path: string, headers: Record<string, string>, body: unknown) =>
+      undiciFetch(`https://localhost:${httpsPort}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const messages = await post('/v1/messages', { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' }, { model: 'claude-sonnet-4-6', max_tokens: 16, messages: [{ role: 'user', content: big }] });
+    assert.equal(messages.status, 403);
+    const refused = (await messages.json()) as { type: string; error: { type: string; message: string } };
+    assert.equal(refused.type, 'error', 'the Anthropic error shape');
+    assert.match(refused.error.message, /not in this key's package/);
+    const chat = await post('/v1/chat/completions', { authorization: `Bearer ${apiKey}` }, { model: 'gpt-4', messages: [{ role: 'user', content: big }] });
+    assert.equal(chat.status, 413);
+    assert.match(((await chat.json()) as { error: { message: string } }).error.message, /limit is 1048576 bytes/);
+
     // both replicas served (nginx balanced over every address of `app`)
     const upstreams = upstreamsSeen();
     assert.ok(upstreams.has(`127.0.0.2:${port}`) && upstreams.has(`127.0.0.3:${port}`), [...upstreams].join(' '));

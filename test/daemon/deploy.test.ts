@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
 import { tempDir } from '../support/db.js';
+import { AGENT_BODY_BYTES } from '../../daemon/http/protocols/protocol.js';
 import { DEPLOY_DIR, NGINX, NGINX_SKIP, nginxGlobals, selfSignedCert, siteConfig } from './deploy-nginx.js';
 
 const read = (name: string) => readFileSync(join(DEPLOY_DIR, name), 'utf8');
@@ -77,6 +78,13 @@ test("nginx-lb.conf: TLS with Let's Encrypt paths, HTTP -> HTTPS, HSTS, access l
   assert.match(conf, /proxy_pass http:\/\/\$arb_app;/);
   assert.match(conf, /proxy_buffering off/, 'streams are not buffered');
   assert.doesNotMatch(conf, /non_idempotent/, 'a paid POST is never re-sent to another replica');
+});
+
+test('nginx-lb.conf lets through every body arb takes, so arb refuses an oversized one in the client protocol', () => {
+  const m = /client_max_body_size (\d+)([km]?);/.exec(read('nginx-lb.conf'));
+  assert.ok(m, 'client_max_body_size is set');
+  const bytes = Number(m[1]) * ({ k: 1024, m: 1024 * 1024 } as Record<string, number>)[m[2]] || Number(m[1]);
+  assert.ok(bytes > AGENT_BODY_BYTES, `client_max_body_size ${m[1]}${m[2]} is not above arb's ${AGENT_BODY_BYTES} bytes on /v1/messages and /v1/responses`);
 });
 
 test('compose files: valid against the Compose Specification schema; service `app` in both; replicas behind nginx; nothing private published', () => {
