@@ -55,6 +55,8 @@ const LARGE_BODY_BYTES = 64 * 1024;
  * by it, and one body within the limit always fits. Past it, a 429 before the body is read.
  */
 export const MAX_BODY_BYTES_PER_KEY = 32 * 1024 * 1024;
+/** A body refused for its declared size is read and dropped after the 413 up to this size; past it the connection closes. */
+const DRAIN_REFUSED_BYTES = 16 * 1024 * 1024;
 /** Tokenizer work for the delivered text of an estimated charge (see tokens.ts; what it does not reach: the byte bound). */
 const OUTPUT_BUDGET = 4_000_000;
 
@@ -225,7 +227,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   function sendFailure(protocol: Protocol, res: ServerResponse, ctx: RequestContext, f: FailureView, headers: Record<string, string | number>): void {
-    sendJson(res, f.status, protocol.errorBody(f.kind, f.message, f.code, f.param), { 'x-request-id': ctx.requestId, ...headers, ...f.headers, ...(f.status === 413 ? { connection: 'close' } : {}) });
+    sendJson(res, f.status, protocol.errorBody(f.kind, f.message, f.code, f.param), { 'x-request-id': ctx.requestId, ...headers, ...f.headers });
   }
 
   // ------------------------------------------------------------------ admit
@@ -292,7 +294,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const limit = bodyLimit(protocol);
     const raw = await readKeyBody(req, limit, key);
     if (raw === 'aborted') return null;
-    if (raw === 'too_large') throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is larger than ${limit} bytes (${mib(limit)}); shorten the request`);
+    // the rest of a body that went past the limit (it declared no length) is not read: the connection closes
+    if (raw === 'too_large') throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is larger than ${limit} bytes (${mib(limit)}); shorten the request`, { headers: { connection: 'close' } });
     // Bodies that arrive together are parsed in turns of the event loop of their own, not all in one; a large
     // body's JSON parse, its reading by the protocol and its cache-TTL walk each take a turn (at 8 MiB each
     // takes tens of ms).
@@ -313,7 +316,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const declared = Number(req.headers['content-length']);
     const limit = bodyLimit(protocol);
     if (Number.isFinite(declared) && declared > limit) {
-      throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${limit} bytes (${mib(limit)}); shorten the request`);
+      // answered before the body is read; Node then reads and drops the body, as after any refusal, so the
+      // client — or nginx, which sends the whole body before it reads the answer — gets the 413, not a reset
+      // connection (nginx's 502); a body too big for that closes the connection after the answer
+      const close = declared > DRAIN_REFUSED_BYTES ? { headers: { connection: 'close' } } : undefined;
+      throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${limit} bytes (${mib(limit)}); shorten the request`, close);
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { meteringRule, weighTokenClasses } from '../../src/pricing.js';
 import { allocation, openReservations, startStack, usageEvents } from './harness.js';
 
@@ -86,4 +87,76 @@ test('a body over 8 MiB on /v1/messages is a 413 in Anthropic’s shape (and ove
   assert.equal(stack.sim.requests.length, 0, 'nothing was forwarded');
   assert.equal((await usageEvents(stack.handle, allocationId)).length, 0);
   assert.equal((await allocation(stack.handle, allocationId)).tokens_used, 0);
+});
+
+/** A raw HTTP/1.1 connection: write bytes, read whole responses (their head and a body of content-length bytes). */
+function rawConnection(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let buffer = Buffer.alloc(0);
+  let closed = false;
+  let wake: (() => void) | undefined;
+  socket.on('data', (d: Buffer) => {
+    buffer = Buffer.concat([buffer, d]);
+    wake?.();
+  });
+  const onClose = () => {
+    closed = true;
+    wake?.();
+  };
+  socket.on('end', onClose);
+  socket.on('close', onClose);
+  socket.on('error', onClose);
+  return {
+    write: (data: string | Buffer) => new Promise<void>((resolve) => socket.write(data, () => resolve())),
+    /** the next whole response, or null when the server closed the connection first */
+    async response(): Promise<{ status: number; headers: Record<string, string>; body: string } | null> {
+      for (;;) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end !== -1) {
+          const [statusLine, ...lines] = buffer.subarray(0, end).toString('latin1').split('\r\n');
+          const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+          const length = Number(headers['content-length'] ?? 0);
+          if (buffer.length >= end + 4 + length) {
+            const body = buffer.subarray(end + 4, end + 4 + length).toString('utf8');
+            buffer = buffer.subarray(end + 4 + length);
+            return { status: Number(statusLine.split(' ')[1]), headers, body };
+          }
+        }
+        if (closed) return null;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    closed: () => closed,
+    destroy: () => socket.destroy(),
+  };
+}
+
+test('a body refused for its declared size is read and dropped after the 413: the client (or nginx) can finish sending, and the connection serves the next request', async (t) => {
+  const stack = await startStack(t);
+  const { key, allocationId } = await stack.buyKey();
+  const conn = rawConnection(stack.daemon.url);
+  t.after(() => conn.destroy());
+  const size = 3 * MIB; // over chat's 1 MiB
+  await conn.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: arb\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`);
+  // the answer comes before the body is sent, as nginx (which sends the whole body first) may see it
+  const refused = await conn.response();
+  assert.equal(refused?.status, 413);
+  assert.notEqual(refused?.headers.connection, 'close');
+  assert.match((JSON.parse(refused!.body) as { error: { message: string } }).error.message, /limit is 1048576 bytes/);
+  await conn.write(Buffer.alloc(size, 0x20));
+  await conn.write(`GET /v1/models HTTP/1.1\r\nhost: arb\r\nauthorization: Bearer ${key}\r\n\r\n`);
+  const next = await conn.response();
+  assert.equal(next?.status, 200, 'the same connection answers the next request');
+  assert.equal((await usageEvents(stack.handle, allocationId)).length, 0);
+
+  // a body declared too big to be worth reading: the connection closes after the answer
+  const huge = rawConnection(stack.daemon.url);
+  t.after(() => huge.destroy());
+  await huge.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: arb\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${64 * MIB}\r\n\r\n`);
+  const closing = await huge.response();
+  assert.equal(closing?.status, 413);
+  assert.equal(closing?.headers.connection, 'close');
+  assert.equal(await huge.response(), null, 'then the server closes the connection');
+  assert.equal(stack.sim.requests.length, 0, 'nothing was forwarded');
 });
