@@ -32,7 +32,13 @@ test('heartbeat: refreshes this instance (re-registering it if removed) and rele
 
   const hb = startHeartbeat({ handle, instance: self, logger, intervalMs: 10 });
   t.after(() => hb.stop());
-  await until('the gone instance released', async () => (await handle.db.selectFrom('reservations').selectAll().execute()).length === 0);
+  // a beat releases the holds, then removes the gone instance's row (two statements): wait for both
+  await until(
+    'the gone instance released and removed',
+    async () =>
+      (await handle.db.selectFrom('reservations').selectAll().execute()).length === 0 &&
+      !(await handle.db.selectFrom('instances').select('instance_id').execute()).some((r) => r.instance_id === 'gone'),
+  );
   const rows = await handle.db.selectFrom('instances').select(['instance_id', 'heartbeat_at']).execute();
   assert.deepEqual(
     rows.map((r) => r.instance_id),
