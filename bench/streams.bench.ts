@@ -22,7 +22,10 @@
  *   npm run bench -- streams BENCH_STREAMS=10000   the big run (needs ~21,000 open files per process:
  *                                             the bench raises its limit with ulimit -n when allowed)
  *   BENCH_RAMP_S (default 5): the streams are opened evenly over this many seconds
- *   BENCH_ORDER=arb-first: arb's streams before the bare proxy's (default: the bare proxy first)
+ *   BENCH_ROUNDS (default 3): rounds of one bare phase and one arb phase, each on a fresh process, the order
+ *                             alternating; each round's ratios are printed and the verdict is on their median
+ *                             (on a shared 2-core machine one pair swings by tens of percent)
+ *   BENCH_ORDER=arb-first: arb's streams before the bare proxy's in the first round (default: the bare proxy first)
  *   BENCH_PROFILE=DIR: CPU profiles of arb's process (DIR/arb) and of the bare proxy's (DIR/bare), to compare
  *   BENCH_HEAP=1: also a heap snapshot of arb and of bare with every stream open, and the objects that
  *   grow per stream (by constructor, count and bytes per stream) — what arb keeps that bare does not
@@ -35,10 +38,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSnapshot } from 'node:v8';
 import { Agent, request } from 'undici';
-import { announce, machineLoad, percentile, seedFreeKeys, startBareProxy, startRole } from './support/harness.js';
+import { announce, machineLoad, middle, percentile, seedFreeKeys, startBareProxy, startRole } from './support/harness.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
@@ -46,6 +49,7 @@ const RAMP_S = Number(process.env.BENCH_RAMP_S ?? 5);
 const TOKENS = 100;
 const SPACING_MS = 200;
 const HEAP = process.env.BENCH_HEAP === '1';
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
 const BODY = (model: string) => JSON.stringify({ model, stream: true, stream_options: { include_usage: true }, max_tokens: TOKENS, messages: [{ role: 'user', content: 'Tell me a long story.' }] });
 
@@ -54,13 +58,34 @@ const BODY = (model: string) => JSON.stringify({ model, stream: true, stream_opt
 type Probe = 'cpu' | 'mem' | 'handles' | 'heap' | 'billing';
 
 /** A process's CPU time so far and its event loop's delay (ms) since the last such look. */
-type CpuLook = NodeJS.CpuUsage & { loop: { p50: number; p99: number; max: number } };
+type CpuLook = NodeJS.CpuUsage & { loop: { p50: number; p99: number; max: number }; gc: GcPauses };
+/** The garbage collector's pauses of the main thread since the last look: all of them, and the full (mark-compact) ones. */
+interface GcPauses {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  fullCount: number;
+  fullMaxMs: number;
+}
+const noPauses = (): GcPauses => ({ count: 0, totalMs: 0, maxMs: 0, fullCount: 0, fullMaxMs: 0 });
 const cpuMsBetween = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => (b.user + b.system - a.user - a.system) / 1000;
 
 /** Answers the parent's probes: CPU time, memory after a full GC, active resources, a heap summary. */
 function answerProbes(extra: Partial<Record<Probe, () => Promise<unknown>>> = {}): void {
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  let gc = noPauses();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.totalMs += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.fullCount++;
+        gc.fullMaxMs = Math.max(gc.fullMaxMs, e.duration);
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('message', (m: { probe: Probe; id: number }) => {
     // a probe that fails ends the role loudly (the parent sees the exit) instead of leaving it unanswered
     answer(m).catch((err: unknown) => {
@@ -72,8 +97,9 @@ function answerProbes(extra: Partial<Record<Probe, () => Promise<unknown>>> = {}
     let value: unknown;
     if (m.probe === 'cpu') {
       // the CPU time so far, and the event loop's delay since the last look (then measured afresh)
-      value = { ...process.cpuUsage(), loop: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 } };
+      value = { ...process.cpuUsage(), loop: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 }, gc };
       loopDelay.reset();
+      gc = noPauses();
     } else if (m.probe === 'mem') {
       const gc = (globalThis as { gc?: () => void }).gc;
       const t0 = performance.now();
@@ -260,6 +286,9 @@ interface Phase {
   /** the serving process's event loop delay while the streams were being opened, and after the memory probe */
   loopRamp: CpuLook['loop'];
   loopRest: CpuLook['loop'];
+  /** the garbage collector's pauses over the same two spans */
+  gcRamp: GcPauses;
+  gcRest: GcPauses;
   memPerStream: { rss: number; heap: number; heapTotal: number; arrayBuffers: number };
   /** the most connections seen waiting in the server's accept queue while the streams were being opened (null: not known) */
   acceptQueuePeak: number | null;
@@ -357,6 +386,8 @@ async function phase(name: string, server: ChildProcess, sim: ChildProcess, url:
     wallMs,
     loopRamp: ramp.loop,
     loopRest: cpu1.loop,
+    gcRamp: ramp.gc,
+    gcRest: cpu1.gc,
     memPerStream: {
       rss: (mem1.rss - mem0.rss) / openAtProbe,
       heap: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / openAtProbe,
@@ -372,7 +403,22 @@ async function phase(name: string, server: ChildProcess, sim: ChildProcess, url:
   };
 }
 
-function report(p: Phase): { ttfb50: number; gap99: number } {
+/** TTFB p50 and the p99 of the largest gap between chunks, over the intact streams of `p`. */
+function summary(p: Phase): { ttfb50: number; gap99: number } {
+  const ok = p.results.filter((r) => r.ok);
+  return {
+    ttfb50: percentile(
+      ok.map((r) => r.ttfbMs).sort((a, b) => a - b),
+      50,
+    ),
+    gap99: percentile(
+      ok.map((r) => r.maxGapMs).sort((a, b) => a - b),
+      99,
+    ),
+  };
+}
+
+function report(p: Phase): void {
   const ok = p.results.filter((r) => r.ok);
   const ttfb = ok.map((r) => r.ttfbMs).sort((a, b) => a - b);
   const gaps = ok.map((r) => r.maxGapMs).sort((a, b) => a - b);
@@ -391,6 +437,8 @@ function report(p: Phase): { ttfb50: number; gap99: number } {
   );
   const loop = (l: CpuLook['loop']) => `p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(0)} ms`;
   console.log(`  event loop delay                 while opening: ${loop(p.loopRamp)}; after the memory probe: ${loop(p.loopRest)}`);
+  const pauses = (g: GcPauses) => `${g.count} pauses, ${g.totalMs.toFixed(0)} ms in all, longest ${g.maxMs.toFixed(1)} ms; ${g.fullCount} full, longest ${g.fullMaxMs.toFixed(1)} ms`;
+  console.log(`  garbage collection               while opening: ${pauses(p.gcRamp)}; after the memory probe: ${pauses(p.gcRest)}`);
   console.log(`  memory per open stream           RSS ${kb(p.memPerStream.rss)}, V8 heap + external ${kb(p.memPerStream.heap)} (${p.openAtProbe} streams open when measured)`);
   console.log(`                                   of which V8 heap committed ${kb(p.memPerStream.heapTotal)}, array buffers ${kb(p.memPerStream.arrayBuffers)}; the rest of RSS is native`);
   console.log(`  active resources per stream      ${perStream || '(none at a quarter per stream or more)'}`);
@@ -402,7 +450,6 @@ function report(p: Phase): { ttfb50: number; gap99: number } {
   console.log(
     `                                   left out: the gaps across the memory probe (its full collections stopped the server ${p.probeGcMs.toFixed(1)} ms): p50 ${percentile(probeGaps, 50).toFixed(1)} ms, p99 ${percentile(probeGaps, 99).toFixed(1)} ms`,
   );
-  return { ttfb50: percentile(ttfb, 50), gap99: percentile(gaps, 99) };
 }
 
 /** What grows per stream in `p` (heap objects by constructor, minus the baseline), beside the same in `base`. */
@@ -444,61 +491,111 @@ function ensureFileLimit(): void {
   process.exit(r.status ?? 1);
 }
 
+interface Billing {
+  events: number;
+  weighted: number;
+  used: number;
+  reserved: number;
+}
+
+/** One bare phase and one arb phase, each on a fresh serving process, and what arb billed. */
+interface Round {
+  bare: Phase;
+  arb: Phase;
+  billing: Billing;
+  billedOk: boolean;
+  order: string;
+}
+
+/** arb over bare in one round: CPU and RSS per stream as ratios, TTFB p50 and largest-gap p99 as differences (ms). */
+function compare(r: Round): { cpu: number; mem: number; ttfb: number; gap: number } {
+  const b = summary(r.bare);
+  const a = summary(r.arb);
+  return { cpu: r.arb.cpuMs / r.bare.cpuMs, mem: r.arb.memPerStream.rss / r.bare.memPerStream.rss, ttfb: a.ttfb50 - b.ttfb50, gap: a.gap99 - b.gap99 };
+}
+
 async function main(): Promise<void> {
   ensureFileLimit();
   const children: ChildProcess[] = [];
   const nodeArgs = ['--expose-gc', '--max-old-space-size=4096'];
   try {
     console.log(
-      `streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s; machine: ${machineLoad()} (other helpers share the cores)`,
+      `streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s, ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}; machine: ${machineLoad()} (other helpers share the cores)`,
     );
     const sim = await startRole(SELF, 'sim', [], nodeArgs);
     children.push(sim.child);
     // BENCH_PROFILE=DIR: CPU profiles (node --cpu-prof) of both serving processes, written when they exit
     const profile = (who: string) => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, who)}`] : []);
+    const stop = async (child: ChildProcess) => {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    };
+    // every phase on a fresh process: no round inherits another's heap, connections or database
     const runBare = async () => {
       const bare = await startRole(SELF, 'bare', [sim.info.url], [...nodeArgs, ...profile('bare')]);
       children.push(bare.child);
       const result = await phase('bare pass-through', bare.child, sim.child, `${bare.info.url}/chat/completions`, {}, BODY('openai/gpt-4'));
-      bare.child.kill('SIGTERM');
+      await stop(bare.child);
       return result;
     };
-    const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile('arb')]);
-    children.push(arb.child);
-    const runArb = () => phase('arb', arb.child, sim.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, BODY('gpt-4'));
-    // BENCH_ORDER=arb-first: arb's streams before the bare proxy's (the simulator serves both, one after the other)
+    const runArb = async () => {
+      const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile('arb')]);
+      children.push(arb.child);
+      const result = await phase('arb', arb.child, sim.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, BODY('gpt-4'));
+      // settles finish right after each stream's end
+      await new Promise((r) => setTimeout(r, 1000));
+      const billing = await probe<Billing>(arb.child, 'billing');
+      await stop(arb.child);
+      return { result, billing };
+    };
+    // BENCH_ORDER=arb-first: arb's streams before the bare proxy's in the first round; the order alternates from round to round
     const arbFirst = process.env.BENCH_ORDER === 'arb-first';
-    console.log(`order: ${arbFirst ? 'arb, then the bare proxy' : 'the bare proxy, then arb'} (BENCH_ORDER=arb-first|bare-first)`);
-    let arbPhase = arbFirst ? await runArb() : undefined;
-    const barePhase = await runBare();
-    arbPhase ??= await runArb();
-    // settles finish right after each stream's end
-    await new Promise((r) => setTimeout(r, 1000));
-    const billing = await probe<{ events: number; weighted: number; used: number; reserved: number }>(arb.child, 'billing');
+    const rounds: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const arbNow = arbFirst !== (i % 2 === 1);
+      const order = arbNow ? 'arb, then bare' : 'bare, then arb';
+      console.log(`
+---- round ${i + 1} of ${ROUNDS} (${order})`);
+      let arbRun = arbNow ? await runArb() : undefined;
+      const barePhase = await runBare();
+      arbRun ??= await runArb();
+      const { result: arbPhase, billing } = arbRun;
+      report(barePhase);
+      report(arbPhase);
+      // openai/gpt-4: a completion token weighs 2 prompt tokens
+      const served = [arbPhase.warmUp, ...arbPhase.results].filter((r) => r.ok).reduce((s, r) => s + r.prompt + 2 * r.completion, 0);
+      const intact = arbPhase.results.filter((r) => r.ok).length;
+      const billedOk = billing.events === intact + 1 && billing.weighted === served && billing.used === served && billing.reserved === 0;
+      console.log(
+        `\narb billing: ${billing.events.toLocaleString('en-US')} usage events (${intact.toLocaleString('en-US')} intact streams + the warm-up), ${billing.weighted.toLocaleString('en-US')} tokens charged for ${served.toLocaleString('en-US')} served by the upstream, ${billing.reserved} still held: ${billedOk ? 'exact' : 'NOT EXACT'}`,
+      );
+      if (HEAP) {
+        console.log('\n(BENCH_HEAP=1: the heap snapshots stop each server for seconds, so the timings and RSS above are not meaningful in this mode)');
+        heapGrowth(arbPhase, barePhase);
+      }
+      rounds.push({ bare: barePhase, arb: arbPhase, billing, billedOk, order });
+    }
 
-    const b = report(barePhase);
-    const a = report(arbPhase);
-    // openai/gpt-4: a completion token weighs 2 prompt tokens
-    const served = [arbPhase.warmUp, ...arbPhase.results].filter((r) => r.ok).reduce((s, r) => s + r.prompt + 2 * r.completion, 0);
-    const intact = arbPhase.results.filter((r) => r.ok).length;
-    const billedOk = billing.events === intact + 1 && billing.weighted === served && billing.used === served && billing.reserved === 0;
-    console.log(
-      `\narb billing: ${billing.events.toLocaleString('en-US')} usage events (${intact.toLocaleString('en-US')} intact streams + the warm-up), ${billing.weighted.toLocaleString('en-US')} tokens charged for ${served.toLocaleString('en-US')} served by the upstream, ${billing.reserved} still held: ${billedOk ? 'exact' : 'NOT EXACT'}`,
-    );
-    const cpu = arbPhase.cpuMs / barePhase.cpuMs;
-    const mem = arbPhase.memPerStream.rss / barePhase.memPerStream.rss;
     const verdict = (okay: boolean) => (okay ? 'met' : 'NOT MET');
-    console.log('\narb over bare');
+    const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} ms`;
+    console.log(`\narb over bare, round by round (each pair on fresh processes${ROUNDS > 1 ? ', the order alternating' : ''})`);
+    console.log(`  ${'round'.padEnd(22)} ${'CPU'.padStart(6)} ${'RSS/stream'.padStart(11)} ${'TTFB p50'.padStart(11)} ${'gap p99'.padStart(11)}  accept queue (bare/arb)`);
+    const compared = rounds.map(compare);
+    for (const [i, r] of rounds.entries()) {
+      const c = compared[i];
+      console.log(
+        `  ${`${i + 1} (${r.order})`.padEnd(22)} ${`${c.cpu.toFixed(2)}×`.padStart(6)} ${`${c.mem.toFixed(2)}×`.padStart(11)} ${signed(c.ttfb).padStart(11)} ${signed(c.gap).padStart(11)}  ${r.bare.acceptQueuePeak ?? 'n/a'}/${r.arb.acceptQueuePeak ?? 'n/a'}`,
+      );
+    }
+    const med = (f: (c: (typeof compared)[number]) => number) => middle(compared, f);
+    const [cpu, mem, ttfb, gap] = [med((c) => c.cpu), med((c) => c.mem), med((c) => c.ttfb), med((c) => c.gap)];
+    console.log(`\narb over bare${ROUNDS > 1 ? `, the median of the ${ROUNDS} rounds` : ''}`);
     console.log(`  CPU                          ${cpu.toFixed(2)}×   (goal ≤ 1.3×) ${verdict(cpu <= 1.3)}`);
     console.log(`  memory per open stream (RSS) ${mem.toFixed(2)}×   (goal ≤ 1.3×) ${verdict(mem <= 1.3)}`);
-    console.log(`  TTFB p50                     ${(a.ttfb50 - b.ttfb50).toFixed(1)} ms more  (goal within 5 ms) ${verdict(a.ttfb50 - b.ttfb50 <= 5)}`);
-    console.log(`  largest gap p99              ${(a.gap99 - b.gap99).toFixed(1)} ms more  (goal within 25 ms) ${verdict(a.gap99 - b.gap99 <= 25)}`);
-    if (HEAP) {
-      console.log('\n(BENCH_HEAP=1: the heap snapshots stop each server for seconds, so the timings and RSS above are not meaningful in this mode)');
-      heapGrowth(arbPhase, barePhase);
-    }
+    console.log(`  TTFB p50                     ${signed(ttfb)}  (goal within 5 ms) ${verdict(ttfb <= 5)}`);
+    console.log(`  largest gap p99              ${signed(gap)}  (goal within 25 ms) ${verdict(gap <= 25)}`);
     console.log(`\nmachine: ${machineLoad()} at the end`);
-    if (!billedOk || arbPhase.results.some((r) => !r.ok) || barePhase.results.some((r) => !r.ok)) process.exitCode = 1;
+    if (rounds.some((r) => !r.billedOk || r.arb.results.some((x) => !x.ok) || r.bare.results.some((x) => !x.ok))) process.exitCode = 1;
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
