@@ -211,6 +211,8 @@ interface StreamResult {
   maxGapMs: number;
   /** the largest gap that spans the memory probe */
   maxProbeGapMs: number;
+  /** when the largest gap ended (performance.now() here) */
+  maxGapAt: number;
   prompt: number;
   completion: number;
   problem?: string;
@@ -229,7 +231,7 @@ const probeWindow = { start: Number.POSITIVE_INFINITY, end: Number.POSITIVE_INFI
 /** Opens one stream and reads it to the end, timing the first byte and the gaps between chunks. */
 async function oneStream(agent: Agent, url: string, headers: Record<string, string>, body: string): Promise<StreamResult> {
   const t0 = performance.now();
-  const out: StreamResult = { ok: false, ttfbMs: Number.NaN, maxGapMs: 0, maxProbeGapMs: 0, prompt: 0, completion: 0 };
+  const out: StreamResult = { ok: false, ttfbMs: Number.NaN, maxGapMs: 0, maxProbeGapMs: 0, maxGapAt: 0, prompt: 0, completion: 0 };
   try {
     const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, dispatcher: agent });
     if (res.statusCode !== 200) {
@@ -247,7 +249,10 @@ async function oneStream(agent: Agent, url: string, headers: Record<string, stri
           live.open++;
           live.started++;
         } else if (last < probeWindow.end && now > probeWindow.start) out.maxProbeGapMs = Math.max(out.maxProbeGapMs, now - last);
-        else out.maxGapMs = Math.max(out.maxGapMs, now - last);
+        else if (now - last > out.maxGapMs) {
+          out.maxGapMs = now - last;
+          out.maxGapAt = now;
+        }
         last = now;
         text += chunk;
       }
@@ -286,6 +291,8 @@ interface Phase {
   /** the serving process's event loop delay while the streams were being opened, and after the memory probe */
   loopRamp: CpuLook['loop'];
   loopRest: CpuLook['loop'];
+  /** when the first stream was opened (performance.now() here) */
+  started: number;
   /** the garbage collector's pauses over the same two spans */
   gcRamp: GcPauses;
   gcRest: GcPauses;
@@ -384,6 +391,7 @@ async function phase(name: string, server: ChildProcess, sim: ChildProcess, url:
     simCpuMs: cpuMsBetween(sim0, sim1),
     clientCpuMs: cpuMsBetween(client0, client1),
     wallMs,
+    started,
     loopRamp: ramp.loop,
     loopRest: cpu1.loop,
     gcRamp: ramp.gc,
@@ -446,6 +454,19 @@ function report(p: Phase): void {
     `  time to first byte               p50 ${percentile(ttfb, 50).toFixed(1)} ms, p99 ${percentile(ttfb, 99).toFixed(1)} ms; accept queue at most ${p.acceptQueuePeak ?? 'n/a'} connections waiting`,
   );
   console.log(`  largest gap between chunks       p50 ${percentile(gaps, 50).toFixed(1)} ms, p99 ${percentile(gaps, 99).toFixed(1)} ms (chunks ${SPACING_MS} ms apart)`);
+  // when the long gaps happened: the streams whose largest gap is over 1.3 × the spacing, by the second it ended
+  const long = ok.filter((r) => r.maxGapMs > 1.3 * SPACING_MS);
+  const bySecond = new Map<number, number>();
+  for (const r of long) {
+    const sec = Math.floor((r.maxGapAt - p.started) / 1000);
+    bySecond.set(sec, (bySecond.get(sec) ?? 0) + 1);
+  }
+  console.log(
+    `                                   ${long.length} streams had a gap over ${1.3 * SPACING_MS} ms; by the second it ended: ${[...bySecond]
+      .sort((a, b) => a[0] - b[0])
+      .map(([sec, n]) => `${sec}s ${n}`)
+      .join(', ')}`,
+  );
   const probeGaps = ok.map((r) => r.maxProbeGapMs).sort((a, b) => a - b);
   console.log(
     `                                   left out: the gaps across the memory probe (its full collections stopped the server ${p.probeGcMs.toFixed(1)} ms): p50 ${percentile(probeGaps, 50).toFixed(1)} ms, p99 ${percentile(probeGaps, 99).toFixed(1)} ms`,
