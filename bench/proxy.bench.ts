@@ -239,6 +239,12 @@ async function main(): Promise<void> {
         );
       }
     }
+    // what the WAL's wraps cost arb's metering writes over the whole run (daemon/sqlite-checkpointer.ts)
+    const metricsText = await (await fetch(`${arb.info.url}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? Number.NaN);
+    console.log(
+      `\narb's metering writes paused for the WAL checkpoint over the whole run: ${metric('arb_sqlite_write_pause_seconds_count')} times, ${(metric('arb_sqlite_write_pause_seconds_sum') * 1000).toFixed(0)} ms in all (arb_sqlite_write_pause_seconds)`,
+    );
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));

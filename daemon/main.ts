@@ -166,8 +166,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       () => unregisterSelf(handle, instance, logger),
     );
     const leadership = await life.step('leader lease', () => startLeaderElection(handle, { name: 'daemon-leader', holder: instance.instanceId, ttlMs: options.leaderLeaseMs, logger }));
+    const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
     if (handle.sqlite && handle.file && options.backgroundCheckpoints !== false) {
-      await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { logger, gate: handle.writeGate }));
+      await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { logger, gate: handle.writeGate, onPause: (s) => metrics.writePause(s) }));
     }
     const redis = config.redis ? (await life.step('redis', () => startRedis(config.redis!, { logger }))).client : undefined;
     const openrouter = await life.step(
@@ -188,7 +189,6 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       (u) => u.close(),
     );
 
-    const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
     const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis, replicas: () => countLiveInstances(handle, options.staleAfterMs), logger });
     const proxy = createProxy({ store, upstream, limits, metrics, logger, instanceId: instance.instanceId, rateLimitRpm: config.rateLimitRpm, keyCacheTtlMs: options.keyCacheTtlMs });
     const health = createHealth({

@@ -23,6 +23,8 @@ export interface ProxyMetrics {
   overhead(seconds: number): void;
   rejection(reason: string): void;
   inFlight(delta: 1 | -1): void;
+  /** how long the metering writes waited for a WAL checkpoint to catch up (SQLite: daemon/sqlite-checkpointer.ts) */
+  writePause(seconds: number): void;
   render(): Promise<string>;
   readonly contentType: string;
 }
@@ -69,6 +71,12 @@ export function createProxyMetrics(options: { defaultMetrics?: boolean } = {}): 
     registers: [registry],
   });
   const rejections = new Counter({ name: 'arb_proxy_rejections_total', help: 'Requests refused before forwarding, by reason', labelNames: ['reason'] as const, registers: [registry] });
+  const writePauses = new Histogram({
+    name: 'arb_sqlite_write_pause_seconds',
+    help: 'Pauses of the metering writes while the WAL checkpoint caught up, so that the WAL could start over (SQLite)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
   const inFlight = new Gauge({ name: 'arb_proxy_in_flight', help: 'Chat completion requests in flight', registers: [registry] });
 
   return {
@@ -97,6 +105,9 @@ export function createProxyMetrics(options: { defaultMetrics?: boolean } = {}): 
     },
     inFlight(delta) {
       inFlight.inc(delta);
+    },
+    writePause(seconds) {
+      writePauses.observe(seconds);
     },
     render: () => registry.metrics(),
   };

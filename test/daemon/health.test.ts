@@ -56,6 +56,8 @@ test('GET /metrics: Prometheus text with requests, tokens, revenue, latency, in-
   assert.match(text, /arb_proxy_upstream_cost_micros_total\{model="openai\/gpt-4"\} \d+/);
   assert.match(text, /arb_upstream_latency_seconds_count\{model="openai\/gpt-4"\} 1/);
   assert.match(text, /arb_proxy_in_flight 0/);
+  // the SQLite daemon's pauses of its metering writes for the WAL checkpoint (none yet in so short a run)
+  assert.match(text, /# TYPE arb_sqlite_write_pause_seconds histogram/);
   assert.match(text, /arb_http_requests_total\{route="chat",status="200"\} 1/);
 
   const other = await startDaemon({ config: stack.config, handle: stack.handle, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false });

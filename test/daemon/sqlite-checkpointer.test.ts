@@ -60,7 +60,14 @@ test('sustained writes: the worker wraps the WAL, which stays about its wrap siz
   const { file, handle, allocationId, instanceId } = await setup(t);
   handle.sqlite!.pragma('temp_store = MEMORY');
   // wrap at ~1 MB (250 frames of 4 KiB): without the wrap the WAL passes 4 MB within a second of these writes
-  const checkpointer = startCheckpointer(handle.sqlite!, file, { logger: createSilentLogger(), gate: handle.writeGate, wrapFrames: 250, intervalMs: 50 });
+  const pauses: number[] = [];
+  const checkpointer = startCheckpointer(handle.sqlite!, file, {
+    logger: createSilentLogger(),
+    gate: handle.writeGate,
+    wrapFrames: 250,
+    intervalMs: 50,
+    onPause: (seconds) => pauses.push(seconds),
+  });
   t.after(async () => {
     await checkpointer.stop();
     await handle.close();
@@ -111,6 +118,14 @@ test('sustained writes: the worker wraps the WAL, which stays about its wrap siz
   );
   assert.ok(restarts >= 5, `the WAL starts over again and again (${restarts} times)`);
   assert.ok(maxWal < 16 * 1024 * 1024, `the WAL stays bounded: at most ${maxWal} bytes`);
+  // the wraps paused the writes, and each pause was reported with its length (the metric); the WAL may
+  // also start over without one, when a write finds every frame already copied
+  assert.ok(pauses.length >= 3, `${pauses.length} pauses reported for ${restarts} restarts`);
+  assert.ok(
+    pauses.every((p) => p > 0 && p < 1.5),
+    `pauses between 0 and the 1 s bound: ${pauses.map((p) => p.toFixed(4)).join(', ')}`,
+  );
+  assert.equal(handle.writeGate!.paused, false);
   // (the event loop's delay is printed, not asserted: these writers keep it saturated on purpose, and on a
   // shared 2-core machine its figures are the machine's; bench/proxy.bench.ts measures the p99 it is about)
   assert.deepEqual((await auditLedger(handle)).problems, []);
