@@ -33,8 +33,8 @@ export interface CheckpointerOptions {
   intervalMs?: number;
   /**
    * the worker wraps the WAL once it holds this many frames, default 8,000 (~32 MB of 4 KiB pages). Each
-   * wrap pauses the metering writes for one short checkpoint (its fsyncs: 1–10 ms); at 1,000 frames the
-   * pauses came ~3 times a second under full load and held the writes ~3 % of the time
+   * wrap pauses the metering writes for one short checkpoint (its fsyncs: 1–10 ms, rarely 25); at 1,000
+   * frames the pauses came ~8 times a second under the proxy bench's load and held the writes ~2 % of it
    */
   wrapFrames?: number;
   /** called with each pause's length (s) once the writes go on: the arb_sqlite_write_pause_seconds metric */
