@@ -427,25 +427,20 @@ async function phase(name: string, server: ChildProcess, sim: ChildProcess, url:
   };
 }
 
+/** The intact streams of `p`, and their times to first byte and largest gaps between chunks, sorted. */
+function timings(p: Phase): { ok: StreamResult[]; ttfb: number[]; gaps: number[] } {
+  const ok = p.results.filter((r) => r.ok);
+  return { ok, ttfb: ok.map((r) => r.ttfbMs).sort((a, b) => a - b), gaps: ok.map((r) => r.maxGapMs).sort((a, b) => a - b) };
+}
+
 /** TTFB p50 and the p99 of the largest gap between chunks, over the intact streams of `p`. */
 function summary(p: Phase): { ttfb50: number; gap99: number } {
-  const ok = p.results.filter((r) => r.ok);
-  return {
-    ttfb50: percentile(
-      ok.map((r) => r.ttfbMs).sort((a, b) => a - b),
-      50,
-    ),
-    gap99: percentile(
-      ok.map((r) => r.maxGapMs).sort((a, b) => a - b),
-      99,
-    ),
-  };
+  const { ttfb, gaps } = timings(p);
+  return { ttfb50: percentile(ttfb, 50), gap99: percentile(gaps, 99) };
 }
 
 function report(p: Phase): void {
-  const ok = p.results.filter((r) => r.ok);
-  const ttfb = ok.map((r) => r.ttfbMs).sort((a, b) => a - b);
-  const gaps = ok.map((r) => r.maxGapMs).sort((a, b) => a - b);
+  const { ok, ttfb, gaps } = timings(p);
   const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
   const perStream = Object.entries(p.handles)
     .filter(([, n]) => n >= p.openAtProbe / 4)
@@ -551,6 +546,11 @@ function compare(r: Round): { cpu: number; mem: number; ttfb: number; gap: numbe
   return { cpu: r.arb.cpuMs / r.bare.cpuMs, mem: r.arb.memPerStream.rss / r.bare.memPerStream.rss, ttfb: a.ttfb50 - b.ttfb50, gap: a.gap99 - b.gap99 };
 }
 
+/** Resolves once `child` has exited (at once when it already has). */
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
 async function main(): Promise<void> {
   ensureFileLimit();
   const children: ChildProcess[] = [];
@@ -563,9 +563,9 @@ async function main(): Promise<void> {
     children.push(sim.child);
     // BENCH_PROFILE=DIR: CPU profiles (node --cpu-prof) of both serving processes, written when they exit
     const profile = (who: string) => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, who)}`] : []);
-    const stop = async (child: ChildProcess) => {
+    const stop = (child: ChildProcess) => {
       child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+      return exited(child);
     };
     // every phase on a fresh process: no round inherits another's heap, connections or database
     const runBare = async () => {
@@ -637,7 +637,7 @@ async function main(): Promise<void> {
     if (rounds.some((r) => !r.billedOk || broken(r.arb) || broken(r.bare))) process.exitCode = 1;
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+    await Promise.all(children.map(exited));
   }
 }
 
