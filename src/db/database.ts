@@ -149,8 +149,8 @@ export interface UsageEventsTable {
 }
 
 /** Open holds: one row per in-flight request, owned by a daemon instance. */
+/** One row per hold in flight, keyed by request_id (on SQLite the table has no other column or index). */
 export interface ReservationsTable {
-  id: Id;
   request_id: string;
   allocation_id: number;
   tokens: number;

@@ -168,7 +168,7 @@ async function orphanedHolds(handle: DbHandle, options: AuditOptions) {
   const now = options.now ?? new Date();
   const staleBefore = toDbTime(new Date(now.getTime() - (options.staleAfterMs ?? 60_000)));
   const instances = new Map((await handle.db.selectFrom('instances').select(['instance_id', 'pid', 'hostname', 'heartbeat_at']).execute()).map((i) => [i.instance_id, i]));
-  const holds = await handle.db.selectFrom('reservations').select(['request_id', 'allocation_id', 'tokens', 'instance_id', 'created_at']).orderBy('id').execute();
+  const holds = await handle.db.selectFrom('reservations').select(['request_id', 'allocation_id', 'tokens', 'instance_id', 'created_at']).orderBy('created_at').orderBy('request_id').execute();
   const out: Array<(typeof holds)[number] & { why: string }> = [];
   for (const h of holds) {
     const i = instances.get(h.instance_id);

@@ -70,10 +70,11 @@ export function createGroupCommit(db: Kysely<Database>, s: BetterSqlite3.Databas
     if (gate?.paused) return void gate.whenOpen().then(flush);
     return flushNow();
   };
+  // kysely's connection mutex, taken without building a Kysely for the batch (db.connection() does)
+  const executor = db.getExecutor();
   const flushNow = () =>
-    db
-      .connection()
-      .execute(async () => {
+    executor
+      .provideConnection(async () => {
         if (gate?.paused) {
           void gate.whenOpen().then(flush);
           return;
