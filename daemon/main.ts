@@ -31,7 +31,7 @@ import { createProxyMetrics, type ProxyMetrics } from './http/metrics.js';
 import { createHealth, type CheckState } from './http/health.js';
 import { createHttpServer } from './http/server.js';
 import type { ShopBot, ShopBotDeps } from './bot/index.js';
-import { startCheckpointer } from './sqlite-checkpointer.js';
+import { startCheckpointer, type CheckpointerOptions } from './sqlite-checkpointer.js';
 import { createLifecycle, within } from './lifecycle.js';
 import { startRedis } from './redis.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -80,6 +80,8 @@ export interface StartDaemonOptions {
   defaultMetrics?: boolean;
   /** SQLite: run WAL checkpoints in a worker thread instead of inside request commits, default true */
   backgroundCheckpoints?: boolean;
+  /** SQLite: the checkpointer's pace and wrap size (tests make it wrap after a few requests), default its own */
+  checkpointer?: Pick<CheckpointerOptions, 'intervalMs' | 'wrapFrames'>;
   /** how long chat completions may reuse a read of their key, default KEY_CACHE_TTL_MS (see src/metering/key-cache.ts) */
   keyCacheTtlMs?: number;
   /** a request whose headers and body have not all arrived after this is answered 408 and its connection closed, default 120 s */
@@ -168,7 +170,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     const leadership = await life.step('leader lease', () => startLeaderElection(handle, { name: 'daemon-leader', holder: instance.instanceId, ttlMs: options.leaderLeaseMs, logger }));
     const metrics = createProxyMetrics({ defaultMetrics: options.defaultMetrics });
     if (handle.sqlite && handle.file && options.backgroundCheckpoints !== false) {
-      await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { logger, gate: handle.writeGate, onPause: (s) => metrics.writePause(s) }));
+      await life.step('WAL checkpointer', () => startCheckpointer(handle.sqlite!, handle.file!, { ...options.checkpointer, logger, gate: handle.writeGate, onPause: (s) => metrics.writePause(s) }));
     }
     const redis = config.redis ? (await life.step('redis', () => startRedis(config.redis!, { logger }))).client : undefined;
     const openrouter = await life.step(

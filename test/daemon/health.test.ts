@@ -67,6 +67,25 @@ test('GET /metrics: Prometheus text with requests, tokens, revenue, latency, in-
   await other.stop();
 });
 
+test('a SQLite daemon counts the pauses of its metering writes for the WAL wrap in /metrics', async (t) => {
+  // a checkpointer that wraps the WAL after 20 frames: a few requests' holds and settles
+  const stack = await startStack(t, { dialect: 'sqlite', daemon: { checkpointer: { wrapFrames: 20, intervalMs: 5 } } });
+  const { key } = await stack.buyKey();
+  const client = stack.client(key);
+  const paused = async () => {
+    const text = await (await fetch(`${stack.daemon.url}/metrics`)).text();
+    return { count: Number(/^arb_sqlite_write_pause_seconds_count (\S+)$/m.exec(text)?.[1]), sum: Number(/^arb_sqlite_write_pause_seconds_sum (\S+)$/m.exec(text)?.[1]) };
+  };
+  assert.deepEqual(await paused(), { count: 0, sum: 0 });
+  let seen = { count: 0, sum: 0 };
+  for (let i = 0; i < 200 && seen.count < 2; i++) {
+    await client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: 5 });
+    seen = await paused();
+  }
+  assert.ok(seen.count >= 2, `the wraps' pauses are counted (${seen.count})`);
+  assert.ok(seen.sum > 0 && seen.sum < seen.count, `each pause is short (${seen.sum} s in all)`);
+});
+
 test('RATE_LIMIT_RPM is shared through Redis by two replicas', { skip: REDIS_URL ? false : 'TEST_REDIS_URL is not set (Redis tests skipped; .ci/run sets it)' }, async (t) => {
   const u = new URL(REDIS_URL!);
   const env = { REDIS_HOST: u.hostname, REDIS_PORT: u.port || '6379', RATE_LIMIT_RPM: '3' };
