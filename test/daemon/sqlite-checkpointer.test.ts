@@ -2,7 +2,9 @@
  * The WAL checkpoint leaves the event loop and the WAL stays bounded:
  * under sustained metering writes (reserve + settle from many concurrent callers), the worker wraps the
  * WAL: its file stays about the wrap size (it grows without bound with PASSIVE checkpoints alone), so the
- * connection's own autocheckpoint — a checkpoint on the event loop — never comes into play.
+ * connection's own autocheckpoint — a checkpoint on the event loop — never comes into play. A reader that
+ * holds an old snapshot (a long `arb stats`, a backup) stops every checkpoint short of it, so the WAL grows
+ * while it reads; once it lets go, the next wrap starts the WAL over and cuts its file back.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,5 +130,49 @@ test('sustained writes: the worker wraps the WAL, which stays about its wrap siz
   assert.equal(handle.writeGate!.paused, false);
   // (the event loop's delay is printed, not asserted: these writers keep it saturated on purpose, and on a
   // shared 2-core machine its figures are the machine's; bench/proxy.bench.ts measures the p99 it is about)
+  assert.deepEqual((await auditLedger(handle)).problems, []);
+});
+
+test('a reader holding an old snapshot: the WAL grows while it reads, and is wrapped and cut back once it lets go', async (t) => {
+  const { file, handle, allocationId, instanceId } = await setup(t);
+  const checkpointer = startCheckpointer(handle.sqlite!, file, { logger: createSilentLogger(), gate: handle.writeGate, wrapFrames: 250, intervalMs: 20, sizeLimitBytes: 1024 * 1024 });
+  const Database = (await import('better-sqlite3')).default;
+  const reader = new Database(file, { readonly: true });
+  t.after(async () => {
+    if (reader.open) reader.close();
+    await checkpointer.stop();
+    await handle.close();
+  });
+  const store = createMeteringStore(handle);
+  let n = 0;
+  const requests = async (count: number) => {
+    const until = n + count;
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, w) => {
+        while (n < until) {
+          const requestId = `r${w}-${n++}`;
+          assert.equal(await store.reserve({ allocationId, requestId, instanceId, tokens: 50 }), true);
+          const settle = { requestId, allocationId, model: 'openai/gpt-4', promptTokens: 10, completionTokens: 15, weightedTokens: 40, upstreamCostMicros: 1 };
+          await store.settle({ ...settle, latencyMs: 1, statusCode: 200, outcome: 'ok', estimated: false, stream: false });
+        }
+      }),
+    );
+  };
+  // an `arb stats` or a backup in another process: one read transaction, its snapshot held
+  reader.exec('begin');
+  const before = reader.prepare('select count(*) from usage_events').pluck().get() as number;
+  await requests(6000);
+  // no checkpoint can pass the reader's snapshot: the WAL grows past its wrap size while it reads
+  const held = walSize(file);
+  assert.ok(held > 4 * 1024 * 1024, `the WAL grows while the snapshot is held (${held} bytes)`);
+  assert.equal(reader.prepare('select count(*) from usage_events').pluck().get(), before, 'the reader still sees its snapshot');
+  reader.exec('commit');
+  reader.close();
+  // once it lets go, the next wrap starts the WAL over and cuts its file back to the size limit
+  const salts = walSalts(file);
+  for (let i = 0; i < 100 && (walSalts(file) === salts || walSize(file) > 1024 * 1024); i++) await requests(100);
+  assert.notEqual(walSalts(file), salts, 'the WAL started over');
+  assert.ok(walSize(file) <= 1024 * 1024, `the WAL file is cut back to the limit (${walSize(file)} bytes)`);
+  assert.equal(handle.writeGate!.paused, false);
   assert.deepEqual((await auditLedger(handle)).problems, []);
 });
