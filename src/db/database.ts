@@ -148,8 +148,7 @@ export interface UsageEventsTable {
   created_at: Timestamp;
 }
 
-/** Open holds: one row per in-flight request, owned by a daemon instance. */
-/** One row per hold in flight, keyed by request_id (on SQLite the table has no other column or index). */
+/** Open holds: one row per in-flight request, owned by a daemon instance, keyed by request_id (on SQLite the table has no other column or index). */
 export interface ReservationsTable {
   request_id: string;
   allocation_id: number;
