@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runArb } from '../support/cli.js';
+import { CLI_FROM_SOURCE, runArb } from '../support/cli.js';
 import { tempDir } from '../support/db.js';
 import { VERSION } from '../../src/version.js';
 import { openDb } from '../../src/db/dialect.js';
@@ -17,7 +17,7 @@ test('arb --version matches package.json; config check names every bad value and
   assert.equal(v.stdout.trim(), pkg.version);
 
   // `npx arb` in the project resolves package.json's bin
-  const npx = spawnSync('npx', ['--no-install', 'arb', '--version'], { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8', env: { ...process.env, ARB_FROM_SOURCE: '1' } });
+  const npx = spawnSync('npx', ['--no-install', 'arb', '--version'], { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8', env: { ...process.env, ARB_FROM_SOURCE: CLI_FROM_SOURCE } });
   assert.equal(npx.status, 0, npx.stderr);
   assert.equal(npx.stdout.trim(), pkg.version);
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARB_BIN, runArb } from '../support/cli.js';
+import { ARB_BIN, CLI_FROM_SOURCE, runArb } from '../support/cli.js';
 import { tempDir } from '../support/db.js';
 import { closeLogger, createLogger, logApiCall, logSecurityEvent, logTransaction } from '../../src/logger.js';
 import { openAndMigrate } from '../../src/db/dialect.js';
@@ -134,7 +134,7 @@ test('arb logs transactions --follow --json streams appended lines until SIGINT'
   const dir = join(cwd, 'logs');
   const child = spawn(process.execPath, [ARB_BIN, 'logs', 'transactions', '--follow', '--json', '--limit', '1'], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', LOG_DIR: dir },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: CLI_FROM_SOURCE, LOG_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => child.kill('SIGKILL'));

@@ -1,6 +1,6 @@
 /**
  * Helpers for the spawned-CLI tests (one file per command group): run `node bin/arb.js …` with
- * ARB_FROM_SOURCE=1 in a temp cwd whose DB_NAME / LOG_DIR / BACKUP_DIR point into a temp dir, and a
+ * the sources, or dist/ (CLI_FROM_SOURCE, support/cli.ts), in a temp cwd whose DB_NAME / LOG_DIR / BACKUP_DIR point into a temp dir, and a
  * small shop seeded through the real ledger. `arbEnvDb` follows the suite's dialect (a fresh PostgreSQL
  * database via DATABASE_URL when ARB_TEST_DIALECT=postgres); `arbEnv` is always SQLite (for SQLite-only tests).
  */
@@ -14,6 +14,7 @@ import { insertModel } from '../support/models.js';
 import { creditUser, purchasePackage } from '../../src/ledger/ledger.js';
 import { toDbTime } from '../../src/time.js';
 import type { Logger } from '../../src/logger.js';
+import { CLI_FROM_SOURCE } from '../support/cli.js';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const ARB = join(ROOT, 'bin', 'arb.js');
@@ -37,7 +38,7 @@ export function arbEnv(dir: string, extra: Record<string, string> = {}): ArbEnv 
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    ARB_FROM_SOURCE: '1',
+    ARB_FROM_SOURCE: CLI_FROM_SOURCE,
     DB_NAME: dbFile,
     LOG_DIR: logDir,
     BACKUP_DIR: backupDir,

@@ -24,7 +24,7 @@ import { startDaemon } from '../../daemon/main.js';
 import { tempDir } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
 import { fillDisk, mountTmpfs } from '../support/tmpfs.js';
-import { ARB_BIN, runArb, spawnDaemon } from '../support/cli.js';
+import { ARB_BIN, CLI_FROM_SOURCE, runArb, spawnDaemon } from '../support/cli.js';
 import { HELLO } from './harness.js';
 
 async function health(url: string) {
@@ -122,7 +122,7 @@ test("the manual's recovery by copying after a crash, for real: the daemon and a
 
   const refused = spawnSync(process.execPath, [ARB_BIN, 'daemon', '--host', '127.0.0.1', '--port', '0'], {
     cwd: dir,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: CLI_FROM_SOURCE, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });

@@ -9,13 +9,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../support/db.js';
+import { CLI_FROM_SOURCE } from '../support/cli.js';
 
 const ARB_BIN = fileURLToPath(new URL('../../bin/arb.js', import.meta.url));
 
 test('arb demo --keep DIR keeps the database and logs and prints the line that explores them', async (t) => {
   const cwd = tempDir(t);
   const keep = join(cwd, 'demo shop');
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1' } as NodeJS.ProcessEnv;
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: CLI_FROM_SOURCE } as NodeJS.ProcessEnv;
   const child = spawn(process.execPath, [ARB_BIN, 'demo', '--port', '0', '--keep', keep], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

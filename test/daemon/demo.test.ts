@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../support/db.js';
+import { CLI_FROM_SOURCE } from '../support/cli.js';
 import { CLAUDE_CODE_MODEL_VARS } from '../../src/client-settings.js';
 
 const ARB_BIN = fileURLToPath(new URL('../../bin/arb.js', import.meta.url));
@@ -17,7 +18,7 @@ test('arb demo prints a key and a curl line that works as printed; Ctrl-C stops 
   const cwd = tempDir(t);
   const child = spawn(process.execPath, [ARB_BIN, 'demo', '--port', '0'], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1' } as NodeJS.ProcessEnv,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: CLI_FROM_SOURCE } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => {

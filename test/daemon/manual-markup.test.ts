@@ -16,7 +16,7 @@ import { createPackage } from '../../src/packages/packages.js';
 import { seedCatalog } from '../support/seed.js';
 import { tempDir } from '../support/db.js';
 import { startFakeTelegram } from '../support/fake-telegram.js';
-import { ARB_BIN, spawnDaemon } from '../support/cli.js';
+import { ARB_BIN, CLI_FROM_SOURCE, spawnDaemon } from '../support/cli.js';
 
 const ADMIN = 777;
 
@@ -64,7 +64,7 @@ test('the manual\'s markup change: TOKEN_MARKUP_PERCENTAGE="30"  # Increase to 3
 
   // "Edit .env file", then restart
   writeFileSync(join(cwd, '.env'), envText('TOKEN_MARKUP_PERCENTAGE="30"  # Increase to 30%'));
-  const check = spawnSync(process.execPath, [ARB_BIN, 'config', 'check'], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1' }, encoding: 'utf8' });
+  const check = spawnSync(process.execPath, [ARB_BIN, 'config', 'check'], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: CLI_FROM_SOURCE }, encoding: 'utf8' });
   assert.equal(check.status, 0, `arb config check accepts the manual's line: ${check.stderr}`);
   const daemon = await spawnDaemon(cwd, {}, { t });
 

@@ -1,11 +1,18 @@
 /**
- * Spawns the real `arb` CLI (bin/arb.js → TypeScript sources via tsx) in a temp working directory, so no
+ * Spawns the real `arb` CLI (bin/arb.js → CLI_FROM_SOURCE below) in a temp working directory, so no
  * developer .env is picked up. Returns exit code and output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ARB_BIN = fileURLToPath(new URL('../../bin/arb.js', import.meta.url));
+
+/**
+ * `ARB_FROM_SOURCE` for the `arb` processes tests spawn: the TypeScript sources through tsx ('1'), or the
+ * compiled CLI in dist/ that operators run ('0') when the test runner has just built it
+ * (scripts/run-tests.mjs sets ARB_TEST_CLI=dist; a test file run by hand spawns the sources).
+ */
+export const CLI_FROM_SOURCE = process.env.ARB_TEST_CLI === 'dist' ? '0' : '1';
 
 export interface CliResult {
   code: number;
@@ -15,7 +22,7 @@ export interface CliResult {
 
 export function runArb(args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...opts.env };
+    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: CLI_FROM_SOURCE, ...opts.env };
     const child = spawn(process.execPath, [ARB_BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -50,7 +57,7 @@ export async function spawnDaemon(
   const label = opts.label ?? 'daemon';
   const child = spawn(process.execPath, [ARB_BIN, 'daemon', '--host', '127.0.0.1', '--port', String(opts.port ?? 0)], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: '1', ...env } as NodeJS.ProcessEnv,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ARB_FROM_SOURCE: CLI_FROM_SOURCE, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   opts.t?.after(async () => {
