@@ -17,7 +17,7 @@ import { auditLedger } from '../../src/ledger/audit.js';
 import { purchasePackage } from '../../src/ledger/ledger.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { registerInstance, newInstanceId } from '../../src/metering/instances.js';
-import { createMeteringStore } from '../../src/metering/store.js';
+import { createMeteringStore, type MeteringStore } from '../../src/metering/store.js';
 import { startCheckpointer } from '../../daemon/sqlite-checkpointer.js';
 import { tempDir } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
@@ -58,6 +58,31 @@ const walSize = (file: string) => {
   }
 };
 
+/** Metered requests on one key: each caller holds, then settles, one request after another. */
+function metering(store: MeteringStore, allocationId: number, instanceId: string) {
+  let n = 0;
+  const usage = { allocationId, model: 'openai/gpt-4', promptTokens: 10, completionTokens: 15, weightedTokens: 40, upstreamCostMicros: 1, latencyMs: 1, statusCode: 200 };
+  return {
+    /** requests done so far */
+    get done() {
+      return n;
+    },
+    /** `count` more requests, from `callers` concurrent callers */
+    async run(count: number, callers: number) {
+      const until = n + count;
+      await Promise.all(
+        Array.from({ length: callers }, async (_, w) => {
+          while (n < until) {
+            const requestId = `w${w}-${n++}`;
+            assert.equal(await store.reserve({ allocationId, requestId, instanceId, tokens: 50 }), true);
+            await store.settle({ ...usage, requestId, outcome: 'ok', estimated: false, stream: false });
+          }
+        }),
+      );
+    },
+  };
+}
+
 test('sustained writes: the worker wraps the WAL, which stays about its wrap size', async (t) => {
   const { file, handle, allocationId, instanceId } = await setup(t);
   handle.sqlite!.pragma('temp_store = MEMORY');
@@ -89,29 +114,10 @@ test('sustained writes: the worker wraps the WAL, which stays about its wrap siz
   // a count of requests, not a time: the WAL without wrapping grows with what is written, whatever the
   // machine's speed
   const REQUESTS = 30_000;
-  let n = 0;
+  const requests = metering(store, allocationId, instanceId);
   const began = Date.now();
-  const worker = async (w: number) => {
-    while (n < REQUESTS) {
-      const requestId = `w${w}-${n++}`;
-      assert.equal(await store.reserve({ allocationId, requestId, instanceId, tokens: 50 }), true);
-      await store.settle({
-        requestId,
-        allocationId,
-        model: 'openai/gpt-4',
-        promptTokens: 10,
-        completionTokens: 15,
-        weightedTokens: 40,
-        upstreamCostMicros: 1,
-        latencyMs: 1,
-        statusCode: 200,
-        outcome: 'ok',
-        estimated: false,
-        stream: false,
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: 64 }, (_, w) => worker(w)));
+  await requests.run(REQUESTS, 64);
+  const n = requests.done;
   clearInterval(sampler);
   delay.disable();
   const perSecond = (n * 2 * 1000) / (Date.now() - began);
@@ -144,20 +150,8 @@ test('a reader holding an old snapshot: the WAL grows while it reads, and is wra
     await handle.close();
   });
   const store = createMeteringStore(handle);
-  let n = 0;
-  const requests = async (count: number) => {
-    const until = n + count;
-    await Promise.all(
-      Array.from({ length: 16 }, async (_, w) => {
-        while (n < until) {
-          const requestId = `r${w}-${n++}`;
-          assert.equal(await store.reserve({ allocationId, requestId, instanceId, tokens: 50 }), true);
-          const settle = { requestId, allocationId, model: 'openai/gpt-4', promptTokens: 10, completionTokens: 15, weightedTokens: 40, upstreamCostMicros: 1 };
-          await store.settle({ ...settle, latencyMs: 1, statusCode: 200, outcome: 'ok', estimated: false, stream: false });
-        }
-      }),
-    );
-  };
+  const metered = metering(store, allocationId, instanceId);
+  const requests = (count: number) => metered.run(count, 16);
   // an `arb stats` or a backup in another process: one read transaction, its snapshot held
   reader.exec('begin');
   const before = reader.prepare('select count(*) from usage_events').pluck().get() as number;
