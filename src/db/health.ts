@@ -5,7 +5,14 @@
  * typed error, except that every `probeEveryMs` one caller runs the cheap write probe and, when it
  * succeeds, the database is healthy again. A successful write anywhere also makes it healthy. A damaged
  * file (SQLITE_CORRUPT, NOTADB) stays unhealthy: it does not heal, the fix is `arb restore`.
+ *
+ * On SQLite a write can succeed on a disk that is still full: into room the WAL file already has, or into
+ * the 64 KiB the pending-settles ballast gave back. Healing on that would forward paid requests whose
+ * settle then fails (the operator pays upstream for answers held back), so SQLite heals only once the
+ * database's file system has room again (`diskRoom`: 1 MiB free).
  */
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DatabaseCorruptError, DatabaseUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { classifyDbError } from './errors.js';
@@ -46,6 +53,29 @@ export interface DatabaseHealthOptions {
   logger?: Logger;
   /** at most one probe per this many ms while unhealthy, default 500 */
   probeEveryMs?: number;
+  /** why the database cannot heal yet whatever a write says (diskRoom), or undefined when it can */
+  room?: () => string | undefined;
+}
+
+/** The free space a SQLite database's file system needs before the database counts as writable again. */
+export const DISK_ROOM_BYTES = 1024 * 1024;
+
+/**
+ * For DatabaseHealthOptions.room: "disk full (… free)" while the file system holding `file` has less than
+ * `minBytes` free to unprivileged writers; undefined when it has room or cannot be asked.
+ */
+export function diskRoom(file: string, minBytes = DISK_ROOM_BYTES): () => string | undefined {
+  const dir = dirname(file);
+  return () => {
+    let free: number;
+    try {
+      const s = statfsSync(dir);
+      free = Number(s.bavail) * Number(s.bsize);
+    } catch {
+      return undefined;
+    }
+    return free < minBytes ? `disk full (${Math.floor(free / 1024)} KiB free, ${Math.floor(minBytes / 1024)} KiB needed)` : undefined;
+  };
 }
 
 export function createDatabaseHealth(options: DatabaseHealthOptions): DatabaseHealth {
@@ -86,7 +116,7 @@ export function createDatabaseHealth(options: DatabaseHealthOptions): DatabaseHe
       return typed;
     },
     wrote() {
-      if (status.state !== 'unavailable') return;
+      if (status.state !== 'unavailable' || options.room?.()) return;
       options.logger?.warn({ database_state: 'ok', was: status.reason, since: status.since }, 'the database accepts writes again: serving paid requests');
       status = { state: 'ok' };
       error = undefined;
@@ -101,8 +131,8 @@ export function createDatabaseHealth(options: DatabaseHealthOptions): DatabaseHe
       if (status.state !== 'unavailable') return status;
       if (!probing && Date.now() - lastProbe >= probeEveryMs) {
         lastProbe = Date.now();
-        probing = options
-          .probe()
+        const full = options.room?.();
+        probing = (full ? Promise.reject(new DatabaseUnavailableError(full)) : options.probe())
           .then(
             () => health.wrote(),
             (e: unknown) => void health.failure(e),

@@ -8,7 +8,7 @@
  */
 import type { DbHandle } from '../db/dialect.js';
 import type { UsageOutcome } from '../db/database.js';
-import { createDatabaseHealth, type DatabaseHealth } from '../db/health.js';
+import { createDatabaseHealth, diskRoom, type DatabaseHealth } from '../db/health.js';
 import type { KeyAllocation } from '../keys/allocations.js';
 import type { Logger } from '../logger.js';
 import { nowDb } from '../time.js';
@@ -105,7 +105,8 @@ export interface MeteringStatements {
  *   connection lost", …; `DatabaseCorruptError` for a damaged file) when the database fails with an
  *   integrity or I/O error, and that marks the database unhealthy (`database.status()`, `/health` 503).
  * - `reserve` throws `DatabaseUnavailableError` at once while the database is unhealthy (a write probe
- *   runs at most every 500 ms; when it succeeds, or any write does, reserve works again): answer 503
+ *   runs at most every 500 ms; when it succeeds, or any write does, reserve works again — on SQLite only
+ *   once the disk has 1 MiB free, as a write can fit in room the WAL already has): answer 503
  *   `service_unavailable` and forward nothing.
  * - `settle` always tries the write; it throws `DatabaseUnavailableError` when the database refuses it
  *   (no retry inside). Then:
@@ -180,7 +181,13 @@ export function createMeteringStore(handle: DbHandle, options: MeteringStoreOpti
   else if (handle.sqlite) statements = createSqliteMeteringStatements(handle, handle.sqlite);
   else throw new Error('createMeteringStore: a SQLite handle without its connection');
 
-  const health = createDatabaseHealth({ probe: () => statements.probeWrite(), where: handle.file ?? 'PostgreSQL database (DATABASE_URL)', logger: options.logger, probeEveryMs: options.probeEveryMs });
+  const health = createDatabaseHealth({
+    probe: () => statements.probeWrite(),
+    where: handle.file ?? 'PostgreSQL database (DATABASE_URL)',
+    logger: options.logger,
+    probeEveryMs: options.probeEveryMs,
+    room: handle.file ? diskRoom(handle.file) : undefined,
+  });
   const fail = (e: unknown): never => {
     throw health.failure(e) ?? e;
   };

@@ -54,12 +54,15 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
       body: JSON.stringify({ model: 'gpt-4', messages: HELLO, max_tokens: 20, ...body }),
     });
 
+  // what was forwarded to the model (the simulator also records the daemon's own calls, /key for /health)
+  const forwarded = () => sim.requests.filter((r) => r.endpoint === 'chat');
+
   // two requests held and forwarded; the upstream takes its time; meanwhile the disk fills
   handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
   sim.setFault({ kind: 'slow', delayMs: 800 });
   const whole = post({});
   const stream = post({ stream: true });
-  await until('both forwarded', () => sim.requests.length === 2, 15_000);
+  await until('both forwarded', () => forwarded().length === 2, 15_000);
   handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
   const filler = join(fs.dir, 'filler');
   fillDisk(filler);
@@ -81,12 +84,15 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
     .join('');
   assert.equal(deltas, simulatedText(20));
 
-  // new paid requests are refused while the database cannot record; /health says so
+  // new paid requests are refused while the database cannot record, even once a probe is due (500 ms) and
+  // the kept settle may have gone into the room the ballast gave back: the disk is still full
   sim.setFault(null);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal((await fetch(`${daemon.url}/health`)).status, 503, '/health probed the still-full disk');
   const refused = await post({});
   assert.equal(refused.status, 503);
   assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'service_unavailable');
-  assert.equal(sim.requests.length, 2, 'nothing more was forwarded');
+  assert.equal(forwarded().length, 2, 'nothing more was forwarded');
 
   // room again: the kept settles are applied; every delivered answer is charged, the held-back one is not
   rmSync(filler);
@@ -96,7 +102,7 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
   const delivered = events.filter((e) => e.weighted_tokens > 0);
   assert.equal(delivered.length, 1, 'one answer delivered, one charged');
   assert.equal(delivered[0].stream, 1);
-  assert.equal(delivered[0].weighted_tokens, sim.requests[1].promptTokens + 2 * 20);
+  assert.equal(delivered[0].weighted_tokens, forwarded()[1].promptTokens + 2 * 20);
   const released = events.find((e) => e.weighted_tokens === 0)!;
   assert.equal(released.status_code, 503);
   assert.equal(released.outcome, 'withheld');

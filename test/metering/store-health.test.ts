@@ -121,6 +121,34 @@ test('a full disk (real tmpfs): reserve refuses, settle throws, settleLater appl
   assert.deepEqual((await auditLedger(handle)).problems, []);
 });
 
+test('a full disk: a write that still fits (the ballast the queue gave back) does not heal the database; room on the disk does', async (t) => {
+  const disk = await onSmallDisk(t);
+  if (!disk) return;
+  const { file, handle, allocationId } = disk;
+  const store = createMeteringStore(handle, { pendingSettlesAt: file, probeEveryMs: 20, settleRetryMs: 20 });
+  for (const id of ['a', 'b']) assert.equal(await store.reserve({ allocationId, requestId: id, instanceId: 'i1', tokens: 100 }), true);
+  handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
+  const filler = join(disk.dir, 'filler');
+  fillDisk(filler);
+  await assert.rejects(store.settle(settleInput('a', allocationId, 60)), isUnavailable(/disk full/));
+  // keeping the settle deletes the 64 KiB ballast for its file: the retry fits in what that freed
+  store.settleLater(settleInput('a', allocationId, 60));
+  await until('the kept settle applied in the ballast room', () => store.pendingSettles === 0);
+  assert.deepEqual(await counters(handle, allocationId), { tokens_used: 60, tokens_reserved: 100 });
+  // a write went in, but the disk is still full: paid requests stay refused, probes included
+  assert.equal(store.database.status().state, 'unavailable');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await store.database.probeIfDue()).state, 'unavailable');
+  await assert.rejects(store.reserve({ allocationId, requestId: 'c', instanceId: 'i1', tokens: 10 }), isUnavailable(/disk full/));
+
+  rmSync(filler);
+  await until('a probe finds room', async () => (await store.database.probeIfDue()).state === 'ok');
+  assert.equal(await store.reserve({ allocationId, requestId: 'c', instanceId: 'i1', tokens: 10 }), true);
+  for (const id of ['b', 'c']) await store.settle(settleInput(id, allocationId, 5));
+  await store.close();
+  assert.deepEqual((await auditLedger(handle)).problems, []);
+});
+
 test('a full disk at shutdown: the pending settles are saved beside the database (0600) and applied by the next start', async (t) => {
   const disk = await onSmallDisk(t);
   if (!disk) return;
