@@ -1,21 +1,56 @@
 // Runs every test/**/*.test.ts file with node:test under tsx. Extra args filter files by substring.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// With ARB_TEST_DIALECT=postgres (CI's second pass) only the files whose database follows that setting run:
+// the others do exactly what they did on the first pass.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-function walk(dir) {
+function walk(dir, pattern = /\.test\.tsx?$/) {
   const out = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (/\.test\.tsx?$/.test(name)) out.push(p);
+    if (statSync(p).isDirectory()) out.push(...walk(p, pattern));
+    else if (pattern.test(name)) out.push(p);
   }
   return out;
 }
+/**
+ * The test files whose database follows ARB_TEST_DIALECT: they read the setting, or call a test helper
+ * whose database does — test/support/db.ts's tempDb, tempDbEnv and defaultTestDialect, and every top-level
+ * function of a helper under test/ that calls one of those (to any depth: arbEnvDb, startStack, …).
+ * Comments aside; a name is a name wherever it is defined, which can only count more files, never fewer.
+ */
+function followingDialect(files) {
+  const code = (f) =>
+    readFileSync(f, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/(^|\s)\/\/.*$/gm, '$1');
+  const names = new Set(['tempDb', 'tempDbEnv', 'defaultTestDialect']);
+  const decls = [];
+  for (const f of walk('test', /(?<!\.test)\.tsx?$/).filter((f) => resolve(f) !== resolve('test/support/db.ts'))) {
+    const src = code(f);
+    const starts = [...src.matchAll(/^(?:export )?(?:async )?(?:function\*? (\w+)|(?:const|let) (\w+) =|class (\w+))/gm)];
+    starts.forEach((m, i) => decls.push({ name: m[1] ?? m[2] ?? m[3], body: src.slice(m.index + m[0].length, starts[i + 1]?.index ?? src.length) }));
+  }
+  const calls = () => new RegExp(`\\b(?:${[...names].join('|')})\\(|\\bARB_TEST_DIALECT\\b`);
+  for (let grew = true; grew;) {
+    grew = false;
+    const re = calls();
+    for (const d of decls) if (!names.has(d.name) && re.test(d.body)) grew = names.add(d.name) !== undefined;
+  }
+  const re = calls();
+  return files.filter((f) => re.test(code(f)));
+}
+
 const filters = process.argv.slice(2);
-const files = walk('test')
+let files = walk('test')
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
+if (process.env.ARB_TEST_DIALECT === 'postgres') {
+  const all = files.length;
+  files = followingDialect(files);
+  console.log(`ARB_TEST_DIALECT=postgres: the ${files.length} test files whose database follows it; ${all - files.length} others left out (they run as on SQLite)`);
+}
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
