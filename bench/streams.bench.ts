@@ -559,23 +559,30 @@ async function main(): Promise<void> {
     console.log(
       `streams bench: ${STREAMS.toLocaleString('en-US')} streams of ${TOKENS} tokens ${SPACING_MS} ms apart, opened over ${RAMP_S} s, ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}; machine: ${machineLoad()} (other helpers share the cores)`,
     );
-    const sim = await startRole(SELF, 'sim', [], nodeArgs);
-    children.push(sim.child);
     // BENCH_PROFILE=DIR: CPU profiles (node --cpu-prof) of both serving processes, written when they exit
     const profile = (who: string) => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, who)}`] : []);
     const stop = (child: ChildProcess) => {
       child.kill('SIGTERM');
       return exited(child);
     };
-    // every phase on a fresh process: no round inherits another's heap, connections or database
+    // every phase on fresh processes, the simulator's too: no phase inherits another's heap, connections,
+    // request records or database
+    const freshSim = async () => {
+      const sim = await startRole(SELF, 'sim', [], nodeArgs);
+      children.push(sim.child);
+      return sim;
+    };
     const runBare = async () => {
+      const sim = await freshSim();
       const bare = await startRole(SELF, 'bare', [sim.info.url], [...nodeArgs, ...profile('bare')]);
       children.push(bare.child);
       const result = await phase('bare pass-through', bare.child, sim.child, `${bare.info.url}/chat/completions`, {}, 'openai/gpt-4');
       await stop(bare.child);
+      await stop(sim.child);
       return result;
     };
     const runArb = async () => {
+      const sim = await freshSim();
       const arb = await startRole(SELF, 'arb', [sim.info.url], [...nodeArgs, ...profile('arb')]);
       children.push(arb.child);
       const result = await phase('arb', arb.child, sim.child, `${arb.info.url}/v1/chat/completions`, { authorization: `Bearer ${arb.info.key}` }, 'gpt-4');
@@ -583,6 +590,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
       const billing = await probe<Billing>(arb.child, 'billing');
       await stop(arb.child);
+      await stop(sim.child);
       return { result, billing };
     };
     // BENCH_ORDER=arb-first: arb's streams before the bare proxy's in the first round; the order alternates from round to round
