@@ -296,6 +296,9 @@ interface Phase {
   simCpuMs: number;
   clientCpuMs: number;
   wallMs: number;
+  /** the serving process's CPU time while the streams were being opened, and how long that took, ms */
+  rampCpuMs: number;
+  rampMs: number;
   /** the serving process's event loop delay while the streams were being opened, and after the memory probe */
   loopRamp: CpuLook['loop'];
   loopRest: CpuLook['loop'];
@@ -379,6 +382,7 @@ async function phase(name: string, server: ChildProcess, sim: ChildProcess, url:
     pending.push(oneStream(agent, url, headers, body));
   }
   const ramp = await probe<CpuLook>(server, 'cpu');
+  const rampMs = performance.now() - started;
   // look at the server once every stream has its first byte (each then has ~20 s to go)
   const deadline = performance.now() + 60_000;
   while (live.started + live.failed < STREAMS && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -408,6 +412,8 @@ async function phase(name: string, server: ChildProcess, sim: ChildProcess, url:
     clientCpuMs: cpuMsBetween(client0, client1),
     wallMs,
     started,
+    rampCpuMs: cpuMsBetween(cpu0, ramp),
+    rampMs,
     loopRamp: ramp.loop,
     loopRest: cpu1.loop,
     gcRamp: ramp.gc,
@@ -452,7 +458,7 @@ function report(p: Phase): void {
   console.log(`  CPU of the serving process       ${(p.cpuMs / 1000).toFixed(2)} s (${((p.cpuMs * 1000) / STREAMS).toFixed(0)} µs per stream)`);
   const cores = (ms: number) => (ms / p.wallMs).toFixed(2);
   console.log(
-    `  cores busy over the ${(p.wallMs / 1000).toFixed(1)} s    serving process ${cores(p.cpuMs)}, simulator ${cores(p.simCpuMs)}, clients ${cores(p.clientCpuMs)}: ${cores(p.cpuMs + p.simCpuMs + p.clientCpuMs)} of ${availableParallelism()}`,
+    `  cores busy over the ${(p.wallMs / 1000).toFixed(1)} s    serving process ${cores(p.cpuMs)}, simulator ${cores(p.simCpuMs)}, clients ${cores(p.clientCpuMs)}: ${cores(p.cpuMs + p.simCpuMs + p.clientCpuMs)} of ${availableParallelism()}; while opening (${(p.rampMs / 1000).toFixed(1)} s) the serving process ${(p.rampCpuMs / p.rampMs).toFixed(2)} (near 1: saturated, and the time to first byte is mostly queueing)`,
   );
   const loop = (l: CpuLook['loop']) => `p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(0)} ms`;
   console.log(`  event loop delay                 while opening: ${loop(p.loopRamp)}; after the memory probe: ${loop(p.loopRest)}`);
