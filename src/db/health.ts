@@ -62,15 +62,17 @@ export const DISK_ROOM_BYTES = 1024 * 1024;
 
 /**
  * For DatabaseHealthOptions.room: "disk full (… free)" while the file system holding `file` has less than
- * `minBytes` free to unprivileged writers; undefined when it has room or cannot be asked.
+ * `minBytes` free to this process (root may also write the blocks ext4 keeps for it); undefined when it
+ * has room or cannot be asked.
  */
 export function diskRoom(file: string, minBytes = DISK_ROOM_BYTES): () => string | undefined {
   const dir = dirname(file);
+  const root = process.getuid?.() === 0;
   return () => {
     let free: number;
     try {
       const s = statfsSync(dir);
-      free = Number(s.bavail) * Number(s.bsize);
+      free = Number(root ? s.bfree : s.bavail) * Number(s.bsize);
     } catch {
       return undefined;
     }

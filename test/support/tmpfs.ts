@@ -34,6 +34,38 @@ export function mountTmpfs(bytes: number): Tmpfs | { skip: string } {
   };
 }
 
+/**
+ * A small ext4 file system in a loop-mounted image of `bytes`, keeping `reservedPercent` of its blocks for
+ * root (`mkfs.ext4 -m`), as ext4 disks do (5 % by default); or the reason it cannot be made here.
+ */
+export function mountExt4(bytes: number, reservedPercent: number): Tmpfs | { skip: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'arb-ext4-'));
+  const image = `${dir}.img`;
+  const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
+  const fail = (what: string, r: ReturnType<typeof run>) => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(image, { force: true });
+    return { skip: `cannot ${what} here (needs mkfs.ext4, loop devices and root): ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}` };
+  };
+  const trunc = run('truncate', ['-s', String(bytes), image]);
+  if (trunc.status !== 0) return fail('make a disk image', trunc);
+  const mkfs = run('mkfs.ext4', ['-q', '-F', '-m', String(reservedPercent), image]);
+  if (mkfs.status !== 0) return fail('make an ext4 file system', mkfs);
+  const mount = run('mount', ['-o', 'loop', image, dir]);
+  if (mount.status !== 0) return fail('loop-mount an ext4 image', mount);
+  let mounted = true;
+  return {
+    dir,
+    unmount() {
+      if (!mounted) return;
+      mounted = false;
+      if (run('umount', [dir]).status !== 0) run('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(image, { force: true });
+    },
+  };
+}
+
 /** Writes `file` until the file system is full (ENOSPC); returns the bytes written. */
 export function fillDisk(file: string): number {
   const fd = openSync(file, 'a');
