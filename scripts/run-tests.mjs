@@ -36,7 +36,10 @@ function followingDialect(files) {
   for (let grew = true; grew;) {
     grew = false;
     const re = calls();
-    for (const d of decls) if (!names.has(d.name) && re.test(d.body)) grew = names.add(d.name) !== undefined;
+    for (const d of decls.filter((d) => !names.has(d.name) && re.test(d.body))) {
+      names.add(d.name);
+      grew = true;
+    }
   }
   const re = calls();
   return files.filter((f) => re.test(code(f)));

@@ -133,16 +133,18 @@ export function createDatabaseHealth(options: DatabaseHealthOptions): DatabaseHe
       if (status.state !== 'unavailable') return status;
       if (!probing && Date.now() - lastProbe >= probeEveryMs) {
         lastProbe = Date.now();
-        const full = options.room?.();
-        probing = (full ? Promise.reject(new DatabaseUnavailableError(full)) : options.probe())
-          .then(
-            () => health.wrote(),
-            (e: unknown) => void health.failure(e),
-          )
-          .finally(() => {
-            probing = undefined;
-            lastProbe = Date.now();
-          });
+        // without room on the disk no write proves anything (see wrote): no probe
+        if (!options.room?.())
+          probing = options
+            .probe()
+            .then(
+              () => health.wrote(),
+              (e: unknown) => void health.failure(e),
+            )
+            .finally(() => {
+              probing = undefined;
+              lastProbe = Date.now();
+            });
       }
       if (probing) await probing;
       return status;

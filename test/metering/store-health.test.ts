@@ -72,7 +72,14 @@ async function onSmallDisk(t: import('node:test').TestContext) {
     fs.unmount();
   });
   const { allocationId } = await keyWith(handle, 1000);
-  return { dir: fs.dir, file, handle, allocationId };
+  /** Fills the disk, the WAL first cut back so that every write must grow it; returns the filler file. */
+  const fill = () => {
+    handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
+    const filler = join(fs.dir, 'filler');
+    fillDisk(filler);
+    return filler;
+  };
+  return { dir: fs.dir, file, handle, allocationId, fill };
 }
 
 test('a full disk (real tmpfs): reserve refuses, settle throws, settleLater applies once space returns, audit clean', async (t) => {
@@ -81,10 +88,7 @@ test('a full disk (real tmpfs): reserve refuses, settle throws, settleLater appl
   const { file, handle, allocationId } = disk;
   const store = createMeteringStore(handle, { pendingSettlesAt: file, probeEveryMs: 20, settleRetryMs: 20 });
   for (const id of ['a', 'b', 'c']) assert.equal(await store.reserve({ allocationId, requestId: id, instanceId: 'i1', tokens: 100 }), true);
-  // every write must now grow the WAL
-  handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
-  const filler = join(disk.dir, 'filler');
-  fillDisk(filler);
+  const filler = disk.fill();
 
   await assert.rejects(store.settle(settleInput('a', allocationId, 60)), isUnavailable(/disk full/));
   assert.deepEqual(store.database.status().state, 'unavailable');
@@ -127,9 +131,7 @@ test('a full disk: a write that still fits (the ballast the queue gave back) doe
   const { file, handle, allocationId } = disk;
   const store = createMeteringStore(handle, { pendingSettlesAt: file, probeEveryMs: 20, settleRetryMs: 20 });
   for (const id of ['a', 'b']) assert.equal(await store.reserve({ allocationId, requestId: id, instanceId: 'i1', tokens: 100 }), true);
-  handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
-  const filler = join(disk.dir, 'filler');
-  fillDisk(filler);
+  const filler = disk.fill();
   await assert.rejects(store.settle(settleInput('a', allocationId, 60)), isUnavailable(/disk full/));
   // keeping the settle deletes the 64 KiB ballast for its file: the retry fits in what that freed
   store.settleLater(settleInput('a', allocationId, 60));
@@ -159,9 +161,7 @@ test('a full disk at shutdown: the pending settles are saved beside the database
   const ballast = `${file}.pending-settles.ballast`;
   assert.ok(existsSync(ballast), 'room kept for the file');
   for (const id of ['s1', 's2']) assert.equal(await store.reserve({ allocationId, requestId: id, instanceId: 'i1', tokens: 100 }), true);
-  handle.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
-  const filler = join(disk.dir, 'filler');
-  fillDisk(filler);
+  const filler = disk.fill();
   await assert.rejects(store.settle(settleInput('s1', allocationId, 70)), isUnavailable(/disk full/));
   store.settleLater(settleInput('s1', allocationId, 70));
   store.settleLater(settleInput('s2', allocationId, 30));

@@ -2,8 +2,8 @@
  * A small, size-limited tmpfs for tests that need a real full disk (`mount -t tmpfs -o size=…`). Mounting
  * needs root (or CAP_SYS_ADMIN); where it is not allowed the test is skipped with the reason.
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,17 +19,25 @@ export function mountTmpfs(bytes: number): Tmpfs | { skip: string } {
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
   if (r.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    return { skip: `cannot mount a size-limited tmpfs here (needs root or CAP_SYS_ADMIN): ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}` };
+    return { skip: `cannot mount a size-limited tmpfs here (needs root or CAP_SYS_ADMIN): ${why(r)}` };
   }
-  let mounted = true;
+  return mounted(dir);
+}
+
+/** What a failed command said. */
+const why = (r: SpawnSyncReturns<string>) => (r.stderr || r.error?.message || `exit ${r.status}`).trim();
+
+/** The mount at `dir`: unmounting it (lazily if it is busy) removes `dir` and then `also`, once. */
+function mounted(dir: string, also?: string): Tmpfs {
+  let done = false;
   return {
     dir,
     unmount() {
-      if (!mounted) return;
-      mounted = false;
-      const u = spawnSync('umount', [dir], { encoding: 'utf8' });
-      if (u.status !== 0) spawnSync('umount', ['-l', dir]);
+      if (done) return;
+      done = true;
+      if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
       rmSync(dir, { recursive: true, force: true });
+      if (also) rmSync(also, { force: true });
     },
   };
 }
@@ -42,28 +50,18 @@ export function mountExt4(bytes: number, reservedPercent: number): Tmpfs | { ski
   const dir = mkdtempSync(join(tmpdir(), 'arb-ext4-'));
   const image = `${dir}.img`;
   const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
-  const fail = (what: string, r: ReturnType<typeof run>) => {
+  const fail = (what: string, r: SpawnSyncReturns<string>) => {
     rmSync(dir, { recursive: true, force: true });
     rmSync(image, { force: true });
-    return { skip: `cannot ${what} here (needs mkfs.ext4, loop devices and root): ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}` };
+    return { skip: `cannot ${what} here (needs mkfs.ext4, loop devices and root): ${why(r)}` };
   };
-  const trunc = run('truncate', ['-s', String(bytes), image]);
-  if (trunc.status !== 0) return fail('make a disk image', trunc);
+  writeFileSync(image, '');
+  truncateSync(image, bytes);
   const mkfs = run('mkfs.ext4', ['-q', '-F', '-m', String(reservedPercent), image]);
   if (mkfs.status !== 0) return fail('make an ext4 file system', mkfs);
   const mount = run('mount', ['-o', 'loop', image, dir]);
   if (mount.status !== 0) return fail('loop-mount an ext4 image', mount);
-  let mounted = true;
-  return {
-    dir,
-    unmount() {
-      if (!mounted) return;
-      mounted = false;
-      if (run('umount', [dir]).status !== 0) run('umount', ['-l', dir]);
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(image, { force: true });
-    },
-  };
+  return mounted(dir, image);
 }
 
 /** Writes `file` until the file system is full (ENOSPC); returns the bytes written. */
