@@ -45,18 +45,22 @@ async function until<T>(what: string, check: () => Promise<T | false>, ms = 15_0
 test('a full disk at run time: /health is 503 with the reason, paid requests are not served; all is well once space returns', async (t) => {
   const fs = mountTmpfs(8 * 1024 * 1024);
   if ('skip' in fs) return t.skip(fs.skip);
-  const sim = await startSimulator({ chunkDelayMs: 1 });
-  const dbName = join(fs.dir, 'arbitrage.db');
-  const logDir = tempDir(t);
-  const handle = await openAndMigrate({ dbName });
-  const config = createConfig({ OPENROUTER_BASE_URL: sim.baseUrl, DB_NAME: dbName, LOG_DIR: logDir, RATE_LIMIT_RPM: '100000' });
-  const daemon = await startDaemon({ config, handle, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false, backgroundCheckpoints: false });
+  // one clean-up, registered before anything that may fail: a failed setup leaves no mount behind
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  let sim: Awaited<ReturnType<typeof startSimulator>> | undefined;
+  let handle: Awaited<ReturnType<typeof openAndMigrate>> | undefined;
   t.after(async () => {
-    await daemon.stop();
-    await handle.close();
-    await sim.close();
+    await daemon?.stop();
+    await handle?.close();
+    await sim?.close();
     fs.unmount();
   });
+  sim = await startSimulator({ chunkDelayMs: 1 });
+  const dbName = join(fs.dir, 'arbitrage.db');
+  const logDir = tempDir(t);
+  handle = await openAndMigrate({ dbName });
+  const config = createConfig({ OPENROUTER_BASE_URL: sim.baseUrl, DB_NAME: dbName, LOG_DIR: logDir, RATE_LIMIT_RPM: '100000' });
+  daemon = await startDaemon({ config, handle, logger: createSilentLogger(), host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false, backgroundCheckpoints: false });
   const pkg = await seedPackage(handle, { config });
   const { apiKey, allocation } = await purchasePackage({ handle, config }, { telegramId: 9090, packageId: pkg.id, free: true });
   const client = new OpenAI({ apiKey: apiKey!, baseURL: `${daemon.url}/v1`, maxRetries: 0 });

@@ -25,9 +25,19 @@ import { until } from '../support/wait.js';
 test('a full disk: a held-back answer is 503 and free, a delivered stream is charged once there is room, new requests 503', async (t) => {
   const fs = mountTmpfs(8 * 1024 * 1024);
   if ('skip' in fs) return t.skip(fs.skip);
+  // one clean-up, registered before anything that may fail: a failed setup leaves no mount behind
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  let sim: Awaited<ReturnType<typeof startSimulator>> | undefined;
+  let handle: Awaited<ReturnType<typeof openAndMigrate>> | undefined;
+  t.after(async () => {
+    await daemon?.stop();
+    await sim?.close();
+    await handle?.close();
+    fs.unmount();
+  });
   const file = join(fs.dir, 'arbitrage.db');
-  const handle = await openAndMigrate({ dbName: file });
-  const sim = await startSimulator({ chunkDelayMs: 1 });
+  handle = await openAndMigrate({ dbName: file });
+  sim = await startSimulator({ chunkDelayMs: 1 });
   const config = createConfig({
     OPENROUTER_BASE_URL: sim.baseUrl,
     OPENROUTER_API_KEY: 'sk-or-v1-test-upstream-key-000000000000',
@@ -40,13 +50,7 @@ test('a full disk: a held-back answer is 503 and free, a delivered stream is cha
   await creditUser({ handle }, { telegramId: 77, amountMicros: pkg.priceMicros, type: 'topup', reference: 'disk-topup' });
   const { apiKey: key, allocation: alloc } = await purchasePackage({ handle, config }, { telegramId: 77, packageId: pkg.id });
   const logs = captureLogger();
-  const daemon = await startDaemon({ config, handle, logger: logs.logger, host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false, backgroundCheckpoints: false });
-  t.after(async () => {
-    await daemon.stop();
-    await sim.close();
-    await handle.close();
-    fs.unmount();
-  });
+  daemon = await startDaemon({ config, handle, logger: logs.logger, host: '127.0.0.1', port: 0, bot: false, alerts: false, defaultMetrics: false, backgroundCheckpoints: false });
   const post = (body: Record<string, unknown>) =>
     fetch(`${daemon.url}/v1/chat/completions`, {
       method: 'POST',

@@ -65,12 +65,14 @@ async function onSmallDisk(t: import('node:test').TestContext) {
     t.skip(fs.skip);
     return undefined;
   }
-  const file = join(fs.dir, 'arbitrage.db');
-  const handle = await openAndMigrate({ dbName: file });
+  // registered before anything that may fail: a failed setup leaves no mount behind
+  let handle: DbHandle | undefined;
   t.after(async () => {
-    await handle.close();
+    await handle?.close();
     fs.unmount();
   });
+  const file = join(fs.dir, 'arbitrage.db');
+  handle = await openAndMigrate({ dbName: file });
   const { allocationId } = await keyWith(handle, 1000);
   /** Fills the disk, the WAL first cut back so that every write must grow it; returns the filler file. */
   const fill = () => {
