@@ -27,6 +27,7 @@
  *                             (on a shared 2-core machine one pair swings by tens of percent)
  *   BENCH_ORDER=arb-first: arb's streams before the bare proxy's in the first round (default: the bare proxy first)
  *   BENCH_PROFILE=DIR: CPU profiles of arb's process (DIR/arb) and of the bare proxy's (DIR/bare), to compare
+ *   BENCH_KEEP=1: arb's database and log are kept (the bench prints where): why a stream failed is in its api_call line
  *   BENCH_HEAP=1: also a heap snapshot of arb and of bare with every stream open, and the objects that
  *   grow per stream (by constructor, count and bytes per stream) — what arb keeps that bare does not
  *
@@ -155,7 +156,10 @@ async function heapSummary(): Promise<Record<string, [number, number]>> {
 
 async function roleSim(): Promise<void> {
   const { startSimulator } = await import('../src/catalog/simulator.js');
-  const sim = await startSimulator({ chunkDelayMs: SPACING_MS, completionTokens: TOKENS });
+  // thousands of upstream connections opened within seconds (the accept queue), and idle ones kept as long
+  // as OpenRouter's edge keeps them: with node's 5 s, a proxy whose event loop lags seconds behind under the
+  // big run reused connections the simulator was closing, and those requests failed with a reset (502)
+  const sim = await startSimulator({ chunkDelayMs: SPACING_MS, completionTokens: TOKENS, backlog: 4096, keepAliveTimeoutMs: 120_000 });
   answerProbes();
   announce({ url: sim.baseUrl });
 }
@@ -175,7 +179,8 @@ async function roleArb(target: string): Promise<void> {
   const { startDaemon } = await import('../daemon/main.js');
   const { sql } = await import('kysely');
   const dir = mkdtempSync(join(tmpdir(), 'arb-bench-streams-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  if (process.env.BENCH_KEEP === '1') console.error(`arb's database and log are kept in ${dir}`);
+  else process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const config = createConfig({ OPENROUTER_BASE_URL: target, DB_NAME: join(dir, 'bench.db'), LOG_DIR: join(dir, 'logs'), RATE_LIMIT_RPM: '1000000' });
   const handle = await openAndMigrate({ dbName: config.dbName });
   const [[{ apiKey, allocationId }]] = await seedFreeKeys(handle, config, [{ model: 'gpt-4', description: 'bench' }]);

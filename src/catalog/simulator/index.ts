@@ -405,9 +405,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     res.end();
   }
 
+  if (opts.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = opts.keepAliveTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+    server.listen({ port: opts.port ?? 0, host: '127.0.0.1', backlog: opts.backlog }, () => {
       server.off('error', reject);
       resolve();
     });

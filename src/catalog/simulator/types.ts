@@ -85,6 +85,14 @@ export interface SimRequestRecord {
 
 export interface SimulatorOptions {
   port?: number;
+  /** the listening socket's accept queue (node's default 511) */
+  backlog?: number;
+  /**
+   * how long an idle connection stays open (node's default 5 s; OpenRouter's edge keeps them far longer).
+   * A client whose event loop lags seconds behind reuses a connection the simulator is just closing: its
+   * request fails with a reset, as it would against any upstream that closes idle connections that soon
+   */
+  keepAliveTimeoutMs?: number;
   /** the model list (`data` array); defaults to the 371-model fixture */
   models?: OpenRouterModel[];
   /**
