@@ -27,6 +27,7 @@
  *                             (on a shared 2-core machine one pair swings by tens of percent)
  *   BENCH_ORDER=arb-first: arb's streams before the bare proxy's in the first round (default: the bare proxy first)
  *   BENCH_PROFILE=DIR: CPU profiles of arb's process (DIR/arb) and of the bare proxy's (DIR/bare), to compare
+ *   BENCH_PROMPT_KB: the prompt's size in KB (default a sentence); a coding agent sends hundreds of KB with every call
  *   BENCH_KEEP=1: arb's database and log are kept (the bench prints where): why a stream failed is in its api_call line
  *   BENCH_HEAP=1: also a heap snapshot of arb and of bare with every stream open, and the objects that
  *   grow per stream (by constructor, count and bytes per stream) — what arb keeps that bare does not
@@ -52,8 +53,10 @@ const SPACING_MS = 200;
 const HEAP = process.env.BENCH_HEAP === '1';
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
-const BODY = (model: string, tokens = TOKENS) =>
-  JSON.stringify({ model, stream: true, stream_options: { include_usage: true }, max_tokens: tokens, messages: [{ role: 'user', content: 'Tell me a long story.' }] });
+/** BENCH_PROMPT_KB: the prompt's size (default: one short sentence); a coding agent's runs to hundreds of KB */
+const PROMPT_KB = Number(process.env.BENCH_PROMPT_KB ?? 0);
+const PROMPT = PROMPT_KB > 0 ? 'Tell me a long story. '.repeat(Math.ceil((PROMPT_KB * 1024) / 22)).slice(0, PROMPT_KB * 1024) : 'Tell me a long story.';
+const BODY = (model: string, tokens = TOKENS) => JSON.stringify({ model, stream: true, stream_options: { include_usage: true }, max_tokens: tokens, messages: [{ role: 'user', content: PROMPT }] });
 /**
  * Before each measurement, short streams (3 tokens) through the server, 40 at a time: a daemon in
  * production runs warm, and one stream leaves most of arb's request path (auth, hold, relay, settle, log)

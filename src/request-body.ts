@@ -7,17 +7,22 @@ import type { IncomingMessage } from 'node:http';
 /** The body; `too_large` past `limit` bytes (the request is paused, the rest unread); `aborted` when the client went away. */
 export type BodyRead = Buffer | 'too_large' | 'aborted';
 
-/** Reads a request body up to `limit` bytes. */
+/**
+ * Reads a request body up to `limit` bytes. Once it has answered it leaves nothing on the request: a
+ * listener left waiting for 'close' would keep every chunk read until the response ends — for a stream,
+ * minutes of a coding agent's whole session (hundreds of KB) per open request.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyRead> {
   return new Promise((resolve) => {
-    const parts: Buffer[] = [];
+    let parts: Buffer[] = [];
     let size = 0;
-    let done = false;
     const whole = () => (parts.length === 1 ? parts[0] : Buffer.concat(parts));
     const finish = (v: BodyRead) => {
-      if (done) return;
-      done = true;
       req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      parts = [];
       resolve(v);
     };
     const onData = (c: Buffer) => {
@@ -28,9 +33,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyRead>
       }
       parts.push(c);
     };
+    const onEnd = () => finish(whole());
+    const onError = () => finish('aborted');
+    const onClose = () => finish(req.complete ? whole() : 'aborted');
     req.on('data', onData);
-    req.once('end', () => finish(whole()));
-    req.once('error', () => finish('aborted'));
-    req.once('close', () => finish(req.complete ? whole() : 'aborted'));
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
   });
 }

@@ -64,3 +64,32 @@ test('readBody: a client that leaves mid-body is aborted', async () => {
     assert.equal(await read, 'aborted');
   });
 });
+
+test('readBody: once answered it leaves no listener on the request (a stream open for minutes would keep every chunk read)', async () => {
+  const events = ['data', 'end', 'error', 'close'] as const;
+  const counts = (req: IncomingMessage) => events.map((e) => req.listenerCount(e));
+  const seen: Array<{ before: number[]; after: number[] }> = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    const before = counts(req);
+    void readBody(req, req.url === '/small' ? 100 : 1 << 20).then(() => {
+      seen.push({ before, after: counts(req) });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    await post(port, Buffer.alloc(200_000, 0x61));
+    // too_large: the reader stops at the limit, the rest unread
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/small' }, (res) => res.resume().on('end', resolve));
+      req.on('error', reject);
+      req.end(Buffer.alloc(1000, 0x61));
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+  assert.equal(seen.length, 2);
+  for (const { before, after } of seen) assert.deepEqual(after, before, `listeners (${events.join(', ')}) before and after the read`);
+});
