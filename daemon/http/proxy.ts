@@ -24,11 +24,11 @@ import { classWeights, completionWeight, describeRule } from '../../src/pricing.
 import { hashApiKey, looksLikeApiKey } from '../../src/keys/api-key.js';
 import type { MeteredKey, MeteringStore, SettleInput, SettleResult } from '../../src/metering/store.js';
 import { createHolds, expiryIso, ruleForKey, tokensLeft, type Hold, type HoldDemand, type KeyRead } from '../../src/metering/hold.js';
-import { countPromptTokens, countTexts } from '../../src/metering/tokens.js';
+import { countPromptTokens, countTexts, type PromptText } from '../../src/metering/tokens.js';
 import { nextTurn } from '../../src/metering/turns.js';
 import { computeCharge, type Charge, type PromptUsage, type SseStreamMeter, type TokenUsage } from '../../src/metering/usage.js';
 import type { Upstream, UpstreamResponse } from './upstream.js';
-import { AbortFlag, describeError, isTimeoutError } from './upstream.js';
+import { AbortFlag, describeError, isTimeoutError, ownBytes } from './upstream.js';
 import type { LimitVerdict, ProxyLimits } from './limits.js';
 import type { ProxyMetrics } from './metrics.js';
 import { sendJson } from './respond.js';
@@ -113,6 +113,12 @@ interface Admitted {
   read: KeyRead;
   rate: LimitVerdict;
   hold: Hold;
+  /**
+   * The body as forwarded (undici keeps it until the response ends anyway). Once it is sent, the prompt's
+   * texts are let go (request.prompt and demand.prompt emptied): a stream open for minutes does not keep
+   * a coding agent's session twice; an estimated charge reads the prompt back from these bytes (sentPrompt).
+   */
+  sent?: Buffer;
 }
 
 /** What came back from the upstream. */
@@ -359,8 +365,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
       const sentAt = performance.now();
       r.forwarded = !flight.signal.aborted;
       try {
-        // the body text is no local here: this frame lives as long as the stream and would keep it
-        r.response = await upstream.post(protocol.upstreamPath, forwardBody(protocol, request, model, hold.plan.maxTokens), {
+        const sent = ownBytes(forwardBody(protocol, request, model, hold.plan.maxTokens));
+        a.sent = sent;
+        request.prompt = a.demand.prompt = SENT_PROMPT;
+        r.response = await upstream.post(protocol.upstreamPath, sent, {
           stream: request.stream,
           signal: flight.signal,
           requestId: ctx.requestId,
@@ -536,7 +544,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
     let completionEstimate = 0;
     if (!o.usage && o.served) {
       try {
-        if (!o.partial) promptEstimate = await holds.promptTokens(hold, a.demand);
+        if (!o.partial) {
+          if (hold.promptExact === undefined && a.demand.prompt === SENT_PROMPT) a.demand.prompt = await sentPrompt(a);
+          promptEstimate = await holds.promptTokens(hold, a.demand);
+        }
         completionEstimate = await countTexts([deliveredText(a, r)], OUTPUT_BUDGET);
       } catch {
         promptEstimate ||= hold.promptBound;
@@ -859,13 +870,26 @@ function telegramId(key: MeteredKey): number | undefined {
 }
 
 /**
- * The body sent upstream. The parsed body is not needed after this (what an estimate needs is in the
- * prompt): a long stream does not keep a coding agent's whole session in objects.
+ * The body sent upstream. The parsed body is not needed after this (an estimate reads the prompt back from
+ * the bytes sent): a long stream does not keep a coding agent's whole session in objects.
  */
 function forwardBody(protocol: Protocol, request: ParsedRequest, model: string, maxTokens: number): string {
   const text = protocol.upstreamBody(request, model, maxTokens);
   request.body = {};
   return text;
+}
+
+/** What demand.prompt holds once the body is sent and its prompt is read back from a.sent when needed. */
+const SENT_PROMPT: PromptText = Object.freeze({ overhead: 0, texts: Object.freeze([]) as unknown as string[] });
+
+/** The prompt of the body as forwarded (the protocol's own reading of it), for an estimated charge. */
+async function sentPrompt(a: Admitted): Promise<PromptText> {
+  const sent = a.sent!;
+  const large = sent.length > LARGE_BODY_BYTES;
+  if (large) await nextTurn();
+  const json = parseJsonObject(sent, a.protocol.example);
+  if (large) await nextTurn();
+  return a.protocol.parse(json).prompt;
 }
 
 /** The text that reached (or was kept for) the customer, counted when no usage came. */

@@ -204,7 +204,7 @@ export interface Upstream {
    * POSTs `body` to `path` under the base URL (e.g. `/chat/completions`); throws UpstreamError (502) /
    * UpstreamTimeoutError (504) when no upstream answered.
    */
-  post(path: string, body: string, opts: PostOptions): Promise<UpstreamResponse>;
+  post(path: string, body: string | Buffer, opts: PostOptions): Promise<UpstreamResponse>;
   /** requests at the upstream now (sent, and not yet answered to the end) */
   readonly inFlight?: number;
   close(): Promise<void>;
@@ -325,10 +325,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         throw new ProxyError('ARB_UPSTREAM_BUSY', `the server is at its limit of ${maxInFlight} requests in progress; nothing was charged — retry in a second`, { headers: { 'retry-after': 1 } });
       }
       const targets = targetsFor(path);
-      // bytes once (undici would copy a string into a Buffer of its own per attempt), in memory of their
-      // own: a small Buffer.from is a slice of a shared 8 KB pool, which a long stream would keep alive
-      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(body, 'utf8'));
-      bytes.write(body, 'utf8');
+      // bytes once (undici would copy a string into a Buffer of its own per attempt)
+      const bytes = typeof body === 'string' ? ownBytes(body) : body;
       let primaryFailure: string | undefined;
       let lastError: unknown;
       for (let i = 0; i < bases.length; i++) {
@@ -355,6 +353,16 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     },
     close: () => agent.close(),
   };
+}
+
+/**
+ * A string's UTF-8 bytes in memory of their own: a small Buffer.from is a slice of a shared 8 KB pool,
+ * which a long stream (undici keeps its request's body until the response ends) would keep alive.
+ */
+export function ownBytes(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  bytes.write(text, 'utf8');
+  return bytes;
 }
 
 /** "CODE message" of an error (the code from its cause when it has none), for logs. */

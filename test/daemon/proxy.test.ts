@@ -356,6 +356,29 @@ test('client disconnect mid-stream aborts the upstream request and charges what 
   assert.equal((await auditLedger(stack.handle)).ok, true);
 });
 
+test('an estimated charge counts the prompt as it was sent: a stream without usage and a 150 KB prompt in two scripts (its texts are let go while the stream runs, read back from the bytes sent)', async (t) => {
+  const stack = await startStack(t, { tokens: 2_000_000, sim: { chunkDelayMs: 1, completionTokens: 40 } });
+  const { key, allocationId } = await stack.buyKey();
+  const long = 'Съешь же ещё этих мягких французских булок, да выпей чаю. The quick brown fox jumps over the lazy dog. '.repeat(1000);
+  const messages = [
+    { role: 'system' as const, content: 'Answer briefly.' },
+    { role: 'user' as const, content: long },
+  ];
+  stack.sim.queueFault({ kind: 'no_usage' });
+  let text = '';
+  const s = await stack.client(key).chat.completions.create({ model: 'gpt-4', messages, stream: true, max_tokens: 40 });
+  for await (const c of s) text += c.choices[0]?.delta?.content ?? '';
+  assert.equal(text, simulatedText(40));
+  await settled(stack);
+  const rec = stack.sim.requests.at(-1)!;
+  assert.ok(rec.promptTokens > 20_000, `a long prompt: ${rec.promptTokens} tokens`);
+  const [ev] = await usageEvents(stack.handle, allocationId);
+  assert.equal(ev.estimated, 1);
+  assert.deepEqual([ev.prompt_tokens, ev.completion_tokens, ev.weighted_tokens], [rec.promptTokens, 40, rec.promptTokens + 80]);
+  assert.equal(await openReservations(stack.handle), 0);
+  assert.equal((await auditLedger(stack.handle)).ok, true);
+});
+
 test('a key read kept from an earlier request decides nothing: revoked, expired or drained since, the answer is the one a fresh read gives', async (t) => {
   const { planHold, fastHoldPlan } = await import('../../src/metering/plan.js');
   const { countPromptTokens, promptUpperBound } = await import('../../src/metering/tokens.js');
