@@ -295,6 +295,9 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           if (signal.aborted) c.abort(new errors.RequestAbortedError());
         },
         onResponseStart(c, statusCode, responseHeaders) {
+          // the headers arrive parsed; their raw Buffers (one per name and value) would stay on the
+          // controller as long as the response, a stream's minutes
+          c.rawHeaders = null;
           if (statusCode < 200) return; // 1xx: the final status follows
           upstreamBody = new UpstreamBody(c);
           resolve({ statusCode, headers: responseHeaders as Record<string, string | string[] | undefined>, body: upstreamBody });
