@@ -14,7 +14,7 @@ export type BodyRead = Buffer | 'too_large' | 'aborted';
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyRead> {
   return new Promise((resolve) => {
-    let parts: Buffer[] = [];
+    const parts: Buffer[] = [];
     let size = 0;
     const whole = () => (parts.length === 1 ? parts[0] : Buffer.concat(parts));
     const finish = (v: BodyRead) => {
@@ -22,7 +22,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyRead>
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
-      parts = [];
       resolve(v);
     };
     const onData = (c: Buffer) => {

@@ -302,17 +302,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (raw === 'aborted') return null;
     // the rest of a body that went past the limit (it declared no length) is not read: the connection closes
     if (raw === 'too_large') throw new ProxyError('ARB_BODY_TOO_LARGE', `request body is larger than ${limit} bytes (${mib(limit)}); shorten the request`, { headers: { connection: 'close' } });
-    // Bodies that arrive together are parsed in turns of the event loop of their own, not all in one; a large
-    // body's JSON parse, its reading by the protocol and its cache-TTL walk each take a turn (at 8 MiB each
-    // takes tens of ms).
-    const large = raw.length > LARGE_BODY_BYTES;
-    if (large) await nextTurn();
-    const json = parseJsonObject(raw, protocol.example);
-    if (large) await nextTurn();
-    const request = protocol.parse(json);
+    const request = await parseInTurns(raw, protocol);
     checkModel(request.model, key.model);
     if (raw.includes('"ttl"')) {
-      if (large) await nextTurn();
+      if (raw.length > LARGE_BODY_BYTES) await nextTurn();
       shortenCacheTtl(request.body, request.dropped);
     }
     return request;
@@ -882,14 +875,22 @@ function forwardBody(protocol: Protocol, request: ParsedRequest, model: string, 
 /** What demand.prompt holds once the body is sent and its prompt is read back from a.sent when needed. */
 const SENT_PROMPT: PromptText = Object.freeze({ overhead: 0, texts: Object.freeze([]) as unknown as string[] });
 
+/**
+ * A body read by its protocol. Bodies that arrive together are parsed in turns of the event loop of their
+ * own, not all in one: a large body's JSON parse and its reading by the protocol each take a turn (at
+ * 8 MiB each takes tens of ms).
+ */
+async function parseInTurns(raw: Buffer, protocol: Protocol): Promise<ParsedRequest> {
+  const large = raw.length > LARGE_BODY_BYTES;
+  if (large) await nextTurn();
+  const json = parseJsonObject(raw, protocol.example);
+  if (large) await nextTurn();
+  return protocol.parse(json);
+}
+
 /** The prompt of the body as forwarded (the protocol's own reading of it), for an estimated charge. */
 async function sentPrompt(a: Admitted): Promise<PromptText> {
-  const sent = a.sent!;
-  const large = sent.length > LARGE_BODY_BYTES;
-  if (large) await nextTurn();
-  const json = parseJsonObject(sent, a.protocol.example);
-  if (large) await nextTurn();
-  return a.protocol.parse(json).prompt;
+  return (await parseInTurns(a.sent!, a.protocol)).prompt;
 }
 
 /** The text that reached (or was kept for) the customer, counted when no usage came. */

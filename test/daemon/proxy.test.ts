@@ -356,7 +356,7 @@ test('client disconnect mid-stream aborts the upstream request and charges what 
   assert.equal((await auditLedger(stack.handle)).ok, true);
 });
 
-test('an estimated charge counts the prompt as it was sent: a stream without usage and a 150 KB prompt in two scripts (its texts are let go while the stream runs, read back from the bytes sent)', async (t) => {
+test('an estimated charge counts the prompt as it was sent: a stream without usage and a 150 KB prompt in two scripts, its prompt read back from the bytes sent', async (t) => {
   const stack = await startStack(t, { tokens: 2_000_000, sim: { chunkDelayMs: 1, completionTokens: 40 } });
   const { key, allocationId } = await stack.buyKey();
   const long = 'Съешь же ещё этих мягких французских булок, да выпей чаю. The quick brown fox jumps over the lazy dog. '.repeat(1000);
