@@ -16,6 +16,8 @@
  * throughput, default 0.5, over the same 32 connections), each latency counted from its scheduled start, so
  * a stall of the server (a checkpoint, a collection, a batch of writes) shows in its p99. Its CPU per request is
  * printed too: with requests arriving one by one, each hold and each settle is a SQLite commit of its own.
+ * Before and after: the paced measurement also runs a second arb whose WAL checkpoints run on its event loop,
+ * inside its COMMITs, as they did before issue 15 (the daemon's `backgroundCheckpoints: false`).
  *
  * Rows: non-streaming and streaming chat completions, and streaming Anthropic Messages (`/v1/messages`,
  * the Claude Code path: a Claude package, the Messages adapter, its SSE meter and the cost-field cut).
@@ -23,7 +25,9 @@
  * Knobs: BENCH_SECONDS (per measurement, default 3), BENCH_CONNECTIONS (default 32), BENCH_ROUNDS (default 3;
  * the targets are measured in interleaved rounds and each figure is the median), BENCH_STREAM (0 = only
  * non-streaming, 1 = only streaming; default both), BENCH_MESSAGES (0 = no Messages row), BENCH_PACE (the
- * paced rate as a share of arb's closed-loop throughput; 0 = no paced measurement).
+ * paced rate as a share of arb's closed-loop throughput; 0 = no paced measurement), BENCH_BEFORE (0 = no
+ * before-and-after), BENCH_<ROLE>_NODE_ARGS (node flags for one server process: SIM, BARE, ARB, ARBBEFORE;
+ * e.g. --trace-gc) with BENCH_ROLE_OUT=PREFIX (each server's stdout to PREFIX.<role>), BENCH_PROFILE=DIR.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +42,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PACE = Number(process.env.BENCH_PACE ?? 0.5);
+const BEFORE = process.env.BENCH_BEFORE !== '0';
 const COMPLETION_TOKENS = 16;
 // Streams ask for the usage chunk on every target: arb always forces it upstream (it meters from it), so
 // the simulator does the same work and sends the same bytes whoever asks.
@@ -60,7 +65,8 @@ async function roleBare(target: string): Promise<void> {
   announce({ url: await startBareProxy(target, { connections: 256 }) });
 }
 
-async function roleArb(target: string): Promise<void> {
+/** arb; `checkpointsOnLoop`: as before issue 15, its WAL checkpoints run inside its COMMITs on the event loop */
+async function roleArb(target: string, checkpointsOnLoop = false): Promise<void> {
   const { createConfig } = await import('../src/config.js');
   const { openAndMigrate } = await import('../src/db/dialect.js');
   const { startDaemon } = await import('../daemon/main.js');
@@ -72,7 +78,7 @@ async function roleArb(target: string): Promise<void> {
     { model: 'gpt-4', description: 'bench' },
     { model: CLAUDE, description: 'bench claude' },
   ]);
-  const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false });
+  const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false, backgroundCheckpoints: !checkpointsOnLoop });
   process.once('SIGTERM', () => {
     void daemon
       .stop()
@@ -151,7 +157,8 @@ async function load(target: Target, connections: number, seconds: number, stream
 function startProxyRole(role: string, arg?: string): Promise<{ child: ChildProcess; info: Record<string, string> }> {
   // BENCH_PROFILE=DIR writes a CPU profile of the arb process there (node --cpu-prof)
   const prof = role === 'arb' && process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  return startRole(SELF, role, arg ? [arg] : [], prof);
+  const extra = process.env[`BENCH_${role.toUpperCase()}_NODE_ARGS`]?.split(' ').filter(Boolean) ?? [];
+  return startRole(SELF, role, arg ? [arg] : [], [...prof, ...extra]);
 }
 
 async function main(): Promise<void> {
@@ -163,6 +170,8 @@ async function main(): Promise<void> {
     children.push(bare.child);
     const arb = await startProxyRole('arb', sim.info.url);
     children.push(arb.child);
+    const before = BEFORE && PACE > 0 ? await startProxyRole('arbbefore', sim.info.url) : undefined;
+    if (before) children.push(before.child);
     const simUrl = new URL(sim.info.url);
     const chatTargets: Target[] = [
       { name: 'direct (simulator)', origin: simUrl.origin, path: `${simUrl.pathname}/chat/completions`, headers: {}, body: SIM_BODY, server: sim.child },
@@ -182,6 +191,15 @@ async function main(): Promise<void> {
       },
     ];
     console.log(`proxy bench: ${SECONDS} s per measurement, median of ${ROUNDS} interleaved rounds, ${COMPLETION_TOKENS} completion tokens per request, simulator without delays`);
+    // the same arb with its checkpoints on the event loop, as before issue 15: paced measurement only
+    const beforeTarget = (t: Target): Target | undefined =>
+      before && {
+        ...t,
+        name: 'arb, checkpoints on the loop',
+        origin: before.info.url,
+        headers: Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, v.replace(arb.info.key, before.info.key).replace(arb.info.claudeKey, before.info.claudeKey)])),
+        server: before.child,
+      };
     const rowsToRun: Array<{ label: string; stream: boolean; targets: Target[] }> = [];
     if (process.env.BENCH_STREAM !== '1') rowsToRun.push({ label: 'non-streaming chat completions', stream: false, targets: chatTargets });
     if (process.env.BENCH_STREAM !== '0') rowsToRun.push({ label: 'streaming chat completions', stream: true, targets: chatTargets });
@@ -226,9 +244,11 @@ async function main(): Promise<void> {
       if (PACE > 0) {
         // the same schedule for all three, below every target's capacity: the tail without the queue of a closed loop
         const rate = Math.max(10, Math.round(arbPx.cN.rps * PACE));
-        const paced = targets.map(() => [] as Result[]);
-        for (let round = 0; round < ROUNDS; round++) for (const [i, target] of targets.entries()) paced[i].push(await load(target, CONNECTIONS, SECONDS, stream, rate));
-        const [pd, pb, pa] = paced.map(median);
+        const old = beforeTarget(targets[2]);
+        const pacedTargets = old ? [...targets, old] : targets;
+        const paced = pacedTargets.map(() => [] as Result[]);
+        for (let round = 0; round < ROUNDS; round++) for (const [i, target] of pacedTargets.entries()) paced[i].push(await load(target, CONNECTIONS, SECONDS, stream, rate));
+        const [pd, pb, pa, po] = paced.map(median);
         const ms = (v: number) => `${v.toFixed(2)} ms`;
         const addedP = (r: Result, q: 'p50' | 'p99') => r[q] - pd[q];
         const pacedTail = addedP(pa, 'p99') - addedP(pb, 'p99');
@@ -241,6 +261,11 @@ async function main(): Promise<void> {
         console.log(
           `  paced added p99 vs direct: arb +${addedP(pa, 'p99').toFixed(2)} ms, bare +${addedP(pb, 'p99').toFixed(2)} ms; arb − bare p99 = ${pacedTail.toFixed(2)} ms (goal ≤ 2 ms) ${pacedTail <= 2 ? 'MET' : 'NOT MET'}`,
         );
+        if (po) {
+          console.log(
+            `  before and after, paced: arb with its WAL checkpoints on the event loop (before) p50/p99 ${ms(po.p50)}/${ms(po.p99)}, CPU ${po.cpuUs.toFixed(0)} µs per request; arb (checkpoints on their own thread) ${ms(pa.p50)}/${ms(pa.p99)}; p99 after − before = ${(pa.p99 - po.p99).toFixed(2)} ms; errors ${po.errors}`,
+          );
+        }
       }
     }
     // what the WAL's wraps cost arb's metering writes over the whole run (daemon/sqlite-checkpointer.ts)
@@ -259,4 +284,5 @@ const role = process.argv.find((a) => a.startsWith('--role='))?.slice(7);
 if (role === 'sim') await roleSimulator(COMPLETION_TOKENS);
 else if (role === 'bare') await roleBare(process.argv[process.argv.indexOf(`--role=${role}`) + 1]);
 else if (role === 'arb') await roleArb(process.argv[process.argv.indexOf(`--role=${role}`) + 1]);
+else if (role === 'arbbefore') await roleArb(process.argv[process.argv.indexOf(`--role=${role}`) + 1], true);
 else await main();

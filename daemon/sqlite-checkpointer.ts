@@ -10,7 +10,7 @@
  * the worker asks the daemon to pause its metering writes (the connection's write gate: the group commit
  * queues its batches, nothing waits inside SQLite), runs one more PASSIVE checkpoint over the few frames
  * written since, and lets the writes go on: the next batch restarts the WAL (cut back to
- * `journal_size_limit`). The pause lasts one short checkpoint; a checkpoint that cannot complete (another
+ * `journal_size_limit` only when a long reader let it grow past it). The pause lasts one short checkpoint; a checkpoint that cannot complete (another
  * process reading an old snapshot) is retried less and less often. The daemon's connection checkpoints by
  * itself only past a large WAL, as a safety net should the worker stop. bench/proxy.bench.ts prints the
  * p99 this is about; test/daemon/sqlite-checkpointer.test.ts the WAL's size under sustained writes.
@@ -39,7 +39,13 @@ export interface CheckpointerOptions {
   wrapFrames?: number;
   /** called with each pause's length (s) once the writes go on: the arb_sqlite_write_pause_seconds metric */
   onPause?: (seconds: number) => void;
-  /** the WAL file is cut back to this size when it restarts, default 8 MiB */
+  /**
+   * the WAL file is cut back to this size when it starts over, default 64 MiB: above the WAL of a wrap
+   * (~33 MB), so an ordinary wrap reuses the file as it is. Cutting it back frees the file's blocks: 20–40
+   * ms of I/O inside the COMMIT that starts the WAL over, on the event loop (at 8 MiB, every wrap did it and
+   * it was the largest stall in `npm run bench proxy`'s paced p99); only a WAL that a long reader let grow
+   * past the limit is cut back now
+   */
   sizeLimitBytes?: number;
   /** longest the writes stay paused should the worker not answer, default 1 s */
   maxPauseMs?: number;
@@ -98,7 +104,7 @@ export function startCheckpointer(connection: BetterSqlite3.Database, file: stri
   });
   worker.unref();
   connection.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-  connection.pragma(`journal_size_limit = ${options.sizeLimitBytes ?? 8 * 1024 * 1024}`);
+  connection.pragma(`journal_size_limit = ${options.sizeLimitBytes ?? 64 * 1024 * 1024}`);
   let pauseTimer: NodeJS.Timeout | undefined;
   let pausedAt = 0;
   const resume = () => {

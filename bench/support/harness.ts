@@ -5,7 +5,7 @@
  * wall-clock and CPU time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +107,7 @@ export function startRole(script: string, role: string, args: string[] = [], nod
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
+      if (process.env.BENCH_ROLE_OUT) appendFileSync(`${process.env.BENCH_ROLE_OUT}.${role}`, d);
       out += d;
       const m = /READY (\{.*\})\n/.exec(out);
       if (m) resolve({ child, info: JSON.parse(m[1]) as Record<string, string> });
