@@ -7,8 +7,8 @@
  * the operations one after the other; if any throws (a duplicate settle, a constraint), the whole batch is
  * rolled back and run again with each operation inside its own SAVEPOINT — the savepoints (two statements
  * each) are paid only then. The operations only read and write this database, so running them again gives
- * the same results. The batch runs under kysely's single-connection mutex, so it never interleaves with an
- * async kysely transaction (the bot's, the CLI's) on the same connection.
+ * the same results. It never runs inside an async kysely transaction (the bot's, a purchase's) on the same
+ * connection: when one is open, the batch waits for kysely's connection mutex, which the transaction holds.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
@@ -66,30 +66,38 @@ export function createGroupCommit(db: Kysely<Database>, s: BetterSqlite3.Databas
       runEachInSavepoint.immediate(ops);
     }
   };
+  const runQueued = () => {
+    const ops = queue;
+    queue = [];
+    scheduled = false;
+    if (ops.length === 0) return;
+    try {
+      runBatch(ops);
+    } catch (e) {
+      for (const op of ops) op.reject(e); // the COMMIT failed: nothing of this batch happened
+      return;
+    }
+    for (const op of ops) (op.ok ? op.resolve : op.reject)(op.value);
+  };
   const flush = (): Promise<void> | void => {
     if (gate?.paused) return void gate.whenOpen().then(flush);
-    return flushNow();
+    // No transaction is open on the connection: the batch runs at once. It is synchronous, so nothing else
+    // runs on the connection until it has committed, and it needs no turn of kysely's mutex.
+    if (!s.inTransaction) return runQueued();
+    return waitForTransaction();
   };
-  // kysely's connection mutex, taken without building a Kysely for the batch (db.connection() does)
+  // An async kysely transaction is open (BEGIN sent, its next statement awaited): the batch waits for
+  // kysely's connection mutex, which that transaction holds until its COMMIT or ROLLBACK, so the batch never
+  // runs inside it. Taken without building a Kysely for the batch (db.connection() does).
   const executor = db.getExecutor();
-  const flushNow = () =>
+  const waitForTransaction = () =>
     executor
       .provideConnection(async () => {
         if (gate?.paused) {
           void gate.whenOpen().then(flush);
           return;
         }
-        const ops = queue;
-        queue = [];
-        scheduled = false;
-        if (ops.length === 0) return;
-        try {
-          runBatch(ops);
-        } catch (e) {
-          for (const op of ops) op.reject(e); // the COMMIT failed: nothing of this batch happened
-          return;
-        }
-        for (const op of ops) (op.ok ? op.resolve : op.reject)(op.value);
+        runQueued();
       })
       .catch((e: unknown) => {
         const ops = queue;

@@ -11,7 +11,7 @@ import { purchasePackage } from '../../src/ledger/ledger.js';
 import { auditLedger } from '../../src/ledger/audit.js';
 import { hashApiKey } from '../../src/keys/api-key.js';
 import { toDbTime } from '../../src/time.js';
-import type { DbHandle } from '../../src/db/dialect.js';
+import { transact, type DbHandle } from '../../src/db/dialect.js';
 import { tempDb, testDialects } from '../support/db.js';
 import { seedPackage } from '../support/seed.js';
 
@@ -205,3 +205,30 @@ for (const dialect of testDialects()) {
     assert.deepEqual((await auditLedger(handle)).problems, []);
   });
 }
+
+test('SQLite: a hold taken while an async transaction is open on the same connection waits for it, and its rollback does not undo the hold', async (t) => {
+  const handle = await tempDb(t, 'sqlite');
+  const store = createMeteringStore(handle);
+  await liveInstances(handle, 'i1');
+  const { allocationId } = await keyWith(handle, 1000);
+  let holdSettled = false;
+  let hold: Promise<boolean> | undefined;
+  await assert.rejects(
+    transact(handle, async (trx) => {
+      await trx.updateTable('ai_token_allocations').set({ tokens_total: 5 }).where('id', '=', allocationId).execute();
+      // the transaction is open and awaits: the hold is submitted now and must not run inside it
+      hold = store.reserve({ allocationId, requestId: 'during', instanceId: 'i1', tokens: 100 });
+      void hold.then(() => (holdSettled = true));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(holdSettled, false, 'the hold waited for the open transaction');
+      throw new Error('roll back');
+    }),
+    /roll back/,
+  );
+  // decided against the committed state (1,000 tokens), not the rolled-back 5, and kept after the rollback
+  assert.equal(await hold, true);
+  assert.deepEqual(await counters(handle, allocationId), { tokens_total: 1000, tokens_used: 0, tokens_reserved: 100 });
+  // with no transaction open, a hold runs at once
+  assert.equal(await store.reserve({ allocationId, requestId: 'after', instanceId: 'i1', tokens: 10 }), true);
+  assert.equal((await counters(handle, allocationId)).tokens_reserved, 110);
+});
