@@ -79,13 +79,31 @@ async function roleArb(target: string, checkpointsOnLoop = false): Promise<void>
     { model: CLAUDE, description: 'bench claude' },
   ]);
   const daemon = await startDaemon({ config, handle, host: '127.0.0.1', port: 0, bot: false, alerts: false, backgroundCheckpoints: !checkpointsOnLoop });
+  // BENCH_ALLOC_PROFILE=FILE: a sampling profile of what arb allocates over the whole run, garbage included
+  const allocs = process.env.BENCH_ALLOC_PROFILE && role === 'arb' ? await startAllocationSampling() : undefined;
   process.once('SIGTERM', () => {
-    void daemon
-      .stop()
+    void (allocs ? allocs.save(process.env.BENCH_ALLOC_PROFILE!) : Promise.resolve())
+      .then(() => daemon.stop())
       .then(() => handle.close())
       .finally(() => process.exit(0));
   });
   announce({ url: daemon.url, key: apiKey, claudeKey });
+}
+
+async function startAllocationSampling(): Promise<{ save(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))));
+  await post('HeapProfiler.enable');
+  await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async save(file) {
+      const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
 }
 
 // ---------------------------------------------------------------- load generator
@@ -271,6 +289,16 @@ async function main(): Promise<void> {
     // what the WAL's wraps cost arb's metering writes over the whole run (daemon/sqlite-checkpointer.ts)
     const metricsText = await (await fetch(`${arb.info.url}/metrics`)).text();
     const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? Number.NaN);
+    // and what its garbage collections held the event loop (prom-client's default metrics), by kind
+    const gc = ['minor', 'major', 'incremental']
+      .map((kind) => {
+        const count = metric(`arb_nodejs_gc_duration_seconds_count\\{kind="${kind}"\\}`);
+        const sum = metric(`arb_nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\}`);
+        return count > 0 ? `${kind} ${count} (${((sum / count) * 1000).toFixed(2)} ms each on average)` : '';
+      })
+      .filter(Boolean)
+      .join(', ');
+    console.log(`arb's garbage collections over the whole run: ${gc}`);
     console.log(
       `\narb's metering writes paused for the WAL checkpoint over the whole run: ${metric('arb_sqlite_write_pause_seconds_count')} times, ${(metric('arb_sqlite_write_pause_seconds_sum') * 1000).toFixed(0)} ms in all (arb_sqlite_write_pause_seconds)`,
     );
