@@ -10,8 +10,8 @@
  * the worker asks the daemon to pause its metering writes (the connection's write gate: the group commit
  * queues its batches, nothing waits inside SQLite), runs one more PASSIVE checkpoint over the few frames
  * written since, and lets the writes go on: the next batch restarts the WAL (cut back to
- * `journal_size_limit` only when a long reader let it grow past it). The pause lasts one short checkpoint; a checkpoint that cannot complete (another
- * process reading an old snapshot) is retried less and less often. The daemon's connection checkpoints by
+ * `journal_size_limit` only when a long reader let it grow past it). The pause lasts one short checkpoint;
+ * a checkpoint that cannot complete (another process reading an old snapshot) is retried less and less often. The daemon's connection checkpoints by
  * itself only past a large WAL, as a safety net should the worker stop. bench/proxy.bench.ts prints the
  * p99 this is about; test/daemon/sqlite-checkpointer.test.ts the WAL's size under sustained writes.
  */
