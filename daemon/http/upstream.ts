@@ -202,9 +202,10 @@ export interface Upstream {
   readonly baseUrls: readonly string[];
   /**
    * POSTs `body` to `path` under the base URL (e.g. `/chat/completions`); throws UpstreamError (502) /
-   * UpstreamTimeoutError (504) when no upstream answered.
+   * UpstreamTimeoutError (504) when no upstream answered. `body` is sent as it is on every attempt, and
+   * undici keeps it until the response ends: give it bytes of their own (`ownBytes`).
    */
-  post(path: string, body: string | Buffer, opts: PostOptions): Promise<UpstreamResponse>;
+  post(path: string, body: Buffer, opts: PostOptions): Promise<UpstreamResponse>;
   /** requests at the upstream now (sent, and not yet answered to the end) */
   readonly inFlight?: number;
   close(): Promise<void>;
@@ -328,15 +329,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         throw new ProxyError('ARB_UPSTREAM_BUSY', `the server is at its limit of ${maxInFlight} requests in progress; nothing was charged — retry in a second`, { headers: { 'retry-after': 1 } });
       }
       const targets = targetsFor(path);
-      // bytes once (undici would copy a string into a Buffer of its own per attempt)
-      const bytes = typeof body === 'string' ? ownBytes(body) : body;
       let primaryFailure: string | undefined;
       let lastError: unknown;
       for (let i = 0; i < bases.length; i++) {
         const base = bases[i];
         const last = i === bases.length - 1;
         try {
-          const res = await once(targets[i], bytes, opts);
+          const res = await once(targets[i], body, opts);
           if (res.statusCode >= 500 && !last) {
             primaryFailure = `status ${res.statusCode}`;
             res.body.dump();

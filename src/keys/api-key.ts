@@ -3,7 +3,6 @@
  * masked display form are ever stored; the full key is shown once, at purchase.
  */
 import * as crypto from 'node:crypto';
-import { randomBytes } from 'node:crypto';
 
 export const KEY_PREFIX = 'sk-arb-';
 
@@ -14,7 +13,7 @@ export interface GeneratedKey {
 }
 
 export function generateApiKey(): GeneratedKey {
-  const key = KEY_PREFIX + randomBytes(24).toString('base64url');
+  const key = KEY_PREFIX + crypto.randomBytes(24).toString('base64url');
   return { key, hash: hashApiKey(key), masked: maskApiKey(key) };
 }
 

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createUpstream, AbortFlag } from '../../daemon/http/upstream.js';
+import { createUpstream, AbortFlag, ownBytes } from '../../daemon/http/upstream.js';
 import { startSimulator } from '../../src/catalog/simulator.js';
 import { HELLO, startStack } from './harness.js';
 import { assertBooksBalance } from './books.js';
 
-const chat = (stream: boolean) => JSON.stringify({ model: 'openai/gpt-4', stream, max_tokens: 20, messages: HELLO });
+const chat = (stream: boolean) => ownBytes(JSON.stringify({ model: 'openai/gpt-4', stream, max_tokens: 20, messages: HELLO }));
 
 test('no fixed pool: 300 streams at once all reach the upstream without waiting for a socket', async (t) => {
   // streams of ~100 s (aborted below): with a 256-socket pool the last 44 would get their headers only
