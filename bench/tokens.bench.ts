@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { countTokens } from 'gpt-tokenizer';
-import { countTextTokens } from '../src/metering/tokens.js';
+import { countTextTokens } from '../src/metering/token-count.js';
 
 const LENGTH = 64_000;
 const prose = 'The quick brown fox jumps over the lazy dog while the operator drinks coffee at seven. '.repeat(LENGTH / 86 + 1).slice(0, LENGTH);

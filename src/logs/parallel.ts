@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { LogFileInfo } from './files.js';
 import type { LogCursor, RangeResult, RangeTask } from './query.js';
 import type { ReadAt } from './scan.js';
+import { workerScript, type WorkerScript } from '../support/worker-script.js';
 
 /** Below this many bytes one thread is faster than starting workers (~50–80 ms of CPU each). */
 const PARALLEL_MIN_BYTES = 192 * 1024 * 1024;
@@ -41,16 +42,9 @@ export function parallelWorkers(files: readonly LogFileInfo[], requested?: numbe
   return threads < 2 ? 0 : threads;
 }
 
-/** How to start a worker: the compiled script next to this module, or the TypeScript source through tsx. */
-function workerUrl(): { script: string | URL; eval: boolean } | null {
-  if (!import.meta.url.endsWith('.ts')) return { script: new URL('./scan-worker.js', import.meta.url), eval: false };
-  try {
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const source = new URL('./scan-worker.ts', import.meta.url).href;
-    return { script: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); })`, eval: true };
-  } catch {
-    return null;
-  }
+/** How to start a scan worker (see worker-script.ts). */
+function workerUrl(): WorkerScript | null {
+  return workerScript(import.meta.url, 'scan-worker');
 }
 
 /** Reads through a file descriptor (shared by every thread of the process). */

@@ -1,26 +1,20 @@
 /**
- * Local token counting with gpt-tokenizer (o200k_base), for every protocol: a request's prompt is given as
- * a `PromptText` (a fixed overhead of tokens plus the texts whose tokens count, as the protocol adapter
- * reads them from the body), and counted two ways:
+ * Local token counting (gpt-tokenizer, o200k_base), for every protocol: a request's prompt is given as a
+ * `PromptText` (a fixed overhead of tokens plus the texts whose tokens count, as the protocol adapter reads
+ * them from the body), and counted two ways:
  * - `promptUpperBound`: no tokenizer, microseconds — every token is at least one UTF-8 byte. It sizes most
  *   holds (see hold.ts).
- * - `countPromptTokens`: the tokenizer, for holds near the end of a quota and for estimated charges (no
- *   usage came). It never blocks the event loop and its cost per request is bounded:
- *   - linear: runs without spaces (CJK, base64, "aaaa…") are cut into MAX_RUN-character pieces, since
- *     gpt-tokenizer's byte-pair merge is quadratic in one pre-token (20,000 CJK characters took ~2 s in one
- *     call), and its merge cache is kept small (a full 100k-entry cache churned by random text made every
- *     lookup slow: 1 MB of random text took 14 s instead of 2 s);
- *   - in slices: a large count waits for its turn of the event loop and gives it back every SLICE_MS
- *     (turns.ts), so other requests and /health go on;
- *   - bounded: the tokenizer gets at most a budget of work per request, counted deterministically from the
- *     text (an ASCII character costs 1, any other NON_ASCII_COST: merging multi-byte text is that much
- *     slower), so ordinary prompts up to ~2 M characters are counted whole and hostile text (random
- *     Unicode, emoji, CJK) costs at most ~250k characters of tokenizer work; what is left is counted by the
- *     byte bound, so the result never falls below the exact count by more than the piece cuts (it errs
- *     high, never low: a hold or an estimated charge cannot be made small by padding a prompt).
+ * - `countPromptTokens` / `countTexts`: the tokenizer, for holds near the end of a quota and for estimated
+ *   charges (no usage came); linear, bounded per request and sliced (token-count.ts).
+ *
+ * The tokenizer runs in a worker thread of its own, started on the first count. Its tables are ~21 MB of
+ * small objects: in the main thread's heap, every major garbage collection marked them, and that pause
+ * (~20 ms against ~4 ms without them, measured with gc() alone) stalled every request in flight, whether
+ * it counted tokens or not. The worker also keeps the counting itself off the event loop. If the worker
+ * cannot run, a count is made in this thread (the same code, the same result).
  */
-import { countTokens, setMergeCacheSize } from 'gpt-tokenizer';
-import { nextTurn } from './turns.js';
+import { Worker } from 'node:worker_threads';
+import { workerScript } from '../support/worker-script.js';
 
 /** A prompt as the protocol counts it: `overhead` tokens plus the tokens of each text. */
 export interface PromptText {
@@ -28,89 +22,10 @@ export interface PromptText {
   texts: string[];
 }
 
-/** Tokenizer work per request by default (see NON_ASCII_COST); what it does not reach is counted by the byte bound. */
+/** Tokenizer work per request by default (see token-count.ts); what it does not reach is counted by the byte bound. */
 export const EXACT_BUDGET = 2_000_000;
-/** The work of one non-ASCII character relative to an ASCII one (measured: 5–15×). */
-const NON_ASCII_COST = 8;
 
-/** Longest stretch of work between two yields to the event loop. */
-const SLICE_MS = 5;
-/** Texts shorter than this in all are counted at once (well under a millisecond). */
-const SMALL_CHARS = 8 * 1024;
-
-/** Longest text handed to the tokenizer in one call (cut at a space where there is one). */
-const MAX_CALL = 4096;
-
-/**
- * The longest run of non-space (or of space) characters handed to the tokenizer in one piece: longer runs
- * are counted in pieces of this length — linear time, and at most about one token more per cut than the
- * whole run.
- */
-const MAX_RUN = 64;
-const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}|\\s{${MAX_RUN + 1},}`, 'g');
-
-/** Special-token strings in customer text (`<|endoftext|>`…) are ordinary text, as providers treat them. */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
-
-let tokenizerReady = false;
-function tokenizer(): typeof countTokens {
-  if (!tokenizerReady) {
-    // (see the module comment: a large merge cache is slower than none on hostile text, and no faster on prose)
-    setMergeCacheSize(1024);
-    tokenizerReady = true;
-  }
-  return countTokens;
-}
-
-/** The pieces of `text` the tokenizer may see in one call: contiguous, in order, covering it. */
-function* pieces(text: string): Generator<string> {
-  let from = 0;
-  // a regex of its own: a count may pause (await) between pieces while another one runs
-  const longRun = new RegExp(LONG_RUN);
-  for (;;) {
-    const m = longRun.exec(text);
-    const runStart = m ? m.index : text.length;
-    // ordinary text before the run, in calls of at most MAX_CALL characters cut before a space
-    while (runStart - from > MAX_CALL) {
-      let cut = from + MAX_CALL;
-      let space = cut;
-      while (space > from + MAX_CALL / 2 && !isSpace(text.charCodeAt(space))) space--;
-      if (space > from + MAX_CALL / 2) cut = space;
-      else if (isHighSurrogate(text.charCodeAt(cut - 1))) cut--;
-      yield text.slice(from, cut);
-      from = cut;
-    }
-    if (runStart > from) yield text.slice(from, runStart);
-    if (!m) return;
-    const end = runStart + m[0].length;
-    for (let i = runStart; i < end;) {
-      let j = Math.min(end, i + MAX_RUN);
-      // never split a surrogate pair (an emoji) between two pieces
-      if (j < end && isHighSurrogate(text.charCodeAt(j - 1)) && j - 1 > i) j--;
-      yield text.slice(i, j);
-      i = j;
-    }
-    from = end;
-  }
-}
-
-function isSpace(code: number): boolean {
-  return code === 32 || code === 10 || code === 9 || code === 13;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
-
-/** Tokens of a text, counted at once (for short texts and tests; requests use countPromptTokens). */
-export function countTextTokens(text: string): number {
-  const count = tokenizer();
-  let total = 0;
-  for (const piece of pieces(text)) total += count(piece, PLAIN_TEXT);
-  return total;
-}
-
-/** An upper bound of countTextTokens(text) without the tokenizer: every token is at least one byte. */
+/** An upper bound of a text's tokens without the tokenizer: every token is at least one byte. */
 export function textTokensUpperBound(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
@@ -123,46 +38,104 @@ export function promptUpperBound(prompt: PromptText): number {
 }
 
 /**
- * The prompt's tokens by the tokenizer (see the module comment): exact within the work `budget`, the byte
- * bound for the rest; yields to the event loop every few milliseconds.
+ * The prompt's tokens by the tokenizer: exact within the work `budget`, the byte bound for the rest (see
+ * token-count.ts).
  */
 export async function countPromptTokens(prompt: PromptText, budget = EXACT_BUDGET): Promise<number> {
   return prompt.overhead + (await countTexts(prompt.texts, budget));
 }
 
-/** The tokenizer work of a piece: its length, non-ASCII characters counted NON_ASCII_COST times. */
-function workOf(piece: string): number {
-  let work = piece.length;
-  for (let i = 0; i < piece.length; i++) if (piece.charCodeAt(i) > 0x7f) work += NON_ASCII_COST - 1;
-  return work;
+/** Tokens of several texts (see countPromptTokens), counted in the token counter's thread. */
+export async function countTexts(texts: readonly string[], budget = EXACT_BUDGET): Promise<number> {
+  const counter = tokenCounter();
+  if (counter) {
+    try {
+      return await counter.count(texts, budget);
+    } catch {
+      // the worker died or could not start: counted here below
+    }
+  }
+  const { countTexts: countHere } = await import('./token-count.js');
+  return countHere(texts, budget);
 }
 
-/** Tokens of several texts (see countPromptTokens). */
-export async function countTexts(texts: readonly string[], budget = EXACT_BUDGET): Promise<number> {
-  const count = tokenizer();
-  let total = 0;
-  let chars = 0;
-  for (const t of texts) chars += t.length;
-  if (chars > SMALL_CHARS) await nextTurn();
-  let left = budget;
-  let sliceStart = performance.now();
-  for (const text of texts) {
-    let counted = 0;
-    for (const piece of pieces(text)) {
-      const work = workOf(piece);
-      if (work > left) {
-        left = 0;
-        break;
-      }
-      left -= work;
-      total += count(piece, PLAIN_TEXT);
-      counted += piece.length;
-      if (performance.now() - sliceStart > SLICE_MS) {
-        await nextTurn();
-        sliceStart = performance.now();
-      }
-    }
-    if (counted < text.length) total += textTokensUpperBound(counted === 0 ? text : text.slice(counted));
+/** Starts the token counter's thread now, so that the first count does not wait for it (the daemon). */
+export function warmTokenCounter(): void {
+  tokenCounter();
+}
+
+/** Stops the token counter's thread (counts in flight are then made in this thread); the next count starts it again. */
+export async function stopTokenCounter(): Promise<void> {
+  const c = current;
+  current = null;
+  await c?.stop();
+}
+
+interface TokenCounter {
+  count(texts: readonly string[], budget: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** After the worker failed, counts are made in this thread for this long before it is started again. */
+const RETRY_AFTER_MS = 60_000;
+
+let current: TokenCounter | null = null;
+let failedAt = -Infinity;
+
+function tokenCounter(): TokenCounter | null {
+  if (current) return current;
+  if (performance.now() - failedAt < RETRY_AFTER_MS) return null;
+  const where = workerScript(import.meta.url, 'token-worker');
+  if (!where) return null;
+  try {
+    current = startCounter(new Worker(where.script, { eval: where.eval, name: 'arb token counter' }));
+  } catch {
+    failedAt = performance.now();
   }
-  return total;
+  return current;
+}
+
+function startCounter(worker: Worker): TokenCounter {
+  const pending = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  let failure: Error | null = null;
+  // the thread keeps the process alive only while a count is waiting for it
+  worker.unref();
+  const self: TokenCounter = {
+    count(texts, budget) {
+      if (failure) return Promise.reject(failure);
+      const id = nextId++;
+      return new Promise<number>((resolve, reject) => {
+        if (pending.size === 0) worker.ref();
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, texts, budget });
+      });
+    },
+    async stop() {
+      await worker.terminate();
+    },
+  };
+  const settle = (id: number) => {
+    const p = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    return p;
+  };
+  worker.on('message', (m: { id: number; tokens?: number; error?: string }) => {
+    const p = settle(m.id);
+    if (m.tokens !== undefined) p?.resolve(m.tokens);
+    else p?.reject(new Error(m.error ?? 'token count failed'));
+  });
+  const fail = (e: Error) => {
+    if (failure) return;
+    failure = e;
+    if (current === self) {
+      current = null;
+      failedAt = performance.now();
+    }
+    for (const id of [...pending.keys()]) settle(id)?.reject(e);
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`token counter exited with code ${code}`)));
+  return self;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { meteringRule } from '../../src/pricing.js';
 import { planHold, promptHold } from '../../src/metering/plan.js';
 import { computeCharge, usdToMicros } from '../../src/metering/usage.js';
-import { countPromptTokens, countTextTokens } from '../../src/metering/tokens.js';
+import { countPromptTokens } from '../../src/metering/tokens.js';
+import { countTextTokens } from '../../src/metering/token-count.js';
 import { chatPrompt } from '../../daemon/http/protocols/chat.js';
 import { countPromptTokens as simPromptTokens, simulatedText } from '../../src/catalog/simulator.js';
 

@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countTokens } from 'gpt-tokenizer';
 import { assertNeverHeld, watchLoop } from '../support/loop-watch.js';
-import { countPromptTokens, countTextTokens, promptUpperBound, textTokensUpperBound } from '../../src/metering/tokens.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { countPromptTokens, countTexts, promptUpperBound, stopTokenCounter, textTokensUpperBound } from '../../src/metering/tokens.js';
+import { countTextTokens } from '../../src/metering/token-count.js';
 import { chatPrompt } from '../../daemon/http/protocols/chat.js';
 
 const estimatePromptTokens = (body: Record<string, unknown>) => countPromptTokens(chatPrompt(body));
@@ -127,4 +130,35 @@ test('cutting a long run changes the count by at most one token per cut, and nev
   // emoji whole, the count is exactly the tokenizer's (each emoji is 3 tokens whatever its neighbours)
   const shifted = `a${'🦊'.repeat(700)}`;
   assert.equal(countTextTokens(shifted), countTokens(shifted, { disallowedSpecial: new Set<string>() }));
+});
+
+// gpt-tokenizer's tables are ~21 MB of small objects: in the main thread's heap every major collection
+// marks them (a full gc() took ~20 ms with them, ~4 ms without), stalling every request in flight.
+test("counting tokens leaves the tokenizer out of the main thread's heap", async () => {
+  const heapAfterCount = async (tokenizerHere: boolean) => {
+    const script = `
+      const { countPromptTokens } = await import(${JSON.stringify(new URL('../../src/metering/tokens.ts', import.meta.url).href)});
+      const n = await countPromptTokens({ overhead: 3, texts: ['How many tokens are these words?'] });
+      if (${tokenizerHere}) (await import(${JSON.stringify(new URL('../../src/metering/token-count.ts', import.meta.url).href)})).countTextTokens('x');
+      globalThis.gc(); globalThis.gc();
+      console.log(JSON.stringify({ n, heap: process.memoryUsage().heapUsed }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url) });
+    return JSON.parse(stdout) as { n: number; heap: number };
+  };
+  const viaWorker = await heapAfterCount(false);
+  const here = await heapAfterCount(true);
+  assert.equal(viaWorker.n, 3 + countTextTokens('How many tokens are these words?'));
+  const mb = (b: number) => (b / 1e6).toFixed(1);
+  assert.ok(here.heap - viaWorker.heap > 12e6, `main heap ${mb(viaWorker.heap)} MB after a count, ${mb(here.heap)} MB with the tokenizer loaded here`);
+});
+
+test('a count in flight when the token counter stops is made in this thread, exactly; the next count starts it again', async () => {
+  const texts = ['東京は日本の首都です。'.repeat(20_000), 'plain words '.repeat(20_000)];
+  const exact = texts.reduce((n, t) => n + countTextTokens(t), 0);
+  assert.equal(await countTexts(texts), exact);
+  const inFlight = countTexts(texts);
+  await stopTokenCounter();
+  assert.equal(await inFlight, exact);
+  assert.equal(await countTexts(['one more']), countTextTokens('one more'));
+  await stopTokenCounter();
 });
