@@ -22,8 +22,8 @@ export async function runDaemon(opts: { host?: string; port?: string }): Promise
   // In place before the start can print its banner: a signal caught while the daemon starts stops it as soon as it is up.
   const stopped = new Promise<void>((resolve) => installSignalHandlers(starting, resolve, print));
   await starting; // a failed start throws here (its handlers are gone)
-  // the tokenizer's thread loads its tables now, not when the first key near the end of its quota waits for it
-  (await import('../../src/metering/tokens.js')).warmTokenCounter();
   await stopped;
+  // the token counter's thread (daemon/main.ts starts it) ends with the process
+  await (await import('../../src/metering/tokens.js')).stopTokenCounter();
   print('arb daemon stopped');
 }

@@ -107,6 +107,14 @@ function smallestHold(key: MeteredKey, completion: boolean): number {
   return completion ? weightedTokens(ruleForKey(key), promptHold(0), 1) : promptHold(0);
 }
 
+/**
+ * How long a request refused only for what requests in flight hold waits for them, attempt by attempt,
+ * before it is refused (375 ms in all).
+ */
+const IN_FLIGHT_WAITS_MS = [25, 50, 100, 200];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** The key's tokens left for new holds. */
 export function tokensLeft(key: MeteredKey): number {
   return Math.max(0, key.tokensTotal - key.tokensUsed - key.tokensReserved);
@@ -152,6 +160,9 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
       completion: demand.completion,
       available: tokensLeft(k),
     });
+    // would the request fit if every hold in flight on the key were given back?
+    const fitsWithoutHolds = (k: MeteredKey) =>
+      k.tokensReserved > 0 && planHold({ ...input(k), available: Math.max(0, k.tokensTotal - k.tokensUsed), promptEstimate: promptExact ?? demand.prompt.overhead }) !== null;
     const reserve = (plan: HoldPlan, minRemaining?: number) => store.reserve({ allocationId: read.key.id, requestId: demand.requestId, instanceId: deps.instanceId, tokens: plan.hold, minRemaining });
 
     let plan: HoldPlan | null = fastHoldPlan(input(read.key), promptBound);
@@ -159,18 +170,30 @@ export function createHolds(deps: { store: MeteringStore; instanceId: string; ke
       return { plan, rule, key: read.key, available: tokensLeft(read.key), promptBound, promptExact };
     }
     // The exact plan, on a fresh read (the first attempt may use the read just made, unless the fast plan
-    // was already refused on it), retried once with the smaller remainder.
+    // was already refused on it), retried once with the smaller remainder; then, while what stands in the
+    // way is only what requests in flight hold, after a few short waits for them to settle (most do within
+    // milliseconds and give back what they did not use: parallel requests at the end of a quota use it up
+    // instead of being refused for tokens that come back a moment later).
     let fresh: MeteredKey | undefined = plan || read.reused ? undefined : read.key;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < 2 + IN_FLIGHT_WAITS_MS.length; attempt++) {
+      if (attempt >= 2) {
+        if (!fresh || !fitsWithoutHolds(fresh)) break;
+        await sleep(IN_FLIGHT_WAITS_MS[attempt - 2]);
+      }
       if (attempt > 0 || !fresh) fresh = await store.getKey(read.key.id);
       if (!fresh || keyRefusal(fresh)) break;
+      // a key that cannot pay even the prompt's fixed overhead is not worth counting for
+      if (!planHold({ ...input(fresh), promptEstimate: demand.prompt.overhead })) continue;
+      if (promptExact === undefined) {
+        promptExact = await countPromptTokens(demand.prompt);
+        // the count waited for the token counter's thread: requests in flight may have settled meanwhile
+        // and given back what they held, so the plan is made on a read taken after it
+        fresh = await store.getKey(read.key.id);
+        if (!fresh || keyRefusal(fresh)) break;
+      }
       const available = tokensLeft(fresh);
-      // a key that cannot pay even the prompt's fixed overhead is refused without counting anything
-      if (!planHold({ ...input(fresh), promptEstimate: demand.prompt.overhead })) break;
-      promptExact ??= await countPromptTokens(demand.prompt);
       plan = planHold({ ...input(fresh), promptEstimate: promptExact });
-      if (!plan) break;
-      if (await reserve(plan)) return { plan, rule, key: fresh, available, promptBound, promptExact };
+      if (plan && (await reserve(plan))) return { plan, rule, key: fresh, available, promptBound, promptExact };
     }
     cache.delete(read.hash);
     // revoked or expired since the key was read: the answer a fresh authentication gives

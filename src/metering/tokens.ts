@@ -99,8 +99,12 @@ function startCounter(worker: Worker): TokenCounter {
   const pending = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let failure: Error | null = null;
-  // the thread keeps the process alive only while a count is waiting for it
+  // the thread keeps the process alive only while a count is waiting for it (unref'd again once online:
+  // from the TypeScript sources, an unref before then did not hold and the process never exited)
   worker.unref();
+  worker.once('online', () => {
+    if (pending.size === 0) worker.unref();
+  });
   const self: TokenCounter = {
     count(texts, budget) {
       if (failure) return Promise.reject(failure);

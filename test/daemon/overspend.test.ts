@@ -115,6 +115,51 @@ for (const dialect of testDialects()) {
   });
 }
 
+// A request that does not fit only because a request in flight holds the tokens waits a little (up to
+// 375 ms, src/metering/hold.ts) for it to settle and give back what it did not use, then is refused.
+for (const [name, chunkDelayMs, served] of [
+  ['settles within the wait: the second request is served with what came back', 2, true],
+  ['holds past the wait: the second request is refused, and nothing is charged for it', 60, false],
+] as const) {
+  test(`a request that does not fit while another holds the tokens: the first ${name}`, async (t) => {
+    // one full hold is 63 tokens (HELLO, max_tokens 20) and the smallest 25 (one output token): 85 leaves
+    // 22 beside the first's hold, too few for any hold, and 31 once it is charged its 54
+    const stack = await startStack(t, { tokens: 85, sim: { chunkDelayMs } });
+    const { key, allocationId } = await stack.buyKey();
+    const client = new OpenAI({ apiKey: key, baseURL: `${stack.daemon.url}/v1`, maxRetries: 0 });
+    const first = await client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: MAX_TOKENS, stream: true });
+    const iterator = first[Symbol.asyncIterator]();
+    await iterator.next(); // the first is upstream and holds its tokens
+    const firstDone = (async () => {
+      for (let r = await iterator.next(); !r.done; r = await iterator.next());
+    })();
+    const started = performance.now();
+    const second = await client.chat.completions.create({ model: 'gpt-4', messages: HELLO, max_tokens: MAX_TOKENS }).then(
+      (c) => ({ status: 200, tokens: c.usage!.completion_tokens }),
+      (e: unknown) => ({ status: (e as { status?: number }).status, tokens: 0 }),
+    );
+    const waited = performance.now() - started;
+    await firstDone;
+    if (served) {
+      assert.equal(second.status, 200, 'served once the first gave its hold back');
+      assert.ok(second.tokens > 0 && second.tokens < MAX_TOKENS, `its output limit shortened to what was left (${second.tokens} tokens)`);
+    } else {
+      assert.equal(second.status, 402);
+      assert.ok(waited >= 300, `refused after waiting for the hold (${waited.toFixed(0)} ms)`);
+    }
+    const a = await allocation(stack.handle, allocationId);
+    const events = await usageEvents(stack.handle, allocationId);
+    assert.equal(events.length, served ? 2 : 1);
+    assert.equal(
+      a.tokens_used,
+      events.reduce((n, e) => n + e.weighted_tokens, 0),
+    );
+    assert.ok(a.tokens_used <= a.tokens_total);
+    assert.equal(a.tokens_reserved, 0);
+    assert.deepEqual((await auditLedger(stack.handle)).problems, []);
+  });
+}
+
 test('no overspend across two daemon replicas on one PostgreSQL database', { skip: process.env.TEST_DATABASE_URL ? false : PG_SKIP_REASON }, async (t) => {
   const stack = await startStack(t, { dialect: 'postgres', tokens: 20 * (14 + 2 * MAX_TOKENS) });
   const { key, allocationId } = await stack.buyKey();

@@ -152,6 +152,14 @@ test("counting tokens leaves the tokenizer out of the main thread's heap", async
   assert.ok(here.heap - viaWorker.heap > 12e6, `main heap ${mb(viaWorker.heap)} MB after a count, ${mb(here.heap)} MB with the tokenizer loaded here`);
 });
 
+test("the token counter's thread does not keep a process alive: started and idle, or after a count, the process exits", async () => {
+  const tokens = JSON.stringify(new URL('../../src/metering/tokens.ts', import.meta.url).href);
+  for (const script of [`(await import(${tokens})).warmTokenCounter();`, `const t = await import(${tokens}); t.warmTokenCounter(); console.log(await t.countTexts(['a few words']));`]) {
+    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url), timeout: 30_000 });
+    await assert.doesNotReject(run, `the process did not exit: ${script}`);
+  }
+});
+
 test('a count in flight when the token counter stops is made in this thread, exactly; the next count starts it again', async () => {
   const texts = ['東京は日本の首都です。'.repeat(20_000), 'plain words '.repeat(20_000)];
   const exact = texts.reduce((n, t) => n + countTextTokens(t), 0);
