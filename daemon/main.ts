@@ -19,7 +19,7 @@ import { checkSqliteDatabase } from '../src/db/integrity.js';
 import { closeLogger, createLogger, type Logger } from '../src/logger.js';
 import { openRouterClientFromConfig } from '../src/catalog/openrouter.js';
 import { createMeteringStore, releaseHolds } from '../src/metering/store.js';
-import { warmTokenCounter } from '../src/metering/tokens.js';
+import { startTokenCounter } from '../src/metering/tokens.js';
 import { pendingSettlesLocation } from '../src/metering/pending-settles.js';
 import { newInstanceId, recoverOrphanedHolds, registerInstance, unregisterInstance, type InstanceInfo } from '../src/metering/instances.js';
 import { VERSION } from '../src/version.js';
@@ -194,7 +194,11 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
 
     const limits = createProxyLimits({ rpm: config.rateLimitRpm, redis, replicas: () => countLiveInstances(handle, options.staleAfterMs), logger });
     // the tokenizer's thread loads its tables now, not while the first key near the end of its quota waits for it
-    warmTokenCounter();
+    await life.step(
+      'token counter',
+      () => startTokenCounter((err) => logger.warn({ err }, 'the token counter thread failed: tokens are counted on the event loop for the next minute')),
+      (stopListening) => stopListening(),
+    );
     const proxy = createProxy({ store, upstream, limits, metrics, logger, instanceId: instance.instanceId, rateLimitRpm: config.rateLimitRpm, keyCacheTtlMs: options.keyCacheTtlMs });
     const health = createHealth({
       handle,

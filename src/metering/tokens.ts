@@ -59,19 +59,34 @@ export async function countTexts(texts: readonly string[], budget = EXACT_BUDGET
   return countHere(texts, budget);
 }
 
-/** Starts the token counter's thread now, so that the first count does not wait for it (the daemon). */
-export function warmTokenCounter(): void {
+/**
+ * Starts the token counter's thread now, so that the first count does not wait for it (the daemon), and
+ * calls `onFailure` whenever the thread fails (counts are then made in this thread for a while). Returns
+ * what stops calling it.
+ */
+export function startTokenCounter(onFailure?: (e: Error) => void): () => void {
+  if (onFailure) failureListeners.add(onFailure);
   tokenCounter();
+  return () => {
+    if (onFailure) failureListeners.delete(onFailure);
+  };
 }
 
 /** Stops the token counter's thread (counts in flight are then made in this thread); the next count starts it again. */
 export async function stopTokenCounter(): Promise<void> {
   const c = current;
   current = null;
+  failedAt = -Infinity;
   await c?.stop();
 }
 
+/** The token counter's thread, if it runs (for tests: terminating it is how it fails). */
+export function tokenCounterThreadForTests(): Worker | null {
+  return current?.worker ?? null;
+}
+
 interface TokenCounter {
+  worker: Worker;
   count(texts: readonly string[], budget: number): Promise<number>;
   stop(): Promise<void>;
 }
@@ -81,6 +96,12 @@ const RETRY_AFTER_MS = 60_000;
 
 let current: TokenCounter | null = null;
 let failedAt = -Infinity;
+const failureListeners = new Set<(e: Error) => void>();
+
+function failed(e: Error): void {
+  failedAt = performance.now();
+  for (const listener of failureListeners) listener(e);
+}
 
 function tokenCounter(): TokenCounter | null {
   if (current) return current;
@@ -89,8 +110,8 @@ function tokenCounter(): TokenCounter | null {
   if (!where) return null;
   try {
     current = startCounter(new Worker(where.script, { eval: where.eval, name: 'arb token counter' }));
-  } catch {
-    failedAt = performance.now();
+  } catch (e) {
+    failed(e as Error);
   }
   return current;
 }
@@ -106,6 +127,7 @@ function startCounter(worker: Worker): TokenCounter {
     if (pending.size === 0) worker.unref();
   });
   const self: TokenCounter = {
+    worker,
     count(texts, budget) {
       if (failure) return Promise.reject(failure);
       const id = nextId++;
@@ -133,11 +155,11 @@ function startCounter(worker: Worker): TokenCounter {
   const fail = (e: Error) => {
     if (failure) return;
     failure = e;
+    for (const id of [...pending.keys()]) settle(id)?.reject(e);
     if (current === self) {
       current = null;
-      failedAt = performance.now();
+      failed(e);
     }
-    for (const id of [...pending.keys()]) settle(id)?.reject(e);
   };
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`token counter exited with code ${code}`)));

@@ -4,7 +4,7 @@ import { countTokens } from 'gpt-tokenizer';
 import { assertNeverHeld, watchLoop } from '../support/loop-watch.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { countPromptTokens, countTexts, promptUpperBound, stopTokenCounter, textTokensUpperBound } from '../../src/metering/tokens.js';
+import { countPromptTokens, countTexts, promptUpperBound, startTokenCounter, stopTokenCounter, textTokensUpperBound, tokenCounterThreadForTests } from '../../src/metering/tokens.js';
 import { countTextTokens } from '../../src/metering/token-count.js';
 import { chatPrompt } from '../../daemon/http/protocols/chat.js';
 
@@ -154,7 +154,7 @@ test("counting tokens leaves the tokenizer out of the main thread's heap", async
 
 test("the token counter's thread does not keep a process alive: started and idle, or after a count, the process exits", async () => {
   const tokens = JSON.stringify(new URL('../../src/metering/tokens.ts', import.meta.url).href);
-  for (const script of [`(await import(${tokens})).warmTokenCounter();`, `const t = await import(${tokens}); t.warmTokenCounter(); console.log(await t.countTexts(['a few words']));`]) {
+  for (const script of [`(await import(${tokens})).startTokenCounter();`, `const t = await import(${tokens}); t.startTokenCounter(); console.log(await t.countTexts(['a few words']));`]) {
     const run = promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url), timeout: 30_000 });
     await assert.doesNotReject(run, `the process did not exit: ${script}`);
   }
@@ -169,4 +169,23 @@ test('a count in flight when the token counter stops is made in this thread, exa
   assert.equal(await inFlight, exact);
   assert.equal(await countTexts(['one more']), countTextTokens('one more'));
   await stopTokenCounter();
+});
+
+test('a token counter thread that dies is reported; counts go on, exactly, in this thread for a while', async () => {
+  const failures: Error[] = [];
+  const stopListening = startTokenCounter((e) => failures.push(e));
+  try {
+    assert.equal(await countTexts(['hello there']), countTextTokens('hello there'));
+    const thread = tokenCounterThreadForTests();
+    assert.ok(thread, 'the count ran on the thread');
+    await thread.terminate();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(failures.length, 1);
+    assert.match(failures[0].message, /token counter exited/);
+    assert.equal(await countTexts(['hello again, after the failure']), countTextTokens('hello again, after the failure'));
+    assert.equal(tokenCounterThreadForTests(), null, 'not restarted at once: counted in this thread');
+  } finally {
+    stopListening();
+    await stopTokenCounter();
+  }
 });
