@@ -138,6 +138,9 @@ function startCounter(worker: Worker): TokenCounter {
       });
     },
     async stop() {
+      // held while it ends: awaited on an unref'd thread (one still starting, say), the process could run
+      // out of work and exit before the thread did, in the middle of the await
+      worker.ref();
       await worker.terminate();
     },
   };
