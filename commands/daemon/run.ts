@@ -23,7 +23,6 @@ export async function runDaemon(opts: { host?: string; port?: string }): Promise
   const stopped = new Promise<void>((resolve) => installSignalHandlers(starting, resolve, print));
   await starting; // a failed start throws here (its handlers are gone)
   await stopped;
-  // the token counter's thread (daemon/main.ts starts it) ends with the process
-  await (await import('../../src/metering/tokens.js')).stopTokenCounter();
+  // (the token counter's thread, which daemon/main.ts starts, does not keep the process alive: it ends with it)
   print('arb daemon stopped');
 }

@@ -91,6 +91,9 @@ interface TokenCounter {
   stop(): Promise<void>;
 }
 
+/** How long stopTokenCounter waits for the thread to end. */
+const STOP_WAIT_MS = 1_000;
+
 /** After the worker failed, counts are made in this thread for this long before it is started again. */
 const RETRY_AFTER_MS = 60_000;
 
@@ -138,10 +141,12 @@ function startCounter(worker: Worker): TokenCounter {
       });
     },
     async stop() {
-      // held while it ends: awaited on an unref'd thread (one still starting, say), the process could run
-      // out of work and exit before the thread did, in the middle of the await
-      worker.ref();
-      await worker.terminate();
+      // at most a second: a thread stopped while it starts may never report its exit (seen as arb daemon
+      // ending in the middle of such an await, exit 13, when it awaited this as its last step); the timer
+      // keeps the process alive meanwhile
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([worker.terminate(), new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+      clearTimeout(timer);
     },
   };
   const settle = (id: number) => {
