@@ -33,7 +33,7 @@ export function textTokensUpperBound(text: string): number {
 /** An upper bound of the prompt's tokens, in microseconds. */
 export function promptUpperBound(prompt: PromptText): number {
   let n = prompt.overhead;
-  for (const t of prompt.texts) n += Buffer.byteLength(t, 'utf8');
+  for (const t of prompt.texts) n += textTokensUpperBound(t);
   return n;
 }
 
